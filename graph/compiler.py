@@ -1,0 +1,269 @@
+"""Compiler: a validated project becomes Python source for nn.Module classes.
+
+One class per network: named submodules in `__init__`, one line per block in
+`forward` in topological order with a shape comment, and a `make_loss`
+static method giving each output head's loss. The runtime builds the model
+it trains by executing exactly this source, so exported code and trained
+model cannot differ.
+
+Identifiers come from `Namespace`; user text (block names, project names)
+only ever reaches the code as a sanitised identifier. Local variables are
+reused once a value is dead, so a chain reads `x = self.conv(x)` the way a
+careful person writes it, and residual branches get their own names.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from graph.diagnostics import Diagnostic
+from graph.helpers_src import HELPERS
+from graph.model import Network, Project
+from graph.pycode import Namespace, to_class_name, to_identifier
+from graph.shapes import format_shape
+from graph.spec import Registry, Shape
+from graph.validate import Analysis, analyse
+
+GENERATOR = "DeepWire"
+
+
+class CompileError(ValueError):
+    """The network has errors; `diagnostics` lists them."""
+
+    def __init__(self, network: str, diagnostics: list[Diagnostic]):
+        errors = [d for d in diagnostics if d.is_error]
+        lines = "\n".join(f"  - {d.message}" for d in errors[:10])
+        more = f"\n  ... and {len(errors) - 10} more" if len(errors) > 10 else ""
+        super().__init__(f"network '{network}' cannot be compiled:\n{lines}{more}")
+        self.diagnostics = errors
+
+
+@dataclass
+class CompiledNetwork:
+    """What the runtime needs to know about one generated class."""
+
+    network: str
+    class_name: str
+    module_names: dict[str, str]  # block id -> submodule attribute (blocks with weights or state)
+    input_blocks: list[str]  # input block ids, in forward() argument order
+    input_names: list[str]
+    input_shapes: list[Shape]
+    input_types: list[str]  # the input blocks' type ids (TokenInput feeds integer ids)
+    output_blocks: list[str]  # head block ids, in the order forward() returns them
+    output_shapes: list[Shape]
+    losses: list[str | None]  # loss constructor per head (None: the recipe decides)
+    head_types: list[str]
+    lines: dict[str, int] = field(default_factory=dict)  # block id -> line in the source
+
+
+@dataclass
+class CompiledProject:
+    source: str
+    networks: dict[str, CompiledNetwork]  # by network name
+
+    def network(self, name: str | None = None) -> CompiledNetwork:
+        if name is None:
+            return next(iter(self.networks.values()))
+        return self.networks[name]
+
+
+@dataclass
+class _Class:
+    lines: list[str]
+    info: CompiledNetwork
+    helpers: set[str]
+
+
+def _compile_class(network: Network, registry: Registry, analysis: Analysis, class_name: str,
+                   module_level: set[str]) -> _Class:
+    if not analysis.ok:
+        raise CompileError(network.name, analysis.diagnostics)
+    inference = analysis.inference
+    blocks = network.blocks
+    topo = inference.order.blocks
+    specs = {bid: registry.get(blocks[bid].type) for bid in topo}
+
+    attrs = Namespace()
+    local_reserved = Namespace()
+    for name in module_level:
+        local_reserved.take(name)
+    position = {bid: i for i, bid in enumerate(topo)}
+    consumers: dict[str, list[str]] = {}
+    port_source: dict[str, dict[str, str]] = {}
+    for edge in network.edges:
+        consumers.setdefault(edge.src, []).append(edge.dst)
+        port_source.setdefault(edge.dst, {})[edge.dst_port] = edge.src
+
+    input_blocks = [bid for bid in blocks if specs[bid].role == "input"]
+    heads = [bid for bid in blocks if specs[bid].role == "head"]
+    end = len(topo)
+    # a value dies after its last consumer; heads keep theirs alive until `return`
+    last_use = {
+        bid: max((end if specs[c].role == "head" else position[c]) for c in consumers.get(bid, [bid]))
+        for bid in topo
+    }
+
+    arg_names = [local_reserved.name(blocks[bid].name, key=bid, fallback="inputs") for bid in input_blocks]
+    var: dict[str, str] = dict(zip(input_blocks, arg_names))
+    live: dict[str, str] = {name: bid for bid, name in var.items()}  # variable -> value it holds
+    init_lines: list[str] = []
+    forward_lines: list[str] = []
+    helpers: set[str] = set()
+    module_names: dict[str, str] = {}
+    line_of: dict[str, int] = {}
+
+    def fresh_local(block_name: str) -> str:
+        def free(name: str) -> bool:
+            return name not in live and name not in arg_names and local_reserved.is_free(name)
+
+        base = to_identifier(block_name)
+        candidates = ["x", base] + [f"{base}_{n}" for n in range(2, len(topo) + 3)]
+        return next(name for name in candidates if free(name))
+
+    for bid in topo:
+        block, spec = blocks[bid], specs[bid]
+        if spec.role == "input":
+            continue
+        sources = port_source.get(bid, {})
+        ports = [p.name for p in spec.input_ports(inference.params[bid])]
+        if spec.role == "head" or not block.enabled:
+            var[bid] = var[sources[ports[0]]]
+            continue
+        in_vars = {port: var[sources[port]] for port in ports}
+        out_shape = inference.shapes[bid]
+        emission = spec.emit(inference.params[bid], inference.inputs[bid], out_shape)
+        helpers.update(emission.helpers)
+        template_args = dict(in_vars, inputs=", ".join(in_vars[p] for p in ports))
+        if emission.module is not None:
+            attr = attrs.name(block.name, key=bid)
+            module_names[bid] = attr
+            init_lines.append(f"        self.{attr} = {emission.module}")
+            template_args["self"] = f"self.{attr}"
+        expr = emission.forward.format(**template_args)
+
+        dying = [sources[p] for p in ports
+                 if last_use[sources[p]] == position[bid] and specs[sources[p]].role != "input"]
+        for src in dict.fromkeys(sources[p] for p in ports):
+            if last_use[src] == position[bid] and live.get(var[src]) == src:
+                del live[var[src]]
+        # reuse a dead input's name, preferring "x" so chains read x = f(x)
+        dying_vars = sorted((var[d] for d in dying), key=lambda name: name != "x")
+        out_var = dying_vars[0] if dying_vars else fresh_local(block.name)
+        var[bid] = out_var
+        live[out_var] = bid
+        line_of[bid] = len(forward_lines)
+        forward_lines.append(f"        {out_var} = {expr}  # {format_shape(out_shape)}")
+
+    returned = [var[bid] for bid in heads]
+    signature = ", ".join(["self", *arg_names])
+    arg_doc = ", ".join(f"{n}: {format_shape(inference.shapes[b])}" for n, b in zip(arg_names, input_blocks))
+    losses = [specs[h].loss(inference.params[h]) for h in heads]
+
+    lines = [f"class {class_name}(nn.Module):"]
+    lines.append(f'    """Network {to_identifier(network.name, "model")!r} ({len(topo)} blocks)."""')
+    lines.append("")
+    lines.append("    def __init__(self):")
+    lines.append("        super().__init__()")
+    lines.extend(init_lines or ["        pass"])
+    lines.append("")
+    lines.append(f"    def forward({signature}):")
+    lines.append(f"        # {arg_doc}")
+    body_start = len(lines)
+    lines.extend(forward_lines)
+    lines.append(f"        return {', '.join(returned)}")
+    lines.append("")
+    lines.append("    @staticmethod")
+    lines.append("    def make_loss():")
+    lines.append('        """The training loss of each output, in the order forward() returns them."""')
+    loss_exprs = [loss if loss is not None else "None" for loss in losses]
+    lines.append(f"        return {', '.join(loss_exprs)}")
+
+    info = CompiledNetwork(
+        network=network.name,
+        class_name=class_name,
+        module_names=module_names,
+        input_blocks=input_blocks,
+        input_names=arg_names,
+        input_shapes=[inference.shapes[b] for b in input_blocks],
+        input_types=[blocks[b].type for b in input_blocks],
+        output_blocks=heads,
+        output_shapes=[inference.shapes[b] for b in heads],
+        losses=losses,
+        head_types=[blocks[b].type for b in heads],
+        lines={bid: body_start + i + 1 for bid, i in line_of.items()},
+    )
+    return _Class(lines, info, helpers)
+
+
+def _imports(body: str) -> list[str]:
+    lines = []
+    if re.search(r"\bmath\.", body):
+        lines.append("import math")
+        lines.append("")
+    if re.search(r"\btorch\.", body):
+        lines.append("import torch")
+    if re.search(r"\bF\.", body):
+        lines.append("import torch.nn.functional as F")
+    lines.append("from torch import nn")
+    return lines
+
+
+def compile_project(project: Project, registry: Registry,
+                    analyses: dict[str, Analysis] | None = None) -> CompiledProject:
+    """Source for every network of the project, in one module."""
+    class_names: dict[str, str] = {}
+    for net in project.networks:
+        wanted = to_class_name(net.name if len(project.networks) > 1 else project.name)
+        name = wanted
+        n = 2
+        while name in class_names.values() or name in HELPERS:
+            name = f"{wanted}{n}"
+            n += 1
+        class_names[net.name] = name
+    module_level = set(class_names.values()) | set(HELPERS)
+    classes = []
+    for net in project.networks:
+        analysis = (analyses or {}).get(net.name) or analyse(net, registry)
+        classes.append(_compile_class(net, registry, analysis, class_names[net.name], module_level))
+
+    helper_names = sorted(set().union(*(c.helpers for c in classes)))
+    chunks: list[list[str]] = [HELPERS[h].strip("\n").splitlines() for h in helper_names]
+    chunks += [c.lines for c in classes]
+    body_lines: list[str] = []
+    for chunk in chunks:
+        body_lines += ["", "", *chunk]
+    body = "\n".join(body_lines)
+    summary = []
+    for c in classes:
+        ins = ", ".join(f"{n} {format_shape(s)}" for n, s in zip(c.info.input_names, c.info.input_shapes))
+        outs = ", ".join(format_shape(s) for s in c.info.output_shapes)
+        summary.append(f"    {c.info.class_name}: {ins} -> {outs}")
+    header = [
+        f'"""PyTorch model{"s" if len(classes) > 1 else ""} generated by {GENERATOR}.',
+        "",
+        *[line.rstrip() for line in summary],
+        "",
+        "B is the batch size. This is plain PyTorch: read it, change it, train it anywhere.",
+        '"""',
+        "",
+        *_imports(body),
+    ]
+    source = "\n".join(header) + "\n" + body + "\n"
+    offset = len(header) + 1  # shift per-class line numbers to whole-file lines
+    running = offset
+    infos = {}
+    for chunk_index, chunk in enumerate(chunks):
+        running += 2
+        class_pos = chunk_index - len(helper_names)
+        if class_pos >= 0:
+            info = classes[class_pos].info
+            info.lines = {bid: running + ln for bid, ln in info.lines.items()}
+            infos[info.network] = info
+        running += len(chunk)
+    return CompiledProject(source, infos)
+
+
+def compile_network(network: Network, registry: Registry, name: str = "Model") -> CompiledProject:
+    """Convenience: compile a lone network as a one-network project."""
+    return compile_project(Project(name=name, networks=[network]), registry)

@@ -1,0 +1,99 @@
+"""Source of the small helper classes generated code may need.
+
+Some blocks have no single torch.nn layer (a causal self-attention that
+returns only its output, positional encodings). Their classes are written
+here once, as source text, and the compiler copies the ones a network uses
+into the generated file, so the export stays one self-contained module.
+Keep each short and readable: users will read it.
+"""
+
+HELPERS: dict[str, str] = {
+    "SinusoidalPositionalEncoding": '''
+class SinusoidalPositionalEncoding(nn.Module):
+    """Adds fixed sine/cosine position signals (Vaswani et al., 2017) to a (B, T, D) sequence."""
+
+    def __init__(self, length, dim):
+        super().__init__()
+        position = torch.arange(length).unsqueeze(1)
+        frequency = torch.exp(torch.arange(0, dim, 2) * (-math.log(10000.0) / dim))
+        table = torch.zeros(length, dim)
+        table[:, 0::2] = torch.sin(position * frequency)
+        table[:, 1::2] = torch.cos(position * frequency[: dim // 2])
+        self.register_buffer("table", table, persistent=False)
+
+    def forward(self, x):
+        return x + self.table[: x.shape[1]]
+''',
+    "LearnedPositionalEncoding": '''
+class LearnedPositionalEncoding(nn.Module):
+    """Adds a learned vector per position to a (B, T, D) sequence."""
+
+    def __init__(self, length, dim):
+        super().__init__()
+        self.table = nn.Parameter(torch.randn(length, dim) * 0.02)
+
+    def forward(self, x):
+        return x + self.table[: x.shape[1]]
+''',
+    "SelfAttention": '''
+class SelfAttention(nn.Module):
+    """Multi-head self-attention over a (B, T, D) sequence; causal=True hides future steps."""
+
+    def __init__(self, dim, heads, dropout=0.0, causal=False):
+        super().__init__()
+        self.attention = nn.MultiheadAttention(dim, heads, dropout=dropout, batch_first=True)
+        self.causal = causal
+
+    def forward(self, x):
+        mask = None
+        if self.causal:
+            mask = nn.Transformer.generate_square_subsequent_mask(x.shape[1], device=x.device, dtype=x.dtype)
+        out, _ = self.attention(x, x, x, attn_mask=mask, need_weights=False, is_causal=self.causal)
+        return out
+''',
+    "CrossAttention": '''
+class CrossAttention(nn.Module):
+    """Multi-head attention: queries from x (B, T, D), keys and values from context (B, S, E)."""
+
+    def __init__(self, dim, context_dim, heads, dropout=0.0):
+        super().__init__()
+        self.attention = nn.MultiheadAttention(
+            dim, heads, dropout=dropout, kdim=context_dim, vdim=context_dim, batch_first=True
+        )
+
+    def forward(self, x, context):
+        out, _ = self.attention(x, context, context, need_weights=False)
+        return out
+''',
+    "TransformerEncoderBlock": '''
+class TransformerEncoderBlock(nn.Module):
+    """One Transformer encoder layer (attention + feed-forward, residuals, layer norm)."""
+
+    def __init__(self, dim, heads, feedforward, dropout=0.1, causal=False, norm_first=True):
+        super().__init__()
+        self.layer = nn.TransformerEncoderLayer(
+            dim, heads, feedforward, dropout, activation="gelu", batch_first=True, norm_first=norm_first
+        )
+        self.causal = causal
+
+    def forward(self, x):
+        mask = None
+        if self.causal:
+            mask = nn.Transformer.generate_square_subsequent_mask(x.shape[1], device=x.device, dtype=x.dtype)
+        return self.layer(x, src_mask=mask, is_causal=self.causal)
+''',
+    "TransformerDecoderBlock": '''
+class TransformerDecoderBlock(nn.Module):
+    """One Transformer decoder layer: causal self-attention, cross-attention to memory, feed-forward."""
+
+    def __init__(self, dim, heads, feedforward, dropout=0.1, norm_first=True):
+        super().__init__()
+        self.layer = nn.TransformerDecoderLayer(
+            dim, heads, feedforward, dropout, activation="gelu", batch_first=True, norm_first=norm_first
+        )
+
+    def forward(self, x, memory):
+        mask = nn.Transformer.generate_square_subsequent_mask(x.shape[1], device=x.device, dtype=x.dtype)
+        return self.layer(x, memory, tgt_mask=mask, tgt_is_causal=True)
+''',
+}

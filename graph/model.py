@@ -1,0 +1,267 @@
+"""The editable model: projects, networks, blocks and edges, with change events.
+
+Pure Python (no Qt). The studio's undo commands call the mutating methods of
+`Network`; views subscribe to its change events and redraw. A method emits
+an event only when it really changed something. Derived data (shapes,
+diagnostics) is never stored here.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from graph.training_config import DataSpec, TrainingConfig
+
+
+@dataclass(frozen=True)
+class Edge:
+    """A wire from a block's output to an input port of another block."""
+
+    src: str
+    dst: str
+    dst_port: str
+    src_port: str = "out"
+
+    def __str__(self) -> str:
+        return f"{self.src}.{self.src_port} -> {self.dst}.{self.dst_port}"
+
+
+@dataclass
+class Block:
+    """One placed block: its id is stable for its whole life, its name is the user's label."""
+
+    id: str
+    type: str
+    name: str
+    params: dict[str, Any] = field(default_factory=dict)
+    position: tuple[float, float] = (0.0, 0.0)
+    enabled: bool = True
+
+
+@dataclass
+class Group:
+    """A named, collapsible set of blocks (a view grouping; it changes no computation)."""
+
+    id: str
+    name: str
+    blocks: tuple[str, ...]
+    collapsed: bool = False
+
+
+@dataclass(frozen=True)
+class Change:
+    """A change event. kind: block_added, block_removed, edge_added, edge_removed,
+    param_changed, block_moved, block_renamed, block_enabled, group_changed, network_renamed."""
+
+    kind: str
+    block: str | None = None
+    edge: Edge | None = None
+    name: str | None = None
+
+
+Listener = Callable[[Change], None]
+
+
+class ModelError(ValueError):
+    """A mutation that would break the model's invariants (unknown id, duplicate wire)."""
+
+
+class Network:
+    """A graph of blocks. Blocks keep insertion order, which orders forward() arguments."""
+
+    def __init__(self, name: str = "model", blocks: list[Block] | None = None,
+                 edges: list[Edge] | None = None, groups: list[Group] | None = None):
+        self.name = name
+        self.blocks: dict[str, Block] = {}
+        self.edges: list[Edge] = []
+        self.groups: list[Group] = list(groups or [])
+        self._listeners: list[Listener] = []
+        self.revision = 0  # bumped on every change; lets caches know they are stale
+        for block in blocks or []:
+            self.add_block(block)
+        for edge in edges or []:
+            self.connect(edge)
+
+    # --- equality is structural, so load(save(p)) == p can be checked ---
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Network):
+            return NotImplemented
+        return (self.name == other.name and list(self.blocks.values()) == list(other.blocks.values())
+                and self.edges == other.edges and self.groups == other.groups)
+
+    def __repr__(self) -> str:
+        return f"Network({self.name!r}, {len(self.blocks)} blocks, {len(self.edges)} edges)"
+
+    # --- events ---
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def unsubscribe(self, listener: Listener) -> None:
+        self._listeners.remove(listener)
+
+    def _emit(self, change: Change) -> None:
+        self.revision += 1
+        for listener in list(self._listeners):
+            listener(change)
+
+    # --- queries ---
+    def block(self, block_id: str) -> Block:
+        try:
+            return self.blocks[block_id]
+        except KeyError:
+            raise ModelError(f"no block with id {block_id!r} in network {self.name!r}") from None
+
+    def edges_into(self, block_id: str) -> list[Edge]:
+        return [e for e in self.edges if e.dst == block_id]
+
+    def edges_from(self, block_id: str) -> list[Edge]:
+        return [e for e in self.edges if e.src == block_id]
+
+    def edges_of(self, block_id: str) -> list[Edge]:
+        return [e for e in self.edges if e.src == block_id or e.dst == block_id]
+
+    def new_block_id(self, prefix: str = "b") -> str:
+        n = len(self.blocks) + 1
+        while f"{prefix}{n}" in self.blocks:
+            n += 1
+        return f"{prefix}{n}"
+
+    def unique_name(self, wanted: str) -> str:
+        names = {b.name for b in self.blocks.values()}
+        if wanted not in names:
+            return wanted
+        n = 2
+        while f"{wanted}{n}" in names:
+            n += 1
+        return f"{wanted}{n}"
+
+    # --- mutations (the only way anything changes) ---
+    def add_block(self, block: Block, index: int | None = None) -> None:
+        if block.id in self.blocks:
+            raise ModelError(f"block id {block.id!r} already exists")
+        if index is None or index >= len(self.blocks):
+            self.blocks[block.id] = block
+        else:  # re-insert at its old place, so undo restores forward() argument order
+            items = list(self.blocks.items())
+            items.insert(index, (block.id, block))
+            self.blocks = dict(items)
+        self._emit(Change("block_added", block=block.id))
+
+    def remove_block(self, block_id: str) -> Block:
+        """Remove a block that has no wires left (commands remove its wires first)."""
+        block = self.block(block_id)
+        if self.edges_of(block_id):
+            raise ModelError(f"block {block.name!r} still has wires; disconnect them first")
+        del self.blocks[block_id]
+        self._emit(Change("block_removed", block=block_id))
+        return block
+
+    def index_of(self, block_id: str) -> int:
+        return list(self.blocks).index(block_id)
+
+    def connect(self, edge: Edge, index: int | None = None) -> None:
+        self.block(edge.src)
+        self.block(edge.dst)
+        if edge in self.edges:
+            raise ModelError(f"wire {edge} already exists")
+        if any(e.dst == edge.dst and e.dst_port == edge.dst_port for e in self.edges):
+            raise ModelError(f"input {edge.dst}.{edge.dst_port} is already connected")
+        if index is None:
+            self.edges.append(edge)
+        else:
+            self.edges.insert(index, edge)
+        self._emit(Change("edge_added", edge=edge))
+
+    def disconnect(self, edge: Edge) -> int:
+        """Remove a wire; returns its index so undo can put it back in place."""
+        try:
+            index = self.edges.index(edge)
+        except ValueError:
+            raise ModelError(f"no wire {edge}") from None
+        del self.edges[index]
+        self._emit(Change("edge_removed", edge=edge))
+        return index
+
+    def set_param(self, block_id: str, name: str, value: Any) -> None:
+        block = self.block(block_id)
+        if block.params.get(name, _MISSING) == value and type(block.params.get(name)) is type(value):
+            return
+        block.params[name] = value
+        self._emit(Change("param_changed", block=block_id, name=name))
+
+    def set_params(self, block_id: str, params: dict[str, Any]) -> None:
+        block = self.block(block_id)
+        if block.params == params:
+            return
+        block.params = dict(params)
+        self._emit(Change("param_changed", block=block_id))
+
+    def move_block(self, block_id: str, position: tuple[float, float]) -> None:
+        block = self.block(block_id)
+        position = (float(position[0]), float(position[1]))
+        if block.position == position:
+            return
+        block.position = position
+        self._emit(Change("block_moved", block=block_id))
+
+    def rename_block(self, block_id: str, name: str) -> None:
+        block = self.block(block_id)
+        if block.name == name:
+            return
+        block.name = name
+        self._emit(Change("block_renamed", block=block_id))
+
+    def set_enabled(self, block_id: str, enabled: bool) -> None:
+        block = self.block(block_id)
+        if block.enabled == enabled:
+            return
+        block.enabled = enabled
+        self._emit(Change("block_enabled", block=block_id))
+
+    def set_groups(self, groups: list[Group]) -> None:
+        if groups == self.groups:
+            return
+        self.groups = list(groups)
+        self._emit(Change("group_changed"))
+
+    def rename(self, name: str) -> None:
+        if name == self.name:
+            return
+        self.name = name
+        self._emit(Change("network_renamed", name=name))
+
+    def copy(self) -> Network:
+        """A deep copy without listeners."""
+        return Network(self.name, [copy.deepcopy(b) for b in self.blocks.values()],
+                       list(self.edges), [copy.deepcopy(g) for g in self.groups])
+
+
+_MISSING = object()
+
+
+@dataclass
+class Project:
+    """A whole project: one or more networks plus how to train them."""
+
+    name: str = "Untitled"
+    networks: list[Network] = field(default_factory=lambda: [Network()])
+    data: DataSpec = field(default_factory=DataSpec)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    seed: int = 0
+    description: str = ""
+
+    def network(self, name: str | None = None) -> Network:
+        """The named network, or the first one when no name is given."""
+        if name is None:
+            return self.networks[0]
+        for net in self.networks:
+            if net.name == name:
+                return net
+        raise ModelError(f"project {self.name!r} has no network {name!r}")
+
+    def copy(self) -> Project:
+        return Project(self.name, [n.copy() for n in self.networks], copy.deepcopy(self.data),
+                       copy.deepcopy(self.training), self.seed, self.description)

@@ -1,0 +1,111 @@
+"""How a project trains: the recipe with its hyper-parameters, and its data source.
+
+Hyper-parameters are declared with the same `Param` type as block
+parameters, so the project loader validates them and the studio builds its
+training panel from them. The data source is a name plus options; the
+runtime's data registry knows what each source accepts (the graph layer
+only checks they are plain JSON values).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from graph.params import Bool, Choice, Float, Int, ParamError
+
+RECIPES = ("classification", "regression", "language_model", "autoencoder", "gan")
+
+TRAINING_PARAMS = (
+    Choice("recipe", "classification", RECIPES,
+           "What the network learns: labels, numbers, the next token, its own input, or a GAN."),
+    Choice("optimizer", "adam", ("sgd", "adam", "adamw", "rmsprop"),
+           "The update rule. Adam is a safe default; SGD with momentum often generalises best."),
+    Float("lr", 1e-3, 1e-7, 10.0, "Learning rate: the step size of each update."),
+    Float("momentum", 0.9, 0.0, 0.999, "SGD and RMSprop momentum."),
+    Bool("nesterov", False, "Nesterov momentum (SGD only)."),
+    Float("weight_decay", 0.0, 0.0, 1.0, "L2 penalty on the weights (decoupled for AdamW)."),
+    Int("batch_size", 64, 1, 65536, "Samples per step."),
+    Int("epochs", 10, 1, 100000, "Passes over the training data."),
+    Choice("schedule", "constant", ("constant", "step", "cosine", "onecycle"),
+           "How the learning rate changes during training."),
+    Int("warmup_epochs", 0, 0, 1000, "Linear learning-rate warm-up at the start (epochs)."),
+    Int("step_size", 10, 1, 100000, "Step schedule: epochs between decays."),
+    Float("gamma", 0.1, 0.0, 1.0, "Step schedule: factor applied at each decay."),
+    Float("grad_clip", 0.0, 0.0, 1e6, "Clip the gradient norm to this value (0 turns it off)."),
+    Int("early_stopping", 0, 0, 100000,
+        "Stop after this many epochs without validation improvement (0 turns it off)."),
+    Float("val_fraction", 0.2, 0.0, 0.9, "Share of the data held out for validation."),
+    Float("test_fraction", 0.0, 0.0, 0.9, "Share of the data held out for a final test."),
+    Bool("augment", False, "Image augmentation: random flips and crops."),
+    Bool("normalize", True, "Scale inputs to zero mean and unit variance (from the training split)."),
+    Choice("device", "auto", ("auto", "cpu", "cuda", "mps"), "Where to train; auto picks the best."),
+    Bool("mixed_precision", True, "Use mixed precision on CUDA (ignored elsewhere)."),
+    Bool("compile", False, "Compile the model with torch.compile (slower start, faster steps)."),
+    Int("log_every", 10, 1, 100000, "Steps between step events."),
+    Int("sample_length", 200, 1, 100000, "Language models: characters sampled each epoch."),
+    Float("temperature", 0.8, 0.01, 10.0, "Language models: sampling temperature."),
+)
+
+_BY_NAME = {p.name: p for p in TRAINING_PARAMS}
+
+
+class TrainingConfig:
+    """Validated hyper-parameters; read them as attributes (`config.lr`)."""
+
+    def __init__(self, values: Mapping[str, Any] | None = None):
+        self.values = check_training(values or {})
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.__dict__["values"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, TrainingConfig) and self.values == other.values
+
+    def __repr__(self) -> str:
+        return f"TrainingConfig({self.changed()!r})"
+
+    def changed(self) -> dict[str, Any]:
+        """Only the values that differ from the defaults (what a project file stores)."""
+        return {k: v for k, v in self.values.items() if _BY_NAME[k].default != v}
+
+    def replace(self, **changes: Any) -> TrainingConfig:
+        return TrainingConfig({**self.values, **changes})
+
+
+def check_training(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Defaults filled in, every value checked; ParamError names the field."""
+    unknown = sorted(set(raw) - set(_BY_NAME))
+    if unknown:
+        raise ParamError(f"unknown training setting '{unknown[0]}'")
+    return {p.name: p.check(raw[p.name]) if p.name in raw else p.default for p in TRAINING_PARAMS}
+
+
+def _check_json_value(key: str, value: Any) -> None:
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return
+    if isinstance(value, list) and all(isinstance(v, (str, int, float, bool)) for v in value):
+        return
+    raise ParamError(f"data option '{key}' must be a number, text, true/false or a list of those")
+
+
+@dataclass
+class DataSpec:
+    """Which data source feeds the network, and its options (e.g. a CSV path and columns)."""
+
+    source: str = "digits"
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.source, str) or not self.source.isidentifier():
+            raise ParamError(f"data source must be a simple name like 'digits'; got {self.source!r}")
+        if not isinstance(self.options, dict):
+            raise ParamError("data options must be an object of name: value pairs")
+        for key, value in self.options.items():
+            if not isinstance(key, str):
+                raise ParamError(f"data option names must be text; got {key!r}")
+            _check_json_value(key, value)

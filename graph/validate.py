@@ -1,0 +1,111 @@
+"""Validation: shape inference plus the structural checks, as diagnostics.
+
+`analyse` is what the editor calls after every edit and what `deepwire check`
+prints: cycles, unconnected inputs, shape mismatches, bad parameters,
+blocks no input reaches, blocks that feed no output, a missing input or
+output head, duplicate names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import networkx as nx
+
+from graph.diagnostics import ERROR, WARNING, Diagnostic, has_errors
+from graph.infer import Inference, ShapeCache, block_label, infer
+from graph.model import Network, Project
+from graph.spec import Registry
+from graph.walk import order, to_digraph
+
+
+@dataclass
+class Analysis:
+    """Shapes and problems of one network."""
+
+    network: Network
+    inference: Inference
+    diagnostics: list[Diagnostic]
+
+    @property
+    def ok(self) -> bool:
+        return not has_errors(self.diagnostics)
+
+    @property
+    def shapes(self):
+        return self.inference.shapes
+
+
+def _structural(network: Network, registry: Registry, graph: nx.DiGraph, walk_order) -> list[Diagnostic]:
+    diags: list[Diagnostic] = []
+    net = network.name
+    specs = {bid: registry.get(b.type) if b.type in registry else None
+             for bid, b in network.blocks.items()}
+
+    for cycle in walk_order.cycles:
+        names = " -> ".join(network.blocks[b].name for b in cycle)
+        for bid in cycle:
+            diags.append(Diagnostic(
+                ERROR, "cycle",
+                f"{block_label(specs[bid], network.blocks[bid])} is part of a loop ({names}); "
+                "networks must flow one way: remove one of the wires", bid, network=net))
+
+    inputs = [bid for bid, s in specs.items() if s is not None and s.role == "input"]
+    heads = [bid for bid, s in specs.items() if s is not None and s.role == "head"]
+    if network.blocks and not inputs:
+        diags.append(Diagnostic(ERROR, "no_input",
+                                f"network '{net}' has no input block; add one from the Inputs category",
+                                network=net))
+    if network.blocks and not heads:
+        diags.append(Diagnostic(ERROR, "no_head",
+                                f"network '{net}' has no output head; end it with an output block "
+                                "(e.g. Classification head) so it knows what to return and learn",
+                                network=net))
+    if not network.blocks:
+        diags.append(Diagnostic(ERROR, "empty", f"network '{net}' is empty; drag blocks from the palette",
+                                network=net))
+
+    reached: set[str] = set(inputs)
+    for bid in inputs:
+        reached |= nx.descendants(graph, bid)
+    feeding: set[str] = set(heads)
+    for bid in heads:
+        feeding |= nx.ancestors(graph, bid)
+    for bid, block in network.blocks.items():
+        spec = specs[bid]
+        if spec is None:
+            continue
+        if bid not in reached and spec.role != "input" and inputs:
+            diags.append(Diagnostic(WARNING, "unreachable",
+                                    f"{block_label(spec, block)} is not connected to any input block",
+                                    bid, network=net))
+        elif bid not in feeding and heads:
+            diags.append(Diagnostic(WARNING, "unused",
+                                    f"{block_label(spec, block)} does not lead to any output head, "
+                                    "so it has no effect; wire it on or delete it", bid, network=net))
+
+    seen: dict[str, str] = {}
+    for bid, block in network.blocks.items():
+        if block.name in seen:
+            diags.append(Diagnostic(WARNING, "duplicate_name",
+                                    f"two blocks are named '{block.name}'; rename one so code, "
+                                    "plots and messages can tell them apart", bid, network=net))
+        else:
+            seen[block.name] = bid
+    return diags
+
+
+def analyse(network: Network, registry: Registry, cache: ShapeCache | None = None) -> Analysis:
+    graph = to_digraph(network)
+    walk_order = order(network, graph)
+    inference = infer(network, registry, cache, walk_order)
+    diagnostics = _structural(network, registry, graph, walk_order) + inference.diagnostics
+    rank = {bid: i for i, bid in enumerate(network.blocks)}
+    # errors first, then in canvas order, so lists read top to bottom
+    diagnostics.sort(key=lambda d: (d.severity != ERROR, rank.get(d.block, -1)))
+    return Analysis(network, inference, diagnostics)
+
+
+def analyse_project(project: Project, registry: Registry) -> dict[str, Analysis]:
+    """One analysis per network, keyed by network name."""
+    return {net.name: analyse(net, registry) for net in project.networks}

@@ -1,0 +1,57 @@
+"""The `deepwire` command line: one sub-command per module in runtime/commands.
+
+Each command module defines `add_arguments(parser)` and `run(args) -> int`.
+Command modules keep their imports light and import torch inside `run`, so
+`deepwire check` never pays for importing torch.
+
+Exit codes: 0 success, 1 the project has errors or training failed,
+2 the file could not be read or the arguments are wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# command name -> module under runtime.commands
+COMMANDS = {
+    "check": "Shapes and problems of a project, as a table.",
+    "export": "Export a project as Python code, a training script, ONNX or torch.export.",
+    "examples": "List the bundled example projects.",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="deepwire",
+        description="DeepWire: design, train and export neural networks by wiring blocks.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, help_text in COMMANDS.items():
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        _module(name).add_arguments(command)
+    return parser
+
+
+def _module(name: str):
+    return importlib.import_module(f"runtime.commands.{name}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if not argv:
+        parser.print_help()
+        print("\nStart with:  deepwire examples   then   deepwire check digits_cnn")
+        return 0
+    args = parser.parse_args(argv)
+    try:
+        return int(_module(args.command).run(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
