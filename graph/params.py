@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-KINDS = ("int", "float", "bool", "choice", "tuple")
+KINDS = ("int", "float", "bool", "choice", "tuple", "str")
 
 
 class ParamError(ValueError):
@@ -24,7 +24,8 @@ class ParamError(ValueError):
 class Param:
     """One parameter of a block type.
 
-    kind: "int", "float", "bool", "choice" (one of `choices`) or "tuple" (of ints).
+    kind: "int", "float", "bool", "choice" (one of `choices`), "tuple" (of ints)
+        or "str" (free text such as a file path; at most `maximum` characters).
     minimum/maximum bound ints, floats and the items of int tuples.
     specials: extra string values an int parameter also accepts (Conv padding "same").
     length: for tuples, (min_len, max_len).
@@ -97,6 +98,13 @@ class Param:
             if not self._in_bounds(value):
                 raise ParamError(f"'{self.name}' must be {self._bounds_text()}; got {value:g}")
             return value
+        if kind == "str":
+            limit = int(self.maximum or 4096)
+            if not isinstance(value, str):
+                raise ParamError(f"'{self.name}' must be text; got {value!r}")
+            if len(value) > limit or any(ord(ch) < 32 for ch in value):
+                raise ParamError(f"'{self.name}' must be one line of at most {limit} characters")
+            return value
         # tuple of ints
         if not isinstance(value, (list, tuple)):
             raise ParamError(f"'{self.name}' must be a list of whole numbers; got {value!r}")
@@ -134,6 +142,10 @@ def Bool(name, default, help=""):  # noqa: N802
 
 def Choice(name, default, choices, help=""):  # noqa: N802
     return Param(name, "choice", default, help, choices=tuple(choices))
+
+
+def Text(name, default="", help="", maximum=4096):  # noqa: N802
+    return Param(name, "str", default, help, maximum=maximum)
 
 
 def Tuple(name, default, minimum=None, maximum=None, help="", length=(1, 8), allow_minus_one=False):  # noqa: N802

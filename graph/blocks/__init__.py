@@ -7,10 +7,11 @@ one of them.
 
 from __future__ import annotations
 
-from graph.blocks import activations, dense, heads, inputs, merge
+from graph.blocks import activations, attention, conv, dense, heads, inputs, merge, norm, pooling, recurrent
 from graph.spec import Registry
 
-CATEGORY_MODULES = (inputs, dense, activations, merge, heads)
+# palette order
+CATEGORY_MODULES = (inputs, dense, conv, pooling, norm, recurrent, attention, activations, merge, heads)
 
 # Type ids renamed since format 1: old -> new. Projects saved before still load.
 RENAMED: dict[str, str] = {}

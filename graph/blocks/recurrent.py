@@ -1,0 +1,7 @@
+"""Recurrent blocks: RNN, LSTM, GRU."""
+
+from __future__ import annotations
+
+CATEGORY = "Recurrent"
+
+BLOCKS = ()
