@@ -24,6 +24,7 @@ from graph.pycode import Namespace, to_class_name, to_identifier
 from graph.shapes import format_shape
 from graph.spec import Registry, Shape
 from graph.validate import Analysis, analyse
+from graph.walk import order
 
 GENERATOR = "DeepWire"
 
@@ -54,7 +55,7 @@ class CompiledNetwork:
     output_shapes: list[Shape]
     losses: list[str | None]  # loss constructor per head (None: the recipe decides)
     head_types: list[str]
-    lines: dict[str, int] = field(default_factory=dict)  # block id -> line in the source
+    lines: dict[str, int] = field(default_factory=dict)  # block id -> 1-based line of its forward code
 
 
 @dataclass
@@ -81,7 +82,7 @@ def _compile_class(network: Network, registry: Registry, analysis: Analysis, cla
         raise CompileError(network.name, analysis.diagnostics)
     inference = analysis.inference
     blocks = network.blocks
-    topo = inference.order.blocks
+    topo = order(network, stable=True).blocks  # stable: same project, same code
     specs = {bid: registry.get(blocks[bid].type) for bid in topo}
 
     attrs = Namespace()
@@ -191,7 +192,7 @@ def _compile_class(network: Network, registry: Registry, analysis: Analysis, cla
         output_shapes=[inference.shapes[b] for b in heads],
         losses=losses,
         head_types=[blocks[b].type for b in heads],
-        lines={bid: body_start + i + 1 for bid, i in line_of.items()},
+        lines={bid: body_start + i for bid, i in line_of.items()},  # 0-based within the class
     )
     return _Class(lines, info, helpers)
 
@@ -250,8 +251,9 @@ def compile_project(project: Project, registry: Registry,
         *_imports(body),
     ]
     source = "\n".join(header) + "\n" + body + "\n"
-    offset = len(header) + 1  # shift per-class line numbers to whole-file lines
-    running = offset
+    # turn per-class line indexes into 1-based lines of the whole file:
+    # every chunk is preceded by two blank lines
+    running = len(header) + 1
     infos = {}
     for chunk_index, chunk in enumerate(chunks):
         running += 2

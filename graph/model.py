@@ -80,6 +80,7 @@ class Network:
         self.groups: list[Group] = list(groups or [])
         self._listeners: list[Listener] = []
         self.revision = 0  # bumped on every change; lets caches know they are stale
+        self.structure_revision = 0  # bumped only when blocks or wires come or go
         for block in blocks or []:
             self.add_block(block)
         for edge in edges or []:
@@ -104,6 +105,8 @@ class Network:
 
     def _emit(self, change: Change) -> None:
         self.revision += 1
+        if change.kind in _STRUCTURAL:
+            self.structure_revision += 1
         for listener in list(self._listeners):
             listener(change)
 
@@ -240,6 +243,7 @@ class Network:
 
 
 _MISSING = object()
+_STRUCTURAL = frozenset({"block_added", "block_removed", "edge_added", "edge_removed"})
 
 
 @dataclass

@@ -8,7 +8,7 @@ output head, duplicate names.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import networkx as nx
 
@@ -16,7 +16,7 @@ from graph.diagnostics import ERROR, WARNING, Diagnostic, has_errors
 from graph.infer import Inference, ShapeCache, block_label, infer
 from graph.model import Network, Project
 from graph.spec import Registry
-from graph.walk import order, to_digraph
+from graph.walk import Order, order, to_digraph
 
 
 @dataclass
@@ -36,13 +36,56 @@ class Analysis:
         return self.inference.shapes
 
 
-def _structural(network: Network, registry: Registry, graph: nx.DiGraph, walk_order) -> list[Diagnostic]:
+@dataclass(frozen=True)
+class _Structure:
+    """What depends only on which blocks and wires exist (not on params or names)."""
+
+    order: Order
+    inputs: list[str]
+    heads: list[str]
+    reached: frozenset[str]  # reachable from some input block
+    feeding: frozenset[str]  # leads to some head
+
+
+def _structure(network: Network, registry: Registry) -> _Structure:
+    graph = to_digraph(network)
+    walk_order = order(network, graph)
+    roles = {bid: registry.get(b.type).role if b.type in registry else None
+             for bid, b in network.blocks.items()}
+    inputs = [bid for bid, role in roles.items() if role == "input"]
+    heads = [bid for bid, role in roles.items() if role == "head"]
+    reached: set[str] = set(inputs)
+    for bid in inputs:
+        reached |= nx.descendants(graph, bid)
+    feeding: set[str] = set(heads)
+    for bid in heads:
+        feeding |= nx.ancestors(graph, bid)
+    return _Structure(walk_order, inputs, heads, frozenset(reached), frozenset(feeding))
+
+
+@dataclass
+class AnalysisCache:
+    """Keep one per open network: re-analysis after an edit then only redoes what changed."""
+
+    shapes: ShapeCache = field(default_factory=ShapeCache)
+    _key: tuple | None = None
+    _structure: _Structure | None = None
+
+    def structure(self, network: Network, registry: Registry) -> _Structure:
+        key = (id(network), network.structure_revision, id(registry))
+        if self._key != key or self._structure is None:
+            self._structure = _structure(network, registry)
+            self._key = key
+        return self._structure
+
+
+def _structural(network: Network, registry: Registry, structure: _Structure) -> list[Diagnostic]:
     diags: list[Diagnostic] = []
     net = network.name
     specs = {bid: registry.get(b.type) if b.type in registry else None
              for bid, b in network.blocks.items()}
 
-    for cycle in walk_order.cycles:
+    for cycle in structure.order.cycles:
         names = " -> ".join(network.blocks[b].name for b in cycle)
         for bid in cycle:
             diags.append(Diagnostic(
@@ -50,8 +93,7 @@ def _structural(network: Network, registry: Registry, graph: nx.DiGraph, walk_or
                 f"{block_label(specs[bid], network.blocks[bid])} is part of a loop ({names}); "
                 "networks must flow one way: remove one of the wires", bid, network=net))
 
-    inputs = [bid for bid, s in specs.items() if s is not None and s.role == "input"]
-    heads = [bid for bid, s in specs.items() if s is not None and s.role == "head"]
+    inputs, heads = structure.inputs, structure.heads
     if network.blocks and not inputs:
         diags.append(Diagnostic(ERROR, "no_input",
                                 f"network '{net}' has no input block; add one from the Inputs category",
@@ -65,12 +107,7 @@ def _structural(network: Network, registry: Registry, graph: nx.DiGraph, walk_or
         diags.append(Diagnostic(ERROR, "empty", f"network '{net}' is empty; drag blocks from the palette",
                                 network=net))
 
-    reached: set[str] = set(inputs)
-    for bid in inputs:
-        reached |= nx.descendants(graph, bid)
-    feeding: set[str] = set(heads)
-    for bid in heads:
-        feeding |= nx.ancestors(graph, bid)
+    reached, feeding = structure.reached, structure.feeding
     for bid, block in network.blocks.items():
         spec = specs[bid]
         if spec is None:
@@ -95,11 +132,12 @@ def _structural(network: Network, registry: Registry, graph: nx.DiGraph, walk_or
     return diags
 
 
-def analyse(network: Network, registry: Registry, cache: ShapeCache | None = None) -> Analysis:
-    graph = to_digraph(network)
-    walk_order = order(network, graph)
-    inference = infer(network, registry, cache, walk_order)
-    diagnostics = _structural(network, registry, graph, walk_order) + inference.diagnostics
+def analyse(network: Network, registry: Registry, cache: AnalysisCache | None = None) -> Analysis:
+    """Shapes and diagnostics of a network; pass the same cache after each edit for speed."""
+    cache = cache or AnalysisCache()
+    structure = cache.structure(network, registry)
+    inference = infer(network, registry, cache.shapes, structure.order)
+    diagnostics = _structural(network, registry, structure) + inference.diagnostics
     rank = {bid: i for i, bid in enumerate(network.blocks)}
     # errors first, then in canvas order, so lists read top to bottom
     diagnostics.sort(key=lambda d: (d.severity != ERROR, rank.get(d.block, -1)))

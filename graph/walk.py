@@ -33,14 +33,23 @@ def to_digraph(network: Network) -> nx.DiGraph:
     return graph
 
 
-def order(network: Network, graph: nx.DiGraph | None = None) -> Order:
-    """Topological order; blocks in loops (and after them) are left out and reported."""
+def _sorted(graph: nx.DiGraph, network: Network, stable: bool) -> list[str]:
+    if not stable:
+        return list(nx.topological_sort(graph))
+    # ties broken by canvas insertion order, so generated code follows the user's layout
+    rank = {bid: i for i, bid in enumerate(network.blocks)}
+    return list(nx.lexicographical_topological_sort(graph, key=rank.__getitem__))
+
+
+def order(network: Network, graph: nx.DiGraph | None = None, stable: bool = False) -> Order:
+    """Topological order; blocks in loops (and after them) are left out and reported.
+
+    stable=True breaks ties by block insertion order (slower; the compiler uses
+    it so the same project always gives the same code).
+    """
     graph = graph if graph is not None else to_digraph(network)
     try:
-        # lexicographical order keeps the walk (and so generated code) stable
-        rank = {bid: i for i, bid in enumerate(network.blocks)}
-        blocks = list(nx.lexicographical_topological_sort(graph, key=rank.__getitem__))
-        return Order(blocks, [], frozenset())
+        return Order(_sorted(graph, network, stable), [], frozenset())
     except nx.NetworkXUnfeasible:
         pass
     cycles = [sorted(c, key=list(network.blocks).index) for c in nx.strongly_connected_components(graph)
@@ -51,9 +60,7 @@ def order(network: Network, graph: nx.DiGraph | None = None) -> Order:
             blocked.add(bid)
             blocked.update(nx.descendants(graph, bid))
     rest = graph.subgraph(n for n in graph if n not in blocked)
-    rank = {bid: i for i, bid in enumerate(network.blocks)}
-    blocks = list(nx.lexicographical_topological_sort(rest, key=rank.__getitem__))
-    return Order(blocks, cycles, frozenset(blocked))
+    return Order(_sorted(rest, network, stable), cycles, frozenset(blocked))
 
 
 Visit = Callable[[Block, dict[str, Any]], Any]
