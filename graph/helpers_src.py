@@ -10,15 +10,19 @@ Keep each short and readable: users will read it.
 HELPERS: dict[str, str] = {
     "SinusoidalPositionalEncoding": '''
 class SinusoidalPositionalEncoding(nn.Module):
-    """Adds fixed sine/cosine position signals (Vaswani et al., 2017) to a (B, T, D) sequence."""
+    """Adds fixed sine/cosine position signals (Vaswani et al., 2017) to a (B, T, D) sequence.
 
-    def __init__(self, length, dim):
+    Feature 2i of position t gets sin(t / 10000^(2i/D)), feature 2i+1 gets cos of the same angle.
+    """
+
+    def __init__(self, dim, max_length=512):
         super().__init__()
-        position = torch.arange(length).unsqueeze(1)
+        position = torch.arange(max_length).unsqueeze(1)
         frequency = torch.exp(torch.arange(0, dim, 2) * (-math.log(10000.0) / dim))
-        table = torch.zeros(length, dim)
+        table = torch.zeros(max_length, dim)
         table[:, 0::2] = torch.sin(position * frequency)
-        table[:, 1::2] = torch.cos(position * frequency[: dim // 2])
+        table[:, 1::2] = torch.cos(position * frequency[: dim // 2])  # odd D: one cosine fewer
+        # a fixed table, not learned and not saved: it is rebuilt identically on load
         self.register_buffer("table", table, persistent=False)
 
     def forward(self, x):
@@ -28,9 +32,9 @@ class SinusoidalPositionalEncoding(nn.Module):
 class LearnedPositionalEncoding(nn.Module):
     """Adds a learned vector per position to a (B, T, D) sequence."""
 
-    def __init__(self, length, dim):
+    def __init__(self, dim, max_length=512):
         super().__init__()
-        self.table = nn.Parameter(torch.randn(length, dim) * 0.02)
+        self.table = nn.Parameter(torch.randn(max_length, dim) * 0.02)
 
     def forward(self, x):
         return x + self.table[: x.shape[1]]
@@ -47,6 +51,8 @@ class SelfAttention(nn.Module):
     def forward(self, x):
         mask = None
         if self.causal:
+            # -inf above the diagonal: step t ignores steps after t. The is_causal hint lets torch
+            # use a faster kernel, but nn.MultiheadAttention still wants the mask itself.
             mask = nn.Transformer.generate_square_subsequent_mask(x.shape[1], device=x.device, dtype=x.dtype)
         out, _ = self.attention(x, x, x, attn_mask=mask, need_weights=False, is_causal=self.causal)
         return out
@@ -55,8 +61,9 @@ class SelfAttention(nn.Module):
 class CrossAttention(nn.Module):
     """Multi-head attention: queries from x (B, T, D), keys and values from context (B, S, E)."""
 
-    def __init__(self, dim, context_dim, heads, dropout=0.0):
+    def __init__(self, dim, heads, context_dim=None, dropout=0.0):
         super().__init__()
+        # context_dim=None: the context has D features too
         self.attention = nn.MultiheadAttention(
             dim, heads, dropout=dropout, kdim=context_dim, vdim=context_dim, batch_first=True
         )
@@ -84,16 +91,22 @@ class TransformerEncoderBlock(nn.Module):
 ''',
     "TransformerDecoderBlock": '''
 class TransformerDecoderBlock(nn.Module):
-    """One Transformer decoder layer: causal self-attention, cross-attention to memory, feed-forward."""
+    """One Transformer decoder layer: self-attention, cross-attention to memory, feed-forward.
 
-    def __init__(self, dim, heads, feedforward, dropout=0.1, norm_first=True):
+    causal=True (the usual decoder) lets step t of x see only steps up to t; memory is seen whole.
+    """
+
+    def __init__(self, dim, heads, feedforward, dropout=0.1, causal=True, norm_first=True):
         super().__init__()
         self.layer = nn.TransformerDecoderLayer(
             dim, heads, feedforward, dropout, activation="gelu", batch_first=True, norm_first=norm_first
         )
+        self.causal = causal
 
     def forward(self, x, memory):
-        mask = nn.Transformer.generate_square_subsequent_mask(x.shape[1], device=x.device, dtype=x.dtype)
-        return self.layer(x, memory, tgt_mask=mask, tgt_is_causal=True)
+        mask = None
+        if self.causal:
+            mask = nn.Transformer.generate_square_subsequent_mask(x.shape[1], device=x.device, dtype=x.dtype)
+        return self.layer(x, memory, tgt_mask=mask, tgt_is_causal=self.causal)
 ''',
 }
