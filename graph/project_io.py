@@ -1,0 +1,252 @@
+"""Project files (`*.dw.json`): load, save, and the errors a damaged file gives.
+
+Saving turns a `Project` into plain JSON data (`project_to_dict`) and writes
+it atomically: a temporary file in the same folder, flushed and synced, then
+renamed over the old file, so a crash mid-save never loses the previous one.
+
+Loading reads the text here (size, encoding, JSON syntax), then hands the
+data to graph.project_read, which bounds its nesting, brings older format
+versions up to date (graph.project_migrate) and resolves every block against
+the registry passed in. Anything wrong raises one `ProjectFileError` naming the
+place ("networks[0] 'model' > blocks[3] 'conv1' > params > kernel_size" or
+"line 12, column 5"): never a traceback, never a half-loaded project.
+Shapes and loops are not checked here; they are diagnostics the editor
+shows, so a project with a shape error still opens.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import stat
+import uuid
+from typing import Any
+
+from graph.model import Network, Project
+from graph.project_migrate import CURRENT_VERSION, MigrationError
+from graph.project_read import FORMAT, FieldError, quote_name, read_project, too_deep_message
+from graph.spec import Registry
+
+MAX_FILE_BYTES = 50 * 1024 * 1024  # far above any real project; refuses a wrong file quickly
+
+
+class ProjectFileError(ValueError):
+    """A project file could not be loaded. str() is "<path>: <location>: <message>"."""
+
+    def __init__(self, path: str, location: str, message: str):
+        if len(message) > 600:  # a rejected value may be megabytes long
+            message = message[:600] + " …"
+        super().__init__(f"{path}: {location}: {message}")
+        self.path = path
+        self.location = location
+        self.message = message
+
+
+def _join(where: str, part: str) -> str:
+    return f"{where} > {part}" if where else part
+
+
+# ---------------------------------------------------------------- saving
+
+
+def _plain(value: Any, where: str) -> Any:
+    """Value as JSON data: tuples become lists; refuses what JSON cannot hold."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, where) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v, _join(where, str(k))) for k, v in value.items()}
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"cannot save {where}: {value} is not a finite number")
+    if value is None or isinstance(value, (str, int, float)):
+        return value
+    raise ValueError(f"cannot save {where}: a {type(value).__name__} is not a JSON value")
+
+
+def _network_to_dict(net: Network) -> dict[str, Any]:
+    where = f"network {quote_name(net.name)}"
+    blocks = []
+    for block in net.blocks.values():
+        entry = {"id": block.id, "type": block.type, "name": block.name,
+                 "params": _plain(block.params, f"{where} > block {quote_name(block.name)} > params"),
+                 "position": [float(block.position[0]), float(block.position[1])]}
+        if not block.enabled:
+            entry["enabled"] = False
+        blocks.append(entry)
+    edges = []
+    for edge in net.edges:
+        if edge.src_port != "out":
+            raise ValueError(f"cannot save {where}: wire {edge} must leave its block through 'out'")
+        edges.append({"from": edge.src, "to": edge.dst, "port": edge.dst_port})
+    out: dict[str, Any] = {"name": net.name, "blocks": blocks, "edges": edges}
+    if net.groups:
+        out["groups"] = [{"id": g.id, "name": g.name, "blocks": list(g.blocks), "collapsed": g.collapsed}
+                         for g in net.groups]
+    return out
+
+
+def project_to_dict(project: Project) -> dict[str, Any]:
+    """The project as the plain JSON data of a version-1 file (a fresh dict, shares nothing)."""
+    out: dict[str, Any] = {"format": FORMAT, "version": CURRENT_VERSION, "name": project.name}
+    if project.description:
+        out["description"] = project.description
+    out["seed"] = project.seed
+    out["data"] = {"source": project.data.source,
+                   "options": _plain(project.data.options, "data > options")}
+    out["training"] = _plain(project.training.changed(), "training")
+    out["networks"] = [_network_to_dict(net) for net in project.networks]
+    return out
+
+
+def dumps_project(project: Project) -> str:
+    """The project file's text: indented, keys in a fixed order, Unicode kept readable."""
+    return json.dumps(project_to_dict(project), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def save_project(project: Project, path: str | os.PathLike) -> None:
+    """Write the project to `path` atomically.
+
+    The text goes to a temporary file beside the target, is flushed and synced
+    to disk, then renamed over the target. If anything fails (a full disk, a
+    crash) the previous file is untouched and the temporary file is removed;
+    the OSError is raised for the caller to show.
+    """
+    payload = dumps_project(project).encode("utf-8")
+    target = os.path.realpath(os.fspath(path))  # save through a symlink, not over it
+    folder = os.path.dirname(target)
+    temp = os.path.join(folder, f".{os.path.basename(target)}.{uuid.uuid4().hex[:12]}.tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if os.path.exists(target):  # keep the old file's permissions
+            os.chmod(temp, stat.S_IMODE(os.stat(target).st_mode))
+        os.replace(temp, target)
+    except BaseException:
+        try:
+            os.unlink(temp)
+        except OSError:
+            pass
+        raise
+    _sync_folder(folder)
+
+
+def _sync_folder(folder: str) -> None:
+    """Make the rename itself durable (POSIX); where folders cannot be opened, skip it."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+# ---------------------------------------------------------------- reading text
+
+
+def load_project(path: str | os.PathLike, registry: Registry) -> Project:
+    """Read and check a project file; raises ProjectFileError for anything wrong with it."""
+    source = os.fspath(path)
+    try:
+        if os.stat(path).st_size > MAX_FILE_BYTES:
+            raise _too_big(source, os.stat(path).st_size)
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)  # a bound even for a file that is still growing
+    except FileNotFoundError:
+        raise ProjectFileError(source, "file", "there is no such file; check the folder and name") from None
+    except IsADirectoryError:
+        raise ProjectFileError(source, "file", "this is a folder, not a project file; "
+                               "choose a .dw.json file") from None
+    except PermissionError:
+        raise ProjectFileError(source, "file", "DeepWire is not allowed to read this file; "
+                               "check its permissions") from None
+    except OSError as err:
+        problem = f"the file could not be read ({err.strerror or err})"
+        raise ProjectFileError(source, "file", problem) from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise _too_big(source, len(raw))
+    return loads_project(_decode(raw, source), registry, source)
+
+
+def _too_big(source: str, size: int) -> ProjectFileError:
+    return ProjectFileError(source, "file", f"the file is {size / 2**20:.1f} MB, but project files are at "
+                            f"most {MAX_FILE_BYTES // 2**20} MB; is this really a DeepWire project?")
+
+
+def _decode(raw: bytes, source: str) -> str:
+    if raw.startswith(b"\xef\xbb\xbf"):  # a BOM some editors add
+        raw = raw[3:]
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        raise ProjectFileError(source, f"line {line}", "the file is not UTF-8 text, which is how DeepWire "
+                               "saves projects; it may be damaged or not a project file") from None
+
+
+class _DuplicateKeyError(Exception):
+    """An object names the same field twice."""
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:  # json would silently keep the last one, hiding a typo
+            raise _DuplicateKeyError(key)
+        out[key] = value
+    return out
+
+
+def loads_project(text: str | bytes, registry: Registry, source: str = "<memory>") -> Project:
+    """Parse and check the text of a project file; raises ProjectFileError naming the place."""
+    if isinstance(text, (bytes, bytearray)):
+        text = _decode(bytes(text), source)
+    if len(text) > MAX_FILE_BYTES:
+        raise _too_big(source, len(text.encode("utf-8", "surrogatepass")))
+    text = text.removeprefix("\ufeff")
+    if not text.strip():
+        raise ProjectFileError(source, "file", "the file is empty; it may have been cut off while saving. "
+                               "Open a backup, or start a new project")
+    try:
+        data = json.loads(text, object_pairs_hook=_no_duplicate_keys)
+    except json.JSONDecodeError as err:
+        raise ProjectFileError(source, f"line {err.lineno}, column {err.colno}",
+                               _json_problem(err, text)) from None
+    except RecursionError:
+        raise ProjectFileError(source, "file", too_deep_message()) from None
+    except _DuplicateKeyError as err:
+        raise ProjectFileError(source, "file", f"the name {quote_name(err.args[0])} appears twice in "
+                               "the same object; keep only one of them") from None
+    except ValueError as err:  # e.g. an integer with thousands of digits
+        raise ProjectFileError(source, "file", f"a value could not be read: {err}") from None
+    return project_from_dict(data, registry, source)
+
+
+def _json_problem(err: json.JSONDecodeError, text: str) -> str:
+    if err.pos >= len(text.rstrip()) or err.msg.startswith("Unterminated string"):
+        return ("the file ends in the middle of the project; it was probably cut off (for example by a "
+                "crash while saving). Open a backup or an earlier version")
+    hint = ""
+    if "double quotes" in err.msg or "Expecting value" in err.msg:
+        hint = " (JSON wants names in double quotes and no comma after the last item)"
+    return f"this is not valid JSON: {err.msg[0].lower()}{err.msg[1:]}{hint}"
+
+
+# ---------------------------------------------------------------- reading data
+
+
+def project_from_dict(data: Any, registry: Registry, source: str = "<memory>") -> Project:
+    """Check plain JSON data of a project file and build the Project (the data is not modified)."""
+    try:
+        return read_project(data, registry)
+    except (FieldError, MigrationError) as err:
+        raise ProjectFileError(source, err.location, err.message) from None
+    except RecursionError:
+        raise ProjectFileError(source, "file", too_deep_message()) from None
+
