@@ -26,7 +26,12 @@ register_full_backward_pre_hook register_load_state_dict_post_hook
 register_load_state_dict_pre_hook register_module register_parameter
 register_state_dict_post_hook register_state_dict_pre_hook requires_grad_ set_extra_state
 set_submodule share_memory state_dict to to_empty train training type xpu zero_grad
-""".split())
+""".split()) | frozenset(
+    # torch.fx.GraphModule's own attributes: torch.export and the ONNX exporter rebuild the model as
+    # one, and a submodule called e.g. `code` or `graph` would clash with them there
+    "add_submodule code delete_all_unused_submodules delete_submodule graph meta print_readable "
+    "recompile to_folder".split()
+)
 
 RESERVED = frozenset(
     set(keyword.kwlist) | set(keyword.softkwlist) | set(dir(builtins))
