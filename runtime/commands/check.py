@@ -1,0 +1,219 @@
+"""`deepwire check PROJECT`: every block's output shape and parameter count, then the problems.
+
+Never imports torch: shapes and parameter counts come from the block
+declarations, so checking a project is instant. Exit codes: 0 valid,
+1 the project has errors, 2 the file could not be read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from graph.diagnostics import ERROR, WARNING, Diagnostic
+from graph.infer import block_label
+from graph.model import Network, Project
+from graph.shapes import format_shape
+from graph.spec import Registry
+from graph.validate import Analysis, analyse
+
+EXIT_OK, EXIT_ERRORS, EXIT_UNREADABLE = 0, 1, 2
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("project", help="a .dw.json project file, or the name of a bundled example")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON instead of tables")
+
+
+def open_project(arg: str, registry: Registry) -> tuple[Project, Path] | None:
+    """Load the project a command names (a path or an example name).
+
+    On failure print why on stderr and return None (the caller exits with 2).
+    """
+    from graph.examples import ProjectNotFoundError, resolve_project
+    from graph.project_io import ProjectFileError, load_project
+
+    try:
+        path = resolve_project(arg)
+        return load_project(path, registry), path
+    except (ProjectNotFoundError, ProjectFileError) as err:
+        print(f"deepwire: {err}", file=sys.stderr)
+    except OSError as err:
+        print(f"deepwire: {arg}: cannot read the file ({err.strerror or err})", file=sys.stderr)
+    return None
+
+
+@dataclass
+class Row:
+    """One line of the table."""
+
+    block: str
+    name: str
+    type: str
+    shape: str
+    params: int | None  # None: unknown because the block has a problem
+    enabled: bool
+
+
+def block_rows(network: Network, registry: Registry, analysis: Analysis) -> list[Row]:
+    """Rows in the order data flows (topological), then any blocks stuck in a loop."""
+    inference = analysis.inference
+    order = list(inference.order.blocks) + [b for b in network.blocks if b not in inference.order.blocks]
+    rows = []
+    for block_id in order:
+        block = network.blocks[block_id]
+        shape = inference.shapes.get(block_id)
+        count: int | None = None
+        if block.type in registry and shape is not None:
+            spec = registry.get(block.type)
+            if not block.enabled or spec.role != "layer":
+                count = 0
+            else:
+                count = int(spec.count(inference.params[block_id], inference.inputs[block_id], shape))
+        rows.append(Row(block_id, block.name, block.type, format_shape(shape), count, block.enabled))
+    return rows
+
+
+# input block type -> the input kind a data source must provide (NoiseInput takes no data)
+DATA_INPUT_KINDS = {"ImageInput": "image", "SequenceInput": "sequence", "VectorInput": "vector",
+                    "TokenInput": "tokens"}
+
+
+def data_diagnostics(project: Project, registry: Registry, analyses: dict[str, Analysis],
+                     base_dir: Path | None = None) -> list[Diagnostic]:
+    """Does the data source fit each network that reads it? Errors name both shapes.
+
+    Uses the source's cheap probe (constants, a file header), never loading the data.
+    """
+    try:
+        from runtime.data import DataError, probe
+    except ImportError:  # a trimmed install without the data package: shapes are still checked
+        return []
+    diagnostics: list[Diagnostic] = []
+    recipe = project.training.recipe
+    for net in project.networks:
+        inference = analyses[net.name].inference
+        data_inputs = [b for b in net.blocks.values() if b.type in DATA_INPUT_KINDS]
+        if len(data_inputs) != 1 or inference.shapes.get(data_inputs[0].id) is None:
+            continue  # no data input (a generator), several, or already broken: nothing to compare
+        block = data_inputs[0]
+        label = block_label(registry.get(block.type), block)
+        try:
+            found = probe(project.data, inference.shapes[block.id], DATA_INPUT_KINDS[block.type], recipe,
+                          base_dir)
+        except DataError as err:
+            diagnostics.append(Diagnostic(ERROR, "data", f"{label}: {err}", block.id, network=net.name))
+            continue
+        diagnostics += _class_count_diagnostics(project, registry, net, inference, found)
+    return diagnostics
+
+
+def _class_count_diagnostics(project, registry, net, inference, found) -> list[Diagnostic]:
+    """Heads with fewer classes than the data has (or token inputs with a smaller vocabulary)."""
+    if found.num_classes is None:
+        return []
+    source = project.data.source
+    diagnostics = []
+    for block in net.blocks.values():
+        params = inference.params.get(block.id)
+        if params is None or block.type not in ("ClassificationHead", "TokenInput"):
+            continue
+        label = block_label(registry.get(block.type), block)
+        if block.type == "ClassificationHead":
+            have, what = params["classes"], "classes"
+        else:
+            have, what = params["vocab_size"], "vocab_size"
+        words = "token ids" if found.target_kind == "tokens" else "classes"
+        if have < found.num_classes:
+            diagnostics.append(Diagnostic(
+                ERROR, "data", f"{label} has {what} {have} but data source '{source}' has "
+                f"{found.num_classes} {words}: set {what} to {found.num_classes}"
+                + (" (and the layer before it to as many features)" if what == "classes" else ""),
+                block.id, param=what, network=net.name))
+        elif have > found.num_classes and what == "classes":
+            diagnostics.append(Diagnostic(
+                WARNING, "data", f"{label} has {have} classes but data source '{source}' has only "
+                f"{found.num_classes}: the extra outputs are never right; set classes to {found.num_classes}",
+                block.id, param=what, network=net.name))
+    return diagnostics
+
+
+def _table(rows: list[Row]) -> list[str]:
+    header = ("Block", "Type", "Output shape", "Params")
+    cells = [(r.name + ("" if r.enabled else " (disabled)"), r.type, r.shape,
+              "?" if r.params is None else f"{r.params:,}") for r in rows]
+    widths = [max(len(h), *(len(c[i]) for c in cells)) if cells else len(h) for i, h in enumerate(header)]
+
+    def line(values):
+        left = "  ".join(v.ljust(w) for v, w in zip(values[:3], widths[:3]))
+        return f"  {left}  {values[3].rjust(widths[3])}"
+
+    rule = "  " + "-" * (sum(widths) + 2 * (len(widths) - 1))
+    return [line(header), rule, *(line(c) for c in cells), rule]
+
+
+def _diagnostic_lines(diagnostics: list[Diagnostic]) -> list[str]:
+    lines = []
+    for d in diagnostics:
+        lines.append(f"  {d.severity:<7}  {d.message}")
+        if d.fix is not None:
+            lines.append(f"           quick fix: {d.fix.title}")
+    return lines
+
+
+def _as_json(project: Project, results: list[tuple[Network, list[Row]]],
+             diagnostics: list[Diagnostic]) -> str:
+    return json.dumps({
+        "project": project.name,
+        "ok": not any(d.is_error for d in diagnostics),
+        "networks": [{
+            "name": net.name,
+            "blocks": [{"id": r.block, "name": r.name, "type": r.type, "shape": r.shape,
+                        "params": r.params, "enabled": r.enabled} for r in rows],
+            "total_params": sum(r.params or 0 for r in rows),
+        } for net, rows in results],
+        "diagnostics": [{"severity": d.severity, "code": d.code, "network": d.network, "block": d.block,
+                         "port": d.port, "param": d.param, "message": d.message,
+                         "fix": d.fix.title if d.fix else None} for d in diagnostics],
+    }, indent=2, ensure_ascii=False)
+
+
+def run(args: argparse.Namespace) -> int:
+    from graph.blocks import default_registry
+
+    registry = default_registry()
+    opened = open_project(args.project, registry)
+    if opened is None:
+        return EXIT_UNREADABLE
+    project, path = opened
+    analyses = {net.name: analyse(net, registry) for net in project.networks}
+    results = [(net, block_rows(net, registry, analyses[net.name])) for net in project.networks]
+    diagnostics = [d for net in project.networks for d in analyses[net.name].diagnostics]
+    diagnostics += data_diagnostics(project, registry, analyses, base_dir=path.parent)
+    # errors first, so a long list still starts with what must be fixed
+    diagnostics.sort(key=lambda d: d.severity != ERROR)
+    errors = sum(d.is_error for d in diagnostics)
+
+    if args.json:
+        print(_as_json(project, results, diagnostics))
+        return EXIT_ERRORS if errors else EXIT_OK
+
+    print(f"{project.name}  (data: {project.data.source}, recipe: {project.training.recipe})")
+    for net, rows in results:
+        print()
+        print(f"Network '{net.name}'")
+        print("\n".join(_table(rows)))
+        total = sum(r.params or 0 for r in rows)
+        unknown = " (some unknown: fix the errors below)" if any(r.params is None for r in rows) else ""
+        print(f"  Total parameters: {total:,}{unknown}")
+    print()
+    warnings = len(diagnostics) - errors
+    if not diagnostics:
+        print("No problems found.")
+        return EXIT_OK
+    print(f"{errors} error(s), {warnings} warning(s):")
+    print("\n".join(_diagnostic_lines(diagnostics)))
+    return EXIT_ERRORS if errors else EXIT_OK

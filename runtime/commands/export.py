@@ -1,0 +1,95 @@
+"""`deepwire export PROJECT --format FORMAT -o OUT`: write the model out, then prove it matches.
+
+After writing, every artefact is loaded back the way a user would load it
+and run on one random batch next to the in-app model with the same weights;
+the largest difference is printed. Exit codes: 0 written and matching,
+1 the project has errors, the export failed or the outputs differ,
+2 the project (or weights file) could not be read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from runtime.commands.check import EXIT_ERRORS, EXIT_OK, EXIT_UNREADABLE, open_project
+
+FORMATS = ("python", "script", "onnx", "torch-export")
+
+EPILOG = """\
+formats:
+  python        the model module: one nn.Module class per network (plain PyTorch)
+  script        a standalone training script (needs only torch and the data)
+  onnx          an ONNX graph per network, batch dimension free (named "batch")
+  torch-export  a torch.export program per network (.pt2; torch.export.load)
+
+file names: formats with one file per network (onnx, torch-export) write OUT
+itself for a one-network project or with --network, and <stem>.<network><suffix>
+beside OUT otherwise: -o gan.onnx writes gan.generator.onnx and
+gan.discriminator.onnx. With --weights, the python and script formats also
+write the weights beside the code as <stem>.pt (<stem>.<network>.pt for several
+networks), a state_dict to load with torch.load(path, weights_only=True).
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = EPILOG
+    parser.add_argument("project", help="a .dw.json project file, or the name of a bundled example")
+    parser.add_argument("--format", "-f", choices=FORMATS, default="python",
+                        help="what to write (default: python)")
+    parser.add_argument("-o", "--output", required=True, metavar="OUT", help="the file to write")
+    parser.add_argument("--weights", metavar="CHECKPOINT",
+                        help="trained weights to export (a checkpoint from 'deepwire train', a state_dict "
+                             ".pt file or .safetensors) instead of a fresh initialisation")
+    parser.add_argument("--network", metavar="NAME", help="export only this network (e.g. generator)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from graph.blocks import default_registry
+    from graph.validate import analyse
+
+    registry = default_registry()
+    project = open_project(args.project, registry)
+    if project is None:
+        return EXIT_UNREADABLE
+    errors = [d for net in project.networks for d in analyse(net, registry).diagnostics if d.is_error]
+    if errors:
+        print(f"deepwire: project '{project.name}' has {len(errors)} error(s); fix them first:",
+              file=sys.stderr)
+        for d in errors[:10]:
+            print(f"  {d}", file=sys.stderr)
+        print(f"(run 'deepwire check {args.project}' for the whole picture)", file=sys.stderr)
+        return EXIT_ERRORS
+
+    from runtime.export import ExportError, WeightsFileError
+    from runtime.export_project import export_project, verify_export
+
+    try:
+        exported = export_project(project, registry, args.format, args.output, args.weights, args.network)
+    except WeightsFileError as err:
+        print(f"deepwire: {err}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    except ExportError as err:
+        print(f"deepwire: {err}", file=sys.stderr)
+        return EXIT_ERRORS
+    for artefact in exported.artefacts:
+        which = f" (network '{artefact.network}')" if artefact.network else ""
+        print(f"wrote {artefact.path}{which}")
+
+    try:
+        comparisons = verify_export(exported)
+    except Exception as err:  # any failure to load an artefact back means the export is not usable
+        print(f"deepwire: the exported file could not be loaded back to check it: {err}", file=sys.stderr)
+        return EXIT_ERRORS
+    status = EXIT_OK
+    for c in comparisons:
+        if c.note:
+            print(f"{c.network}: {c.note}")
+        elif c.ok:
+            print(f"{c.network}: matches the in-app model (max abs difference {c.max_abs_diff:.2e})")
+        else:
+            status = EXIT_ERRORS
+            print(f"deepwire: {c.path}: network '{c.network}' gives different outputs from the in-app model "
+                  f"(max abs difference {c.max_abs_diff:.3g}); please report this as a bug", file=sys.stderr)
+    return status

@@ -1,0 +1,229 @@
+"""Export a project's networks: Python code, weights, ONNX and torch.export programs.
+
+The Python export is the compiler's source itself, the very code the app
+executes to build the model it trains. The other formats are made from a
+live model built from that source (with fresh or trained weights), always
+in eval mode (dropout off, batch norm using its running statistics) and
+with a free batch dimension.
+
+File names: a format with one file per network (onnx, torch-export,
+weights) writes OUT itself for a one-network project or when one network is
+chosen, and `<stem>.<network><suffix>` next to OUT for each network
+otherwise, e.g. `gan.onnx` -> `gan.generator.onnx`, `gan.discriminator.onnx`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from graph.compiler import CompiledNetwork, compile_project
+from graph.model import Project
+from graph.pycode import to_identifier
+from graph.spec import Registry
+
+# The sample batch used to trace exports; 2, not 1, so the exporters do not
+# specialise the batch dimension to a constant.
+TRACE_BATCH = 2
+
+
+class ExportError(RuntimeError):
+    """An export failed; the message names the network and the format."""
+
+
+class WeightsFileError(ExportError):
+    """A weights file is missing, unreadable or not a state_dict or checkpoint."""
+
+
+# --- file names ---------------------------------------------------------------------------
+
+def split_suffix(path: Path) -> tuple[str, str]:
+    """("model", ".onnx") for model.onnx; keeps double suffixes such as .dw.json out of the stem."""
+    name = path.name
+    match = re.search(r"(\.[A-Za-z0-9]+)$", name)
+    suffix = match.group(1) if match else ""
+    return name[: len(name) - len(suffix)], suffix
+
+
+def network_path(out: Path, network: str, several: bool) -> Path:
+    """OUT itself for a lone network; `<stem>.<network><suffix>` when a project has several."""
+    if not several:
+        return out
+    stem, suffix = split_suffix(out)
+    return out.with_name(f"{stem}.{to_identifier(network, 'network')}{suffix}")
+
+
+# --- sample inputs ------------------------------------------------------------------------
+
+def sample_inputs(info: CompiledNetwork, batch: int = TRACE_BATCH,
+                  vocab_sizes: Mapping[str, int] | None = None,
+                  generator: torch.Generator | None = None) -> tuple[torch.Tensor, ...]:
+    """One random batch for forward(): float noise, or token ids for a TokenInput.
+
+    `vocab_sizes` maps TokenInput block ids to their vocabulary size (ids are drawn below it).
+    """
+    args = []
+    for block_id, type_id, shape in zip(info.input_blocks, info.input_types, info.input_shapes):
+        if type_id == "TokenInput":
+            vocab = (vocab_sizes or {}).get(block_id, 2)
+            args.append(torch.randint(0, vocab, (batch, *shape), generator=generator))
+        else:
+            args.append(torch.randn(batch, *shape, generator=generator))
+    return tuple(args)
+
+
+def vocab_sizes(project: Project, network: str) -> dict[str, int]:
+    """TokenInput block id -> its vocab_size, so sample ids stay inside the embedding table."""
+    net = project.network(network)
+    return {bid: int(b.params.get("vocab_size", 128)) for bid, b in net.blocks.items()
+            if b.type == "TokenInput"}
+
+
+def as_tuple(output: Any) -> tuple[torch.Tensor, ...]:
+    """forward() returns one tensor per head: a tensor, or a tuple when there are several."""
+    return tuple(output) if isinstance(output, (tuple, list)) else (output,)
+
+
+def output_names(info: CompiledNetwork) -> list[str]:
+    if len(info.output_blocks) == 1:
+        return ["output"]
+    return [f"output_{i}" for i in range(1, len(info.output_blocks) + 1)]
+
+
+def _batch_dynamic_shapes(info: CompiledNetwork) -> tuple[dict[int, Any], ...]:
+    batch = torch.export.Dim("batch", min=1, max=1 << 20)
+    return tuple({0: batch} for _ in info.input_blocks)
+
+
+# --- writers ------------------------------------------------------------------------------
+
+def export_python(project: Project, registry: Registry, out_path: str | Path) -> Path:
+    """Write the compiled model module (every network's class) to out_path."""
+    out_path = Path(out_path)
+    source = compile_project(project, registry).source
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(source, encoding="utf-8")
+    return out_path
+
+
+def export_torch_program(model: nn.Module, info: CompiledNetwork, out_path: str | Path,
+                         example: tuple[torch.Tensor, ...]) -> Path:
+    """torch.export the model with a free batch size and save it as a .pt2 archive."""
+    out_path = Path(out_path)
+    model.eval()
+    try:
+        program = torch.export.export(model, example, dynamic_shapes=_batch_dynamic_shapes(info))
+    except Exception as err:  # torch raises many kinds here; the user needs the network named
+        raise ExportError(f"network '{info.network}': torch.export failed: {err}") from err
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    torch.export.save(program, str(out_path))
+    return out_path
+
+
+def export_onnx(model: nn.Module, info: CompiledNetwork, out_path: str | Path,
+                example: tuple[torch.Tensor, ...]) -> Path:
+    """Export to ONNX with the torch.export-based exporter, batch dimension named "batch"."""
+    out_path = Path(out_path)
+    model.eval()
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    # torch.onnx warns about torchvision ops it cannot register; they are irrelevant here
+    quiet = logging.getLogger("torch.onnx._internal.exporter._registration")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        torch.onnx.export(
+            model, example, str(out_path), dynamo=True, external_data=False, verbose=False,
+            input_names=list(info.input_names), output_names=output_names(info),
+            dynamic_shapes=_batch_dynamic_shapes(info),
+        )
+    except Exception as err:  # the exporter raises many kinds; the user needs the network named
+        raise ExportError(f"network '{info.network}': ONNX export failed: {err}") from err
+    finally:
+        quiet.setLevel(level)
+    return out_path
+
+
+def export_weights(model: nn.Module, out_path: str | Path) -> Path:
+    """Save the state_dict: torch.save (load with weights_only=True), or safetensors for *.safetensors."""
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    if out_path.suffix == ".safetensors":
+        save_file = _safetensors("save_file")
+        save_file(state, str(out_path))
+    else:
+        torch.save(state, out_path)
+    return out_path
+
+
+def _safetensors(function: str):
+    try:
+        import safetensors.torch as st
+    except ImportError:
+        raise WeightsFileError(".safetensors files need the safetensors package: "
+                               "pip install safetensors") from None
+    return getattr(st, function)
+
+
+# --- reading weights back -----------------------------------------------------------------
+
+def read_state(path: str | Path) -> dict[str, Any]:
+    """A weights or checkpoint file as a dict, never unpickling code (weights_only=True)."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsFileError(f"{path}: no such weights file")
+    try:
+        if path.suffix == ".safetensors":
+            return dict(_safetensors("load_file")(str(path)))
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except WeightsFileError:
+        raise
+    except Exception as err:  # pickle errors, zip errors, refused globals, bad safetensors headers
+        raise WeightsFileError(f"{path}: not a weights file DeepWire can read safely ({err})") from err
+    if not isinstance(state, dict):
+        raise WeightsFileError(f"{path}: expected a state_dict (a dict of tensors), "
+                               f"found {type(state).__name__}")
+    return state
+
+
+def weights_for(checkpoint: Mapping[str, Any], networks: list[str],
+                path: str = "checkpoint") -> dict[str, dict]:
+    """Per-network state_dicts from a checkpoint.
+
+    Accepts a plain state_dict (for a one-network project), a dict with a
+    "models" key mapping network name -> state_dict (the trainer's
+    checkpoints), or a dict of network name -> state_dict.
+    """
+    if "models" in checkpoint and isinstance(checkpoint["models"], Mapping):
+        by_net = dict(checkpoint["models"])
+    elif all(name in checkpoint and isinstance(checkpoint[name], Mapping) for name in networks):
+        by_net = {name: checkpoint[name] for name in networks}
+    elif checkpoint and all(isinstance(v, torch.Tensor) for v in checkpoint.values()):
+        if len(networks) != 1:
+            raise WeightsFileError(f"{path}: holds one state_dict but the project has "
+                                   f"{len(networks)} networks "
+                                   f"({', '.join(networks)}); use a checkpoint saved by 'deepwire train'")
+        by_net = {networks[0]: checkpoint}
+    else:
+        raise WeightsFileError(f"{path}: expected a state_dict or a checkpoint with a 'models' entry; "
+                          f"found keys {', '.join(map(str, list(checkpoint)[:6]))}")
+    missing = [n for n in networks if n not in by_net]
+    if missing:
+        raise WeightsFileError(f"{path}: has no weights for network(s) {', '.join(missing)} "
+                          f"(it has: {', '.join(map(str, by_net)) or 'none'})")
+    return {n: dict(by_net[n]) for n in networks}
+
+
+def load_weights(model: nn.Module, state: Mapping[str, Any], network: str, path: str = "checkpoint") -> None:
+    """load_state_dict with a message that names the network and the mismatching keys."""
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as err:
+        raise ExportError(f"{path}: the weights do not fit network '{network}' as it is now "
+                          f"(was the project changed after training?): {err}") from err
