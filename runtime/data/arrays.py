@@ -1,0 +1,231 @@
+"""The `arrays` source: numpy arrays saved with `np.savez` or `np.save`.
+
+- `.npz`: the inputs and labels are the arrays named x/y, X/y, inputs/targets
+  or data/labels (or the options inputs_key/targets_key), else the first two
+  arrays in the file; a file with one array has no labels (autoencoder, GAN).
+- `.npy`: the inputs; option `labels` names a second .npy with the labels.
+Inputs are (N, ...) numbers: (N, F) tables, (N, T, F) sequences, (N, C, H, W)
+images (uint8 inputs count as images with pixels 0..255). Class labels are
+whole numbers 0..K-1, (N,) or per step (N, T); regression targets any numbers.
+Nothing is ever unpickled: object arrays are refused.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from graph.params import Choice, Text
+from runtime.data.base import DataError
+from runtime.data.files import existing_path
+from runtime.data.source import KIND_BY_RANK, Context, Natural, RawData, Source
+
+_KEY_PAIRS = (("x", "y"), ("X", "y"), ("inputs", "targets"), ("data", "labels"))
+_DTYPE_WORDS = {"U": "text", "S": "bytes", "O": "Python object", "c": "complex-number",
+                "M": "date", "m": "time-span", "V": "structured"}
+
+PARAMS = (
+    Text("path", "", "A .npz file with inputs and labels, or a .npy file of inputs."),
+    Text("labels", "", "With a .npy path: a second .npy file holding the labels (empty: none)."),
+    Text("inputs_key", "", "The inputs' name inside the .npz (empty: x, inputs, or the first array)."),
+    Text("targets_key", "", "The labels' name inside the .npz (empty: y, targets, or the second array)."),
+    Choice("task", "auto", ("auto", "classification", "regression"),
+           "What the labels are: classes or numbers. auto follows the recipe, else the labels' type."),
+)
+
+
+@dataclass
+class _Arrays:
+    file: str
+    x_shape: tuple[int, ...]
+    x_dtype: np.dtype
+    x_path: Path
+    x_key: str | None  # the inputs' name in a .npz; None for a .npy (then `x` is already read)
+    y: np.ndarray | None
+    x: np.ndarray | None = None
+    y_file: str = ""  # where the labels came from, for messages
+
+    def load_x(self) -> np.ndarray:
+        if self.x is not None:
+            return self.x
+        with _np_load(self.x_path, self.file) as archive:
+            return _member(archive, self.x_key, self.file)
+
+
+def _np_load(path: Path, file: str):
+    try:
+        return np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        if "Object arrays" in str(exc):
+            raise DataError(f"{file} holds Python objects, which DeepWire never unpickles (they can run "
+                            f"code); save plain numeric arrays instead") from None
+        raise DataError(f"{file} is not a numpy .npy or .npz file (save arrays with np.save or "
+                        f"np.savez; pickles are never loaded)") from None
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise DataError(f"{file}: could not be read as a numpy file ({exc})") from None
+
+
+def _member(archive, key: str, file: str) -> np.ndarray:
+    try:
+        return archive[key]
+    except ValueError:
+        raise DataError(f"{file}: array '{key}' holds Python objects, which DeepWire never unpickles; "
+                        f"save plain numeric arrays instead") from None
+
+
+def _npz_header(path: Path, key: str) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype of one .npz member without reading its data."""
+    with zipfile.ZipFile(path) as archive, archive.open(key + ".npy") as member:
+        version = np.lib.format.read_magic(member)
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+            np.lib.format.read_array_header_2_0
+        shape, _, dtype = read(member)
+    return tuple(shape), np.dtype(dtype)
+
+
+def _pick_keys(names: list[str], options: dict, file: str) -> tuple[str, str | None]:
+    for option in ("inputs_key", "targets_key"):
+        if options[option] and options[option] not in names:
+            raise DataError(f"{file}: option '{option}' names array '{options[option]}', which is not in "
+                            f"the file; its arrays are: {', '.join(names)}")
+    if options["inputs_key"]:
+        return options["inputs_key"], options["targets_key"] or None
+    for x_key, y_key in _KEY_PAIRS:
+        if x_key in names:
+            return x_key, (y_key if y_key in names else None)
+    if not names:
+        raise DataError(f"{file} holds no arrays; save the inputs and labels with "
+                        f"np.savez(file, x=..., y=...)")
+    return names[0], (names[1] if len(names) > 1 else None)
+
+
+def _check_numeric(dtype: np.dtype, file: str, what: str) -> None:
+    if dtype.kind not in "biuf":
+        words = _DTYPE_WORDS.get(dtype.kind, str(dtype))
+        raise DataError(f"{file}: the {what} hold {words} values (dtype {dtype}); DeepWire needs numbers "
+                        f"(int or float arrays)")
+
+
+def _open(options: dict, context: Context) -> _Arrays:
+    path = existing_path(context, options["path"], "arrays", "path")
+    file = path.name
+    if path.suffix.lower() == ".npz":
+        with _np_load(path, file) as archive:
+            x_key, y_key = _pick_keys(list(archive.files), options, file)
+            y = _member(archive, y_key, file) if y_key else None
+        shape, dtype = _npz_header(path, x_key)
+        arrays = _Arrays(file, shape, dtype, path, x_key, y, y_file=file)
+    else:
+        x = _np_load(path, file)
+        if not isinstance(x, np.ndarray):
+            raise DataError(f"{file}: expected one array in a .npy file; for several use .npz")
+        y, y_file = None, ""
+        if options["labels"]:
+            label_path = existing_path(context, options["labels"], "arrays", "labels")
+            y, y_file = _np_load(label_path, label_path.name), label_path.name
+            if not isinstance(y, np.ndarray):
+                raise DataError(f"{y_file}: expected one array of labels in a .npy file")
+        arrays = _Arrays(file, x.shape, x.dtype, path, None, y, x, y_file)
+    _check_numeric(arrays.x_dtype, file, "inputs")
+    if not arrays.x_shape or arrays.x_shape[0] == 0:
+        raise DataError(f"{file}: the inputs hold no samples; expected an array of shape (N, ...)")
+    if arrays.y is not None:
+        _check_numeric(arrays.y.dtype, arrays.y_file, "labels")
+        if arrays.y.ndim == 0 or len(arrays.y) != arrays.x_shape[0]:
+            count = len(arrays.y) if arrays.y.ndim else 1
+            where = file if arrays.y_file == file else f"{file} and {arrays.y_file}"
+            raise DataError(f"{where}: the inputs have {arrays.x_shape[0]} samples but the labels have "
+                            f"{count}; they must match one to one")
+    return arrays
+
+
+def _first_bad(values: np.ndarray) -> int | None:
+    bad = ~np.isfinite(values.reshape(len(values), -1)).all(axis=1)
+    return int(np.argmax(bad)) if bad.any() else None
+
+
+def _target_kind(arrays: _Arrays, options: dict, context: Context) -> str:
+    if arrays.y is None:
+        if context.recipe in ("classification", "regression"):
+            raise DataError(f"{arrays.file} holds only inputs; for {context.recipe} give the labels too: "
+                            f"a second array in the .npz (named y) or option 'labels' with a .npy file")
+        return "none"
+    task = options["task"]
+    if task == "auto":
+        if context.recipe in ("classification", "regression"):
+            task = context.recipe
+        else:
+            task = "classification" if arrays.y.dtype.kind in "biu" else "regression"
+    return "class" if task == "classification" else "value"
+
+
+def _class_labels(arrays: _Arrays, context: Context) -> np.ndarray:
+    y = arrays.y
+    if y.dtype.kind == "f":
+        bad = _first_bad(y)
+        if bad is None:
+            whole = (y == np.round(y)).reshape(len(y), -1).all(axis=1)
+            bad = None if whole.all() else int(np.argmax(~whole))
+        if bad is not None:
+            raise DataError(f"{arrays.y_file}: the label of sample {bad} is not a whole number "
+                            f"({y[bad]!r}); class labels must be 0, 1, 2, ... (or use the regression recipe)")
+    labels = y.astype(np.int64)
+    flat = labels.reshape(len(labels), -1)
+    limit = context.num_classes
+    checks = [(flat < 0, "is negative")]
+    if limit:
+        why = f"is out of range for the network's {limit} classes (0 to {limit - 1})"
+        checks.append((flat >= limit, why))
+    for bad_mask, why in checks:
+        if bad_mask.any():
+            sample = int(np.argmax(bad_mask.any(axis=1)))
+            value = int(flat[sample][bad_mask[sample]][0])
+            raise DataError(f"{arrays.y_file}: label {value} of sample {sample} {why}; class labels must be "
+                            f"0 to K-1 for K classes")
+    return labels
+
+
+def _natural(options: dict, context: Context) -> Natural:
+    arrays = _open(options, context)
+    shape = arrays.x_shape[1:] or (1,)
+    kind = KIND_BY_RANK.get(len(shape), "image")
+    target_kind = _target_kind(arrays, options, context)
+    classes = int(_class_labels(arrays, context).max()) + 1 if target_kind == "class" else None
+    return Natural(shape, kind, target_kind, classes, f"the samples in {arrays.file}")
+
+
+def _read(options: dict, context: Context) -> RawData:
+    arrays = _open(options, context)
+    x = arrays.load_x()
+    bad = _first_bad(x.astype(np.float64, copy=False)) if x.dtype.kind == "f" else None
+    if bad is not None:
+        raise DataError(f"{arrays.file}: input sample {bad} holds NaN (not a number) or infinite values; "
+                        f"remove or fill in that sample")
+    pixels = (0.0, 255.0) if x.dtype == np.uint8 else None
+    inputs = x.astype(np.float32).reshape((len(x), *context.shape))
+    target_kind = _target_kind(arrays, options, context)
+    description = f"{len(x)} samples from {arrays.file}."
+    if target_kind == "none":
+        return RawData(inputs, None, "none", origin=arrays.file, pixel_range=pixels, description=description)
+    if target_kind == "value":
+        bad = _first_bad(arrays.y.astype(np.float64))
+        if bad is not None:
+            raise DataError(f"{arrays.y_file}: the target of sample {bad} is NaN (not a number) or infinite; "
+                            f"remove or fill in that sample")
+        targets = arrays.y.astype(np.float32)
+        targets = targets.reshape(len(targets), 1) if targets.ndim == 1 else targets
+        return RawData(inputs, targets, "value", origin=arrays.file, pixel_range=pixels,
+                       description=description)
+    labels = _class_labels(arrays, context)
+    classes = max(int(labels.max()) + 1, context.num_classes or 0)
+    return RawData(inputs, labels, "class", origin=arrays.file, num_classes=classes,
+                   class_names=[str(i) for i in range(classes)], pixel_range=pixels, description=description)
+
+
+SOURCES = (
+    Source("arrays", "Numpy arrays", "Your own numpy arrays: a .npz of inputs and labels, or .npy files.",
+           PARAMS, _natural, _read, required=("path",)),
+)
