@@ -15,6 +15,14 @@ Conventions the trainer relies on:
 - Normalisation follows the recipe: classification/regression standardise
   with training-split statistics when config.normalize is set; autoencoders
   get images scaled to [0, 1]; GANs to [-1, 1] (a Tanh generator's range).
+  Whatever was applied is recorded as x' = (x - mean) / std, with mean and
+  std shaped to broadcast against one sample ((C, 1, 1) for images, (F,)
+  otherwise), so samples can be turned back into pixels for display.
+- num_classes is the class count, or the vocabulary size for token data (a
+  language model's output size); None for regression.
+- Targets are not scaled (regression values keep their units).
+
+Sources, probing and loading live next to this file: see runtime/data/__init__.py.
 """
 
 from __future__ import annotations
