@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from graph.params import Bool, Choice, Float, Int, ParamError
+from graph.params import Bool, Choice, Float, Int, ParamError, Text
 
 RECIPES = ("classification", "regression", "language_model", "autoencoder", "gan")
 
@@ -24,6 +24,8 @@ TRAINING_PARAMS = (
            "The update rule. Adam is a safe default; SGD with momentum often generalises best."),
     Float("lr", 1e-3, 1e-7, 10.0, "Learning rate: the step size of each update."),
     Float("momentum", 0.9, 0.0, 0.999, "SGD and RMSprop momentum."),
+    Float("beta1", 0.9, 0.0, 0.9999,
+          "Adam/AdamW: how slowly the running mean of gradients forgets; GANs train better with 0.5."),
     Bool("nesterov", False, "Nesterov momentum (SGD only)."),
     Float("weight_decay", 0.0, 0.0, 1.0, "L2 penalty on the weights (decoupled for AdamW)."),
     Int("batch_size", 64, 1, 65536, "Samples per step."),
@@ -43,9 +45,22 @@ TRAINING_PARAMS = (
     Choice("device", "auto", ("auto", "cpu", "cuda", "mps"), "Where to train; auto picks the best."),
     Bool("mixed_precision", True, "Use mixed precision on CUDA (ignored elsewhere)."),
     Bool("compile", False, "Compile the model with torch.compile (slower start, faster steps)."),
+    Choice("monitor", "auto", ("auto", "loss", "accuracy"),
+           "Validation metric that picks the best checkpoint and drives early stopping; "
+           "auto: accuracy for classifiers, loss otherwise."),
+    Int("top_k", 5, 1, 1000, "Classifiers: also report top-k accuracy (the right class among the k best)."),
+    Float("d_lr", 0.0, 0.0, 10.0, "GAN: the discriminator's learning rate (0 uses lr, like the generator)."),
     Int("log_every", 10, 1, 100000, "Steps between step events."),
+    Int("stats_every", 50, 0, 1000000,
+        "Steps between per-block gradient and activation statistics (0 turns them off)."),
     Int("sample_length", 200, 1, 100000, "Language models: characters sampled each epoch."),
     Float("temperature", 0.8, 0.01, 10.0, "Language models: sampling temperature."),
+    Text("init_checkpoint", "",
+         "Transfer learning: a checkpoint (.pt) of one of your runs to copy block weights from."),
+    Text("init_blocks", "",
+         "Transfer learning: ids of the blocks to copy, separated by commas (empty: every block "
+         "whose id is in the checkpoint)."),
+    Bool("freeze_init", True, "Transfer learning: keep the copied blocks fixed while training."),
 )
 
 _BY_NAME = {p.name: p for p in TRAINING_PARAMS}

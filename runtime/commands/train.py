@@ -1,0 +1,141 @@
+"""`deepwire train PROJECT`: train headless, with a progress bar or JSON-lines events.
+
+    deepwire train digits_cnn --epochs 5
+    deepwire train my.dw.json --events jsonl        # what the studio runs as a child process
+    deepwire train my.dw.json --resume runs/my-20250101-120000
+
+With `--events jsonl` every event is one JSON line on stdout (see
+runtime/train/events.py); the progress bar and messages go to stderr. Stop
+with Ctrl+C, SIGTERM or a line "stop" on stdin: the run saves a checkpoint
+and ends with reason "stopped" (exit 0), ready for --resume.
+
+Exit codes: 0 trained (or stopped cleanly), 1 training failed (NaN loss,
+out of memory, an error in the model), 2 the project, its data or the
+arguments are wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from runtime.commands.check import EXIT_UNREADABLE, open_project
+
+EXIT_OK, EXIT_FAILED = 0, 1
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("project", help="a .dw.json project file, or the name of a bundled example")
+    parser.add_argument("--epochs", type=int, metavar="N", help="passes over the training data")
+    parser.add_argument("--batch-size", type=int, metavar="N", help="samples per step")
+    parser.add_argument("--lr", type=float, metavar="X", help="learning rate")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="where to train")
+    parser.add_argument("--seed", type=int, metavar="N", help="random seed (weights, shuffling, split)")
+    parser.add_argument("--out", metavar="DIR", help="run folder (default: runs/<project>-<time> beside "
+                        "the project, or in the current folder for a bundled example)")
+    parser.add_argument("--resume", metavar="RUN_DIR", help="continue the run in this folder from its "
+                        "last checkpoint")
+    parser.add_argument("--events", choices=("jsonl",), help="print one JSON event per line on stdout")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar (errors are still printed)")
+    parser.add_argument("--max-seconds", type=float, metavar="S",
+                        help="stop cleanly (saving a checkpoint) after this many seconds of training")
+    parser.add_argument("--threads", type=int, metavar="N", help="CPU threads for PyTorch")
+
+
+def _overrides(args: argparse.Namespace) -> dict:
+    wanted = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "device": args.device}
+    return {k: v for k, v in wanted.items() if v is not None}
+
+
+def _fail_before_start(message: str, listeners, reason: str) -> int:
+    """Bad data found before the trainer started: the same error + finished events, then exit 2."""
+    from runtime.train import events as ev
+
+    for event in (ev.RunError(message, reason, "fix the project or its data and start again"),
+                  ev.Finished(reason="failed", epochs=0, steps=0, best_epoch=None, best_metric=None,
+                              monitor="", metrics={}, test_metrics={}, seconds=0.0,
+                              samples_per_second=0.0, run_dir="")):
+        for listener in listeners:
+            listener.on_event(event)
+    if not _has_bar(listeners):
+        print(f"deepwire: {message}", file=sys.stderr)
+    return EXIT_UNREADABLE
+
+
+def _has_bar(listeners) -> bool:
+    from runtime.train.progress import ProgressBar
+
+    return any(isinstance(listener, ProgressBar) for listener in listeners)
+
+
+def _default_out(project_name: str, path: Path) -> Path:
+    from graph.examples import examples_dir
+    from runtime.train.runs import default_run_dir
+
+    bundled = path.resolve().parent == examples_dir().resolve()
+    return default_run_dir(project_name, Path.cwd() if bundled else path.parent)
+
+
+def run(args: argparse.Namespace) -> int:
+    from graph.blocks import default_registry
+    from graph.params import ParamError
+
+    registry = default_registry()
+    opened = open_project(args.project, registry)
+    if opened is None:
+        return EXIT_UNREADABLE
+    project, path = opened
+    if args.resume and args.out:
+        print("deepwire: give either --resume RUN_DIR (continue that run in its folder) or --out DIR "
+              "(a new run), not both", file=sys.stderr)
+        return EXIT_UNREADABLE
+    try:
+        project.training = project.training.replace(**_overrides(args))
+    except ParamError as err:
+        print(f"deepwire: {err}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    if args.seed is not None:
+        project.seed = args.seed
+
+    import torch
+
+    from runtime.data import DataError
+    from runtime.train import JsonLinesWriter, SetupError, StopFlag, Trainer, TrainingError, TrainOptions
+    from runtime.train.data import load_project_data
+    from runtime.train.progress import ProgressBar
+    from runtime.train.stop import watch_stdin
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    listeners = []
+    if args.events == "jsonl":
+        listeners.append(JsonLinesWriter(sys.stdout))
+    if not args.quiet and (args.events is None or sys.stderr.isatty()):
+        listeners.append(ProgressBar(sys.stderr))
+    stop = StopFlag()
+    if args.events == "jsonl" and not sys.stdin.isatty():
+        watch_stdin(stop)  # the studio may write "stop" instead of sending a signal
+
+    try:
+        dataset = load_project_data(project, registry, base_dir=path.parent)
+    except (DataError, SetupError) as err:
+        return _fail_before_start(str(err), listeners, "data")
+    if args.resume:
+        run_dir = Path(args.resume)
+    else:
+        run_dir = Path(args.out) if args.out else _default_out(project.name, path)
+    options = TrainOptions(run_dir=run_dir, resume=bool(args.resume), max_seconds=args.max_seconds,
+                           project_path=path, stop=stop)
+    try:
+        Trainer(project, registry, dataset, options, listeners).run()
+    except SetupError as err:  # the trainer has sent the error event; the bar has printed it
+        if not _has_bar(listeners):
+            print(f"deepwire: {err}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    except TrainingError as err:
+        if not _has_bar(listeners):
+            suggestion = f"\n  suggestion: {err.suggestion}" if err.suggestion else ""
+            print(f"deepwire: training failed: {err}{suggestion}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK

@@ -1,0 +1,55 @@
+"""Loading a project's data the way its network wants it (shape, kind, class count).
+
+The network that reads the data is the first one, or a GAN's discriminator;
+its input block says which shape and kind of samples to ask the data source
+for, and a classification head how many classes labels may have.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from graph.compiler import CompiledProject, CompileError, compile_project
+from graph.model import Project
+from graph.spec import Registry
+from runtime.data.base import Dataset
+from runtime.train.errors import SetupError
+from runtime.train.recipes.base import INPUT_KINDS
+
+
+def compile_for_training(project: Project, registry: Registry) -> CompiledProject:
+    try:
+        return compile_project(project, registry)
+    except CompileError as exc:
+        raise SetupError(f"{exc}\nrun 'deepwire check' on the project to see every problem") from None
+
+
+def data_request(project: Project, compiled: CompiledProject) -> tuple[tuple[int, ...], str, int | None]:
+    """(input shape, input kind, class count or None) of the network that reads the data."""
+    recipe = project.training.recipe
+    network = compiled.network()
+    if recipe == "gan":
+        from runtime.train.recipes.gan import find_gan_networks
+
+        network = compiled.networks[find_gan_networks(compiled.networks)[1]]
+    reads = [(t, s) for t, s in zip(network.input_types, network.input_shapes)
+             if INPUT_KINDS.get(t, "noise") != "noise"]
+    if len(reads) != 1:
+        raise SetupError(f"network '{network.network}' must have exactly one data input block (image, "
+                         f"sequence, table or token ids) for training; it has {len(reads)}")
+    block_type, shape = reads[0]
+    classes = None
+    if recipe == "classification" and network.head_types[:1] == ["ClassificationHead"]:
+        classes = network.output_shapes[0][-1]
+    return tuple(shape), INPUT_KINDS[block_type], classes
+
+
+def load_project_data(project: Project, registry: Registry, base_dir: Path | None = None,
+                      compiled: CompiledProject | None = None) -> Dataset:
+    """The project's dataset, shaped for its network (raises DataError or SetupError)."""
+    from runtime.data import load_dataset
+
+    compiled = compiled or compile_for_training(project, registry)
+    shape, kind, classes = data_request(project, compiled)
+    return load_dataset(project.data, project.training, project.seed, input_shape=shape, input_kind=kind,
+                        num_classes=classes, base_dir=base_dir)

@@ -1,0 +1,158 @@
+"""The run folder: everything one training run leaves behind.
+
+    runs/<project>-<YYYYmmdd-HHMMSS>/
+        project.dw.json   the project exactly as it was trained
+        model.py          the generated model code (the classes the weights belong to)
+        metrics.jsonl     one JSON object per logged step, epoch and validation
+        summary.json      final and best metrics, best epoch, samples/s, device, wall time, versions
+        last.pt           latest checkpoint: weights + everything needed to resume
+        best.pt           weights of the best epoch (by the monitored validation metric)
+        samples/          epoch_001.png (GAN grids, autoencoder previews) or epoch_001.txt (text)
+
+Checkpoints are written to a temporary file and renamed, so a crash while
+saving never leaves a broken checkpoint behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from runtime.train.errors import SetupError
+from runtime.train.events import plain_json
+
+LAST = "last.pt"
+BEST = "best.pt"
+METRICS = "metrics.jsonl"
+SUMMARY = "summary.json"
+SNAPSHOT = "project.dw.json"
+MODEL_CODE = "model.py"
+SAMPLES = "samples"
+
+
+def slug(name: str) -> str:
+    """A file-name-safe version of a project name."""
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-.")
+    return cleaned[:60] or "project"
+
+
+def default_run_dir(project_name: str, base: Path) -> Path:
+    """`base/runs/<project>-<timestamp>`, with a counter if two runs start in the same second."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = base / "runs" / f"{slug(project_name)}-{stamp}"
+    n = 2
+    while path.exists():
+        path = base / "runs" / f"{slug(project_name)}-{stamp}-{n}"
+        n += 1
+    return path
+
+
+def versions() -> dict[str, str]:
+    import numpy
+
+    try:
+        from importlib.metadata import version
+
+        deepwire = version("deepwire")
+    except Exception:  # not installed as a package (running from a source tree)
+        deepwire = "unknown"
+    return {"deepwire": deepwire, "torch": torch.__version__, "numpy": numpy.__version__,
+            "python": platform.python_version()}
+
+
+def _atomic_write_bytes(path: Path, write) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+class RunFolder:
+    """Writes (and, when resuming, reads) one run's folder."""
+
+    def __init__(self, path: Path, resume: bool = False):
+        self.path = Path(path)
+        if resume:
+            if not (self.path / LAST).is_file():
+                raise SetupError(f"{self.path}: no {LAST} to resume from; give the folder of a run that "
+                                 "saved at least one checkpoint")
+        else:
+            if self.path.exists() and any(self.path.iterdir()):
+                raise SetupError(f"{self.path}: this folder already holds files; choose another --out "
+                                 "folder, or --resume to continue the run in it")
+            self.path.mkdir(parents=True, exist_ok=True)
+        self._metrics = None
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    # --- the project and its code --------------------------------------------------------------
+    def write_snapshot(self, project_json: str) -> None:
+        self.file(SNAPSHOT).write_text(project_json, encoding="utf-8")
+
+    def write_model_code(self, source: str) -> None:
+        self.file(MODEL_CODE).write_text(source, encoding="utf-8")
+
+    # --- metrics.jsonl --------------------------------------------------------------------------
+    def open_metrics(self, keep_until_step: int | None = None) -> None:
+        """Open metrics.jsonl for appending; when resuming, drop lines logged after the checkpoint."""
+        path = self.file(METRICS)
+        if keep_until_step is not None and path.is_file():
+            kept = []
+            for line in path.read_text(encoding="utf-8").splitlines():
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # a line cut short by a crash
+                if record.get("step", 0) <= keep_until_step:
+                    kept.append(line)
+            path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+        self._metrics = open(path, "a", encoding="utf-8")  # noqa: SIM115 - kept open for the whole run
+
+    def log(self, record: dict[str, Any]) -> None:
+        line = json.dumps(plain_json(record), separators=(",", ":"), allow_nan=False, default=_plain)
+        self._metrics.write(line + "\n")
+        self._metrics.flush()
+
+    def close(self) -> None:
+        if self._metrics is not None:
+            self._metrics.close()
+            self._metrics = None
+
+    # --- checkpoints, samples, summary ----------------------------------------------------------
+    def save_checkpoint(self, state: dict[str, Any], name: str) -> Path:
+        path = self.file(name)
+        _atomic_write_bytes(path, lambda tmp: torch.save(state, tmp))
+        return path
+
+    def save_sample(self, filename: str, png: bytes | None, text: str | None) -> Path:
+        folder = self.file(SAMPLES)
+        folder.mkdir(exist_ok=True)
+        path = folder / filename
+        if png is not None:
+            path.write_bytes(png)
+        else:
+            path.write_text(text or "", encoding="utf-8")
+        return path
+
+    def write_summary(self, summary: dict[str, Any]) -> None:
+        text = json.dumps(plain_json(summary), indent=2, allow_nan=False, default=_plain)
+        _atomic_write_bytes(self.file(SUMMARY), lambda tmp: tmp.write_text(text + "\n", encoding="utf-8"))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
+    """Every record of a run's metrics.jsonl."""
+    lines = (Path(run_dir) / METRICS).read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
