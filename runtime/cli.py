@@ -19,6 +19,7 @@ COMMANDS = {
     "check": "Shapes and problems of a project, as a table.",
     "export": "Export a project as Python code, a training script, ONNX or torch.export.",
     "examples": "List the bundled example projects.",
+    "train": "Train a project headless, with a progress bar or JSON-lines events.",
 }
 
 
