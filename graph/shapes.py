@@ -83,3 +83,62 @@ def numel(shape: Shape) -> int:
     for d in shape:
         total *= d
     return total
+
+
+# --- helpers for the convolution, pooling and merge catalog ------------------------------
+
+AXIS_NAMES = {
+    1: ("features",),
+    2: ("steps", "features"),
+    3: ("channels", "height", "width"),
+}
+
+
+def axis_name(axis: int, rank: int) -> str:
+    """Words for a non-batch axis (1-based): "axis 1 (channels)" for an image."""
+    names = AXIS_NAMES.get(rank)
+    if names and 1 <= axis <= rank:
+        return f"axis {axis} ({names[axis - 1]})"
+    return f"axis {axis}"
+
+
+def normalize_axis(axis: int, rank: int) -> int | None:
+    """A non-batch axis as 1..rank: -1 is the last, 1 the first; None when out of range or 0."""
+    if 1 <= axis <= rank:
+        return axis
+    if -rank <= axis <= -1:
+        return rank + 1 + axis
+    return None
+
+
+def effective_kernel(kernel: int, dilation: int = 1) -> int:
+    """How many input positions one window spans: dilation spreads the kernel out."""
+    return dilation * (kernel - 1) + 1
+
+
+def check_window(shape: Shape, spatial: Shape, kernel: int, padding: int, dilation: int = 1,
+                 port: str = "x") -> None:
+    """Refuse a kernel (or pooling window) larger than its padded input along any spatial axis.
+
+    `shape` is the whole input (for the message), `spatial` the axes the window slides over.
+    """
+    span = effective_kernel(kernel, dilation)
+    smallest = min(spatial)
+    if span <= smallest + 2 * padding:
+        return
+    spread = f" (dilation {dilation} spreads it over {span} positions)" if dilation > 1 else ""
+    padded = f" padded by {padding} on each side" if padding else ""
+    raise ShapeError(
+        f"has kernel_size {kernel}{spread} larger than its input {format_shape(shape)}{padded}, "
+        f"whose smallest spatial size is {smallest}: use a smaller kernel_size or more padding, "
+        "or remove a pooling or strided layer before it",
+        port=port, param="kernel_size")
+
+
+def axes_range(rank: int) -> str:
+    """How to name all non-batch axes of a rank: "axis 1", "axes 1 and 2", "axes 1 to 3"."""
+    if rank == 1:
+        return "axis 1"
+    if rank == 2:
+        return "axes 1 and 2"
+    return f"axes 1 to {rank}"
