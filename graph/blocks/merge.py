@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from graph.params import Int
-from graph.shapes import format_shape
+from graph.shapes import axes_range, axis_name, format_shape, normalize_axis
 from graph.spec import BlockSpec, Emission, Port, ShapeError
 
 CATEGORY = "Merge"
@@ -38,4 +38,69 @@ ADD = BlockSpec(
     params=(Int("inputs", 2, 2, 16, "How many inputs to add."),),
 )
 
-BLOCKS = (ADD,)
+MULTIPLY = BlockSpec(
+    "Multiply", "Multiply", CATEGORY,
+    "Multiplies inputs of equal shape element by element, e.g. to gate one branch by another's Sigmoid.",
+    infer=_same_shapes, emit=_operator_code("*"), variadic="inputs",
+    inputs=(Port("in"),),
+    params=(Int("inputs", 2, 2, 16, "How many inputs to multiply."),),
+)
+
+
+def _concat_axis(axis, rank: int) -> int | None:
+    """The axis (1..rank) to join along; "auto" joins image channels or the features of the rest."""
+    if axis == "auto":
+        return 1 if rank == 3 else rank
+    return normalize_axis(axis, rank)
+
+
+def _concat_shape(p, ins):
+    shapes = _inputs(ins)
+    first, rank = shapes[0], len(shapes[0])
+    for i, shape in enumerate(shapes[1:], start=2):
+        if len(shape) != rank:
+            raise ShapeError(
+                f"needs inputs with the same number of axes but receives {format_shape(first)} "
+                f"and {format_shape(shape)}: reshape or flatten one branch to match", port=f"in{i}")
+    if p["axis"] == 0:
+        raise ShapeError("has axis 0, the batch axis, which would join samples into one: "
+                         "use 'auto' or an axis from 1", param="axis")
+    axis = _concat_axis(p["axis"], rank)
+    if axis is None:
+        raise ShapeError(
+            f"has axis {p['axis']}, but its inputs {format_shape(first)} only have {axes_range(rank)} "
+            f"(or -1 to -{rank} from the end): use 'auto' or an axis in that range", param="axis")
+    for i, shape in enumerate(shapes[1:], start=2):
+        for other in range(1, rank + 1):
+            if other != axis and shape[other - 1] != first[other - 1]:
+                raise ShapeError(
+                    f"joins along {axis_name(axis, rank)}, so every other size must match, but "
+                    f"{format_shape(first)} and {format_shape(shape)} differ on {axis_name(other, rank)}: "
+                    "make both branches produce the same sizes there", port=f"in{i}")
+    joined = sum(shape[axis - 1] for shape in shapes)
+    return (*first[: axis - 1], joined, *first[axis:])
+
+
+def _concat_code(p, ins, out):
+    rank = len(out)
+    dim = p["axis"]
+    if dim == "auto":  # spelled out: channels of images, the last axis otherwise
+        dim = 1 if rank in (1, 3) else -1
+    return Emission(None, f"torch.cat([{{inputs}}], dim={dim!r})")
+
+
+CONCATENATE = BlockSpec(
+    "Concatenate", "Concatenate", CATEGORY,
+    "Joins inputs side by side along one axis: image channels, or the features of vectors and sequences.",
+    infer=_concat_shape, emit=_concat_code, variadic="inputs",
+    inputs=(Port("in"),),
+    params=(
+        Int("inputs", 2, 2, 16, "How many inputs to join."),
+        Int("axis", "auto", -4, 4,
+            "Axis to join along, counted after the batch from 1 (-1 is the last); "
+            "auto: channels for images, features otherwise.", specials=("auto",)),
+    ),
+    summary=("axis",),
+)
+
+BLOCKS = (ADD, MULTIPLY, CONCATENATE)

@@ -1,7 +1,164 @@
-"""Normalisation and regularisation: BatchNorm, LayerNorm, GroupNorm, Dropout."""
+"""Normalisation and regularisation: BatchNorm, LayerNorm, GroupNorm, Dropout.
+
+All of them keep the shape of their input. BatchNorm and GroupNorm work per
+channel, the first axis after the batch; LayerNorm normalises the last axis
+(the features of a sequence step or of a vector).
+"""
 
 from __future__ import annotations
 
+from graph.params import Bool, Float, Int
+from graph.pycode import call
+from graph.shapes import format_shape
+from graph.spec import BlockSpec, Emission, Port, ShapeError
+
 CATEGORY = "Normalization"
 
-BLOCKS = ()
+MOMENTUM_HELP = "How fast the running mean/variance used at test time follows new batches."
+AFFINE_HELP = "Learn a scale and an offset per channel after normalising."
+
+
+def _expect_ranks(x, ranks: tuple[int, ...], words: str, hint: str = "") -> None:
+    if len(x) not in ranks:
+        raise ShapeError(f"expects {words} but receives {format_shape(x)}{hint}", port="x")
+
+
+def _batch_norm1d_shape(p, ins):
+    x = ins["x"]
+    _expect_ranks(x, (1, 2), "features (B, F) or channels along a length (B, C, L)",
+                  ": use Batch norm 2D for images" if len(x) == 3 else "")
+    return x
+
+
+def _batch_norm2d_shape(p, ins):
+    x = ins["x"]
+    _expect_ranks(x, (3,), "an image (B, C, H, W)",
+                  ": use Batch norm 1D for vectors and (B, C, L) inputs" if len(x) in (1, 2) else "")
+    return x
+
+
+def _affine_count(p, ins, out):
+    return 2 * ins["x"][0] if p["affine"] else 0
+
+
+def _batch_norm_code(cls: str):
+    def emit(p, ins, out):
+        extra = {}
+        if p["momentum"] != 0.1:
+            extra["momentum"] = p["momentum"]
+        if not p["affine"]:
+            extra["affine"] = False
+        return Emission(call(cls, ins["x"][0], **extra), "{self}({x})")
+    return emit
+
+
+def _batch_norm_params() -> tuple:
+    return (
+        Float("momentum", 0.1, 0.0, 1.0, MOMENTUM_HELP),
+        Bool("affine", True, AFFINE_HELP),
+    )
+
+
+BATCH_NORM1D = BlockSpec(
+    "BatchNorm1d", "Batch norm 1D", CATEGORY,
+    "Normalises each feature (B, F) or channel (B, C, L) over the batch; speeds up and steadies training.",
+    infer=_batch_norm1d_shape, emit=_batch_norm_code("nn.BatchNorm1d"), count=_affine_count,
+    inputs=(Port("x", "features (B, F) or (B, C, L)", ranks=(1, 2)),),
+    params=_batch_norm_params(), same_shape=True,
+)
+
+BATCH_NORM2D = BlockSpec(
+    "BatchNorm2d", "Batch norm 2D", CATEGORY,
+    "Normalises each image channel over the batch and all pixels; usually right after a Conv 2D.",
+    infer=_batch_norm2d_shape, emit=_batch_norm_code("nn.BatchNorm2d"), count=_affine_count,
+    inputs=(Port("x", "an image (B, C, H, W)", ranks=(3,)),),
+    params=_batch_norm_params(), same_shape=True,
+)
+
+
+def _same(p, ins):
+    return ins["x"]
+
+
+def _layer_norm_code(p, ins, out):
+    extra = {} if p["affine"] else {"elementwise_affine": False}
+    return Emission(call("nn.LayerNorm", ins["x"][-1], **extra), "{self}({x})")
+
+
+LAYER_NORM = BlockSpec(
+    "LayerNorm", "Layer norm", CATEGORY,
+    "Normalises the last axis of each sample on its own (no batch statistics); standard in Transformers.",
+    infer=_same, emit=_layer_norm_code,
+    count=lambda p, ins, out: 2 * ins["x"][-1] if p["affine"] else 0,
+    params=(Bool("affine", True, "Learn a scale and an offset per feature after normalising."),),
+    same_shape=True,
+)
+
+
+def _divisors(n: int, limit: int = 8) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0][:limit]
+
+
+def _group_norm_shape(p, ins):
+    x = ins["x"]
+    _expect_ranks(x, (1, 2, 3), "features (B, F), (B, C, L) or an image (B, C, H, W)")
+    channels, groups = x[0], p["groups"]
+    if channels % groups:
+        options = _divisors(channels)
+        listed = ", ".join(map(str, options))
+        choose = f"such as {listed}" if len(options) == 8 else f"one of {listed}"
+        raise ShapeError(
+            f"has groups {groups}, which does not divide its {channels} channels: "
+            f"choose a divisor of {channels}, {choose}", port="x", param="groups")
+    return x
+
+
+def _group_norm_code(p, ins, out):
+    extra = {} if p["affine"] else {"affine": False}
+    return Emission(call("nn.GroupNorm", p["groups"], ins["x"][0], **extra), "{self}({x})")
+
+
+GROUP_NORM = BlockSpec(
+    "GroupNorm", "Group norm", CATEGORY,
+    "Normalises groups of channels within each sample; works with tiny batches, unlike BatchNorm.",
+    infer=_group_norm_shape, emit=_group_norm_code, count=_affine_count,
+    inputs=(Port("x", "channels first: (B, C, ...)", ranks=(1, 2, 3)),),
+    params=(
+        Int("groups", 8, 1, 65_536, "How many groups the channels are split into; must divide them."),
+        Bool("affine", True, AFFINE_HELP),
+    ),
+    summary=("groups",), same_shape=True,
+)
+
+
+def _dropout_code(cls: str):
+    def emit(p, ins, out):
+        return Emission(call(cls, p["p"]) if p["p"] != 0.5 else f"{cls}()", "{self}({x})")
+    return emit
+
+
+DROPOUT = BlockSpec(
+    "Dropout", "Dropout", CATEGORY,
+    "While training, zeroes a random share p of the values so the network cannot rely on any one.",
+    infer=_same, emit=_dropout_code("nn.Dropout"),
+    params=(Float("p", 0.5, 0.0, 1.0, "Share of values zeroed while training (0.1 to 0.5 is typical)."),),
+    summary=("p",), same_shape=True,
+)
+
+
+def _dropout2d_shape(p, ins):
+    x = ins["x"]
+    _expect_ranks(x, (3,), "an image (B, C, H, W)", ": use Dropout for other inputs")
+    return x
+
+
+DROPOUT2D = BlockSpec(
+    "Dropout2d", "Dropout 2D", CATEGORY,
+    "While training, zeroes whole image channels at random (share p); suits convolutional networks.",
+    infer=_dropout2d_shape, emit=_dropout_code("nn.Dropout2d"),
+    inputs=(Port("x", "an image (B, C, H, W)", ranks=(3,)),),
+    params=(Float("p", 0.5, 0.0, 1.0, "Share of channels zeroed while training."),),
+    summary=("p",), same_shape=True,
+)
+
+BLOCKS = (BATCH_NORM1D, BATCH_NORM2D, LAYER_NORM, GROUP_NORM, DROPOUT, DROPOUT2D)
