@@ -271,6 +271,16 @@ def test_csv_regression_numeric_labels_and_no_header(tmp_path):
     assert classes.class_names == ["1", "3", "5", "7"] and classes.input_shape == (2,)
 
 
+def test_csv_with_quoted_fields_uses_the_csv_rules(tmp_path):
+    (tmp_path / "q.csv").write_text('name,size,label\r\n"Smith, J",3,"a"\r\n\r\n"Lee",4,b\r\n"Ng",x,a\r\n')
+    spec = DataSpec("csv", {"path": str(tmp_path / "q.csv"), "features": "size"})
+    with pytest.raises(DataError, match=r"q\.csv, row 5, column 'size': 'x' is not a number"):
+        load_dataset(spec, CONFIG, seed=0)
+    (tmp_path / "q.csv").write_text('name,size,label\n"Smith, J",3,"a"\n"Lee",4,b\n')
+    dataset = load_dataset(spec, CONFIG.replace(val_fraction=0.0, test_fraction=0.0, normalize=False), seed=0)
+    assert sorted(dataset.train.inputs[:, 0].tolist()) == [3.0, 4.0] and dataset.class_names == ["a", "b"]
+
+
 def _write_png(path, size, colour, mode="RGB"):
     from PIL import Image
 

@@ -61,19 +61,38 @@ class _Table:
                         f"the columns are: {shown}")
 
 
-def _read_table(options: dict, context: Context) -> _Table:
-    path = existing_path(context, options["path"], "csv", "path")
-    text = read_text(path)
-    if not text.strip():
-        raise DataError(f"{path.name} is empty; a CSV file needs a header row and one row per sample")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=DELIMITERS[options["delimiter"]])
+def _split_rows(text: str, delimiter: str, file: str) -> list[tuple[int, list[str]]]:
+    """(line number, fields) of every row that holds a value; blank lines are skipped."""
+    plain = text.replace("\r\n", "\n")
+    if '"' not in plain and "\r" not in plain:  # no quoting: a plain split is what csv would do, faster
+        return [(number, line.split(delimiter)) for number, line in enumerate(plain.split("\n"), 1)
+                if line.replace(delimiter, "").strip()]
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     rows = []
     try:
         for fields in reader:
-            if any(field.strip() for field in fields):  # blank lines are skipped, as editors show them
+            if any(field.strip() for field in fields):
                 rows.append((reader.line_num, fields))
     except csv.Error as exc:
-        raise DataError(f"{path.name}, row {reader.line_num}: {exc}; fix the quoting in that row") from None
+        raise DataError(f"{file}, row {reader.line_num}: {exc}; fix the quoting in that row") from None
+    return rows
+
+
+# The last table read, keyed by file identity and the options that shape it: probing and then
+# loading the same file parses it once.
+_last_table: dict[tuple, _Table] = {}
+
+
+def _read_table(options: dict, context: Context) -> _Table:
+    path = existing_path(context, options["path"], "csv", "path")
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, options["delimiter"], options["header"])
+    if key in _last_table:
+        return _last_table[key]
+    text = read_text(path)
+    if not text.strip():
+        raise DataError(f"{path.name} is empty; a CSV file needs a header row and one row per sample")
+    rows = _split_rows(text, DELIMITERS[options["delimiter"]], path.name)
     if not rows:
         raise DataError(f"{path.name} holds no values; a CSV file needs one row per sample")
     if options["header"]:
@@ -89,7 +108,10 @@ def _read_table(options: dict, context: Context) -> _Table:
         if len(fields) != len(names):
             raise DataError(f"{path.name}, row {line}: {len(fields)} values where {reference} "
                             f"{len(names)} columns; fix or delete that row")
-    return _Table(path.name, names, options["header"], rows)
+    table = _Table(path.name, names, options["header"], rows)
+    _last_table.clear()
+    _last_table[key] = table
+    return table
 
 
 def _columns(table: _Table, options: dict) -> tuple[int | None, list[int]]:
@@ -187,10 +209,17 @@ def _load(options: dict, context: Context) -> RawData:
 
 
 def _natural(options: dict, context: Context) -> Natural:
-    # Class counts need the label column, so probing reads the table (CSV files are small).
-    raw = _load(options, context)
-    return Natural((raw.inputs.shape[1],), "vector", raw.target_kind, raw.num_classes,
-                   f"the rows of {raw.origin}")
+    # The class count needs the label column, so probing reads the table; the features are
+    # converted to numbers only by a full load.
+    table = _read_table(options, context)
+    label, features = _columns(table, options)
+    what = f"the rows of {table.file}"
+    if label is None:
+        return Natural((len(features),), "vector", "none", None, what)
+    if _task(options, context) == "regression":
+        return Natural((len(features),), "vector", "value", None, what)
+    _, names = _class_ids(table, label)
+    return Natural((len(features),), "vector", "class", len(names), what)
 
 
 def _read(options: dict, context: Context) -> RawData:
