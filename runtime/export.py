@@ -14,9 +14,12 @@ otherwise, e.g. `gan.onnx` -> `gan.generator.onnx`, `gan.discriminator.onnx`.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import re
-from collections.abc import Mapping
+import warnings
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +99,21 @@ def output_names(info: CompiledNetwork) -> list[str]:
     return [f"output_{i}" for i in range(1, len(info.output_blocks) + 1)]
 
 
+@contextlib.contextmanager
+def quiet_exporters() -> Iterator[None]:
+    """Silence the exporters' progress lines and internal warnings (about torch's own modules,
+    e.g. LSTM weights or unavailable torchvision ops): the user can do nothing about them."""
+    registration = logging.getLogger("torch.onnx._internal.exporter._registration")
+    level = registration.level
+    registration.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        registration.setLevel(level)
+
+
 def _batch_dynamic_shapes(info: CompiledNetwork) -> tuple[dict[int, Any], ...]:
     batch = torch.export.Dim("batch", min=1, max=1 << 20)
     return tuple({0: batch} for _ in info.input_blocks)
@@ -118,7 +136,8 @@ def export_torch_program(model: nn.Module, info: CompiledNetwork, out_path: str 
     out_path = Path(out_path)
     model.eval()
     try:
-        program = torch.export.export(model, example, dynamic_shapes=_batch_dynamic_shapes(info))
+        with quiet_exporters():
+            program = torch.export.export(model, example, dynamic_shapes=_batch_dynamic_shapes(info))
     except Exception as err:  # torch raises many kinds here; the user needs the network named
         raise ExportError(f"network '{info.network}': torch.export failed: {err}") from err
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -132,20 +151,15 @@ def export_onnx(model: nn.Module, info: CompiledNetwork, out_path: str | Path,
     out_path = Path(out_path)
     model.eval()
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    # torch.onnx warns about torchvision ops it cannot register; they are irrelevant here
-    quiet = logging.getLogger("torch.onnx._internal.exporter._registration")
-    level = quiet.level
-    quiet.setLevel(logging.ERROR)
     try:
-        torch.onnx.export(
-            model, example, str(out_path), dynamo=True, external_data=False, verbose=False,
-            input_names=list(info.input_names), output_names=output_names(info),
-            dynamic_shapes=_batch_dynamic_shapes(info),
-        )
+        with quiet_exporters():
+            torch.onnx.export(
+                model, example, str(out_path), dynamo=True, external_data=False, verbose=False,
+                input_names=list(info.input_names), output_names=output_names(info),
+                dynamic_shapes=_batch_dynamic_shapes(info),
+            )
     except Exception as err:  # the exporter raises many kinds; the user needs the network named
         raise ExportError(f"network '{info.network}': ONNX export failed: {err}") from err
-    finally:
-        quiet.setLevel(level)
     return out_path
 
 

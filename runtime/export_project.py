@@ -31,6 +31,7 @@ from runtime.export import (
     export_weights,
     load_weights,
     network_path,
+    quiet_exporters,
     read_state,
     sample_inputs,
     vocab_sizes,
@@ -157,7 +158,8 @@ def _run_artefact(artefact: Artefact, exported: Exported, network: str,
         with torch.no_grad():
             return as_tuple(model(*inputs))
     if artefact.kind == "torch-export":
-        program = torch.export.load(str(artefact.path))
+        with quiet_exporters():
+            program = torch.export.load(str(artefact.path))
         with torch.no_grad():
             return as_tuple(program.module()(*inputs))
     if artefact.kind == "onnx":

@@ -50,9 +50,10 @@ def run(args: argparse.Namespace) -> int:
     from graph.validate import analyse
 
     registry = default_registry()
-    project = open_project(args.project, registry)
-    if project is None:
+    opened = open_project(args.project, registry)
+    if opened is None:
         return EXIT_UNREADABLE
+    project, _ = opened
     errors = [d for net in project.networks for d in analyse(net, registry).diagnostics if d.is_error]
     if errors:
         print(f"deepwire: project '{project.name}' has {len(errors)} error(s); fix them first:",
