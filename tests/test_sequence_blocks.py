@@ -13,6 +13,8 @@ import torch
 from torch import nn
 
 from graph.compiler import compile_network
+from graph.model import Block, Edge
+from graph.validate import analyse
 from runtime.build import load_source
 from tests.block_harness import one_block_network
 
@@ -211,3 +213,25 @@ def test_learned_encoding_adds_one_trained_vector_per_position(registry):
 def test_generated_code_passes_only_non_default_arguments(registry, type_id, params, inputs, expected):
     _, source = build_block_model(registry, type_id, params, **inputs)
     assert expected in source
+
+
+# --- quick fixes: inserting the suggested block with its parameters repairs the network ---
+
+@pytest.mark.parametrize(("type_id", "params", "inputs", "fix"), [
+    ("LSTM", {}, {"x": (12,)}, ("Reshape", {"shape": (12, 1)})),
+    ("GRU", {}, {"x": (1, 6, 5)}, ("Reshape", {"shape": (6, 5)})),
+    ("SelfAttention", {"heads": 3}, {"x": (4, 3, 3)}, ("Reshape", {"shape": (4, 9)})),
+    ("TransformerDecoderBlock", {"heads": 2}, {"x": (5, 8), "memory": (3, 6)},
+     ("Linear", {"features": 8})),
+])
+def test_suggested_fix_repairs_the_network(registry, type_id, params, inputs, fix):
+    net = one_block_network(registry, type_id, params, inputs)
+    (error,) = [d for d in analyse(net, registry).diagnostics if d.block == "under_test"]
+    assert (error.fix.block_type, dict(error.fix.params)) == fix
+    wire = error.fix.edge
+    net.disconnect(wire)
+    net.add_block(Block("fix", fix[0], "fix", dict(error.fix.params)))
+    net.connect(Edge(wire.src, "fix", "x"))
+    net.connect(Edge("fix", wire.dst, wire.dst_port))
+    repaired = analyse(net, registry)
+    assert repaired.ok, [d.message for d in repaired.diagnostics]

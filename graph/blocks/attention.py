@@ -162,7 +162,7 @@ TRANSFORMER_ENCODER = BlockSpec(
 def _decoder_shape(p, ins):
     x, memory = ins["x"], ins["memory"]
     expect_sequence(x, "x", SEQUENCE)
-    expect_sequence(memory, "memory", f"(B, S, {x[-1]})")
+    expect_sequence(memory, "memory", "(B, S, D)")
     if memory[-1] != x[-1]:
         raise ShapeError(
             f"needs memory with the same feature size as x ({x[-1]}) but receives memory "

@@ -24,19 +24,29 @@ GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
 
 
 def expect_sequence(shape, port: str, letters: str = "(B, T, F)") -> None:
-    """Refuse anything but a sequence, saying how to turn what arrived into one."""
+    """Refuse anything but a sequence, saying how to turn what arrived into one.
+
+    The suggested fix is a Reshape whose `shape` already holds the sizes the message names.
+    """
     if len(shape) == 2:
         return
     received = f"{describe_rank(len(shape)).split(' (')[0]} {format_shape(shape)}"
+    reshape_to = None
     if len(shape) == 1:
-        how = f"feed token ids through an Embedding first; Reshape other vectors into {letters}"
+        reshape_to = (shape[0], 1)
+        how = (f"feed token ids through an Embedding first; Reshape other vectors into {letters}, "
+               f"e.g. {format_shape(reshape_to)}: {shape[0]} steps of 1 feature")
+    elif len(shape) == 3 and shape[0] == 1:
+        reshape_to = shape[1:]
+        how = f"Reshape it to {format_shape(reshape_to)} so each row of pixels becomes one step"
     elif len(shape) == 3:
-        how = (f"Reshape the image to (B, {shape[0]}, {shape[1] * shape[2]}), then Permute it to "
+        reshape_to = (shape[0], shape[1] * shape[2])
+        how = (f"Reshape the image to {format_shape(reshape_to)}, then Permute it to "
                f"(B, {shape[1] * shape[2]}, {shape[0]}) so each pixel becomes one step")
     else:
         how = f"Reshape it into {letters}"
     raise ShapeError(f"expects a sequence {letters} but receives {received}: {how}", port=port,
-                     fix="Reshape")
+                     fix="Reshape", fix_params={"shape": reshape_to} if reshape_to else None)
 
 
 def _recurrent_shape(p, ins):

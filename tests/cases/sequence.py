@@ -28,6 +28,7 @@ CASES = [
     bad("LSTM", {}, error="expects a sequence (B, T, F) but receives a flat vector (B, 64)", x=(64,)),
     bad("RNN", {}, error="Permute it to (B, 64, 3)", x=(3, 8, 8)),
     bad("GRU", {"output": "last"}, error="Embedding", x=(10,)),
+    bad("LSTM", {}, error="Reshape it to (B, 28, 28) so each row of pixels becomes one step", x=(1, 28, 28)),
 
     case("SelfAttention", {}, x=(5, 8)),
     case("SelfAttention", {"heads": 3, "causal": True}, x=(7, 9)),
@@ -60,7 +61,7 @@ CASES = [
         x=(5, 8), memory=(3, 6)),
     bad("TransformerDecoderBlock", {"heads": 5}, error="cannot split 8 features into 5", x=(5, 8),
         memory=(3, 8)),
-    bad("TransformerDecoderBlock", {}, error="expects a sequence (B, S, 8)", x=(5, 8), memory=(8,)),
+    bad("TransformerDecoderBlock", {}, error="expects a sequence (B, S, D)", x=(5, 8), memory=(8,)),
 
     case("PositionalEncoding", {}, x=(5, 8)),
     case("PositionalEncoding", {"kind": "sinusoidal", "max_length": 7}, x=(7, 5)),
