@@ -47,7 +47,7 @@ def _flatten_shape(p, ins):
 FLATTEN = BlockSpec(
     "Flatten", "Flatten", CATEGORY,
     "Turns each sample into one flat vector, e.g. (B, 16, 5, 5) into (B, 400), before Linear.",
-    infer=_flatten_shape, emit=lambda p, ins, out: Emission("nn.Flatten()", "{self}({x})"),
+    infer=_flatten_shape, emit=lambda p, ins, out: Emission(None, "{x}.flatten(1)"),
 )
 
 
