@@ -166,6 +166,8 @@ class Trainer:
         recipe.updaters = self.updaters
         self.shuffle = torch.Generator().manual_seed(project.seed)
         self.epoch_shuffle_state = self.shuffle.get_state()
+        self.epoch_open = False  # an epoch's order is drawn and it has not ended
+        self.resume_shuffle: torch.Tensor | None = None
 
         if config.early_stopping and not (recipe.has_validation and recipe.val_data is not None):
             warnings.append("early stopping needs a validation split (val_fraction above 0); it is off")
@@ -222,11 +224,12 @@ class Trainer:
         pending = self.pending
         for epoch in range(self.epoch + 1, config.epochs + 1):
             self._train_mode()
-            if self.batch_in_epoch == 0:
-                self.epoch_shuffle_state = self.shuffle.get_state()
-            else:  # resuming mid-epoch: the same order as before the stop
-                self.shuffle.set_state(self.epoch_shuffle_state)
+            if self.resume_shuffle is not None:  # resuming: the order the stopped run drew (or would draw)
+                self.shuffle.set_state(self.resume_shuffle)
+                self.resume_shuffle = None
+            self.epoch_shuffle_state = self.shuffle.get_state()
             order = torch.randperm(n, generator=self.shuffle).to(data.index_device())
+            self.epoch_open = True
             self.window_start = (perf_counter(), self.samples_seen)
             started = perf_counter()
             for batch in range(self.batch_in_epoch, steps):
@@ -252,6 +255,7 @@ class Trainer:
             self.train_seconds += seconds
             self.batch_in_epoch = 0
             self.epoch = epoch
+            self.epoch_open = False
             if self._end_epoch(epoch, seconds):
                 return "early_stopped"
         return "completed"
@@ -335,8 +339,10 @@ class Trainer:
             metrics, confusion = {}, None
         if metrics:
             value, higher_is_better = metrics.get(self.monitor), self.monitor == "accuracy"
-        else:  # no validation split: the training loss is all there is
+        elif recipe.has_validation:  # no validation split: the training loss is all there is
             value, higher_is_better = train.get(recipe.step_names[0]), False
+        else:
+            value, higher_is_better = None, False
         if not recipe.has_validation:
             improved = True  # nothing to judge by (a GAN's losses say little): the newest is the best
         elif value is None or not math.isfinite(value):
@@ -373,8 +379,9 @@ class Trainer:
             "optimizers": {g: u.optimizer.state_dict() for g, u in self.updaters.items()},
             "schedulers": {g: u.scheduler.state_dict() for g, u in self.updaters.items() if u.scheduler},
             "scalers": {g: u.scaler.state_dict() for g, u in self.updaters.items() if u.scaler},
-            "rng": {"torch": torch.get_rng_state(), "shuffle": self.shuffle.get_state(),
-                    "epoch_shuffle": self.epoch_shuffle_state,
+            # the shuffling state the next epoch to run starts from (the open epoch's, after a stop)
+            "rng": {"torch": torch.get_rng_state(),
+                    "shuffle": self.epoch_shuffle_state if self.epoch_open else self.shuffle.get_state(),
                     "cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else []},
             "batch_in_epoch": self.batch_in_epoch, "pending": pending,
             "epoch_sums": self.epoch_sums, "epoch_count": self.epoch_count,
@@ -400,8 +407,7 @@ class Trainer:
         torch.set_rng_state(r["rng"]["torch"])
         if self.device.type == "cuda" and r["rng"]["cuda"]:
             torch.cuda.set_rng_state_all(r["rng"]["cuda"])
-        self.shuffle.set_state(r["rng"]["shuffle"])
-        self.epoch_shuffle_state = r["rng"]["epoch_shuffle"]
+        self.resume_shuffle = r["rng"]["shuffle"]
         self.epoch, self.step = int(state["epoch"]), int(state["step"])
         self.batch_in_epoch, self.carried = r["batch_in_epoch"], [list(row) for row in r["pending"]]
         self.epoch_sums, self.epoch_count = list(r["epoch_sums"]), r["epoch_count"]

@@ -50,7 +50,7 @@ def find_gan_networks(networks: dict[str, CompiledNetwork]) -> tuple[str, str]:
 class Gan(Recipe):
     name = "gan"
     step_names = ("g_loss", "d_loss", "d_real", "d_fake")
-    monitor = "g_loss"
+    monitor = "last"  # no validation metric: the newest weights count as the best
     has_validation = False
 
     def __init__(self, setup: RecipeSetup):
