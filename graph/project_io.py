@@ -25,7 +25,7 @@ from typing import Any
 
 from graph.model import Network, Project
 from graph.project_migrate import CURRENT_VERSION, MigrationError
-from graph.project_read import FORMAT, FieldError, quote_name, read_project, too_deep_message
+from graph.project_read import FORMAT, MAX_SEED, FieldError, quote_name, read_project, too_deep_message
 from graph.spec import Registry
 
 MAX_FILE_BYTES = 50 * 1024 * 1024  # far above any real project; refuses a wrong file quickly
@@ -67,9 +67,12 @@ def _network_to_dict(net: Network) -> dict[str, Any]:
     where = f"network {quote_name(net.name)}"
     blocks = []
     for block in net.blocks.values():
+        here = f"{where} > block {quote_name(block.name)}"
         entry = {"id": block.id, "type": block.type, "name": block.name,
-                 "params": _plain(block.params, f"{where} > block {quote_name(block.name)} > params"),
-                 "position": [float(block.position[0]), float(block.position[1])]}
+                 # sorted, so equal projects always give the same text (clean diffs)
+                 "params": _plain(dict(sorted(block.params.items())), f"{here} > params"),
+                 "position": _plain([float(block.position[0]), float(block.position[1])],
+                                    f"{here} > position")}
         if not block.enabled:
             entry["enabled"] = False
         blocks.append(entry)
@@ -90,6 +93,10 @@ def project_to_dict(project: Project) -> dict[str, Any]:
     out: dict[str, Any] = {"format": FORMAT, "version": CURRENT_VERSION, "name": project.name}
     if project.description:
         out["description"] = project.description
+    seed = project.seed
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"cannot save the seed {project.seed!r}: it must be a whole number "
+                         f"between 0 and {MAX_SEED}, or the file would not load again")
     out["seed"] = project.seed
     out["data"] = {"source": project.data.source,
                    "options": _plain(project.data.options, "data > options")}
@@ -111,7 +118,12 @@ def save_project(project: Project, path: str | os.PathLike) -> None:
     crash) the previous file is untouched and the temporary file is removed;
     the OSError is raised for the caller to show.
     """
-    payload = dumps_project(project).encode("utf-8")
+    text = dumps_project(project)
+    try:
+        payload = text.encode("utf-8")
+    except UnicodeEncodeError as err:  # a lone surrogate, e.g. pasted from a broken source
+        raise ValueError(f"cannot save: the text {quote_name(err.object[max(0, err.start - 20):err.end])} "
+                         "holds an invalid character; retype it") from None
     target = os.path.realpath(os.fspath(path))  # save through a symlink, not over it
     folder = os.path.dirname(target)
     temp = os.path.join(folder, f".{os.path.basename(target)}.{uuid.uuid4().hex[:12]}.tmp")

@@ -44,11 +44,17 @@ class FieldError(ValueError):
 def quote_name(text: Any, limit: int = 40) -> str:
     """A name as messages show it: quoted, control characters escaped, long ones cut."""
     text = str(text)
-    if not text.isprintable():
-        text = text.encode("unicode_escape").decode("ascii")
+    if not text.isprintable():  # escape only what would break the line or hide text, keep "é" and "💥"
+        text = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
     if len(text) > limit:
         text = text[:limit] + "…"
     return f"'{text}'"
+
+
+def key_in_location(key: str) -> str:
+    """A field name as a location shows it: bare when plain ("kernel_size"), else quoted ("''")."""
+    plain = key and key.isprintable() and key.strip() == key and ">" not in key and "[" not in key
+    return key[:60] if plain else quote_name(key, 60)
 
 
 def describe_value(value: Any) -> str:
@@ -119,7 +125,7 @@ def check_json_values(data: Any) -> None:
         for key, item in items:
             if not isinstance(key, str):
                 raise FieldError(location(node), f"field names must be text; got {describe_value(key)}")
-            part = key if isinstance(value, list) else " > " + quote_name(key, 60)[1:-1]
+            part = key if isinstance(value, list) else " > " + key_in_location(key)
             for text in (key, item) if isinstance(item, str) else (key,):
                 try:
                     text.encode("utf-8")
@@ -162,7 +168,7 @@ def _object(value: Any, where: str, what: str, fields: tuple[str, ...]) -> dict[
         raise FieldError(where or "top level", f"{what} must be an object {{ ... }}; got {got}")
     for key in value:
         if key not in fields:
-            raise FieldError(_join(where, quote_name(key)[1:-1]),
+            raise FieldError(_join(where, key_in_location(key)),
                              f"{what} has no field {quote_name(key)}; {_suggest(key, fields)}")
     return value
 
@@ -239,7 +245,7 @@ def _read_data(value: Any) -> DataSpec:
                          f"got {describe_value(source)}")
     options = _field(obj, "options", "object", "data", {})
     for key, option in options.items():
-        where = f"data > options > {quote_name(key)[1:-1]}"
+        where = f"data > options > {key_in_location(key)}"
         items = option if isinstance(option, list) else [option]
         for item in items:
             if isinstance(item, float) and not math.isfinite(item):
@@ -254,7 +260,7 @@ def _read_data(value: Any) -> DataSpec:
 def _read_training(values: dict[str, Any]) -> TrainingConfig:
     known = [p.name for p in TRAINING_PARAMS]
     for key, value in values.items():
-        where = f"training > {quote_name(key)[1:-1]}"
+        where = f"training > {key_in_location(key)}"
         if key not in known:
             raise FieldError(where, f"there is no training setting {quote_name(key)}; {_suggest(key, known)}")
         try:
@@ -303,7 +309,7 @@ def _read_block(value: Any, where: str, registry: Registry) -> tuple[Block, Bloc
         if param not in {p.name for p in spec.params}:
             problem = (f"has no parameter {quote_name(param)}; "
                        f"{_suggest(param, [p.name for p in spec.params])} Remove it or correct its name")
-        raise FieldError(_join(where, f"params > {quote_name(param)[1:-1]}"), f"{label}: {problem}")
+        raise FieldError(_join(where, f"params > {key_in_location(param)}"), f"{label}: {problem}")
     position = _read_position(obj.get("position", [0.0, 0.0]), _join(where, "position"))
     enabled = _field(obj, "enabled", "bool", where, True)
     return Block(block_id, type_id, name, params, position, enabled), spec, where
