@@ -123,6 +123,8 @@ def export_project(project: Project, registry: Registry, fmt: str, out: str | Pa
         # code alone carries no weights: put the trained ones beside it
         for name in names:
             path = network_path(out.with_suffix(".pt"), name, several)
+            if path == out:  # -o model.pt: never write the weights over the code
+                path = network_path(out.with_suffix(".weights.pt"), name, several)
             artefacts.append(Artefact(export_weights(models[name], path), "weights", name))
     return Exported(fmt, artefacts, models, compiled, names, project)
 

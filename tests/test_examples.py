@@ -148,3 +148,18 @@ def test_digits_cnn_is_small_enough_to_train_fast(registry):
     training = project.training
     assert (training.recipe, training.optimizer, training.batch_size) == ("classification", "adam", 64)
     assert 15 <= training.epochs <= 20 and training.lr == pytest.approx(0.002)
+
+
+@pytest.mark.slow
+def test_digits_cnn_reaches_98_percent_within_20_seconds_of_training(tmp_path):
+    """The promise in the example's description, through the real trainer on the CPU."""
+    from runtime.cli import main
+
+    run_dir = tmp_path / "run"
+    assert main(["train", "digits_cnn", "--out", str(run_dir), "--quiet", "--device", "cpu"]) == 0
+    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text("utf-8").splitlines()]
+    seconds = {r["epoch"]: r["seconds"] for r in records if r["type"] == "epoch"}
+    reached = [r["epoch"] for r in records if r["type"] == "validation" and r["accuracy"] >= 0.98]
+    assert reached, f"best validation accuracy {max(r['accuracy'] for r in records if 'accuracy' in r):.4f}"
+    elapsed = sum(s for epoch, s in seconds.items() if epoch <= reached[0])
+    assert elapsed < 20, f"98% took {elapsed:.1f} s of training (epoch {reached[0]})"
