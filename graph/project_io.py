@@ -95,9 +95,9 @@ def project_to_dict(project: Project) -> dict[str, Any]:
         out["description"] = project.description
     seed = project.seed
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-        raise ValueError(f"cannot save the seed {project.seed!r}: it must be a whole number "
+        raise ValueError(f"cannot save the seed {seed!r}: it must be a whole number "
                          f"between 0 and {MAX_SEED}, or the file would not load again")
-    out["seed"] = project.seed
+    out["seed"] = seed
     out["data"] = {"source": project.data.source,
                    "options": _plain(project.data.options, "data > options")}
     out["training"] = _plain(project.training.changed(), "training")
@@ -166,8 +166,9 @@ def load_project(path: str | os.PathLike, registry: Registry) -> Project:
     """Read and check a project file; raises ProjectFileError for anything wrong with it."""
     source = os.fspath(path)
     try:
-        if os.stat(path).st_size > MAX_FILE_BYTES:
-            raise _too_big(source, os.stat(path).st_size)
+        size = os.stat(path).st_size
+        if size > MAX_FILE_BYTES:  # refused before reading a byte
+            raise _too_big(source, size)
         with open(path, "rb") as handle:
             raw = handle.read(MAX_FILE_BYTES + 1)  # a bound even for a file that is still growing
     except FileNotFoundError:

@@ -26,6 +26,10 @@ from graph.training_config import TRAINING_PARAMS, DataSpec, TrainingConfig, che
 FORMAT = "deepwire-project"
 MAX_DEPTH = 32  # a real project nests 7 levels deep; more means a damaged or hostile file
 MAX_SEED = 2**32 - 1  # numpy's seeds stop here
+# Far beyond what a canvas can show; bounds the load time of a hostile file
+# (building a network checks each new wire against the wires before it).
+MAX_BLOCKS = 5_000
+MAX_WIRES = 10_000
 
 _REQUIRED = object()
 
@@ -37,6 +41,7 @@ class FieldError(ValueError):
         super().__init__(message)
         self.location = location
         self.message = message
+
 
 # ---------------------------------------------------------------- wording
 
@@ -278,13 +283,19 @@ def _read_network(value: Any, where: str, registry: Registry) -> Network:
     blocks: dict[str, Block] = {}
     specs: dict[str, BlockSpec] = {}
     index: dict[str, int] = {}
-    for i, block_data in enumerate(_field(obj, "blocks", "list", where)):
+    blocks_data = _field(obj, "blocks", "list", where)
+    edges_data = _field(obj, "edges", "list", where, [])
+    for key, items, limit in (("blocks", blocks_data, MAX_BLOCKS), ("edges", edges_data, MAX_WIRES)):
+        if len(items) > limit:
+            raise FieldError(_join(where, key), f"this network has {len(items)} {key}; DeepWire handles "
+                             f"at most {limit} in one network. Is the file damaged?")
+    for i, block_data in enumerate(blocks_data):
         block, spec, here = _read_block(block_data, f"{where} > blocks[{i}]", registry)
         if block.id in blocks:
             raise FieldError(_join(here, "id"), f"the block id {quote_name(block.id)} is also used by "
                              f"blocks[{index[block.id]}]; every block needs its own id")
         blocks[block.id], specs[block.id], index[block.id] = block, spec, i
-    edges = _read_edges(_field(obj, "edges", "list", where, []), where, blocks, specs)
+    edges = _read_edges(edges_data, where, blocks, specs)
     groups = _read_groups(_field(obj, "groups", "list", where, []), where, blocks)
     return Network(name, list(blocks.values()), edges, groups)
 

@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import graph.project_io as project_io
+import graph.project_read as project_read
 from graph.blocks import default_registry
 from graph.model import Block, Edge, Network, Project
 from graph.project_io import (
@@ -401,6 +402,15 @@ def test_odd_field_names_are_quoted_in_locations(key, shown):
     data = _base()
     data["training"][key] = 1
     assert _error(data).location == f"training > {shown}"
+
+
+def test_absurdly_large_networks_are_refused_before_they_are_built(monkeypatch):
+    monkeypatch.setattr(project_read, "MAX_BLOCKS", 4)
+    err = _error(_base())
+    assert err.location == f"{M} > blocks" and "has 5 blocks; DeepWire handles at most 4" in err.message
+    monkeypatch.setattr(project_read, "MAX_WIRES", 2)
+    monkeypatch.setattr(project_read, "MAX_BLOCKS", 100)
+    assert "has 3 edges" in _error(_base()).message
 
 
 def test_data_that_is_not_json_is_refused():
