@@ -76,7 +76,11 @@ class Network:
                  edges: list[Edge] | None = None, groups: list[Group] | None = None):
         self.name = name
         self.blocks: dict[str, Block] = {}
-        self.edges: list[Edge] = []
+        self.edges: list[Edge] = []  # read-only outside this class: change it through the methods
+        # indexes kept in step with `edges`, so wiring a big network is not quadratic
+        self._edge_set: set[Edge] = set()
+        self._into: dict[str, dict[str, Edge]] = {}  # block id -> input port -> wire
+        self._out: dict[str, list[Edge]] = {}
         self.groups: list[Group] = list(groups or [])
         self._listeners: list[Listener] = []
         self.revision = 0  # bumped on every change; lets caches know they are stale
@@ -118,13 +122,17 @@ class Network:
             raise ModelError(f"no block with id {block_id!r} in network {self.name!r}") from None
 
     def edges_into(self, block_id: str) -> list[Edge]:
-        return [e for e in self.edges if e.dst == block_id]
+        return list(self._into.get(block_id, {}).values())
 
     def edges_from(self, block_id: str) -> list[Edge]:
-        return [e for e in self.edges if e.src == block_id]
+        return list(self._out.get(block_id, ()))
 
     def edges_of(self, block_id: str) -> list[Edge]:
-        return [e for e in self.edges if e.src == block_id or e.dst == block_id]
+        return self.edges_into(block_id) + [e for e in self.edges_from(block_id) if e.dst != block_id]
+
+    def wire_into(self, block_id: str, port: str) -> Edge | None:
+        """The wire feeding one input port, if any."""
+        return self._into.get(block_id, {}).get(port)
 
     def new_block_id(self, prefix: str = "b") -> str:
         n = len(self.blocks) + 1
@@ -168,23 +176,28 @@ class Network:
     def connect(self, edge: Edge, index: int | None = None) -> None:
         self.block(edge.src)
         self.block(edge.dst)
-        if edge in self.edges:
+        if edge in self._edge_set:
             raise ModelError(f"wire {edge} already exists")
-        if any(e.dst == edge.dst and e.dst_port == edge.dst_port for e in self.edges):
+        if self.wire_into(edge.dst, edge.dst_port) is not None:
             raise ModelError(f"input {edge.dst}.{edge.dst_port} is already connected")
         if index is None:
             self.edges.append(edge)
         else:
             self.edges.insert(index, edge)
+        self._edge_set.add(edge)
+        self._into.setdefault(edge.dst, {})[edge.dst_port] = edge
+        self._out.setdefault(edge.src, []).append(edge)
         self._emit(Change("edge_added", edge=edge))
 
     def disconnect(self, edge: Edge) -> int:
         """Remove a wire; returns its index so undo can put it back in place."""
-        try:
-            index = self.edges.index(edge)
-        except ValueError:
-            raise ModelError(f"no wire {edge}") from None
+        if edge not in self._edge_set:
+            raise ModelError(f"no wire {edge}")
+        index = self.edges.index(edge)
         del self.edges[index]
+        self._edge_set.discard(edge)
+        del self._into[edge.dst][edge.dst_port]
+        self._out[edge.src].remove(edge)
         self._emit(Change("edge_removed", edge=edge))
         return index
 
