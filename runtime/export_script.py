@@ -1,0 +1,196 @@
+"""The standalone training script: the project's model classes and a short training loop for its recipe.
+
+    write_training_script(project, registry, "train_digits.py")
+    # -> train_digits.py and train_digits.npz (the data, already split and normalised)
+    python train_digits.py --epochs 5          # needs only torch and numpy
+
+The script holds exactly the classes the app trains (the compiler's
+source), the project's optimizer, schedule, batch size, epochs, seed and
+loss (each head's `make_loss()`), evaluates on the validation split every
+epoch and saves the weights with `torch.save(model.state_dict(), ...)`, so
+they load straight back into the app. Training only starts under
+`if __name__ == "__main__":`, so importing the file is harmless.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+from graph.compiler import CompiledNetwork, CompiledProject, compile_project
+from graph.model import Project
+from graph.spec import Registry
+from runtime.data.base import Dataset
+from runtime.train import script_parts as parts
+from runtime.train.errors import SetupError
+
+
+def write_training_script(project: Project, registry: Registry, out_path: str | Path,
+                          data_path: str | Path | None = None, dataset: Dataset | None = None,
+                          base_dir: str | Path | None = None) -> Path:
+    """Write the script to `out_path` and its data to `data_path` (default: beside it, as .npz).
+
+    dataset: the data to export; by default the project's own data source is loaded
+    (relative file paths are read from base_dir).
+    """
+    from runtime.data import write_npz
+    from runtime.train.data import load_project_data
+
+    out = Path(out_path)
+    data_file = Path(data_path) if data_path is not None else out.with_suffix(".npz")
+    compiled = compile_project(project, registry)
+    if dataset is None:
+        dataset = load_project_data(project, registry, Path(base_dir) if base_dir else None, compiled)
+    write_npz(dataset, data_file)
+    beside = data_file.resolve().parent == out.resolve().parent
+    data_name = data_file.name if beside else str(data_file.resolve())
+    source = render_training_script(project, compiled, data_name, out.with_suffix(".pt").name, out.name)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(source, encoding="utf-8")
+    return out
+
+
+def render_training_script(project: Project, compiled: CompiledProject, data_file: str,
+                           weights_file: str, script_name: str = "train.py") -> str:
+    config = project.training
+    if config.recipe == "gan":
+        from runtime.train.recipes.gan import find_gan_networks
+
+        g_name, d_name = find_gan_networks(compiled.networks)
+        generator, discriminator = compiled.networks[g_name], compiled.networks[d_name]
+        training = parts.TRAIN_GAN.format(generator=generator.class_name,
+                                          discriminator=discriminator.class_name)
+        pieces = [_optimizer(config), training]
+        extra = {"D_LEARNING_RATE": config.d_lr or config.lr, "LATENT_SIZE": generator.input_shapes[0][0]}
+        main_class = f"{generator.class_name} and {discriminator.class_name}"
+    else:
+        network = compiled.network()
+        kind = _output_kind(config.recipe, network)
+        pieces = [_optimizer(config), _schedule(config), parts.LOSS[kind], _evaluate(kind, config.recipe),
+                  _train_one(config, network, kind)]
+        extra = {}
+        main_class = network.class_name
+    settings = _settings(project, data_file, weights_file, extra)
+    body = _model_classes(compiled.source) + "\n\n" + settings + parts.SETUP + "".join(pieces)
+    header = _docstring(project, main_class, data_file, script_name)
+    return header + "\n" + _imports(body) + "\n\n" + body
+
+
+def _output_kind(recipe: str, network: CompiledNetwork) -> str:
+    if len(network.head_types) != 1:
+        raise SetupError(f"network '{network.network}' needs exactly one output head to be trained by "
+                         "a script")
+    head, shape = network.head_types[0], network.output_shapes[0]
+    if recipe == "autoencoder":
+        return "self"
+    if head == "ClassificationHead":
+        return "per_step" if len(shape) == 2 else "class"
+    if head == "BinaryHead":
+        return "binary"
+    if head == "RegressionHead":
+        return "value"
+    raise SetupError(f"network '{network.network}' ends in a {head}, which has no loss to train with")
+
+
+def _clean(text: str) -> str:
+    """User text made safe for a docstring (no quotes or backslashes that could end it)."""
+    return re.sub(r"[^\w .,:;()+\-]", "", text)[:80] or "the project"
+
+
+def _docstring(project: Project, main_class: str, data_file: str, script_name: str) -> str:
+    config = project.training
+    return (
+        f'"""Training script for {_clean(project.name)}, exported by DeepWire.\n\n'
+        f"Trains {main_class} ({config.recipe}) with {config.optimizer}, learning rate {config.lr:g}, "
+        f"{config.epochs} epochs\nof batches of {config.batch_size}. The data, already split and "
+        f"normalised, is in {_clean(Path(data_file).name)}\n(numpy arrays: train_inputs, train_targets, "
+        "val_inputs, ...). Needs only torch and numpy:\n\n"
+        f"    python {_clean(script_name)} [--epochs N] [--data FILE.npz] [--out WEIGHTS.pt]\n"
+        '"""\n'
+    )
+
+
+def _imports(body: str) -> str:
+    standard = ["import argparse"] + (["import math"] if re.search(r"\bmath\.", body) else [])
+    standard += ["import time", "from pathlib import Path"]
+    third = ["import numpy as np", "import torch"]
+    if re.search(r"\bF\.", body):
+        third.append("import torch.nn.functional as F  # noqa: N812 - PyTorch's usual name for it")
+    third.append("from torch import nn")
+    return "\n".join(standard) + "\n\n" + "\n".join(third) + "\n"
+
+
+def _model_classes(source: str) -> str:
+    """The generated classes without the module docstring and imports (the script has its own)."""
+    tree = ast.parse(source)
+    first = next(node for node in tree.body if isinstance(node, ast.ClassDef))
+    return "\n".join(source.splitlines()[first.lineno - 1:]).rstrip() + "\n"
+
+
+def _settings(project: Project, data_file: str, weights_file: str, extra: dict) -> str:
+    config = project.training
+    values = {"TITLE": project.name, "EPOCHS": config.epochs, "BATCH_SIZE": config.batch_size,
+              "LEARNING_RATE": config.lr, "WEIGHT_DECAY": config.weight_decay}
+    if config.schedule != "onecycle" and (config.schedule != "constant" or config.warmup_epochs):
+        values["WARMUP_EPOCHS"] = config.warmup_epochs
+    if config.grad_clip and config.recipe != "gan":
+        values["GRAD_CLIP"] = config.grad_clip
+    values.update(extra)
+    values.update({"SEED": project.seed, "DATA_FILE": data_file, "WEIGHTS_FILE": weights_file})
+    lines = ["# The project's settings (change them here; --epochs, --data and --out override three)"]
+    lines += [f"{name} = {value!r}" for name, value in values.items()]
+    lines.append("HERE = Path(__file__).resolve().parent")
+    return "\n".join(lines) + "\n"
+
+
+def _optimizer(config) -> str:
+    expression = parts.OPTIMIZERS[config.optimizer].format(
+        momentum=config.momentum, nesterov=config.nesterov and config.momentum > 0, beta1=config.beta1)
+    return parts.OPTIMIZER.format(optimizer=expression)
+
+
+def _schedule(config) -> str:
+    if config.schedule == "onecycle":
+        warm = config.warmup_epochs / config.epochs if config.warmup_epochs else 0.3
+        return parts.SCHEDULE_ONECYCLE.format(pct_start=round(min(max(warm, 0.01), 0.99), 4))
+    if config.schedule == "constant" and not config.warmup_epochs:
+        return ""
+    words = {"constant": "A constant rate", "step": f"Step decay (x{config.gamma:g} every {config.step_size} "
+             "epochs)", "cosine": "Cosine decay to zero"}[config.schedule]
+    if config.warmup_epochs:
+        words += " after a linear warm-up"
+    body = parts.SCHEDULE_BODIES[config.schedule].format(gamma=config.gamma, step_size=config.step_size)
+    return parts.SCHEDULE_LAMBDA.format(description=words, body=body)
+
+
+def _evaluate(kind: str, recipe: str) -> str:
+    if kind in parts.CORRECT:
+        finish = '    metrics["accuracy"] = correct / count\n'
+        if recipe == "language_model":
+            finish += '    metrics["perplexity"] = math.exp(min(metrics["loss"], 50.0))\n'
+        return parts.EVALUATE.format(what=" and accuracy", counters="correct, ", zeros="0, ",
+                                     accumulate=f"        correct += {parts.CORRECT[kind]}\n", finish=finish)
+    accumulate = ("        diff = output.float() - y.reshape(output.shape).float()\n"
+                  "        abs_error += diff.abs().sum().item()\n"
+                  "        sq_error += diff.square().sum().item()\n")
+    finish = ('    metrics["mae"] = abs_error / count\n'
+              '    metrics["rmse"] = math.sqrt(sq_error / count)\n')
+    return parts.EVALUATE.format(what=", mean absolute and root mean squared error",
+                                 counters="abs_error, sq_error, ", zeros="0.0, 0.0, ", accumulate=accumulate,
+                                 finish=finish)
+
+
+SCHEDULE_CALL = "    schedule = make_schedule(optimizer, math.ceil(len(x_train) / BATCH_SIZE), args.epochs)\n"
+
+
+def _train_one(config, network: CompiledNetwork, kind: str) -> str:
+    scheduled = not (config.schedule == "constant" and not config.warmup_epochs)
+    loss_fn = "model.make_loss()" if network.losses[0] is not None else "nn.MSELoss()"
+    return parts.TRAIN_ONE.format(
+        cls=network.class_name, loss_fn=loss_fn,
+        target="x" if kind == "self" else "y_train[batch]",
+        clip="            torch.nn.utils.clip_grad_norm_(model.parameters(), GRAD_CLIP)\n"
+             if config.grad_clip else "",
+        make_schedule=SCHEDULE_CALL if scheduled else "",
+        step_schedule="            schedule.step()\n" if scheduled else "")

@@ -1,0 +1,231 @@
+"""Source text of the standalone training script, piece by piece (used by runtime/export_script.py).
+
+Each piece is plain Python with `{placeholders}` filled from the project's
+settings; only the pieces a project needs go into its script (no schedule
+code for a constant rate, no clipping line without clipping), so the
+exported file reads like one written by hand for that project.
+"""
+
+from __future__ import annotations
+
+SETUP = '''
+
+def pick_device():
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def load_split(data, name, device):
+    """(inputs, targets) of one split of the .npz file as tensors on the device (None when absent)."""
+    if f"{name}_inputs" not in data:
+        return None, None
+    inputs = torch.from_numpy(data[f"{name}_inputs"]).to(device)
+    targets = data.get(f"{name}_targets")
+    return inputs, (torch.from_numpy(targets).to(device) if targets is not None else None)
+'''
+
+OPTIMIZERS = {
+    "sgd": "torch.optim.SGD(parameters, lr=lr, momentum={momentum!r}, nesterov={nesterov!r}, "
+           "weight_decay=WEIGHT_DECAY)",
+    "adam": "torch.optim.Adam(parameters, lr=lr, betas=({beta1!r}, 0.999), weight_decay=WEIGHT_DECAY)",
+    "adamw": "torch.optim.AdamW(parameters, lr=lr, betas=({beta1!r}, 0.999), weight_decay=WEIGHT_DECAY)",
+    "rmsprop": "torch.optim.RMSprop(parameters, lr=lr, momentum={momentum!r}, weight_decay=WEIGHT_DECAY)",
+}
+
+OPTIMIZER = '''
+
+def make_optimizer(parameters, lr=LEARNING_RATE):
+    return {optimizer}
+'''
+
+SCHEDULE_LAMBDA = '''
+
+def make_schedule(optimizer, steps_per_epoch, epochs):
+    """{description}, stepped after every batch."""
+    total = max(1, epochs * steps_per_epoch)
+    warmup = min(WARMUP_EPOCHS * steps_per_epoch, total)
+
+    def factor(step):
+        if step < warmup:
+            return (step + 1) / warmup
+{body}
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+'''
+
+SCHEDULE_BODIES = {
+    "constant": "        return 1.0",
+    "step": "        return {gamma!r} ** (step // steps_per_epoch // {step_size!r})",
+    "cosine": "        progress = (step - warmup) / max(1, total - warmup)\n"
+              "        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))",
+}
+
+SCHEDULE_ONECYCLE = '''
+
+def make_schedule(optimizer, steps_per_epoch, epochs):
+    """One-cycle: the rate rises to LEARNING_RATE, then falls far below it; stepped after every batch."""
+    return torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=LEARNING_RATE, total_steps=max(2, epochs * steps_per_epoch),
+        pct_start={pct_start!r}, cycle_momentum=False)
+'''
+
+# --- supervised, language model and autoencoder: one network ---------------------------------------
+
+LOSS = {
+    "class": '''
+
+def compute_loss(loss_fn, output, target):
+    return loss_fn(output, target)
+''',
+    "per_step": '''
+
+def compute_loss(loss_fn, output, target):
+    # scores for every step (B, T, classes) against labels (B, T): every step counts
+    return loss_fn(output.reshape(-1, output.shape[-1]), target.reshape(-1))
+''',
+    "binary": '''
+
+def compute_loss(loss_fn, output, target):
+    return loss_fn(output, target.reshape(output.shape).to(output.dtype))
+''',
+    "value": '''
+
+def compute_loss(loss_fn, output, target):
+    return loss_fn(output, target.reshape(output.shape).to(output.dtype))
+''',
+    "self": '''
+
+def compute_loss(loss_fn, output, target):
+    return loss_fn(output, target)  # an autoencoder's target is its own input
+''',
+}
+
+# how evaluation counts a right answer, per kind of output
+CORRECT = {
+    "class": "(output.argmax(-1) == y).sum().item()",
+    "per_step": "(output.argmax(-1) == y).sum().item()",
+    "binary": "((output.reshape(-1) > 0).long() == y.reshape(-1)).sum().item()",
+}
+
+EVALUATE = '''
+
+@torch.no_grad()
+def evaluate(model, loss_fn, inputs, targets):
+    """Mean loss{what} over a whole split."""
+    model.eval()
+    total_loss, {counters}count = 0.0, {zeros}0
+    for start in range(0, len(inputs), 1024):
+        x = inputs[start:start + 1024]
+        y = targets[start:start + 1024] if targets is not None else x
+        output = model(x)
+        total_loss += compute_loss(loss_fn, output, y).item() * len(x)
+{accumulate}        count += y.numel()
+    model.train()
+    metrics = {{"loss": total_loss / len(inputs)}}
+{finish}    return metrics
+'''
+
+TRAIN_ONE = '''
+
+def main():
+    parser = argparse.ArgumentParser(description=f"Train {{TITLE}} on the data exported with this script.")
+    parser.add_argument("--data", default=str(HERE / DATA_FILE), help="the .npz data file")
+    parser.add_argument("--epochs", type=int, default=EPOCHS)
+    parser.add_argument("--out", default=str(HERE / WEIGHTS_FILE), help="where to save the weights")
+    args = parser.parse_args()
+
+    torch.manual_seed(SEED)
+    device = pick_device()
+    data = dict(np.load(args.data))
+    x_train, y_train = load_split(data, "train", device)
+    x_val, y_val = load_split(data, "val", device)
+
+    model = {cls}().to(device)
+    loss_fn = {loss_fn}
+    optimizer = make_optimizer(model.parameters())
+{make_schedule}    for epoch in range(1, args.epochs + 1):
+        started = time.perf_counter()
+        order = torch.randperm(len(x_train), device=device)
+        total = torch.zeros((), device=device)  # summed on the device: no wait for the GPU each step
+        for start in range(0, len(x_train), BATCH_SIZE):
+            batch = order[start:start + BATCH_SIZE]
+            x = x_train[batch]
+            loss = compute_loss(loss_fn, model(x), {target})
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+{clip}            optimizer.step()
+{step_schedule}            total += loss.detach() * len(batch)
+        metrics = {{"train_loss": total.item() / len(x_train)}}
+        if x_val is not None:
+            metrics.update({{f"val_{{k}}": v for k, v in evaluate(model, loss_fn, x_val, y_val).items()}})
+        shown = "  ".join(f"{{k}} {{v:.4f}}" for k, v in metrics.items())
+        print(f"epoch {{epoch}}/{{args.epochs}}  {{shown}}  ({{time.perf_counter() - started:.1f}}s)")
+
+    torch.save(model.state_dict(), args.out)
+    print(f"saved the weights to {{args.out}}")
+
+
+if __name__ == "__main__":
+    main()
+'''
+
+# --- GAN: two networks ---------------------------------------------------------------------------------
+
+TRAIN_GAN = '''
+
+def main():
+    parser = argparse.ArgumentParser(description=f"Train {{TITLE}} (a GAN) on the exported data.")
+    parser.add_argument("--data", default=str(HERE / DATA_FILE), help="the .npz data file")
+    parser.add_argument("--epochs", type=int, default=EPOCHS)
+    parser.add_argument("--out", default=str(HERE / WEIGHTS_FILE),
+                        help="where to save the weights (one file per network: NAME.generator.pt, ...)")
+    args = parser.parse_args()
+
+    torch.manual_seed(SEED)
+    device = pick_device()
+    real_images, _ = load_split(dict(np.load(args.data)), "train", device)
+
+    generator, discriminator = {generator}().to(device), {discriminator}().to(device)
+    bce = nn.BCEWithLogitsLoss()
+    g_optimizer = make_optimizer(generator.parameters(), LEARNING_RATE)
+    d_optimizer = make_optimizer(discriminator.parameters(), D_LEARNING_RATE)
+    for epoch in range(1, args.epochs + 1):
+        started = time.perf_counter()
+        order = torch.randperm(len(real_images), device=device)
+        d_total = torch.zeros((), device=device)  # summed on the device: no wait for the GPU each step
+        g_total = torch.zeros((), device=device)
+        for start in range(0, len(real_images), BATCH_SIZE):
+            real = real_images[order[start:start + BATCH_SIZE]]
+            fake = generator(torch.randn(len(real), LATENT_SIZE, device=device))
+            # 1. the discriminator learns to tell real (1) from fake (0)
+            real_scores, fake_scores = discriminator(real), discriminator(fake.detach())
+            d_loss = (bce(real_scores, torch.ones_like(real_scores))
+                      + bce(fake_scores, torch.zeros_like(fake_scores)))
+            d_optimizer.zero_grad(set_to_none=True)
+            d_loss.backward()
+            d_optimizer.step()
+            # 2. the generator learns to make the discriminator say "real" (non-saturating loss)
+            scores = discriminator(fake)
+            g_loss = bce(scores, torch.ones_like(scores))
+            g_optimizer.zero_grad(set_to_none=True)
+            g_loss.backward()
+            g_optimizer.step()
+            d_total += d_loss.detach() * len(real)
+            g_total += g_loss.detach() * len(real)
+        n = len(real_images)
+        print(f"epoch {{epoch}}/{{args.epochs}}  d_loss {{d_total.item() / n:.4f}}  "
+              f"g_loss {{g_total.item() / n:.4f}}  "
+              f"({{time.perf_counter() - started:.1f}}s)")
+
+    out = Path(args.out)
+    for name, model in (("generator", generator), ("discriminator", discriminator)):
+        path = out.with_name(f"{{out.stem}}.{{name}}{{out.suffix}}")
+        torch.save(model.state_dict(), path)
+        print(f"saved the {{name}} weights to {{path}}")
+
+
+if __name__ == "__main__":
+    main()
+'''
