@@ -49,7 +49,7 @@ class Artefact:
     """One written file. network is None for a file holding every network (python, script)."""
 
     path: Path
-    kind: str  # "python", "script", "onnx", "torch-export" or "weights"
+    kind: str  # "python", "script", "onnx", "torch-export", "weights" or "data" (the script's .npz)
     network: str | None = None
 
 
@@ -112,6 +112,9 @@ def export_project(project: Project, registry: Registry, fmt: str, out: str | Pa
 
         write_training_script(project, registry, out)
         artefacts.append(Artefact(out, "script"))
+        data_file = out.with_suffix(".npz")  # the script's data, already split and normalised
+        if data_file.is_file():
+            artefacts.append(Artefact(data_file, "data"))
     else:
         for name in names:
             info = compiled.network(name)
@@ -119,8 +122,9 @@ def export_project(project: Project, registry: Registry, fmt: str, out: str | Pa
             path = network_path(out, name, several)
             writer = export_onnx if fmt == "onnx" else export_torch_program
             artefacts.append(Artefact(writer(models[name], info, path, example), fmt, name))
-    if weights is not None and fmt in ("python", "script"):
-        # code alone carries no weights: put the trained ones beside it
+    if weights is not None and fmt == "python":
+        # code alone carries no weights: put the trained ones beside it (not for the script, which
+        # trains from scratch and saves its own weights as <stem>.pt)
         for name in names:
             path = network_path(out.with_suffix(".pt"), name, several)
             if path == out:  # -o model.pt: never write the weights over the code
@@ -196,7 +200,7 @@ def verify_export(exported: Exported, seed: int = 0) -> list[Comparison]:
     results = []
     generator = torch.Generator().manual_seed(seed)
     for artefact in exported.artefacts:
-        if artefact.kind == "weights":
+        if artefact.kind in ("weights", "data"):
             continue
         networks = [artefact.network] if artefact.network else exported.networks
         for network in networks:

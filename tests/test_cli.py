@@ -231,7 +231,9 @@ def test_export_fails_when_the_file_does_not_reproduce_the_model(capsys, tmp_pat
 
     def tampered(project, registry, out_path):
         path = real(project, registry, out_path)
-        path.write_text(path.read_text(encoding="utf-8").replace("nn.ReLU()", "nn.Tanh()"), encoding="utf-8")
+        source = path.read_text(encoding="utf-8")
+        assert "        return x\n" in source
+        path.write_text(source.replace("        return x\n", "        return x + 1e-3\n"), encoding="utf-8")
         return path
 
     monkeypatch.setattr(export_project, "export_python", tampered)

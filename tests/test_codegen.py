@@ -207,7 +207,8 @@ def test_hostile_block_names_stay_out_of_the_code(registry):
     assert_safe_code(compiled.source, HOSTILE)
     build_and_run(compiled.source, compiled, project)
     attrs = list(compiled.network("model").module_names.values())
-    assert len(attrs) == len(set(attrs)) == len(HOSTILE)  # every Linear and ReLU has its own
+    linears = [b for b in project.network().blocks.values() if b.type == "Linear"]
+    assert len(attrs) == len(set(attrs)) >= len(linears) == len(HOSTILE) // 2  # one each, all distinct
 
 
 @pytest.mark.parametrize("project_name", ['"""', "forward", "", "Model", "nn", "class", "名前", "a\nb"])

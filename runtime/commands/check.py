@@ -61,7 +61,8 @@ class Row:
 def block_rows(network: Network, registry: Registry, analysis: Analysis) -> list[Row]:
     """Rows in the order data flows (topological), then any blocks stuck in a loop."""
     inference = analysis.inference
-    order = list(inference.order.blocks) + [b for b in network.blocks if b not in inference.order.blocks]
+    visited = set(inference.order.blocks)
+    order = list(inference.order.blocks) + [b for b in network.blocks if b not in visited]
     rows = []
     for block_id in order:
         block = network.blocks[block_id]
@@ -141,9 +142,15 @@ def _class_count_diagnostics(project, registry, net, inference, found) -> list[D
     return diagnostics
 
 
+def _cell(text: str, width: int = 40) -> str:
+    """A name as one short table cell: line breaks and tabs become spaces, long names are cut."""
+    text = " ".join(text.split()) or "(unnamed)"
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def _table(rows: list[Row]) -> list[str]:
     header = ("Block", "Type", "Output shape", "Params")
-    cells = [(r.name + ("" if r.enabled else " (disabled)"), r.type, r.shape,
+    cells = [(_cell(r.name) + ("" if r.enabled else " (disabled)"), r.type, r.shape,
               "?" if r.params is None else f"{r.params:,}") for r in rows]
     widths = [max(len(h), *(len(c[i]) for c in cells)) if cells else len(h) for i, h in enumerate(header)]
 
@@ -201,10 +208,10 @@ def run(args: argparse.Namespace) -> int:
         print(_as_json(project, results, diagnostics))
         return EXIT_ERRORS if errors else EXIT_OK
 
-    print(f"{project.name}  (data: {project.data.source}, recipe: {project.training.recipe})")
+    print(f"{_cell(project.name, 80)}  (data: {project.data.source}, recipe: {project.training.recipe})")
     for net, rows in results:
         print()
-        print(f"Network '{net.name}'")
+        print(f"Network '{_cell(net.name, 80)}'")
         print("\n".join(_table(rows)))
         total = sum(r.params or 0 for r in rows)
         unknown = " (some unknown: fix the errors below)" if any(r.params is None for r in rows) else ""

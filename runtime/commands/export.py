@@ -26,9 +26,10 @@ formats:
 file names: formats with one file per network (onnx, torch-export) write OUT
 itself for a one-network project or with --network, and <stem>.<network><suffix>
 beside OUT otherwise: -o gan.onnx writes gan.generator.onnx and
-gan.discriminator.onnx. With --weights, the python and script formats also
-write the weights beside the code as <stem>.pt (<stem>.<network>.pt for several
-networks), a state_dict to load with torch.load(path, weights_only=True).
+gan.discriminator.onnx. With --weights, the python format also writes the
+weights beside the code as <stem>.pt (<stem>.<network>.pt for several networks),
+a state_dict to load with torch.load(path, weights_only=True). The script format
+writes the training data beside the script as <stem>.npz.
 """
 
 

@@ -5,6 +5,7 @@
 B is the batch size. This is plain PyTorch: read it, change it, train it anywhere.
 """
 
+import torch
 from torch import nn
 
 
@@ -15,12 +16,9 @@ class DigitsCnn(nn.Module):
         super().__init__()
         self.conv1 = nn.Conv2d(1, 32, kernel_size=3, padding=1)
         self.norm1 = nn.BatchNorm2d(32)
-        self.relu1 = nn.ReLU()
         self.conv2 = nn.Conv2d(32, 64, kernel_size=3, padding=1)
         self.norm2 = nn.BatchNorm2d(64)
-        self.relu2 = nn.ReLU()
         self.pool = nn.MaxPool2d(2)
-        self.flatten = nn.Flatten()
         self.dropout = nn.Dropout(0.3)
         self.scores = nn.Linear(1024, 10)
 
@@ -28,12 +26,12 @@ class DigitsCnn(nn.Module):
         # image: (B, 1, 8, 8)
         x = self.conv1(image)  # (B, 32, 8, 8)
         x = self.norm1(x)  # (B, 32, 8, 8)
-        x = self.relu1(x)  # (B, 32, 8, 8)
+        x = torch.relu(x)  # (B, 32, 8, 8)
         x = self.conv2(x)  # (B, 64, 8, 8)
         x = self.norm2(x)  # (B, 64, 8, 8)
-        x = self.relu2(x)  # (B, 64, 8, 8)
+        x = torch.relu(x)  # (B, 64, 8, 8)
         x = self.pool(x)  # (B, 64, 4, 4)
-        x = self.flatten(x)  # (B, 1024)
+        x = x.flatten(1)  # (B, 1024)
         x = self.dropout(x)  # (B, 1024)
         x = self.scores(x)  # (B, 10)
         return x

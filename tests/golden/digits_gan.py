@@ -6,6 +6,8 @@
 B is the batch size. This is plain PyTorch: read it, change it, train it anywhere.
 """
 
+import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -16,24 +18,21 @@ class Generator(nn.Module):
         super().__init__()
         self.fc1 = nn.Linear(32, 128)
         self.norm1 = nn.BatchNorm1d(128)
-        self.relu1 = nn.ReLU()
         self.fc2 = nn.Linear(128, 256)
         self.norm2 = nn.BatchNorm1d(256)
-        self.relu2 = nn.ReLU()
         self.pixels = nn.Linear(256, 64)
-        self.tanh = nn.Tanh()
 
     def forward(self, noise):
         # noise: (B, 32)
         x = self.fc1(noise)  # (B, 128)
         x = self.norm1(x)  # (B, 128)
-        x = self.relu1(x)  # (B, 128)
+        x = torch.relu(x)  # (B, 128)
         x = self.fc2(x)  # (B, 256)
         x = self.norm2(x)  # (B, 256)
-        x = self.relu2(x)  # (B, 256)
+        x = torch.relu(x)  # (B, 256)
         x = self.pixels(x)  # (B, 64)
         x = x.reshape(-1, 1, 8, 8)  # (B, 1, 8, 8)
-        x = self.tanh(x)  # (B, 1, 8, 8)
+        x = torch.tanh(x)  # (B, 1, 8, 8)
         return x
 
     @staticmethod
@@ -47,22 +46,19 @@ class Discriminator(nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.flatten = nn.Flatten()
         self.fc1 = nn.Linear(64, 256)
-        self.leaky1 = nn.LeakyReLU(0.2)
         self.dropout = nn.Dropout(0.3)
         self.fc2 = nn.Linear(256, 128)
-        self.leaky2 = nn.LeakyReLU(0.2)
         self.score = nn.Linear(128, 1)
 
     def forward(self, image):
         # image: (B, 1, 8, 8)
-        x = self.flatten(image)  # (B, 64)
+        x = image.flatten(1)  # (B, 64)
         x = self.fc1(x)  # (B, 256)
-        x = self.leaky1(x)  # (B, 256)
+        x = F.leaky_relu(x, 0.2)  # (B, 256)
         x = self.dropout(x)  # (B, 256)
         x = self.fc2(x)  # (B, 128)
-        x = self.leaky2(x)  # (B, 128)
+        x = F.leaky_relu(x, 0.2)  # (B, 128)
         x = self.score(x)  # (B, 1)
         return x
 

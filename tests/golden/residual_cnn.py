@@ -5,6 +5,7 @@
 B is the batch size. This is plain PyTorch: read it, change it, train it anywhere.
 """
 
+import torch
 from torch import nn
 
 
@@ -15,20 +16,15 @@ class ResidualCnn(nn.Module):
         super().__init__()
         self.stem = nn.Conv2d(1, 32, kernel_size=3, padding=1, bias=False)
         self.stem_norm = nn.BatchNorm2d(32)
-        self.stem_relu = nn.ReLU()
         self.res1_conv1 = nn.Conv2d(32, 32, kernel_size=3, padding=1, bias=False)
         self.res1_norm1 = nn.BatchNorm2d(32)
-        self.res1_relu1 = nn.ReLU()
         self.res1_conv2 = nn.Conv2d(32, 32, kernel_size=3, padding=1, bias=False)
         self.res1_norm2 = nn.BatchNorm2d(32)
-        self.res1_relu = nn.ReLU()
         self.pool = nn.MaxPool2d(2)
         self.res2_conv1 = nn.Conv2d(32, 32, kernel_size=3, padding=1, bias=False)
         self.res2_norm1 = nn.BatchNorm2d(32)
-        self.res2_relu1 = nn.ReLU()
         self.res2_conv2 = nn.Conv2d(32, 32, kernel_size=3, padding=1, bias=False)
         self.res2_norm2 = nn.BatchNorm2d(32)
-        self.res2_relu = nn.ReLU()
         self.global_pool = nn.AdaptiveAvgPool2d(1)
         self.scores = nn.Linear(32, 10)
 
@@ -36,22 +32,22 @@ class ResidualCnn(nn.Module):
         # image: (B, 1, 8, 8)
         x = self.stem(image)  # (B, 32, 8, 8)
         x = self.stem_norm(x)  # (B, 32, 8, 8)
-        x = self.stem_relu(x)  # (B, 32, 8, 8)
+        x = torch.relu(x)  # (B, 32, 8, 8)
         res1_conv1 = self.res1_conv1(x)  # (B, 32, 8, 8)
         res1_conv1 = self.res1_norm1(res1_conv1)  # (B, 32, 8, 8)
-        res1_conv1 = self.res1_relu1(res1_conv1)  # (B, 32, 8, 8)
+        res1_conv1 = torch.relu(res1_conv1)  # (B, 32, 8, 8)
         res1_conv1 = self.res1_conv2(res1_conv1)  # (B, 32, 8, 8)
         res1_conv1 = self.res1_norm2(res1_conv1)  # (B, 32, 8, 8)
         x = x + res1_conv1  # (B, 32, 8, 8)
-        x = self.res1_relu(x)  # (B, 32, 8, 8)
+        x = torch.relu(x)  # (B, 32, 8, 8)
         x = self.pool(x)  # (B, 32, 4, 4)
         res2_conv1 = self.res2_conv1(x)  # (B, 32, 4, 4)
         res2_conv1 = self.res2_norm1(res2_conv1)  # (B, 32, 4, 4)
-        res2_conv1 = self.res2_relu1(res2_conv1)  # (B, 32, 4, 4)
+        res2_conv1 = torch.relu(res2_conv1)  # (B, 32, 4, 4)
         res2_conv1 = self.res2_conv2(res2_conv1)  # (B, 32, 4, 4)
         res2_conv1 = self.res2_norm2(res2_conv1)  # (B, 32, 4, 4)
         x = x + res2_conv1  # (B, 32, 4, 4)
-        x = self.res2_relu(x)  # (B, 32, 4, 4)
+        x = torch.relu(x)  # (B, 32, 4, 4)
         x = self.global_pool(x).flatten(1)  # (B, 32)
         x = self.scores(x)  # (B, 10)
         return x
