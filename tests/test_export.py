@@ -243,3 +243,32 @@ def test_per_network_file_names():
     assert network_path(Path("out/model.onnx"), "model", several=False) == Path("out/model.onnx")
     assert network_path(Path("out/gan.onnx"), "generator", several=True) == Path("out/gan.generator.onnx")
     assert network_path(Path("gan.pt2"), "my critic!", several=True) == Path("gan.my_critic.pt2")
+
+
+def test_several_inputs_and_outputs_keep_their_order(registry, tmp_path):
+    """Two inputs and two heads: names and order survive ONNX and torch.export."""
+    from graph.compiler import compile_project
+    from graph.model import Block, Edge, Network, Project
+
+    net = Network("model")
+    blocks = [("b1", "VectorInput", "left", {"features": 4}), ("b2", "VectorInput", "right", {"features": 4}),
+              ("b3", "Add", "join", {}), ("b4", "Linear", "classes", {"features": 3}),
+              ("b5", "ClassificationHead", "label", {"classes": 3}),
+              ("b6", "Linear", "amount", {"features": 1}), ("b7", "RegressionHead", "value", {})]
+    for i, (block_id, type_id, name, params) in enumerate(blocks):
+        net.add_block(Block(block_id, type_id, name, params, (220.0 * i, 0.0)))
+    for src, dst, port in [("b1", "b3", "in1"), ("b2", "b3", "in2"), ("b3", "b4", "x"), ("b4", "b5", "x"),
+                           ("b3", "b6", "x"), ("b6", "b7", "x")]:
+        net.connect(Edge(src, dst, port))
+    project = Project("Two heads", [net])
+    models, compiled = built(project, registry)
+    info = compiled.network()
+    assert compile_project(project, registry).source == compiled.source
+    example = sample_inputs(info, 2)
+    onnx_path = export_onnx(models["model"], info, tmp_path / "two.onnx", example)
+    program_path = export_torch_program(models["model"], info, tmp_path / "two.pt2", example)
+    assert [o.name for o in onnx.load(str(onnx_path)).graph.output] == ["output_1", "output_2"]
+    inputs, want = reference(project, models["model"], info, batch=4, seed=9)
+    assert [tuple(w.shape) for w in want] == [(4, 3), (4, 1)]
+    torch.testing.assert_close(_onnx_runner(onnx_path, info)(inputs), want, **TOLERANCE)
+    torch.testing.assert_close(_program_runner(program_path)(inputs), want, **TOLERANCE)
