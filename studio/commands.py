@@ -15,7 +15,7 @@ from typing import Any
 
 from PySide6.QtGui import QUndoCommand
 
-from graph.model import Block, Edge, Network
+from graph.model import Block, Edge, Group, Network
 
 # ids for QUndoCommand.mergeWith: only commands of the same kind merge
 MERGE_SET_PARAM = 1001
@@ -213,3 +213,18 @@ class SetEnabled(QUndoCommand):
     def undo(self):
         for bid, (old, _new) in self.changes.items():
             self.network.set_enabled(bid, old)
+
+
+class SetGroups(QUndoCommand):
+    """Replaces a network's list of groups (group, ungroup, rename, collapse are all this)."""
+
+    def __init__(self, network: Network, groups: list[Group], text: str = "Group", parent=None):
+        super().__init__(text, parent)
+        self.network = network
+        self.old, self.new = copy.deepcopy(network.groups), copy.deepcopy(list(groups))
+
+    def redo(self):
+        self.network.set_groups(copy.deepcopy(self.new))
+
+    def undo(self):
+        self.network.set_groups(copy.deepcopy(self.old))

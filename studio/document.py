@@ -1,26 +1,36 @@
 """The open project in the studio: model, undo stack, analysis, file state.
 
 `Document` is the one editing controller the views talk to. Every change
-goes through a command on its QUndoStack (see studio/commands.py). After
-each step it re-analyses the changed network (shapes + diagnostics, with an
-incremental cache) and emits `analysisChanged`; views subscribe to the
-networks' own change events (`networkChanged`) to redraw items.
+goes through a command on its QUndoStack (see studio/commands.py and
+studio/commands_structure.py), and every edit method is one undo step.
+After each step it re-analyses the changed network (shapes + diagnostics,
+with an incremental cache) and emits `analysisChanged`; views subscribe to
+the networks' own change events (`networkChanged`) to redraw items.
+
+Every edit names its network, so a project with several (a GAN's generator
+and discriminator) is edited the same way. Files: `new_project`, `open`,
+`save`, `save_as`, and `title()` for the window (autosave and recent files
+live in studio/files.py).
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import networkx as nx
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
-from graph.model import Block, Change, Edge, Network, Project
+from graph.diagnostics import Fix
+from graph.layout import layered_layout
+from graph.model import Block, Change, Edge, Group, Network, Project
+from graph.project_io import load_project, save_project
 from graph.pycode import to_identifier
 from graph.spec import Registry, ShapeError
 from graph.validate import Analysis, AnalysisCache, analyse
 from graph.walk import to_digraph
-from studio import commands
+from studio import clipboard, commands, commands_structure
 
 Point = tuple[float, float]
 
@@ -31,6 +41,7 @@ class Document(QObject):
     modifiedChanged = Signal(bool)
     pathChanged = Signal(object)  # Path | None
     projectReplaced = Signal()  # a different project was loaded: rebuild every view
+    titleChanged = Signal(str)  # title(): the file name or modified marker changed
 
     def __init__(self, registry: Registry, project: Project | None = None, path: Path | None = None,
                  parent: QObject | None = None):
@@ -48,13 +59,19 @@ class Document(QObject):
         self.replace_project(project or Project(), path)
 
     # --- project lifetime ---
-    def replace_project(self, project: Project, path: Path | None = None) -> None:
-        """Show another project (new/open): clears history, re-analyses everything."""
+    def replace_project(self, project: Project, path: Path | None = None, modified: bool = False) -> None:
+        """Show another project (new/open): clears history, re-analyses everything.
+
+        modified=True starts it unsaved (a project recovered after a crash
+        differs from its file on disk).
+        """
         for net, listener in self._subscriptions:
             net.unsubscribe(listener)
         self._subscriptions = []
-        self.project, self.path = project, path
+        self.project, self.path = project, Path(path) if path is not None else None
         self.undo_stack.clear()
+        if modified:
+            self.undo_stack.resetClean()  # no state in the history matches a file
         self._caches.clear()
         for net in project.networks:
             listener = self._make_listener(net)
@@ -62,8 +79,9 @@ class Document(QObject):
             self._subscriptions.append((net, listener))
         self._analyses = {net.name: self._analyse(net) for net in project.networks}
         self.projectReplaced.emit()
-        self.pathChanged.emit(path)
-        self.modifiedChanged.emit(False)
+        self.pathChanged.emit(self.path)
+        self.modifiedChanged.emit(self.modified)
+        self.titleChanged.emit(self.title())
 
     def _make_listener(self, net: Network):
         def listener(change: Change) -> None:
@@ -73,6 +91,7 @@ class Document(QObject):
 
     def _clean_changed(self, clean: bool) -> None:
         self.modifiedChanged.emit(not clean)
+        self.titleChanged.emit(self.title())
 
     @property
     def modified(self) -> bool:
@@ -82,6 +101,7 @@ class Document(QObject):
         self.path = Path(path)
         self.undo_stack.setClean()
         self.pathChanged.emit(self.path)
+        self.titleChanged.emit(self.title())
 
     # --- analysis ---
     def _analyse(self, net: Network) -> Analysis:
@@ -192,7 +212,162 @@ class Document(QObject):
     def set_enabled(self, network: str, block_ids: list[str], enabled: bool) -> None:
         self.push(commands.SetEnabled(self.network(network), block_ids, enabled))
 
+    def insert_block_on_edge(self, network: str, edge: Edge, type_id: str, params: dict | None = None) -> str:
+        """Put a new block into a wire (src -> new -> dst), midway between its ends; one step.
+
+        The wire enters the new block's first input. Raises ModelError when the
+        wire is gone, ValueError for a block type that cannot sit on a wire.
+        """
+        net = self.network(network)
+        spec = self.registry.get(type_id)
+        params = spec.check_params(params or {})  # ParamError (a ValueError) names a bad value
+        ports = spec.input_ports(params)
+        if not ports or not spec.has_output:
+            raise ValueError(f"{spec.title} cannot be inserted into a wire: it needs an input and an output")
+        (x1, y1), (x2, y2) = net.block(edge.src).position, net.block(edge.dst).position
+        block = Block(net.new_block_id(), spec.type_id, net.unique_name(_default_name(spec.type_id)),
+                      params, ((x1 + x2) / 2, (y1 + y2) / 2))
+        self.push(commands_structure.insert_on_edge(net, edge, block, ports[0].name))
+        return block.id
+
+    def apply_fix(self, network: str, fix: Fix) -> str:
+        """Apply a diagnostic's quick fix; returns the inserted block's id."""
+        return self.insert_block_on_edge(network, fix.edge, fix.block_type, dict(fix.params))
+
+    # --- clipboard ---
+    def copy_blocks(self, network: str, block_ids: list[str]) -> str:
+        """The blocks and the wires among them as clipboard text, also put on the system clipboard."""
+        if not block_ids:
+            return ""
+        text = clipboard.fragment_text(clipboard.fragment_of(self.network(network), block_ids))
+        clipboard.put_on_clipboard(text)
+        return text
+
+    def cut_blocks(self, network: str, block_ids: list[str]) -> str:
+        """Copy, then delete the blocks (one undo step)."""
+        text = self.copy_blocks(network, block_ids)
+        self.remove_blocks(network, block_ids)
+        return text
+
+    cut = cut_blocks
+
+    def paste(self, network: str, text: str | None = None, offset: Point = (40.0, 40.0),
+              at: Point | None = None) -> list[str]:
+        """Add copied blocks (from `text`, else the system clipboard) with fresh ids and names.
+
+        They keep the wires among them; wires to blocks that were not copied
+        are gone. Placed `offset` from where they were copied, or with their
+        top-left at `at`. Raises clipboard.ClipboardError (a message for the
+        user) when the text is not DeepWire blocks. Returns the new ids.
+        """
+        text = clipboard.clipboard_text() if text is None else text
+        fragment = clipboard.parse_fragment(text, self.registry)
+        return self._add_fragment(network, fragment, offset, at, "Paste")
+
+    def duplicate_blocks(self, network: str, block_ids: list[str], offset: Point = (40.0, 40.0)) -> list[str]:
+        """Copies of the blocks beside them, without touching the system clipboard (Ctrl+D)."""
+        if not block_ids:
+            return []
+        fragment = clipboard.fragment_of(self.network(network), block_ids)
+        return self._add_fragment(network, fragment, offset, None, "Duplicate")
+
+    def _add_fragment(self, network: str, fragment: clipboard.Fragment, offset: Point, at: Point | None,
+                      verb: str) -> list[str]:
+        net = self.network(network)
+        fragment = clipboard.placed(fragment, net, offset, at)
+        if not fragment.blocks:
+            return []
+        count = len(fragment.blocks)
+        text = f"{verb} {fragment.blocks[0].name}" if count == 1 else f"{verb} {count} blocks"
+        self.push(commands_structure.add_fragment(net, fragment.blocks, fragment.edges, fragment.groups,
+                                                  text))
+        return [b.id for b in fragment.blocks]
+
+    # --- groups (a block is in at most one group) ---
+    def group_blocks(self, network: str, block_ids: list[str], name: str = "Group") -> str:
+        """Group the blocks (taking them out of other groups); returns the new group's id."""
+        net = self.network(network)
+        members = clipboard.fragment_of(net, block_ids).blocks  # canvas order; ModelError if unknown
+        if not members:
+            raise ValueError("select at least one block to group")
+        group = Group(commands_structure.new_group_id(net.groups), name, tuple(b.id for b in members))
+        self._set_groups(net, commands_structure.grouped(net.groups, group), f"Group {name}")
+        return group.id
+
+    def ungroup(self, network: str, group_id: str) -> None:
+        net = self.network(network)
+        self._set_groups(net, commands_structure.without_group(net.groups, group_id), "Ungroup")
+
+    def set_group_collapsed(self, network: str, group_id: str, collapsed: bool) -> None:
+        net = self.network(network)
+        groups = commands_structure.changed_group(net.groups, group_id, collapsed=bool(collapsed))
+        self._set_groups(net, groups, "Collapse group" if collapsed else "Expand group")
+
+    def rename_group(self, network: str, group_id: str, name: str) -> None:
+        net = self.network(network)
+        self._set_groups(net, commands_structure.changed_group(net.groups, group_id, name=name),
+                         f"Rename group to {name}")
+
+    def group_of(self, network: str, block_id: str) -> Group | None:
+        return next((g for g in self.network(network).groups if block_id in g.blocks), None)
+
+    def _set_groups(self, net: Network, groups: list[Group], text: str) -> None:
+        if groups != net.groups:  # no empty steps in the history
+            self.push(commands.SetGroups(net, groups, text))
+
+    # --- layout ---
+    def auto_layout(self, network: str, block_ids: list[str] | None = None) -> None:
+        """Tidy the network (or the chosen blocks, where they are) left to right; one step."""
+        net = self.network(network)
+        positions = layered_layout(net, block_ids)
+        moves = {bid: (net.blocks[bid].position, pos) for bid, pos in positions.items()
+                 if net.blocks[bid].position != pos}
+        if moves:
+            self.push(commands.MoveBlocks(net, moves, "Auto layout"))
+
+    # --- files ---
+    def new_project(self, project: Project | None = None) -> None:
+        """Start an unsaved project (an empty one by default)."""
+        self.replace_project(project or Project(), None)
+
+    def open(self, path: str | Path, as_copy: bool = False) -> None:
+        """Load a project file. On ProjectFileError the current project stays as it was.
+
+        as_copy=True opens it untitled (a bundled example), so Save asks where to.
+        """
+        project = load_project(path, self.registry)  # raises before anything is touched
+        self.replace_project(project, None if as_copy else Path(path))
+
+    def save(self, path: str | Path | None = None) -> Path:
+        """Write the project atomically to `path` (default: its own file) and mark it saved.
+
+        Raises ValueError when it has no file yet (use save_as), OSError when
+        the disk refuses; the project and its state stay as they were then.
+        """
+        target = Path(path) if path is not None else self.path
+        if target is None:
+            raise ValueError("this project has not been saved yet; choose a file (Save As)")
+        save_project(self.project, target)
+        self.mark_saved(target)
+        return target
+
+    def save_as(self, path: str | Path) -> Path:
+        return self.save(path)
+
+    def display_name(self) -> str:
+        """The file name, or the project's name while it has no file."""
+        return self.path.name if self.path is not None else (self.project.name or "Untitled")
+
+    def title(self) -> str:
+        """Window title: "digits_cnn.dw.json — DeepWire", with "• " in front when unsaved."""
+        marker = "• " if self.modified else ""
+        return f"{marker}{self.display_name()} — DeepWire"
+
 
 def _default_name(type_id: str) -> str:
-    """Conv2d -> conv2d, ClassificationHead -> classification_head (made unique by the network)."""
-    return to_identifier(type_id)
+    """Conv2d -> conv2d, ClassificationHead -> classification_head, ReLU -> relu, LSTM -> lstm.
+
+    A word starts at a capital that follows a small letter or digit and is
+    followed by a small letter, so acronyms stay whole (made unique by the network).
+    """
+    return to_identifier(re.sub(r"(?<=[a-z0-9])(?=[A-Z][a-z])", "_", type_id).lower())
