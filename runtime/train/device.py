@@ -70,6 +70,8 @@ def _as_tensor(array: np.ndarray) -> torch.Tensor:
     array = np.ascontiguousarray(array)
     if array.dtype == np.float64:
         array = array.astype(np.float32)
+    if not array.flags.writeable:  # e.g. memory-mapped: torch wants memory it may own
+        array = array.copy()
     return torch.from_numpy(array)
 
 

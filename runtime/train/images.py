@@ -37,6 +37,27 @@ def encode_png(pixels: np.ndarray) -> bytes:
             + chunk(b"IEND", b""))
 
 
+def decode_png(png: bytes) -> np.ndarray:
+    """Pixels of a PNG written by `encode_png` (8-bit grey or RGB, no filtering): (H, W) or (H, W, 3)."""
+    width, height = decode_png_size(png)
+    colour_type = png[25]
+    channels = {0: 1, 2: 3}.get(colour_type)
+    if channels is None or png[24] != 8:
+        raise ValueError("only 8-bit grey or RGB PNG files are read here")
+    data, position = b"", 8
+    while position < len(png):
+        length = struct.unpack(">I", png[position:position + 4])[0]
+        tag = png[position + 4:position + 8]
+        if tag == b"IDAT":
+            data += png[position + 8:position + 8 + length]
+        position += 12 + length
+    rows = np.frombuffer(zlib.decompress(data), np.uint8).reshape(height, 1 + width * channels)
+    if rows[:, 0].any():
+        raise ValueError("this PNG uses row filters; only unfiltered files are read here")
+    pixels = rows[:, 1:].reshape(height, width, channels)
+    return pixels[:, :, 0] if channels == 1 else pixels
+
+
 def decode_png_size(png: bytes) -> tuple[int, int]:
     """(width, height) from a PNG header (enough for tests and for sizing a preview)."""
     if png[:8] != b"\x89PNG\r\n\x1a\n":
