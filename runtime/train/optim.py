@@ -15,6 +15,7 @@ from collections.abc import Iterable
 import torch
 
 from graph.training_config import TrainingConfig
+from runtime.train.errors import SetupError
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULES = ("constant", "step", "cosine", "onecycle")
@@ -25,7 +26,7 @@ def make_optimizer(params: Iterable[torch.nn.Parameter], config: TrainingConfig,
     """The configured optimizer over `params` (lr overrides config.lr, e.g. a GAN's discriminator)."""
     params = [p for p in params if p.requires_grad]
     if not params:
-        raise ValueError("there is nothing to train: every block is frozen or has no weights; "
+        raise SetupError("there is nothing to train: every block is frozen or has no weights; "
                          "unfreeze a block or add a block with weights (e.g. Linear)")
     lr = config.lr if lr is None else lr
     decay = config.weight_decay

@@ -36,6 +36,7 @@ from runtime.train.errors import SetupError, TrainingError
 from runtime.train.faults import describe_failure, non_finite_failure
 from runtime.train.optim import make_optimizer, make_scheduler
 from runtime.train.recipes import RecipeSetup, make_recipe
+from runtime.train.resume import restore_state, resume_state
 from runtime.train.runs import BEST, LAST, RunFolder
 from runtime.train.stats import BlockStatsCollector
 from runtime.train.stop import StopFlag, stop_on_signals
@@ -176,7 +177,7 @@ class Trainer:
 
         self.folder = RunFolder(self.options.run_dir, resume=self.options.resume)
         if self.options.resume:
-            self._restore(load_checkpoint(self.folder.file(LAST)), warnings)
+            restore_state(self, load_checkpoint(self.folder.file(LAST)), warnings)
         else:
             from graph.project_io import dumps_project
 
@@ -373,52 +374,7 @@ class Trainer:
         self.emit(ev.Checkpoint(epoch=self.epoch, step=self.step, path=str(path), which=which[:-3]))
 
     def _save_last(self) -> None:
-        pending = self.carried + [v if isinstance(v, list) else [v]
-                                  for v in (torch.stack(self.pending).tolist() if self.pending else [])]
-        resume = {
-            "optimizers": {g: u.optimizer.state_dict() for g, u in self.updaters.items()},
-            "schedulers": {g: u.scheduler.state_dict() for g, u in self.updaters.items() if u.scheduler},
-            "scalers": {g: u.scaler.state_dict() for g, u in self.updaters.items() if u.scaler},
-            # the shuffling state the next epoch to run starts from (the open epoch's, after a stop)
-            "rng": {"torch": torch.get_rng_state(),
-                    "shuffle": self.epoch_shuffle_state if self.epoch_open else self.shuffle.get_state(),
-                    "cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else []},
-            "batch_in_epoch": self.batch_in_epoch, "pending": pending,
-            "epoch_sums": self.epoch_sums, "epoch_count": self.epoch_count,
-            "best_metric": self.best_metric, "best_epoch": self.best_epoch, "bad_epochs": self.bad_epochs,
-            "last_val": self.last_val, "last_train": self.last_train,
-            "train_seconds": self.train_seconds, "samples_seen": self.samples_seen,
-            "config": dict(self.config.values),
-        }
-        self._save(LAST, resume)
-
-    def _restore(self, state: dict, warnings: list[str]) -> None:
-        source = str(self.folder.file(LAST))
-        load_models(self.models, state, source)
-        r = state.get("resume")
-        if r is None:
-            raise SetupError(f"{source}: holds weights only, not the training state needed to resume")
-        for group, updater in self.updaters.items():
-            updater.optimizer.load_state_dict(r["optimizers"][group])
-            if updater.scheduler is not None and group in r["schedulers"]:
-                updater.scheduler.load_state_dict(r["schedulers"][group])
-            if updater.scaler is not None and group in r["scalers"]:
-                updater.scaler.load_state_dict(r["scalers"][group])
-        torch.set_rng_state(r["rng"]["torch"])
-        if self.device.type == "cuda" and r["rng"]["cuda"]:
-            torch.cuda.set_rng_state_all(r["rng"]["cuda"])
-        self.resume_shuffle = r["rng"]["shuffle"]
-        self.epoch, self.step = int(state["epoch"]), int(state["step"])
-        self.batch_in_epoch, self.carried = r["batch_in_epoch"], [list(row) for row in r["pending"]]
-        self.epoch_sums, self.epoch_count = list(r["epoch_sums"]), r["epoch_count"]
-        self.best_metric, self.best_epoch = r["best_metric"], r["best_epoch"]
-        self.bad_epochs = r["bad_epochs"]
-        self.last_val, self.last_train = dict(r["last_val"]), dict(r["last_train"])
-        self.train_seconds, self.samples_seen = r["train_seconds"], r["samples_seen"]
-        changed = sorted(k for k, v in r["config"].items()
-                         if self.config.values.get(k) != v and k != "epochs")
-        if changed:
-            warnings.append(f"resuming with settings that differ from the saved run: {', '.join(changed)}")
+        self._save(LAST, resume_state(self))
 
     def _test_metrics(self) -> dict[str, float]:
         """Metrics on the test split with the best weights, when there is a test split."""
