@@ -1,0 +1,304 @@
+"""The card that stands for one block on the canvas.
+
+Layout, top to bottom: a thin band in the category colour; the block's name
+(bold) with its type title on the right; its key parameters; and a pill with
+its output shape ("32×14×14"). Inputs are ports on the left edge (named, one
+row each, when a block has several), the output a port on the right edge.
+
+A disabled block is greyed with a dashed outline. Problems draw a red
+(error) or amber (warning) outline and a "!" badge whose tooltip and menu
+carry the messages; a problem with an obvious repair adds a one-click
+"fix" chip under the card.
+
+The card paints itself in Python once and Qt keeps the result
+(DeviceCoordinateCache), so panning costs a bitmap copy; below zoom 0.5 the
+text becomes grey bars (level of detail), which is both faster and calmer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QFontMetricsF, QPainter, QPainterPath, QPen
+from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem
+
+from graph.diagnostics import Fix
+from studio.canvas.badges import sync_badges
+from studio.canvas.port_item import PortItem
+from studio.canvas.style import BAND, CARD_WIDTH, CORNER, GRID, ROW, TEXT_LOD, Theme, snap
+
+PAD = 9.0  # inner left/right margin of the text
+
+
+@dataclass(frozen=True)
+class CardContent:
+    """What a card shows from the model; a new value is drawn only when it differs."""
+
+    name: str
+    title: str
+    category: str
+    summary: str
+    inputs: tuple[str, ...]
+    has_output: bool
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class CardStatus:
+    """What a card shows from the analysis: shape, worst problem, tooltip, quick fixes."""
+
+    shape: str = "?"
+    severity: str | None = None  # None, "warning" or "error"
+    tooltip: str = ""
+    problem_text: str = ""
+    fixes: tuple[Fix, ...] = ()
+    bad_ports: frozenset[str] = frozenset()
+
+
+def card_height(inputs: int) -> float:
+    rows = 3 + (inputs if inputs > 1 else 0)
+    return BAND + 6 + ROW * rows + 5
+
+
+class BlockItem(QGraphicsItem):
+    """One block card; the scene keeps them in a dict by block id."""
+
+    def __init__(self, block_id: str, content: CardContent, theme: Theme):
+        super().__init__()
+        self.block_id = block_id
+        self.content = content
+        self.status = CardStatus()
+        self.theme = theme
+        self.inputs: dict[str, PortItem] = {}
+        self.output: PortItem | None = None
+        self.badge = None  # BadgeItem while the block has a problem
+        self.fix_chip = None  # FixChipItem while a problem has a quick fix
+        self._height = card_height(len(content.inputs))
+        self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
+                      | QGraphicsItem.GraphicsItemFlag.ItemIsMovable
+                      | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges)
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self.setAcceptHoverEvents(True)
+        self.setZValue(1)
+        self.snapping = False  # set by the scene while the user drags, so model positions stay exact
+        self._hover = False
+        self._build_ports()
+
+    # --- geometry ---
+    @property
+    def height(self) -> float:
+        return self._height
+
+    def boundingRect(self) -> QRectF:
+        # a little margin for the selection halo and the outline
+        return QRectF(-4, -4, CARD_WIDTH + 8, self._height + 8)
+
+    def shape(self) -> QPainterPath:
+        path = QPainterPath()
+        path.addRoundedRect(QRectF(0, 0, CARD_WIDTH, self._height), CORNER, CORNER)
+        return path
+
+    def input_y(self, index: int) -> float:
+        if len(self.content.inputs) <= 1:
+            return self._height / 2
+        return BAND + 6 + ROW * (2 + index) + ROW / 2
+
+    def _build_ports(self) -> None:
+        scene = self.scene()
+        for port in list(self.inputs.values()) + ([self.output] if self.output else []):
+            if scene is not None:
+                scene.removeItem(port)
+            port.setParentItem(None)
+        self.inputs = {}
+        for i, name in enumerate(self.content.inputs):
+            port = PortItem(self.block_id, name, False, self)
+            port.setPos(0, self.input_y(i))
+            port.apply_theme(self.theme)
+            self.inputs[name] = port
+        self.output = None
+        if self.content.has_output:
+            self.output = PortItem(self.block_id, "out", True, self)
+            self.output.setPos(CARD_WIDTH, self._height / 2)
+            self.output.apply_theme(self.theme)
+
+    def ports(self) -> list[PortItem]:
+        return list(self.inputs.values()) + ([self.output] if self.output else [])
+
+    def input_anchor(self, port: str) -> QPointF:
+        """Scene point where a wire into `port` ends (the left edge when the port is gone)."""
+        item = self.inputs.get(port)
+        return item.scenePos() if item is not None else self.mapToScene(QPointF(0, self._height / 2))
+
+    def output_anchor(self) -> QPointF:
+        return self.mapToScene(QPointF(CARD_WIDTH, self._height / 2))
+
+    # --- model -> card ---
+    def set_content(self, content: CardContent) -> bool:
+        """Show new model data; returns whether the ports changed (wires must re-attach)."""
+        if content == self.content:
+            return False
+        ports_changed = (content.inputs, content.has_output) != (self.content.inputs, self.content.has_output)
+        if ports_changed:
+            self.prepareGeometryChange()
+            self.content = content
+            self._height = card_height(len(content.inputs))
+            self._build_ports()
+            self._place_children()
+        self.content = content
+        self.update()
+        return ports_changed
+
+    def set_status(self, status: CardStatus) -> bool:
+        if status == self.status:
+            return False
+        self.status = status
+        self.setToolTip(status.tooltip)
+        for name, port in self.inputs.items():
+            port.set_flags(port.connected, name in status.bad_ports, self.theme)
+        sync_badges(self)
+        self.update()
+        return True
+
+    def set_theme(self, theme: Theme) -> None:
+        self.theme = theme
+        for port in self.ports():
+            port.apply_theme(theme)
+        for child in (self.badge, self.fix_chip):
+            if child is not None:
+                child.update()
+        self.update()
+
+    def _place_children(self) -> None:
+        if self.badge is not None:
+            self.badge.setPos(CARD_WIDTH - 2, 1)
+        if self.fix_chip is not None:
+            self.fix_chip.setPos(8, self._height + 5)
+
+    # --- interaction hooks ---
+    def itemChange(self, change, value):
+        if change == QGraphicsItem.GraphicsItemChange.ItemPositionChange and self.snapping:
+            return QPointF(snap(value.x(), GRID), snap(value.y(), GRID))
+        if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
+            scene = self.scene()
+            if scene is not None:
+                scene.block_item_moved(self)
+        return super().itemChange(change, value)
+
+    def hoverEnterEvent(self, event):
+        self._hover = True
+        self.update()
+
+    def hoverLeaveEvent(self, event):
+        self._hover = False
+        self.update()
+
+    # --- painting ---
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
+        t, c, s = self.theme, self.content, self.status
+        lod = option.levelOfDetailFromTransform(painter.worldTransform())
+        rect = QRectF(0, 0, CARD_WIDTH, self._height)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, lod > 0.25)
+        band = t.category(c.category) if c.enabled else t.color("disabled")
+
+        if self.isSelected():
+            painter.setPen(QPen(t.color("selection"), 3.0))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRoundedRect(rect.adjusted(-2, -2, 2, 2), CORNER + 2, CORNER + 2)
+
+        border = t.color("card_border")
+        width = 1.0
+        if s.severity == "error":
+            border, width = t.color("error"), 2.0
+        elif s.severity == "warning":
+            border, width = t.color("warning"), 2.0
+        elif self._hover:
+            border = t.color("wire_hover")
+        pen = QPen(border, width)
+        if not c.enabled:
+            pen.setStyle(Qt.PenStyle.DashLine)
+        fill = t.color("card")
+        if not c.enabled:
+            fill = t.color("background")
+        painter.setPen(pen)
+        painter.setBrush(QBrush(fill))
+        painter.drawRoundedRect(rect, CORNER, CORNER)
+
+        # category band: a rounded top clipped to the card
+        band_path = QPainterPath()
+        band_path.addRoundedRect(rect, CORNER, CORNER)
+        top = QPainterPath()
+        top.addRect(QRectF(0, 0, CARD_WIDTH, BAND))
+        painter.fillPath(band_path.intersected(top), band)
+
+        if lod < TEXT_LOD:
+            self._paint_greek(painter)
+            return
+        self._paint_text(painter)
+
+    def _paint_greek(self, painter: QPainter) -> None:
+        """Grey bars where the text would be: the card still reads as a card, cheaply."""
+        t = self.theme
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(t.color("greek"))
+        y = BAND + 8
+        painter.drawRoundedRect(QRectF(PAD, y, CARD_WIDTH * 0.55, 8), 3, 3)
+        painter.drawRoundedRect(QRectF(PAD, y + ROW, CARD_WIDTH * 0.4, 6), 3, 3)
+        painter.drawRoundedRect(QRectF(CARD_WIDTH - PAD - 56, self._height - ROW - 2, 56, 10), 4, 4)
+
+    def _paint_text(self, painter: QPainter) -> None:
+        t, c, s = self.theme, self.content, self.status
+        text = t.color("text") if c.enabled else t.color("disabled")
+        muted = t.color("muted") if c.enabled else t.color("disabled")
+        title_font, body_font, small_font = t.font("title"), t.font("body"), t.font("small")
+        inner = CARD_WIDTH - 2 * PAD
+        y = BAND + 5
+
+        # the name gets what it needs (up to 60 %), the type title the rest
+        left, right = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, \
+            Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+        title_metrics, small = QFontMetricsF(title_font), QFontMetricsF(small_font)
+        name_width = min(title_metrics.horizontalAdvance(c.name), inner * 0.6)
+        type_text = small.elidedText(c.title, Qt.TextElideMode.ElideRight, inner - name_width - 8)
+        type_width = small.horizontalAdvance(type_text)
+        painter.setFont(small_font)
+        painter.setPen(muted)
+        painter.drawText(QRectF(PAD, y, inner, ROW), right, type_text)
+
+        painter.setFont(title_font)
+        name = title_metrics.elidedText(c.name, Qt.TextElideMode.ElideRight, inner - type_width - 8)
+        painter.setPen(text)
+        painter.drawText(QRectF(PAD, y, inner, ROW), left, name)
+
+        painter.setFont(body_font)
+        body = QFontMetricsF(body_font)
+        painter.setPen(muted)
+        if c.summary:
+            summary = body.elidedText(c.summary, Qt.TextElideMode.ElideRight, inner)
+            painter.drawText(QRectF(PAD, y + ROW, inner, ROW),
+                             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, summary)
+        if len(c.inputs) > 1:
+            for i, port in enumerate(c.inputs):
+                painter.setPen(t.color("error") if port in s.bad_ports else muted)
+                painter.drawText(QRectF(PAD, self.input_y(i) - ROW / 2, inner, ROW),
+                                 Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, port)
+
+        self._paint_shape(painter, body, text, muted)
+
+    def _paint_shape(self, painter: QPainter, metrics: QFontMetricsF, text, muted) -> None:
+        t, c, s = self.theme, self.content, self.status
+        bottom = self._height - ROW - 3
+        if not c.enabled:
+            painter.setPen(muted)
+            painter.drawText(QRectF(PAD, bottom, 80, ROW),
+                             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, "disabled")
+        label = s.shape if c.has_output else f"in {s.shape}"
+        label = metrics.elidedText(label, Qt.TextElideMode.ElideMiddle, CARD_WIDTH - 2 * PAD - 60)
+        width = metrics.horizontalAdvance(label) + 12
+        pill = QRectF(CARD_WIDTH - PAD - width + 2, bottom + 1, width, ROW - 2)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(t.color("shape_fill"))
+        painter.drawRoundedRect(pill, 5, 5)
+        unknown = s.shape == "?"
+        painter.setPen(muted if unknown else text)
+        painter.drawText(pill, Qt.AlignmentFlag.AlignCenter, label)

@@ -1,0 +1,77 @@
+"""The words on a card and in its tooltip, as pure functions of the model (no Qt).
+
+A card has room for about 28 characters of key parameters, so the usual
+long names get short labels ("kernel_size 3" reads "kernel 3"). Everything
+here is derived from the block declaration (`BlockSpec.summary`), so a new
+block type needs no change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from html import escape
+from typing import Any
+
+from graph.diagnostics import Diagnostic
+from graph.model import Block
+from graph.spec import BlockSpec
+
+SHORT = {
+    "channels": "ch", "kernel_size": "kernel", "hidden_size": "hidden", "num_layers": "layers",
+    "feedforward": "ff", "scale_factor": "scale", "negative_slope": "slope", "vocab_size": "vocab",
+    "features": "features",
+}
+VALUE_ONLY = {"mode", "kind", "loss"}  # the value says it all: "bilinear", "sinusoidal", "mse"
+
+
+def format_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, tuple | list):
+        return "×".join(map(str, value)) or "()"
+    return str(value)
+
+
+def summary_text(spec: BlockSpec | None, params: Mapping[str, Any]) -> str:
+    """The key parameters of a card: "ch 32 · kernel 3 · stride 1"."""
+    if spec is None:
+        return ""
+    parts = []
+    for name in spec.summary:
+        if name not in params:
+            continue
+        value = params[name]
+        label = SHORT.get(name, name)
+        if isinstance(value, bool):
+            if value:
+                parts.append(label)  # "causal"; a False flag is just not mentioned
+        elif name in VALUE_ONLY:
+            parts.append(format_value(value))
+        else:
+            parts.append(f"{label} {format_value(value)}")
+    return " · ".join(parts)
+
+
+def problem_lines(diagnostics: Iterable[Diagnostic]) -> list[str]:
+    return [("⚠ " if not d.is_error else "✖ ") + d.message for d in diagnostics]
+
+
+def block_tooltip(spec: BlockSpec | None, block: Block, shape_text: str,
+                  diagnostics: Iterable[Diagnostic]) -> str:
+    """Rich text: title, help, output shape, then every problem with its message."""
+    title = spec.title if spec else block.type
+    lines = [f"<b>{escape(block.name)}</b> — {escape(title)}"]
+    if spec is not None and spec.help:
+        lines.append(f"<span>{escape(spec.help)}</span>")
+    if spec is None or spec.has_output:
+        lines.append(f"output: {escape(shape_text)}")
+    if not block.enabled:
+        lines.append("<i>disabled: data passes through unchanged</i>")
+    for d in diagnostics:
+        color = "#e03131" if d.is_error else "#e67700"
+        fix = f" <i>(quick fix: {escape(d.fix.title)})</i>" if d.fix else ""
+        mark = "✖" if d.is_error else "⚠"
+        lines.append(f"<span style='color:{color}'>{mark} {escape(d.message)}</span>{fix}")
+    return "<p style='white-space:pre-wrap'>" + "<br>".join(lines) + "</p>"

@@ -1,0 +1,153 @@
+"""Right-click menus of the canvas: on a card, on a problem badge, on a wire, on a group, on empty canvas.
+
+Each builder returns a QMenu whose actions call Document methods (through
+the scene's helpers), so tests can trigger an action without opening the
+menu. Document features that may be missing in an older build (groups,
+clipboard, layout, quick fixes) are simply left out of the menu.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QGraphicsItem, QMenu
+
+from studio.canvas.badges import BadgeItem, FixChipItem
+from studio.canvas.block_item import BlockItem
+from studio.canvas.group_item import GroupItem
+from studio.canvas.interaction import optional
+from studio.canvas.wire_item import WireItem
+
+
+def _parent(scene):
+    views = scene.views()
+    return views[0] if views else None
+
+
+def _add(menu: QMenu, text: str, slot, shortcut: str | None = None, enabled: bool = True) -> QAction:
+    action = menu.addAction(text)
+    action.triggered.connect(lambda _checked=False: slot())
+    if shortcut:
+        action.setShortcut(shortcut)
+        action.setShortcutVisibleInContextMenu(True)
+    action.setEnabled(enabled)
+    return action
+
+
+def menu_for(scene, item: QGraphicsItem | None, pos: QPointF) -> QMenu | None:
+    if isinstance(item, BadgeItem | FixChipItem):
+        return problem_menu(scene, item.parentItem().block_id)
+    if isinstance(item, BlockItem):
+        return block_menu(scene, item.block_id)
+    if isinstance(item, WireItem):
+        scene.select_wire(item.edge)
+        return wire_menu(scene, item.edge)
+    if isinstance(item, GroupItem):
+        return group_menu(scene, item.group_id)
+    return canvas_menu(scene, pos)
+
+
+def add_fix_actions(menu: QMenu, scene, block_id: str) -> int:
+    fixes = [d.fix for d in scene.diagnostics_of(block_id) if d.fix is not None]
+    if optional(scene.doc, "apply_fix") is None:
+        return 0
+    for fix in dict.fromkeys(fixes):  # one entry per distinct fix
+        _add(menu, f"Quick fix: {fix.title}", lambda fix=fix: scene.apply_fix(fix))
+    return len(fixes)
+
+
+def problem_menu(scene, block_id: str) -> QMenu:
+    """The messages of a block's problems, then its quick fixes."""
+    menu = QMenu(_parent(scene))
+    for d in scene.diagnostics_of(block_id):
+        text = d.message if len(d.message) < 110 else d.message[:107] + "…"
+        action = menu.addAction(("✖ " if d.is_error else "⚠ ") + text)
+        action.setEnabled(False)
+        action.setToolTip(d.message)
+    if add_fix_actions(QMenu(), scene, block_id):
+        menu.addSeparator()
+        add_fix_actions(menu, scene, block_id)
+    return menu
+
+
+def block_menu(scene, block_id: str) -> QMenu:
+    doc, net = scene.doc, scene.network_name
+    ids = scene.selected_block_ids() or [block_id]
+    block = scene.net.block(block_id)
+    menu = QMenu(_parent(scene))
+    if add_fix_actions(menu, scene, block_id):
+        menu.addSeparator()
+    _add(menu, "Rename…", lambda: scene.renameRequested.emit(block_id), "F2")
+    enable = not all(scene.net.block(b).enabled for b in ids)
+    _add(menu, "Enable" if enable else "Disable", lambda: doc.set_enabled(net, ids, enable))
+    menu.addSeparator()
+    for name, text, key in (("cut_blocks", "Cut", "Ctrl+X"), ("copy_blocks", "Copy", "Ctrl+C"),
+                            ("duplicate_blocks", "Duplicate", "Ctrl+D")):
+        method = optional(doc, name)
+        if method is not None:
+            _add(menu, text, lambda method=method: method(net, ids), key)
+    group = scene.group_of(block_id)
+    grouper, ungrouper = optional(doc, "group_blocks"), optional(doc, "ungroup")
+    if grouper is not None:
+        _add(menu, "Group selected", lambda: grouper(net, ids, _group_name(scene)), "Ctrl+G")
+    if group is not None and ungrouper is not None:
+        _add(menu, f"Ungroup '{group.name}'", lambda: ungrouper(net, group.id))
+    layout = optional(doc, "auto_layout")
+    if layout is not None and len(ids) > 1:
+        _add(menu, "Arrange selected", lambda: layout(net, ids))
+    menu.addSeparator()
+    _add(menu, "Delete" if len(ids) == 1 else f"Delete {len(ids)} blocks", scene.delete_selection, "Del")
+    menu.setTitle(block.name)
+    return menu
+
+
+def wire_menu(scene, edge) -> QMenu:
+    menu = QMenu(_parent(scene))
+    fixes = [d.fix for d in scene.diagnostics_of(edge.dst) if d.fix is not None and d.fix.edge == edge]
+    if optional(scene.doc, "apply_fix") is not None:
+        for fix in dict.fromkeys(fixes):
+            _add(menu, f"Quick fix: {fix.title}", lambda fix=fix: scene.apply_fix(fix))
+    _add(menu, "Delete wire", lambda: scene.doc.disconnect(scene.network_name, edge), "Del")
+    return menu
+
+
+def group_menu(scene, group_id: str) -> QMenu:
+    doc, net = scene.doc, scene.network_name
+    group = scene.groups[group_id].group
+    menu = QMenu(_parent(scene))
+    if optional(doc, "set_group_collapsed") is not None:
+        _add(menu, "Expand" if group.collapsed else "Collapse", lambda: scene.toggle_group(group_id))
+    if optional(doc, "ungroup") is not None:
+        _add(menu, "Ungroup", lambda: doc.ungroup(net, group_id))
+    members = [b for b in group.blocks if b in scene.blocks]
+    _add(menu, "Delete group and its blocks", lambda: doc.remove_blocks(net, members))
+    return menu
+
+
+def canvas_menu(scene, pos: QPointF) -> QMenu:
+    doc, net = scene.doc, scene.network_name
+    menu = QMenu(_parent(scene))
+    _add(menu, "Add block…", lambda: scene.quickAddRequested.emit(pos, None), "Tab")
+    paste = optional(doc, "paste")
+    if paste is not None:
+        _add(menu, "Paste", lambda: paste(net, at=scene.snapped(pos)), "Ctrl+V")
+    menu.addSeparator()
+    layout = optional(doc, "auto_layout")
+    if layout is not None:
+        _add(menu, "Arrange all", lambda: layout(net), "Ctrl+L")
+    view = _parent(scene)
+    if view is not None and hasattr(view, "fitAll"):
+        _add(menu, "Fit to view", view.fitAll, "F")
+    shapes = menu.addAction("Shapes on wires")
+    shapes.setCheckable(True)
+    shapes.setChecked(scene.show_wire_shapes)
+    shapes.toggled.connect(scene.set_wire_shapes)
+    return menu
+
+
+def _group_name(scene) -> str:
+    names = {g.name for g in scene.net.groups}
+    n = 1
+    while f"Group {n}" in names:
+        n += 1
+    return f"Group {n}"

@@ -1,0 +1,134 @@
+"""The minimap: an overview of the whole network in a corner of the canvas.
+
+It shows a picture of every block (rendered once per change, after a short
+pause, so editing never waits for it) and a rectangle for the part of the
+network in view; click or drag in it to move the view there. It appears
+only when the network does not fit in the view, that is, for large graphs.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
+from PySide6.QtGui import QColor, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import QWidget
+
+SIZE = (220, 130)
+WIDTH, MIN_HEIGHT, MAX_HEIGHT = 220, 60, 160
+INSET = 6  # picture margin inside the frame
+MARGIN = 12
+REFRESH_MS = 250
+
+
+class Minimap(QWidget):
+    def __init__(self, view):
+        super().__init__(view)  # on the view, not the viewport: scrolling the viewport would drag it along
+        self.view = view
+        self.resize(*SIZE)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setAttribute(Qt.WidgetAttribute.WA_NoMousePropagation)
+        self.picture: QPixmap | None = None
+        self.source = QRectF()  # the scene rect the picture shows
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(REFRESH_MS)
+        self._timer.timeout.connect(self.refresh)
+        scene = view.network_scene
+        view.doc.networkChanged.connect(lambda *_: self.refresh_soon())
+        view.doc.analysisChanged.connect(lambda *_: self.refresh_soon())
+        view.doc.projectReplaced.connect(self.refresh_soon)
+        self._scene = scene
+        self.hide()
+
+    def refresh_soon(self) -> None:
+        self._timer.start()
+
+    def refresh(self) -> None:
+        """Render the whole network into the picture (a few ms for a thousand blocks: no text)."""
+        rect = self._scene.items_rect()
+        if rect.isNull():
+            self.picture = None
+            self.view_changed()
+            return
+        rect = rect.adjusted(-40, -40, 40, 40)
+        # the minimap takes the network's proportions, within limits
+        width = WIDTH
+        height = int(max(MIN_HEIGHT, min(MAX_HEIGHT, width * rect.height() / rect.width())))
+        self.resize(width, height)
+        self.source = rect
+        ratio = self.devicePixelRatioF()
+        picture = QPixmap(int(width * ratio), int(height * ratio))
+        picture.setDevicePixelRatio(ratio)
+        picture.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(picture)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        self._scene.render(painter, self._target(), rect, Qt.AspectRatioMode.KeepAspectRatio)
+        painter.end()
+        self.picture = picture
+        self.view_changed()
+
+    def _target(self) -> QRectF:
+        """Where `source` lands inside the widget: scaled to fit, centred."""
+        w, h = self.width() - 2 * INSET, self.height() - 2 * INSET
+        scale = min(w / self.source.width(), h / self.source.height())
+        tw, th = self.source.width() * scale, self.source.height() * scale
+        return QRectF(INSET + (w - tw) / 2, INSET + (h - th) / 2, tw, th)
+
+    def _to_widget(self, p: QPointF) -> QPointF:
+        t = self._target()
+        return QPointF(t.left() + (p.x() - self.source.left()) / self.source.width() * t.width(),
+                       t.top() + (p.y() - self.source.top()) / self.source.height() * t.height())
+
+    def _to_scene(self, p: QPointF) -> QPointF:
+        t = self._target()
+        return QPointF(self.source.left() + (p.x() - t.left()) / t.width() * self.source.width(),
+                       self.source.top() + (p.y() - t.top()) / t.height() * self.source.height())
+
+    def view_changed(self) -> None:
+        """Show only when the network overflows the view; keep to the bottom-right corner."""
+        viewport = self.view.viewport()
+        area = viewport.geometry()
+        self.move(area.right() - self.width() - MARGIN, area.bottom() - self.height() - MARGIN)
+        if self.picture is None and not self._timer.isActive():
+            self.refresh_soon()
+        items = self._scene.items_rect()
+        overflow = not items.isNull() and not self.view.visibleSceneRect().contains(items)
+        big_enough = viewport.width() > 2.5 * self.width() and viewport.height() > 2.5 * self.height()
+        self.setVisible(overflow and big_enough and self.picture is not None)
+        self.update()
+
+    def paintEvent(self, event):
+        if self.picture is None:
+            return
+        theme = self._scene.theme
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        back = theme.color("card")
+        back.setAlpha(235)
+        painter.setPen(QPen(theme.color("card_border"), 1))
+        painter.setBrush(back)
+        painter.drawRoundedRect(QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5), 6, 6)
+        painter.drawPixmap(0, 0, self.picture)
+        seen = self.view.visibleSceneRect()
+        box = QRectF(self._to_widget(seen.topLeft()), self._to_widget(seen.bottomRight()))
+        box = box.intersected(QRectF(self.rect()).adjusted(1, 1, -1, -1))
+        fill = QColor(theme.selection)
+        fill.setAlpha(40)
+        painter.setBrush(fill)
+        painter.setPen(QPen(theme.color("selection"), 1.5))
+        painter.drawRect(box)
+        painter.end()
+
+    def mousePressEvent(self, event):
+        self._go(event.position())
+        event.accept()
+
+    def mouseMoveEvent(self, event):
+        if event.buttons() & Qt.MouseButton.LeftButton:
+            self._go(event.position())
+        event.accept()
+
+    def _go(self, pos: QPointF) -> None:
+        if self.picture is None:
+            return
+        self.view.centerOn(self._to_scene(pos))
+        self.view_changed()

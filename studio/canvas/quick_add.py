@@ -1,0 +1,145 @@
+"""The searchable block menu: a small popup with a filter field and the block titles by category.
+
+It opens where a dragged wire was dropped on empty canvas (the chosen block
+is then wired to it) and under the cursor on Tab or Space (the block is
+added there). Typing filters by title, type id, category and tags, every
+word must match ("conv 2" finds Conv 2D); Up/Down move, Enter picks,
+Escape closes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QEvent, QPoint, Qt, Signal
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import QFrame, QLineEdit, QListWidget, QListWidgetItem, QVBoxLayout
+
+from graph.spec import BlockSpec, Registry
+
+TYPE_ROLE = Qt.ItemDataRole.UserRole
+
+
+def matches(spec: BlockSpec, text: str) -> bool:
+    haystack = " ".join((spec.title, spec.type_id, spec.category, *spec.tags)).lower()
+    return all(word in haystack for word in text.lower().split())
+
+
+def matching_specs(registry: Registry, text: str,
+                   accept: Callable[[BlockSpec], bool] | None = None) -> list[BlockSpec]:
+    """Block types the filter text finds, in palette order."""
+    return [spec for spec in registry if (accept is None or accept(spec)) and matches(spec, text)]
+
+
+class QuickAddPopup(QFrame):
+    picked = Signal(str)  # block type id
+
+    def __init__(self, registry: Registry, parent=None):
+        super().__init__(parent, Qt.WindowType.Popup)
+        self.registry = registry
+        self.accept: Callable[[BlockSpec], bool] | None = None
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.filter = QLineEdit(self)
+        self.filter.setPlaceholderText("Search blocks…")
+        self.filter.setClearButtonEnabled(True)
+        self.list = QListWidget(self)
+        self.list.setUniformItemSizes(True)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.setSpacing(4)
+        layout.addWidget(self.filter)
+        layout.addWidget(self.list)
+        self.resize(260, 340)
+        self.filter.textChanged.connect(self.apply_filter)
+        self.filter.returnPressed.connect(self.choose_current)
+        self.filter.installEventFilter(self)
+        self.list.itemActivated.connect(self._activated)
+        self.list.itemClicked.connect(self._activated)
+        self._fill()
+
+    def _fill(self) -> None:
+        self.list.clear()
+        bold = QFont(self.font())
+        bold.setBold(True)
+        for category, specs in self.registry.categories().items():
+            header = QListWidgetItem(category)
+            header.setFont(bold)
+            header.setFlags(Qt.ItemFlag.NoItemFlags)
+            self.list.addItem(header)
+            for spec in specs:
+                item = QListWidgetItem("   " + spec.title)
+                item.setData(TYPE_ROLE, spec.type_id)
+                item.setToolTip(spec.help)
+                self.list.addItem(item)
+
+    def open_at(self, global_pos: QPoint, accept: Callable[[BlockSpec], bool] | None = None) -> None:
+        """Show at a screen point, empty filter, only block types `accept` allows."""
+        self.accept = accept
+        self.filter.clear()
+        self.apply_filter("")
+        self.move(global_pos)
+        self.show()
+        self.filter.setFocus()
+
+    def apply_filter(self, text: str | None = None) -> None:
+        text = self.filter.text() if text is None else text
+        header = None
+        header_has = False
+        first = None
+        for row in range(self.list.count()):
+            item = self.list.item(row)
+            type_id = item.data(TYPE_ROLE)
+            if type_id is None:
+                if header is not None:
+                    header.setHidden(not header_has)
+                header, header_has = item, False
+                continue
+            spec = self.registry.get(type_id)
+            shown = (self.accept is None or self.accept(spec)) and matches(spec, text)
+            item.setHidden(not shown)
+            if shown:
+                header_has = True
+                first = first or item
+        if header is not None:
+            header.setHidden(not header_has)
+        self.list.setCurrentItem(first)
+
+    def visible_titles(self) -> list[str]:
+        return [self.list.item(r).text().strip() for r in range(self.list.count())
+                if not self.list.item(r).isHidden() and self.list.item(r).data(TYPE_ROLE) is not None]
+
+    def choose_current(self) -> None:
+        item = self.list.currentItem()
+        if item is not None and not item.isHidden() and item.data(TYPE_ROLE) is not None:
+            self._activated(item)
+
+    def _activated(self, item: QListWidgetItem) -> None:
+        type_id = item.data(TYPE_ROLE)
+        if type_id is None:
+            return
+        self.hide()
+        self.picked.emit(type_id)
+
+    def _step(self, delta: int) -> None:
+        row = self.list.currentRow()
+        count = self.list.count()
+        r = row + delta
+        while 0 <= r < count:
+            item = self.list.item(r)
+            if not item.isHidden() and item.data(TYPE_ROLE) is not None:
+                self.list.setCurrentRow(r)
+                return
+            r += delta
+
+    def eventFilter(self, watched, event):
+        if watched is self.filter and event.type() == QEvent.Type.KeyPress:
+            if event.key() == Qt.Key.Key_Down:
+                self._step(1)
+                return True
+            if event.key() == Qt.Key.Key_Up:
+                self._step(-1)
+                return True
+            if event.key() == Qt.Key.Key_Escape:
+                self.hide()
+                return True
+        return super().eventFilter(watched, event)

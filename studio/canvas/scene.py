@@ -1,0 +1,372 @@
+"""NetworkScene: the graphics scene of one network, kept in step with the Document.
+
+The scene never changes the model. It listens to `Document.networkChanged`
+(one model Change at a time) and `Document.analysisChanged`, and updates
+only the items concerned: a block added gets a card, a wire removed loses
+its item, a parameter edit redraws one card, a new analysis re-colours only
+the cards and wires whose shape or problems differ from before. So an edit
+on a 1,000-block network redraws in well under a frame.
+
+User gestures end in Document calls (see interaction.py for the mouse side
+and menus.py for the context menus): a drag of blocks is one `move_blocks`
+on release, a wire drawn port to port is one `connect`.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Signal
+from PySide6.QtGui import QBrush
+from PySide6.QtWidgets import QGraphicsScene
+
+from graph.diagnostics import ERROR, Diagnostic
+from graph.model import Block, Change, Edge, Group, Network
+from graph.shapes import compact_shape
+from studio.canvas import labels
+from studio.canvas.block_item import BlockItem, CardContent, CardStatus
+from studio.canvas.group_item import GroupItem
+from studio.canvas.interaction import SceneInteraction
+from studio.canvas.style import Theme, system_theme
+from studio.canvas.wire_item import WireItem
+
+WORLD = 100_000.0  # the scene is a large fixed square, so panning is never stopped by its edge
+
+
+class NetworkScene(SceneInteraction, QGraphicsScene):
+    """Cards, wires and groups of one network of `doc.project`."""
+
+    # scene pos, and the wire end to connect the new block to: (block, port, is_output) or None
+    quickAddRequested = Signal(QPointF, object)
+    wireRefused = Signal(str)  # why a dropped wire was not made
+    problemMenuRequested = Signal(str, object)  # block id, screen QPoint
+    renameRequested = Signal(str)  # block id: the view opens an inline editor
+    blockActivated = Signal(str)  # double-click on a card
+    blockSelectionChanged = Signal(list)
+
+    def __init__(self, doc, network: str | None = None, theme: Theme | None = None, parent=None):
+        QGraphicsScene.__init__(self, parent)
+        self.doc = doc
+        self.net: Network = doc.network(network)
+        self.theme = theme or system_theme()
+        self.blocks: dict[str, BlockItem] = {}
+        self.wires: dict[Edge, WireItem] = {}
+        self.groups: dict[str, GroupItem] = {}
+        self._wires_of: dict[str, set[Edge]] = {}
+        self._group_of: dict[str, str] = {}  # block id -> id of its group
+        self._diag_keys: dict[str, tuple] = {}  # block id -> (shape, diagnostics) last drawn
+        self._bad_inputs: set[tuple[str, str]] = set()
+        self.show_wire_shapes = False
+        self.text_visible = True
+        self.setSceneRect(QRectF(-WORLD / 2, -WORLD / 2, WORLD, WORLD))
+        self.setBackgroundBrush(QBrush(self.theme.color("background")))
+        SceneInteraction.__init__(self)
+        doc.networkChanged.connect(self._on_network_changed)
+        doc.analysisChanged.connect(self._on_analysis_changed)
+        doc.projectReplaced.connect(self._on_project_replaced)
+        self.selectionChanged.connect(self._on_selection_changed)
+        self.rebuild()
+
+    # --- identity ---
+    @property
+    def network_name(self) -> str:
+        return self.net.name
+
+    def _mine(self, name: str) -> bool:
+        try:
+            return self.doc.network(name) is self.net
+        except ValueError:  # ModelError: no such network (any more)
+            return False
+
+    # --- building ---
+    def rebuild(self) -> None:
+        """Make every item afresh (only on construction or when the project is replaced)."""
+        self.clearSelection()
+        for item in list(self.blocks.values()) + list(self.wires.values()) + list(self.groups.values()):
+            self.removeItem(item)
+        self.blocks, self.wires, self.groups = {}, {}, {}
+        self._wires_of, self._group_of, self._diag_keys, self._bad_inputs = {}, {}, {}, set()
+        for block in self.net.blocks.values():
+            self._add_block(block)
+        for edge in self.net.edges:
+            self._add_wire(edge)
+        self._sync_groups()
+        self._apply_analysis()
+
+    def _content(self, block: Block) -> CardContent:
+        registry = self.doc.registry
+        spec = registry.get(block.type) if block.type in registry else None
+        if spec is None:
+            return CardContent(block.name, block.type, "", "unknown block type", ("x",), True, block.enabled)
+        params = {**spec.defaults(), **block.params}
+        try:
+            ports = tuple(p.name for p in spec.input_ports(params))
+        except (TypeError, ValueError):  # a broken count parameter: show the declared ports
+            ports = tuple(p.name for p in spec.input_ports(None))
+        return CardContent(block.name, spec.title, spec.category, labels.summary_text(spec, params),
+                           ports, spec.has_output, block.enabled)
+
+    def _add_block(self, block: Block) -> BlockItem:
+        item = BlockItem(block.id, self._content(block), self.theme)
+        item.setPos(*block.position)
+        self.addItem(item)
+        self.blocks[block.id] = item
+        return item
+
+    def _add_wire(self, edge: Edge) -> WireItem:
+        item = WireItem(edge, self.theme)
+        self.addItem(item)
+        self.wires[edge] = item
+        for bid in (edge.src, edge.dst):
+            self._wires_of.setdefault(bid, set()).add(edge)
+        self._place_wire(item)
+        self._mark_ports(edge)
+        return item
+
+    def _remove_wire(self, edge: Edge) -> None:
+        item = self.wires.pop(edge, None)
+        if item is None:
+            return
+        self.removeItem(item)
+        for bid in (edge.src, edge.dst):
+            self._wires_of.get(bid, set()).discard(edge)
+        self.forget_wire(item)
+        self._mark_ports(edge)
+
+    def _mark_ports(self, edge: Edge) -> None:
+        """Filled ports show what is wired; recomputed for the two ends of one edge."""
+        src, dst = self.blocks.get(edge.src), self.blocks.get(edge.dst)
+        if src is not None and src.output is not None:
+            src.output.set_flags(any(e.src == edge.src for e in self._wires_of.get(edge.src, ())),
+                                 src.output.problem, self.theme)
+        if dst is not None and edge.dst_port in dst.inputs:
+            port = dst.inputs[edge.dst_port]
+            port.set_flags(any(e.dst == edge.dst and e.dst_port == edge.dst_port
+                               for e in self._wires_of.get(edge.dst, ())), port.problem, self.theme)
+
+    # --- geometry that follows moves ---
+    def _anchor(self, block_id: str, port: str | None) -> QPointF | None:
+        """Where a wire end sits: on the port, or on a collapsed group's card."""
+        group = self.groups.get(self._group_of.get(block_id, ""))
+        if group is not None and group.collapsed:
+            return group.output_anchor() if port is None else group.input_anchor()
+        item = self.blocks.get(block_id)
+        if item is None:
+            return None
+        return item.output_anchor() if port is None else item.input_anchor(port)
+
+    def _place_wire(self, item: WireItem) -> None:
+        edge = item.edge
+        g_src, g_dst = self._group_of.get(edge.src), self._group_of.get(edge.dst)
+        inside = g_src is not None and g_src == g_dst and self.groups.get(g_src) is not None \
+            and self.groups[g_src].collapsed
+        item.setVisible(not inside)
+        p1, p2 = self._anchor(edge.src, None), self._anchor(edge.dst, edge.dst_port)
+        if p1 is not None and p2 is not None and not inside:
+            item.set_ends(p1, p2)
+
+    def block_item_moved(self, item: BlockItem) -> None:
+        """Called by a card whenever its position changes (drag, undo, layout)."""
+        for edge in self._wires_of.get(item.block_id, ()):
+            self._place_wire(self.wires[edge])
+        group = self.groups.get(self._group_of.get(item.block_id, ""))
+        if group is not None and not group.collapsed:
+            self._fit_group(group)
+
+    def group_item_moved(self, item: GroupItem) -> None:
+        for bid in item.group.blocks:
+            for edge in self._wires_of.get(bid, ()):
+                self._place_wire(self.wires[edge])
+
+    # --- groups ---
+    def _sync_groups(self) -> None:
+        wanted = {g.id: g for g in self.net.groups}
+        for gid in [g for g in self.groups if g not in wanted]:
+            self.removeItem(self.groups.pop(gid))
+        self._group_of = {bid: g.id for g in self.net.groups for bid in g.blocks if bid in self.blocks}
+        for gid, group in wanted.items():
+            item = self.groups.get(gid)
+            if item is None:
+                item = self.groups[gid] = GroupItem(group, self.theme)
+                self.addItem(item)
+            else:
+                item.set_group(group)
+            self._fit_group(item)
+        hidden = {bid for g in self.net.groups if g.collapsed for bid in g.blocks}
+        for bid, item in self.blocks.items():
+            item.setVisible(bid not in hidden)
+            if bid in hidden:
+                item.setSelected(False)
+        for wire in self.wires.values():
+            self._place_wire(wire)
+
+    def _fit_group(self, item: GroupItem) -> None:
+        members = [self.blocks[b] for b in item.group.blocks if b in self.blocks]
+        if not members:
+            return
+        if item.collapsed:
+            x = min(self.net.blocks[m.block_id].position[0] for m in members)
+            y = min(self.net.blocks[m.block_id].position[1] for m in members)
+            item.fit(QRectF(x, y, 0, 0))
+            return
+        rect = QRectF(members[0].pos(), members[0].shape().boundingRect().size())
+        for m in members[1:]:
+            rect = rect.united(QRectF(m.pos(), m.shape().boundingRect().size()))
+        item.fit(rect)
+
+    def group_of(self, block_id: str) -> Group | None:
+        gid = self._group_of.get(block_id)
+        return next((g for g in self.net.groups if g.id == gid), None)
+
+    # --- model events ---
+    def _on_network_changed(self, name: str, change: Change) -> None:
+        if not self._mine(name):
+            return
+        kind, bid = change.kind, change.block
+        if kind == "block_added":
+            self._add_block(self.net.block(bid))
+            if self._group_of:
+                self._sync_groups()
+        elif kind == "block_removed":
+            item = self.blocks.pop(bid, None)
+            if item is not None:
+                item.setSelected(False)
+                self.removeItem(item)
+            self._wires_of.pop(bid, None)
+            self._diag_keys.pop(bid, None)
+        elif kind == "edge_added":
+            self._add_wire(change.edge)
+        elif kind == "edge_removed":
+            self._remove_wire(change.edge)
+        elif kind == "block_moved":
+            item = self.blocks.get(bid)
+            if item is not None:
+                item.setPos(*self.net.block(bid).position)
+                group = self.groups.get(self._group_of.get(bid, ""))
+                if group is not None and group.collapsed:
+                    self._fit_group(group)
+                    self.group_item_moved(group)
+        elif kind in ("param_changed", "block_renamed", "block_enabled"):
+            self._refresh_block(bid)
+        elif kind == "group_changed":
+            self._sync_groups()
+
+    def _refresh_block(self, bid: str) -> None:
+        item = self.blocks.get(bid)
+        if item is None:
+            return
+        if item.set_content(self._content(self.net.block(bid))):
+            for edge in self._wires_of.get(bid, ()):
+                self._place_wire(self.wires[edge])
+                self._mark_ports(edge)
+        self._diag_keys.pop(bid, None)  # the tooltip names the block: redo it with the next analysis
+
+    def _on_analysis_changed(self, name: str) -> None:
+        if self._mine(name):
+            self._apply_analysis()
+
+    def _on_project_replaced(self) -> None:
+        if any(net is self.net for net in self.doc.project.networks):
+            self.rebuild()
+        else:  # our network is gone: show nothing rather than a stale picture
+            self.net = Network(self.net.name)
+            self.rebuild()
+
+    # --- analysis -> items ---
+    def _apply_analysis(self) -> None:
+        try:
+            analysis = self.doc.analysis(self.net.name)
+        except (KeyError, ValueError):
+            return
+        if analysis.network is not self.net:
+            return
+        per_block: dict[str, list[Diagnostic]] = {}
+        bad_inputs: set[tuple[str, str]] = set()
+        for d in analysis.diagnostics:
+            if d.block is not None:
+                per_block.setdefault(d.block, []).append(d)
+                if d.port is not None and d.is_error:
+                    bad_inputs.add((d.block, d.port))
+        shapes = analysis.shapes
+        for bid, item in self.blocks.items():
+            diags = per_block.get(bid, ())
+            shape = shapes.get(bid)
+            key = (shape, tuple(diags))
+            if self._diag_keys.get(bid) == key:
+                continue  # unchanged: the card keeps its cached picture
+            self._diag_keys[bid] = key
+            item.set_status(self._status(self.net.block(bid), shape, diags))
+        changed = bad_inputs ^ self._bad_inputs
+        self._bad_inputs = bad_inputs
+        for bid, port in changed:
+            for edge in self._wires_of.get(bid, ()):
+                if edge.dst == bid and edge.dst_port == port:
+                    self.wires[edge].set_problem((bid, port) in bad_inputs)
+        if self.show_wire_shapes:
+            for edge, wire in self.wires.items():
+                wire.set_label(compact_shape(shapes.get(edge.src)))
+
+    def _status(self, block: Block, shape, diags) -> CardStatus:
+        registry = self.doc.registry
+        spec = registry.get(block.type) if block.type in registry else None
+        text = compact_shape(shape)
+        severity = None
+        if diags:
+            severity = ERROR if any(d.is_error for d in diags) else "warning"
+        return CardStatus(
+            shape=text, severity=severity,
+            tooltip=labels.block_tooltip(spec, block, text, diags),
+            problem_text="\n".join(labels.problem_lines(diags)),
+            fixes=tuple(d.fix for d in diags if d.fix is not None),
+            bad_ports=frozenset(d.port for d in diags if d.port is not None and d.is_error))
+
+    def diagnostics_of(self, block_id: str) -> list[Diagnostic]:
+        return [d for d in self.doc.analysis(self.net.name).diagnostics if d.block == block_id]
+
+    # --- display settings ---
+    def set_theme(self, theme: Theme) -> None:
+        self.theme = theme
+        self.setBackgroundBrush(QBrush(theme.color("background")))
+        for item in self.blocks.values():
+            item.set_theme(theme)
+        for wire in self.wires.values():
+            wire.apply_theme(theme)
+        for group in self.groups.values():
+            group.theme = theme
+            group.update()
+        self.update()
+
+    def set_wire_shapes(self, shown: bool) -> None:
+        """Write each wire's shape at its middle (off by default: the card shows it too)."""
+        self.show_wire_shapes = shown
+        shapes = self.doc.analysis(self.net.name).shapes
+        for edge, wire in self.wires.items():
+            wire.set_label(compact_shape(shapes.get(edge.src)) if shown else None)
+            if wire.label is not None:
+                wire.label.setVisible(self.text_visible)
+
+    def set_text_visible(self, visible: bool) -> None:
+        """Level of detail for the few text items that are not cards (wire labels)."""
+        if visible == self.text_visible:
+            return
+        self.text_visible = visible
+        for wire in self.wires.values():
+            if wire.label is not None:
+                wire.label.setVisible(visible)
+
+    # --- selection ---
+    def selected_block_ids(self) -> list[str]:
+        ids = {item.block_id for item in self.selectedItems() if isinstance(item, BlockItem)}
+        for item in self.selectedItems():
+            if isinstance(item, GroupItem):
+                ids.update(b for b in item.group.blocks if b in self.blocks)
+        return [bid for bid in self.net.blocks if bid in ids]  # model order, stable for callers
+
+    def _on_selection_changed(self) -> None:
+        self.blockSelectionChanged.emit(self.selected_block_ids())
+
+    def items_rect(self) -> QRectF:
+        """Bounding rect of every visible card and group (cheaper than itemsBoundingRect)."""
+        rect = QRectF()
+        for item in list(self.blocks.values()) + list(self.groups.values()):
+            if item.isVisible():
+                rect = rect.united(item.sceneBoundingRect())
+        return rect
