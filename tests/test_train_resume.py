@@ -151,3 +151,29 @@ def test_sigint_to_a_training_subprocess_saves_and_finishes_stopped(tmp_path):
     saved = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
     assert saved["step"] >= 3 and "resume" in saved
     assert time.time() - (tmp_path / "run" / "summary.json").stat().st_mtime < 60
+
+
+def test_a_stop_line_on_stdin_sets_the_flag():
+    import io
+
+    from runtime.train.stop import watch_stdin
+
+    flag = StopFlag()
+    watch_stdin(flag, io.StringIO("hello\n  STOP \n")).join(timeout=5)
+    assert flag.requested and flag.reason == "stopped"
+    quiet = StopFlag()
+    watch_stdin(quiet, io.StringIO("")).join(timeout=5)  # the parent closing stdin is not a stop
+    assert not quiet.requested
+
+
+def test_sigterm_and_sigint_set_the_flag_while_training_and_are_restored_after():
+    from runtime.train.stop import stop_on_signals
+
+    before = signal.getsignal(signal.SIGTERM)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        flag = StopFlag()
+        with stop_on_signals(flag):
+            os.kill(os.getpid(), sig)
+            time.sleep(0.05)  # the handler runs between bytecodes of the main thread
+            assert flag.requested
+    assert signal.getsignal(signal.SIGTERM) is before
