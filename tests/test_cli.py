@@ -67,6 +67,13 @@ def test_check_prints_the_table_and_exits_0(capsys):
     assert "No problems found." in out
 
 
+@pytest.mark.parametrize("name", [e.name for e in list_examples()])
+def test_every_example_passes_check(capsys, name):
+    code, out, err = run_cli(capsys, "check", name)
+    assert (code, err) == (0, "")
+    assert "No problems found." in out
+
+
 def test_check_a_gan_shows_both_networks(capsys):
     code, out, _ = run_cli(capsys, "check", "digits_gan")
     assert code == 0
