@@ -104,7 +104,12 @@ class Trainer:
                 reason = "failed"
                 self.emit(ev.RunError(str(failure), failure.reason, failure.suggestion, failure.step,
                                       failure.epoch))
-            test = self._test_metrics() if failure is None else {}
+            test = {}
+            if failure is None:
+                try:
+                    test = self._test_metrics()
+                except Exception as exc:  # noqa: BLE001 - training is done; say so and keep its results
+                    self.emit(ev.RunWarning(f"the test split could not be evaluated: {exc}"))
             summary = build_summary(self, reason, wall_start, test, failure)
             self.folder.write_summary(summary)
             self.folder.close()
