@@ -169,6 +169,8 @@ def _fresh_name(wanted: str, taken: set[str]) -> str:
 def put_on_clipboard(text: str) -> None:
     """Offer the text as DeepWire blocks and as plain text (for a text editor or a bug report)."""
     global _release_installed
+    if QGuiApplication.instance() is None:  # headless use (scripts, a CLI): no system clipboard
+        return
     mime = QMimeData()
     mime.setText(text)
     mime.setData(MIME_TYPE, text.encode("utf-8"))
@@ -196,9 +198,20 @@ def _release_clipboard() -> None:
 
 def clipboard_text() -> str:
     """The clipboard's DeepWire blocks if it holds any, else its plain text ("" when empty)."""
-    mime = QGuiApplication.clipboard().mimeData()
+    mime = QGuiApplication.clipboard().mimeData() if QGuiApplication.instance() is not None else None
     if mime is None:
         return ""
     if mime.hasFormat(MIME_TYPE):
         return bytes(mime.data(MIME_TYPE).data()).decode("utf-8", errors="replace")
     return mime.text()
+
+
+def clipboard_has_blocks() -> bool:
+    """Whether Paste has something to paste (cheap: for enabling the Paste action, not a full check)."""
+    mime = QGuiApplication.clipboard().mimeData() if QGuiApplication.instance() is not None else None
+    if mime is None:
+        return False
+    if mime.hasFormat(MIME_TYPE):
+        return True
+    head = mime.text()[:200]
+    return f'"{FORMAT}"' in head or f'"{PROJECT_FORMAT}"' in head

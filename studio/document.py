@@ -251,6 +251,10 @@ class Document(QObject):
 
     cut = cut_blocks
 
+    def can_paste(self) -> bool:
+        """Whether the system clipboard seems to hold blocks (to enable Edit > Paste)."""
+        return clipboard.clipboard_has_blocks()
+
     def paste(self, network: str, text: str | None = None, offset: Point = (40.0, 40.0),
               at: Point | None = None) -> list[str]:
         """Add copied blocks (from `text`, else the system clipboard) with fresh ids and names.

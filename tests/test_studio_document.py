@@ -120,6 +120,8 @@ def test_copy_puts_blocks_with_their_inner_wires_on_the_clipboard(doc):
     assert mime.hasFormat(MIME_TYPE) and mime.text() == text
     assert clipboard_text() == text
     assert doc.undo_stack.count() == 0  # copying changes nothing
+    QGuiApplication.clipboard().setText(text)  # pasted back from a text editor: still blocks
+    assert doc.can_paste() and len(doc.paste("model")) == 3
 
 
 def test_paste_within_a_network_gives_fresh_ids_names_and_keeps_inner_wires(doc):
@@ -197,9 +199,11 @@ def test_a_whole_project_file_pastes_its_first_network(doc):
 def test_cut_removes_and_paste_brings_them_back_with_the_same_names(doc):
     net = doc.network()
     names = [net.block(b).name for b in ("b4", "b5")]
-    text = doc.cut_blocks("model", ["b4", "b5"])
+    QGuiApplication.clipboard().setText("plain words")
+    assert not doc.can_paste()
+    text = doc.cut("model", ["b4", "b5"])
     assert "b4" not in net.blocks and "b5" not in net.blocks
-    assert clipboard_text() == text and doc.undo_stack.count() == 1
+    assert clipboard_text() == text and doc.undo_stack.count() == 1 and doc.can_paste()
     new = doc.paste("model", offset=(0, 0))
     assert [net.block(b).name for b in new] == names
     doc.undo_stack.undo()
