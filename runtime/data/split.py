@@ -30,6 +30,11 @@ def split_indices(count: int, val_fraction: float, test_fraction: float, seed: i
     train, val, test = [], [], []
     for group in groups:
         n_val, n_test = round(len(group) * val_fraction), round(len(group) * test_fraction)
+        # rounding both shares up can swallow a small class whole: keep one sample to train on
+        excess = n_val + n_test - (len(group) - 1)
+        if excess > 0:
+            cut_test = min(excess, n_test)
+            n_test, n_val = n_test - cut_test, n_val - (excess - cut_test)
         val.append(group[:n_val])
         test.append(group[n_val:n_val + n_test])
         train.append(group[n_val + n_test:])
