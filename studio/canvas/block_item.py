@@ -17,22 +17,21 @@ text becomes grey bars (level of detail), which is both faster and calmer.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QBrush, QFontMetricsF, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem
 
 from graph.diagnostics import Fix
 from studio.canvas.badges import sync_badges
 from studio.canvas.port_item import PortItem
-from studio.canvas.style import BAND, CARD_WIDTH, CORNER, GRID, ROW, TEXT_LOD, Theme, snap
+from studio.canvas.style import BAND, CARD_WIDTH, CORNER, ROW, TEXT_LOD, Theme
 
 PAD = 9.0  # inner left/right margin of the text
 
 
-@dataclass(frozen=True)
-class CardContent:
+class CardContent(NamedTuple):
     """What a card shows from the model; a new value is drawn only when it differs."""
 
     name: str
@@ -44,16 +43,29 @@ class CardContent:
     enabled: bool = True
 
 
-@dataclass(frozen=True)
-class CardStatus:
-    """What a card shows from the analysis: shape, worst problem, tooltip, quick fixes."""
+class CardStatus(NamedTuple):
+    """What a card shows from the analysis: shape, worst problem, messages, quick fixes.
+
+    NamedTuples, not dataclasses: a re-analysis may make a thousand of them.
+    """
 
     shape: str = "?"
     severity: str | None = None  # None, "warning" or "error"
-    tooltip: str = ""
     problem_text: str = ""
     fixes: tuple[Fix, ...] = ()
     bad_ports: frozenset[str] = frozenset()
+
+
+def apply_cache_mode(item: QGraphicsItem, mode: str) -> None:
+    """device: cached at screen resolution; item2 / item / item_small: cached once at 2x / 1x / 0.5x
+    of the card's size and scaled by the view."""
+    if mode == "device":
+        item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        return
+    rect = item.boundingRect()
+    scale = {"item2": 2.0, "item": 1.0}.get(mode, 0.5)
+    item.setCacheMode(QGraphicsItem.CacheMode.ItemCoordinateCache,
+                      QSize(round(rect.width() * scale), round(rect.height() * scale)))
 
 
 def card_height(inputs: int) -> float:
@@ -75,13 +87,12 @@ class BlockItem(QGraphicsItem):
         self.badge = None  # BadgeItem while the block has a problem
         self.fix_chip = None  # FixChipItem while a problem has a quick fix
         self._height = card_height(len(content.inputs))
+        # no ItemSendsGeometryChanges and no itemChange override: Python calls on every
+        # property change would slow building a big scene; the scene follows drags itself
         self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
-                      | QGraphicsItem.GraphicsItemFlag.ItemIsMovable
-                      | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges)
-        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+                      | QGraphicsItem.GraphicsItemFlag.ItemIsMovable)
         self.setAcceptHoverEvents(True)
         self.setZValue(1)
-        self.snapping = False  # set by the scene while the user drags, so model positions stay exact
         self._hover = False
         self._build_ports()
 
@@ -152,11 +163,12 @@ class BlockItem(QGraphicsItem):
     def set_status(self, status: CardStatus) -> bool:
         if status == self.status:
             return False
-        self.status = status
-        self.setToolTip(status.tooltip)
-        for name, port in self.inputs.items():
-            port.set_flags(port.connected, name in status.bad_ports, self.theme)
-        sync_badges(self)
+        old, self.status = self.status, status
+        if status.bad_ports != old.bad_ports:
+            for name, port in self.inputs.items():
+                port.set_flags(port.connected, name in status.bad_ports, self.theme)
+        if status[1:] != old[1:]:  # more than the shape changed
+            sync_badges(self)
         self.update()
         return True
 
@@ -176,15 +188,6 @@ class BlockItem(QGraphicsItem):
             self.fix_chip.setPos(8, self._height + 5)
 
     # --- interaction hooks ---
-    def itemChange(self, change, value):
-        if change == QGraphicsItem.GraphicsItemChange.ItemPositionChange and self.snapping:
-            return QPointF(snap(value.x(), GRID), snap(value.y(), GRID))
-        if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
-            scene = self.scene()
-            if scene is not None:
-                scene.block_item_moved(self)
-        return super().itemChange(change, value)
-
     def hoverEnterEvent(self, event):
         self._hover = True
         self.update()
@@ -197,6 +200,8 @@ class BlockItem(QGraphicsItem):
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
         t, c, s = self.theme, self.content, self.status
         lod = option.levelOfDetailFromTransform(painter.worldTransform())
+        scene = self.scene()
+        text = lod >= TEXT_LOD * 0.4 and (scene is None or scene.text_visible)
         rect = QRectF(0, 0, CARD_WIDTH, self._height)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, lod > 0.25)
         band = t.category(c.category) if c.enabled else t.color("disabled")
@@ -231,7 +236,7 @@ class BlockItem(QGraphicsItem):
         top.addRect(QRectF(0, 0, CARD_WIDTH, BAND))
         painter.fillPath(band_path.intersected(top), band)
 
-        if lod < TEXT_LOD:
+        if not text:  # zoomed out (the scene says so) or painted tiny (a minimap)
             self._paint_greek(painter)
             return
         self._paint_text(painter)

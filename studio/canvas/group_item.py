@@ -14,7 +14,7 @@ from PySide6.QtGui import QBrush, QColor, QFontMetricsF, QPainter, QPainterPath,
 from PySide6.QtWidgets import QGraphicsItem
 
 from graph.model import Group
-from studio.canvas.style import BAND, CARD_WIDTH, CORNER, GRID, TEXT_LOD, Theme, snap
+from studio.canvas.style import BAND, CARD_WIDTH, CORNER, TEXT_LOD, Theme
 
 HEADER = 22.0
 MARGIN = 14.0
@@ -29,7 +29,6 @@ class GroupItem(QGraphicsItem):
         self._rect = QRectF()
         self.setZValue(-1)
         self.setAcceptHoverEvents(False)
-        self.snapping = False
         self._set_flags()
 
     @property
@@ -44,7 +43,6 @@ class GroupItem(QGraphicsItem):
         movable = self.group.collapsed  # an expanded group moves with its blocks, a collapsed one itself
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsMovable, movable)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, movable)
-        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges, movable)
         self.setZValue(1 if movable else -1)
 
     def set_group(self, group: Group) -> None:
@@ -82,13 +80,6 @@ class GroupItem(QGraphicsItem):
         path = QPainterPath()
         path.addRect(self.header_rect())
         return path
-
-    def itemChange(self, change, value):
-        if change == QGraphicsItem.GraphicsItemChange.ItemPositionChange and self.snapping:
-            return QPointF(snap(value.x(), GRID), snap(value.y(), GRID))
-        if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged and self.scene() is not None:
-            self.scene().group_item_moved(self)
-        return super().itemChange(change, value)
 
     def mouseDoubleClickEvent(self, event):
         if self.header_rect().contains(event.pos()):

@@ -5,7 +5,7 @@
   Release on a port: `Document.connect`, or a tooltip saying why not.
   Release on a card: its first input that accepts. Release on empty
   canvas: the quick-add menu, and the chosen block gets wired.
-- Drag cards: Qt moves them (snapping to the grid); release makes one
+- Drag cards: Qt moves them, we snap them to the grid; release makes one
   `Document.move_blocks` step for the whole drag.
 - Click a wire: select it (Delete removes it). Double-click a card:
   `blockActivated`. Right-click: the context menus of menus.py.
@@ -39,7 +39,7 @@ class SceneInteraction:
         self.selected_wires: set[Edge] = set()
         self.last_refusal = ""  # why the last dropped wire was refused (also shown as a tooltip)
         self._moving = False
-        self._snapping: list[QGraphicsItem] = []
+        self._dragged: list[QGraphicsItem] = []  # cards (and collapsed groups) a press may move
 
     # --- hit testing ---
     def item_at(self, pos: QPointF) -> QGraphicsItem | None:
@@ -81,9 +81,7 @@ class SceneInteraction:
         super().mousePressEvent(event)
         if event.button() == Qt.MouseButton.LeftButton:
             self._moving = True
-            self._snapping = [i for i in self.selectedItems() if isinstance(i, BlockItem | GroupItem)]
-            for moving in self._snapping:
-                moving.snapping = True
+            self._dragged = [i for i in self.selectedItems() if isinstance(i, BlockItem | GroupItem)]
 
     def mouseMoveEvent(self, event):
         if self.drag is not None:
@@ -91,6 +89,20 @@ class SceneInteraction:
             event.accept()
             return
         super().mouseMoveEvent(event)
+        if self._moving and event.buttons() & Qt.MouseButton.LeftButton:
+            self._follow_drag()
+
+    def _follow_drag(self) -> None:
+        """Qt moved the selected cards: snap them to the grid and bring their wires along."""
+        for item in self._dragged:
+            pos = item.pos()
+            snapped = QPointF(snap(pos.x()), snap(pos.y()))
+            if snapped != pos:
+                item.setPos(snapped)
+            if isinstance(item, BlockItem):
+                self.block_item_moved(item)
+            else:
+                self.group_item_moved(item)
 
     def mouseReleaseEvent(self, event):
         if self.drag is not None and event.button() == Qt.MouseButton.LeftButton:
@@ -111,6 +123,15 @@ class SceneInteraction:
             return
         super().mouseDoubleClickEvent(event)
 
+    def helpEvent(self, event):
+        from studio.canvas.tooltips import tooltip_for
+        text = tooltip_for(self, self.item_at(event.scenePos()))
+        if text:
+            QToolTip.showText(event.screenPos(), text, event.widget())
+        else:
+            QToolTip.hideText()
+        event.setAccepted(bool(text))
+
     def contextMenuEvent(self, event):
         from studio.canvas import menus  # menus import widgets; keep them out of the scene's import time
         item = self.item_at(event.scenePos())
@@ -127,9 +148,7 @@ class SceneInteraction:
     # --- moves ---
     def commit_moves(self) -> None:
         """One Document.move_blocks for everything the drag moved (positions already snapped)."""
-        for item in self._snapping:
-            item.snapping = False
-        self._snapping = []
+        self._dragged = []
         moves = {}
         for item in self.selectedItems():
             if isinstance(item, BlockItem):

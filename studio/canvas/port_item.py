@@ -46,23 +46,16 @@ class PortItem(QGraphicsEllipseItem):
             self.apply_theme(theme)
 
     def apply_theme(self, theme: Theme) -> None:
-        card = theme.color("card")
-        if self.state == ACCEPT:
-            fill, line, grow = theme.color("accept"), theme.color("accept"), 2.5
-        elif self.state == DIM:
-            fill, line, grow = card, theme.color("greek"), -1.0
-        elif self.problem and not self.connected:
-            fill, line, grow = card, theme.color("error"), 0.0
-        else:
-            wire = theme.color("wire")
-            fill, line, grow = (wire if self.connected else card), wire, 0.0
-        if self._hover and self.state != DIM:
-            fill, line, grow = theme.color("wire_hover"), theme.color("wire_hover"), max(grow, 1.5)
-        r = PORT_RADIUS + grow
-        self.setRect(QRectF(-r, -r, 2 * r, 2 * r))
-        self.setBrush(QBrush(fill))
-        self.setPen(QPen(line, 1.6))
-        self.setOpacity(0.45 if self.state == DIM else 1.0)
+        key = (theme.name, self.state, self.connected, self.problem, self._hover)
+        look = _LOOKS.get(key)
+        if look is None:
+            look = _LOOKS[key] = _look(theme, *key[1:])
+        rect, brush, pen, opacity = look
+        self.setRect(rect)
+        self.setBrush(brush)
+        self.setPen(pen)
+        if self.opacity() != opacity:
+            self.setOpacity(opacity)
 
     def hoverEnterEvent(self, event):
         self._hover = True
@@ -74,3 +67,23 @@ class PortItem(QGraphicsEllipseItem):
         if self.scene() is not None:
             self.apply_theme(self.scene().theme)
         super().hoverLeaveEvent(event)
+
+
+_LOOKS: dict[tuple, tuple[QRectF, QBrush, QPen, float]] = {}  # shared by every port of a theme
+
+
+def _look(theme: Theme, state: str, connected: bool, problem: bool, hover: bool):
+    card = theme.color("card")
+    if state == ACCEPT:
+        fill, line, grow = theme.color("accept"), theme.color("accept"), 2.5
+    elif state == DIM:
+        fill, line, grow = card, theme.color("greek"), -1.0
+    elif problem and not connected:
+        fill, line, grow = card, theme.color("error"), 0.0
+    else:
+        wire = theme.color("wire")
+        fill, line, grow = (wire if connected else card), wire, 0.0
+    if hover and state != DIM:
+        fill, line, grow = theme.color("wire_hover"), theme.color("wire_hover"), max(grow, 1.5)
+    r = PORT_RADIUS + grow
+    return QRectF(-r, -r, 2 * r, 2 * r), QBrush(fill), QPen(line, 1.6), (0.45 if state == DIM else 1.0)

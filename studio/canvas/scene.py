@@ -22,10 +22,10 @@ from graph.diagnostics import ERROR, Diagnostic
 from graph.model import Block, Change, Edge, Group, Network
 from graph.shapes import compact_shape
 from studio.canvas import labels
-from studio.canvas.block_item import BlockItem, CardContent, CardStatus
+from studio.canvas.block_item import BlockItem, CardContent, CardStatus, apply_cache_mode
 from studio.canvas.group_item import GroupItem
 from studio.canvas.interaction import SceneInteraction
-from studio.canvas.style import Theme, system_theme
+from studio.canvas.style import TEXT_LOD, Theme, system_theme
 from studio.canvas.wire_item import WireItem
 
 WORLD = 100_000.0  # the scene is a large fixed square, so panning is never stopped by its edge
@@ -55,7 +55,9 @@ class NetworkScene(SceneInteraction, QGraphicsScene):
         self._diag_keys: dict[str, tuple] = {}  # block id -> (shape, diagnostics) last drawn
         self._bad_inputs: set[tuple[str, str]] = set()
         self.show_wire_shapes = False
-        self.text_visible = True
+        self.text_visible = True  # level of detail, set from the view's zoom (set_zoom)
+        self.cache_mode = "item"
+        self._items_rect: QRectF | None = None
         self.setSceneRect(QRectF(-WORLD / 2, -WORLD / 2, WORLD, WORLD))
         self.setBackgroundBrush(QBrush(self.theme.color("background")))
         SceneInteraction.__init__(self)
@@ -79,6 +81,7 @@ class NetworkScene(SceneInteraction, QGraphicsScene):
     # --- building ---
     def rebuild(self) -> None:
         """Make every item afresh (only on construction or when the project is replaced)."""
+        self._items_rect = None
         self.clearSelection()
         for item in list(self.blocks.values()) + list(self.wires.values()) + list(self.groups.values()):
             self.removeItem(item)
@@ -88,7 +91,8 @@ class NetworkScene(SceneInteraction, QGraphicsScene):
             self._add_block(block)
         for edge in self.net.edges:
             self._add_wire(edge)
-        self._sync_groups()
+        if self.net.groups:
+            self._sync_groups()
         self._apply_analysis()
 
     def _content(self, block: Block) -> CardContent:
@@ -106,6 +110,7 @@ class NetworkScene(SceneInteraction, QGraphicsScene):
 
     def _add_block(self, block: Block) -> BlockItem:
         item = BlockItem(block.id, self._content(block), self.theme)
+        apply_cache_mode(item, self.cache_mode)
         item.setPos(*block.position)
         self.addItem(item)
         self.blocks[block.id] = item
@@ -164,7 +169,8 @@ class NetworkScene(SceneInteraction, QGraphicsScene):
             item.set_ends(p1, p2)
 
     def block_item_moved(self, item: BlockItem) -> None:
-        """Called by a card whenever its position changes (drag, undo, layout)."""
+        """A card moved (drag, undo, layout): its wires and its group follow."""
+        self._items_rect = None
         for edge in self._wires_of.get(item.block_id, ()):
             self._place_wire(self.wires[edge])
         group = self.groups.get(self._group_of.get(item.block_id, ""))
@@ -221,6 +227,8 @@ class NetworkScene(SceneInteraction, QGraphicsScene):
         if not self._mine(name):
             return
         kind, bid = change.kind, change.block
+        if kind not in ("edge_added", "edge_removed", "block_renamed"):
+            self._items_rect = None
         if kind == "block_added":
             self._add_block(self.net.block(bid))
             if self._group_of:
@@ -240,6 +248,7 @@ class NetworkScene(SceneInteraction, QGraphicsScene):
             item = self.blocks.get(bid)
             if item is not None:
                 item.setPos(*self.net.block(bid).position)
+                self.block_item_moved(item)
                 group = self.groups.get(self._group_of.get(bid, ""))
                 if group is not None and group.collapsed:
                     self._fit_group(group)
@@ -254,6 +263,7 @@ class NetworkScene(SceneInteraction, QGraphicsScene):
         if item is None:
             return
         if item.set_content(self._content(self.net.block(bid))):
+            apply_cache_mode(item, self.cache_mode)  # the card's height changed: so does its cache
             for edge in self._wires_of.get(bid, ()):
                 self._place_wire(self.wires[edge])
                 self._mark_ports(edge)
@@ -305,16 +315,13 @@ class NetworkScene(SceneInteraction, QGraphicsScene):
                 wire.set_label(compact_shape(shapes.get(edge.src)))
 
     def _status(self, block: Block, shape, diags) -> CardStatus:
-        registry = self.doc.registry
-        spec = registry.get(block.type) if block.type in registry else None
         text = compact_shape(shape)
         severity = None
         if diags:
             severity = ERROR if any(d.is_error for d in diags) else "warning"
         return CardStatus(
             shape=text, severity=severity,
-            tooltip=labels.block_tooltip(spec, block, text, diags),
-            problem_text="\n".join(labels.problem_lines(diags)),
+            problem_text="\n".join(labels.problem_lines(diags)) if diags else "",
             fixes=tuple(d.fix for d in diags if d.fix is not None),
             bad_ports=frozenset(d.port for d in diags if d.port is not None and d.is_error))
 
@@ -343,14 +350,31 @@ class NetworkScene(SceneInteraction, QGraphicsScene):
             if wire.label is not None:
                 wire.label.setVisible(self.text_visible)
 
-    def set_text_visible(self, visible: bool) -> None:
-        """Level of detail for the few text items that are not cards (wire labels)."""
-        if visible == self.text_visible:
+    def set_zoom(self, zoom: float, settled: bool = True) -> None:
+        """Level of detail for the view's zoom: text or grey bars, and how cards are cached.
+
+        Below 100 % a card is cached once in its own coordinates and the view
+        only scales that picture while zooming (no Python paint per zoom step).
+        From 100 % up, while the user is still zooming (settled=False) cards
+        are cached at twice their size and scaled; once the zoom rests they
+        are cached at screen resolution, so text is sharp. Below TEXT_LOD the
+        text gives way to grey bars, cached at half size. Items are touched
+        only when the mode changes.
+        """
+        text = zoom >= TEXT_LOD
+        if zoom > 0.99:
+            mode = "device" if settled else "item2"
+        else:
+            mode = "item" if text else "item_small"
+        if (text, mode) == (self.text_visible, self.cache_mode):
             return
-        self.text_visible = visible
+        self.text_visible, self.cache_mode = text, mode
+        for item in self.blocks.values():
+            apply_cache_mode(item, mode)
+            item.update()
         for wire in self.wires.values():
             if wire.label is not None:
-                wire.label.setVisible(visible)
+                wire.label.setVisible(text)
 
     # --- selection ---
     def selected_block_ids(self) -> list[str]:
@@ -364,9 +388,11 @@ class NetworkScene(SceneInteraction, QGraphicsScene):
         self.blockSelectionChanged.emit(self.selected_block_ids())
 
     def items_rect(self) -> QRectF:
-        """Bounding rect of every visible card and group (cheaper than itemsBoundingRect)."""
-        rect = QRectF()
-        for item in list(self.blocks.values()) + list(self.groups.values()):
-            if item.isVisible():
-                rect = rect.united(item.sceneBoundingRect())
-        return rect
+        """Bounding rect of every visible card and group; kept until the next change."""
+        if self._items_rect is None:
+            rect = QRectF()
+            for item in list(self.blocks.values()) + list(self.groups.values()):
+                if item.isVisible():
+                    rect = rect.united(item.sceneBoundingRect())
+            self._items_rect = rect
+        return QRectF(self._items_rect)

@@ -62,13 +62,21 @@ class Theme:
     group_fill: str
     group_border: str
     fonts: dict[str, QFont] = field(default_factory=dict, compare=False, hash=False)
+    colors: dict[str, QColor] = field(default_factory=dict, compare=False, hash=False)
 
     def category(self, name: str) -> QColor:
-        pair = CATEGORY_COLORS.get(name, _FALLBACK)
-        return QColor(pair[1] if self.dark else pair[0])
+        key = "category:" + name
+        if key not in self.colors:
+            pair = CATEGORY_COLORS.get(name, _FALLBACK)
+            self.colors[key] = QColor(pair[1] if self.dark else pair[0])
+        return self.colors[key]
 
     def color(self, attribute: str) -> QColor:
-        return QColor(getattr(self, attribute))
+        """A shared QColor (parsing hex text for every item of a big scene adds up); do not modify it."""
+        color = self.colors.get(attribute)
+        if color is None:
+            color = self.colors[attribute] = QColor(getattr(self, attribute))
+        return color
 
     def font(self, role: str) -> QFont:
         """title (bold), body, small; made once per theme, since QFont construction is not free."""

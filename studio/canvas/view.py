@@ -11,7 +11,7 @@ navigation.py.
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QKeySequence, QPainter, QPixmap
+from PySide6.QtGui import QKeySequence, QPainter, QPixmap, QPixmapCache
 from PySide6.QtWidgets import QGraphicsView, QLineEdit
 
 from studio.canvas.interaction import optional
@@ -21,6 +21,8 @@ from studio.canvas.navigation import ViewNavigation
 from studio.canvas.quick_add import QuickAddPopup
 from studio.canvas.scene import NetworkScene
 from studio.canvas.style import CARD_WIDTH, GRID, TEXT_LOD, Theme, snap
+
+PIXMAP_CACHE_KB = 160 * 1024  # a card cached at 1x is about 64 KB
 
 
 class NetworkView(ViewNavigation, QGraphicsView):
@@ -34,7 +36,11 @@ class NetworkView(ViewNavigation, QGraphicsView):
         self.doc = doc
         self.network_scene = NetworkScene(doc, network, theme, self)
         self.setScene(self.network_scene)
-        self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
+        # smooth scaling: cards are cached as pictures and scaled while zooming
+        self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing
+                            | QPainter.RenderHint.SmoothPixmapTransform)
+        if QPixmapCache.cacheLimit() < PIXMAP_CACHE_KB:
+            QPixmapCache.setCacheLimit(PIXMAP_CACHE_KB)  # item caches live there: room for 1,000+ cards
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
         self.setCacheMode(QGraphicsView.CacheModeFlag.CacheBackground)
         self.setOptimizationFlag(QGraphicsView.OptimizationFlag.DontAdjustForAntialiasing, True)
@@ -342,18 +348,54 @@ class NetworkView(ViewNavigation, QGraphicsView):
 
     # --- background and overlays ---
     def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
+        """The theme background with a dot at every grid step (every fifth when zoomed out).
+
+        Dots come from a small tile made at screen resolution for the current
+        zoom and copied across the view unscaled (scaling a tile, or dashed
+        lines, costs tens of milliseconds per frame on a large view).
+        """
         theme = self.network_scene.theme
         painter.fillRect(rect, theme.color("background"))
         step = GRID if self.zoom() >= 0.45 else GRID * 5
-        key = (theme.name, step)
-        tile = self._grid_tiles.get(key)
-        if tile is None:
-            tile = self._grid_tiles[key] = _grid_tile(theme, step)
+        to_device = painter.worldTransform()
+        spacing = step * to_device.m11()  # device pixels between dots
+        if spacing < 6:
+            return
+        tile = self._grid_tile(theme, spacing, big=step != GRID)
+        origin = to_device.map(QPointF(0, 0))
+        area = to_device.mapRect(rect)
+        width = tile.width() / tile.devicePixelRatio()
+        offset = QPointF((area.left() - origin.x() + spacing / 2) % width,
+                         (area.top() - origin.y() + spacing / 2) % width)
         painter.save()
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
-        x0, y0 = (rect.left() // step) * step, (rect.top() // step) * step
-        painter.drawTiledPixmap(QRectF(x0, y0, rect.right() - x0, rect.bottom() - y0), tile)
+        painter.resetTransform()
+        painter.drawTiledPixmap(area, tile, offset)
         painter.restore()
+
+    def _grid_tile(self, theme: Theme, spacing: float, big: bool) -> QPixmap:
+        """k x k dots, k chosen so the tile is within a few hundredths of a pixel of whole."""
+        key = (theme.name, round(spacing, 3), big)
+        tile = self._grid_tiles.get(key)
+        if tile is not None:
+            return tile
+        k = min(range(max(1, int(64 // spacing)), max(2, int(64 // spacing)) + 24),
+                key=lambda n: abs(n * spacing - round(n * spacing)))
+        size = round(k * spacing)
+        tile = QPixmap(size, size)
+        tile.fill(theme.color("background"))
+        dots = QPainter(tile)
+        dots.setRenderHint(QPainter.RenderHint.Antialiasing)
+        dots.setPen(Qt.PenStyle.NoPen)
+        dots.setBrush(theme.color("grid"))
+        radius = 1.5 if big else 1.1
+        for i in range(k):
+            for j in range(k):
+                dots.drawEllipse(QPointF((i + 0.5) * spacing, (j + 0.5) * spacing), radius, radius)
+        dots.end()
+        if len(self._grid_tiles) > 64:
+            self._grid_tiles.clear()
+        self._grid_tiles[key] = tile
+        return tile
 
     def resizeEvent(self, event):
         super().resizeEvent(event)
@@ -368,21 +410,3 @@ class NetworkView(ViewNavigation, QGraphicsView):
         self.network_scene.set_theme(theme)
         self.resetCachedContent()
         self.minimap.refresh_soon()
-
-
-def _grid_tile(theme: Theme, step: float) -> QPixmap:
-    """One dot per grid step; tiled in scene coordinates, so it scales with the zoom."""
-    size = int(step)
-    tile = QPixmap(size, size)
-    tile.fill(theme.color("background"))
-    painter = QPainter(tile)
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    painter.setPen(Qt.PenStyle.NoPen)
-    painter.setBrush(theme.color("grid"))
-    radius = 1.3 if step == GRID else 2.2
-    painter.drawEllipse(QPointF(0, 0), radius, radius)
-    painter.drawEllipse(QPointF(size, 0), radius, radius)
-    painter.drawEllipse(QPointF(0, size), radius, radius)
-    painter.drawEllipse(QPointF(size, size), radius, radius)
-    painter.end()
-    return tile

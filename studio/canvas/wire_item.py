@@ -40,7 +40,7 @@ class WireItem(QGraphicsPathItem):
         self.problem = False
         self.selected = False
         self._hover = False
-        self._pick = QPainterPath()
+        self._pick: QPainterPath | None = None
         self.label: QGraphicsSimpleTextItem | None = None
         self.setZValue(0)
         self.setAcceptHoverEvents(True)
@@ -48,15 +48,16 @@ class WireItem(QGraphicsPathItem):
         self.apply_theme(theme)
 
     def set_ends(self, p1: QPointF, p2: QPointF) -> None:
-        path = curve(p1, p2)
-        self.setPath(path)
-        stroker = QPainterPathStroker()
-        stroker.setWidth(PICK_WIDTH)
-        self._pick = stroker.createStroke(path)
+        self.setPath(curve(p1, p2))
+        self._pick = None  # made on the first hit test: most wires are never hit-tested
         if self.label is not None:
             self._place_label()
 
     def shape(self) -> QPainterPath:
+        if self._pick is None:
+            stroker = QPainterPathStroker()
+            stroker.setWidth(PICK_WIDTH)
+            self._pick = stroker.createStroke(self.path())
         return self._pick
 
     def set_problem(self, problem: bool) -> None:
