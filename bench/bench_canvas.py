@@ -189,7 +189,8 @@ def main() -> int:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"{'load average':>34}: {load:.2f} on {os.cpu_count()} cores (timings include other processes)")
     checks = [("open < 1000 ms", result["open_total_ms"] < 1000),
-              ("local edit + repaint median < 16 ms", result["edit_local_update_and_repaint"]["median_ms"] < 16),
+              ("local edit + repaint median < 16 ms",
+               result["edit_local_update_and_repaint"]["median_ms"] < 16),
               ("pan (scroll) median < 16 ms at 100 %", result["pan_scroll_zoom_1.0"]["median_ms"] < 16)]
     for name, ok in checks:
         print(f"{'PASS' if ok else 'MISS':>34}: {name}")

@@ -192,8 +192,8 @@ class SceneInteraction:
 
     def _finish_wire(self, drag: WireDrag, pos: QPointF, screen_pos) -> None:
         target = drag.target_at(pos)
+        drag.end()  # first: the temporary curve is under the cursor
         item = self.item_at(pos)
-        drag.end()
         if target is None and isinstance(item, BlockItem) and item.block_id != drag.port.block_id:
             target = drag.best_port_on(item)  # a drop on a card: its first port that takes the wire
         if target is not None:
@@ -205,7 +205,7 @@ class SceneInteraction:
             else:
                 self.refuse(why, screen_pos)
             return
-        if item is None or item is drag.wire:
+        if item is None:
             self.quickAddRequested.emit(pos, drag.port.key)
 
     def refuse(self, why: str, screen_pos=None) -> None:

@@ -124,6 +124,8 @@ class NetworkScene(SceneInteraction, QGraphicsScene):
             self._wires_of.setdefault(bid, set()).add(edge)
         self._place_wire(item)
         self._mark_ports(edge)
+        # the next analysis re-colours only wires whose port changed state, so start from the current one
+        item.set_problem((edge.dst, edge.dst_port) in self._bad_inputs)
         return item
 
     def _remove_wire(self, edge: Edge) -> None:
