@@ -464,3 +464,105 @@ def test_dark_theme_repaints_cards(view):
     painter.end()
     centre = image.pixelColor(100, 50)
     assert centre.lightness() < 100  # a dark card
+
+
+# --- more navigation and editing ---
+
+def test_space_drag_pans_and_space_alone_opens_quick_add(view, doc):
+    vp = view.viewport()
+    view.setFocus()
+    before = view.visibleSceneRect().center()
+    QTest.keyPress(view, Qt.Key.Key_Space)
+    QTest.mousePress(vp, LEFT, NONE, QPoint(500, 300))
+    QTest.mouseMove(vp, QPoint(440, 300))
+    QTest.mouseRelease(vp, LEFT, NONE, QPoint(440, 300))
+    QTest.keyRelease(view, Qt.Key.Key_Space)
+    assert view.visibleSceneRect().center().x() - before.x() == pytest.approx(60, abs=2)
+    assert doc.undo_stack.count() == 0 and not view.selectedBlockIds()  # panning selects nothing
+    assert view.quick_add is None or not view.quick_add.isVisible()
+    QTest.keyClick(view, Qt.Key.Key_Space)
+    assert view.quick_add is not None and view.quick_add.isVisible()
+
+
+def test_trackpad_pinch_zooms_around_the_fingers(view):
+    from PySide6.QtGui import QNativeGestureEvent, QPointingDevice
+    anchor = QPointF(250, 150)
+    under = view.mapToScene(anchor.toPoint())
+    glob = QPointF(view.viewport().mapToGlobal(anchor.toPoint()))
+    device = QPointingDevice.primaryPointingDevice()
+    event = QNativeGestureEvent(Qt.NativeGestureType.ZoomNativeGesture, device, 2, anchor, anchor, glob,
+                                0.25, QPointF(), 0)
+    view.viewportEvent(event)
+    assert view.zoom() == pytest.approx(1.25)
+    after = view.mapToScene(anchor.toPoint())
+    assert abs(after.x() - under.x()) < 2 and abs(after.y() - under.y()) < 2
+
+
+def test_rename_in_place(view, doc):
+    view.startRename("conv")
+    editor = view.rename_editor
+    assert editor is not None and editor.text() == "conv"
+    editor.setText("features")
+    QTest.keyClick(editor, Qt.Key.Key_Return)
+    assert doc.network().block("conv").name == "features"
+    assert view.network_scene.blocks["conv"].content.name == "features"
+    assert view.rename_editor is None
+
+
+def test_copy_paste_and_duplicate_keep_internal_wires(view, doc):
+    view.selectBlock("conv")
+    view.network_scene.blocks["relu"].setSelected(True)
+    new = view.duplicateSelection()
+    assert len(new) == 2 and all(b in view.network_scene.blocks for b in new)
+    assert any(e.src == new[0] and e.dst == new[1] for e in doc.network().edges)
+    assert sorted(view.selectedBlockIds()) == sorted(new)
+    text = view.copySelection()
+    assert text
+    pasted = view.paste(text)
+    assert len(pasted) == 2 and not set(pasted) & set(new)
+    assert any(e.src == pasted[0] and e.dst == pasted[1] for e in doc.network().edges)
+    assert len(view.network_scene.blocks) == 9
+
+
+def test_group_header_double_click_collapses_it(view, doc):
+    scene = view.network_scene
+    view.selectBlock("conv")
+    scene.blocks["relu"].setSelected(True)
+    group_id = view.groupSelection("features")
+    group = scene.groups[group_id]
+    header = group.mapToScene(group.header_rect().center())
+    QTest.mouseDClick(view.viewport(), LEFT, NONE, at(view, header))
+    assert doc.network().groups[0].collapsed
+    assert scene.groups[group_id].collapsed and not scene.blocks["relu"].isVisible()
+
+
+def test_minimap_shows_for_large_graphs_and_moves_the_view(qtbot, registry):
+    net = Network("big")
+    for i in range(120):
+        net.add_block(Block(f"b{i}", "ReLU", f"r{i}", {}, (220.0 * (i % 12), 160.0 * (i // 12))))
+    doc = Document(registry, Project("Big", [net]))
+    view = NetworkView(doc, "big", LIGHT)
+    qtbot.addWidget(view)
+    view.resize(900, 600)
+    view.show()
+    qtbot.waitExposed(view)
+    view.setZoom(1.0)
+    view.centerOn(QPointF(0, 0))
+    view.minimap.refresh()
+    assert view.minimap.isVisible()
+    target = view.minimap._to_widget(QPointF(2000, 1200)).toPoint()
+    QTest.mouseClick(view.minimap, LEFT, NONE, target)
+    centre = view.visibleSceneRect().center()
+    assert abs(centre.x() - 2000) < 40 and abs(centre.y() - 1200) < 40
+    view.fitAll()
+    assert not view.minimap.isVisible()  # everything fits: no overview needed
+
+
+def test_replacing_the_project_rebuilds_the_scene(view, doc, registry):
+    other = chain_project()
+    other.network().remove_block("head")
+    doc.replace_project(other)
+    scene = view.network_scene
+    assert scene.net is other.network()
+    assert set(scene.blocks) == {"img", "conv", "relu", "lin"}
+    assert scene.blocks["relu"].status.shape == "4×8×8"

@@ -276,11 +276,11 @@ class NetworkScene(SceneInteraction, QGraphicsScene):
             self._apply_analysis()
 
     def _on_project_replaced(self) -> None:
-        if any(net is self.net for net in self.doc.project.networks):
-            self.rebuild()
-        else:  # our network is gone: show nothing rather than a stale picture
-            self.net = Network(self.net.name)
-            self.rebuild()
+        """Show the new project's network of the same name; none left: show nothing, not a stale picture."""
+        if not any(net is self.net for net in self.doc.project.networks):
+            same = [net for net in self.doc.project.networks if net.name == self.net.name]
+            self.net = same[0] if same else Network(self.net.name)
+        self.rebuild()
 
     # --- analysis -> items ---
     def _apply_analysis(self) -> None:
