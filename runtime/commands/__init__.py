@@ -1,0 +1,1 @@
+"""The sub-commands of `deepwire`, one module each (see runtime/cli.py)."""
