@@ -10,7 +10,7 @@ attach. Double-clicking the header (or the collapsed card) toggles it.
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QFontMetricsF, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QColor, QFontMetricsF, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem
 
 from graph.model import Group
@@ -27,6 +27,7 @@ class GroupItem(QGraphicsItem):
         self.group = group
         self.theme = theme
         self._rect = QRectF()
+        self.severity: str | None = None  # worst problem of the members, drawn while collapsed
         self.setZValue(-1)
         self.setAcceptHoverEvents(False)
         self._set_flags()
@@ -48,7 +49,13 @@ class GroupItem(QGraphicsItem):
     def set_group(self, group: Group) -> None:
         self.group = group
         self._set_flags()
+        self.setToolTip(f"{group.name}: double-click to {'open' if group.collapsed else 'collapse'}")
         self.update()
+
+    def set_severity(self, severity: str | None) -> None:
+        if severity != self.severity:
+            self.severity = severity
+            self.update()
 
     def fit(self, member_rect: QRectF) -> None:
         """Place around the members' bounding rect (scene coordinates)."""
@@ -94,24 +101,29 @@ class GroupItem(QGraphicsItem):
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         border = t.color("selection") if self.isSelected() else t.color("group_border")
         if self.group.collapsed:
-            painter.setPen(QPen(border, 1.5))
-            painter.setBrush(QBrush(t.color("card")))
-            painter.drawRoundedRect(self._rect, CORNER, CORNER)
-            # a second outline offset behind hints at the stack of hidden blocks
-            painter.setBrush(Qt.BrushStyle.NoBrush)
+            # a second outline peeking out behind hints at the stack of hidden blocks
             painter.setPen(QPen(t.color("group_border"), 1.0))
-            painter.drawRoundedRect(self._rect.adjusted(3, -3, 3, -3), CORNER, CORNER)
-            painter.fillRect(QRectF(CORNER, 0, CARD_WIDTH - 2 * CORNER, BAND), t.color("group_border"))
+            painter.setBrush(t.color("card"))
+            painter.drawRoundedRect(self._rect.translated(4, 4), CORNER, CORNER)
+            if self.severity is not None:
+                border = t.color("error" if self.severity == "error" else "warning")
+            painter.setPen(QPen(border, 2.0 if self.severity or self.isSelected() else 1.2))
+            painter.drawRoundedRect(self._rect, CORNER, CORNER)
+            band = QPainterPath()
+            band.addRoundedRect(self._rect, CORNER, CORNER)
+            top = QPainterPath()
+            top.addRect(QRectF(0, 0, CARD_WIDTH, BAND))
+            painter.fillPath(band.intersected(top), t.color("group_border"))
             for x in (0.0, CARD_WIDTH):
                 painter.setPen(QPen(t.color("wire"), 1.6))
-                painter.setBrush(t.color("card"))
+                painter.setBrush(t.color("wire"))
                 painter.drawEllipse(QPointF(x, COLLAPSED_HEIGHT / 2), 5, 5)
             if lod >= TEXT_LOD:
                 title = f"▸ {self.group.name}"
                 self._text(painter, QRectF(10, BAND + 4, CARD_WIDTH - 20, 18), title, "title")
                 count = len(self.group.blocks)
                 self._text(painter, QRectF(10, BAND + 22, CARD_WIDTH - 20, 18),
-                           f"{count} block{'s' if count != 1 else ''} · double-click to open", "small")
+                           f"group of {count} block{'s' if count != 1 else ''}", "small")
             return
         fill = QColor(t.group_fill)
         fill.setAlpha(170)

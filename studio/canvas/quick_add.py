@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import QEvent, QPoint, Qt, Signal
-from PySide6.QtGui import QFont
+from PySide6.QtGui import QFont, QGuiApplication
 from PySide6.QtWidgets import QFrame, QLineEdit, QListWidget, QListWidgetItem, QVBoxLayout
 
 from graph.spec import BlockSpec, Registry
@@ -77,7 +77,13 @@ class QuickAddPopup(QFrame):
         self.accept = accept
         self.filter.clear()
         self.apply_filter("")
-        self.move(global_pos)
+        screen = QGuiApplication.screenAt(global_pos) or QGuiApplication.primaryScreen()
+        area = screen.availableGeometry() if screen is not None else None
+        x, y = global_pos.x(), global_pos.y()
+        if area is not None:  # keep the whole menu on the screen
+            x = max(area.left(), min(x, area.right() - self.width()))
+            y = max(area.top(), min(y, area.bottom() - self.height()))
+        self.move(QPoint(x, y))
         self.show()
         self.filter.setFocus()
 

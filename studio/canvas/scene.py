@@ -195,8 +195,7 @@ class NetworkScene(SceneInteraction, QGraphicsScene):
             if item is None:
                 item = self.groups[gid] = GroupItem(group, self.theme)
                 self.addItem(item)
-            else:
-                item.set_group(group)
+            item.set_group(group)
             self._fit_group(item)
         hidden = {bid for g in self.net.groups if g.collapsed for bid in g.blocks}
         for bid, item in self.blocks.items():
@@ -205,6 +204,14 @@ class NetworkScene(SceneInteraction, QGraphicsScene):
                 item.setSelected(False)
         for wire in self.wires.values():
             self._place_wire(wire)
+        self._group_severities()
+
+    def _group_severities(self) -> None:
+        """A collapsed group shows the worst problem among its hidden blocks."""
+        for group in self.groups.values():
+            severities = {self.blocks[b].status.severity for b in group.group.blocks if b in self.blocks}
+            group.set_severity("error" if "error" in severities else
+                               "warning" if "warning" in severities else None)
 
     def _fit_group(self, item: GroupItem) -> None:
         members = [self.blocks[b] for b in item.group.blocks if b in self.blocks]
@@ -306,6 +313,7 @@ class NetworkScene(SceneInteraction, QGraphicsScene):
                 continue  # unchanged: the card keeps its cached picture
             self._diag_keys[bid] = key
             item.set_status(self._status(self.net.block(bid), shape, diags))
+        self._group_severities()
         changed = bad_inputs ^ self._bad_inputs
         self._bad_inputs = bad_inputs
         for bid, port in changed:
