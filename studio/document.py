@@ -70,14 +70,15 @@ class Document(QObject):
         self._subscriptions = []
         self.project, self.path = project, Path(path) if path is not None else None
         self.undo_stack.clear()
-        if modified:
-            self.undo_stack.resetClean()  # no state in the history matches a file
         self._caches.clear()
+        self._dirty.clear()
         for net in project.networks:
             listener = self._make_listener(net)
             net.subscribe(listener)
             self._subscriptions.append((net, listener))
         self._analyses = {net.name: self._analyse(net) for net in project.networks}
+        if modified:
+            self.undo_stack.resetClean()  # no state in the history matches a file
         self.projectReplaced.emit()
         self.pathChanged.emit(self.path)
         self.modifiedChanged.emit(self.modified)
