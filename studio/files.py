@@ -125,6 +125,7 @@ class Autosave(QObject):
         self._stem: str | None = None  # of the recovery file written for the current path
         self._lock: QLockFile | None = None
         self._written: tuple | None = None  # state last written, to skip identical rewrites
+        self._closed = False
         self.timer = QTimer(self)
         self.timer.setInterval(interval_ms)
         self.timer.timeout.connect(self.autosave_now)
@@ -141,7 +142,7 @@ class Autosave(QObject):
     def autosave_now(self) -> Path | None:
         """Write the recovery file if the document has changes not yet written; returns its path."""
         doc = self.document
-        if not doc.modified:
+        if self._closed or not doc.modified:
             return None
         state = (id(doc.project), doc.undo_stack.index(), tuple(n.revision for n in doc.project.networks))
         if state == self._written and self.recovery_path.is_file():
@@ -174,9 +175,12 @@ class Autosave(QObject):
         self._written = None
 
     def close(self) -> None:
-        """A clean close: no more autosaves, and nothing left to recover."""
+        """A clean close: no more autosaves, and nothing left to recover. Safe to call twice."""
         self.timer.stop()
         self.discard()
+        if self._closed:
+            return
+        self._closed = True
         for signal, slot in ((self.document.modifiedChanged, self._modified_changed),
                              (self.document.pathChanged, self._path_changed),
                              (self.document.projectReplaced, self.discard)):

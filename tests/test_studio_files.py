@@ -146,6 +146,10 @@ def test_a_clean_save_or_a_clean_close_removes_the_recovery_file(qapp, registry,
     path = autosave.autosave_now()
     autosave.close()
     assert not path.exists() and find_recoverable(recovery) == []
+    autosave.close()  # twice is harmless
+    document.rename_block("model", "b2", "after close")
+    assert not autosave.timer.isActive() and autosave.autosave_now() is None
+    assert list(recovery.glob("*.dw.json")) == []
 
 
 def test_save_as_starts_a_new_recovery_file(qapp, registry, recovery, tmp_path):
