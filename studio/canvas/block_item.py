@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt
-from PySide6.QtGui import QBrush, QFontMetricsF, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QBrush, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem
 
 from graph.diagnostics import Fix
@@ -57,13 +57,13 @@ class CardStatus(NamedTuple):
 
 
 def apply_cache_mode(item: QGraphicsItem, mode: str) -> None:
-    """device: cached at screen resolution; item2 / item / item_small: cached once at 2x / 1x / 0.5x
-    of the card's size and scaled by the view."""
+    """device: cached at screen resolution; item / item_small: cached once at 1x / 0.5x of the
+    card's size, and scaled by the view (while a zoom gesture runs)."""
     if mode == "device":
         item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         return
     rect = item.boundingRect()
-    scale = {"item2": 2.0, "item": 1.0}.get(mode, 0.5)
+    scale = 1.0 if mode == "item" else 0.5
     item.setCacheMode(QGraphicsItem.CacheMode.ItemCoordinateCache,
                       QSize(round(rect.width() * scale), round(rect.height() * scale)))
 
@@ -94,6 +94,7 @@ class BlockItem(QGraphicsItem):
         self.setAcceptHoverEvents(True)
         self.setZValue(1)
         self._hover = False
+        self._layout: list[tuple] | None = None  # text lines, made on the first paint after a change
         self._build_ports()
 
     # --- geometry ---
@@ -157,6 +158,7 @@ class BlockItem(QGraphicsItem):
             self._build_ports()
             self._place_children()
         self.content = content
+        self._layout = None
         self.update()
         return ports_changed
 
@@ -164,6 +166,7 @@ class BlockItem(QGraphicsItem):
         if status == self.status:
             return False
         old, self.status = self.status, status
+        self._layout = None
         if status.bad_ports != old.bad_ports:
             for name, port in self.inputs.items():
                 port.set_flags(port.connected, name in status.bad_ports, self.theme)
@@ -174,6 +177,7 @@ class BlockItem(QGraphicsItem):
 
     def set_theme(self, theme: Theme) -> None:
         self.theme = theme
+        self._layout = None
         for port in self.ports():
             port.apply_theme(theme)
         for child in (self.badge, self.fix_chip):
@@ -229,12 +233,7 @@ class BlockItem(QGraphicsItem):
         painter.setBrush(QBrush(fill))
         painter.drawRoundedRect(rect, CORNER, CORNER)
 
-        # category band: a rounded top clipped to the card
-        band_path = QPainterPath()
-        band_path.addRoundedRect(rect, CORNER, CORNER)
-        top = QPainterPath()
-        top.addRect(QRectF(0, 0, CARD_WIDTH, BAND))
-        painter.fillPath(band_path.intersected(top), band)
+        painter.fillPath(_band_path(), band)
 
         if not text:  # zoomed out (the scene says so) or painted tiny (a minimap)
             self._paint_greek(painter)
@@ -251,59 +250,69 @@ class BlockItem(QGraphicsItem):
         painter.drawRoundedRect(QRectF(PAD, y + ROW, CARD_WIDTH * 0.4, 6), 3, 3)
         painter.drawRoundedRect(QRectF(CARD_WIDTH - PAD - 56, self._height - ROW - 2, 56, 10), 4, 4)
 
-    def _paint_text(self, painter: QPainter) -> None:
+    def _text_layout(self) -> list[tuple]:
+        """(rect, alignment, font role, colour role, text) of every line, worked out once per change."""
+        if self._layout is not None:
+            return self._layout
         t, c, s = self.theme, self.content, self.status
-        text = t.color("text") if c.enabled else t.color("disabled")
-        muted = t.color("muted") if c.enabled else t.color("disabled")
-        title_font, body_font, small_font = t.font("title"), t.font("body"), t.font("small")
+        text_role = "text" if c.enabled else "disabled"
+        muted = "muted" if c.enabled else "disabled"
         inner = CARD_WIDTH - 2 * PAD
         y = BAND + 5
-
+        left = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+        right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+        title, small, body = t.metrics("title"), t.metrics("small"), t.metrics("body")
         # the name gets what it needs (up to 60 %), the type title the rest
-        left, right = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, \
-            Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
-        title_metrics, small = QFontMetricsF(title_font), QFontMetricsF(small_font)
-        name_width = min(title_metrics.horizontalAdvance(c.name), inner * 0.6)
+        name_width = min(title.horizontalAdvance(c.name), inner * 0.6)
         type_text = small.elidedText(c.title, Qt.TextElideMode.ElideRight, inner - name_width - 8)
-        type_width = small.horizontalAdvance(type_text)
-        painter.setFont(small_font)
-        painter.setPen(muted)
-        painter.drawText(QRectF(PAD, y, inner, ROW), right, type_text)
-
-        painter.setFont(title_font)
-        name = title_metrics.elidedText(c.name, Qt.TextElideMode.ElideRight, inner - type_width - 8)
-        painter.setPen(text)
-        painter.drawText(QRectF(PAD, y, inner, ROW), left, name)
-
-        painter.setFont(body_font)
-        body = QFontMetricsF(body_font)
-        painter.setPen(muted)
+        name = title.elidedText(c.name, Qt.TextElideMode.ElideRight,
+                                inner - small.horizontalAdvance(type_text) - 8)
+        lines = [(QRectF(PAD, y, inner, ROW), right, "small", muted, type_text),
+                 (QRectF(PAD, y, inner, ROW), left, "title", text_role, name)]
         if c.summary:
-            summary = body.elidedText(c.summary, Qt.TextElideMode.ElideRight, inner)
-            painter.drawText(QRectF(PAD, y + ROW, inner, ROW),
-                             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, summary)
+            lines.append((QRectF(PAD, y + ROW, inner, ROW), left, "body", muted,
+                          body.elidedText(c.summary, Qt.TextElideMode.ElideRight, inner)))
         if len(c.inputs) > 1:
             for i, port in enumerate(c.inputs):
-                painter.setPen(t.color("error") if port in s.bad_ports else muted)
-                painter.drawText(QRectF(PAD, self.input_y(i) - ROW / 2, inner, ROW),
-                                 Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, port)
-
-        self._paint_shape(painter, body, text, muted)
-
-    def _paint_shape(self, painter: QPainter, metrics: QFontMetricsF, text, muted) -> None:
-        t, c, s = self.theme, self.content, self.status
+                lines.append((QRectF(PAD, self.input_y(i) - ROW / 2, inner, ROW), left, "body",
+                              "error" if port in s.bad_ports else muted, port))
         bottom = self._height - ROW - 3
         if not c.enabled:
-            painter.setPen(muted)
-            painter.drawText(QRectF(PAD, bottom, 80, ROW),
-                             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, "disabled")
+            lines.append((QRectF(PAD, bottom, 80, ROW), left, "body", muted, "disabled"))
         label = s.shape if c.has_output else f"in {s.shape}"
-        label = metrics.elidedText(label, Qt.TextElideMode.ElideMiddle, CARD_WIDTH - 2 * PAD - 60)
-        width = metrics.horizontalAdvance(label) + 12
+        label = body.elidedText(label, Qt.TextElideMode.ElideMiddle, CARD_WIDTH - 2 * PAD - 60)
+        width = body.horizontalAdvance(label) + 12
         pill = QRectF(CARD_WIDTH - PAD - width + 2, bottom + 1, width, ROW - 2)
+        shape_role = muted if s.shape == "?" else text_role
+        lines.append((pill, Qt.AlignmentFlag.AlignCenter, "body", shape_role, label))
+        self._layout = lines
+        return lines
+
+    def _paint_text(self, painter: QPainter) -> None:
+        t = self.theme
+        lines = self._text_layout()
+        pill = lines[-1][0]
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(t.color("shape_fill"))
         painter.drawRoundedRect(pill, 5, 5)
-        unknown = s.shape == "?"
-        painter.setPen(muted if unknown else text)
-        painter.drawText(pill, Qt.AlignmentFlag.AlignCenter, label)
+        font = None
+        for rect, align, role, color, text in lines:
+            if role != font:
+                painter.setFont(t.font(role))
+                font = role
+            painter.setPen(t.color(color))
+            painter.drawText(rect, align, text)
+
+
+_BAND: list[QPainterPath] = []
+
+
+def _band_path() -> QPainterPath:
+    """The category band: the top of a rounded card (the same for every card)."""
+    if not _BAND:
+        card = QPainterPath()
+        card.addRoundedRect(QRectF(0, 0, CARD_WIDTH, 4 * CORNER), CORNER, CORNER)
+        top = QPainterPath()
+        top.addRect(QRectF(0, 0, CARD_WIDTH, BAND))
+        _BAND.append(card.intersected(top))
+    return _BAND[0]

@@ -56,7 +56,7 @@ class NetworkScene(SceneInteraction, QGraphicsScene):
         self._bad_inputs: set[tuple[str, str]] = set()
         self.show_wire_shapes = False
         self.text_visible = True  # level of detail, set from the view's zoom (set_zoom)
-        self.cache_mode = "item"
+        self.cache_mode = "device"
         self._items_rect: QRectF | None = None
         self.setSceneRect(QRectF(-WORLD / 2, -WORLD / 2, WORLD, WORLD))
         self.setBackgroundBrush(QBrush(self.theme.color("background")))
@@ -363,17 +363,16 @@ class NetworkScene(SceneInteraction, QGraphicsScene):
     def set_zoom(self, zoom: float, settled: bool = True) -> None:
         """Level of detail for the view's zoom: text or grey bars, and how cards are cached.
 
-        Below 100 % a card is cached once in its own coordinates and the view
-        only scales that picture while zooming (no Python paint per zoom step).
-        From 100 % up, while the user is still zooming (settled=False) cards
-        are cached at twice their size and scaled; once the zoom rests they
-        are cached at screen resolution, so text is sharp. Below TEXT_LOD the
-        text gives way to grey bars, cached at half size. Items are touched
-        only when the mode changes.
+        At rest (settled) a card is cached at screen resolution: panning copies
+        a bitmap and text is sharp. While the user is zooming (settled=False)
+        the card is cached once at its own size and the view scales that
+        picture, so a zoom step needs no Python painting; the view settles a
+        moment after the last step. Below TEXT_LOD the text gives way to grey
+        bars. Items are touched only when the mode changes.
         """
         text = zoom >= TEXT_LOD
-        if zoom > 0.99:
-            mode = "device" if settled else "item2"
+        if settled:
+            mode = "device"
         else:
             mode = "item" if text else "item_small"
         if (text, mode) == (self.text_visible, self.cache_mode):

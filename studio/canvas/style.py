@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QFont, QGuiApplication
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QGuiApplication
 
 GRID = 20.0  # snap step and background dot spacing, in scene pixels
 CARD_WIDTH = 180.0
@@ -63,6 +63,7 @@ class Theme:
     group_border: str
     fonts: dict[str, QFont] = field(default_factory=dict, compare=False, hash=False)
     colors: dict[str, QColor] = field(default_factory=dict, compare=False, hash=False)
+    font_metrics: dict[str, QFontMetricsF] = field(default_factory=dict, compare=False, hash=False)
 
     def category(self, name: str) -> QColor:
         key = "category:" + name
@@ -87,6 +88,12 @@ class Theme:
                 font.setWeight(QFont.Weight.DemiBold)
             self.fonts[role] = font
         return self.fonts[role]
+
+
+    def metrics(self, role: str) -> QFontMetricsF:
+        if role not in self.font_metrics:
+            self.font_metrics[role] = QFontMetricsF(self.font(role))
+        return self.font_metrics[role]
 
 
 LIGHT = Theme(

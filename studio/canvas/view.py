@@ -36,9 +36,9 @@ class NetworkView(ViewNavigation, QGraphicsView):
         self.doc = doc
         self.network_scene = NetworkScene(doc, network, theme, self)
         self.setScene(self.network_scene)
-        # smooth scaling: cards are cached as pictures and scaled while zooming
-        self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing
-                            | QPainter.RenderHint.SmoothPixmapTransform)
+        # no SmoothPixmapTransform: card pictures are scaled only during a zoom gesture, where
+        # smooth scaling would cost more than the frame, and at rest they are drawn 1:1
+        self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
         if QPixmapCache.cacheLimit() < PIXMAP_CACHE_KB:
             QPixmapCache.setCacheLimit(PIXMAP_CACHE_KB)  # item caches live there: room for 1,000+ cards
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
