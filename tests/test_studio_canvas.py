@@ -566,3 +566,37 @@ def test_replacing_the_project_rebuilds_the_scene(view, doc, registry):
     assert scene.net is other.network()
     assert set(scene.blocks) == {"img", "conv", "relu", "lin"}
     assert scene.blocks["relu"].status.shape == "4×8×8"
+
+
+def test_clicking_the_badge_asks_for_the_problem_menu(view, doc):
+    scene = view.network_scene
+    asked = []
+    scene.problemMenuRequested.disconnect()  # the view would open a modal menu
+    scene.problemMenuRequested.connect(lambda block, _pos: asked.append(block))
+    badge = scene.blocks["lin"].badge
+    assert badge is not None
+    QTest.mouseClick(view.viewport(), LEFT, NONE, at(view, badge.scenePos()))
+    assert asked == ["lin"]
+    assert doc.undo_stack.count() == 0
+
+
+def test_shapes_can_be_written_on_the_wires(view, doc):
+    scene = view.network_scene
+    wire = scene.wires[Edge("img", "conv", "x")]
+    assert wire.label is None
+    scene.set_wire_shapes(True)
+    assert wire.label is not None and wire.label.text() == "1×8×8"
+    doc.set_param("model", "img", "channels", 3)
+    assert wire.label.text() == "3×8×8"
+    view.setZoom(0.3)
+    assert not wire.label.isVisible()  # level of detail hides it with the card text
+    scene.set_wire_shapes(False)
+    assert wire.label is None
+
+
+def test_hover_tooltips_name_shapes_and_ports(view, doc):
+    scene = view.network_scene
+    assert "4×8×8" in tooltip_for(scene, scene.blocks["conv"])
+    assert tooltip_for(scene, scene.blocks["conv"].inputs["x"]) == "input 'x': receives 1×8×8"
+    assert tooltip_for(scene, scene.blocks["lin"].inputs["x"]) == "input 'x': not connected"
+    assert tooltip_for(scene, scene.wires[Edge("conv", "relu", "x")]) == "conv → relu.x: 4×8×8"

@@ -50,7 +50,8 @@ class BadgeItem(QGraphicsItem):
         painter.drawText(QRectF(-r, -r, 2 * r, 2 * r), Qt.AlignmentFlag.AlignCenter, "!")
 
     def mousePressEvent(self, event):
-        if event.button() in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
+        # left click only: a right click arrives as a context-menu event, which opens the same menu
+        if event.button() == Qt.MouseButton.LeftButton:
             self.scene().problem_menu_requested(self.block_id, event.screenPos())
             event.accept()
             return
