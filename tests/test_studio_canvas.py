@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt
-from PySide6.QtGui import QColor, QDropEvent, QImage, QPainter
+from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QImage, QPainter
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
 
 from graph.model import Block, Edge, Network, Project
 from studio.canvas import BLOCK_MIME, NetworkView, block_mime, render_thumbnail
@@ -320,8 +321,11 @@ def test_palette_drop_adds_a_block_at_the_drop_point(view, doc):
     mime = block_mime("Conv2d")
     assert mime.hasFormat(BLOCK_MIME) and bytes(mime.data(BLOCK_MIME)) == b"Conv2d"
     point = QPointF(300, 300)
-    drop = QDropEvent(QPointF(at(view, point)), Qt.DropAction.CopyAction, mime, LEFT, NONE)
-    view.dropEvent(drop)
+    where = QPointF(at(view, point))
+    enter = QDragEnterEvent(where.toPoint(), Qt.DropAction.CopyAction, mime, LEFT, NONE)
+    QApplication.sendEvent(view.viewport(), enter)
+    assert enter.isAccepted()
+    QApplication.sendEvent(view.viewport(), QDropEvent(where, Qt.DropAction.CopyAction, mime, LEFT, NONE))
     added = [b for b in doc.network().blocks.values() if b.type == "Conv2d" and b.id != "conv"]
     assert len(added) == 1
     card = view.network_scene.blocks[added[0].id]
@@ -332,7 +336,8 @@ def test_palette_drop_adds_a_block_at_the_drop_point(view, doc):
 def test_drop_without_block_data_adds_nothing(view, doc):
     mime = QMimeData()
     mime.setText("Conv2d")
-    view.dropEvent(QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime, LEFT, NONE))
+    drop = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime, LEFT, NONE)
+    QApplication.sendEvent(view.viewport(), drop)
     assert len(doc.network().blocks) == 5
 
 

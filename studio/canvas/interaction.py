@@ -191,6 +191,9 @@ class SceneInteraction:
             self.drag.forget(item)
 
     def _finish_wire(self, drag: WireDrag, pos: QPointF, screen_pos) -> None:
+        if drag.port.block_id not in self.blocks:  # its block went away mid-drag (an undo shortcut)
+            drag.end()
+            return
         target = drag.target_at(pos)
         drag.end()  # first: the temporary curve is under the cursor
         item = self.item_at(pos)
