@@ -19,19 +19,20 @@ from PySide6.QtGui import QBrush
 from PySide6.QtWidgets import QGraphicsScene
 
 from graph.diagnostics import ERROR, Diagnostic
-from graph.model import Block, Change, Edge, Group, Network
+from graph.model import Block, Change, Edge, Network
 from graph.shapes import compact_shape
 from studio.canvas import labels
 from studio.canvas.block_item import BlockItem, CardContent, CardStatus, apply_cache_mode
 from studio.canvas.group_item import GroupItem
 from studio.canvas.interaction import SceneInteraction
+from studio.canvas.scene_groups import SceneGroups
 from studio.canvas.style import TEXT_LOD, Theme, system_theme
 from studio.canvas.wire_item import WireItem
 
 WORLD = 100_000.0  # the scene is a large fixed square, so panning is never stopped by its edge
 
 
-class NetworkScene(SceneInteraction, QGraphicsScene):
+class NetworkScene(SceneGroups, SceneInteraction, QGraphicsScene):
     """Cards, wires and groups of one network of `doc.project`."""
 
     # scene pos, and the wire end to connect the new block to: (block, port, is_output) or None
@@ -178,58 +179,6 @@ class NetworkScene(SceneInteraction, QGraphicsScene):
         group = self.groups.get(self._group_of.get(item.block_id, ""))
         if group is not None and not group.collapsed:
             self._fit_group(group)
-
-    def group_item_moved(self, item: GroupItem) -> None:
-        for bid in item.group.blocks:
-            for edge in self._wires_of.get(bid, ()):
-                self._place_wire(self.wires[edge])
-
-    # --- groups ---
-    def _sync_groups(self) -> None:
-        wanted = {g.id: g for g in self.net.groups}
-        for gid in [g for g in self.groups if g not in wanted]:
-            self.removeItem(self.groups.pop(gid))
-        self._group_of = {bid: g.id for g in self.net.groups for bid in g.blocks if bid in self.blocks}
-        for gid, group in wanted.items():
-            item = self.groups.get(gid)
-            if item is None:
-                item = self.groups[gid] = GroupItem(group, self.theme)
-                self.addItem(item)
-            item.set_group(group)
-            self._fit_group(item)
-        hidden = {bid for g in self.net.groups if g.collapsed for bid in g.blocks}
-        for bid, item in self.blocks.items():
-            item.setVisible(bid not in hidden)
-            if bid in hidden:
-                item.setSelected(False)
-        for wire in self.wires.values():
-            self._place_wire(wire)
-        self._group_severities()
-
-    def _group_severities(self) -> None:
-        """A collapsed group shows the worst problem among its hidden blocks."""
-        for group in self.groups.values():
-            severities = {self.blocks[b].status.severity for b in group.group.blocks if b in self.blocks}
-            group.set_severity("error" if "error" in severities else
-                               "warning" if "warning" in severities else None)
-
-    def _fit_group(self, item: GroupItem) -> None:
-        members = [self.blocks[b] for b in item.group.blocks if b in self.blocks]
-        if not members:
-            return
-        if item.collapsed:
-            x = min(self.net.blocks[m.block_id].position[0] for m in members)
-            y = min(self.net.blocks[m.block_id].position[1] for m in members)
-            item.fit(QRectF(x, y, 0, 0))
-            return
-        rect = QRectF(members[0].pos(), members[0].shape().boundingRect().size())
-        for m in members[1:]:
-            rect = rect.united(QRectF(m.pos(), m.shape().boundingRect().size()))
-        item.fit(rect)
-
-    def group_of(self, block_id: str) -> Group | None:
-        gid = self._group_of.get(block_id)
-        return next((g for g in self.net.groups if g.id == gid), None)
 
     # --- model events ---
     def _on_network_changed(self, name: str, change: Change) -> None:

@@ -11,16 +11,17 @@ navigation.py.
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QKeySequence, QPainter, QPixmap, QPixmapCache
+from PySide6.QtGui import QKeySequence, QPainter, QPixmapCache
 from PySide6.QtWidgets import QGraphicsView, QLineEdit
 
+from studio.canvas.grid import DotGrid
 from studio.canvas.interaction import optional
 from studio.canvas.mime import block_type_of
 from studio.canvas.minimap import Minimap
 from studio.canvas.navigation import ViewNavigation
 from studio.canvas.quick_add import QuickAddPopup
 from studio.canvas.scene import NetworkScene
-from studio.canvas.style import CARD_WIDTH, GRID, TEXT_LOD, Theme, snap
+from studio.canvas.style import CARD_WIDTH, TEXT_LOD, Theme, snap
 
 PIXMAP_CACHE_KB = 160 * 1024  # a card cached at 1x is about 64 KB
 
@@ -52,7 +53,7 @@ class NetworkView(ViewNavigation, QGraphicsView):
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setAcceptDrops(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self._grid_tiles: dict[tuple, QPixmap] = {}
+        self._grid = DotGrid()
         self._init_navigation()
         self.quick_add: QuickAddPopup | None = None
         self._quick_add_at: tuple[QPointF, tuple | None] | None = None
@@ -348,54 +349,7 @@ class NetworkView(ViewNavigation, QGraphicsView):
 
     # --- background and overlays ---
     def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
-        """The theme background with a dot at every grid step (every fifth when zoomed out).
-
-        Dots come from a small tile made at screen resolution for the current
-        zoom and copied across the view unscaled (scaling a tile, or dashed
-        lines, costs tens of milliseconds per frame on a large view).
-        """
-        theme = self.network_scene.theme
-        painter.fillRect(rect, theme.color("background"))
-        step = GRID if self.zoom() >= 0.45 else GRID * 5
-        to_device = painter.worldTransform()
-        spacing = step * to_device.m11()  # device pixels between dots
-        if spacing < 6:
-            return
-        tile = self._grid_tile(theme, spacing, big=step != GRID)
-        origin = to_device.map(QPointF(0, 0))
-        area = to_device.mapRect(rect)
-        width = tile.width() / tile.devicePixelRatio()
-        offset = QPointF((area.left() - origin.x() + spacing / 2) % width,
-                         (area.top() - origin.y() + spacing / 2) % width)
-        painter.save()
-        painter.resetTransform()
-        painter.drawTiledPixmap(area, tile, offset)
-        painter.restore()
-
-    def _grid_tile(self, theme: Theme, spacing: float, big: bool) -> QPixmap:
-        """k x k dots, k chosen so the tile is within a few hundredths of a pixel of whole."""
-        key = (theme.name, round(spacing, 3), big)
-        tile = self._grid_tiles.get(key)
-        if tile is not None:
-            return tile
-        k = min(range(max(1, int(64 // spacing)), max(2, int(64 // spacing)) + 24),
-                key=lambda n: abs(n * spacing - round(n * spacing)))
-        size = round(k * spacing)
-        tile = QPixmap(size, size)
-        tile.fill(theme.color("background"))
-        dots = QPainter(tile)
-        dots.setRenderHint(QPainter.RenderHint.Antialiasing)
-        dots.setPen(Qt.PenStyle.NoPen)
-        dots.setBrush(theme.color("grid"))
-        radius = 1.5 if big else 1.1
-        for i in range(k):
-            for j in range(k):
-                dots.drawEllipse(QPointF((i + 0.5) * spacing, (j + 0.5) * spacing), radius, radius)
-        dots.end()
-        if len(self._grid_tiles) > 64:
-            self._grid_tiles.clear()
-        self._grid_tiles[key] = tile
-        return tile
+        self._grid.draw(painter, rect, self.network_scene.theme, self.zoom())
 
     def resizeEvent(self, event):
         super().resizeEvent(event)
