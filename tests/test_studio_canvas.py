@@ -9,10 +9,10 @@ and the items on the scene.
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt
-from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QImage, QPainter
+from PySide6.QtCore import QEvent, QMimeData, QPoint, QPointF, Qt
+from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QHelpEvent, QImage, QPainter
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QToolTip
 
 from graph.model import Block, Edge, Network, Project
 from studio.canvas import BLOCK_MIME, NetworkView, block_mime, render_thumbnail
@@ -605,3 +605,8 @@ def test_hover_tooltips_name_shapes_and_ports(view, doc):
     assert tooltip_for(scene, scene.blocks["conv"].inputs["x"]) == "input 'x': receives 1×8×8"
     assert tooltip_for(scene, scene.blocks["lin"].inputs["x"]) == "input 'x': not connected"
     assert tooltip_for(scene, scene.wires[Edge("conv", "relu", "x")]) == "conv → relu.x: 4×8×8"
+    # and the view shows them when the pointer rests
+    where = at(view, scene.blocks["conv"].mapToScene(QPointF(90, 30)))
+    help_event = QHelpEvent(QEvent.Type.ToolTip, where, view.viewport().mapToGlobal(where))
+    QApplication.sendEvent(view.viewport(), help_event)
+    assert "Conv 2D" in QToolTip.text() and "4×8×8" in QToolTip.text()
