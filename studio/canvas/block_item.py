@@ -207,7 +207,7 @@ class BlockItem(QGraphicsItem):
         scene = self.scene()
         text = lod >= TEXT_LOD * 0.4 and (scene is None or scene.text_visible)
         rect = QRectF(0, 0, CARD_WIDTH, self._height)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, lod > 0.25)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)  # painted once into the cache
         band = t.category(c.category) if c.enabled else t.color("disabled")
 
         if self.isSelected():
@@ -233,7 +233,10 @@ class BlockItem(QGraphicsItem):
         painter.setBrush(QBrush(fill))
         painter.drawRoundedRect(rect, CORNER, CORNER)
 
-        painter.fillPath(_band_path(), band)
+        if lod * BAND >= 2.0:
+            painter.fillPath(_band_path(), band)
+        else:  # far out the band would be a hairline: keep it two screen pixels tall
+            painter.fillRect(QRectF(0, 0, CARD_WIDTH, 2.0 / lod), band)
 
         if not text:  # zoomed out (the scene says so) or painted tiny (a minimap)
             self._paint_greek(painter)
