@@ -137,6 +137,12 @@ def test_drag_from_port_to_port_connects(view, doc):
     assert view.network_scene.blocks["lin"].status.severity == "error"
 
 
+def test_drag_from_an_input_back_to_an_output_connects(view, doc):
+    drag(view, port_pos(view, "lin", "x"), port_pos(view, "relu", "out"))
+    assert Edge("relu", "lin", "x") in doc.network().edges
+    assert doc.undo_stack.count() == 1
+
+
 def test_ports_that_accept_light_up_while_dragging(view, doc):
     vp, scene = view.viewport(), view.network_scene
     start = port_pos(view, "relu", "out")
