@@ -616,3 +616,17 @@ def test_hover_tooltips_name_shapes_and_ports(view, doc):
     help_event = QHelpEvent(QEvent.Type.ToolTip, where, view.viewport().mapToGlobal(where))
     QApplication.sendEvent(view.viewport(), help_event)
     assert "Conv 2D" in QToolTip.text() and "4×8×8" in QToolTip.text()
+
+
+def test_dragging_a_collapsed_group_moves_its_blocks_in_one_step(view, doc):
+    scene = view.network_scene
+    group_id = doc.group_blocks("model", ["conv", "relu"], "features")
+    doc.set_group_collapsed("model", group_id, True)
+    steps = doc.undo_stack.count()
+    card = scene.groups[group_id]
+    grab = card.mapToScene(QPointF(90, 30))
+    drag(view, grab, grab + QPointF(40, 100), steps=5)
+    assert doc.network().block("conv").position == (280.0, 100.0)
+    assert doc.network().block("relu").position == (520.0, 100.0)
+    assert doc.undo_stack.count() == steps + 1
+    assert scene.wires[Edge("img", "conv", "x")].path().pointAtPercent(1.0) == card.input_anchor()
