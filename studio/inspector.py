@@ -1,0 +1,277 @@
+"""The inspector: everything about the selected block, and its parameters to edit.
+
+Shows the block's type and help, its name (renaming is one undo step), the
+shapes it receives and produces (from the Document's analysis), its number
+of weights and its problems, then one editor per parameter built from the
+block's declaration (studio/param_editors.py). A value the declaration
+refuses stays in the field, outlined, with the reason under it; it never
+reaches the model. Accepted values go through `Document.set_param`, and the
+inspector redraws from the Document's signals like every other view.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QApplication,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from graph.model import ModelError
+from graph.shapes import format_shape
+from graph.spec import BlockSpec
+from studio.document import Document
+from studio.param_editors import ParamEditor, make_editor
+
+
+def _label(text: str = "", role: str | None = None, wrap: bool = True) -> QLabel:
+    label = QLabel(text)
+    label.setWordWrap(wrap)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    if role:
+        label.setProperty("role", role)
+    return label
+
+
+def _restyle(widget: QWidget) -> None:
+    """Re-read the style sheet after a dynamic property changed."""
+    widget.style().unpolish(widget)
+    widget.style().polish(widget)
+
+
+def block_param_count(spec: BlockSpec, inference, block_id: str) -> int | None:
+    """Weights of one block, or None while its shapes are unknown."""
+    out = inference.shapes.get(block_id)
+    if out is None:
+        return None
+    try:
+        return int(spec.count(inference.params.get(block_id, spec.defaults()),
+                              inference.inputs.get(block_id, {}), out))
+    except Exception:  # a count rule failing must not take the inspector down
+        return None
+
+
+class Inspector(QWidget):
+    def __init__(self, document: Document, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.document = document
+        self.network: str | None = None
+        self.block_id: str | None = None
+        self.editors: dict[str, ParamEditor] = {}
+        self.errors: dict[str, QLabel] = {}
+
+        self.title = _label("", "heading")
+        self.help = _label("", "help")
+        self.name_edit = QLineEdit()
+        self.name_edit.setToolTip("The block's name: used in messages, plots and the generated code.")
+        self.name_edit.editingFinished.connect(self._rename)
+        self.name_error = _label("", "error")
+        self.name_error.hide()
+        self.shapes = _label()
+        self.shapes.setTextFormat(Qt.TextFormat.RichText)
+        self.count = _label()
+        self.problems = _label("", "error")
+        self.problems.hide()
+        self.form = QFormLayout()
+        self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        self.hint = _label("", "help")
+        self.empty = _label("Select a block on the canvas to see and edit its settings.", "muted")
+
+        body = QWidget()
+        self.body = body
+        layout = QVBoxLayout(body)
+        layout.setContentsMargins(8, 8, 8, 8)
+        layout.setSpacing(6)
+        layout.addWidget(self.empty)
+        self.details = QWidget()
+        details = QVBoxLayout(self.details)
+        details.setContentsMargins(0, 0, 0, 0)
+        details.setSpacing(6)
+        details.addWidget(self.title)
+        details.addWidget(self.help)
+        name_row = QFormLayout()
+        name_row.addRow("name", self.name_edit)
+        details.addLayout(name_row)
+        details.addWidget(self.name_error)
+        details.addWidget(self.shapes)
+        details.addWidget(self.count)
+        details.addWidget(self.problems)
+        self.params_heading = _label("Parameters", "heading")
+        details.addWidget(self.params_heading)
+        details.addLayout(self.form)
+        details.addWidget(self.hint)
+        layout.addWidget(self.details)
+        layout.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setWidget(body)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+
+        document.analysisChanged.connect(self._analysis_changed)
+        document.projectReplaced.connect(lambda: self.show_block(None, None))
+        app = QApplication.instance()
+        if app is not None:
+            app.focusChanged.connect(self._focus_changed)
+        self.show_block(None, None)
+
+    # --- what is shown ---
+    def show_block(self, network: str | None, block_id: str | None) -> None:
+        """Inspect one block (None: nothing selected)."""
+        if (network, block_id) != (self.network, self.block_id) or not self.editors:
+            self.network, self.block_id = network, block_id
+            self._build()
+        self.refresh()
+
+    def show_selection(self, network: str, block_ids: list[str]) -> None:
+        self.show_block(network, block_ids[0] if len(block_ids) == 1 else None)
+        if len(block_ids) > 1:
+            self.empty.setText(f"{len(block_ids)} blocks selected: select one to edit its settings.")
+
+    def _block(self):
+        if self.network is None or self.block_id is None:
+            return None, None
+        try:
+            block = self.document.network(self.network).block(self.block_id)
+        except ModelError:
+            return None, None
+        spec = self.document.registry.get(block.type) if block.type in self.document.registry else None
+        return block, spec
+
+    def _build(self) -> None:
+        while self.form.rowCount():
+            self.form.removeRow(0)
+        self.editors.clear()
+        self.errors.clear()
+        self.hint.clear()
+        block, spec = self._block()
+        self.empty.setText("Select a block on the canvas to see and edit its settings.")
+        self.empty.setVisible(block is None)
+        self.details.setVisible(block is not None)
+        if block is None:
+            return
+        self.title.setText(spec.title if spec else f"Unknown block type {block.type}")
+        self.help.setText(spec.help if spec else "")
+        self._set_name_error("")
+        if spec is None:
+            return
+        self.params_heading.setVisible(bool(spec.params))
+        for param in spec.params:
+            editor = make_editor(param)
+            error = _label("", "error")
+            error.hide()
+            row = QWidget()
+            column = QVBoxLayout(row)
+            column.setContentsMargins(0, 0, 0, 0)
+            column.setSpacing(2)
+            column.addWidget(editor)
+            column.addWidget(error)
+            label = QLabel(param.name)
+            label.setToolTip(param.help)
+            label.setBuddy(editor.field)
+            self.form.addRow(label, row)
+            editor.committed.connect(lambda value, name=param.name: self._commit(name, value))
+            editor.refused.connect(lambda reason, name=param.name: self._set_error(name, reason))
+            self.editors[param.name] = editor
+            self.errors[param.name] = error
+
+    def refresh(self) -> None:
+        """Redraw values, shapes, count and problems from the model and the latest analysis."""
+        block, spec = self._block()
+        if block is None:
+            if self.block_id is not None:  # the block was deleted (or undone away)
+                self.network, self.block_id = None, None
+                self._build()
+            return
+        if not self.name_edit.hasFocus() or self.name_edit.text() == "":
+            self.name_edit.setText(block.name)
+        analysis = self.document.analysis(self.network)
+        inference = analysis.inference
+        if spec is not None:
+            params = inference.params.get(block.id, {**spec.defaults(), **block.params})
+            for name, editor in self.editors.items():
+                editor.set_value(block.params.get(name, params.get(name)))
+                self._set_error(name, "")
+            self.shapes.setText(self._shapes_html(spec, block.id, inference))
+            count = block_param_count(spec, inference, block.id)
+            self.count.setText("Weights: unknown until its input shapes are known" if count is None
+                               else f"Weights: {count:,} parameters")
+        problems = [d.message for d in analysis.diagnostics if d.block == block.id]
+        self.problems.setText("\n".join(f"• {p}" for p in problems))
+        self.problems.setVisible(bool(problems))
+
+    def _shapes_html(self, spec: BlockSpec, block_id: str, inference) -> str:
+        received = inference.inputs.get(block_id, {})
+        params = inference.params.get(block_id, spec.defaults())
+        rows = []
+        for port in spec.input_ports(params):
+            shape = received.get(port.name)
+            rows.append(f"in <b>{port.name}</b>: {format_shape(shape) if shape else 'not connected'}")
+        if spec.has_output:
+            rows.append(f"out: {format_shape(inference.shapes.get(block_id))}")
+        return "<br>".join(rows)
+
+    # --- edits ---
+    def _commit(self, name: str, value) -> None:
+        block, _spec = self._block()
+        if block is None:
+            return
+        if block.params.get(name) == value and type(block.params.get(name)) is type(value):
+            return
+        self.document.set_param(self.network, block.id, name, value)
+
+    def _rename(self) -> None:
+        block, _spec = self._block()
+        if block is None:
+            return
+        name = self.name_edit.text().strip()
+        if not name:
+            self._set_name_error("A block needs a name.")
+            return
+        if any(ch in name for ch in "\n\r\t"):
+            self._set_name_error("A name is one line of text.")
+            return
+        self._set_name_error("")
+        if name != block.name:
+            self.document.rename_block(self.network, block.id, name)
+
+    def _set_error(self, name: str, reason: str) -> None:
+        label, editor = self.errors.get(name), self.editors.get(name)
+        if label is None or editor is None:
+            return
+        label.setText(reason)
+        label.setVisible(bool(reason))
+        if editor.field is not None and bool(editor.field.property("invalid")) != bool(reason):
+            editor.field.setProperty("invalid", bool(reason))
+            _restyle(editor.field)
+
+    def _set_name_error(self, reason: str) -> None:
+        self.name_error.setText(reason)
+        self.name_error.setVisible(bool(reason))
+        self.name_edit.setProperty("invalid", bool(reason))
+        _restyle(self.name_edit)
+
+    def error_text(self, name: str) -> str:
+        """The reason shown under a parameter's field ("" when it is fine)."""
+        label = self.errors[name]
+        return label.text() if label.isVisibleTo(self) else ""
+
+    # --- signals ---
+    def _analysis_changed(self, network: str) -> None:
+        if network == self.network:
+            self.refresh()
+
+    def _focus_changed(self, _old, new) -> None:
+        # the help of the field being edited, under the form, so it is read while typing
+        for name, editor in self.editors.items():
+            if new is not None and (new is editor.field or editor.field.isAncestorOf(new)):
+                self.hint.setText(f"{name}: {editor.param.help}")
+                return

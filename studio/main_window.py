@@ -1,0 +1,259 @@
+"""The studio's main window: canvas tabs in the middle, panels docked around them.
+
+Layout: palette on the left, inspector on the right, problems, code and
+history below, the summary strip in the status bar. The window wires the
+panels to each other (a canvas selection shows in the inspector and the
+code; a clicked problem selects its block) and owns the menus, toolbar and
+shortcuts. File work is in studio/window_files.py, the canvas tabs in
+studio/network_tabs.py. Nothing here edits the model except through
+Document methods.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QWidget
+
+from graph.blocks import default_registry
+from graph.spec import Registry
+from studio.clipboard import ClipboardError
+from studio.document import Document
+from studio.files import Autosave, RecentFiles
+from studio.inspector import Inspector
+from studio.network_tabs import NetworkTabs
+from studio.palette import Palette
+from studio.panels.code_view import CodeView
+from studio.panels.history import history_view
+from studio.panels.problems import ProblemsPanel
+from studio.panels.summary import SummaryStrip
+from studio.window_files import FileController
+
+Key = QKeySequence.StandardKey
+Area = Qt.DockWidgetArea
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, document: Document | None = None, registry: Registry | None = None,
+                 settings: QSettings | None = None, autosave_folder: Path | None = None,
+                 autosave: bool = True, theme=None, parent: QWidget | None = None):
+        super().__init__(parent)
+        registry = registry or (document.registry if document else default_registry())
+        self.document = document or Document(registry)
+        self.theme = theme  # studio.app.ThemeManager, or None (tests, screenshots)
+        self.recent = RecentFiles(settings, parent=self)
+        self.autosave = Autosave(self.document, autosave_folder, parent=self) if autosave else None
+        self.files = FileController(self, self.document, self.recent, self.autosave)
+
+        self.tabs = NetworkTabs(self.document)
+        self.setCentralWidget(self.tabs)
+        self.palette = Palette(registry)
+        self.inspector = Inspector(self.document)
+        self.problems = ProblemsPanel(self.document)
+        self.code_view = CodeView(self.document)
+        self.history = history_view(self.document)
+        self.summary = SummaryStrip(self.document)
+        self.docks: dict[str, QDockWidget] = {}
+        self._dock("Blocks", self.palette, Area.LeftDockWidgetArea, 230)
+        self._dock("Inspector", self.inspector, Area.RightDockWidgetArea, 320)
+        self._dock("Problems", self.problems, Area.BottomDockWidgetArea, 200)
+        self._dock("Code", self.code_view, Area.BottomDockWidgetArea, 200)
+        self._dock("History", self.history, Area.BottomDockWidgetArea, 200)
+        self.tabifyDockWidget(self.docks["Problems"], self.docks["Code"])
+        self.tabifyDockWidget(self.docks["Code"], self.docks["History"])
+        self.docks["Problems"].raise_()
+        self.setCorner(Qt.Corner.BottomLeftCorner, Area.LeftDockWidgetArea)
+        self.setCorner(Qt.Corner.BottomRightCorner, Area.RightDockWidgetArea)
+        self.statusBar().addWidget(self.summary, 1)
+        self.statusBar().setSizeGripEnabled(False)
+
+        self.palette.addRequested.connect(self.add_block)
+        self.tabs.selectionChanged.connect(self._selection_changed)
+        self.tabs.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
+        self.problems.blockActivated.connect(self.reveal_block)
+        self.summary.problemsClicked.connect(lambda: self.show_panel("Problems"))
+        self.document.titleChanged.connect(self._update_title)
+        if self.autosave is not None:
+            self.autosave.failed.connect(lambda why: self.statusBar().showMessage(why, 10000))
+        if theme is not None:
+            theme.changed.connect(self.set_dark)
+            self.set_dark(theme.dark)
+
+        self._fitted = False
+        self._build_actions()
+        self._update_title()
+        self.resize(1360, 860)
+
+    # --- layout helpers ---
+    def _dock(self, title: str, widget: QWidget, area: Area, size: int) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock_{title.lower()}")
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetClosable
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.addDockWidget(area, dock)
+        vertical = area == Area.BottomDockWidgetArea
+        self.resizeDocks([dock], [size], Qt.Orientation.Vertical if vertical else Qt.Orientation.Horizontal)
+        self.docks[title] = dock
+        return dock
+
+    def show_panel(self, title: str) -> None:
+        dock = self.docks[title]
+        dock.show()
+        dock.raise_()
+
+    def _update_title(self, *_args) -> None:
+        self.setWindowTitle(self.document.title())
+
+    def set_dark(self, dark: bool) -> None:
+        self.tabs.set_dark(dark)
+        self.palette.set_dark(dark)
+        self.code_view.set_dark(dark)
+
+    # --- actions ---
+    def _action(self, menu, text: str, slot, shortcut=None, tip: str = "", canvas: bool = False) -> QAction:
+        """A menu action; canvas=True scopes its shortcut to the canvas so text fields keep their keys."""
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcuts(shortcut if isinstance(shortcut, list) else [shortcut])
+        if tip:
+            action.setStatusTip(tip)
+            action.setToolTip(tip)
+        action.triggered.connect(lambda _checked=False: slot())
+        if canvas:
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            self.tabs.addAction(action)
+        menu.addAction(action)
+        return action
+
+    def _build_actions(self) -> None:
+        bar = self.menuBar()
+        files = bar.addMenu("&File")
+        a = self.actions = {}
+        a["new"] = self._action(files, "&New", self.files.new_project, Key.New, "Start an empty project")
+        a["template"] = self._action(files, "New from &Template…", self.files.new_from_template,
+                                     QKeySequence("Ctrl+Shift+N"), "Start from a bundled example")
+        a["open"] = self._action(files, "&Open…", self.files.open_dialog, Key.Open, "Open a project file")
+        self.recent_menu = files.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(lambda: self.files.fill_recent_menu(self.recent_menu))
+        files.addSeparator()
+        a["save"] = self._action(files, "&Save", self.files.save, Key.Save, "Save the project")
+        a["save_as"] = self._action(files, "Save &As…", self.files.save_as, Key.SaveAs,
+                                    "Save the project to a new file")
+        files.addSeparator()
+        a["quit"] = self._action(files, "&Quit", self.close, Key.Quit)
+        a["quit"].setMenuRole(QAction.MenuRole.QuitRole)
+
+        edit = bar.addMenu("&Edit")
+        stack = self.document.undo_stack
+        a["undo"] = stack.createUndoAction(self, "&Undo")
+        a["undo"].setShortcuts(Key.Undo)
+        # Ctrl+Shift+Z everywhere, and Ctrl+Y too where that is the platform's redo
+        a["redo"] = stack.createRedoAction(self, "&Redo")
+        redo = QKeySequence("Ctrl+Shift+Z")
+        a["redo"].setShortcuts([redo] + [k for k in QKeySequence.keyBindings(Key.Redo) if k != redo])
+        edit.addActions([a["undo"], a["redo"]])
+        edit.addSeparator()
+        canvas = {"canvas": True}
+        a["cut"] = self._action(edit, "Cu&t", lambda: self._on_view("cutSelection"), Key.Cut, **canvas)
+        a["copy"] = self._action(edit, "&Copy", lambda: self._on_view("copySelection"), Key.Copy, **canvas)
+        a["paste"] = self._action(edit, "&Paste", self.paste, Key.Paste, **canvas)
+        a["duplicate"] = self._action(edit, "D&uplicate", lambda: self._on_view("duplicateSelection"),
+                                      QKeySequence("Ctrl+D"), **canvas)
+        a["delete"] = self._action(edit, "&Delete", lambda: self._on_view("deleteSelection"),
+                                   [QKeySequence(Key.Delete), QKeySequence(Qt.Key.Key_Backspace)], **canvas)
+        a["select_all"] = self._action(edit, "Select &All", self.select_all, Key.SelectAll, **canvas)
+        edit.addSeparator()
+        # Tab and Space are the canvas's own keys; the menu entry only names them
+        a["quick_add"] = self._action(edit, "Add &Block…\tTab / Space", self.quick_add,
+                                      tip="Search for a block and add it to the canvas")
+        a["group"] = self._action(edit, "&Group", lambda: self._on_view("groupSelection"),
+                                  QKeySequence("Ctrl+G"), **canvas)
+        a["layout"] = self._action(edit, "Auto &Layout", self.auto_layout, QKeySequence("Ctrl+L"),
+                                   "Tidy the network (or the selected blocks) left to right", **canvas)
+
+        view = bar.addMenu("&View")
+        a["fit"] = self._action(view, "&Fit to Window", lambda: self._on_view("fitAll"), QKeySequence("F"),
+                                "Show the whole network", canvas=True)
+        view.addSeparator()
+        for dock in self.docks.values():
+            view.addAction(dock.toggleViewAction())
+        if self.theme is not None:
+            view.addSeparator()
+            themes = view.addMenu("&Theme")
+            group = QActionGroup(self)
+            for mode in ("system", "light", "dark"):
+                action = themes.addAction(mode.capitalize())
+                action.setCheckable(True)
+                action.setChecked(mode == self.theme.mode)
+                action.triggered.connect(lambda _c=False, m=mode: self.theme.set_mode(m))
+                group.addAction(action)
+
+        help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "&About DeepWire", self.about)
+
+        tools = self.addToolBar("Main")
+        tools.setObjectName("toolbar_main")
+        tools.setMovable(False)
+        tools.addActions([a["new"], a["open"], a["save"]])
+        tools.addSeparator()
+        tools.addActions([a["undo"], a["redo"]])
+        tools.addSeparator()
+        tools.addActions([a["fit"], a["layout"]])
+
+    # --- editing: the canvas's own selection commands, which end in Document calls ---
+    def _on_view(self, method: str, *args):
+        view = self.tabs.current_view()
+        return getattr(view, method)(*args) if view is not None else None
+
+    def add_block(self, type_id: str) -> str:
+        """Add a block at the centre of the current view and select it (the palette's add action)."""
+        return self._on_view("dropBlock", type_id, self.tabs.center_point())
+
+    def paste(self) -> None:
+        try:
+            self._on_view("paste")
+        except ClipboardError as err:
+            self.statusBar().showMessage(str(err), 5000)
+
+    def select_all(self) -> None:
+        view = self.tabs.current_view()
+        for item in view.network_scene.blocks.values() if view is not None else ():
+            if item.isVisible():
+                item.setSelected(True)
+
+    def auto_layout(self) -> None:
+        self._on_view("arrange", bool(self.tabs.selected_ids()))
+
+    def quick_add(self) -> None:
+        self._on_view("openQuickAdd", self.tabs.center_point())
+
+    # --- panels talking to each other ---
+    def _selection_changed(self, network: str, ids: list[str]) -> None:
+        self.inspector.show_selection(network, ids)
+        self.code_view.show_block(network, ids[0] if len(ids) == 1 else None)
+
+    def reveal_block(self, network: str, block_id: str) -> None:
+        """Show the block's network, select it and centre it (a clicked problem)."""
+        self.tabs.select_block(network, block_id, center=True)
+
+    # --- window ---
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._fitted:  # fitting needs the views' real sizes, known only once shown
+            self._fitted = True
+            self.tabs.fit_all()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.files.close():
+            event.accept()
+        else:
+            event.ignore()
+
+    def about(self) -> None:
+        QMessageBox.about(self, "About DeepWire",
+                          "<b>DeepWire</b><br>Design, train and export neural networks by wiring blocks.<br>"
+                          "The code it exports is the model it trains: plain PyTorch.")

@@ -1,0 +1,122 @@
+"""One canvas tab per network of the project (a GAN shows a generator and a discriminator tab).
+
+The main window's adapter to the canvas (studio/canvas): it makes a
+NetworkView for each network, rebuilds them when another project is loaded,
+renames tabs when a network is renamed, and re-emits the current canvas's
+block selection as `selectionChanged(network, block_ids)`. The tab bar is
+hidden while there is only one network.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, Signal
+from PySide6.QtWidgets import QTabWidget, QWidget
+
+from graph.model import Change
+from studio.canvas.navigation import FIT_MARGIN
+from studio.canvas.style import DARK, LIGHT
+from studio.canvas.view import NetworkView
+from studio.document import Document
+
+READABLE_ZOOM = 0.8  # below this the cards' text is hard to read
+
+
+class NetworkTabs(QTabWidget):
+    selectionChanged = Signal(str, list)  # network name, selected block ids
+    message = Signal(str)  # for the status bar (why a wire was refused)
+
+    def __init__(self, document: Document, dark: bool = False, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.document = document
+        self.dark = dark
+        self.setDocumentMode(True)
+        self.views: list[NetworkView] = []
+        document.projectReplaced.connect(self.rebuild)
+        document.networkChanged.connect(self._network_changed)
+        self.currentChanged.connect(lambda _i: self._emit_selection())
+        self.rebuild()
+
+    # --- building ---
+    def rebuild(self) -> None:
+        old, self.views = self.views, []
+        self.clear()
+        for view in old:
+            view.deleteLater()
+        for net in self.document.project.networks:
+            view = NetworkView(self.document, net.name, DARK if self.dark else LIGHT)
+            view.blockSelectionChanged.connect(lambda ids, v=view: self._view_selection(v, ids))
+            view.wireRefused.connect(self.message)
+            self.views.append(view)
+            self.addTab(view, net.name)
+        self.tabBar().setVisible(len(self.views) > 1)
+        self.fit_all()
+        self._emit_selection()
+
+    def _network_changed(self, _name: str, change: Change) -> None:
+        if change.kind == "network_renamed":
+            for i, view in enumerate(self.views):
+                self.setTabText(i, view.network_name)
+
+    def set_dark(self, dark: bool) -> None:
+        self.dark = dark
+        for view in self.views:
+            view.setTheme(DARK if dark else LIGHT)
+
+    # --- queries ---
+    def current_view(self) -> NetworkView | None:
+        view = self.currentWidget()
+        return view if isinstance(view, NetworkView) else None
+
+    def current_network(self) -> str:
+        view = self.current_view()
+        return view.network_name if view is not None else self.document.network().name
+
+    def view_of(self, network: str) -> NetworkView | None:
+        return next((v for v in self.views if v.network_name == network), None)
+
+    def selected_ids(self) -> list[str]:
+        view = self.current_view()
+        return view.selectedBlockIds() if view is not None else []
+
+    def center_point(self) -> QPointF:
+        """The scene point at the middle of the current view (where the palette adds blocks)."""
+        view = self.current_view()
+        return view.visibleSceneRect().center() if view is not None else QPointF()
+
+    # --- commands from the window ---
+    def show_network(self, network: str) -> None:
+        view = self.view_of(network)
+        if view is not None:
+            self.setCurrentWidget(view)
+
+    def select_block(self, network: str, block_id: str, center: bool = True) -> None:
+        self.show_network(network)
+        view = self.view_of(network)
+        if view is None:
+            return
+        if center:
+            view.centerOnBlock(block_id)  # selects it too
+        else:
+            view.selectBlock(block_id)
+
+    def fit_all(self) -> None:
+        """The opening view of each network: all of it, or its start at a readable zoom if it is long."""
+        for view in self.views:
+            view.fitAll()
+            if view.zoom() >= READABLE_ZOOM:
+                continue
+            rect = view.network_scene.items_rect()
+            view.setZoom(READABLE_ZOOM)
+            visible = view.visibleSceneRect()
+            # inputs sit on the left: start there, the minimap shows the rest
+            view.centerOn(QPointF(rect.left() - FIT_MARGIN + visible.width() / 2, rect.center().y()))
+
+    # --- selection ---
+    def _view_selection(self, view: NetworkView, ids: list[str]) -> None:
+        if view is self.current_view():
+            self.selectionChanged.emit(view.network_name, list(ids))
+
+    def _emit_selection(self) -> None:
+        view = self.current_view()
+        if view is not None:
+            self.selectionChanged.emit(view.network_name, view.selectedBlockIds())

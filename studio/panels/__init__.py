@@ -1,0 +1,1 @@
+"""The main window's dock panels: problems, history, code, summary strip, start page."""

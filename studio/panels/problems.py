@@ -1,0 +1,109 @@
+"""The problems list: every diagnostic of every network, errors first.
+
+Clicking a problem emits `blockActivated(network, block_id)`; the main
+window then shows that network's tab and selects and centres the block.
+A problem with an obvious repair (insert Flatten) offers it: "Apply fix"
+calls `Document.apply_fix`, one undo step like any edit.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QStyle,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from graph.diagnostics import Diagnostic
+from studio.document import Document
+from studio.panels.summary import problem_text
+
+DIAG_ROLE = Qt.ItemDataRole.UserRole
+
+
+class ProblemsPanel(QWidget):
+    blockActivated = Signal(str, str)  # network, block id
+    countChanged = Signal(int, int)  # errors, warnings
+
+    def __init__(self, document: Document, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.document = document
+        self.tree = QTreeWidget()
+        self.tree.setHeaderLabels(["Problem", "Network"])
+        self.tree.setRootIsDecorated(False)
+        self.tree.setUniformRowHeights(True)
+        self.tree.setWordWrap(False)
+        self.tree.itemClicked.connect(self._clicked)
+        self.tree.currentItemChanged.connect(lambda *_: self._update_fix_button())
+        self.fix_button = QPushButton("Apply fix")
+        self.fix_button.setToolTip("Apply the suggested repair of the selected problem (undoable).")
+        self.fix_button.clicked.connect(self.apply_fix)
+        self.status = QLabel()
+        top = QHBoxLayout()
+        top.setContentsMargins(4, 2, 4, 2)
+        top.addWidget(self.status, 1)
+        top.addWidget(self.fix_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addLayout(top)
+        layout.addWidget(self.tree)
+        style = self.style()
+        self._icons = {"error": style.standardIcon(QStyle.StandardPixmap.SP_MessageBoxCritical),
+                       "warning": style.standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)}
+        document.analysisChanged.connect(lambda _name: self.refresh())
+        document.projectReplaced.connect(self.refresh)
+        self.refresh()
+
+    def diagnostics(self) -> list[Diagnostic]:
+        doc = self.document
+        found: list[Diagnostic] = []
+        for net in doc.project.networks:
+            found += doc.analysis(net.name).diagnostics
+        return sorted(found, key=lambda d: not d.is_error)  # stable: keeps canvas order within each
+
+    def refresh(self) -> None:
+        diagnostics = self.diagnostics()
+        several = len(self.document.project.networks) > 1
+        self.tree.clear()
+        for d in diagnostics:
+            item = QTreeWidgetItem([d.message, d.network or ""])
+            item.setIcon(0, self._icons["error" if d.is_error else "warning"])
+            item.setToolTip(0, d.message + (f"\nQuick fix: {d.fix.title}" if d.fix else ""))
+            item.setData(0, DIAG_ROLE, d)
+            self.tree.addTopLevelItem(item)
+        self.tree.setColumnHidden(1, not several)
+        self.tree.resizeColumnToContents(1)
+        errors = sum(d.is_error for d in diagnostics)
+        warnings = len(diagnostics) - errors
+        self.status.setText(problem_text(errors, warnings).capitalize())
+        self._update_fix_button()
+        self.countChanged.emit(errors, warnings)
+
+    def item(self, row: int) -> QTreeWidgetItem:
+        return self.tree.topLevelItem(row)
+
+    def _clicked(self, item: QTreeWidgetItem, _column: int = 0) -> None:
+        d: Diagnostic = item.data(0, DIAG_ROLE)
+        if d is not None and d.block is not None:
+            self.blockActivated.emit(d.network or self.document.network().name, d.block)
+
+    def _current(self) -> Diagnostic | None:
+        item = self.tree.currentItem()
+        return item.data(0, DIAG_ROLE) if item is not None else None
+
+    def _update_fix_button(self) -> None:
+        d = self._current()
+        self.fix_button.setEnabled(d is not None and d.fix is not None)
+        self.fix_button.setText(f"Fix: {d.fix.title}" if d is not None and d.fix else "Apply fix")
+
+    def apply_fix(self) -> None:
+        d = self._current()
+        if d is not None and d.fix is not None:
+            self.document.apply_fix(d.network or self.document.network().name, d.fix)

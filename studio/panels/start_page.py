@@ -1,0 +1,184 @@
+"""The start page (File > New from Template): bundled examples as cards, and recent files.
+
+Each example card shows a thumbnail of its first network, its title and its
+one-line description; activating a card opens the example as a new,
+untitled project. Thumbnails come from the canvas's `render_thumbnail` and
+are drawn when the page is first shown, not at start-up.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QRect, QSize, Qt, Signal
+from PySide6.QtGui import QPainter, QPen, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QDialogButtonBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QStyle,
+    QStyledItemDelegate,
+    QVBoxLayout,
+    QWidget,
+)
+
+from graph.examples import Example, list_examples
+from graph.project_io import ProjectFileError, load_project
+from graph.spec import Registry
+from studio.canvas.style import DARK, LIGHT
+from studio.canvas.thumbnail import render_thumbnail
+
+THUMB = QSize(150, 96)
+CARD = QSize(420, 112)
+PATH_ROLE = Qt.ItemDataRole.UserRole
+DESCRIPTION_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+class _CardDelegate(QStyledItemDelegate):
+    """Thumbnail on the left, title in bold and the description wrapped to its right."""
+
+    def sizeHint(self, option, index) -> QSize:
+        return CARD
+
+    def paint(self, painter: QPainter, option, index) -> None:
+        painter.save()
+        style = option.widget.style() if option.widget else None
+        if style is not None:
+            style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, option, painter, option.widget)
+        rect = option.rect.adjusted(8, 8, -8, -8)
+        icon = index.data(Qt.ItemDataRole.DecorationRole)
+        thumb_rect = QRect(rect.left(), rect.top(), THUMB.width(), THUMB.height())
+        if isinstance(icon, QPixmap):
+            painter.drawPixmap(thumb_rect, icon)
+        painter.setPen(QPen(option.palette.mid().color()))
+        painter.drawRect(thumb_rect.adjusted(0, 0, -1, -1))
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        text_color = option.palette.highlightedText() if selected else option.palette.text()
+        painter.setPen(text_color.color())
+        text_rect = rect.adjusted(THUMB.width() + 12, 0, 0, 0)
+        title_font = option.font
+        title_font.setBold(True)
+        painter.setFont(title_font)
+        metrics = painter.fontMetrics()
+        painter.drawText(text_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, index.data())
+        title_font.setBold(False)
+        painter.setFont(title_font)
+        body = text_rect.adjusted(0, metrics.height() + 4, 0, 0)
+        flags = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop | Qt.TextFlag.TextWordWrap
+        painter.drawText(body, flags, index.data(DESCRIPTION_ROLE) or "")
+        painter.restore()
+
+
+class StartPage(QWidget):
+    exampleChosen = Signal(object)  # Path of a bundled example
+    recentChosen = Signal(object)  # Path of a recent project file
+    blankChosen = Signal()
+
+    def __init__(self, registry: Registry, recent: list[Path] | None = None, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.registry = registry
+        self.examples: list[Example] = list_examples()
+        self.cards = QListWidget()
+        self.cards.setViewMode(QListWidget.ViewMode.IconMode)
+        self.cards.setResizeMode(QListWidget.ResizeMode.Adjust)
+        self.cards.setMovement(QListWidget.Movement.Static)
+        self.cards.setSpacing(4)
+        self.cards.setUniformItemSizes(True)
+        self.cards.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.cards.setItemDelegate(_CardDelegate(self.cards))
+        self.cards.itemActivated.connect(lambda item: self.exampleChosen.emit(item.data(PATH_ROLE)))
+        for example in self.examples:
+            item = QListWidgetItem(example.title)
+            item.setData(PATH_ROLE, example.path)
+            item.setData(DESCRIPTION_ROLE, example.description)
+            item.setToolTip(f"{example.description}\n({example.name})")
+            self.cards.addItem(item)
+        self.recent = QListWidget()
+        self.recent.itemActivated.connect(lambda item: self.recentChosen.emit(item.data(PATH_ROLE)))
+        self.recent.setMaximumHeight(120)
+        self.set_recent(recent or [])
+        blank = QPushButton("Blank project")
+        blank.clicked.connect(self.blankChosen)
+        heading = QLabel("Start from an example")
+        heading.setProperty("role", "heading")
+        recent_heading = QLabel("Recent files")
+        recent_heading.setProperty("role", "heading")
+        row = QHBoxLayout()
+        row.addWidget(heading, 1)
+        row.addWidget(blank)
+        layout = QVBoxLayout(self)
+        layout.addLayout(row)
+        layout.addWidget(self.cards, 1)
+        layout.addWidget(recent_heading)
+        layout.addWidget(self.recent)
+        self._thumbnails_done = False
+
+    def set_recent(self, paths: list[Path]) -> None:
+        self.recent.clear()
+        for path in paths:
+            item = QListWidgetItem(f"{Path(path).name}   —   {Path(path).parent}")
+            item.setData(PATH_ROLE, Path(path))
+            item.setToolTip(str(path))
+            self.recent.addItem(item)
+        if not paths:
+            placeholder = QListWidgetItem("(none yet: projects you save or open appear here)")
+            placeholder.setFlags(Qt.ItemFlag.NoItemFlags)
+            self.recent.addItem(placeholder)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self.load_thumbnails()
+
+    def load_thumbnails(self) -> None:
+        if self._thumbnails_done:
+            return
+        self._thumbnails_done = True
+        for row, example in enumerate(self.examples):
+            try:
+                network = load_project(example.path, self.registry).networks[0]
+            except (ProjectFileError, OSError):
+                continue  # the card still lists it; opening it will say what is wrong
+            image = render_thumbnail(network, THUMB, self.registry, self._theme())
+            self.cards.item(row).setData(Qt.ItemDataRole.DecorationRole, QPixmap.fromImage(image))
+
+    def _theme(self):
+        return DARK if self.palette().window().color().lightness() < 128 else LIGHT
+
+    def thumbnail(self, row: int) -> QPixmap | None:
+        data = self.cards.item(row).data(Qt.ItemDataRole.DecorationRole)
+        return data if isinstance(data, QPixmap) else None
+
+
+class StartDialog(QDialog):
+    """The start page in a dialog; `chosen` tells the caller what to open afterwards."""
+
+    def __init__(self, registry: Registry, recent: list[Path], parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("New from Template")
+        self.page = StartPage(registry, recent, self)
+        self.chosen: tuple[str, Path | None] | None = None
+        self.page.exampleChosen.connect(lambda p: self._choose("example", p))
+        self.page.recentChosen.connect(lambda p: self._choose("recent", p))
+        self.page.blankChosen.connect(lambda: self._choose("blank", None))
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Open
+                                   | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self._open_current)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.page)
+        layout.addWidget(buttons)
+        self.resize(900, 640)
+
+    def _choose(self, kind: str, path: Path | None) -> None:
+        self.chosen = (kind, path)
+        self.accept()
+
+    def _open_current(self) -> None:
+        item = self.page.cards.currentItem()
+        if item is not None:
+            self._choose("example", item.data(PATH_ROLE))

@@ -1,0 +1,111 @@
+"""`deepwire screenshot PROJECT OUT.png [--size WxH]`: the main window with a project, as a PNG.
+
+Renders offscreen (no display needed), with a throwaway settings file and
+no autosave, so taking a picture never touches the user's recent files or
+recovery folder. Used for the README and for looking at the studio as a
+user would: `--theme dark`, `--select conv1` (a block to show in the
+inspector), `--panel code` (the bottom panel to raise).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+DEFAULT_SIZE = (1440, 900)
+PANELS = ("problems", "code", "history")
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must look like 1440x900; got {text!r}") from None
+    if not (320 <= width <= 8000 and 240 <= height <= 8000):
+        raise argparse.ArgumentTypeError(f"size must be between 320x240 and 8000x8000; got {text!r}")
+    return width, height
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="deepwire screenshot",
+                                     description="Render the studio's main window with a project to a PNG.")
+    parser.add_argument("project", help="a *.dw.json file or a bundled example's name")
+    parser.add_argument("out", help="the PNG file to write")
+    parser.add_argument("--size", type=parse_size, default=DEFAULT_SIZE, metavar="WxH",
+                        help="window size in pixels (default 1440x900)")
+    parser.add_argument("--theme", choices=("light", "dark"), default="light")
+    parser.add_argument("--select", metavar="BLOCK",
+                        help="name or id of a block to select (shown in the inspector)")
+    parser.add_argument("--panel", choices=PANELS, default="problems", help="the bottom panel to show")
+    return parser
+
+
+def render(project_arg: str, out: str | Path, size: tuple[int, int] = DEFAULT_SIZE, theme: str = "light",
+           select: str | None = None, panel: str = "problems") -> Path:
+    """Write the PNG and return its path. Raises ProjectNotFoundError/ProjectFileError, or ValueError
+    for a block name that is not in the project."""
+    from PySide6.QtWidgets import QApplication
+    if QApplication.instance() is None:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    from PySide6.QtCore import QSettings, Qt
+
+    from studio.app import ThemeManager, create_app
+    from studio.document import Document
+    from studio.launcher import load
+    from studio.main_window import MainWindow
+
+    registry, project, path, as_copy = load(project_arg)
+    app = create_app()
+    with tempfile.TemporaryDirectory() as scratch:
+        settings = QSettings(str(Path(scratch) / "settings.ini"), QSettings.Format.IniFormat)
+        window = MainWindow(Document(registry, project, None if as_copy else path), settings=settings,
+                            autosave=False, theme=ThemeManager(app, theme))
+        window.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
+        window.resize(*size)
+        window.show()
+        window.show_panel(panel.capitalize())
+        app.processEvents()
+        window.tabs.fit_all()
+        if select:
+            _select(window, select)
+        app.processEvents()
+        image = window.grab().toImage()
+        if (image.width(), image.height()) != tuple(size):  # a window larger than asked (minimum sizes)
+            image = image.scaled(*size, Qt.AspectRatioMode.IgnoreAspectRatio,
+                                 Qt.TransformationMode.SmoothTransformation)
+        out = Path(out)
+        if not image.save(str(out), "PNG"):
+            raise OSError(f"could not write {out}")
+        window.close()
+        window.deleteLater()
+        app.processEvents()
+    return out
+
+
+def _select(window, wanted: str) -> None:
+    for net in window.document.project.networks:
+        for block in net.blocks.values():
+            if wanted in (block.id, block.name):
+                window.tabs.select_block(net.name, block.id, center=False)
+                return
+    raise ValueError(f"no block named {wanted!r} in the project")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from graph.examples import ProjectNotFoundError
+    from graph.project_io import ProjectFileError
+    try:
+        out = render(args.project, args.out, args.size, args.theme, args.select, args.panel)
+    except (ProjectNotFoundError, ProjectFileError, ValueError, OSError) as err:
+        print(f"deepwire screenshot: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote {out} ({args.size[0]}x{args.size[1]})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
