@@ -147,6 +147,8 @@ class Inspector(QWidget):
         return block, spec
 
     def _build(self) -> None:
+        for editor in self.editors.values():
+            editor.retire()
         while self.form.rowCount():
             self.form.removeRow(0)
         self.editors.clear()
@@ -178,6 +180,8 @@ class Inspector(QWidget):
             label.setToolTip(param.help)
             label.setBuddy(editor.field)
             self.form.addRow(label, row)
+            label.show()  # now, not at the next event-loop turn the layout would wait for
+            row.show()
             editor.committed.connect(lambda value, name=param.name: self._commit(name, value))
             editor.refused.connect(lambda reason, name=param.name: self._set_error(name, reason))
             self.editors[param.name] = editor

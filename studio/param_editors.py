@@ -17,7 +17,7 @@ import math
 import re
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QLineEdit, QSpinBox, QWidget
 
@@ -130,6 +130,12 @@ class ParamEditor(QWidget):
 
     def set_value(self, value: Any) -> None:
         raise NotImplementedError
+
+    def retire(self) -> None:
+        """Fall silent before being deleted: a field losing focus as it dies would still report."""
+        self.blockSignals(True)
+        for child in self.findChildren(QObject):
+            child.blockSignals(True)
 
     def _offer(self, raw: Any) -> None:
         """Check a value from the field: commit it or refuse it with the reason."""
