@@ -56,8 +56,8 @@ class MainWindow(QMainWindow):
         self.history = history_view(self.document)
         self.summary = SummaryStrip(self.document)
         self.docks: dict[str, QDockWidget] = {}
-        self._dock("Blocks", self.palette, Area.LeftDockWidgetArea, 230)
-        self._dock("Inspector", self.inspector, Area.RightDockWidgetArea, 320)
+        self._dock("Blocks", self.palette, Area.LeftDockWidgetArea, 210)
+        self._dock("Inspector", self.inspector, Area.RightDockWidgetArea, 300)
         self._dock("Problems", self.problems, Area.BottomDockWidgetArea, 200)
         self._dock("Code", self.code_view, Area.BottomDockWidgetArea, 200)
         self._dock("History", self.history, Area.BottomDockWidgetArea, 200)

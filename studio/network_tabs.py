@@ -18,7 +18,7 @@ from studio.canvas.style import DARK, LIGHT
 from studio.canvas.view import NetworkView
 from studio.document import Document
 
-READABLE_ZOOM = 0.8  # below this the cards' text is hard to read
+READABLE_ZOOM = 0.7  # below this the cards' text is hard to read
 
 
 class NetworkTabs(QTabWidget):

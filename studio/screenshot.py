@@ -71,7 +71,8 @@ def render(project_arg: str, out: str | Path, size: tuple[int, int] = DEFAULT_SI
         window.tabs.fit_all()
         if select:
             _select(window, select)
-        app.processEvents()
+        for _ in range(3):  # layouts settle over a few rounds (a child's request, then its parents')
+            app.processEvents()
         image = window.grab().toImage()
         if (image.width(), image.height()) != tuple(size):  # a window larger than asked (minimum sizes)
             image = image.scaled(*size, Qt.AspectRatioMode.IgnoreAspectRatio,

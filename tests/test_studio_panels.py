@@ -68,6 +68,29 @@ def test_code_view_highlights_python_and_marks_the_selected_block(qtbot, doc):
     assert "self.conv1(" in selected[0].cursor.block().text()
 
 
+def test_highlighter_ends_strings_and_comments_where_python_does(qtbot):
+    from PySide6.QtGui import QTextDocument
+
+    from studio.panels.code_view import PythonHighlighter
+
+    source = 'def f():\n    """One line."""\n    return "a # not a comment"  # a comment\nimport os\n'
+    document = QTextDocument(source)
+    PythonHighlighter(document)
+    colors = theme.code_colors(False)
+
+    def color_at(line: int, column: int) -> str:
+        for f in document.findBlockByNumber(line).layout().formats():
+            if f.start <= column < f.start + f.length:
+                return f.format.foreground().color().name()
+        return ""
+
+    assert color_at(1, 4) == colors["string"]  # the docstring
+    assert color_at(2, 4) == colors["keyword"]  # "return" after a one-line docstring is code again
+    assert color_at(2, 16) == colors["string"]  # '#' inside a string
+    assert color_at(2, 36) == colors["comment"]
+    assert color_at(3, 0) == colors["keyword"]  # "import" on the next line
+
+
 def test_code_view_lists_the_errors_while_the_network_cannot_compile(qtbot, registry):
     doc = _image_into_linear(registry)
     view = CodeView(doc)

@@ -9,7 +9,6 @@ code. Selecting a block highlights the line of `forward` that runs it.
 from __future__ import annotations
 
 import keyword
-import re
 
 from PySide6.QtCore import QRegularExpression, QTimer
 from PySide6.QtGui import QColor, QFont, QFontDatabase, QSyntaxHighlighter, QTextCharFormat, QTextCursor
@@ -60,32 +59,38 @@ class PythonHighlighter(QSyntaxHighlighter):
             while matches.hasNext():
                 m = matches.next()
                 self.setFormat(m.capturedStart(), m.capturedLength(), fmt)
-        # strings and comments last, so a keyword inside them is not coloured as one;
-        # a triple quote opens a docstring that may run over several lines (block state 1)
+        # strings and comments last, over whatever the rules coloured inside them;
+        # a triple quote left open continues on the next lines (block state 1)
         self.setCurrentBlockState(0)
-        start = 0
+        i, n = 0, len(text)
         if self.previousBlockState() == 1:
-            end = text.find('"""')
-            if end < 0:
-                self.setFormat(0, len(text), self.string_format)
+            close = text.find('"""')
+            if close < 0:
+                self.setFormat(0, n, self.string_format)
                 self.setCurrentBlockState(1)
                 return
-            self.setFormat(0, end + 3, self.string_format)
-            start = end + 3
-        for m in re.finditer(r'"""|\'[^\']*\'|"[^"]*"|#.*', text[start:]):
-            begin = start + m.start()
-            token = m.group()
-            if token == '"""':
-                close = text.find('"""', begin + 3)
+            self.setFormat(0, close + 3, self.string_format)
+            i = close + 3
+        while i < n:
+            if text.startswith('"""', i):
+                close = text.find('"""', i + 3)
                 if close < 0:
-                    self.setFormat(begin, len(text) - begin, self.string_format)
+                    self.setFormat(i, n - i, self.string_format)
                     self.setCurrentBlockState(1)
                     return
-                self.setFormat(begin, close + 3 - begin, self.string_format)
-            elif token.startswith("#"):
-                self.setFormat(begin, len(token), self.comment_format)
+                self.setFormat(i, close + 3 - i, self.string_format)
+                i = close + 3
+            elif text[i] in "\"'":
+                j = i + 1
+                while j < n and text[j] != text[i]:
+                    j += 2 if text[j] == "\\" else 1
+                self.setFormat(i, min(j + 1, n) - i, self.string_format)
+                i = j + 1
+            elif text[i] == "#":
+                self.setFormat(i, n - i, self.comment_format)
+                return
             else:
-                self.setFormat(begin, len(token), self.string_format)
+                i += 1
 
 
 class CodeView(QWidget):

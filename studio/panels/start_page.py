@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QRect, QSize, Qt, Signal
-from PySide6.QtGui import QPainter, QPen, QPixmap
+from PySide6.QtGui import QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -28,15 +28,56 @@ from PySide6.QtWidgets import (
 )
 
 from graph.examples import Example, list_examples
+from graph.model import Network
 from graph.project_io import ProjectFileError, load_project
 from graph.spec import Registry
 from studio.canvas.style import DARK, LIGHT
 from studio.canvas.thumbnail import render_thumbnail
 
 THUMB = QSize(150, 96)
-CARD = QSize(420, 112)
+CARD = QSize(400, 112)
+CARD_W, CARD_H = 180.0, 80.0  # a block card on the canvas, roughly (for folding only)
+STEP_X, STEP_Y = 230.0, 130.0  # card pitch when a long chain is folded into rows
 PATH_ROLE = Qt.ItemDataRole.UserRole
 DESCRIPTION_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+def thumbnail(network: Network, registry: Registry, theme, size: QSize = THUMB) -> QImage:
+    """A picture of the whole network, centred on the canvas background.
+
+    A long chain squeezed into a card would be a thin line of dots, so a
+    network much wider than the card is drawn folded into rows (on a copy;
+    the project is not touched), like text wrapped to a page.
+    """
+    blocks = sorted(network.blocks.values(), key=lambda b: (b.position[0], b.position[1]))
+    part = network.copy()
+    if blocks:
+        width, height = _extent(part)
+        aspect = size.width() / size.height()
+        if width / height > 3 * aspect:
+            per_row = min(range(1, len(blocks) + 1),
+                          key=lambda k: abs(k * STEP_X / (-(-len(blocks) // k) * STEP_Y) - aspect))
+            for i, block in enumerate(blocks):
+                part.blocks[block.id].position = ((i % per_row) * STEP_X, (i // per_row) * STEP_Y)
+            width, height = _extent(part)
+        scale = min(size.width() / width, size.height() / height)
+        inner = QSize(max(1, round(width * scale)), max(1, round(height * scale)))
+    else:
+        inner = size
+    picture = render_thumbnail(part, inner, registry, theme)
+    image = QImage(size, QImage.Format.Format_ARGB32_Premultiplied)
+    image.fill(theme.color("background"))
+    painter = QPainter(image)
+    painter.drawImage((size.width() - inner.width()) // 2, (size.height() - inner.height()) // 2, picture)
+    painter.end()
+    return image
+
+
+def _extent(network: Network) -> tuple[float, float]:
+    """Width and height the cards cover, roughly, with the thumbnail's margin."""
+    xs = [b.position[0] for b in network.blocks.values()]
+    ys = [b.position[1] for b in network.blocks.values()]
+    return max(xs) - min(xs) + CARD_W + 60, max(ys) - min(ys) + CARD_H + 60
 
 
 class _CardDelegate(QStyledItemDelegate):
@@ -100,7 +141,7 @@ class StartPage(QWidget):
             self.cards.addItem(item)
         self.recent = QListWidget()
         self.recent.itemActivated.connect(lambda item: self.recentChosen.emit(item.data(PATH_ROLE)))
-        self.recent.setMaximumHeight(120)
+        self.recent.setMaximumHeight(96)
         self.set_recent(recent or [])
         blank = QPushButton("Blank project")
         blank.clicked.connect(self.blankChosen)
@@ -143,7 +184,7 @@ class StartPage(QWidget):
                 network = load_project(example.path, self.registry).networks[0]
             except (ProjectFileError, OSError):
                 continue  # the card still lists it; opening it will say what is wrong
-            image = render_thumbnail(network, THUMB, self.registry, self._theme())
+            image = thumbnail(network, self.registry, self._theme())
             self.cards.item(row).setData(Qt.ItemDataRole.DecorationRole, QPixmap.fromImage(image))
 
     def _theme(self):
