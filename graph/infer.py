@@ -57,35 +57,87 @@ def check_block_params(spec: BlockSpec, raw: dict[str, Any]) -> tuple[dict[str, 
 
 
 @dataclass
+class _BlockResult:
+    shape: Shape | None
+    inputs: dict[str, Shape]
+    params: dict[str, Any] | None
+    diagnostics: list[Diagnostic]
+
+
+@dataclass
 class ShapeCache:
-    """Memo of rule results; reuse one across edits of the same network."""
+    """Memo of earlier results; reuse one across edits of the same network.
+
+    `blocks` remembers each block's last result with everything it depended
+    on (type, name, params, enabled, wires, input shapes): a block whose
+    signature is unchanged after an edit is not visited again, so one edit
+    costs little more than a walk over the ids. `rules` memoises shape rules
+    across blocks with equal parameters and inputs.
+    """
 
     rules: dict[tuple, tuple[Shape | None, ShapeError | None]] = field(default_factory=dict)
-    params: dict[tuple, tuple[dict[str, Any], list[tuple[str, str]]]] = field(default_factory=dict)
-
-    def check_params(self, spec: BlockSpec, raw: dict[str, Any]):
-        try:
-            key = (spec.type_id, tuple(raw.items()))
-            hash(key)
-        except TypeError:  # unhashable junk (a list from a file): no memo
-            return check_block_params(spec, raw)
-        hit = self.params.get(key)
-        if hit is None:
-            hit = self.params[key] = check_block_params(spec, raw)
-        return hit
+    blocks: dict[str, tuple[tuple, _BlockResult]] = field(default_factory=dict)
 
     def run_rule(self, spec: BlockSpec, params: dict[str, Any], ins: dict[str, Shape]):
-        key = (spec.type_id, tuple(params.items()), tuple(sorted(ins.items())))
-        hit = self.rules.get(key)
+        try:
+            key = (spec.type_id, tuple(params.items()), tuple(sorted(ins.items())))
+            hit = self.rules.get(key)
+        except TypeError:  # unhashable values: no memo
+            key, hit = None, None
         if hit is None:
             try:
                 hit = (tuple(spec.infer(params, ins)), None)
             except ShapeError as err:
                 hit = (None, err)
-            if len(self.rules) > 100_000:
-                self.rules.clear()
-            self.rules[key] = hit
+            if key is not None:
+                if len(self.rules) > 100_000:
+                    self.rules.clear()
+                self.rules[key] = hit
         return hit
+
+
+def _visit(block: Block, upstream: dict[str, Shape | None], wires: dict[str, Edge],
+           registry: Registry, cache: ShapeCache, net: str) -> _BlockResult:
+    """Check one block and run its shape rule; every problem becomes a diagnostic."""
+    diags: list[Diagnostic] = []
+
+    def report(code: str, message: str, port=None, param=None, fix=None):
+        diags.append(Diagnostic(ERROR, code, message, block.id, port, param, net, fix))
+
+    if block.type not in registry:
+        report("unknown_type", f"'{block.name}' has unknown block type '{block.type}'")
+        return _BlockResult(None, {}, None, diags)
+    spec = registry.get(block.type)
+    label = block_label(spec, block)
+    params, problems = check_block_params(spec, block.params)
+    for param, message in problems:
+        report("param", f"{label}: {message}", param=param)
+    ports = spec.input_ports(params)
+    port_names = {p.name for p in ports}
+    for port in upstream:
+        if port not in port_names:
+            report("bad_port", f"{label} has no input '{port}'; remove that wire", port=port)
+    missing = [p.name for p in ports if p.name not in upstream]
+    for port in missing:
+        what = f"input '{port}'" if len(ports) > 1 else "input"
+        report("unconnected", f"{label}: its {what} is not connected; wire a block into it", port=port)
+    ins = {p.name: upstream[p.name] for p in ports if p.name in upstream}
+    known = {k: v for k, v in ins.items() if v is not None}
+    if problems or missing or len(known) < len(ins):
+        return _BlockResult(None, known, params, diags)
+    if not block.enabled and spec.role == "layer":
+        if len(ins) != 1:
+            report("disabled", f"{label} has several inputs and cannot be disabled")
+            return _BlockResult(None, known, params, diags)
+        return _BlockResult(next(iter(ins.values())), known, params, diags)
+    shape, err = cache.run_rule(spec, params, ins)
+    if err is not None:
+        fix = None
+        if err.fix and err.port in wires:
+            fix = Fix(f"Insert {err.fix}", err.fix, wires[err.port], tuple(err.fix_params.items()))
+        report("shape" if err.param is None else "param", f"{label} {err}",
+               port=err.port, param=err.param, fix=fix)
+    return _BlockResult(shape, known, params, diags)
 
 
 def infer(network: Network, registry: Registry, cache: ShapeCache | None = None,
@@ -93,62 +145,28 @@ def infer(network: Network, registry: Registry, cache: ShapeCache | None = None,
     cache = cache or ShapeCache()
     walk_order = walk_order or order(network)
     result = Inference({}, {}, {}, [], walk_order)
-    diags = result.diagnostics
     net = network.name
+    remembered = cache.blocks
+    fresh: dict[str, tuple[tuple, _BlockResult]] = {}
 
-    def report(block: Block, code: str, message: str, port=None, param=None, fix=None):
-        diags.append(Diagnostic(ERROR, code, message, block.id, port, param, net, fix))
-
-    incoming: dict[str, dict[str, Edge]] = {}
-    for edge in network.edges:
-        incoming.setdefault(edge.dst, {})[edge.dst_port] = edge
-
-    def visit(block: Block, upstream: dict[str, Shape | None]) -> Shape | None:
-        if block.type not in registry:
-            report(block, "unknown_type", f"'{block.name}' has unknown block type '{block.type}'")
-            result.shapes[block.id] = None
-            return None
-        spec = registry.get(block.type)
-        label = block_label(spec, block)
-        params, problems = cache.check_params(spec, block.params)
-        result.params[block.id] = params
-        for param, message in problems:
-            report(block, "param", f"{label}: {message}", param=param)
-        ports = spec.input_ports(params)
-        port_names = {p.name for p in ports}
-        for port in upstream:
-            if port not in port_names:
-                report(block, "bad_port", f"{label} has no input '{port}'; remove that wire", port=port)
-        missing = [p.name for p in ports if p.name not in upstream]
-        for port in missing:
-            what = f"input '{port}'" if len(ports) > 1 else "input"
-            report(block, "unconnected", f"{label}: its {what} is not connected; wire a block into it",
-                   port=port)
-        ins = {p.name: upstream[p.name] for p in ports if p.name in upstream}
-        result.inputs[block.id] = {k: v for k, v in ins.items() if v is not None}
-        if problems or missing or any(v is None for v in ins.values()):
-            result.shapes[block.id] = None
-            return None
-        if not block.enabled and spec.role == "layer":
-            if len(ins) != 1:
-                report(block, "disabled", f"{label} has several inputs and cannot be disabled")
-                result.shapes[block.id] = None
-                return None
-            shape = next(iter(ins.values()))
-            result.shapes[block.id] = shape
-            return shape
-        shape, err = cache.run_rule(spec, params, ins)
-        if err is not None:
-            fix = None
-            if err.fix and err.port in incoming.get(block.id, {}):
-                fix = Fix(f"Insert {err.fix}", err.fix, incoming[block.id][err.port],
-                          tuple(err.fix_params.items()))
-            report(block, "shape" if err.param is None else "param", f"{label} {err}",
-                   port=err.port, param=err.param, fix=fix)
-        result.shapes[block.id] = shape
-        return shape
+    def visit(block: Block, upstream: dict[str, Shape | None], wires: dict[str, Edge]) -> Shape | None:
+        signature = (block.type, block.name, block.enabled, tuple(block.params.items()),
+                     tuple(wires.items()), tuple(upstream.items()), net)
+        hit = remembered.get(block.id)
+        if hit is not None and hit[0] == signature:
+            outcome = hit[1]
+        else:
+            outcome = _visit(block, upstream, wires, registry, cache, net)
+        fresh[block.id] = (signature, outcome)
+        result.shapes[block.id] = outcome.shape
+        result.inputs[block.id] = outcome.inputs
+        if outcome.params is not None:
+            result.params[block.id] = outcome.params
+        result.diagnostics.extend(outcome.diagnostics)
+        return outcome.shape
 
     walk(network, visit, walk_order)
+    cache.blocks = fresh  # forget removed blocks
     for block_id in walk_order.blocked:
         result.shapes[block_id] = None
     return result

@@ -130,6 +130,10 @@ class Network:
     def edges_of(self, block_id: str) -> list[Edge]:
         return self.edges_into(block_id) + [e for e in self.edges_from(block_id) if e.dst != block_id]
 
+    def wires_into(self, block_id: str) -> dict[str, Edge]:
+        """Input port -> wire, for one block (a read-only view: do not modify)."""
+        return self._into.get(block_id, _NO_WIRES)
+
     def wire_into(self, block_id: str, port: str) -> Edge | None:
         """The wire feeding one input port, if any."""
         return self._into.get(block_id, {}).get(port)
@@ -256,6 +260,7 @@ class Network:
 
 
 _MISSING = object()
+_NO_WIRES: dict[str, Edge] = {}
 _STRUCTURAL = frozenset({"block_added", "block_removed", "edge_added", "edge_removed"})
 
 

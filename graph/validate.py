@@ -8,6 +8,7 @@ output head, duplicate names.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 import networkx as nx
@@ -15,7 +16,7 @@ import networkx as nx
 from graph.diagnostics import ERROR, WARNING, Diagnostic, has_errors
 from graph.infer import Inference, ShapeCache, block_label, infer
 from graph.model import Network, Project
-from graph.spec import Registry
+from graph.spec import BlockSpec, Registry
 from graph.walk import Order, order, to_digraph
 
 
@@ -41,40 +42,62 @@ class _Structure:
     """What depends only on which blocks and wires exist (not on params or names)."""
 
     order: Order
+    specs: dict[str, BlockSpec | None]  # None: unknown type
     inputs: list[str]
     heads: list[str]
     reached: frozenset[str]  # reachable from some input block
     feeding: frozenset[str]  # leads to some head
 
 
-def _structure(network: Network, registry: Registry) -> _Structure:
-    graph = to_digraph(network)
+def _structure(network: Network, registry: Registry, graph: nx.DiGraph) -> _Structure:
     walk_order = order(network, graph)
-    roles = {bid: registry.get(b.type).role if b.type in registry else None
-             for bid, b in network.blocks.items()}
-    inputs = [bid for bid, role in roles.items() if role == "input"]
-    heads = [bid for bid, role in roles.items() if role == "head"]
+    specs = {bid: registry.get(b.type) if b.type in registry else None for bid, b in network.blocks.items()}
+    inputs = [bid for bid, spec in specs.items() if spec is not None and spec.role == "input"]
+    heads = [bid for bid, spec in specs.items() if spec is not None and spec.role == "head"]
     reached: set[str] = set(inputs)
     for bid in inputs:
         reached |= nx.descendants(graph, bid)
     feeding: set[str] = set(heads)
     for bid in heads:
         feeding |= nx.ancestors(graph, bid)
-    return _Structure(walk_order, inputs, heads, frozenset(reached), frozenset(feeding))
+    return _Structure(walk_order, specs, inputs, heads, frozenset(reached), frozenset(feeding))
 
 
 @dataclass
 class AnalysisCache:
-    """Keep one per open network: re-analysis after an edit then only redoes what changed."""
+    """Keep one per open network: re-analysis after an edit then only redoes what changed.
+
+    The networkx graph is patched with the wires and blocks that came or went
+    instead of being rebuilt; structure-derived data is recomputed only when
+    blocks or wires changed; shape inference skips blocks whose inputs and
+    settings are as before.
+    """
 
     shapes: ShapeCache = field(default_factory=ShapeCache)
     _key: tuple | None = None
     _structure: _Structure | None = None
+    _graph: nx.DiGraph | None = None
+    _pairs: Counter = field(default_factory=Counter)  # (src, dst) -> number of wires
+
+    def _sync_graph(self, network: Network) -> nx.DiGraph:
+        if self._graph is None or self._key is None or self._key[0] != id(network):
+            self._graph, self._pairs = to_digraph(network), Counter((e.src, e.dst) for e in network.edges)
+            return self._graph
+        graph = self._graph
+        gone = [n for n in graph if n not in network.blocks]
+        graph.remove_nodes_from(gone)
+        graph.add_nodes_from(bid for bid in network.blocks if bid not in graph)
+        pairs = Counter((e.src, e.dst) for e in network.edges)
+        graph.remove_edges_from(p for p in self._pairs if p not in pairs and graph.has_edge(*p))
+        graph.add_edges_from(p for p in pairs if p not in self._pairs or not graph.has_edge(*p))
+        self._pairs = pairs
+        return graph
 
     def structure(self, network: Network, registry: Registry) -> _Structure:
         key = (id(network), network.structure_revision, id(registry))
         if self._key != key or self._structure is None:
-            self._structure = _structure(network, registry)
+            graph = self._sync_graph(network)
+            self._structure = _structure(network, registry, graph)
             self._key = key
         return self._structure
 
@@ -82,8 +105,7 @@ class AnalysisCache:
 def _structural(network: Network, registry: Registry, structure: _Structure) -> list[Diagnostic]:
     diags: list[Diagnostic] = []
     net = network.name
-    specs = {bid: registry.get(b.type) if b.type in registry else None
-             for bid, b in network.blocks.items()}
+    specs = structure.specs
 
     for cycle in structure.order.cycles:
         names = " -> ".join(network.blocks[b].name for b in cycle)

@@ -14,7 +14,7 @@ from typing import Any
 
 import networkx as nx
 
-from graph.model import Block, Network
+from graph.model import Block, Edge, Network
 
 
 @dataclass(frozen=True)
@@ -63,21 +63,20 @@ def order(network: Network, graph: nx.DiGraph | None = None, stable: bool = Fals
     return Order(_sorted(rest, network, stable), cycles, frozenset(blocked))
 
 
-Visit = Callable[[Block, dict[str, Any]], Any]
+Visit = Callable[[Block, dict[str, Any], dict[str, Edge]], Any]
 
 
 def walk(network: Network, visit: Visit, walk_order: Order | None = None) -> dict[str, Any]:
-    """Call `visit(block, inputs)` for each block in topological order.
+    """Call `visit(block, inputs, wires)` for each block in topological order.
 
     `inputs` maps each connected input port to the value the visitor returned
-    for the block wired into it. Returns block id -> visitor result.
+    for the block wired into it; `wires` maps the same ports to their Edge.
+    Returns block id -> visitor result.
     """
     walk_order = walk_order or order(network)
-    incoming: dict[str, list] = {}
-    for edge in network.edges:
-        incoming.setdefault(edge.dst, []).append(edge)
     results: dict[str, Any] = {}
     for block_id in walk_order.blocks:
-        inputs = {e.dst_port: results.get(e.src) for e in incoming.get(block_id, ())}
-        results[block_id] = visit(network.blocks[block_id], inputs)
+        wires = network.wires_into(block_id)
+        inputs = {port: results.get(e.src) for port, e in wires.items()}
+        results[block_id] = visit(network.blocks[block_id], inputs, wires)
     return results
