@@ -56,11 +56,12 @@ class MainWindow(QMainWindow):
         self.history = history_view(self.document)
         self.summary = SummaryStrip(self.document)
         self.docks: dict[str, QDockWidget] = {}
-        self._dock("Blocks", self.palette, Area.LeftDockWidgetArea, 210)
-        self._dock("Inspector", self.inspector, Area.RightDockWidgetArea, 300)
-        self._dock("Problems", self.problems, Area.BottomDockWidgetArea, 200)
-        self._dock("Code", self.code_view, Area.BottomDockWidgetArea, 200)
-        self._dock("History", self.history, Area.BottomDockWidgetArea, 200)
+        self.panels_menu = None  # View > Panels, once the menus exist
+        self.add_dock("Blocks", self.palette, Area.LeftDockWidgetArea, 210)
+        self.add_dock("Inspector", self.inspector, Area.RightDockWidgetArea, 300)
+        self.add_dock("Problems", self.problems, Area.BottomDockWidgetArea, 200)
+        self.add_dock("Code", self.code_view, Area.BottomDockWidgetArea, 200)
+        self.add_dock("History", self.history, Area.BottomDockWidgetArea, 200)
         self.tabifyDockWidget(self.docks["Problems"], self.docks["Code"])
         self.tabifyDockWidget(self.docks["Code"], self.docks["History"])
         self.docks["Problems"].raise_()
@@ -87,7 +88,8 @@ class MainWindow(QMainWindow):
         self.resize(1360, 860)
 
     # --- layout helpers ---
-    def _dock(self, title: str, widget: QWidget, area: Area, size: int) -> QDockWidget:
+    def add_dock(self, title: str, widget: QWidget, area: Area, size: int) -> QDockWidget:
+        """Dock a panel (other parts of the studio may add theirs); it gets a View > Panels entry."""
         dock = QDockWidget(title, self)
         dock.setObjectName(f"dock_{title.lower()}")
         dock.setWidget(widget)
@@ -98,6 +100,8 @@ class MainWindow(QMainWindow):
         vertical = area == Area.BottomDockWidgetArea
         self.resizeDocks([dock], [size], Qt.Orientation.Vertical if vertical else Qt.Orientation.Horizontal)
         self.docks[title] = dock
+        if self.panels_menu is not None:
+            self.panels_menu.addAction(dock.toggleViewAction())
         return dock
 
     def show_panel(self, title: str) -> None:
@@ -178,9 +182,9 @@ class MainWindow(QMainWindow):
         view = bar.addMenu("&View")
         a["fit"] = self._action(view, "&Fit to Window", lambda: self._on_view("fitAll"), QKeySequence("F"),
                                 "Show the whole network", canvas=True)
-        view.addSeparator()
+        self.panels_menu = view.addMenu("&Panels")
         for dock in self.docks.values():
-            view.addAction(dock.toggleViewAction())
+            self.panels_menu.addAction(dock.toggleViewAction())
         if self.theme is not None:
             view.addSeparator()
             themes = view.addMenu("&Theme")

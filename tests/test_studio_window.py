@@ -7,6 +7,7 @@ asserting on the model and on what the window shows.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +17,7 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage, QKeySequence
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
-from graph.examples import example_path
+from graph.examples import example_path, list_examples
 from graph.project_io import load_project, save_project
 from studio.app import ThemeManager
 from studio.canvas.mime import BLOCK_MIME
@@ -164,6 +165,20 @@ def test_a_gan_shows_one_tab_per_network(window, qtbot, monkeypatch):
     assert "Dropout" not in [b.type for b in window.document.network("generator").blocks.values()]
 
 
+def test_new_from_template_opens_the_chosen_example_untitled(window, monkeypatch):
+    from studio.panels.start_page import StartDialog
+
+    def choose(dialog):
+        assert dialog.page.cards.count() == len(list_examples())
+        dialog.chosen = ("example", example_path("sine_lstm"))
+        return 1
+    monkeypatch.setattr(StartDialog, "exec", choose)
+    window.actions["template"].trigger()
+    assert window.document.path is None  # Save will ask where, never overwriting the bundled file
+    assert window.windowTitle() == "Sine LSTM — DeepWire"
+    assert "LSTM" in _types(window.document)
+
+
 def test_recent_files_menu_lists_saved_projects_and_opens_them(window, qtbot, monkeypatch, tmp_path):
     first, second = tmp_path / "a.dw.json", tmp_path / "b.dw.json"
     for path in (first, second):
@@ -215,7 +230,7 @@ def test_fit_and_delete_shortcuts_act_on_the_canvas_but_not_in_text_fields(windo
 
 def _run(*args: str, timeout: int = 60) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-                          env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"})
+                          env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
 
 
 def test_deepwire_screenshot_writes_a_png_of_the_requested_size(tmp_path):
@@ -235,6 +250,14 @@ def test_launcher_hands_cli_commands_over_without_importing_qt_or_torch():
     done = _run("-c", code)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "QT False TORCH False 0"
+
+
+def test_studio_window_paints_without_importing_torch():
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "DEEPWIRE_EXIT_AFTER_PAINT": "1"}
+    done = subprocess.run([sys.executable, "-m", "studio.launcher"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=60, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith("torch=False")
 
 
 def test_launcher_refuses_a_missing_project_with_a_message():
