@@ -4,7 +4,7 @@ Shows the block's type and help, its name (renaming is one undo step), the
 shapes it receives and produces (from the Document's analysis), its number
 of weights and its problems, then one editor per parameter built from the
 block's declaration (studio/param_editors.py). A value the declaration
-refuses stays in the field, outlined, with the reason under it; it never
+refuses stays in the field, tinted, with the reason under it; it never
 reaches the model. Accepted values go through `Document.set_param`, and the
 inspector redraws from the Document's signals like every other view.
 """
@@ -27,6 +27,7 @@ from graph.shapes import format_shape
 from graph.spec import BlockSpec
 from studio.document import Document
 from studio.param_editors import ParamEditor, make_editor
+from studio.theme import mark_invalid
 
 
 def _label(text: str = "", role: str | None = None, wrap: bool = True) -> QLabel:
@@ -36,12 +37,6 @@ def _label(text: str = "", role: str | None = None, wrap: bool = True) -> QLabel
     if role:
         label.setProperty("role", role)
     return label
-
-
-def _restyle(widget: QWidget) -> None:
-    """Re-read the style sheet after a dynamic property changed."""
-    widget.style().unpolish(widget)
-    widget.style().polish(widget)
 
 
 def block_param_count(spec: BlockSpec, inference, block_id: str) -> int | None:
@@ -254,14 +249,12 @@ class Inspector(QWidget):
         label.setText(reason)
         label.setVisible(bool(reason))
         if editor.field is not None and bool(editor.field.property("invalid")) != bool(reason):
-            editor.field.setProperty("invalid", bool(reason))
-            _restyle(editor.field)
+            mark_invalid(editor.field, bool(reason))
 
     def _set_name_error(self, reason: str) -> None:
         self.name_error.setText(reason)
         self.name_error.setVisible(bool(reason))
-        self.name_edit.setProperty("invalid", bool(reason))
-        _restyle(self.name_edit)
+        mark_invalid(self.name_edit, bool(reason))
 
     def error_text(self, name: str) -> str:
         """The reason shown under a parameter's field ("" when it is fine)."""

@@ -72,12 +72,26 @@ QLabel[role="error"] {{ color: {c.error}; }}
 QLabel[role="warning"] {{ color: {c.warning}; }}
 QLabel[role="help"], QLabel[role="muted"] {{ color: {c.muted}; }}
 QLabel[role="heading"] {{ font-weight: 600; }}
-QLineEdit[invalid="true"], QSpinBox[invalid="true"], QDoubleSpinBox[invalid="true"],
-QComboBox[invalid="true"] {{ border: 1px solid {c.error}; border-radius: 3px; }}
 QToolTip {{ color: {c.text}; background: {c.base}; border: 1px solid {c.border}; padding: 4px; }}
 QDockWidget::title {{ padding: 4px 6px; background: {c.alternate}; }}
 QStatusBar {{ border-top: 1px solid {c.border}; }}
 """
+
+
+def mark_invalid(widget, invalid: bool) -> None:
+    """Tint a field whose value was refused. Through the palette, not a style sheet: a sheet
+    on a spin box or drop-down would replace the style's own arrows."""
+    widget.setProperty("invalid", invalid)
+    if not invalid:
+        widget.setPalette(QPalette())  # inherit again
+        return
+    dark = widget.palette().window().color().lightness() < 128
+    pal = QPalette(widget.palette())
+    pal.setColor(QPalette.ColorRole.Base, QColor(INVALID_DARK if dark else INVALID_LIGHT))
+    widget.setPalette(pal)
+
+
+INVALID_LIGHT, INVALID_DARK = "#ffe3e3", "#4d2428"
 
 
 def code_colors(dark: bool) -> dict[str, str]:
