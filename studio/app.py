@@ -17,7 +17,12 @@ from PySide6.QtWidgets import QApplication
 
 from studio import theme
 
-MODES = ("system", LIGHT := theme.LIGHT_NAME, DARK := theme.DARK_NAME)
+LIGHT, DARK = theme.LIGHT_NAME, theme.DARK_NAME
+MODES = ("system", LIGHT, DARK)
+
+
+def system_is_dark(app: QApplication) -> bool:
+    return app.styleHints().colorScheme() == Qt.ColorScheme.Dark
 
 
 def create_app(argv: list[str] | None = None) -> QApplication:
@@ -63,7 +68,7 @@ class ThemeManager(QObject):
     def _wanted_dark(self) -> bool:
         if self._mode != "system":
             return self._mode == DARK
-        return self._app.styleHints().colorScheme() == Qt.ColorScheme.Dark
+        return system_is_dark(self._app)
 
     def _system_changed(self, _scheme) -> None:
         if self._mode == "system":

@@ -216,6 +216,20 @@ def test_theme_follows_the_chosen_mode_for_widgets_and_canvas(window, qtbot):
     assert not window.tabs.current_view().network_scene.theme.dark
 
 
+def test_theme_follows_the_system_when_it_changes(window, monkeypatch):
+    import studio.app
+
+    app = QApplication.instance()
+    theme = ThemeManager(app, "system")
+    theme.changed.connect(window.set_dark)
+    monkeypatch.setattr(studio.app, "system_is_dark", lambda _app: True)
+    app.styleHints().colorSchemeChanged.emit(Qt.ColorScheme.Dark)  # what the platform sends
+    assert theme.dark and window.tabs.current_view().network_scene.theme.dark
+    monkeypatch.setattr(studio.app, "system_is_dark", lambda _app: False)
+    app.styleHints().colorSchemeChanged.emit(Qt.ColorScheme.Light)
+    assert not theme.dark and app.palette().window().color().lightness() > 200
+
+
 def test_fit_and_delete_shortcuts_act_on_the_canvas_but_not_in_text_fields(window, qtbot):
     net = window.document.network()
     window.tabs.select_block(net.name, block_id(window.document, "dropout"))
