@@ -87,7 +87,8 @@ def mlp_network(depth: int = 6, width: int = 64) -> Network:
     edges = []
     for i in range(depth):
         base = len(blocks)
-        blocks += [("Linear", f"fc{i}", {"features": width}), ("ReLU", f"act{i}", {}), ("Add", f"skip{i}", {})]
+        blocks += [("Linear", f"fc{i}", {"features": width}), ("ReLU", f"act{i}", {}),
+                   ("Add", f"skip{i}", {})]
         edges.append((f"b{base - 1}", f"b{base + 2}", "in2"))
         edges.append((f"b{base + 1}", f"b{base + 2}", "in1"))
     blocks += [("Linear", "out", {"features": 10}), ("ClassificationHead", "head", {"classes": 10})]
@@ -159,7 +160,8 @@ def main() -> int:
     results = [
         compare("digits-size CNN", generated(cnn_network()), HandCNN(), torch.randn(64, 1, 28, 28),
                 args.rounds, steps=3),
-        compare("residual MLP", generated(mlp_network()), HandMLP(), torch.randn(16, 64), args.rounds, steps=50),
+        compare("residual MLP", generated(mlp_network()), HandMLP(), torch.randn(16, 64),
+                args.rounds, steps=50),
     ]
     for r in results:
         verdict = "PASS" if r["speed_ratio"] >= r["target"] else "MISS"
