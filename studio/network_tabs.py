@@ -100,13 +100,19 @@ class NetworkTabs(QTabWidget):
             view.selectBlock(block_id)
 
     def fit_all(self) -> None:
-        """The opening view of each network: all of it, or its start at a readable zoom if it is long."""
+        """The opening view of each network: all of it, or, if it is long, a readable zoom
+        on its first error (so a problem is never off-screen) or else on its start."""
         for view in self.views:
             view.fitAll()
             if view.zoom() >= READABLE_ZOOM:
                 continue
             rect = view.network_scene.items_rect()
             view.setZoom(READABLE_ZOOM)
+            problem = next((d.block for d in self.document.analysis(view.network_name).diagnostics
+                            if d.is_error and d.block in view.network_scene.blocks), None)
+            if problem is not None:
+                view.centerOnBlock(problem)
+                continue
             visible = view.visibleSceneRect()
             # inputs sit on the left: start there, the minimap shows the rest
             view.centerOn(QPointF(rect.left() - FIT_MARGIN + visible.width() / 2, rect.center().y()))
