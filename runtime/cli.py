@@ -18,7 +18,9 @@ import sys
 COMMANDS = {
     "check": "Shapes and problems of a project, as a table.",
     "export": "Export a project as Python code, a training script, ONNX or torch.export.",
+    "evaluate": "Evaluate a finished run: confusion matrix, saliency, predictions (evaluation.json).",
     "examples": "List the bundled example projects.",
+    "sample": "Continue a text prompt with a trained language-model run.",
     "train": "Train a project headless, with a progress bar or JSON-lines events.",
 }
 

@@ -1,0 +1,80 @@
+"""`deepwire evaluate RUN_DIR`: evaluate a finished run; `deepwire sample RUN_DIR`: continue a prompt.
+
+    deepwire evaluate runs/digits_mlp-20250101-120000 --split val
+    deepwire sample runs/char_transformer-20250101-120000 --prompt "To be" --temperature 0.8 --length 200
+
+evaluate writes evaluation.json (and its pictures under evaluation/) into the
+run folder (see runtime/evaluate.py) and prints a one-line summary; --json
+also copies the result to another file. sample prints the continuation only
+(no prompt, no newline added beyond one at the end).
+
+Exit codes: 0 done, 2 the run folder, its checkpoint or its data cannot be used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+EXIT_OK, EXIT_UNUSABLE = 0, 2
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="a run folder written by 'deepwire train'")
+    parser.add_argument("--split", choices=("val", "test", "train"), default="val",
+                        help="which split to evaluate (default: val, the one the run was validated on)")
+    parser.add_argument("--json", metavar="OUT", help="also write the result to this file")
+
+
+def add_sample_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="the run folder of a language model")
+    parser.add_argument("--prompt", default="", help="text to continue")
+    parser.add_argument("--temperature", type=float, default=0.8, help="above 1 wilder, below 1 safer")
+    parser.add_argument("--length", type=int, default=200, metavar="N", help="tokens to sample")
+    parser.add_argument("--seed", type=int, default=0, help="random seed of the sampling")
+
+
+def _usable_errors():
+    from graph.project_io import ProjectFileError
+    from runtime.data import DataError
+    from runtime.train.errors import SetupError
+
+    return (SetupError, DataError, ProjectFileError)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from runtime.evaluate import EVALUATION, evaluate_run
+
+    try:
+        result = evaluate_run(Path(args.run_dir), args.split)
+    except _usable_errors() as err:
+        print(f"deepwire: {err}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    metrics = ", ".join(f"{k} {v:.4g}" for k, v in result.get("metrics", {}).items()
+                        if isinstance(v, (int, float)))
+    where = f"on {result['split']} ({result['size']} samples)" if "size" in result else "(its sample grids)"
+    print(f"evaluated {result['kind']} run {where}: {metrics or 'no metrics'}; "
+          f"wrote {Path(args.run_dir) / EVALUATION}")
+    return EXIT_OK
+
+
+def run_sample(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from runtime.evaluate import sample_text
+
+    if args.length < 1:
+        print("deepwire: --length must be at least 1", file=sys.stderr)
+        return EXIT_UNUSABLE
+    try:
+        text = sample_text(Path(args.run_dir), args.prompt, args.temperature, args.length, args.seed)
+    except _usable_errors() as err:
+        print(f"deepwire: {err}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    sys.stdout.write(text + "\n")
+    return EXIT_OK

@@ -1,0 +1,289 @@
+"""Evaluating a finished run: what the trained model gets right and wrong, written to evaluation.json.
+
+    result = evaluate_run(Path("runs/digits-20250101-120000"), split="val")
+
+The run's own project snapshot and best checkpoint (weights only) are
+loaded, and the data is rebuilt exactly as training built it (same seed,
+same fractions: runtime/train/data.py), so "val" is the very split the run
+was validated on. The recipe decides what is worth showing:
+
+    classification  confusion matrix, per-class precision/recall/F1, the sample
+                    indices of every (true, predicted) cell (capped) with small
+                    PNG thumbnails of image samples, saliency maps of a few samples
+    regression      predicted vs true pairs (capped)
+    autoencoder     input / reconstruction pairs as one PNG
+    gan             the per-epoch sample grids already in samples/
+    language model  metrics and the per-epoch texts; `sample_text` continues a prompt
+
+Pictures go to <run>/evaluation/ and evaluation.json names them relative
+to the run folder, so the studio can show them without torch.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from graph.blocks import default_registry
+from graph.project_io import load_project
+from runtime.build import build_models
+from runtime.train.checkpoint import load_checkpoint, load_models
+from runtime.train.data import compile_for_training, load_project_data
+from runtime.train.device import DeviceSplit, Precision
+from runtime.train.errors import SetupError
+from runtime.train.events import plain_json
+from runtime.train.images import encode_png, grid, grid_png
+from runtime.train.recipes import Recipe, RecipeSetup, make_recipe
+from runtime.train.recipes.autoencoder import image_shape_for
+from runtime.train.runs import BEST, LAST, SAMPLES, SNAPSHOT
+
+EVALUATION = "evaluation.json"
+PICTURES = "evaluation"
+INDICES_PER_CELL = 50
+THUMBNAILS_PER_CELL = 12
+SALIENCY_SAMPLES = 6
+MAX_PAIRS = 2000
+
+
+@dataclass
+class OpenedRun:
+    """A run's project, data and trained models, ready to evaluate on the CPU."""
+
+    path: Path
+    recipe: Recipe
+    checkpoint: Path
+    epoch: int
+
+
+def open_run(run_dir: Path) -> OpenedRun:
+    """Snapshot + data + best weights of a run folder (SetupError, DataError or ProjectFileError)."""
+    run_dir = Path(run_dir)
+    if not (run_dir / SNAPSHOT).is_file():
+        raise SetupError(f"{run_dir}: no {SNAPSHOT} here; choose a run folder written by 'deepwire train'")
+    checkpoint = run_dir / BEST if (run_dir / BEST).is_file() else run_dir / LAST
+    if not checkpoint.is_file():
+        raise SetupError(f"{run_dir}: this run saved no checkpoint ({BEST} or {LAST}), so there are no "
+                         "trained weights to evaluate; train it for at least one epoch")
+    registry = default_registry()
+    project = load_project(run_dir / SNAPSHOT, registry)
+    compiled = compile_for_training(project, registry)
+    # runs live in <project folder>/runs/<run>: relative data paths were read beside the project
+    dataset = load_project_data(project, registry, base_dir=run_dir.parent.parent, compiled=compiled)
+    torch.manual_seed(project.seed)
+    models, _ = build_models(project, registry, compiled)
+    state = load_checkpoint(checkpoint)
+    load_models(models, state, str(checkpoint))
+    for model in models.values():
+        model.eval()
+    device = torch.device("cpu")
+    setup = RecipeSetup(project, compiled, models, dataset, project.training, device,
+                        Precision(device, False), [])
+    return OpenedRun(run_dir, make_recipe(setup), checkpoint, int(state.get("epoch", 0)))
+
+
+def _split(recipe: Recipe, name: str) -> DeviceSplit:
+    split = {"val": recipe.val_data, "test": recipe.test_data, "train": recipe.train_data}[name]
+    if split is None:
+        hint = ("set test_fraction above 0 and train again" if name == "test"
+                else "set val_fraction above 0 and train again, or evaluate --split train")
+        raise SetupError(f"this run has no {name} split; {hint}")
+    return split
+
+
+def evaluate_run(run_dir: Path, split: str = "val") -> dict[str, Any]:
+    """Evaluate a run on one split, write <run>/evaluation.json and return what it holds."""
+    opened = open_run(run_dir)
+    recipe = opened.recipe
+    kind = recipe.config.recipe
+    result: dict[str, Any] = {"run": str(opened.path), "split": split, "recipe": kind,
+                              "checkpoint": opened.checkpoint.name, "epoch": opened.epoch}
+    pictures = opened.path / PICTURES
+    pictures.mkdir(exist_ok=True)
+    for old in pictures.glob("*.png"):
+        old.unlink()  # an earlier evaluation's pictures must not mix with this one's
+    if kind == "gan":
+        result["kind"] = "gan"
+        result["grids"] = sorted(f"{SAMPLES}/{p.name}" for p in (opened.path / SAMPLES).glob("*.png"))
+    else:
+        data = _split(recipe, split)
+        result["size"] = len(data)
+        result["metrics"] = recipe.evaluate(data).metrics
+        if kind == "language_model":
+            result["kind"] = "language_model"
+            result["texts"] = sorted(f"{SAMPLES}/{p.name}" for p in (opened.path / SAMPLES).glob("*.txt"))
+        elif kind == "autoencoder":
+            result["kind"] = "autoencoder"
+            result["pairs_png"] = _reconstructions(recipe, data, pictures)
+        elif getattr(recipe, "monitor", "") == "accuracy":
+            result.update(_classification(recipe, data, pictures))
+        else:
+            result.update(_regression(recipe, data))
+    text = json.dumps(plain_json(result), indent=1, allow_nan=False)
+    (opened.path / EVALUATION).write_text(text + "\n", encoding="utf-8")
+    return result
+
+
+# --- classification -----------------------------------------------------------------------------
+
+@torch.no_grad()
+def predict(recipe: Recipe, data: DeviceSplit) -> tuple[np.ndarray, np.ndarray]:
+    """(true labels, predicted labels) over a split, flattened for per-step heads."""
+    truths, preds = [], []
+    for x, y in data.batches(recipe.eval_batch_size()):
+        out = recipe.model(x).float()
+        if recipe.head == "BinaryHead":
+            pred = (out.reshape(-1) > 0).long()
+        else:
+            pred = out.argmax(dim=-1).reshape(-1)
+        truths.append(y.reshape(-1).cpu().numpy())
+        preds.append(pred.cpu().numpy())
+    return np.concatenate(truths).astype(np.int64), np.concatenate(preds).astype(np.int64)
+
+
+def _classification(recipe: Recipe, data: DeviceSplit, pictures: Path) -> dict[str, Any]:
+    true, pred = predict(recipe, data)
+    classes = recipe.classes
+    confusion = np.zeros((classes, classes), np.int64)
+    np.add.at(confusion, (true, pred), 1)
+    names = list(recipe.class_names or [])[:classes]
+    names += [str(i) for i in range(len(names), classes)]
+    per_class = []
+    for c in range(classes):
+        tp = int(confusion[c, c])
+        predicted, actual = int(confusion[:, c].sum()), int(confusion[c].sum())
+        precision = tp / predicted if predicted else 0.0
+        recall = tp / actual if actual else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        per_class.append({"class": names[c], "precision": precision, "recall": recall, "f1": f1,
+                          "support": actual})
+    image_shape = _image_shape(recipe)
+    inputs = data.inputs.cpu().numpy() if len(true) == len(data) else None  # per-step heads: no pictures
+    cells = []
+    for t, p in zip(*np.nonzero(confusion)):
+        where = np.flatnonzero((true == t) & (pred == p))
+        cell = {"true": int(t), "predicted": int(p), "count": int(len(where)),
+                "indices": where[:INDICES_PER_CELL].tolist(), "images": []}
+        if image_shape is not None and inputs is not None:
+            for i in where[:THUMBNAILS_PER_CELL]:
+                name = f"{PICTURES}/sample_{int(i)}.png"
+                path = pictures.parent / name
+                if not path.exists():
+                    path.write_bytes(grid_png(_pixels(recipe, inputs[i:i + 1], image_shape)))
+                cell["images"].append(name)
+        cells.append(cell)
+    accuracy = float(np.mean(true == pred)) if len(true) else 0.0
+    out = {"kind": "classification", "class_names": names, "confusion": confusion.tolist(),
+           "per_class": per_class, "cells": cells, "accuracy": accuracy}
+    if image_shape is not None and inputs is not None:
+        out["saliency"] = _saliency(recipe, data, true, pred, image_shape, pictures)
+    return out
+
+
+def _image_shape(recipe: Recipe) -> tuple[int, ...] | None:
+    dataset = recipe.setup.dataset
+    if dataset.input_kind not in ("image", "vector"):
+        return None
+    return image_shape_for(tuple(dataset.input_shape), dataset.extra)
+
+
+def _pixels(recipe: Recipe, x: np.ndarray, image_shape: tuple[int, ...]) -> np.ndarray:
+    """Samples turned back into their original values (undoing the normalisation), as (N, C, H, W)."""
+    dataset = recipe.setup.dataset
+    x = np.asarray(x, np.float32)
+    if dataset.std is not None and dataset.mean is not None:
+        x = x * dataset.std + dataset.mean
+    return x.reshape(len(x), *image_shape)
+
+
+def _saliency(recipe: Recipe, data: DeviceSplit, true: np.ndarray, pred: np.ndarray,
+              image_shape: tuple[int, ...], pictures: Path) -> list[dict[str, Any]]:
+    """|d score(predicted class) / d input|, max over channels, normalised, over a grey copy in red."""
+    count = min(SALIENCY_SAMPLES, len(data))
+    wrong = [int(i) for i in np.flatnonzero(true != pred)[: count // 2]]
+    chosen = (wrong + [i for i in range(len(data)) if i not in wrong])[:count]
+    x = data.inputs[chosen].detach().clone().float().requires_grad_(True)
+    out = recipe.model(x).float()
+    scores = out.reshape(len(chosen)) if recipe.head == "BinaryHead" else out[torch.arange(len(chosen)),
+                                                                               torch.as_tensor(pred[chosen])]
+    grad, = torch.autograd.grad(scores.sum(), x)
+    heat = grad.abs().reshape(len(chosen), *image_shape).amax(dim=1).numpy()  # (N, H, W)
+    images = _pixels(recipe, data.inputs[chosen].cpu().numpy(), image_shape)
+    result = []
+    for k, i in enumerate(chosen):
+        h = heat[k] / max(float(heat[k].max()), 1e-12)
+        base = grid(images[k:k + 1], columns=1, padding=0).astype(np.float32) / 255.0
+        if base.ndim == 3:
+            base = base.mean(axis=2)
+        zoom = base.shape[0] // h.shape[0]
+        h = h.repeat(zoom, axis=0).repeat(zoom, axis=1)
+        grey = np.stack([base, base, base], axis=2) * 0.6
+        overlay = grey.copy()
+        overlay[:, :, 0] = np.clip(grey[:, :, 0] + h, 0, 1)  # strong gradients glow red
+        overlay[:, :, 1] = grey[:, :, 1] * (1 - h)
+        overlay[:, :, 2] = grey[:, :, 2] * (1 - h)
+        gap = np.full((base.shape[0], 2, 3), 0.15, np.float32)
+        picture = np.concatenate([np.stack([base] * 3, axis=2), gap, overlay], axis=1)
+        name = f"{PICTURES}/saliency_{i}.png"
+        (pictures.parent / name).write_bytes(encode_png((picture * 255 + 0.5).astype(np.uint8)))
+        result.append({"index": i, "true": int(true[i]), "predicted": int(pred[i]), "png": name})
+    return result
+
+
+# --- regression and autoencoders ----------------------------------------------------------------
+
+@torch.no_grad()
+def _regression(recipe: Recipe, data: DeviceSplit) -> dict[str, Any]:
+    predicted, target = [], []
+    for x, y in data.batches(recipe.eval_batch_size()):
+        out = recipe.model(x).float()
+        predicted.append(out.reshape(len(x), -1)[:, 0].cpu().numpy())
+        target.append(y.float().reshape(len(x), -1)[:, 0].cpu().numpy())
+    p, t = np.concatenate(predicted)[:MAX_PAIRS], np.concatenate(target)[:MAX_PAIRS]
+    return {"kind": "regression", "predicted": p.tolist(), "true": t.tolist()}
+
+
+@torch.no_grad()
+def _reconstructions(recipe: Recipe, data: DeviceSplit, pictures: Path) -> str | None:
+    if recipe.image_shape is None:
+        return None
+    x = data.inputs[:8].float()
+    out = recipe.model(x).float()
+    both = torch.cat([x, out]).reshape(-1, *recipe.image_shape).numpy()
+    name = f"{PICTURES}/reconstructions.png"
+    low, high = float(x.min()), float(x.max())
+    (pictures.parent / name).write_bytes(grid_png(both, columns=len(x), value_range=(low, high)))
+    return name
+
+
+# --- language models ------------------------------------------------------------------------------
+
+@torch.no_grad()
+def sample_text(run_dir: Path, prompt: str, temperature: float, length: int, seed: int = 0) -> str:
+    """`length` tokens sampled after `prompt` by a language-model run (decoded to text)."""
+    recipe = open_run(run_dir).recipe
+    if recipe.config.recipe != "language_model":
+        raise SetupError(f"{run_dir}: this run trained a {recipe.config.recipe} model; only language "
+                         "models continue text")
+    if temperature <= 0:
+        raise SetupError("the temperature must be above 0 (try 0.8)")
+    vocab = recipe.vocab
+    index = {token: i for i, token in enumerate(vocab)}
+    window_size = recipe.train_data.inputs.shape[1]
+    ids = [index[ch] for ch in prompt if ch in index]
+    fill = index.get(" ", 0)
+    ids = ([fill] * window_size + ids)[-window_size:]  # short prompts are padded on the left
+    window = torch.tensor(ids, dtype=torch.long).reshape(1, -1)
+    generator = torch.Generator().manual_seed(seed)
+    produced = []
+    for _ in range(length):
+        scores = recipe.model(window).float()
+        last = scores[0, -1] if recipe.per_step else scores[0]
+        token = torch.multinomial(torch.softmax(last / temperature, dim=-1), 1, generator=generator)
+        produced.append(int(token))
+        window = torch.cat([window[:, 1:], token.reshape(1, 1)], dim=1)
+    return recipe.decode(produced)
