@@ -30,7 +30,7 @@ from graph.pycode import to_identifier
 from graph.spec import Registry, ShapeError
 from graph.validate import Analysis, AnalysisCache, analyse
 from graph.walk import to_digraph
-from studio import clipboard, commands, commands_structure
+from studio import clipboard, commands, commands_structure, commands_training
 
 Point = tuple[float, float]
 
@@ -206,6 +206,12 @@ class Document(QObject):
     def set_param(self, network: str, block_id: str, name: str, value) -> None:
         """Callers validate first (Param.check); the inspector refuses bad values in the field."""
         self.push(commands.SetParam(self.network(network), block_id, name, value))
+
+    def set_training(self, changes: dict | None = None, seed: int | None = None, data=None,
+                     text: str = "Change training settings") -> None:
+        """One undo step for training settings (validated here: ParamError names a bad field)."""
+        training = self.project.training.replace(**changes) if changes else None
+        self.push(commands_training.SetTraining(self.project, training, seed, data, text))
 
     def rename_block(self, network: str, block_id: str, name: str) -> None:
         self.push(commands.RenameBlock(self.network(network), block_id, name))

@@ -29,6 +29,7 @@ from studio.panels.code_view import CodeView
 from studio.panels.history import history_view
 from studio.panels.problems import ProblemsPanel
 from studio.panels.summary import SummaryStrip
+from studio.training.panel import TrainingPanel
 from studio.window_files import FileController
 
 Key = QKeySequence.StandardKey
@@ -64,11 +65,17 @@ class MainWindow(QMainWindow):
         self.add_dock("History", self.history, Area.BottomDockWidgetArea, 200)
         self.tabifyDockWidget(self.docks["Problems"], self.docks["Code"])
         self.tabifyDockWidget(self.docks["Code"], self.docks["History"])
+        self.training = TrainingPanel(self.document)  # Train/Stop, settings, live curves
+        self.add_dock("Training", self.training, Area.BottomDockWidgetArea, 260)
+        self.tabifyDockWidget(self.docks["History"], self.docks["Training"])
         self.docks["Problems"].raise_()
         self.setCorner(Qt.Corner.BottomLeftCorner, Area.LeftDockWidgetArea)
         self.setCorner(Qt.Corner.BottomRightCorner, Area.RightDockWidgetArea)
         self.statusBar().addWidget(self.summary, 1)
         self.statusBar().setSizeGripEnabled(False)
+        self.statusBar().addPermanentWidget(self.training.progress_widget)
+        self.training.message.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
+        self.training.worker.runningChanged.connect(lambda on: on and self.show_panel("Training"))
 
         self.palette.addRequested.connect(self.add_block)
         self.tabs.selectionChanged.connect(self._selection_changed)
@@ -196,6 +203,10 @@ class MainWindow(QMainWindow):
                 action.triggered.connect(lambda _c=False, m=mode: self.theme.set_mode(m))
                 group.addAction(action)
 
+        train = bar.addMenu("&Train")
+        a["train"], a["stop"] = self.training.train_action, self.training.stop_action
+        train.addActions([a["train"], a["stop"]])
+
         help_menu = bar.addMenu("&Help")
         self._action(help_menu, "&About DeepWire", self.about)
 
@@ -207,6 +218,8 @@ class MainWindow(QMainWindow):
         tools.addActions([a["undo"], a["redo"]])
         tools.addSeparator()
         tools.addActions([a["fit"], a["layout"]])
+        tools.addSeparator()
+        tools.addActions([a["train"], a["stop"]])
 
     # --- editing: the canvas's own selection commands, which end in Document calls ---
     def _on_view(self, method: str, *args):
