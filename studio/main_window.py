@@ -29,6 +29,7 @@ from studio.panels.code_view import CodeView
 from studio.panels.history import history_view
 from studio.panels.problems import ProblemsPanel
 from studio.panels.summary import SummaryStrip
+from studio.training.data_panel import DataPanel
 from studio.training.panel import TrainingPanel
 from studio.window_files import FileController
 
@@ -68,6 +69,10 @@ class MainWindow(QMainWindow):
         self.training = TrainingPanel(self.document)  # Train/Stop, settings, live curves
         self.add_dock("Training", self.training, Area.BottomDockWidgetArea, 260)
         self.tabifyDockWidget(self.docks["History"], self.docks["Training"])
+        self.data_panel = DataPanel(self.document)  # data source, preview, shapes against the input block
+        self.add_dock("Data", self.data_panel, Area.RightDockWidgetArea, 300)
+        self.tabifyDockWidget(self.docks["Inspector"], self.docks["Data"])
+        self.docks["Inspector"].raise_()
         self.docks["Problems"].raise_()
         self.setCorner(Qt.Corner.BottomLeftCorner, Area.LeftDockWidgetArea)
         self.setCorner(Qt.Corner.BottomRightCorner, Area.RightDockWidgetArea)

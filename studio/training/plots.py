@@ -99,8 +99,8 @@ class TrainingPlots(QWidget):
         self._dirty = False
 
         # a legend box would cover the curves in a short dock: the title names the colours instead
-        self.loss_plot = _plot("Loss: <span style='color:#5a8ce6'>per step</span> · "
-                               "<span style='color:#285ac8'>training epoch</span> · "
+        self.loss_plot = _plot("Loss <span style='color:#5a8ce6'>step</span> · "
+                               "<span style='color:#285ac8'>epoch</span> · "
                                "<span style='color:#e67828'>validation</span>", "loss")
         self.metric_plot = _plot("Validation metric", "")
         self.lr_plot = _plot("Learning rate", "lr")

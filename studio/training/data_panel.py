@@ -1,0 +1,272 @@
+"""The Data dock: which data feeds the network, its options, a preview and the shapes it gives.
+
+The source list and each source's options come from runtime.data.SOURCES
+(declared with the same `Param` type as blocks, so the inspector's editors
+are reused); every edit is one undo step through `Document.set_training`.
+The shapes come from `probe` (cheap: constants, a file header), checked
+against the network's input block, so a mismatch shows here as a problem
+naming the block. The preview (sample images with labels, table rows, a
+text excerpt) reads the data with the source's own `read`, which needs no
+torch; it is computed only while the dock is visible, since reading a set
+can take a second. torchvision sets get no preview: reading them needs torch.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPixmap
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QLabel,
+    QPlainTextEdit,
+    QScrollArea,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from graph.training_config import DataSpec
+from runtime.data import SOURCES, DataError
+from runtime.data.source import Context, shape_text
+from studio.document import Document
+from studio.param_editors import ParamEditor, make_editor
+
+INPUT_TYPES = {"ImageInput": "image", "SequenceInput": "sequence", "VectorInput": "vector",
+               "TabularInput": "vector", "TokenInput": "tokens"}
+NO_PREVIEW = ("torchvision",)  # reading these imports torch
+GRID = (4, 6)  # preview images: rows, columns (fits a 300-pixel dock)
+CELL = 48  # pixels per preview image
+
+
+def input_block(document: Document):
+    """(block, shape, kind) of the first data input block of the data-reading network, or None."""
+    nets = document.project.networks
+    recipe = document.project.training.recipe
+    for net in (nets[1:] + nets[:1]) if recipe == "gan" and len(nets) > 1 else nets:
+        for block in net.blocks.values():
+            if block.type in INPUT_TYPES:
+                shape = document.analysis(net.name).shapes.get(block.id)
+                return block, tuple(shape) if shape else None, INPUT_TYPES[block.type]
+    return None
+
+
+def image_grid(inputs: np.ndarray, labels: list[str], pixel_range) -> QImage:
+    """Up to GRID images (N, C, H, W) scaled to CELL pixels, each with its label under it."""
+    rows, cols = GRID
+    count = min(len(inputs), rows * cols)
+    rows = max(1, -(-count // cols))
+    low, high = pixel_range or (float(inputs.min()), float(inputs.max()) or 1.0)
+    image = QImage(cols * CELL, rows * (CELL + 14), QImage.Format.Format_RGB32)
+    image.fill(QColor("white"))
+    painter = QPainter(image)
+    painter.setFont(QFont("sans", 8))
+    span = (high - low) or 1.0
+    for i in range(count):
+        sample = np.clip((np.asarray(inputs[i], dtype=np.float32) - low) / span, 0, 1)
+        if sample.shape[0] == 3:  # colour: as it is
+            rgb = np.ascontiguousarray((255 * sample.transpose(1, 2, 0)).astype(np.uint8))
+            tile = QImage(rgb.data, rgb.shape[1], rgb.shape[0], 3 * rgb.shape[1], QImage.Format.Format_RGB888)
+        else:  # grey: dark ink on white, like a page
+            ink = np.ascontiguousarray((255 - 255 * sample.mean(axis=0)).astype(np.uint8))
+            tile = QImage(ink.data, ink.shape[1], ink.shape[0], ink.shape[1], QImage.Format.Format_Grayscale8)
+        x, y = (i % cols) * CELL, (i // cols) * (CELL + 14)
+        painter.drawImage(x + 4, y + 2, tile.scaled(CELL - 8, CELL - 8))
+        label = labels[i] if i < len(labels) else ""
+        painter.drawText(x, y + CELL - 4, CELL, 14, Qt.AlignmentFlag.AlignHCenter, label)
+    painter.end()
+    return image
+
+
+class DataPanel(QWidget):
+    problemChanged = Signal(str)  # "" when the data fits the input block
+
+    def __init__(self, document: Document, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.document = document
+        self.editors: dict[str, ParamEditor] = {}
+        self.problem = ""
+        self.shapes_text = ""
+        self.preview_kind = ""  # images, table, text, or "" (tests and screenshots read it)
+        self._previewed: tuple | None = None
+
+        self.source = QComboBox()
+        for name, source in SOURCES.items():
+            self.source.addItem(source.title, name)
+        self.source.activated.connect(self._source_picked)
+        self.help = QLabel()
+        self.help.setWordWrap(True)
+        self.options = QFormLayout()
+        self.shapes = QLabel()
+        self.shapes.setWordWrap(True)
+        self.problem_label = QLabel()
+        self.problem_label.setWordWrap(True)
+        self.problem_label.setStyleSheet("color: #c0392b")
+        self.images = QLabel()
+        self.table = QTableWidget()
+        self.table.setMaximumHeight(180)
+        self.text = QPlainTextEdit()
+        self.text.setReadOnly(True)
+        self.text.setMaximumHeight(180)
+
+        body = QWidget()
+        column = QVBoxLayout(body)
+        column.addWidget(self.source)
+        column.addWidget(self.help)
+        column.addLayout(self.options)
+        column.addWidget(self.shapes)
+        column.addWidget(self.problem_label)
+        column.addWidget(QLabel("<b>Preview</b>"))
+        for widget in (self.images, self.table, self.text):
+            column.addWidget(widget)
+            widget.setVisible(False)
+        column.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(body)
+        QVBoxLayout(self).addWidget(scroll)
+        self.layout().setContentsMargins(0, 0, 0, 0)
+
+        document.undo_stack.indexChanged.connect(self.refresh)
+        document.projectReplaced.connect(self.refresh)
+        self._shown_source = None
+        self.refresh()
+
+    # --- editing ---
+    def _source_picked(self, index: int) -> None:
+        name = self.source.itemData(index)
+        if name != self.document.project.data.source:
+            self.document.set_training(data=DataSpec(name, {}), text=f"Use {SOURCES[name].title} data")
+
+    def _set_option(self, name: str, value) -> None:
+        spec = self.document.project.data
+        if spec.options.get(name, SOURCES[spec.source].param(name).default) == value:
+            return
+        self.document.set_training(data=DataSpec(spec.source, {**copy.deepcopy(spec.options), name: value}),
+                                   text=f"Set data {name}")
+
+    def _build_options(self, source_name: str) -> None:
+        for editor in self.editors.values():
+            editor.retire()
+        while self.options.rowCount():
+            self.options.removeRow(0)
+        self.editors = {}
+        for param in SOURCES[source_name].params:
+            editor = make_editor(param)
+            editor.committed.connect(lambda value, name=param.name: self._set_option(name, value))
+            editor.refused.connect(self.problem_label.setText)
+            self.options.addRow(param.name.replace("_", " ").capitalize(), editor)
+            self.editors[param.name] = editor
+        self._shown_source = source_name
+
+    # --- showing ---
+    def refresh(self, *_args) -> None:
+        spec = self.document.project.data
+        source = SOURCES.get(spec.source)
+        if source is None:
+            self._set_problem(f"unknown data source '{spec.source}'")
+            return
+        self.source.setCurrentIndex(self.source.findData(spec.source))
+        self.help.setText(source.help)
+        if self._shown_source != spec.source:
+            self._build_options(spec.source)
+        for name, editor in self.editors.items():
+            editor.set_value(spec.options.get(name, source.param(name).default))
+        self._probe()
+        if self.isVisible():
+            self.update_preview()
+
+    def _base_dir(self):
+        return self.document.path.parent if self.document.path is not None else None
+
+    def _probe(self) -> None:
+        spec = self.document.project.data
+        found = input_block(self.document)
+        block, shape, kind = found if found else (None, None, None)
+        try:
+            probe = SOURCES[spec.source].probe(spec, shape, kind, self.document.project.training.recipe,
+                                               self._base_dir())
+        except (DataError, ValueError) as err:
+            where = f"Input block '{block.name}': " if block is not None else ""
+            self.shapes_text = ""
+            self.shapes.setText("")
+            self._set_problem(where + str(err))
+            return
+        classes = f" · {probe.num_classes} classes" if probe.target_kind == "class" else ""
+        vocab = f" · vocabulary {probe.num_classes}" if probe.target_kind == "tokens" else ""
+        self.shapes_text = f"Gives {probe.input_kind} batches {shape_text(probe.input_shape)}{classes}{vocab}"
+        self.shapes.setText(self.shapes_text)
+        self._set_problem("")
+
+    def _set_problem(self, text: str) -> None:
+        self.problem_label.setText(text)
+        self.problem_label.setVisible(bool(text))
+        if text != self.problem:
+            self.problem = text
+            self.problemChanged.emit(text)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self.update_preview()
+
+    def update_preview(self) -> None:
+        """Read the data and show a few samples (skipped when nothing changed since the last time)."""
+        spec = self.document.project.data
+        key = (spec.source, repr(sorted(spec.options.items())), self.shapes_text)
+        if key == self._previewed:
+            return
+        self._previewed = key
+        for widget in (self.images, self.table, self.text):
+            widget.setVisible(False)
+        self.preview_kind = ""
+        if spec.source in NO_PREVIEW or self.problem:
+            return
+        source = SOURCES[spec.source]
+        found = input_block(self.document)
+        try:
+            options = source.check_options(spec.options)
+            context = Context(recipe=self.document.project.training.recipe, base_dir=self._base_dir())
+            natural = source.natural(options, context)
+            context.shape = found[1] if found and found[1] and natural.flexible != "fixed" else natural.shape
+            raw = source.read(options, context)
+        except (DataError, ValueError, OSError, ImportError) as err:
+            self._set_problem(f"The data could not be read: {err}")
+            return
+        self._show(raw, natural)
+
+    def _show(self, raw, natural) -> None:
+        if raw.inputs is None and raw.splits and raw.vocab:  # text: windows of character ids
+            first = raw.splits[0]
+            ids = np.asarray(first[0] if isinstance(first, tuple) else first)
+            rows = ids[:6].reshape(min(6, len(ids)), -1)
+            self.text.setPlainText("\n".join("".join(raw.vocab[i] for i in row).replace("\n", "⏎")
+                                             for row in rows))
+            self.text.setVisible(True)
+            self.preview_kind = "text"
+            return
+        inputs = np.asarray(raw.inputs)
+        targets = np.asarray(raw.targets) if raw.targets is not None else None
+        names = raw.class_names or []
+        labels = [names[int(t)] if raw.target_kind == "class" and int(t) < len(names) else
+                  (f"{float(t):.3g}" if np.ndim(t) == 0 else "") for t in (targets[:32] if targets is not None
+                                                                        else [])]
+        if natural.input_kind == "image" and inputs.ndim == 4:
+            self.images.setPixmap(QPixmap.fromImage(image_grid(inputs, labels, raw.pixel_range)))
+            self.images.setVisible(True)
+            self.preview_kind = "images"
+            return
+        flat = inputs[:8].reshape(min(8, len(inputs)), -1)[:, :12]
+        self.table.setRowCount(len(flat))
+        self.table.setColumnCount(flat.shape[1] + 1)
+        self.table.setHorizontalHeaderLabels([f"x{j}" for j in range(flat.shape[1])] + ["label"])
+        for i, row in enumerate(flat):
+            for j, value in enumerate(row):
+                self.table.setItem(i, j, QTableWidgetItem(f"{value:.3g}"))
+            self.table.setItem(i, flat.shape[1], QTableWidgetItem(labels[i] if i < len(labels) else ""))
+        self.table.resizeColumnsToContents()
+        self.table.setVisible(True)
+        self.preview_kind = "table"
