@@ -1,0 +1,239 @@
+"""One-click training in the studio: Train, live curves, Stop, crashes, settings, data, warnings.
+
+Training runs for real, in a child process, on tiny projects (a couple of
+epochs of the digits MLP, `--max-seconds` as a guard, one thread). Every
+test that starts a child stops it in its clean-up, so none is left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from graph.project_io import save_project
+from graph.training_config import DataSpec
+from studio.training.plots import TrainingPlots, ema
+from studio.training.warnings import WarningWatcher
+from tests.studio_support import close_window, make_window, refuse_dialogs
+
+ROOT = Path(__file__).resolve().parent.parent
+TRAIN_TIMEOUT_MS = 90_000
+
+
+def _prepare(window, tmp_path: Path, epochs: int = 2, max_seconds: float = 30) -> None:
+    panel = window.training
+    panel.runs_base = tmp_path
+    panel.extra_args = ("--max-seconds", str(max_seconds), "--threads", "1")
+    panel.child_env = {"OMP_NUM_THREADS": "1"}
+    window.document.set_training({"epochs": epochs})
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, registry, monkeypatch):
+    refuse_dialogs(monkeypatch)
+    win = make_window(qtbot, tmp_path, registry, example="digits_mlp")
+    yield win
+    win.training.worker.wait_stopped()
+    close_window(win)
+
+
+def _project_json(window, tmp_path: Path) -> str:
+    path = tmp_path / "state.dw.json"
+    save_project(window.document.project, path)
+    return path.read_text()
+
+
+def test_train_button_grows_curves_and_writes_a_run(window, qtbot, tmp_path):
+    _prepare(window, tmp_path)
+    panel = window.training
+    qtbot.mouseClick(panel.train_button, Qt.MouseButton.LeftButton)
+    assert panel.worker.running and panel.stop_button.isEnabled() and not panel.train_action.isEnabled()
+    qtbot.waitUntil(lambda: not panel.worker.running, timeout=TRAIN_TIMEOUT_MS)
+
+    assert panel.last_outcome == ("completed", "")
+    series = panel.plots.series
+    assert series["step_loss"].n > 0 and series["train_loss"].n == 2 and series["val_loss"].n == 2
+    assert series["metric"].n == 2 and panel.plots.metric_name == "accuracy"
+    panel.plots.redraw()
+    x, y = panel.plots.curves["val_loss"].getData()
+    assert len(x) == 2 and np.all(np.isfinite(y))
+    summary = json.loads((panel.last_run_dir / "summary.json").read_text())
+    assert summary["epochs"] == 2 and summary["reason"] == "completed"
+    assert panel.last_run_dir.parent == tmp_path / "runs"
+    assert (panel.last_run_dir / "metrics.jsonl").stat().st_size > 0
+    assert panel.device_found.text().startswith("Training on cpu")
+    assert panel.train_button.isEnabled() and not panel.stop_button.isEnabled()
+    assert "Training finished" in window.statusBar().currentMessage()
+
+
+def test_unsaved_edits_train_too(window, qtbot, tmp_path):
+    _prepare(window, tmp_path, epochs=1)
+    window.training.editors["batch_size"].spin.setValue(32)  # through the field, as a user types
+    assert window.document.project.training.batch_size == 32 and window.document.modified
+    assert window.training.train()
+    qtbot.waitUntil(lambda: not window.training.worker.running, timeout=TRAIN_TIMEOUT_MS)
+    snapshot = json.loads((window.training.last_run_dir / "project.dw.json").read_text())
+    assert snapshot["training"]["batch_size"] == 32
+
+
+def test_stop_ends_the_child_within_a_second(window, qtbot, tmp_path):
+    _prepare(window, tmp_path, epochs=500, max_seconds=60)
+    panel = window.training
+    events = []
+    panel.worker.eventReceived.connect(events.append)
+    assert panel.train()
+    qtbot.waitUntil(lambda: any(e["kind"] == "step" for e in events), timeout=TRAIN_TIMEOUT_MS)
+    pressed = time.monotonic()
+    qtbot.mouseClick(panel.stop_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not panel.worker.running, timeout=5000)
+    elapsed = time.monotonic() - pressed
+    print(f"stop took {elapsed * 1000:.0f} ms")
+    assert elapsed < 1.5  # the child saw "stop" (or was terminated at 1 s)
+    assert panel.last_outcome[0] == "stopped"
+    assert events[-1]["kind"] == "finished" and events[-1]["reason"] == "stopped"
+
+
+def test_missing_data_file_is_reported_and_the_project_survives(window, qtbot, tmp_path):
+    _prepare(window, tmp_path)
+    window.document.set_training(data=DataSpec("csv", {"path": str(tmp_path / "missing.csv")}))
+    before = _project_json(window, tmp_path)
+    window.training.train()
+    qtbot.waitUntil(lambda: not window.training.worker.running, timeout=TRAIN_TIMEOUT_MS)
+    reason, text = window.training.last_outcome
+    assert reason == "failed" and "missing.csv" in text
+    items = [window.training.warnings.item(i).text() for i in range(window.training.warnings.count())]
+    assert any("missing.csv" in item for item in items) and window.training.warnings.isVisible()
+    assert _project_json(window, tmp_path) == before
+    assert window.isVisible() and window.training.train_button.isEnabled()
+
+
+def test_a_killed_child_is_reported_as_a_crash(window, qtbot, tmp_path):
+    _prepare(window, tmp_path, epochs=500, max_seconds=60)
+    panel = window.training
+    before = _project_json(window, tmp_path)
+    panel.train()
+    qtbot.waitUntil(lambda: panel.events_seen > 0, timeout=TRAIN_TIMEOUT_MS)
+    panel.worker.process.kill()  # as the out-of-memory killer would
+    qtbot.waitUntil(lambda: not panel.worker.running, timeout=5000)
+    reason, text = panel.last_outcome
+    assert reason == "crashed" and "killed" in text
+    assert "Training crashed" in panel.warnings.item(panel.warnings.count() - 1).text()
+    assert _project_json(window, tmp_path) == before
+    assert panel.train_button.isEnabled()
+
+
+def test_training_settings_are_undoable_edits(window):
+    panel, doc = window.training, window.document
+    panel.editors["optimizer"].combo.setCurrentText("sgd")
+    panel.editors["seed"].spin.setValue(7)
+    assert doc.project.training.optimizer == "sgd" and doc.project.seed == 7
+    doc.undo_stack.undo()
+    assert doc.project.seed == 0 and panel.editors["seed"].spin.value() == 0
+    doc.undo_stack.undo()
+    assert doc.project.training.optimizer == "adam"
+    assert panel.editors["optimizer"].combo.currentText() == "adam"
+    doc.undo_stack.redo()
+    assert panel.editors["optimizer"].combo.currentText() == "sgd"
+
+
+def test_data_panel_previews_digits_and_flags_a_mismatch(qtbot, tmp_path, registry, monkeypatch):
+    refuse_dialogs(monkeypatch)
+    win = make_window(qtbot, tmp_path, registry, example="digits_cnn")
+    try:
+        data = win.data_panel
+        win.show_panel("Data")
+        qtbot.waitUntil(lambda: data.preview_kind == "images", timeout=10000)
+        assert data.shapes_text == "Gives image batches (B, 1, 8, 8) · 10 classes"
+        assert not data.images.pixmap().isNull() and data.problem == ""
+        data.source.setCurrentIndex(data.source.findData("iris"))
+        data._source_picked(data.source.currentIndex())  # what the combo's activation does
+        assert win.document.project.data.source == "iris"
+        assert "ImageInput" not in data.problem and "image" in data.problem.lower()  # (4,) vs an image input
+        assert data.problem_label.isVisible()
+        win.document.undo_stack.undo()
+        assert win.document.project.data.source == "digits" and data.problem == ""
+    finally:
+        close_window(win)
+
+
+def test_warnings_for_overfitting_divergence_and_nan():
+    watcher = WarningWatcher()
+    said = []
+    for epoch, (train, val) in enumerate([(1.0, 0.9), (0.8, 0.8), (0.7, 0.85), (0.6, 0.9), (0.5, 0.95)]):
+        said += watcher.check({"kind": "epoch", "metrics": {"loss": train}})
+        said += watcher.check({"kind": "validation", "metrics": {"loss": val}})
+        if epoch < 4:
+            assert not said, epoch
+    assert [w.kind for w in said] == ["overfitting"] and "dropout" in said[0].text
+    assert watcher.check({"kind": "epoch", "metrics": {"loss": 50.0}})[0].kind == "diverging"
+    nan = watcher.check({"kind": "error", "reason": "nan", "message": "loss became NaN",
+                         "suggestion": "lower the learning rate"})
+    assert nan[0].kind == "nan" and "lower the learning rate" in nan[0].text
+
+
+def test_plots_stay_fast_over_100k_points(qtbot):
+    plots = TrainingPlots()
+    qtbot.addWidget(plots)
+    plots.resize(900, 500)
+    plots.show()
+    n = 100_000
+    start = time.perf_counter()
+    plots.add_steps(np.arange(n, dtype=float), np.random.default_rng(0).random(n))
+    plots.redraw()
+    plots.grab()  # the paint is where downsampling pays
+    first = time.perf_counter() - start
+    plots.smooth_slider.setValue(90)
+    plots.log_box.setChecked(True)
+    start = time.perf_counter()
+    plots.redraw()
+    plots.grab()
+    smoothed = time.perf_counter() - start
+    print(f"100k points: append+redraw+paint {first * 1000:.0f} ms, smoothed+log {smoothed * 1000:.0f} ms")
+    assert first < 1.0 and smoothed < 2.0
+    x, y = plots.curves["step_loss"].getData()
+    assert len(x) <= n and np.nanmax(y) <= 1.0
+    assert np.allclose(ema(np.array([1.0, 0.0]), 0.5), [1.0, 0.5])
+
+
+def test_training_from_the_window_never_imports_torch_in_the_studio_process(tmp_path):
+    code = f"""
+import sys
+from pathlib import Path
+from PySide6.QtCore import QSettings, QEventLoop, QTimer
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+from graph.blocks import default_registry
+from tests.studio_support import example_document
+from studio.main_window import MainWindow
+doc = example_document(default_registry(), "digits_mlp")
+w = MainWindow(doc, settings=QSettings({str(tmp_path / 's.ini')!r}, QSettings.Format.IniFormat),
+               autosave_folder=Path({str(tmp_path / 'rec')!r}))
+w.show()
+w.training.runs_base = Path({str(tmp_path)!r})
+w.training.extra_args = ("--max-seconds", "30", "--threads", "1")
+seen = []
+loop = QEventLoop()
+def seen_event(event):
+    seen.append(event["kind"])
+    if event["kind"] == "epoch":
+        loop.quit()
+w.training.worker.eventReceived.connect(seen_event)
+QTimer.singleShot(60000, loop.quit)
+w.training.train_button.click()
+loop.exec()
+w.training.worker.wait_stopped()
+print("epoch" in seen, "torch" in sys.modules)
+"""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=90,
+                          env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "True False"
