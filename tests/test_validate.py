@@ -103,3 +103,43 @@ def test_cache_gives_the_same_answers_after_edits(registry):
         assert cached.shapes == fresh.shapes and cached.diagnostics == fresh.diagnostics
     net.disconnect(Edge("f", "l", "x"))
     assert analyse(net, registry, cache).diagnostics == analyse(net, registry).diagnostics
+
+
+def _residual_with(registry, branch_channels: int):
+    net = _chain(image(), Block("c", "Conv2d", "conv", {"channels": branch_channels, "kernel_size": 3,
+                                                         "padding": 1}),
+                 Block("add", "Add", "skip"), Block("o", "Output", "o"),
+                 wires=[("img", "c", "x"), ("img", "add", "in1"), ("c", "add", "in2"), ("add", "o", "x")])
+    return net
+
+
+def test_branches_with_other_channels_get_a_1x1_conv_quick_fix(registry):
+    net = _residual_with(registry, 8)
+    (diag,) = analyse(net, registry).diagnostics
+    assert diag.block == "add" and diag.port == "in2"
+    assert "give this branch 16 channels" in diag.message
+    fix = diag.fix
+    assert (fix.block_type, dict(fix.params), fix.edge) == (
+        "Conv2d", {"channels": 16, "kernel_size": 1}, Edge("c", "add", "in2"))
+    # applying it as the studio does (a block spliced into the wire) repairs the network
+    net.disconnect(fix.edge)
+    net.add_block(Block("fix", fix.block_type, "match", dict(fix.params)))
+    net.connect(Edge("c", "fix", "x"))
+    net.connect(Edge("fix", "add", "in2"))
+    assert analyse(net, registry).ok
+
+
+def test_vectors_with_other_widths_get_a_linear_quick_fix(registry):
+    net = _chain(Block("v", "VectorInput", "v", {"features": 6}), Block("l", "Linear", "fc", {"features": 4}),
+                 Block("add", "Add", "skip"), Block("o", "Output", "o"),
+                 wires=[("v", "l", "x"), ("v", "add", "in1"), ("l", "add", "in2"), ("add", "o", "x")])
+    (diag,) = analyse(net, registry).diagnostics
+    assert diag.fix.block_type == "Linear" and dict(diag.fix.params) == {"features": 6}
+
+
+def test_different_sizes_get_advice_but_no_fake_fix(registry):
+    net = _chain(image(), Block("p", "MaxPool2d", "pool", {"kernel_size": 2}), Block("add", "Add", "skip"),
+                 Block("o", "Output", "o"),
+                 wires=[("img", "p", "x"), ("img", "add", "in1"), ("p", "add", "in2"), ("add", "o", "x")])
+    (diag,) = analyse(net, registry).diagnostics
+    assert diag.fix is None and "match the channels/sizes" in diag.message

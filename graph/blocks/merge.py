@@ -13,14 +13,25 @@ def _inputs(ins):
     return [ins[k] for k in sorted(ins, key=lambda k: int(k[2:]))]
 
 
+def _channel_fix(want, got) -> tuple[str, str | None, dict]:
+    """Advice, and a block that would repair it, when only the channels or features differ."""
+    if len(want) == len(got) == 3 and want[1:] == got[1:]:
+        return (f"give this branch {want[0]} channels, e.g. with a 1×1 Conv 2D",
+                "Conv2d", {"channels": want[0], "kernel_size": 1})
+    if len(want) == len(got) in (1, 2) and want[:-1] == got[:-1]:
+        return f"give this branch {want[-1]} features with a Linear", "Linear", {"features": want[-1]}
+    return "match the channels/sizes of both branches", None, {}
+
+
 def _same_shapes(p, ins):
     shapes = _inputs(ins)
     for i, shape in enumerate(shapes[1:], start=2):
         if shape != shapes[0]:
+            advice, fix, fix_params = _channel_fix(shapes[0], shape)
             raise ShapeError(
                 f"needs inputs of the same shape but receives {format_shape(shapes[0])} "
-                f"and {format_shape(shape)}: match the channels/sizes of both branches",
-                port=f"in{i}")
+                f"and {format_shape(shape)}: {advice}",
+                port=f"in{i}", fix=fix, fix_params=fix_params)
     return shapes[0]
 
 
