@@ -29,6 +29,7 @@ from studio.panels.code_view import CodeView
 from studio.panels.history import history_view
 from studio.panels.problems import ProblemsPanel
 from studio.panels.summary import SummaryStrip
+from studio.runs.runs_panel import RunsPanel
 from studio.training.data_panel import DataPanel
 from studio.training.panel import TrainingPanel
 from studio.window_files import FileController
@@ -69,6 +70,11 @@ class MainWindow(QMainWindow):
         self.training = TrainingPanel(self.document)  # Train/Stop, settings, live curves
         self.add_dock("Training", self.training, Area.BottomDockWidgetArea, 260)
         self.tabifyDockWidget(self.docks["History"], self.docks["Training"])
+        self.runs = RunsPanel(self.document)  # every run of the project: compare, evaluate, re-run
+        self.add_dock("Runs", self.runs, Area.BottomDockWidgetArea, 260)
+        self.tabifyDockWidget(self.docks["Training"], self.docks["Runs"])
+        self.runs.rerunRequested.connect(lambda snapshot: self.files.open_path(snapshot, as_copy=True))
+        self.training.worker.ended.connect(lambda *_: self.runs.follow_run(self.training.last_run_dir))
         self.data_panel = DataPanel(self.document)  # data source, preview, shapes against the input block
         self.add_dock("Data", self.data_panel, Area.RightDockWidgetArea, 300)
         self.tabifyDockWidget(self.docks["Inspector"], self.docks["Data"])
@@ -159,6 +165,8 @@ class MainWindow(QMainWindow):
         a["save"] = self._action(files, "&Save", self.files.save, Key.Save, "Save the project")
         a["save_as"] = self._action(files, "Save &As…", self.files.save_as, Key.SaveAs,
                                     "Save the project to a new file")
+        a["export"] = self._action(files, "&Export…", self.export_dialog, QKeySequence("Ctrl+E"),
+                                   "Export the model as code, a training script, ONNX or torch.export")
         files.addSeparator()
         a["quit"] = self._action(files, "&Quit", self.close, Key.Quit)
         a["quit"].setMenuRole(QAction.MenuRole.QuitRole)
@@ -194,6 +202,8 @@ class MainWindow(QMainWindow):
         view = bar.addMenu("&View")
         a["fit"] = self._action(view, "&Fit to Window", lambda: self._on_view("fitAll"), QKeySequence("F"),
                                 "Show the whole network", canvas=True)
+        a["runs"] = self._action(view, "&Runs", lambda: self.show_panel("Runs"), QKeySequence("Ctrl+Shift+R"),
+                                 "Compare, evaluate and re-run the project's runs")
         self.panels_menu = view.addMenu("&Panels")
         for dock in self.docks.values():
             self.panels_menu.addAction(dock.toggleViewAction())
@@ -225,6 +235,12 @@ class MainWindow(QMainWindow):
         tools.addActions([a["fit"], a["layout"]])
         tools.addSeparator()
         tools.addActions([a["train"], a["stop"]])
+
+    def export_dialog(self) -> None:
+        from studio.runs.export_dialog import ExportDialog
+
+        run = self.runs.current_run()
+        ExportDialog(self.document, self.runs.folder, run.path if run else None, self).exec()
 
     # --- editing: the canvas's own selection commands, which end in Document calls ---
     def _on_view(self, method: str, *args):

@@ -1,0 +1,326 @@
+"""The evaluation view of one run: what `deepwire evaluate` wrote to <run>/evaluation.json, shown.
+
+Classifiers: the confusion matrix as a heat-coloured grid; clicking a cell
+lists that cell's samples (thumbnails and labels) below it; per-class
+precision/recall/F1; saliency overlays. Regression: predicted vs true
+scatter. Language models: prompt, temperature and length, and a Sample
+button running `deepwire sample` as a child. GANs: a slider over the
+per-epoch sample grids. Autoencoders: inputs over their reconstructions.
+Nothing here imports torch: pictures are PNG files the child wrote.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QProcess, QSize, Qt
+from PySide6.QtGui import QBrush, QColor, QIcon, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QPushButton,
+    QScrollArea,
+    QSlider,
+    QSpinBox,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.runs.child import child_error, start_cli
+
+THUMB = 64
+
+
+def heat(value: float) -> QColor:
+    """White (0) to deep blue (1): the share of a row's samples in a cell."""
+    v = float(np.clip(value, 0.0, 1.0))
+    return QColor(int(255 - 205 * v), int(255 - 160 * v), int(255 - 60 * v))
+
+
+def pixmap(path: Path, height: int) -> QPixmap:
+    """A small PNG scaled up with hard pixels (8x8 digits stay crisp)."""
+    picture = QPixmap(str(path))
+    if picture.isNull() or picture.height() >= height:
+        return picture
+    return picture.scaledToHeight(height, Qt.TransformationMode.FastTransformation)
+
+
+class EvaluationView(QWidget):
+    def __init__(self, run_dir: Path, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.run_dir = Path(run_dir)
+        self.result = json.loads((self.run_dir / "evaluation.json").read_text(encoding="utf-8"))
+        if not isinstance(self.result, dict) or "kind" not in self.result:
+            raise ValueError("evaluation.json has no 'kind'; run the evaluation again")
+        self.kind = self.result["kind"]
+        self.setWindowTitle(f"Evaluation — {self.run_dir.name}")
+        self.resize(900, 640)
+        self.process: QProcess | None = None
+        layout = QVBoxLayout(self)
+        metrics = self.result.get("metrics") or {}
+        parts = [f"{k} {v:.4g}" for k, v in metrics.items() if isinstance(v, (int, float))]
+        where = f"{self.result.get('split', '')} split, {self.result.get('size', 0)} samples" \
+            if "size" in self.result else "sample grids"
+        self.header = QLabel(f"<b>{self.run_dir.name}</b> ({self.kind}, {where}, "
+                             f"{self.result.get('checkpoint', '')} of epoch {self.result.get('epoch', '?')})"
+                             f"<br>{', '.join(parts)}")
+        self.header.setWordWrap(True)
+        layout.addWidget(self.header)
+        self.tabs = QTabWidget()
+        layout.addWidget(self.tabs, 1)
+        builder = {"classification": self._classification, "regression": self._regression,
+                   "language_model": self._language_model, "gan": self._gan,
+                   "autoencoder": self._autoencoder}.get(self.kind)
+        if builder is None:
+            self.tabs.addTab(QLabel(f"Nothing to show for a {self.kind} run."), "Evaluation")
+        else:
+            builder()
+
+    # --- classification -----------------------------------------------------------------------------
+    def _classification(self) -> None:
+        names = self.result["class_names"]
+        confusion = np.array(self.result["confusion"], dtype=float)
+        self.cells = {(c["true"], c["predicted"]): c for c in self.result.get("cells", [])}
+        self.matrix = QTableWidget(len(names), len(names))
+        self.matrix.setHorizontalHeaderLabels([f"→{n}" for n in names])
+        self.matrix.setVerticalHeaderLabels(names)
+        self.matrix.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.matrix.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.matrix.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.matrix.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.matrix.setToolTip("Rows: true class; columns: predicted class. Click a cell to see its samples.")
+        rows = confusion.sum(axis=1, keepdims=True)
+        share = np.divide(confusion, rows, out=np.zeros_like(confusion), where=rows > 0)
+        for t in range(len(names)):
+            for p in range(len(names)):
+                item = QTableWidgetItem(str(int(confusion[t, p])) if confusion[t, p] else "")
+                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+                colour = heat(share[t, p])
+                if t != p and confusion[t, p]:
+                    colour = QColor(255, int(235 - 150 * min(1.0, 4 * share[t, p])), 200)  # mistakes warm
+                item.setBackground(QBrush(colour))
+                item.setForeground(QBrush(QColor("white" if share[t, p] > 0.6 and t == p else "black")))
+                item.setToolTip(f"true {names[t]}, predicted {names[p]}: {int(confusion[t, p])}")
+                self.matrix.setItem(t, p, item)
+        self.matrix.cellClicked.connect(self.show_cell)
+        self.cell_title = QLabel("Click a cell of the matrix to see its samples.")
+        self.samples = QListWidget()
+        self.samples.setViewMode(QListWidget.ViewMode.IconMode)
+        self.samples.setIconSize(QSize(THUMB, THUMB))
+        self.samples.setResizeMode(QListWidget.ResizeMode.Adjust)
+        self.samples.setMovement(QListWidget.Movement.Static)
+        lower = QWidget()
+        lower_layout = QVBoxLayout(lower)
+        lower_layout.setContentsMargins(0, 0, 0, 0)
+        lower_layout.addWidget(self.cell_title)
+        lower_layout.addWidget(self.samples)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.matrix)
+        split.addWidget(lower)
+        split.setSizes([380, 200])
+        self.tabs.addTab(split, "Confusion matrix")
+        self.tabs.addTab(self._per_class_table(), "Per class")
+        if self.result.get("saliency"):
+            self.tabs.addTab(self._saliency(), "Saliency")
+        wrong = [c for c in self.cells.values() if c["true"] != c["predicted"]]
+        if wrong:  # open on the most frequent mistake: the first thing a user wants to see
+            worst = max(wrong, key=lambda c: c["count"])
+            self.matrix.setCurrentCell(worst["true"], worst["predicted"])
+            self.show_cell(worst["true"], worst["predicted"])
+
+    def show_cell(self, true: int, predicted: int) -> None:
+        names = self.result["class_names"]
+        cell = self.cells.get((true, predicted))
+        self.samples.clear()
+        verdict = "correct" if true == predicted else "misclassified"
+        if cell is None:
+            self.cell_title.setText(f"No sample of class {names[true]} was predicted as {names[predicted]}.")
+            return
+        shown = len(cell["indices"])
+        more = f" (first {shown} listed)" if shown < cell["count"] else ""
+        self.cell_title.setText(f"<b>{cell['count']}</b> {verdict}: true {names[true]}, predicted "
+                                f"{names[predicted]}{more}")
+        images = {int(Path(name).stem.rsplit("_", 1)[-1]): name for name in cell.get("images", [])}
+        for index in cell["indices"]:
+            item = QListWidgetItem(f"#{index}\n{names[true]}→{names[predicted]}")
+            if index in images:
+                item.setIcon(QIcon(pixmap(self.run_dir / images[index], THUMB)))
+            item.setData(Qt.ItemDataRole.UserRole, index)
+            self.samples.addItem(item)
+
+    def _per_class_table(self) -> QTableWidget:
+        rows = self.result.get("per_class", [])
+        table = QTableWidget(len(rows), 5)
+        table.setHorizontalHeaderLabels(["Class", "Precision", "Recall", "F1", "Support"])
+        table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        table.verticalHeader().setVisible(False)
+        for r, row in enumerate(rows):
+            values = [row["class"], f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}",
+                      str(row["support"])]
+            for c, text in enumerate(values):
+                item = QTableWidgetItem(text)
+                if 1 <= c <= 3:
+                    item.setBackground(QBrush(heat(float(text))))
+                table.setItem(r, c, item)
+        table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.per_class = table
+        return table
+
+    def _saliency(self) -> QWidget:
+        names = self.result["class_names"]
+        grid_widget = QWidget()
+        grid = QGridLayout(grid_widget)
+        for k, item in enumerate(self.result["saliency"]):
+            picture = QLabel()
+            picture.setPixmap(pixmap(self.run_dir / item["png"], 112))
+            mark = "✓" if item["true"] == item["predicted"] else "✗"
+            caption = QLabel(f"#{item['index']}: true {names[item['true']]}, predicted "
+                             f"{names[item['predicted']]} {mark}")
+            grid.addWidget(picture, (k // 3) * 2, k % 3)
+            grid.addWidget(caption, (k // 3) * 2 + 1, k % 3)
+        note = QLabel("Left: the sample. Right: where the predicted class's score is most sensitive to the "
+                      "input (|gradient|, red = strongest).")
+        note.setWordWrap(True)
+        grid.addWidget(note, 99, 0, 1, 3)
+        return _scrolled(grid_widget)
+
+    # --- regression, autoencoder, GAN ------------------------------------------------------------------
+    def _regression(self) -> None:
+        predicted = np.array(self.result["predicted"], dtype=float)
+        true = np.array(self.result["true"], dtype=float)
+        plot = pg.PlotWidget(title="predicted vs true")
+        plot.setLabel("bottom", "true")
+        plot.setLabel("left", "predicted")
+        plot.showGrid(x=True, y=True, alpha=0.2)
+        self.scatter = pg.ScatterPlotItem(true, predicted, size=5, pen=None,
+                                          brush=pg.mkBrush(40, 110, 220, 140))
+        plot.addItem(self.scatter)
+        if len(true):
+            low, high = float(min(true.min(), predicted.min())), float(max(true.max(), predicted.max()))
+            plot.plot([low, high], [low, high], pen=pg.mkPen((120, 120, 120), style=Qt.PenStyle.DashLine))
+        self.tabs.addTab(plot, "Predicted vs true")
+
+    def _autoencoder(self) -> None:
+        name = self.result.get("pairs_png")
+        label = QLabel("The inputs are not images; nothing to draw." if not name else "")
+        if name:
+            label.setPixmap(pixmap(self.run_dir / name, 220))
+        caption = QLabel("Top row: inputs. Bottom row: the autoencoder's reconstructions.")
+        box = QWidget()
+        layout = QVBoxLayout(box)
+        layout.addWidget(label, 1, Qt.AlignmentFlag.AlignCenter)
+        layout.addWidget(caption)
+        self.tabs.addTab(box, "Reconstructions")
+
+    def _gan(self) -> None:
+        self.grids = [self.run_dir / name for name in self.result.get("grids", [])]
+        box = QWidget()
+        layout = QVBoxLayout(box)
+        self.grid_label = QLabel("This run wrote no sample grids." if not self.grids else "")
+        self.grid_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.epoch_slider = QSlider(Qt.Orientation.Horizontal)
+        self.epoch_slider.setRange(0, max(0, len(self.grids) - 1))
+        self.epoch_caption = QLabel()
+        self.epoch_slider.valueChanged.connect(self.show_grid)
+        layout.addWidget(self.grid_label, 1)
+        layout.addWidget(self.epoch_slider)
+        layout.addWidget(self.epoch_caption)
+        self.tabs.addTab(box, "Samples per epoch")
+        if self.grids:
+            self.epoch_slider.setValue(len(self.grids) - 1)
+            self.show_grid(len(self.grids) - 1)
+
+    def show_grid(self, index: int) -> None:
+        path = self.grids[index]
+        self.grid_label.setPixmap(pixmap(path, 360))
+        self.epoch_caption.setText(f"{path.stem.replace('_', ' ')} ({index + 1} of {len(self.grids)})")
+
+    # --- language models ----------------------------------------------------------------------------
+    def _language_model(self) -> None:
+        box = QWidget()
+        form = QFormLayout(box)
+        self.prompt = QLineEdit("The ")
+        self.temperature = QDoubleSpinBox()
+        self.temperature.setRange(0.05, 3.0)
+        self.temperature.setSingleStep(0.05)
+        self.temperature.setValue(0.8)
+        self.temperature_slider = QSlider(Qt.Orientation.Horizontal)
+        self.temperature_slider.setRange(5, 300)
+        self.temperature_slider.setValue(80)
+        self.temperature_slider.valueChanged.connect(lambda v: self.temperature.setValue(v / 100))
+        self.temperature.valueChanged.connect(lambda v: self.temperature_slider.setValue(round(v * 100)))
+        temperature_row = QHBoxLayout()
+        temperature_row.addWidget(self.temperature_slider, 1)
+        temperature_row.addWidget(self.temperature)
+        self.length = QSpinBox()
+        self.length.setRange(1, 5000)
+        self.length.setValue(200)
+        self.sample_button = QPushButton("Sample")
+        self.sample_button.clicked.connect(self.sample)
+        self.output = QPlainTextEdit()
+        self.output.setReadOnly(True)
+        form.addRow("Prompt", self.prompt)
+        form.addRow("Temperature", temperature_row)
+        form.addRow("Length", self.length)
+        form.addRow("", self.sample_button)
+        form.addRow(self.output)
+        self.tabs.addTab(box, "Sample text")
+        texts = [self.run_dir / name for name in self.result.get("texts", [])]
+        if texts:
+            shown = QPlainTextEdit("\n\n".join(f"— {p.stem} —\n{_read(p)}" for p in texts))
+            shown.setReadOnly(True)
+            self.tabs.addTab(shown, "Text per epoch")
+
+    def sample(self) -> None:
+        if self.process is not None:
+            return
+        self.sample_button.setEnabled(False)
+        self.output.setPlainText("sampling…")
+        args = ["sample", str(self.run_dir), "--prompt", self.prompt.text(),
+                "--temperature", f"{self.temperature.value():g}", "--length", str(self.length.value())]
+        self.process = start_cli(self, args, self._sampled)
+
+    def _sampled(self, code: int, out: str, err: str) -> None:
+        self.process = None
+        self.sample_button.setEnabled(True)
+        if code != 0:
+            self.output.setPlainText(f"Sampling failed: {child_error(err, code)}")
+            return
+        self.continuation = out[:-1] if out.endswith("\n") else out
+        self.output.setPlainText(self.prompt.text() + self.continuation)
+
+    def closeEvent(self, event) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.waitForFinished(2000)
+        super().closeEvent(event)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        return ""
+
+
+def _scrolled(widget: QWidget) -> QScrollArea:
+    area = QScrollArea()
+    area.setWidget(widget)
+    area.setWidgetResizable(True)
+    return area

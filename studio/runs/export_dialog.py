@@ -1,0 +1,216 @@
+"""File > Export…: write the model as code, a training script, ONNX or a torch.export program.
+
+The user picks the format, whose weights (a fresh seeded initialisation of
+the project as it is now, or the best checkpoint of one of its runs: then
+the run's own project snapshot is exported, so the weights fit it), and
+where to write. The preview shows the generated model code (for the
+training script, the whole script once written). Export runs `deepwire
+export ... [--weights RUN/best.pt]` as a child process, which loads the
+written files back, runs them next to the in-app model on one batch and
+prints the largest difference; the dialog reports that number.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path
+
+from PySide6.QtCore import QProcess
+from PySide6.QtGui import QFontDatabase
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from graph.compiler import CompileError, compile_project
+from graph.model import Project
+from graph.project_io import ProjectFileError, dumps_project, load_project
+from studio.runs.child import child_error, start_cli
+from studio.runs.run_info import RunInfo, list_runs
+
+FORMATS = (("python", "Python model code (.py)", ".py"),
+           ("script", "Standalone training script (.py)", ".py"),
+           ("onnx", "ONNX (.onnx)", ".onnx"),
+           ("torch-export", "torch.export program (.pt2)", ".pt2"))
+DIFF = re.compile(r"max abs difference ([0-9.eE+-]+|nan|inf)")
+
+
+def _stem(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]+", "_", name).strip("_").lower() or "model"
+
+
+class ExportDialog(QDialog):
+    def __init__(self, document, runs_folder: Path | None = None, run: Path | None = None,
+                 parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Export")
+        self.resize(820, 620)
+        self.document = document
+        self.registry = document.registry
+        self.process: QProcess | None = None
+        self.report_text = ""
+        self.max_difference: float | None = None
+        self._tmp = tempfile.TemporaryDirectory(prefix="deepwire-export-")
+        self.runs: list[RunInfo] = [r for r in list_runs(runs_folder) if r.best_checkpoint is not None]
+
+        self.format = QComboBox()
+        for key, text, _suffix in FORMATS:
+            self.format.addItem(text, key)
+        self.weights = QComboBox()
+        self.weights.addItem("Fresh weights (the project as it is now, seeded)", None)
+        for info in self.runs:
+            self.weights.addItem(f"Trained: {info.name} ({info.best_checkpoint.name})", str(info.path))
+        if run is not None:
+            index = self.weights.findData(str(run))
+            if index >= 0:
+                self.weights.setCurrentIndex(index)
+        self.output = QLineEdit()
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self.browse)
+        out_row = QHBoxLayout()
+        out_row.addWidget(self.output, 1)
+        out_row.addWidget(browse)
+        self.note = QLabel()
+        self.note.setWordWrap(True)
+        self.preview = QPlainTextEdit()
+        self.preview.setReadOnly(True)
+        self.preview.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.preview.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.report = QLabel()
+        self.report.setWordWrap(True)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        self.export_button = self.buttons.addButton("Export", QDialogButtonBox.ButtonRole.ActionRole)
+        self.export_button.setDefault(True)
+        self.export_button.clicked.connect(self.export)
+        self.buttons.rejected.connect(self.reject)
+
+        form = QFormLayout()
+        form.addRow("Format", self.format)
+        form.addRow("Weights", self.weights)
+        form.addRow("Write to", out_row)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.note)
+        layout.addWidget(self.preview, 1)
+        layout.addWidget(self.report)
+        layout.addWidget(self.buttons)
+        self.format.currentIndexChanged.connect(self._changed)
+        self.weights.currentIndexChanged.connect(self._changed)
+        self.output.setText(str(self._default_output()))
+        self._changed()
+
+    # --- what is exported -----------------------------------------------------------------------------
+    @property
+    def fmt(self) -> str:
+        return self.format.currentData()
+
+    @property
+    def run_dir(self) -> Path | None:
+        data = self.weights.currentData()
+        return Path(data) if data else None
+
+    def project(self) -> Project:
+        """The project to export: the chosen run's snapshot (its weights fit it) or the document's."""
+        if self.run_dir is not None:
+            return load_project(self.run_dir / "project.dw.json", self.registry)
+        return self.document.project
+
+    def _suffix(self) -> str:
+        return next(s for key, _t, s in FORMATS if key == self.fmt)
+
+    def _default_output(self) -> Path:
+        folder = self.document.path.parent if self.document.path else Path.home()
+        return folder / f"{_stem(self.document.project.name)}{self._suffix()}"
+
+    def _changed(self) -> None:
+        out = Path(self.output.text() or self._default_output())
+        self.output.setText(str(out.with_suffix(self._suffix())))
+        notes = {
+            "python": "One nn.Module class per network, plain PyTorch.",
+            "script": "A standalone training script (model, data loading, training loop); its data is "
+                      "written beside it as .npz. The preview shows the model part until the script "
+                      "is written.",
+            "onnx": "An ONNX graph per network, batch dimension free; checked with onnxruntime.",
+            "torch-export": "A torch.export program per network (.pt2; load with torch.export.load).",
+        }
+        note = notes[self.fmt]
+        if self.run_dir is not None:
+            note += f" Weights: the best checkpoint of {self.run_dir.name}"
+            note += " (written beside the code as .pt)." if self.fmt == "python" else "."
+        self.note.setText(note)
+        try:
+            source = compile_project(self.project(), self.registry).source
+        except (CompileError, ProjectFileError) as exc:
+            source = f"# the project cannot be compiled yet:\n# {exc}"
+        self.preview.setPlainText(source)
+
+    def browse(self) -> None:
+        path, _filter = QFileDialog.getSaveFileName(self, "Export to", self.output.text(),
+                                                    f"*{self._suffix()}")
+        if path:
+            self.output.setText(path)
+
+    # --- exporting ----------------------------------------------------------------------------------
+    def export_arguments(self) -> list[str]:
+        if self.run_dir is not None:
+            project_file = self.run_dir / "project.dw.json"
+        else:  # the document as it is now, unsaved edits included
+            project_file = Path(self._tmp.name) / f"{_stem(self.document.project.name)}.dw.json"
+            project_file.write_text(dumps_project(self.document.project), encoding="utf-8")
+        args = ["export", str(project_file), "--format", self.fmt, "-o", self.output.text()]
+        if self.run_dir is not None:
+            info = next(r for r in self.runs if r.path == self.run_dir)
+            args += ["--weights", str(info.best_checkpoint)]
+        return args
+
+    def export(self) -> None:
+        if self.process is not None or not self.output.text().strip():
+            return
+        Path(self.output.text()).parent.mkdir(parents=True, exist_ok=True)
+        self.export_button.setEnabled(False)
+        self.max_difference = None
+        self.report.setText("Exporting and checking the written files against the in-app model…")
+        self.process = start_cli(self, self.export_arguments(), self._exported)
+
+    def _exported(self, code: int, out: str, err: str) -> None:
+        self.process = None
+        self.export_button.setEnabled(True)
+        written = [line.removeprefix("wrote ").split(" (network")[0] for line in out.splitlines()
+                   if line.startswith("wrote ")]
+        diffs = [float(m.group(1)) for m in DIFF.finditer(out + err)]
+        self.max_difference = max(diffs) if diffs else None
+        names = ", ".join(Path(p).name for p in written) or "nothing"
+        if code == 0:
+            if self.max_difference is not None:
+                check = f"equivalence check: max difference {self.max_difference:.1e} ✓"
+            else:
+                notes = [line for line in out.splitlines() if "not checked" in line]
+                check = notes[0] if notes else "equivalence check: nothing to compare"
+            self.report_text = f"Exported {names}; {check}"
+            self.report.setStyleSheet("")
+            if self.fmt == "script" and written:
+                self.preview.setPlainText(Path(written[0]).read_text(encoding="utf-8"))
+        else:
+            wrote = f" (wrote {names})" if written else ""
+            self.report_text = f"Export failed: {child_error(err, code)}{wrote}"
+            self.report.setStyleSheet("color: #c0392b;")
+        self.report.setText(self.report_text)
+
+    def done(self, result: int) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.waitForFinished(2000)
+            self.process = None
+        self._tmp.cleanup()
+        super().done(result)

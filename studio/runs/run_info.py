@@ -1,0 +1,126 @@
+"""Reading run folders without torch: what the runs panel lists and plots.
+
+A run folder (runtime/train/runs.py) holds project.dw.json, summary.json and
+metrics.jsonl. A run still training (or killed) has no summary.json yet; it
+is listed as "running / no summary" with the settings from its snapshot.
+Everything here is plain JSON reading, so the GUI process never imports torch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SNAPSHOT, SUMMARY, METRICS = "project.dw.json", "summary.json", "metrics.jsonl"
+CHECKPOINTS = ("best.pt", "last.pt")
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class RunInfo:
+    path: Path
+    name: str
+    started: float  # folder time, for sorting
+    recipe: str = ""
+    optimizer: str = ""
+    lr: float | None = None
+    epochs: int | None = None
+    status: str = ""
+    monitor: str = ""
+    final: float | None = None
+    best: float | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def has_checkpoint(self) -> bool:
+        return any((self.path / name).is_file() for name in CHECKPOINTS)
+
+    @property
+    def best_checkpoint(self) -> Path | None:
+        for name in CHECKPOINTS:
+            if (self.path / name).is_file():
+                return self.path / name
+        return None
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def read_run(path: Path) -> RunInfo | None:
+    """The run in `path`, or None when it is not a run folder."""
+    path = Path(path)
+    snapshot = _read_json(path / SNAPSHOT)
+    summary = _read_json(path / SUMMARY)
+    if snapshot is None and summary is None:
+        return None
+    info = RunInfo(path, path.name, path.stat().st_mtime)
+    config = dict((summary or {}).get("config") or (snapshot or {}).get("training") or {})
+    info.config = config
+    info.recipe = str(config.get("recipe", (summary or {}).get("recipe", "")))
+    info.optimizer = str(config.get("optimizer", ""))
+    info.lr = config.get("lr")
+    if summary is None:
+        info.status = "running / no summary"
+        return info
+    info.epochs = summary.get("epochs")
+    info.status = str(summary.get("reason", ""))
+    info.monitor = str(summary.get("monitor", ""))
+    final = summary.get("final") or {}
+    info.final = final.get(info.monitor) if isinstance(final, dict) else None
+    info.best = summary.get("best_metric")
+    return info
+
+
+def list_runs(folder: Path | None) -> list[RunInfo]:
+    """Every run under `folder` (a project's runs/), newest first."""
+    if folder is None or not Path(folder).is_dir():
+        return []
+    runs = [read_run(child) for child in Path(folder).iterdir() if child.is_dir()]
+    return sorted((r for r in runs if r is not None), key=lambda r: (r.started, r.name), reverse=True)
+
+
+def read_curves(path: Path) -> dict[str, np.ndarray]:
+    """Per-epoch curves: epoch, train_loss, val_loss and val_<metric> arrays (NaN where missing)."""
+    epochs: dict[int, dict[str, float]] = {}
+    try:
+        lines = (Path(path) / METRICS).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        lines = []
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # a line cut short by a crash
+        kind, epoch = record.get("type"), record.get("epoch")
+        if kind not in ("epoch", "validation") or not isinstance(epoch, int):
+            continue
+        row = epochs.setdefault(epoch, {})
+        prefix = "train_" if kind == "epoch" else "val_"
+        for key, value in record.items():
+            number = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if number and key not in ("epoch", "step"):
+                row[prefix + key] = float(value)
+    order = sorted(epochs)
+    keys = sorted({k for row in epochs.values() for k in row})
+    curves = {"epoch": np.array(order, dtype=float)}
+    for key in keys:
+        curves[key] = np.array([epochs[e].get(key, np.nan) for e in order], dtype=float)
+    return curves
+
+
+def cli_command(*args: str) -> tuple[str, list[str], dict[str, str]]:
+    """(program, arguments, extra environment) to run `deepwire ARGS` as a child of this source tree."""
+    env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
+           "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    return sys.executable, ["-m", "runtime.cli", *args], env

@@ -1,0 +1,188 @@
+"""Runs panel, evaluation view and export dialog, on tiny runs trained with the real trainer.
+
+The runs are trained once per module by `deepwire train` child processes;
+evaluation and export run as children of the studio code, as in the app.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMessageBox
+
+from studio.runs.evaluation import EvaluationView
+from studio.runs.export_dialog import ExportDialog
+from studio.runs.runs_panel import RunsPanel
+from tests.studio_support import close_window, example_document, make_window, refuse_dialogs
+
+ROOT = Path(__file__).resolve().parents[1]
+CHILD_TIMEOUT_MS = 90_000
+
+
+def train(example: str, out: Path, *extra: str) -> Path:
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    done = subprocess.run([sys.executable, "-m", "runtime.cli", "train", example, "--out", str(out),
+                           "--quiet", "--threads", "1", *extra],
+                          capture_output=True, text=True, timeout=120, env=env, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+@pytest.fixture(scope="module")
+def runs_folder(tmp_path_factory) -> Path:
+    """runs/ with two digits_mlp runs: 'adam' (2 epochs) and 'sgd' (1 epoch, another learning rate)."""
+    folder = tmp_path_factory.mktemp("project") / "runs"
+    train("digits_mlp", folder / "adam", "--epochs", "2")
+    train("digits_mlp", folder / "sgd", "--epochs", "1", "--lr", "0.05")
+    return folder
+
+
+@pytest.fixture
+def panel(qtbot, runs_folder, monkeypatch):
+    refuse_dialogs(monkeypatch)
+    widget = RunsPanel()
+    qtbot.addWidget(widget)
+    widget.set_folder(runs_folder)
+    yield widget
+    widget.shutdown()
+    for view in list(widget.evaluation_windows):
+        view.close()
+
+
+def test_panel_lists_runs_with_settings_and_metrics(panel, runs_folder):
+    assert set(panel.runs) == {"adam", "sgd"}
+    for name in ("adam", "sgd"):
+        summary = json.loads((runs_folder / name / "summary.json").read_text())
+        item = panel.item_for(name)
+        assert item.text(1) == "classification"
+        assert item.text(3) == f"{summary['config']['lr']:.4g}"
+        assert item.text(4) == str(summary["epochs"])
+        assert item.text(5) == f"{summary['final']['accuracy']:.4g}"
+        assert item.text(7) == "completed"
+    assert panel.item_for("sgd").text(3) == "0.05"
+
+
+def test_ticking_two_runs_overlays_their_curves(panel):
+    assert panel.curves == {}
+    panel.set_ticked("adam")
+    panel.set_ticked("sgd")
+    assert set(panel.curves) == {"adam", "sgd"}
+    # per run: train loss and validation loss (loss plot) and validation accuracy (metric plot)
+    assert [len(line.xData) for line in panel.curves["adam"]] == [2, 2, 2]
+    assert [len(line.xData) for line in panel.curves["sgd"]] == [1, 1, 1]
+    legend = [label.text for _sample, label in panel.loss_plot.getPlotItem().legend.items]
+    assert sorted(legend) == ["adam", "sgd"]
+    colours = {name: lines[0].opts["pen"].color().name() for name, lines in panel.curves.items()}
+    assert colours["adam"] != colours["sgd"]
+    panel.set_ticked("adam", False)
+    assert set(panel.curves) == {"sgd"}
+
+
+def test_evaluate_then_clicking_a_cell_shows_its_samples(panel, qtbot, runs_folder):
+    panel.select_run("sgd")
+    panel.evaluate()
+    qtbot.waitUntil(lambda: bool(panel.evaluation_windows), timeout=CHILD_TIMEOUT_MS)
+    view = panel.evaluation_windows[0]
+    assert isinstance(view, EvaluationView) and view.isVisible()
+    result = json.loads((runs_folder / "sgd" / "evaluation.json").read_text())
+    assert sum(map(sum, result["confusion"])) == result["size"]
+    cell = min((c for c in result["cells"] if c["true"] != c["predicted"]), key=lambda c: c["count"])
+    item = view.matrix.item(cell["true"], cell["predicted"])
+    assert item.text() == str(cell["count"])
+    rect = view.matrix.visualItemRect(item)
+    qtbot.mouseClick(view.matrix.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert view.samples.count() == len(cell["indices"])
+    texts = [view.samples.item(i).text() for i in range(view.samples.count())]
+    assert texts[0].startswith(f"#{cell['indices'][0]}\n")
+    assert all(not view.samples.item(i).icon().isNull() for i in range(view.samples.count()))
+    assert f"true {result['class_names'][cell['true']]}" in view.cell_title.text()
+    # the per-class table and the saliency tab come with it
+    assert view.per_class.rowCount() == len(result["class_names"])
+    assert [view.tabs.tabText(i) for i in range(view.tabs.count())] == ["Confusion matrix", "Per class",
+                                                                         "Saliency"]
+
+
+def test_evaluation_errors_are_reported(panel, qtbot, runs_folder, tmp_path):
+    no_checkpoint = runs_folder / "broken"
+    no_checkpoint.mkdir(exist_ok=True)
+    shutil.copy(runs_folder / "sgd" / "project.dw.json", no_checkpoint)
+    corrupt = runs_folder / "corrupt"
+    corrupt.mkdir(exist_ok=True)
+    shutil.copy(runs_folder / "sgd" / "project.dw.json", corrupt)
+    (corrupt / "best.pt").write_bytes(b"not a checkpoint")
+    try:
+        panel.refresh()
+        assert panel.item_for("broken").text(7) == "running / no summary"
+        panel.select_run("broken")
+        panel.evaluate()
+        assert "saved no checkpoint" in panel.message.text()
+        assert panel.process is None
+        panel.select_run("corrupt")
+        panel.evaluate()  # the child fails: its message shows, the studio goes on
+        qtbot.waitUntil(lambda: panel.process is None, timeout=CHILD_TIMEOUT_MS)
+        assert "Evaluation of corrupt failed" in panel.message.text()
+        assert "weights-only checkpoint" in panel.message.text()
+        assert panel.evaluation_windows == []
+    finally:
+        shutil.rmtree(no_checkpoint)
+        shutil.rmtree(corrupt)
+
+
+def test_delete_asks_then_removes_the_folder(panel, runs_folder, monkeypatch):
+    doomed = runs_folder / "doomed"
+    shutil.copytree(runs_folder / "sgd", doomed)
+    panel.use_trash = False
+    panel.refresh()
+    panel.select_run("doomed")
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Cancel)
+    panel.delete()
+    assert doomed.is_dir()
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    panel.delete()
+    assert not doomed.exists()
+    assert panel.item_for("doomed") is None and set(panel.runs) == {"adam", "sgd"}
+
+
+@pytest.mark.parametrize("fmt", ["python", "onnx"])
+def test_export_dialog_reports_the_equivalence_check(qtbot, registry, runs_folder, tmp_path, fmt,
+                                                     monkeypatch):
+    refuse_dialogs(monkeypatch)
+    dialog = ExportDialog(example_document(registry, "digits_mlp"), runs_folder, runs_folder / "adam")
+    qtbot.addWidget(dialog)
+    assert dialog.run_dir == runs_folder / "adam"
+    dialog.format.setCurrentIndex(dialog.format.findData(fmt))
+    assert "class " in dialog.preview.toPlainText() and "def forward" in dialog.preview.toPlainText()
+    out = tmp_path / f"digits{'.py' if fmt == 'python' else '.onnx'}"
+    dialog.output.setText(str(out))
+    assert dialog.export_arguments()[-2:] == ["--weights", str(runs_folder / "adam" / "best.pt")]
+    dialog.export()
+    qtbot.waitUntil(lambda: dialog.process is None and bool(dialog.report_text), timeout=CHILD_TIMEOUT_MS)
+    assert dialog.report_text.startswith(f"Exported {out.name}"), dialog.report_text
+    assert "equivalence check: max difference" in dialog.report_text and "✓" in dialog.report_text
+    assert dialog.max_difference is not None and dialog.max_difference < 1e-4
+    assert out.is_file()
+    if fmt == "python":
+        assert out.with_suffix(".pt").is_file()  # the run's weights beside the code
+    dialog.reject()
+
+
+def test_window_has_runs_dock_export_action_and_rerun(qtbot, registry, runs_folder, tmp_path, monkeypatch):
+    refuse_dialogs(monkeypatch)
+    window = make_window(qtbot, tmp_path, registry, "digits_mlp")
+    try:
+        assert "Runs" in window.docks and window.actions["export"].shortcut().toString() == "Ctrl+E"
+        window.runs.set_folder(runs_folder)
+        window.runs.select_run("sgd")
+        window.runs.rerun()  # opens the run's project, as trained, as an untitled copy
+        assert window.document.path is None
+        assert window.document.project.training.values["lr"] == pytest.approx(0.05)
+        assert window.runs.folder == runs_folder  # the untitled copy keeps showing the runs it came from
+    finally:
+        close_window(window)
