@@ -186,3 +186,58 @@ def test_window_has_runs_dock_export_action_and_rerun(qtbot, registry, runs_fold
         assert window.runs.folder == runs_folder  # the untitled copy keeps showing the runs it came from
     finally:
         close_window(window)
+
+
+def _fake_run(folder: Path, result: dict) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "evaluation.json").write_text(json.dumps(result), encoding="utf-8")
+    return folder
+
+
+def test_gan_view_scrubs_the_epoch_grids(qtbot, tmp_path):
+    from PySide6.QtGui import QImage
+
+    run = _fake_run(tmp_path / "gan", {"kind": "gan", "split": "val", "epoch": 2,
+                                       "grids": ["samples/epoch_001.png", "samples/epoch_002.png"]})
+    (run / "samples").mkdir()
+    for epoch, width in ((1, 400), (2, 500)):
+        image = QImage(width, 400, QImage.Format.Format_RGB32)
+        image.fill(0x336699)
+        assert image.save(str(run / "samples" / f"epoch_{epoch:03d}.png"))
+    view = EvaluationView(run)
+    qtbot.addWidget(view)
+    assert view.epoch_caption.text() == "epoch 002 (2 of 2)"  # opens on the last epoch
+    assert view.grid_label.pixmap().width() == 500
+    view.epoch_slider.setValue(0)
+    assert view.epoch_caption.text() == "epoch 001 (1 of 2)"
+    assert view.grid_label.pixmap().width() == 400
+
+
+def test_regression_view_scatters_predicted_against_true(qtbot, tmp_path):
+    run = _fake_run(tmp_path / "reg", {"kind": "regression", "split": "val", "size": 3,
+                                       "metrics": {"loss": 0.1}, "predicted": [0.1, 0.5, 0.9],
+                                       "true": [0.0, 0.5, 1.0]})
+    view = EvaluationView(run)
+    qtbot.addWidget(view)
+    xs, ys = view.scatter.getData()
+    assert list(xs) == [0.0, 0.5, 1.0] and list(ys) == [0.1, 0.5, 0.9]
+    assert "loss 0.1" in view.header.text()
+
+
+def test_language_model_view_samples_a_continuation(qtbot, tmp_path):
+    run = train("char_transformer", tmp_path / "lm", "--epochs", "1", "--max-seconds", "2")
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    done = subprocess.run([sys.executable, "-m", "runtime.cli", "evaluate", str(run)], capture_output=True,
+                          text=True, timeout=120, env=env, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    view = EvaluationView(run)
+    qtbot.addWidget(view)
+    view.prompt.setText("the ")
+    view.temperature_slider.setValue(50)
+    assert view.temperature.value() == pytest.approx(0.5)
+    view.length.setValue(25)
+    view.sample_button.click()
+    assert not view.sample_button.isEnabled()
+    qtbot.waitUntil(lambda: view.process is None, timeout=CHILD_TIMEOUT_MS)
+    assert len(view.continuation) == 25
+    assert view.output.toPlainText() == "the " + view.continuation

@@ -153,6 +153,8 @@ class RunsPanel(QWidget):
             if run.name == selected:
                 item.setSelected(True)
                 self.table.setCurrentItem(item)
+        if self.table.currentItem() is None and self.table.topLevelItemCount():
+            self.table.setCurrentItem(self.table.topLevelItem(0))  # the newest run, ready for a button
         self.table.blockSignals(False)
         for column in range(len(COLUMNS)):
             self.table.resizeColumnToContents(column)
