@@ -184,6 +184,12 @@ def test_window_has_runs_dock_export_action_and_rerun(qtbot, registry, runs_fold
         assert window.document.path is None
         assert window.document.project.training.values["lr"] == pytest.approx(0.05)
         assert window.runs.folder == runs_folder  # the untitled copy keeps showing the runs it came from
+        # a training run that ends shows up in the panel, selected and ticked
+        window.runs.set_folder(None)
+        window.training.last_run_dir = runs_folder / "adam"
+        window.training.worker.ended.emit("completed", "done")
+        assert window.runs.folder == runs_folder and window.runs.current_run().name == "adam"
+        assert window.runs.ticked_names() == ["adam"] and len(window.runs.curves["adam"]) == 3
     finally:
         close_window(window)
 

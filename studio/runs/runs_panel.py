@@ -17,6 +17,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QFile, QFileSystemWatcher, QProcess, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
+    QComboBox,
     QHBoxLayout,
     QLabel,
     QMessageBox,
@@ -75,6 +76,11 @@ class RunsPanel(QWidget):
             button.clicked.connect(slot)
             row.addWidget(button)
             self.buttons[key] = button
+        self.split = QComboBox()
+        self.split.addItems(["val", "test"])
+        self.split.setToolTip("The split Evaluate uses: validation, or the held-out test split (if the run "
+                              "had test_fraction above 0)")
+        row.insertWidget(row.indexOf(self.buttons["evaluate"]) + 1, self.split)
         row.addStretch(1)
         self.message = QLabel()
         self.message.setWordWrap(True)
@@ -272,7 +278,8 @@ class RunsPanel(QWidget):
         self.refresh()
         self.message.setText(f"Deleted {run.name}.")
 
-    def evaluate(self, split: str = "val") -> None:
+    def evaluate(self, split: str | None = None) -> None:
+        split = split or self.split.currentText()
         run = self.current_run()
         if run is None or self.process is not None:
             return
