@@ -20,6 +20,7 @@ COMMANDS = {
     "export": "Export a project as Python code, a training script, ONNX or torch.export.",
     "evaluate": "Evaluate a finished run: confusion matrix, saliency, predictions (evaluation.json).",
     "examples": "List the bundled example projects.",
+    "preview": "One block's output for a few samples (feature maps, sequences, attention) as .npz.",
     "sample": "Continue a text prompt with a trained language-model run.",
     "train": "Train a project headless, with a progress bar or JSON-lines events.",
 }
