@@ -22,6 +22,7 @@ to the run folder, so the studio can show them without torch.
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -102,28 +103,35 @@ def evaluate_run(run_dir: Path, split: str = "val") -> dict[str, Any]:
     kind = recipe.config.recipe
     result: dict[str, Any] = {"run": str(opened.path), "split": split, "recipe": kind,
                               "checkpoint": opened.checkpoint.name, "epoch": opened.epoch}
-    pictures = opened.path / PICTURES
-    pictures.mkdir(exist_ok=True)
-    for old in pictures.glob("*.png"):
-        old.unlink()  # an earlier evaluation's pictures must not mix with this one's
-    if kind == "gan":
-        result["kind"] = "gan"
-        result["grids"] = sorted(f"{SAMPLES}/{p.name}" for p in (opened.path / SAMPLES).glob("*.png"))
-    else:
-        data = _split(recipe, split)
-        result["size"] = len(data)
-        result["metrics"] = recipe.evaluate(data).metrics
-        if kind == "language_model":
-            result["kind"] = "language_model"
-            result["texts"] = sorted(f"{SAMPLES}/{p.name}" for p in (opened.path / SAMPLES).glob("*.txt"))
-        elif kind == "autoencoder":
-            result["kind"] = "autoencoder"
-            result["pairs_png"] = _reconstructions(recipe, data, pictures)
-        elif getattr(recipe, "monitor", "") == "accuracy":
-            result.update(_classification(recipe, data, pictures))
+    # pictures go to a fresh folder that replaces the old one only once this evaluation succeeded,
+    # so a failed one leaves the previous evaluation.json and its pictures intact
+    pictures = opened.path / (PICTURES + ".new")
+    shutil.rmtree(pictures, ignore_errors=True)
+    pictures.mkdir()
+    try:
+        if kind == "gan":
+            result["kind"] = "gan"
+            result["grids"] = sorted(f"{SAMPLES}/{p.name}" for p in (opened.path / SAMPLES).glob("*.png"))
         else:
-            result.update(_regression(recipe, data))
-    text = json.dumps(plain_json(result), indent=1, allow_nan=False)
+            data = _split(recipe, split)
+            result["size"] = len(data)
+            result["metrics"] = recipe.evaluate(data).metrics
+            if kind == "language_model":
+                result["kind"] = "language_model"
+                result["texts"] = sorted(f"{SAMPLES}/{p.name}" for p in (opened.path / SAMPLES).glob("*.txt"))
+            elif kind == "autoencoder":
+                result["kind"] = "autoencoder"
+                result["pairs_png"] = _reconstructions(recipe, data, pictures)
+            elif getattr(recipe, "monitor", "") == "accuracy":
+                result.update(_classification(recipe, data, pictures))
+            else:
+                result.update(_regression(recipe, data))
+        text = json.dumps(plain_json(result), indent=1, allow_nan=False)
+    except BaseException:
+        shutil.rmtree(pictures, ignore_errors=True)
+        raise
+    shutil.rmtree(opened.path / PICTURES, ignore_errors=True)
+    pictures.rename(opened.path / PICTURES)
     (opened.path / EVALUATION).write_text(text + "\n", encoding="utf-8")
     return result
 
@@ -171,7 +179,7 @@ def _classification(recipe: Recipe, data: DeviceSplit, pictures: Path) -> dict[s
         if image_shape is not None and inputs is not None:
             for i in where[:THUMBNAILS_PER_CELL]:
                 name = f"{PICTURES}/sample_{int(i)}.png"
-                path = pictures.parent / name
+                path = pictures / Path(name).name
                 if not path.exists():
                     path.write_bytes(grid_png(_pixels(recipe, inputs[i:i + 1], image_shape)))
                 cell["images"].append(name)
@@ -229,7 +237,7 @@ def _saliency(recipe: Recipe, data: DeviceSplit, true: np.ndarray, pred: np.ndar
         gap = np.full((base.shape[0], 2, 3), 0.15, np.float32)
         picture = np.concatenate([np.stack([base] * 3, axis=2), gap, overlay], axis=1)
         name = f"{PICTURES}/saliency_{i}.png"
-        (pictures.parent / name).write_bytes(encode_png((picture * 255 + 0.5).astype(np.uint8)))
+        (pictures / Path(name).name).write_bytes(encode_png((picture * 255 + 0.5).astype(np.uint8)))
         result.append({"index": i, "true": int(true[i]), "predicted": int(pred[i]), "png": name})
     return result
 
@@ -256,7 +264,7 @@ def _reconstructions(recipe: Recipe, data: DeviceSplit, pictures: Path) -> str |
     both = torch.cat([x, out]).reshape(-1, *recipe.image_shape).numpy()
     name = f"{PICTURES}/reconstructions.png"
     low, high = float(x.min()), float(x.max())
-    (pictures.parent / name).write_bytes(grid_png(both, columns=len(x), value_range=(low, high)))
+    (pictures / Path(name).name).write_bytes(grid_png(both, columns=len(x), value_range=(low, high)))
     return name
 
 

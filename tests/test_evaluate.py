@@ -86,6 +86,11 @@ def test_json_copy_and_missing_test_split(digits_run, tmp_path, capsys):
     assert json.loads(copy.read_text())["kind"] == "classification"
     assert cli_main(["evaluate", str(digits_run), "--split", "test"]) == 2
     assert "no test split" in capsys.readouterr().err
+    # the failed evaluation left the previous one whole: every picture it names is still there
+    result = json.loads((digits_run / "evaluation.json").read_text())
+    names = [n for c in result["cells"] for n in c["images"]] + [s["png"] for s in result["saliency"]]
+    assert names and all((digits_run / n).is_file() for n in names)
+    assert not (digits_run / "evaluation.new").exists()
 
 
 def test_run_without_checkpoint_is_reported(digits_run, tmp_path, capsys):

@@ -176,7 +176,7 @@ class EvaluationView(QWidget):
             for c, text in enumerate(values):
                 item = QTableWidgetItem(text)
                 if 1 <= c <= 3:
-                    item.setBackground(QBrush(heat(float(text))))
+                    item.setBackground(QBrush(heat(0.45 * float(text))))  # pale enough for black text
                 table.setItem(r, c, item)
         table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.per_class = table
