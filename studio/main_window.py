@@ -22,6 +22,7 @@ from graph.spec import Registry
 from studio.clipboard import ClipboardError
 from studio.document import Document
 from studio.files import Autosave, RecentFiles
+from studio.insight.hookup import install_insight
 from studio.inspector import Inspector
 from studio.network_tabs import NetworkTabs
 from studio.palette import Palette
@@ -102,6 +103,7 @@ class MainWindow(QMainWindow):
 
         self._fitted = False
         self._build_actions()
+        install_insight(self)  # gradient flow colours and the Preview panel (studio/insight)
         self._update_title()
         self.resize(1360, 860)
 

@@ -86,6 +86,7 @@ class BlockItem(QGraphicsItem):
         self.output: PortItem | None = None
         self.badge = None  # BadgeItem while the block has a problem
         self.fix_chip = None  # FixChipItem while a problem has a quick fix
+        self.gradient = None  # heat.GradientOverlay while training shows gradient flow
         self._height = card_height(len(content.inputs))
         # no ItemSendsGeometryChanges and no itemChange override: Python calls on every
         # property change would slow building a big scene; the scene follows drags itself
@@ -174,6 +175,21 @@ class BlockItem(QGraphicsItem):
             sync_badges(self)
         self.update()
         return True
+
+    def set_gradient(self, norm: float | None) -> None:
+        """Colour the card by its gradient norm (None: no colour; see studio/canvas/heat.py)."""
+        from studio.canvas.heat import GradientOverlay
+
+        if norm is None:
+            if self.gradient is not None:
+                self.gradient.setParentItem(None)
+                if self.gradient.scene() is not None:
+                    self.gradient.scene().removeItem(self.gradient)
+                self.gradient = None
+            return
+        if self.gradient is None:
+            self.gradient = GradientOverlay(self, self._height)
+        self.gradient.set_norm(norm, self._height)
 
     def set_theme(self, theme: Theme) -> None:
         self.theme = theme

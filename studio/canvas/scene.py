@@ -56,6 +56,7 @@ class NetworkScene(SceneGroups, SceneInteraction, QGraphicsScene):
         self._diag_keys: dict[str, tuple] = {}  # block id -> (shape, diagnostics) last drawn
         self._bad_inputs: set[tuple[str, str]] = set()
         self.show_wire_shapes = False
+        self.gradient_norms: dict[str, float] = {}  # block id -> gradient norm shown (show_gradient_flow)
         self.text_visible = True  # level of detail, set from the view's zoom (set_zoom)
         self.cache_mode = "device"
         self._items_rect: QRectF | None = None
@@ -308,6 +309,18 @@ class NetworkScene(SceneGroups, SceneInteraction, QGraphicsScene):
             wire.set_label(compact_shape(shapes.get(edge.src)) if shown else None)
             if wire.label is not None:
                 wire.label.setVisible(self.text_visible)
+
+    # --- gradient flow (studio/canvas/heat.py) ---
+    def show_gradient_flow(self, norms: dict[str, float]) -> None:
+        """Colour each card by its gradient norm; blocks not named (no weights) show no colour."""
+        self.gradient_norms = dict(norms)
+        for bid, item in self.blocks.items():
+            item.set_gradient(self.gradient_norms.get(bid))
+
+    def clear_gradient_flow(self) -> None:
+        self.gradient_norms = {}
+        for item in self.blocks.values():
+            item.set_gradient(None)
 
     def set_zoom(self, zoom: float, settled: bool = True) -> None:
         """Level of detail for the view's zoom: text or grey bars, and how cards are cached.
