@@ -180,6 +180,12 @@ def test_window_has_runs_dock_export_action_and_rerun(qtbot, registry, runs_fold
         assert "Runs" in window.docks and window.actions["export"].shortcut().toString() == "Ctrl+E"
         window.runs.set_folder(runs_folder)
         window.runs.select_run("sgd")
+        before = dict(window.document.project.training.values)
+        window.runs.apply_settings()  # the run's settings into the open project, as one undo step
+        assert window.document.project.training.values["lr"] == pytest.approx(0.05)
+        assert window.document.project.training.values["epochs"] == 1
+        window.document.undo_stack.undo()
+        assert window.document.project.training.values == before
         window.runs.rerun()  # opens the run's project, as trained, as an untitled copy
         assert window.document.path is None
         assert window.document.project.training.values["lr"] == pytest.approx(0.05)

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QLabel,
+    QMenu,
     QMessageBox,
     QPushButton,
     QSplitter,
@@ -67,8 +68,8 @@ class RunsPanel(QWidget):
         for key, text, slot, tip in (
                 ("refresh", "Refresh", self.refresh, "Read the runs folder again"),
                 ("open", "Open Folder", self.open_folder, "Show the run's files"),
-                ("rerun", "Re-run", self.rerun, "Open the run's project (as it was trained) as an untitled "
-                 "copy; press Train to run it again with the same settings"),
+                ("rerun", "Re-run", self.rerun, "Take the run's settings into the project, or open the "
+                 "project as it was trained; then press Train to run it again"),
                 ("evaluate", "Evaluate", self.evaluate, "Confusion matrix, saliency, predictions of the run"),
                 ("delete", "Delete", self.delete, "Delete the run's folder")):
             button = QPushButton(text)
@@ -81,6 +82,14 @@ class RunsPanel(QWidget):
         self.split.setToolTip("The split Evaluate uses: validation, or the held-out test split (if the run "
                               "had test_fraction above 0)")
         row.insertWidget(row.indexOf(self.buttons["evaluate"]) + 1, self.split)
+        rerun_menu = QMenu(self)
+        self.use_settings_action = rerun_menu.addAction("Use This Run's Settings in the Project",
+                                                        self.apply_settings)
+        self.use_settings_action.setToolTip("Training settings, seed and data of the run, as one undoable "
+                                            "edit; new runs land beside this one")
+        rerun_menu.addAction("Open the Run's Project as an Untitled Copy", self.rerun)
+        self.buttons["rerun"].clicked.disconnect()
+        self.buttons["rerun"].setMenu(rerun_menu)
         row.addStretch(1)
         self.message = QLabel()
         self.message.setWordWrap(True)
@@ -215,6 +224,7 @@ class RunsPanel(QWidget):
         run = self.current_run()
         for key in ("open", "rerun", "delete"):
             self.buttons[key].setEnabled(run is not None)
+        self.use_settings_action.setEnabled(self.document is not None)
         busy = self.process is not None
         self.buttons["evaluate"].setEnabled(run is not None and not busy)
 
@@ -262,6 +272,24 @@ class RunsPanel(QWidget):
             self.message.setText(f"{run.name} has no project snapshot to run again.")
             return
         self.rerunRequested.emit(snapshot)
+
+    def apply_settings(self) -> None:
+        """Put the run's training settings, seed and data into the open project (one undo step)."""
+        from graph.params import ParamError
+        from graph.project_io import ProjectFileError, load_project
+
+        run = self.current_run()
+        if run is None or self.document is None:
+            return
+        try:
+            snapshot = load_project(run.path / "project.dw.json", self.document.registry)
+            self.document.set_training(dict(snapshot.training.values), seed=snapshot.seed, data=snapshot.data,
+                                       text=f"Use the settings of run {run.name}")
+        except (ProjectFileError, ParamError, OSError) as exc:
+            self.message.setText(f"The settings of {run.name} could not be used: {exc}")
+            return
+        self.message.setText(f"The project now has the settings of {run.name} (Undo takes them back); "
+                             "press Train to run it again.")
 
     def delete(self) -> None:
         run = self.current_run()
