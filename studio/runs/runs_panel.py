@@ -95,15 +95,13 @@ class RunsPanel(QWidget):
         self.message.setWordWrap(True)
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
-        self.loss_plot = self._plot("loss (solid: train, dashed: validation)")
+        self.loss_plot = self._plot("loss (train ─, val ┄)")
         self.metric_plot = self._plot("validation metric")
-        plots = QSplitter(Qt.Orientation.Horizontal)
-        plots.addWidget(self.loss_plot)
-        plots.addWidget(self.metric_plot)
-        split = QSplitter(Qt.Orientation.Vertical)
-        split.addWidget(self.table)
-        split.addWidget(plots)
-        split.setSizes([160, 200])
+        # side by side: the panel usually docks below the canvas, where width is plentiful
+        split = QSplitter(Qt.Orientation.Horizontal)
+        for widget in (self.table, self.loss_plot, self.metric_plot):
+            split.addWidget(widget)
+        split.setSizes([520, 300, 300])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(row)
