@@ -201,6 +201,12 @@ def test_plots_stay_fast_over_100k_points(qtbot):
     x, y = plots.curves["step_loss"].getData()
     assert len(x) <= n and np.nanmax(y) <= 1.0
     assert np.allclose(ema(np.array([1.0, 0.0]), 0.5), [1.0, 0.5])
+    # live points extend the smoothed curve without recomputing it; the result is the same
+    for step in range(n, n + 50):
+        plots.add_event({"kind": "step", "step": step, "loss": 0.5, "lr": 1e-3, "samples_per_second": 1.0})
+    plots.redraw()
+    full = ema(plots.series["step_loss"].data()[1], plots.smoothing)
+    assert np.allclose(plots._smoothed, full, equal_nan=True)
 
 
 def test_training_from_the_window_never_imports_torch_in_the_studio_process(tmp_path):

@@ -12,13 +12,19 @@ loss; the log toggle puts the loss axis on a log scale.
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QCheckBox, QGridLayout, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
-REDRAW_MS = 33  # ~30 redraws a second at most
+REDRAW_MS = 33  # ~30 redraws a second at most, for the user's own changes (smoothing, log scale)
+# Live updates are coalesced more: painting the plots is the GUI's main cost while training, and every
+# millisecond of it is taken from the training child on a small, busy machine.
+LIVE_MS = 100
+SECONDARY = ("lr", "speed")  # slow-moving curves, redrawn at most every SECONDARY_S while training
+SECONDARY_S = 0.5
 
 # the recipe's headline metric, in order of preference, with its axis title
 METRICS = (("accuracy", "Accuracy"), ("mae", "Mean absolute error"), ("perplexity", "Perplexity"),
@@ -58,12 +64,15 @@ class Series:
         self.n = 0
 
 
-def ema(values: np.ndarray, alpha: float) -> np.ndarray:
-    """Exponential moving average with weight `alpha` on the past (0 = no smoothing); NaNs are skipped."""
+def ema(values: np.ndarray, alpha: float, start: float = math.nan) -> np.ndarray:
+    """Exponential moving average with weight `alpha` on the past (0 = no smoothing); NaNs are skipped.
+
+    `start` continues an average already computed up to just before `values`.
+    """
     if alpha <= 0 or len(values) == 0:
         return values
     out = np.empty_like(values)
-    s = math.nan
+    s = start
     for i, v in enumerate(values.tolist()):
         if v == v:  # not NaN
             s = v if s != s else alpha * s + (1 - alpha) * v
@@ -95,8 +104,10 @@ class TrainingPlots(QWidget):
                                                    "lr", "speed")}
         self.metric_name: str | None = None
         self.smoothing = 0.0
-        self._smoothed: np.ndarray | None = None  # EMA of step_loss, kept up to date as points arrive
+        self._smoothed: np.ndarray | None = None  # EMA of step_loss, extended as points arrive
         self._dirty = False
+        self._changed: set[str] = set()  # series with new points since the last redraw
+        self._secondary_at = 0.0  # when the slow curves were last redrawn
 
         # a legend box would cover the curves in a short dock: the title names the colours instead
         self.loss_plot = _plot("Loss <span style='color:#5a8ce6'>step</span> · "
@@ -117,8 +128,7 @@ class TrainingPlots(QWidget):
             "lr": self.lr_plot.plot(pen=pen((150, 100, 200), width=2)),
             "speed": self.speed_plot.plot(pen=pen((120, 120, 120), width=1)),
         }
-        for plot in (self.metric_plot, self.lr_plot, self.speed_plot):
-            plot.setXLink(self.loss_plot)  # all four share the step axis
+        # no X link between the plots: a linked range change repaints all four for every new point
 
         self.smooth_slider = QSlider(Qt.Orientation.Horizontal)
         self.smooth_slider.setRange(0, 99)
@@ -145,10 +155,12 @@ class TrainingPlots(QWidget):
         layout.addLayout(controls)
         layout.addLayout(grid, 1)
 
+        # armed by the first change after a redraw, so an idle or quiet window never wakes up for nothing
+        # (each wake-up of the GUI process takes a moment from the training child on a small machine)
         self.timer = QTimer(self)
+        self.timer.setSingleShot(True)
         self.timer.setInterval(REDRAW_MS)
         self.timer.timeout.connect(self._tick)
-        self.timer.start()
         self.redraws = 0  # how many times the curves were really redrawn (tests, benchmarks)
 
     # --- feeding ---
@@ -158,7 +170,8 @@ class TrainingPlots(QWidget):
         self._smoothed = None
         self.metric_name = None
         self.metric_plot.getPlotItem().setTitle("Validation metric", size="9pt")
-        self._dirty = True
+        self._changed.update(self.curves)
+        self._mark()
 
     def add_event(self, event: dict) -> None:
         kind = event.get("kind")
@@ -168,24 +181,27 @@ class TrainingPlots(QWidget):
             s["step_loss"].append(step, event.get("loss"))
             s["lr"].append(step, event.get("lr"))
             s["speed"].append(step, event.get("samples_per_second"))
-            self._smoothed = None if self.smoothing else self._smoothed
+            self._changed.update(("step_loss", "lr", "speed"))
         elif kind == "epoch":
             s["train_loss"].append(event["step"], event.get("metrics", {}).get("loss"))
+            self._changed.add("train_loss")
         elif kind == "validation":
             metrics = event.get("metrics", {})
             s["val_loss"].append(event["step"], metrics.get("loss"))
             name = self.metric_name or self._pick_metric(metrics)
             if name is not None:
                 s["metric"].append(event["step"], metrics.get(name))
+            self._changed.update(("val_loss", "metric"))
         else:
             return
-        self._dirty = True
+        self._mark(LIVE_MS)
 
     def add_steps(self, steps: np.ndarray, losses: np.ndarray) -> None:
         """Many step losses at once (benchmarks, replaying a run's metrics.jsonl)."""
         self.series["step_loss"].extend(steps, losses)
         self._smoothed = None
-        self._dirty = True
+        self._changed.add("step_loss")
+        self._mark(LIVE_MS)
 
     def _pick_metric(self, metrics: dict) -> str | None:
         for name, title in METRICS:
@@ -200,25 +216,49 @@ class TrainingPlots(QWidget):
     def set_smoothing(self, alpha: float) -> None:
         self.smoothing = max(0.0, min(0.99, alpha))
         self._smoothed = None
-        self._dirty = True
+        self._changed.add("step_loss")
+        self._mark()
 
     def set_log(self, on: bool) -> None:
         self.loss_plot.getPlotItem().setLogMode(y=on)
-        self._dirty = True
+        self._changed.update(("step_loss", "train_loss", "val_loss"))
+        self._mark()
 
     # --- drawing ---
+    def _mark(self, interval: int = REDRAW_MS) -> None:
+        self._dirty = True
+        if not self.timer.isActive():
+            self.timer.start(interval)
+        elif interval < self.timer.remainingTime():
+            self.timer.start(interval)  # the user's own change shows at once
+
     def _tick(self) -> None:
         if self._dirty:
-            self.redraw()
+            self.redraw(only_changed=True)
 
-    def redraw(self) -> None:
-        self._dirty = False
+    def redraw(self, only_changed: bool = False) -> None:
+        """Give the curves their data; only_changed skips curves without new points (live updates)."""
+        names = [n for n in self.curves if n in self._changed] if only_changed else list(self.curves)
+        now = time.monotonic()
+        if only_changed and now - self._secondary_at < SECONDARY_S:
+            names = [n for n in names if n not in SECONDARY]
+        if any(n in names for n in SECONDARY):
+            self._secondary_at = now
+        self._changed.difference_update(names)
+        self._dirty = bool(self._changed)
+        if self._dirty:  # the slow curves wait their turn
+            self.timer.start(int(1000 * SECONDARY_S))
         self.redraws += 1
-        for name, curve in self.curves.items():
+        for name in names:
+            curve = self.curves[name]
             x, y = self.series[name].data()
             if name == "step_loss" and self.smoothing:
-                if self._smoothed is None or len(self._smoothed) != len(y):
+                done = self._smoothed
+                if done is None or len(done) > len(y):
                     self._smoothed = ema(y, self.smoothing)
+                elif len(done) < len(y):  # only the new points: a live run stays cheap at any length
+                    start = done[-1] if len(done) else math.nan
+                    self._smoothed = np.concatenate([done, ema(y[len(done):], self.smoothing, start)])
                 y = self._smoothed
             if self.log_box.isChecked() and name in ("step_loss", "train_loss", "val_loss"):
                 y = np.where(y > 0, y, np.nan)  # log of zero or less would break the axis

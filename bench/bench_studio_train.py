@@ -1,0 +1,141 @@
+"""Training from the studio against headless `deepwire train`: samples per second on the same project.
+
+Target (issue): training the digits CNN from the studio reaches at least
+0.95x the samples/s of `deepwire train` on the same project (the GUI costs
+almost nothing, since training runs in a child process either way).
+
+Each pair runs, one after the other (order alternating, since the machine is
+shared and noisy):
+  headless  `python -m runtime.cli train digits_cnn --epochs E --threads T --out DIR`
+  studio    the main window's Train (studio/training/panel.py -> worker.py), with the
+            live plots and warnings consuming every event in this GUI process
+The figure is the trainer's own samples/s (summary.json / the finished event:
+batch loops only, so process start-up and the torch import are excluded).
+The ratio is taken per pair; the median ratio is the result. Since the
+machine is shared, wall-clock speeds swing with other people's load; the
+child's CPU seconds (getrusage of reaped children: start-up included, the
+same for both when the GUI costs training nothing) are printed too, as the
+steadier check. The studio run also measures the GUI event loop's worst
+lateness while training.
+
+    python bench/bench_studio_train.py [--example digits_cnn] [--epochs 3] [--pairs 3] [--threads 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from graph.blocks import default_registry  # noqa: E402
+from graph.examples import example_path  # noqa: E402
+from graph.project_io import load_project  # noqa: E402
+from studio.document import Document  # noqa: E402
+from studio.main_window import MainWindow  # noqa: E402
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def headless(example: str, epochs: int, threads: int, out: Path) -> float:
+    cmd = [sys.executable, "-m", "runtime.cli", "train", example, "--epochs", str(epochs),
+           "--threads", str(threads), "--out", str(out), "--quiet"]
+    subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return json.loads((out / "summary.json").read_text())["samples_per_second"]
+
+
+def studio(window: MainWindow, epochs: int, threads: int, base: Path) -> tuple[float, float]:
+    """(samples/s, worst event-loop lateness in ms while training)."""
+    panel = window.training
+    panel.runs_base = base
+    panel.extra_args = ("--epochs", str(epochs), "--threads", str(threads))
+    loop = QEventLoop()
+    panel.worker.ended.connect(loop.quit)
+    worst = [0.0]
+    clock = QElapsedTimer()
+    ticker = QTimer()
+    ticker.setInterval(25)
+
+    def tick() -> None:
+        if clock.isValid():
+            worst[0] = max(worst[0], clock.elapsed() - 25)
+        clock.restart()
+
+    ticker.timeout.connect(tick)
+    ticker.start()
+    cpu = time.process_time()
+    panel.train()
+    loop.exec()
+    ticker.stop()
+    print(f"  studio GUI process CPU while training: {time.process_time() - cpu:.2f} s", flush=True)
+    panel.worker.ended.disconnect(loop.quit)
+    done = panel.worker.finished_event
+    if done is None or panel.last_outcome[0] != "completed":
+        raise SystemExit(f"studio run failed: {panel.last_outcome}")
+    return done["samples_per_second"], worst[0]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--example", default="digits_cnn")
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--pairs", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+
+    app = QApplication.instance() or QApplication([])
+    registry = default_registry()
+    document = Document(registry, load_project(example_path(args.example), registry))
+    with tempfile.TemporaryDirectory() as tmp:
+        window = MainWindow(document, settings=QSettings(f"{tmp}/s.ini", QSettings.Format.IniFormat),
+                            autosave=False)
+        window.show()
+        app.processEvents()
+        ratios, cpu_ratios, lateness = [], [], []
+        for pair in range(args.pairs):
+            order = ("headless", "studio") if pair % 2 == 0 else ("studio", "headless")
+            speeds = {}
+            cpu = {}
+            for who in order:
+                start = time.perf_counter()
+                child_cpu = _children_cpu()
+                if who == "headless":
+                    speeds[who] = headless(args.example, args.epochs, args.threads, Path(tmp) / f"h{pair}")
+                else:
+                    speeds[who], late = studio(window, args.epochs, args.threads, Path(tmp) / f"s{pair}")
+                    lateness.append(late)
+                cpu[who] = _children_cpu() - child_cpu
+                print(f"pair {pair + 1} {who:8s} {speeds[who]:9.0f} samples/s "
+                      f"({time.perf_counter() - start:.1f} s wall, child CPU {cpu[who]:.2f} s)", flush=True)
+            ratios.append(speeds["studio"] / speeds["headless"])
+            cpu_ratios.append(cpu["headless"] / cpu["studio"])
+            print(f"pair {pair + 1} ratio studio/headless {ratios[-1]:.3f} "
+                  f"(by child CPU {cpu_ratios[-1]:.3f})", flush=True)
+        window.document.undo_stack.setClean()
+        window.close()
+    median = statistics.median(ratios)
+    print(f"{args.example}: {args.epochs} epochs x {args.pairs} interleaved pairs, {args.threads} thread(s)")
+    print(f"median ratio studio/headless {median:.3f} (target >= 0.95), by child CPU time "
+          f"{statistics.median(cpu_ratios):.3f}; "
+          f"worst GUI event-loop lateness while training {max(lateness):.0f} ms")
+    return 0 if median >= 0.95 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
