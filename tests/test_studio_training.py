@@ -33,6 +33,7 @@ def _prepare(window, tmp_path: Path, epochs: int = 2, max_seconds: float = 30) -
     panel.runs_base = tmp_path
     panel.extra_args = ("--max-seconds", str(max_seconds), "--threads", "1")
     panel.child_env = {"OMP_NUM_THREADS": "1"}
+    panel.prewarm_enabled = False  # test_a_warm_child_takes_the_next_run covers it; others spawn fresh
     window.document.set_training({"epochs": epochs})
 
 
@@ -128,6 +129,31 @@ def test_a_killed_child_is_reported_as_a_crash(window, qtbot, tmp_path):
     assert "Training crashed" in panel.warnings.item(panel.warnings.count() - 1).text()
     assert _project_json(window, tmp_path) == before
     assert panel.train_button.isEnabled()
+
+
+def test_a_warm_child_takes_the_next_run(window, qtbot, tmp_path):
+    _prepare(window, tmp_path, epochs=1)
+    panel = window.training
+    panel.prewarm_enabled = True
+    window.show_panel("Training")  # the user looks at training: a child starts importing torch
+    qtbot.waitUntil(lambda: panel.worker._warm is not None, timeout=5000)
+    warm_pid = panel.worker._warm.processId()
+    qtbot.wait(3000)  # let it finish its imports, as it would while the user reads the settings
+    pressed = time.monotonic()
+    assert panel.train()
+    assert panel.worker.used_warm and panel.worker.process.processId() == warm_pid
+    qtbot.waitUntil(lambda: panel.events_seen > 0, timeout=TRAIN_TIMEOUT_MS)
+    print(f"first event {1000 * (time.monotonic() - pressed):.0f} ms after Train (warm child)")
+    qtbot.waitUntil(lambda: not panel.worker.running, timeout=TRAIN_TIMEOUT_MS)
+    assert panel.last_outcome == ("completed", "")
+    assert (panel.last_run_dir / "summary.json").exists()
+    qtbot.waitUntil(lambda: panel.worker._warm is not None, timeout=5000)  # ready for the next run
+    assert panel.worker._warm.processId() != warm_pid
+
+
+def test_training_dock_behind_another_tab_starts_no_child(window, qtbot):
+    qtbot.wait(300)  # past the panel's deferred check
+    assert window.training.visibleRegion().isEmpty() and window.training.worker._warm is None
 
 
 def test_training_settings_are_undoable_edits(window):

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, Qt, Signal
+from PySide6.QtCore import QCoreApplication, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
+    QDockWidget,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -64,6 +65,8 @@ class TrainingPanel(QWidget):
         self.runs_base: Path | None = None  # where runs/ goes; default: beside the project file
         self.extra_args: tuple[str, ...] = ()  # more `deepwire train` arguments (tests: --max-seconds)
         self.child_env: dict[str, str] = {}
+        self.prewarm_enabled = True  # start a waiting child while this dock is visible
+        self._dock_hooked = False
         self.last_run_dir: Path | None = None
         self.last_outcome: tuple[str, str] | None = None
         self.events_seen = 0
@@ -199,6 +202,21 @@ class TrainingPanel(QWidget):
             editor.set_value(project.seed if name == "seed" else project.training.values[name])
 
     # --- running ---
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        dock = self.parentWidget()
+        if isinstance(dock, QDockWidget) and not self._dock_hooked:
+            # a dock behind another tab still counts as visible; its tab coming up is the real moment
+            self._dock_hooked = True
+            dock.visibilityChanged.connect(lambda on: on and QTimer.singleShot(100, self._prewarm))
+        QTimer.singleShot(100, self._prewarm)
+
+    def _prewarm(self) -> None:
+        """The user is looking at training: have a child import torch now (Train then starts at once)."""
+        on_screen = self.isVisible() and not self.visibleRegion().isEmpty()
+        if self.prewarm_enabled and on_screen and not self.worker.running:
+            self.worker.prewarm(self.child_env)
+
     def run_dir(self) -> Path:
         base = self.runs_base
         if base is None:
@@ -268,6 +286,7 @@ class TrainingPanel(QWidget):
 
     def _on_ended(self, reason: str, text: str) -> None:
         self.last_outcome = (reason, text)
+        self._prewarm()  # ready for the next run
         if reason in ENDINGS:
             done = self.worker.finished_event or {}
             metrics = ", ".join(f"{k} {v:.4g}" for k, v in (done.get("metrics") or {}).items()

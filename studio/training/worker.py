@@ -9,6 +9,11 @@ parses stdout line by line. Events arrive as plain dicts: importing
 runtime.train.events would run runtime/train/__init__.py, which imports
 torch, and the studio process must stay torch-free.
 
+A new child spends 2-3 s importing torch before its first event, so
+`prewarm()` starts one ahead of time (the panel does when it is shown): it
+imports the training runtime and waits for one line of arguments on stdin;
+Train then hands it the snapshot instead of spawning a fresh process.
+
 Stop writes "stop" on the child's stdin (it saves a checkpoint and ends
 with reason "stopped"); if it is still alive a second later it is
 terminated, and killed a second after that.
@@ -29,6 +34,24 @@ from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signa
 from graph.model import Project
 from graph.project_io import save_project
 
+# The warm child: pay the imports, then run `deepwire <arguments from the first stdin line>`. Given as
+# code (python -c), so it needs nothing of the studio package in the child.
+WARM_CODE = """
+import importlib, json, sys
+# the slow part of a start (measured with -X importtime): torch, its compiler stack that torch.optim
+# pulls in on first use, scikit-learn's data sets, the runtime itself
+for name in ("torch", "torch.optim", "torch._dynamo", "sklearn.datasets", "graph.blocks", "graph.compiler",
+             "runtime.train", "runtime.commands.train", "runtime.data.pipeline"):
+    try:
+        importlib.import_module(name)
+    except ImportError:
+        pass  # an optional package: the run itself will say if it needs it
+line = sys.stdin.readline()
+if not line.strip():
+    sys.exit(0)  # the studio closed without training: leave quietly
+from runtime.cli import main
+sys.exit(main(json.loads(line)))
+"""
 PATH_OPTIONS = ("path", "root", "labels")  # data options that name files, resolved against the project folder
 
 
@@ -81,10 +104,49 @@ class TrainingWorker(QObject):
         self._buffer = b""
         self._tmp: tempfile.TemporaryDirectory | None = None
         self._stopping = False
+        self._warm: QProcess | None = None  # a started child waiting for its arguments
+        self._warm_env: dict[str, str] = {}
+        self.used_warm = False  # whether the last start took the warm child (tests, benchmarks)
 
     @property
     def running(self) -> bool:
         return self.process is not None
+
+    def _new_process(self, env: dict[str, str] | None) -> QProcess:
+        process = QProcess(self)
+        environment = QProcessEnvironment.systemEnvironment()
+        environment.insert("PYTHONUNBUFFERED", "1")
+        for key, value in (env or {}).items():
+            environment.insert(key, value)
+        process.setProcessEnvironment(environment)
+        return process
+
+    def prewarm(self, env: dict[str, str] | None = None) -> None:
+        """Start a child that imports torch now, so the next Train gets its first event sooner."""
+        if self._warm is not None or self.process is not None:
+            return
+        warm = self._new_process(env)
+        warm.finished.connect(lambda *_args, p=warm: self._warm_died(p))
+        self._warm, self._warm_env = warm, dict(env or {})
+        warm.start(sys.executable, ["-c", WARM_CODE])
+
+    def _warm_died(self, process: QProcess) -> None:
+        if self._warm is process:  # it failed before being used: the next start spawns afresh
+            self._warm = None
+            try:
+                process.deleteLater()
+            except RuntimeError:  # already deleted along with the window
+                pass
+
+    def discard_warm(self) -> None:
+        """End the waiting child (window closing); it holds nothing yet, so killing it loses nothing."""
+        warm, self._warm = self._warm, None
+        if warm is None:
+            return
+        warm.finished.disconnect()
+        warm.kill()
+        warm.waitForFinished(1000)
+        warm.deleteLater()
 
     def start(self, project: Project, run_dir: Path, base_dir: Path | None = None,
               extra_args: tuple[str, ...] = (), env: dict[str, str] | None = None) -> None:
@@ -98,22 +160,29 @@ class TrainingWorker(QObject):
         self._stderr.clear()
         self._buffer = b""
         self._stopping = False
-        process = QProcess(self)
-        environment = QProcessEnvironment.systemEnvironment()
-        environment.insert("PYTHONUNBUFFERED", "1")
-        for key, value in (env or {}).items():
-            environment.insert(key, value)
-        process.setProcessEnvironment(environment)
-        if base_dir is not None:
-            process.setWorkingDirectory(str(base_dir))
+        args = ["train", str(path), "--events", "jsonl", "--out", str(self.run_dir), *extra_args]
+        warm = self._warm
+        # Starting counts too: what is written before the child runs waits in the pipe
+        self.used_warm = (warm is not None and warm.state() != QProcess.ProcessState.NotRunning
+                          and self._warm_env == dict(env or {}))
+        if self.used_warm:
+            self._warm = None
+            warm.finished.disconnect()
+            process = warm
+        else:
+            self.discard_warm()
+            process = self._new_process(env)
+            if base_dir is not None:
+                process.setWorkingDirectory(str(base_dir))
         process.readyReadStandardOutput.connect(self._read_stdout)
         process.readyReadStandardError.connect(self._read_stderr)
         process.finished.connect(self._process_finished)
         process.errorOccurred.connect(self._process_error)
         self.process = process
-        args = ["-m", "runtime.cli", "train", str(path), "--events", "jsonl", "--out", str(self.run_dir),
-                *extra_args]
-        process.start(sys.executable, args)
+        if self.used_warm:
+            process.write((json.dumps(args) + "\n").encode())
+        else:
+            process.start(sys.executable, ["-m", "runtime.cli", *args])
         self.runningChanged.emit(True)
 
     def stop(self) -> None:
@@ -132,7 +201,8 @@ class TrainingWorker(QObject):
             process.kill() if kill else process.terminate()
 
     def wait_stopped(self, msecs: int = 3000) -> None:
-        """Stop and block until the child is gone (window closing, tests' clean-up)."""
+        """Stop and block until the child is gone, the warm one too (window closing, tests' clean-up)."""
+        self.discard_warm()
         process = self.process
         if process is None:
             return
@@ -142,6 +212,7 @@ class TrainingWorker(QObject):
             if not process.waitForFinished(1000):
                 process.kill()
                 process.waitForFinished(1000)
+        self.discard_warm()  # a listener to `ended` may have warmed a new one meanwhile
 
     # --- reading the child ---
     def _read_stdout(self) -> None:
