@@ -253,3 +253,23 @@ def test_language_model_view_samples_a_continuation(qtbot, tmp_path):
     qtbot.waitUntil(lambda: view.process is None, timeout=CHILD_TIMEOUT_MS)
     assert len(view.continuation) == 25
     assert view.output.toPlainText() == "the " + view.continuation
+
+
+def test_panel_closing_while_evaluation_runs_is_quiet(qtbot, runs_folder):
+    widget = RunsPanel()
+    widget.set_folder(runs_folder)
+    widget.select_run("sgd")
+    widget.evaluate()
+    process = widget.process
+    assert process is not None and process.waitForStarted(10_000)
+    pid = process.processId()
+    widget.deleteLater()  # the child dies with its panel; a late 'finished' must reach nobody
+    qtbot.waitUntil(lambda: not os.path.exists(f"/proc/{pid}") or _zombie(pid), timeout=10_000)
+    qtbot.wait(200)  # pytest-qt fails the test on any exception raised in the event loop meanwhile
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+    except OSError:
+        return True

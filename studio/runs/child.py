@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import shiboken6
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment
 
 from studio.runs.run_info import REPO_ROOT, cli_command
@@ -33,6 +34,8 @@ def start_cli(parent: QObject, args: list[str], done: Done) -> QProcess:
         done(code, out, err)
 
     def finished(code: int, status: QProcess.ExitStatus) -> None:
+        if not shiboken6.isValid(process) or not shiboken6.isValid(parent):
+            return  # the window went away while the child ran: nobody is left to tell
         out = bytes(process.readAllStandardOutput()).decode("utf-8", "replace")
         err = bytes(process.readAllStandardError()).decode("utf-8", "replace")
         if status == QProcess.ExitStatus.CrashExit:
@@ -41,6 +44,8 @@ def start_cli(parent: QObject, args: list[str], done: Done) -> QProcess:
         finish(code, out, err)
 
     def failed(error: QProcess.ProcessError) -> None:
+        if not shiboken6.isValid(process) or not shiboken6.isValid(parent):
+            return
         if error == QProcess.ProcessError.FailedToStart:
             finish(127, "", f"could not start {program}: {process.errorString()}")
 
