@@ -34,7 +34,7 @@ def _coldness(color) -> float:
 
 def _legends(window):
     view = window.tabs.current_view()
-    return [w for w in view.viewport().findChildren(GradientLegend)]
+    return view.findChildren(GradientLegend)
 
 
 def test_colour_scale_runs_from_cold_to_hot():
@@ -99,12 +99,32 @@ def test_training_child_block_stats_colour_the_canvas(window, qtbot, tmp_path):
     window.training.train_button.click()
     qtbot.waitUntil(lambda: bool(seen) and any(i.gradient is not None for i in scene.blocks.values()),
                     timeout=CHILD_TIMEOUT_MS)
-    window.training.worker.wait_stopped()
+    qtbot.waitUntil(lambda: not window.training.worker.running, timeout=CHILD_TIMEOUT_MS)
+    assert window.training.last_outcome[0] == "completed"
     coloured = {bid for bid, item in scene.blocks.items() if item.gradient is not None}
     assert block_id(window.document, "conv1") in coloured
     assert block_id(window.document, "relu1") not in coloured
-    assert coloured == set(seen[-1]["grad_norm"])
-    assert _legends(window)[0].isVisible()
+    assert coloured == set(seen[-1]["grad_norm"])  # the colours of the last step stay after training
+    legend = _legends(window)[0]
+    assert legend.isVisible()
+    view = window.tabs.current_view()
+    view.centerOnBlock(block_id(window.document, "scores"))  # scrolling leaves the legend in its corner
+    area = view.viewport().geometry()
+    assert legend.x() == area.left() + 10 and legend.y() + legend.height() + 10 == area.bottom()
+
+    # after training the Preview panel offers the run's weights, and they change what conv1 outputs
+    panel = window.preview
+    panel.runs_folder = lambda: tmp_path / "runs"
+    panel.refresh_runs()
+    assert panel.weights.isEnabled() and panel.weights.itemData(1).endswith("best.pt")
+    conv1 = block_id(window.document, "conv1")
+    panel.show_selection("model", [conv1])
+    qtbot.waitUntil(lambda: panel.data is not None, timeout=CHILD_TIMEOUT_MS)
+    random_maps = panel.data["output"]
+    panel.weights.setCurrentIndex(1)
+    qtbot.waitUntil(lambda: str(panel.data["weights"]).endswith("best.pt"), timeout=CHILD_TIMEOUT_MS)
+    assert "trained weights" in panel.status.text() and len(panel.image_items) == 16
+    assert panel.data["output"].shape == random_maps.shape and not (panel.data["output"] == random_maps).all()
 
 
 def test_preview_panel_draws_feature_maps_of_a_selected_conv(window, qtbot):

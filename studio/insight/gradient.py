@@ -58,7 +58,9 @@ class GradientFlow(QObject):
     def legend_of(self, view) -> GradientLegend:
         legend = self.legends.get(view)
         if legend is None:
-            legend = GradientLegend(view.viewport())
+            # a child of the view, not of its viewport: scrolling the view scrolls the viewport's
+            # child widgets along with the picture
+            legend = GradientLegend(view)
             self.legends[view] = legend
             view.viewport().installEventFilter(self)
             view.destroyed.connect(lambda *_a, v=view: self.legends.pop(v, None))
@@ -68,7 +70,8 @@ class GradientFlow(QObject):
     def _place(self, view) -> None:
         legend = self.legends.get(view)
         if legend is not None:
-            legend.move(MARGIN, view.viewport().height() - legend.height() - MARGIN)
+            area = view.viewport().geometry()
+            legend.move(area.left() + MARGIN, area.bottom() - legend.height() - MARGIN)
 
     def eventFilter(self, watched, event) -> bool:
         if event.type() == QEvent.Type.Resize:
