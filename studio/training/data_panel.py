@@ -120,7 +120,8 @@ class DataPanel(QWidget):
         column.addLayout(self.options)
         column.addWidget(self.shapes)
         column.addWidget(self.problem_label)
-        column.addWidget(QLabel("<b>Preview</b>"))
+        self.preview_title = QLabel("<b>Preview</b>")
+        column.addWidget(self.preview_title)
         for widget in (self.images, self.table, self.text):
             column.addWidget(widget)
             widget.setVisible(False)
@@ -220,7 +221,7 @@ class DataPanel(QWidget):
         if key == self._previewed:
             return
         self._previewed = key
-        for widget in (self.images, self.table, self.text):
+        for widget in (self.images, self.table, self.text, self.preview_title):
             widget.setVisible(False)
         self.preview_kind = ""
         if spec.source in NO_PREVIEW or self.problem:
@@ -247,6 +248,7 @@ class DataPanel(QWidget):
                                              for row in rows))
             self.text.setVisible(True)
             self.preview_kind = "text"
+            self.preview_title.setVisible(True)
             return
         inputs = np.asarray(raw.inputs)
         targets = np.asarray(raw.targets) if raw.targets is not None else None
@@ -258,6 +260,7 @@ class DataPanel(QWidget):
             self.images.setPixmap(QPixmap.fromImage(image_grid(inputs, labels, raw.pixel_range)))
             self.images.setVisible(True)
             self.preview_kind = "images"
+            self.preview_title.setVisible(True)
             return
         flat = inputs[:8].reshape(min(8, len(inputs)), -1)[:, :12]
         self.table.setRowCount(len(flat))
@@ -270,3 +273,4 @@ class DataPanel(QWidget):
         self.table.resizeColumnsToContents()
         self.table.setVisible(True)
         self.preview_kind = "table"
+        self.preview_title.setVisible(True)
