@@ -158,3 +158,28 @@ def test_preview_panel_reports_an_error_and_offers_trained_weights(window, qtbot
     panel.show_selection("model", [block_id(window.document, "conv1")])
     qtbot.waitUntil(lambda: "No preview" in panel.status.text(), timeout=CHILD_TIMEOUT_MS)
     assert "best.pt" in panel.status.text() and not panel.image_items
+
+
+def test_a_preview_panel_deleted_while_its_child_runs_ends_quietly(qtbot, registry):
+    from studio.insight.preview import PreviewPanel
+    from tests.studio_support import example_document
+
+    doc = example_document(registry, "digits_cnn")
+    panel = PreviewPanel(doc)
+    panel.show_selection("model", [block_id(doc, "conv1")])
+    qtbot.waitUntil(lambda: panel.process is not None and panel.process.processId() > 0, timeout=5000)
+    pid = panel.process.processId()
+    panel.deleteLater()  # e.g. the window closes; a late callback would raise in the event loop
+    qtbot.waitUntil(lambda: not _alive(pid), timeout=10_000)
+    qtbot.wait(200)
+
+
+def _alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as stat:  # a zombie is as good as gone
+        return stat.read().split()[2] != "Z"

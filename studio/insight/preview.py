@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
+import shiboken6
 from PySide6.QtCore import QProcess, QProcessEnvironment, QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
@@ -154,12 +155,14 @@ class PreviewPanel(QWidget):
         self._stderr = b""
         process.readyReadStandardError.connect(lambda p=process: self._read_err(p))
         process.finished.connect(lambda code, _status, p=process, k=key, o=out: self._finished(p, k, o, code))
-        process.errorOccurred.connect(lambda _e, p=process: self._failed(p, p.errorString()))
+        process.errorOccurred.connect(lambda _e, p=process: self._process_error(p))
         self.process, self._running_key = process, key
         self.status.setText("Computing the output for 4 samples…")
         process.start(sys.executable, args)
 
     def _read_err(self, process: QProcess) -> None:
+        if not shiboken6.isValid(self):
+            return  # the panel went away while its child ran (the window closed)
         if process is self.process:
             self._stderr = (self._stderr + bytes(process.readAllStandardError()))[-4000:]
 
@@ -172,6 +175,8 @@ class PreviewPanel(QWidget):
             process.deleteLater()
 
     def _finished(self, process: QProcess, key: tuple, out: Path, code: int) -> None:
+        if not shiboken6.isValid(self):
+            return  # the panel went away while its child ran (the window closed)
         if process is not self.process:
             return
         self.process, self._running_key = None, None
@@ -189,7 +194,13 @@ class PreviewPanel(QWidget):
         if key == self._key():
             self._draw(data)
 
+    def _process_error(self, process: QProcess) -> None:
+        if shiboken6.isValid(self) and shiboken6.isValid(process):
+            self._failed(process, process.errorString())
+
     def _failed(self, process: QProcess, why: str) -> None:
+        if not shiboken6.isValid(self):
+            return  # the panel went away while its child ran (the window closed)
         if process is not None and process is self.process:
             self.process, self._running_key = None, None
         self.status.setText(f"<span style='color:#c92a2a'>No preview: {escape(why)}</span>")
