@@ -9,7 +9,9 @@ shared and noisy):
   headless  `python -m runtime.cli train digits_cnn --epochs E --threads T --out DIR`
   studio    the main window's Train (studio/training/panel.py -> worker.py), with the
             live plots and warnings consuming every event in this GUI process
-The figure is the trainer's own samples/s (summary.json / the finished event:
+The studio's warm child is turned off here (it would import torch beside the
+headless run); tests/test_studio_training.py measures what it saves. The
+figure is the trainer's own samples/s (summary.json / the finished event:
 batch loops only, so process start-up and the torch import are excluded).
 The ratio is taken per pair; the median ratio is the result. Since the
 machine is shared, wall-clock speeds swing with other people's load; the
@@ -63,6 +65,7 @@ def headless(example: str, epochs: int, threads: int, out: Path) -> float:
 def studio(window: MainWindow, epochs: int, threads: int, base: Path) -> tuple[float, float]:
     """(samples/s, worst event-loop lateness in ms while training)."""
     panel = window.training
+    panel.prewarm_enabled = False  # a child importing torch beside the headless run would slow it
     panel.runs_base = base
     panel.extra_args = ("--epochs", str(epochs), "--threads", str(threads))
     loop = QEventLoop()
@@ -127,6 +130,7 @@ def main() -> int:
             cpu_ratios.append(cpu["headless"] / cpu["studio"])
             print(f"pair {pair + 1} ratio studio/headless {ratios[-1]:.3f} "
                   f"(by child CPU {cpu_ratios[-1]:.3f})", flush=True)
+        window.training.worker.wait_stopped()
         window.document.undo_stack.setClean()
         window.close()
     median = statistics.median(ratios)
