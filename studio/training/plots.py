@@ -22,9 +22,9 @@ from PySide6.QtWidgets import QCheckBox, QGridLayout, QHBoxLayout, QLabel, QSlid
 REDRAW_MS = 33  # ~30 redraws a second at most, for the user's own changes (smoothing, log scale)
 # Live updates are coalesced more: painting the plots is the GUI's main cost while training, and every
 # millisecond of it is taken from the training child on a small, busy machine.
-LIVE_MS = 100
+LIVE_MS = 200
 SECONDARY = ("lr", "speed")  # slow-moving curves, redrawn at most every SECONDARY_S while training
-SECONDARY_S = 0.5
+SECONDARY_S = 1.0
 
 # the recipe's headline metric, in order of preference, with its axis title
 METRICS = (("accuracy", "Accuracy"), ("mae", "Mean absolute error"), ("perplexity", "Perplexity"),
