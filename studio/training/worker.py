@@ -53,6 +53,7 @@ from runtime.cli import main
 sys.exit(main(json.loads(line)))
 """
 PATH_OPTIONS = ("path", "root", "labels")  # data options that name files, resolved against the project folder
+EXIT_GRACE_MS = 300  # after its finished event, how long a child may take to exit on its own
 
 
 def slug(name: str) -> str:
@@ -236,6 +237,12 @@ class TrainingWorker(QObject):
             return
         if event["kind"] == "finished":
             self.finished_event = event
+            # everything is on disk before this event (summary.json, checkpoints); the child's own exit
+            # (interpreter and torch teardown) can take a second, which Stop and the next Train should
+            # not wait for: a short grace, then it is ended
+            process = self.process
+            QTimer.singleShot(EXIT_GRACE_MS, lambda: self._escalate(process, kill=False))
+            QTimer.singleShot(EXIT_GRACE_MS + 1000, lambda: self._escalate(process, kill=True))
         elif event["kind"] == "error":
             self.last_error = event
         self.eventReceived.emit(event)
