@@ -55,9 +55,10 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def headless(example: str, epochs: int, threads: int, out: Path) -> float:
+def headless(example: str, epochs: int, threads: int, out: Path, events: bool = False) -> float:
     cmd = [sys.executable, "-m", "runtime.cli", "train", example, "--epochs", str(epochs),
            "--threads", str(threads), "--out", str(out), "--quiet"]
+    cmd += ["--events", "jsonl"] if events else []
     subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return json.loads((out / "summary.json").read_text())["samples_per_second"]
 
@@ -100,6 +101,9 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--pairs", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--headless-events", action="store_true",
+                        help="the headless run streams JSON events too (to /dev/null): "
+                             "separates the GUI's cost from the event stream's")
     args = parser.parse_args()
 
     app = QApplication.instance() or QApplication([])
@@ -119,7 +123,8 @@ def main() -> int:
                 start = time.perf_counter()
                 child_cpu = _children_cpu()
                 if who == "headless":
-                    speeds[who] = headless(args.example, args.epochs, args.threads, Path(tmp) / f"h{pair}")
+                    speeds[who] = headless(args.example, args.epochs, args.threads, Path(tmp) / f"h{pair}",
+                                            args.headless_events)
                 else:
                     speeds[who], late = studio(window, args.epochs, args.threads, Path(tmp) / f"s{pair}")
                     lateness.append(late)
