@@ -86,6 +86,12 @@ def test_block_stats_event_colours_the_canvas_with_a_legend_and_the_view_toggle(
     window.grab().save(str(tmp_path / "gradient_flow.png"))
     window.gradient_flow.clear()
     assert scene.blocks[conv2].gradient is None and not legends[0].isVisible()
+    window.training.worker.eventReceived.emit(event)
+    window.document.replace_project(window.document.project.copy())  # e.g. File > Open of another project
+    toggle.trigger()
+    toggle.trigger()
+    new_scene = window.tabs.current_view().network_scene
+    assert all(item.gradient is None for item in new_scene.blocks.values())
 
 
 def test_training_child_block_stats_colour_the_canvas(window, qtbot, tmp_path):

@@ -22,6 +22,8 @@ def install_insight(window) -> None:
         view_menu.insertAction(window.panels_menu.menuAction(), action)
     else:
         window.addAction(action)
+    # another project's block ids may repeat the old ones ("b2"): never colour them with old norms
+    window.document.projectReplaced.connect(lambda *_: window.gradient_flow.clear())
 
     window.preview = PreviewPanel(window.document, runs_folder=lambda: window.runs.folder)
     window.add_dock("Preview", window.preview, Qt.DockWidgetArea.RightDockWidgetArea, 300)
