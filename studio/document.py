@@ -22,7 +22,7 @@ import networkx as nx
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
-from graph.diagnostics import Fix
+from graph.diagnostics import ERROR, Diagnostic, Fix
 from graph.layout import layered_layout
 from graph.model import Block, Change, Edge, Group, Network, Project
 from graph.project_io import load_project, save_project
@@ -52,6 +52,7 @@ class Document(QObject):
         self.undo_stack.indexChanged.connect(self._after_step)
         self._caches: dict[int, AnalysisCache] = {}
         self._analyses: dict[str, Analysis] = {}
+        self._data_problem: Diagnostic | None = None
         self._dirty: set[str] = set()
         self._subscriptions: list[tuple[Network, object]] = []
         self.project = Project()
@@ -77,6 +78,7 @@ class Document(QObject):
             net.subscribe(listener)
             self._subscriptions.append((net, listener))
         self._analyses = {net.name: self._analyse(net) for net in project.networks}
+        self._data_problem = None
         if modified:
             self.undo_stack.resetClean()  # no state in the history matches a file
         self.projectReplaced.emit()
@@ -117,7 +119,33 @@ class Document(QObject):
         self._dirty.clear()
 
     def analysis(self, network: str | None = None) -> Analysis:
+        """Shapes and problems of a network, including a data source that does not fit it."""
+        name = self.network(network).name
+        graph_only = self._analyses[name]
+        problem = self._data_problem
+        if problem is None or problem.network != name:
+            return graph_only
+        return Analysis(graph_only.network, graph_only.inference, [problem, *graph_only.diagnostics])
+
+    def graph_analysis(self, network: str | None = None) -> Analysis:
+        """Only what the graph itself says (what the compiler needs)."""
         return self._analyses[self.network(network).name]
+
+    def set_data_problem(self, block_id: str | None, message: str) -> None:
+        """Show on the input block that the data source does not fit it ("" clears it).
+
+        Derived state like the analysis itself: never on the undo stack, never saved.
+        """
+        problem = None
+        if message:
+            net = next((n for n in self.project.networks if block_id in n.blocks), None)
+            problem = Diagnostic(ERROR, "data", message, block_id if net else None, None, None,
+                                 net.name if net else self.network().name)
+        if problem == self._data_problem:
+            return
+        old, self._data_problem = self._data_problem, problem
+        for name in {d.network for d in (old, problem) if d is not None}:
+            self.analysisChanged.emit(name)
 
     def network(self, name: str | None = None) -> Network:
         return self.project.network(name)

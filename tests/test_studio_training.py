@@ -22,7 +22,7 @@ from graph.project_io import save_project
 from graph.training_config import DataSpec
 from studio.training.plots import TrainingPlots, ema
 from studio.training.warnings import WarningWatcher
-from tests.studio_support import close_window, make_window, refuse_dialogs
+from tests.studio_support import block_id, close_window, make_window, refuse_dialogs
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAIN_TIMEOUT_MS = 90_000
@@ -212,8 +212,18 @@ def test_data_panel_previews_digits_and_flags_a_mismatch(qtbot, tmp_path, regist
         assert data.problem.startswith("Input block 'image'") and "(B, 1, 8, 8)" in data.problem
         assert "iris" in data.problem and not data.preview_title.isVisible()
         assert data.problem_label.isVisible()
+        # ... and the mismatch is a problem on the input block itself, on the canvas and in the list
+        image = block_id(win.document, "image")
+        [problem] = [d for d in win.document.analysis().diagnostics if d.code == "data"]
+        assert problem.block == image and problem.is_error and problem.message == data.problem
+        card = win.tabs.current_view().network_scene.blocks[image]
+        assert card.status.severity == "error" and card.badge is not None
+        assert any(d.code == "data" for d in win.problems.diagnostics())
+        assert win.document.graph_analysis().ok  # the graph itself is fine: its code still compiles
         win.document.undo_stack.undo()
         assert win.document.project.data.source == "digits" and data.problem == ""
+        assert not [d for d in win.document.analysis().diagnostics if d.code == "data"]
+        assert card.status.severity is None
     finally:
         close_window(win)
 

@@ -129,7 +129,7 @@ class CodeView(QWidget):
     def refresh(self) -> None:
         self.timer.stop()
         doc = self.document
-        analyses = {net.name: doc.analysis(net.name) for net in doc.project.networks}
+        analyses = {net.name: doc.graph_analysis(net.name) for net in doc.project.networks}
         try:
             self.compiled = compile_project(doc.project, doc.registry, analyses)
             text = self.compiled.source

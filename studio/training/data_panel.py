@@ -206,6 +206,9 @@ class DataPanel(QWidget):
     def _set_problem(self, text: str) -> None:
         self.problem_label.setText(text)
         self.problem_label.setVisible(bool(text))
+        found = input_block(self.document)
+        # the canvas and the problems list show it on the input block too
+        self.document.set_data_problem(found[0].id if found else None, text)
         if text != self.problem:
             self.problem = text
             self.problemChanged.emit(text)
