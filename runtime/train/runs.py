@@ -18,13 +18,12 @@ from __future__ import annotations
 import json
 import os
 import platform
-import re
-import time
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from runtime.run_names import default_run_dir, slug  # noqa: F401 - re-exported for callers
 from runtime.train.errors import SetupError
 from runtime.train.events import plain_json
 
@@ -37,21 +36,6 @@ MODEL_CODE = "model.py"
 SAMPLES = "samples"
 
 
-def slug(name: str) -> str:
-    """A file-name-safe version of a project name."""
-    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-.")
-    return cleaned[:60] or "project"
-
-
-def default_run_dir(project_name: str, base: Path) -> Path:
-    """`base/runs/<project>-<timestamp>`, with a counter if two runs start in the same second."""
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    path = base / "runs" / f"{slug(project_name)}-{stamp}"
-    n = 2
-    while path.exists():
-        path = base / "runs" / f"{slug(project_name)}-{stamp}-{n}"
-        n += 1
-    return path
 
 
 def versions() -> dict[str, str]:

@@ -34,11 +34,12 @@ from PySide6.QtWidgets import (
 
 from graph.params import Int, ParamError
 from graph.training_config import TRAINING_PARAMS
+from runtime.run_names import default_run_dir
 from studio.document import Document
 from studio.param_editors import ParamEditor, make_editor
 from studio.training.plots import TrainingPlots
 from studio.training.warnings import WarningWatcher
-from studio.training.worker import TrainingWorker, default_run_dir
+from studio.training.worker import TrainingWorker
 
 MAIN_SETTINGS = ("recipe", "optimizer", "lr", "schedule", "batch_size", "epochs", "weight_decay",
                  "early_stopping", "device", "mixed_precision")
@@ -229,7 +230,8 @@ class TrainingPanel(QWidget):
         if self.worker.running:
             return False
         doc = self.document
-        broken = [net.name for net in doc.project.networks if not doc.analysis(net.name).ok]
+        # graph errors stop it here; a data problem goes on to the child, which names the file and row
+        broken = [net.name for net in doc.project.networks if not doc.graph_analysis(net.name).ok]
         if broken:
             self._warn(f"Fix the problems in network '{broken[0]}' before training (see Problems)")
             return False

@@ -22,10 +22,8 @@ terminated, and killed a second after that.
 from __future__ import annotations
 
 import json
-import re
 import sys
 import tempfile
-import time
 from collections import deque
 from pathlib import Path
 
@@ -54,21 +52,6 @@ sys.exit(main(json.loads(line)))
 """
 PATH_OPTIONS = ("path", "root", "labels")  # data options that name files, resolved against the project folder
 EXIT_GRACE_MS = 300  # after its finished event, how long a child may take to exit on its own
-
-
-def slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_").lower() or "project"
-
-
-def default_run_dir(project_name: str, base: Path) -> Path:
-    """`base/runs/<project>-<time>` (the CLI's layout), with a counter if the second is taken."""
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    path = base / "runs" / f"{slug(project_name)}-{stamp}"
-    n = 2
-    while path.exists():
-        path = base / "runs" / f"{slug(project_name)}-{stamp}-{n}"
-        n += 1
-    return path
 
 
 def snapshot(project: Project, base_dir: Path | None, folder: Path) -> Path:
