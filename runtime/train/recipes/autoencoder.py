@@ -19,10 +19,9 @@ from runtime.train.images import grid_png
 from runtime.train.metrics import RegressionMeter
 from runtime.train.recipes.base import (
     Evaluation,
-    OptimizerGroup,
-    Recipe,
     RecipeSetup,
     SampleOutput,
+    SingleNetworkRecipe,
     check_input,
     pick_network,
     single_head,
@@ -44,7 +43,7 @@ def image_shape_for(shape: tuple[int, ...], extra: dict) -> tuple[int, ...] | No
     return None
 
 
-class Autoencoder(Recipe):
+class Autoencoder(SingleNetworkRecipe):
     name = "autoencoder"
     monitor = "loss"
 
@@ -69,14 +68,8 @@ class Autoencoder(Recipe):
         self.image_shape = image_shape_for(tuple(dataset.input_shape), dataset.extra)
         self.place_data()
 
-    def optimizer_groups(self) -> dict[str, OptimizerGroup]:
-        return {self.network: OptimizerGroup(self.network, list(self.model.parameters()), self.config.lr)}
-
-    def train_step(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
-        with self.autocast():
-            loss = self.loss_fn(self.model(x).float(), x)
-        self.updaters[self.network](loss)
-        return loss.detach()
+    def step_loss(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        return self.loss_fn(self.model(x).float(), x)  # the input is its own target
 
     @torch.no_grad()
     def evaluate(self, split: DeviceSplit) -> Evaluation:

@@ -110,6 +110,29 @@ class Recipe:
 
 # --- checks shared by recipes -------------------------------------------------------------------
 
+
+class SingleNetworkRecipe(Recipe):
+    """A recipe that trains one network with one optimizer (all but the GAN).
+
+    Subclasses set `self.network` and `self.model` and say how a batch becomes a loss.
+    """
+
+    network: str
+    model: nn.Module
+
+    def step_loss(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        raise NotImplementedError
+
+    def optimizer_groups(self) -> dict[str, OptimizerGroup]:
+        return {self.network: OptimizerGroup(self.network, list(self.model.parameters()), self.config.lr)}
+
+    def train_step(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        with self.autocast():
+            loss = self.step_loss(x, y)
+        self.updaters[self.network](loss)
+        return loss.detach()
+
+
 def pick_network(setup: RecipeSetup, recipe: str) -> tuple[str, nn.Module, CompiledNetwork]:
     """The one network a single-network recipe trains (the first, with a warning when there are more)."""
     names = list(setup.compiled.networks)

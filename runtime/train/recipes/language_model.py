@@ -18,10 +18,9 @@ from runtime.train.errors import SetupError
 from runtime.train.metrics import ClassificationMeter, perplexity
 from runtime.train.recipes.base import (
     Evaluation,
-    OptimizerGroup,
-    Recipe,
     RecipeSetup,
     SampleOutput,
+    SingleNetworkRecipe,
     check_input,
     check_targets,
     pick_network,
@@ -29,7 +28,7 @@ from runtime.train.recipes.base import (
 )
 
 
-class LanguageModel(Recipe):
+class LanguageModel(SingleNetworkRecipe):
     name = "language_model"
     monitor = "loss"
 
@@ -66,14 +65,8 @@ class LanguageModel(Recipe):
             return self.loss_fn(out.reshape(-1, out.shape[-1]), y.reshape(-1))
         return self.loss_fn(out, y[:, -1])  # one score per window: predict the token after it
 
-    def optimizer_groups(self) -> dict[str, OptimizerGroup]:
-        return {self.network: OptimizerGroup(self.network, list(self.model.parameters()), self.config.lr)}
-
-    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        with self.autocast():
-            loss = self._loss_of(self.model(x), y)
-        self.updaters[self.network](loss)
-        return loss.detach()
+    def step_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self._loss_of(self.model(x), y)
 
     @torch.no_grad()
     def evaluate(self, split: DeviceSplit) -> Evaluation:

@@ -16,9 +16,8 @@ from runtime.train.errors import SetupError
 from runtime.train.metrics import BinaryMeter, ClassificationMeter, RegressionMeter
 from runtime.train.recipes.base import (
     Evaluation,
-    OptimizerGroup,
-    Recipe,
     RecipeSetup,
+    SingleNetworkRecipe,
     as_target_shape,
     check_input,
     check_targets,
@@ -32,7 +31,7 @@ _HEADS = {"ClassificationHead": "classification", "BinaryHead": "classification"
 MAX_CONFUSION_CLASSES = 100
 
 
-class Supervised(Recipe):
+class Supervised(SingleNetworkRecipe):
     name = "supervised"
 
     def __init__(self, setup: RecipeSetup):
@@ -108,14 +107,8 @@ class Supervised(Recipe):
     def class_names(self) -> list[str] | None:
         return self.setup.dataset.class_names
 
-    def optimizer_groups(self) -> dict[str, OptimizerGroup]:
-        return {self.network: OptimizerGroup(self.network, list(self.model.parameters()), self.config.lr)}
-
-    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        with self.autocast():
-            loss = self._loss_of(self.model(x), y)
-        self.updaters[self.network](loss)
-        return loss.detach()
+    def step_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self._loss_of(self.model(x), y)
 
     def _meter(self):
         if self.monitor != "accuracy":
