@@ -9,6 +9,15 @@ runtime/train/events.py); the progress bar and messages go to stderr. Stop
 with Ctrl+C, SIGTERM or a line "stop" on stdin: the run saves a checkpoint
 and ends with reason "stopped" (exit 0), ready for --resume.
 
+Several processes (see runtime/train/distributed.py and the README):
+
+    deepwire train my.dw.json --gpus 4              # one process per local GPU, via torchrun
+    deepwire train my.dw.json --nproc 2             # two CPU processes (gloo), e.g. on a CPU cluster
+    torchrun --nnodes 2 --node_rank 0 --rdzv_endpoint host:29500 --nproc_per_node 8 \
+        -m runtime.cli train my.dw.json --out runs/big  # across machines
+
+--batch-size is per process: each step trains on batch size x processes samples.
+
 Exit codes: 0 trained (or stopped cleanly), 1 training failed (NaN loss,
 out of memory, an error in the model), 2 the project, its data or the
 arguments are wrong.
@@ -28,7 +37,8 @@ EXIT_OK, EXIT_FAILED = 0, 1
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("project", help="a .dw.json project file, or the name of a bundled example")
     parser.add_argument("--epochs", type=int, metavar="N", help="passes over the training data")
-    parser.add_argument("--batch-size", type=int, metavar="N", help="samples per step")
+    parser.add_argument("--batch-size", type=int, metavar="N",
+                        help="samples per step and process (with --gpus/--nproc N a step sees N times this)")
     parser.add_argument("--lr", type=float, metavar="X", help="learning rate")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="where to train")
     parser.add_argument("--seed", type=int, metavar="N", help="random seed (weights, shuffling, split)")
@@ -41,6 +51,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-seconds", type=float, metavar="S",
                         help="stop cleanly (saving a checkpoint) after this many seconds of training")
     parser.add_argument("--threads", type=int, metavar="N", help="CPU threads for PyTorch")
+    scale = parser.add_mutually_exclusive_group()
+    scale.add_argument("--gpus", type=int, metavar="N", help="train on N local GPUs, one process each "
+                       "(DistributedDataParallel started with torchrun); 1 trains in this process")
+    scale.add_argument("--nproc", type=int, metavar="N", help="train in N CPU processes (gloo), "
+                       "DistributedDataParallel started with torchrun")
 
 
 def _overrides(args: argparse.Namespace) -> dict:
@@ -90,6 +105,17 @@ def run(args: argparse.Namespace) -> int:
         print("deepwire: give either --resume RUN_DIR (continue that run in its folder) or --out DIR "
               "(a new run), not both", file=sys.stderr)
         return EXIT_UNREADABLE
+    from runtime.commands.launch import launch_processes, processes_wanted
+
+    wanted = processes_wanted(args)
+    if isinstance(wanted, str):
+        print(f"deepwire: {wanted}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    if wanted > 1:
+        out = args.out or (None if args.resume else str(_default_out(project.name, path)))
+        return launch_processes(args, wanted, out)
+    if args.gpus == 1 and not args.device:
+        args.device = "cuda"
     try:
         project.training = project.training.replace(**_overrides(args))
     except ParamError as err:
@@ -103,38 +129,48 @@ def run(args: argparse.Namespace) -> int:
     from runtime.data import DataError
     from runtime.train import JsonLinesWriter, SetupError, StopFlag, Trainer, TrainingError, TrainOptions
     from runtime.train.data import load_project_data
+    from runtime.train.distributed import Cluster
     from runtime.train.progress import ProgressBar
     from runtime.train.stop import watch_stdin
 
+    try:
+        cluster = Cluster.from_env()  # rank 0 of 1 unless started by torchrun
+    except SetupError as err:
+        print(f"deepwire: {err}", file=sys.stderr)
+        return EXIT_UNREADABLE
     if args.threads:
         torch.set_num_threads(args.threads)
     listeners = []
-    if args.events == "jsonl":
+    if args.events == "jsonl" and cluster.is_main:
         listeners.append(JsonLinesWriter(sys.stdout))
-    if not args.quiet and (args.events is None or sys.stderr.isatty()):
+    if not args.quiet and cluster.is_main and (args.events is None or sys.stderr.isatty()):
         listeners.append(ProgressBar(sys.stderr))
     stop = StopFlag()
-    if args.events == "jsonl" and not sys.stdin.isatty():
+    if args.events == "jsonl" and cluster.is_main and not sys.stdin.isatty():
         watch_stdin(stop)  # the studio may write "stop" instead of sending a signal
 
     try:
         dataset = load_project_data(project, registry, base_dir=path.parent)
     except (DataError, SetupError) as err:
+        if not cluster.is_main:
+            return EXIT_UNREADABLE  # rank 0 says it
         return _fail_before_start(str(err), listeners, "data")
     if args.resume:
         run_dir = Path(args.resume)
     else:
         run_dir = Path(args.out) if args.out else _default_out(project.name, path)
     options = TrainOptions(run_dir=run_dir, resume=bool(args.resume), max_seconds=args.max_seconds,
-                           project_path=path, stop=stop)
+                           project_path=path, stop=stop, cluster=cluster)
     try:
         Trainer(project, registry, dataset, options, listeners).run()
     except SetupError as err:  # the trainer has sent the error event; the bar has printed it
-        if not _has_bar(listeners):
+        if cluster.is_main and not _has_bar(listeners):
             print(f"deepwire: {err}", file=sys.stderr)
         return EXIT_UNREADABLE
     except TrainingError as err:
-        if not _has_bar(listeners):
+        if not cluster.is_main:
+            print(f"deepwire: process {cluster.rank}: training failed: {err}", file=sys.stderr)
+        elif not _has_bar(listeners):
             suggestion = f"\n  suggestion: {err.suggestion}" if err.suggestion else ""
             print(f"deepwire: training failed: {err}{suggestion}", file=sys.stderr)
         return EXIT_FAILED

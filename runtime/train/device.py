@@ -45,15 +45,18 @@ class Precision:
     """Autocast context and gradient scaler for one device."""
 
     def __init__(self, device: torch.device, mixed: bool):
-        self.enabled = bool(mixed and device.type == "cuda")
-        self.dtype = None
-        if self.enabled:
-            self.dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        from runtime.train.accelerate import mixed_precision_dtype
+
+        bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
+        self.dtype = mixed_precision_dtype(device.type, mixed, bf16)
+        self.enabled = self.dtype is not None
         self.device_type = device.type
 
     def new_scaler(self) -> torch.amp.GradScaler | None:
         """A gradient scaler per optimizer for float16 (bfloat16 has float32's range and needs none)."""
-        if self.enabled and self.dtype == torch.float16:
+        from runtime.train.accelerate import needs_grad_scaler
+
+        if needs_grad_scaler(self.dtype):
             return torch.amp.GradScaler("cuda")
         return None
 

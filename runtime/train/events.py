@@ -84,6 +84,8 @@ class Started(Event):
     start_step: int = 0
     config: dict[str, Any] = field(default_factory=dict)
     block_names: dict[str, dict[str, str]] = field(default_factory=dict)  # network -> block id -> name
+    processes: int = 1  # training processes (torchrun); batch_size is the global batch of all of them
+    memory_estimate: dict[str, int] = field(default_factory=dict)  # bytes per part and "total" (memory.py)
 
 
 @dataclass
@@ -96,6 +98,7 @@ class Step(Event):
     samples_per_second: float
     eta_seconds: float
     values: dict[str, float] = field(default_factory=dict)  # recipe extras, e.g. a GAN's d_loss
+    memory_bytes: int | None = None  # device memory held by tensors now (CUDA), None where unmeasured
 
 
 @dataclass
@@ -183,6 +186,7 @@ class Finished(Event):
     seconds: float
     samples_per_second: float
     run_dir: str
+    peak_memory_bytes: int | None = None  # most device memory the run's tensors took (CUDA)
 
 
 EVENT_TYPES: dict[str, type[Event]] = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from time import perf_counter
 
+from runtime.train import memory
 from runtime.train.runs import versions
 
 
@@ -26,7 +27,10 @@ def build_summary(trainer, reason: str, wall_start: float, test: dict[str, float
         "wall_seconds": perf_counter() - wall_start,
         "device": str(trainer.device),
         "precision": trainer.precision.describe(),
-        "batch_size": trainer.batch_size,
+        "batch_size": trainer.batch_size,  # per process
+        "processes": trainer.cluster.world_size,
+        "global_batch_size": getattr(trainer, "global_batch", trainer.batch_size),
+        "memory": {"estimate": trainer.memory_estimate, "peak": memory.peak_bytes(trainer.device)},
         "seed": trainer.project.seed,
         "config": dict(trainer.config.values),
         "versions": versions(),

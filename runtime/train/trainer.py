@@ -28,7 +28,10 @@ from graph.model import Project
 from graph.spec import Registry
 from runtime.build import build_models
 from runtime.data.base import Dataset
+from runtime.train import distributed as dist
 from runtime.train import events as ev
+from runtime.train import memory
+from runtime.train.accelerate import CompiledOrEager, wants_channels_last
 from runtime.train.checkpoint import load_checkpoint, load_models, make_checkpoint
 from runtime.train.data import compile_for_training
 from runtime.train.device import Precision, pick_device
@@ -52,6 +55,8 @@ class TrainOptions:
     project_path: Path | None = None  # where the project file is: relative paths are read beside it
     stop: StopFlag | None = None
     handle_signals: bool = True  # Ctrl+C / SIGTERM set the stop flag while training (main thread only)
+    cluster: dist.Cluster | None = None  # this process's place under torchrun (default: one process)
+    compile_fn: object = None  # replaces torch.compile (tests of the fallback)
 
 
 class Trainer:
@@ -64,6 +69,8 @@ class Trainer:
         self.config = project.training
         self.listeners = [ev.as_listener(listener) for listener in listeners]
         self.stop = options.stop or StopFlag()
+        self.cluster = options.cluster or dist.Cluster()
+        self.memory_estimate: dict[str, int] = {}
         self.folder: RunFolder | None = None
         # loop position and history (all saved in last.pt)
         self.epoch = 0  # epochs completed
@@ -82,6 +89,8 @@ class Trainer:
         self.samples_seen = 0
 
     def emit(self, event: ev.Event) -> None:
+        if not self.cluster.is_main:
+            return  # rank 0 speaks for all processes
         for listener in self.listeners:
             listener.on_event(event)
 
@@ -89,34 +98,40 @@ class Trainer:
     def run(self) -> dict:
         wall_start = perf_counter()
         guard = stop_on_signals(self.stop) if self.options.handle_signals else nullcontext()
-        with guard:
+        try:
+            with guard:
+                return self._run(wall_start)
+        finally:
+            dist.leave(self.cluster)
+
+    def _run(self, wall_start: float) -> dict:
+        try:
+            self._setup()
+        except SetupError as exc:
+            self.emit(ev.RunError(str(exc), "setup", "fix the project or its data and start again"))
+            self.emit(self._finished("failed", wall_start, {}))
+            raise
+        reason, failure = "completed", None
+        try:
+            reason = self._train()
+        except Exception as exc:  # noqa: BLE001 - every failure is reported, then re-raised
+            failure = exc if isinstance(exc, TrainingError) else describe_failure(exc, self)
+            reason = "failed"
+            self.emit(ev.RunError(str(failure), failure.reason, failure.suggestion, failure.step,
+                                  failure.epoch))
+        test = {}
+        if failure is None:
             try:
-                self._setup()
-            except SetupError as exc:
-                self.emit(ev.RunError(str(exc), "setup", "fix the project or its data and start again"))
-                self.emit(self._finished("failed", wall_start, {}))
-                raise
-            reason, failure = "completed", None
-            try:
-                reason = self._train()
-            except Exception as exc:  # noqa: BLE001 - every failure is reported, then re-raised
-                failure = exc if isinstance(exc, TrainingError) else describe_failure(exc, self)
-                reason = "failed"
-                self.emit(ev.RunError(str(failure), failure.reason, failure.suggestion, failure.step,
-                                      failure.epoch))
-            test = {}
-            if failure is None:
-                try:
-                    test = self._test_metrics()
-                except Exception as exc:  # noqa: BLE001 - training is done; say so and keep its results
-                    self.emit(ev.RunWarning(f"the test split could not be evaluated: {exc}"))
-            summary = build_summary(self, reason, wall_start, test, failure)
-            self.folder.write_summary(summary)
-            self.folder.close()
-            self.emit(self._finished(reason, wall_start, test))
-            if failure is not None:
-                raise failure
-            return summary
+                test = self._test_metrics()
+            except Exception as exc:  # noqa: BLE001 - training is done; say so and keep its results
+                self.emit(ev.RunWarning(f"the test split could not be evaluated: {exc}"))
+        summary = build_summary(self, reason, wall_start, test, failure)
+        self.folder.write_summary(summary)
+        self.folder.close()
+        self.emit(self._finished(reason, wall_start, test))
+        if failure is not None:
+            raise failure
+        return summary
 
     def _finished(self, reason: str, wall_start: float, test: dict[str, float]) -> ev.Finished:
         return ev.Finished(
@@ -125,37 +140,55 @@ class Trainer:
             metrics=self.last_val or self.last_train, test_metrics=test,
             seconds=perf_counter() - wall_start,
             samples_per_second=self.samples_seen / self.train_seconds if self.train_seconds else 0.0,
-            run_dir=str(self.options.run_dir))
+            run_dir=str(self.options.run_dir),
+            peak_memory_bytes=memory.peak_bytes(self.device) if hasattr(self, "device") else None)
 
     # --- set-up ----------------------------------------------------------------------------------
     def _setup(self) -> None:
         config, project = self.config, self.project
-        self.device = pick_device(config.device)
+        cluster = self.cluster
+        self.device = dist.process_device(cluster, pick_device(config.device))
+        dist.join(cluster, self.device)
+        memory.reset_peak(self.device)
         self.precision = Precision(self.device, config.mixed_precision)
         self.compiled = compile_for_training(project, self.registry)
-        torch.manual_seed(project.seed)  # same seed, same initial weights
+        torch.manual_seed(project.seed)  # same seed, same initial weights (in every process)
         models, _ = build_models(project, self.registry, self.compiled)
         self.models = {name: model.to(self.device) for name, model in models.items()}
+        self.channels_last = [name for name, model in self.models.items()
+                              if wants_channels_last(self.device.type, model)]
+        for name in self.channels_last:
+            self.models[name] = self.models[name].to(memory_format=torch.channels_last)
         from runtime.train.transfer import apply_transfer
 
         base_dirs = [Path.cwd()]  # a relative init_checkpoint is looked up here, then beside the project
         if self.options.project_path:
             base_dirs.append(Path(self.options.project_path).parent)
         self.frozen = apply_transfer(config, self.models, self.compiled, base_dirs)
-        forward_models = self.models
-        if config.compile:
-            forward_models = {name: torch.compile(model) for name, model in self.models.items()}
         warnings: list[str] = []
+        forward_models = dict(self.models)
+        if cluster.distributed:
+            torch.manual_seed(dist.seed_for(project.seed, cluster))  # own dropout and noise per process
+            forward_models = {name: dist.wrap(model, self.device) for name, model in forward_models.items()}
+        if config.compile:
+            compile_fn = self.options.compile_fn or torch.compile
+            forward_models = {
+                name: CompiledOrEager(model, name, lambda text: self.emit(ev.RunWarning(text)), compile_fn)
+                for name, model in forward_models.items()}
         setup = RecipeSetup(project, self.compiled, forward_models, self.dataset, config, self.device,
                             self.precision, warnings)
         self.recipe = recipe = make_recipe(setup)
         self.monitor = self._pick_monitor()
 
         n = len(recipe.train_data)
-        self.batch_size = min(config.batch_size, n)
-        steps = math.ceil(n / self.batch_size)
-        if steps > 1 and n % self.batch_size == 1:
-            steps -= 1  # a last batch of one sample breaks batch norm; skip that sample this epoch
+        world = cluster.world_size
+        if n < 2 * world and world > 1:
+            raise SetupError(f"the training split has {n} samples, too few to give each of the {world} "
+                             "processes two; use fewer processes or more data")
+        # batch size is per process; a step's global batch is batch size x processes
+        self.batch_size = min(config.batch_size, max(1, n // world))
+        self.global_batch = self.batch_size * world
+        steps = dist.steps_per_epoch(n, self.global_batch, world)
         self.steps_per_epoch = steps
 
         self.collectors = {}
@@ -180,7 +213,11 @@ class Trainer:
         if config.compile and self.collectors:
             warnings.append("activation statistics are off while the model is compiled (torch.compile)")
 
-        self.folder = RunFolder(self.options.run_dir, resume=self.options.resume)
+        self.memory_estimate = self._estimate_memory(warnings)
+        if cluster.is_main:
+            self.folder = RunFolder(self.options.run_dir, resume=self.options.resume)
+        else:
+            self.folder = dist.quiet_folder(self.options.run_dir, self.options.resume)
         if self.options.resume:
             restore_state(self, load_checkpoint(self.folder.file(LAST)), warnings)
         else:
@@ -191,16 +228,52 @@ class Trainer:
         self.folder.open_metrics(keep_until_step=self.step if self.options.resume else None)
         self.emit(ev.Started(
             run_dir=str(self.folder.path), project=project.name, recipe=config.recipe,
-            device=f"{self.device} ({self.precision.describe()})", epochs=config.epochs,
-            steps_per_epoch=steps, batch_size=self.batch_size, train_samples=n,
+            device=self._describe_device(), epochs=config.epochs,
+            steps_per_epoch=steps, batch_size=self.global_batch, train_samples=n,
             val_samples=len(recipe.val_data) if recipe.val_data is not None else 0,
             parameters={name: sum(p.numel() for p in m.parameters() if p.requires_grad)
                         for name, m in self.models.items()},
             start_epoch=self.epoch, start_step=self.step, config=dict(config.values),
             block_names={net.name: {bid: b.name for bid, b in net.blocks.items()}
-                         for net in project.networks}))
+                         for net in project.networks},
+            processes=world, memory_estimate=self.memory_estimate))
         for message in warnings:
             self.emit(ev.RunWarning(message))
+
+    def _describe_device(self) -> str:
+        text = f"{self.device} ({self.precision.describe()}"
+        if self.channels_last:
+            text += ", channels_last"
+        if self.config.compile:
+            text += ", compiled"
+        text += ")"
+        if self.cluster.distributed:
+            text += f" x {self.cluster.world_size} processes"
+        return text
+
+    def _estimate_memory(self, warnings: list[str]) -> dict[str, int]:
+        """Bytes training will take on this process's device (see runtime/train/memory.py)."""
+        data = self.recipe.train_data
+        sample = data.inputs[:4] if data is not None else None
+        activations = {}
+        try:
+            for name, model in self.models.items():
+                info = self.compiled.networks[name]
+                reads_data = sample is not None and tuple(sample.shape[1:]) == tuple(info.input_shapes[0]) \
+                    and len(info.input_shapes) == 1
+                size = memory.activation_bytes(model, info.input_types, info.input_shapes, self.batch_size,
+                                               self.device, self.precision.autocast,
+                                               sample if reads_data else None)
+                # a GAN's discriminator runs on the real and on the fake batch before one backward
+                activations[name] = size * (2 if self.config.recipe == "gan" and reads_data else 1)
+        except Exception as exc:  # noqa: BLE001 - the estimate must never stop a run
+            warnings.append(f"the memory estimate failed ({exc}); training goes on without it")
+            return {}
+        on_device = data is not None and not data.staged and self.device.type != "cpu"
+        data_bytes = memory.tensor_bytes(t for t in (data.inputs, data.targets) if t is not None) \
+            if on_device else 0
+        return memory.estimate(self.models, activations, self.config.optimizer, self.config.momentum,
+                               data_bytes)
 
     def _pick_monitor(self) -> str:
         recipe, wanted = self.recipe, self.config.monitor
@@ -220,7 +293,8 @@ class Trainer:
     def _train(self) -> str:
         config, recipe, stop = self.config, self.recipe, self.stop
         data = recipe.train_data
-        n, batch_size, steps = len(data), self.batch_size, self.steps_per_epoch
+        n, global_batch, steps = len(data), self.global_batch, self.steps_per_epoch
+        cluster = self.cluster
         log_every, stats_every = config.log_every, config.stats_every if self.collectors else 0
         augment = config.augment and self.dataset.input_kind == "image"
         if augment:
@@ -239,12 +313,13 @@ class Trainer:
             self.window_start = (perf_counter(), self.samples_seen)
             started = perf_counter()
             for batch in range(self.batch_in_epoch, steps):
-                if stop.requested or (deadline is not None and perf_counter() > deadline):
+                if self._should_stop(deadline):
                     self.train_seconds += perf_counter() - started
                     self.batch_in_epoch = batch
                     self._save_last()
                     return stop.reason if stop.requested else "time_limit"
-                x, y = data.take(order[batch * batch_size:(batch + 1) * batch_size])
+                index = order[batch * global_batch:(batch + 1) * global_batch]
+                x, y = data.take(dist.shard(index, cluster))
                 if augment:
                     x = augment_batch(x)
                 if stats_every and (self.step + 1) % stats_every == 0:
@@ -252,7 +327,7 @@ class Trainer:
                 else:
                     values = recipe.train_step(x, y)
                 pending.append(values)
-                self.samples_seen += len(x)
+                self.samples_seen += len(index)
                 self.step += 1
                 if self.step % log_every == 0:
                     self._flush(epoch)
@@ -265,6 +340,14 @@ class Trainer:
             if self._end_epoch(epoch, seconds):
                 return "early_stopped"
         return "completed"
+
+    def _should_stop(self, deadline: float | None) -> bool:
+        wanted = self.stop.requested or (deadline is not None and perf_counter() > deadline)
+        if not self.cluster.distributed:
+            return wanted
+        if self.step % self.config.log_every:
+            return False  # processes agree only every log_every steps: agreeing costs a round trip
+        return dist.any_process(wanted, self.cluster, self.device)
 
     def _stats_step(self, x, y):
         for updater in self.updaters.values():
@@ -286,7 +369,8 @@ class Trainer:
         """Read back the losses since the last flush: NaN check, step event, metrics line."""
         rows = self.carried
         if self.pending:
-            rows = rows + [v if isinstance(v, list) else [v] for v in torch.stack(self.pending).tolist()]
+            stacked = dist.mean_over_processes(torch.stack(self.pending), self.cluster)  # global losses
+            rows = rows + [v if isinstance(v, list) else [v] for v in stacked.tolist()]
         self.pending.clear()
         self.carried = []
         if not rows:
@@ -309,7 +393,7 @@ class Trainer:
         values = dict(zip(names, means)) if len(names) > 1 else {}
         lr = next(iter(self.updaters.values())).lr
         self.emit(ev.Step(epoch=epoch, step=self.step, loss=means[0], lr=lr, samples_per_second=speed,
-                          eta_seconds=eta, values=values))
+                          eta_seconds=eta, values=values, memory_bytes=memory.current_bytes(self.device)))
         self.folder.log({"type": "step", "epoch": epoch, "step": self.step, "loss": means[0], "lr": lr,
                          **values, "samples_per_second": speed})
 
@@ -320,7 +404,7 @@ class Trainer:
         self.epoch_sums, self.epoch_count = [], 0
         self.last_train = train
         lr = next(iter(self.updaters.values())).lr
-        speed = self.steps_per_epoch * self.batch_size / max(seconds, 1e-9)
+        speed = self.steps_per_epoch * self.global_batch / max(seconds, 1e-9)
         self.emit(ev.Epoch(epoch=epoch, step=self.step, metrics=train, lr=lr, seconds=seconds,
                            samples_per_second=speed))
         self.folder.log({"type": "epoch", "epoch": epoch, "step": self.step, **train, "lr": lr,
@@ -387,6 +471,9 @@ class Trainer:
         if recipe.test_data is None or not recipe.has_validation:
             return {}
         best = self.folder.file(BEST)
-        if best.is_file():
-            load_models(self.models, load_checkpoint(best), str(best))
+        found = self.cluster.is_main and best.is_file()  # rank 0 wrote it; the others get its weights
+        if dist.any_process(found, self.cluster, self.device):
+            if found:
+                load_models(self.models, load_checkpoint(best), str(best))
+            dist.broadcast_weights(self.models, self.cluster)
         return recipe.evaluate(recipe.test_data).metrics

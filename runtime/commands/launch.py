@@ -1,0 +1,84 @@
+"""`deepwire train --gpus N` / `--nproc N`: start N training processes with torchrun on this machine.
+
+The command turns into
+
+    python -m torch.distributed.run --standalone --nproc_per_node N -m runtime.cli train PROJECT ... --out DIR
+
+(the same arguments, less --gpus/--nproc, with the run folder fixed here so
+every process agrees on it). This process then becomes torchrun (exec), so
+Ctrl+C, SIGTERM and a "stop" line on stdin reach the training processes as
+they reach a single one; rank 0 writes the run folder and the events.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+# train options passed on unchanged: attribute -> flag (None values are left out)
+PASSED_ON = {"epochs": "--epochs", "batch_size": "--batch-size", "lr": "--lr", "seed": "--seed",
+             "resume": "--resume", "events": "--events", "max_seconds": "--max-seconds",
+             "threads": "--threads"}
+
+
+def processes_wanted(args: argparse.Namespace, cuda_devices: int | None = None) -> int | str:
+    """How many processes to start (1: train here), or a message saying why the request cannot work."""
+    if os.environ.get("WORLD_SIZE"):
+        return 1  # already one of torchrun's processes
+    if args.nproc is not None:
+        if args.nproc < 1:
+            return f"--nproc must be 1 or more; got {args.nproc}"
+        if args.device not in (None, "cpu", "auto"):
+            return "--nproc starts CPU processes (gloo); for GPUs use --gpus N"
+        return args.nproc
+    if args.gpus is None:
+        return 1
+    if args.gpus < 1:
+        return f"--gpus must be 1 or more; got {args.gpus}"
+    if args.device not in (None, "cuda", "auto"):
+        return f"--gpus trains on CUDA GPUs; it does not go with --device {args.device}"
+    if cuda_devices is None:
+        import torch
+
+        cuda_devices = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if args.gpus > cuda_devices:
+        have = f"only {cuda_devices}" if cuda_devices else "none (or PyTorch was installed without CUDA)"
+        return (f"--gpus {args.gpus} asks for {args.gpus} CUDA GPUs, but this machine has {have}; "
+                f"use --gpus {cuda_devices}" if cuda_devices else
+                f"--gpus {args.gpus} asks for CUDA GPUs, but this machine has {have}; leave out --gpus to "
+                "train on the CPU, or --nproc N for several CPU processes")
+    return args.gpus
+
+
+def torchrun_command(args: argparse.Namespace, processes: int, out: str | None) -> list[str]:
+    """The full command line that starts `processes` training processes."""
+    device = "cpu" if args.nproc is not None else "cuda"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}",
+               "-m", "runtime.cli", "train", args.project, "--device", device]
+    for attribute, flag in PASSED_ON.items():
+        value = getattr(args, attribute, None)
+        if value is not None:
+            command += [flag, str(value)]
+    if out is not None and not args.resume:
+        command += ["--out", str(out)]
+    if args.quiet:
+        command.append("--quiet")
+    return command
+
+
+def launch_processes(args: argparse.Namespace, processes: int, out: str | None) -> int:
+    command = torchrun_command(args, processes, out)
+    env = dict(os.environ)
+    if args.threads is None and "OMP_NUM_THREADS" not in env:
+        # the machine's cores shared by the processes (torchrun would pick 1 and say so)
+        env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // processes))
+    if not args.quiet and args.events is None:
+        print(f"deepwire: starting {processes} training processes with torchrun", file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if os.name == "posix":
+        os.execve(sys.executable, command, env)  # torchrun takes over this process: signals reach it
+    import subprocess
+
+    return subprocess.call(command, env=env)
