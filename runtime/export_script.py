@@ -106,18 +106,23 @@ def _docstring(project: Project, main_class: str, data_file: str, script_name: s
         f"{config.epochs} epochs\nof batches of {config.batch_size}. The data, already split and "
         f"normalised, is in {_clean(Path(data_file).name)}\n(numpy arrays: train_inputs, train_targets, "
         "val_inputs, ...). Needs only torch and numpy:\n\n"
-        f"    python {_clean(script_name)} [--epochs N] [--data FILE.npz] [--out WEIGHTS.pt]\n"
+        f"    python {_clean(script_name)} [--epochs N] [--batch-size N] [--data FILE.npz] "
+        "[--out WEIGHTS.pt]\n\n"
+        "On several GPUs or machines, start it with torchrun (one process per GPU; --batch-size is per\n"
+        "process, so a step sees batch size x processes samples):\n\n"
+        f"    torchrun --nproc_per_node=4 {_clean(script_name)}\n"
         '"""\n'
     )
 
 
 def _imports(body: str) -> str:
     standard = ["import argparse"] + (["import math"] if re.search(r"\bmath\.", body) else [])
-    standard += ["import time", "from pathlib import Path"]
-    third = ["import numpy as np", "import torch"]
+    standard += ["import os", "import time", "from pathlib import Path"]
+    third = ["import numpy as np", "import torch", "import torch.distributed as dist"]
     if re.search(r"\bF\.", body):
         third.append("import torch.nn.functional as F  # noqa: N812 - PyTorch's usual name for it")
-    third.append("from torch import nn")
+    third += ["from torch import nn", "from torch.nn.parallel import DistributedDataParallel",
+              "from torch.utils.data import DistributedSampler"]
     return "\n".join(standard) + "\n\n" + "\n".join(third) + "\n"
 
 
@@ -181,12 +186,13 @@ def _evaluate(kind: str, recipe: str) -> str:
                                  finish=finish)
 
 
-SCHEDULE_CALL = "    schedule = make_schedule(optimizer, math.ceil(len(x_train) / BATCH_SIZE), args.epochs)\n"
+SCHEDULE_CALL = ("    steps_per_epoch = math.ceil(len(sampler) / args.batch_size)\n"
+                 "    schedule = make_schedule(optimizer, steps_per_epoch, args.epochs)\n")
 
 
 def _train_one(config, network: CompiledNetwork, kind: str) -> str:
     scheduled = not (config.schedule == "constant" and not config.warmup_epochs)
-    loss_fn = "model.make_loss()" if network.losses[0] is not None else "nn.MSELoss()"
+    loss_fn = "net.make_loss()" if network.losses[0] is not None else "nn.MSELoss()"
     return parts.TRAIN_ONE.format(
         cls=network.class_name, loss_fn=loss_fn,
         target="x" if kind == "self" else "y_train[batch]",

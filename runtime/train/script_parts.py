@@ -18,6 +18,42 @@ def pick_device():
     return torch.device("cpu")
 
 
+def start_processes():
+    """(rank, world size, device) of this process.
+
+    Run plainly, this is the only process (rank 0 of 1). Started by torchrun
+    (torchrun --nproc_per_node=N this_script.py), it joins the others: NCCL
+    between GPUs (one per process), gloo between CPU processes.
+    """
+    if "WORLD_SIZE" not in os.environ:
+        return 0, 1, pick_device()
+    rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+    if torch.cuda.is_available():
+        device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+        torch.cuda.set_device(device)
+        dist.init_process_group("nccl")
+    else:
+        device = torch.device("cpu")
+        dist.init_process_group("gloo")
+    return rank, world, device
+
+
+def parallel(model, world, device):
+    """The model wrapped so that backward averages its gradients over all processes (as is for one)."""
+    if world == 1:
+        return model
+    return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+
+def shuffler(size, rank, world):
+    """Every process draws the same shuffled order each epoch and keeps every world-th sample from its rank.
+
+    So a step's batches of all processes together are exactly the batch one
+    process would take with a batch world times as large.
+    """
+    return DistributedSampler(range(size), num_replicas=world, rank=rank, seed=SEED, drop_last=True)
+
+
 def load_split(data, name, device):
     """(inputs, targets) of one split of the .npz file as tensors on the device (None when absent)."""
     if f"{name}_inputs" not in data:
@@ -134,37 +170,49 @@ def main():
     parser.add_argument("--data", default=str(HERE / DATA_FILE), help="the .npz data file")
     parser.add_argument("--epochs", type=int, default=EPOCHS)
     parser.add_argument("--out", default=str(HERE / WEIGHTS_FILE), help="where to save the weights")
+    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE,
+                        help="samples per step and process (under torchrun a step sees this x processes)")
     args = parser.parse_args()
 
-    torch.manual_seed(SEED)
-    device = pick_device()
+    rank, world, device = start_processes()
+    torch.manual_seed(SEED)  # the same initial weights in every process
     data = dict(np.load(args.data))
     x_train, y_train = load_split(data, "train", device)
     x_val, y_val = load_split(data, "val", device)
 
-    model = {cls}().to(device)
+    net = {cls}().to(device)
+    model = parallel(net, world, device)
     loss_fn = {loss_fn}
-    optimizer = make_optimizer(model.parameters())
+    optimizer = make_optimizer(net.parameters())
+    sampler = shuffler(len(x_train), rank, world)
 {make_schedule}    for epoch in range(1, args.epochs + 1):
         started = time.perf_counter()
-        order = torch.randperm(len(x_train), device=device)
+        sampler.set_epoch(epoch)
+        order = torch.tensor(list(sampler), device=device)  # this process's samples, in this epoch's order
         total = torch.zeros((), device=device)  # summed on the device: no wait for the GPU each step
-        for start in range(0, len(x_train), BATCH_SIZE):
-            batch = order[start:start + BATCH_SIZE]
+        for start in range(0, len(order), args.batch_size):
+            batch = order[start:start + args.batch_size]
             x = x_train[batch]
             loss = compute_loss(loss_fn, model(x), {target})
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
 {clip}            optimizer.step()
 {step_schedule}            total += loss.detach() * len(batch)
-        metrics = {{"train_loss": total.item() / len(x_train)}}
+        if world > 1:
+            dist.all_reduce(total)  # the losses of all processes: the figures below are global
+        if rank != 0:
+            continue  # process 0 evaluates, prints and saves for all
+        metrics = {{"train_loss": total.item() / (len(order) * world)}}
         if x_val is not None:
-            metrics.update({{f"val_{{k}}": v for k, v in evaluate(model, loss_fn, x_val, y_val).items()}})
+            metrics.update({{f"val_{{k}}": v for k, v in evaluate(net, loss_fn, x_val, y_val).items()}})
         shown = "  ".join(f"{{k}} {{v:.4f}}" for k, v in metrics.items())
         print(f"epoch {{epoch}}/{{args.epochs}}  {{shown}}  ({{time.perf_counter() - started:.1f}}s)")
 
-    torch.save(model.state_dict(), args.out)
-    print(f"saved the weights to {{args.out}}")
+    if rank == 0:
+        torch.save(net.state_dict(), args.out)
+        print(f"saved the weights to {{args.out}}")
+    if world > 1:
+        dist.destroy_process_group()
 
 
 if __name__ == "__main__":
@@ -181,23 +229,29 @@ def main():
     parser.add_argument("--epochs", type=int, default=EPOCHS)
     parser.add_argument("--out", default=str(HERE / WEIGHTS_FILE),
                         help="where to save the weights (one file per network: NAME.generator.pt, ...)")
+    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE,
+                        help="samples per step and process (under torchrun a step sees this x processes)")
     args = parser.parse_args()
 
-    torch.manual_seed(SEED)
-    device = pick_device()
+    rank, world, device = start_processes()
+    torch.manual_seed(SEED)  # the same initial weights in every process
     real_images, _ = load_split(dict(np.load(args.data)), "train", device)
 
-    generator, discriminator = {generator}().to(device), {discriminator}().to(device)
+    nets = {{"generator": {generator}().to(device), "discriminator": {discriminator}().to(device)}}
+    generator, discriminator = (parallel(net, world, device) for net in nets.values())
+    torch.manual_seed(SEED + rank)  # but different noise in each process
     bce = nn.BCEWithLogitsLoss()
     g_optimizer = make_optimizer(generator.parameters(), LEARNING_RATE)
     d_optimizer = make_optimizer(discriminator.parameters(), D_LEARNING_RATE)
+    sampler = shuffler(len(real_images), rank, world)
     for epoch in range(1, args.epochs + 1):
         started = time.perf_counter()
-        order = torch.randperm(len(real_images), device=device)
+        sampler.set_epoch(epoch)
+        order = torch.tensor(list(sampler), device=device)  # this process's samples, in this epoch's order
         d_total = torch.zeros((), device=device)  # summed on the device: no wait for the GPU each step
         g_total = torch.zeros((), device=device)
-        for start in range(0, len(real_images), BATCH_SIZE):
-            real = real_images[order[start:start + BATCH_SIZE]]
+        for start in range(0, len(order), args.batch_size):
+            real = real_images[order[start:start + args.batch_size]]
             fake = generator(torch.randn(len(real), LATENT_SIZE, device=device))
             # 1. the discriminator learns to tell real (1) from fake (0)
             real_scores, fake_scores = discriminator(real), discriminator(fake.detach())
@@ -214,16 +268,23 @@ def main():
             g_optimizer.step()
             d_total += d_loss.detach() * len(real)
             g_total += g_loss.detach() * len(real)
-        n = len(real_images)
-        print(f"epoch {{epoch}}/{{args.epochs}}  d_loss {{d_total.item() / n:.4f}}  "
-              f"g_loss {{g_total.item() / n:.4f}}  "
-              f"({{time.perf_counter() - started:.1f}}s)")
+        if world > 1:
+            dist.all_reduce(d_total)  # the losses of all processes: the figures below are global
+            dist.all_reduce(g_total)
+        n = len(order) * world
+        if rank == 0:
+            print(f"epoch {{epoch}}/{{args.epochs}}  d_loss {{d_total.item() / n:.4f}}  "
+                  f"g_loss {{g_total.item() / n:.4f}}  "
+                  f"({{time.perf_counter() - started:.1f}}s)")
 
     out = Path(args.out)
-    for name, model in (("generator", generator), ("discriminator", discriminator)):
-        path = out.with_name(f"{{out.stem}}.{{name}}{{out.suffix}}")
-        torch.save(model.state_dict(), path)
-        print(f"saved the {{name}} weights to {{path}}")
+    for name, net in nets.items():
+        if rank == 0:
+            path = out.with_name(f"{{out.stem}}.{{name}}{{out.suffix}}")
+            torch.save(net.state_dict(), path)
+            print(f"saved the {{name}} weights to {{path}}")
+    if world > 1:
+        dist.destroy_process_group()
 
 
 if __name__ == "__main__":
