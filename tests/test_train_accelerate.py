@@ -1,0 +1,158 @@
+"""Accelerator choices (precision, layout, compile fallback, workers) and the memory estimate, on CPU.
+
+The CUDA-only rules are pure functions of what the machine offers, so they
+are checked here with the facts passed in. The memory estimate is checked
+against what training really allocates: parameter, gradient and optimizer
+state bytes exactly, and the activations against the bytes autograd saves
+at the full batch size (counted with saved-tensor hooks).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from runtime.build import build_models
+from runtime.train import memory
+from runtime.train.accelerate import (
+    CompiledOrEager,
+    loader_workers,
+    mixed_precision_dtype,
+    needs_grad_scaler,
+    wants_channels_last,
+)
+from runtime.train.device import Precision
+from tests.test_train_fixtures import REGISTRY, digits_images, project, run_training, small_cnn
+
+
+@pytest.mark.parametrize("device, wanted, bf16, dtype", [
+    ("cuda", True, True, torch.bfloat16), ("cuda", True, False, torch.float16), ("cuda", False, True, None),
+    ("cpu", True, True, None), ("mps", True, True, None)])
+def test_mixed_precision_is_bf16_where_supported_else_fp16_with_a_scaler(device, wanted, bf16, dtype):
+    assert mixed_precision_dtype(device, wanted, bf16) == dtype
+    assert needs_grad_scaler(dtype) == (dtype == torch.float16)
+
+
+def test_precision_on_cpu_is_plain_float32():
+    precision = Precision(torch.device("cpu"), True)
+    assert not precision.enabled and precision.new_scaler() is None and precision.describe() == "float32"
+
+
+def test_channels_last_only_for_convolutions_on_cuda():
+    conv = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU())
+    dense = nn.Sequential(nn.Linear(4, 4))
+    assert wants_channels_last("cuda", conv)
+    assert not wants_channels_last("cpu", conv) and not wants_channels_last("cuda", dense)
+
+
+def test_loader_workers_none_for_tensors_in_memory_else_the_cores_shared():
+    assert loader_workers(True, cpu_count=64) == 0
+    assert loader_workers(False, cpu_count=16) == 8
+    assert loader_workers(False, cpu_count=16, processes_per_machine=4) == 3
+    assert loader_workers(False, cpu_count=1) == 0
+
+
+def test_compile_failure_falls_back_to_the_plain_network_with_a_warning():
+    model = nn.Linear(3, 2)
+    warnings: list[str] = []
+
+    class Broken(nn.Module):
+        def forward(self, x):
+            raise RuntimeError("backend exploded\nlong compiler log")
+
+    wrapped = CompiledOrEager(model, "encoder", warnings.append, compile_fn=lambda m: Broken())
+    x = torch.randn(4, 3)
+    assert torch.equal(wrapped(x), model(x))
+    assert torch.equal(wrapped(x), model(x))
+    assert warnings == ["torch.compile failed for network 'encoder' (RuntimeError: backend exploded); "
+                        "training it without compilation, which gives the same results, only slower per step"]
+    assert wrapped.failed == "RuntimeError: backend exploded"
+    assert wrapped.make_loss if hasattr(model, "make_loss") else wrapped.weight is model.weight
+
+
+def test_a_model_error_after_compiling_worked_is_not_hidden():
+    calls = []
+
+    def compiled(x):
+        calls.append(1)
+        if len(calls) > 1:
+            raise ValueError("shapes do not match")  # not the compiler's: the model's own fault
+        return x
+
+    wrapped = CompiledOrEager(nn.Identity(), "m", lambda text: None, compile_fn=lambda m: compiled)
+    wrapped(torch.ones(1))
+    with pytest.raises(ValueError, match="shapes do not match"):
+        wrapped(torch.ones(1))
+
+
+def test_the_trainer_warns_and_trains_when_compilation_fails(tmp_path):
+    def broken_compile(model):
+        def run(*args):
+            raise RuntimeError("no C compiler found")
+        return run
+
+    proj = project(small_cnn(), epochs=1, compile=True)
+    summary, events = run_training(proj, digits_images(96, 32), tmp_path / "run", compile_fn=broken_compile)
+    warnings = [e.message for e in events.of("warning")]
+    assert any("torch.compile failed for network 'model' (RuntimeError: no C compiler found)" in w
+               for w in warnings), warnings
+    assert summary["reason"] == "completed" and summary["steps"] == 3
+
+
+# --- memory -----------------------------------------------------------------------------------------
+
+def test_memory_estimate_matches_what_training_allocates(tmp_path):
+    proj = project(small_cnn(), epochs=1, batch_size=32, optimizer="adam")
+    summary, events = run_training(proj, digits_images(96, 32), tmp_path / "run")
+    estimate = summary["memory"]["estimate"]
+    assert summary["memory"]["peak"] is None  # CPU: PyTorch has no peak counter
+    started = events.of("started")[0]
+    assert started.memory_estimate == estimate
+    assert estimate["total"] == sum(estimate[part] for part in memory.PARTS)
+
+    torch.manual_seed(0)
+    model = build_models(proj, REGISTRY)[0]["model"]
+    params = [p for p in model.parameters()]
+    x = torch.randn(32, 1, 8, 8)
+    assert estimate["weights"] == sum(p.numel() * 4 for p in params) + sum(b.numel() * b.element_size()
+                                                                           for b in model.buffers())
+    measured = memory.saved_activation_bytes(lambda: model(x), exclude=params)
+    # measure what one step really leaves: gradients and Adam's two averages per parameter
+    optimizer = torch.optim.Adam(model.parameters())
+    nn.CrossEntropyLoss()(model(x), torch.zeros(32, dtype=torch.long)).backward()
+    optimizer.step()
+    grads = sum(p.grad.numel() * p.grad.element_size() for p in params)
+    state = sum(t.numel() * t.element_size() for s in optimizer.state.values() for k, t in s.items()
+                if k != "step")
+    assert estimate["gradients"] == grads
+    assert estimate["optimizer"] == state
+    assert abs(estimate["activations"] - measured) <= 0.25 * measured, (estimate["activations"], measured)
+
+
+def test_measuring_activations_changes_nothing_about_the_model():
+    model = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Dropout(0.5), nn.Linear(8, 2))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    rng = torch.get_rng_state()
+    size = memory.activation_bytes(model, ["VectorInput"], [(4,)], 64, torch.device("cpu"))
+    assert size > 0
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert torch.equal(rng, torch.get_rng_state())
+
+
+@pytest.mark.parametrize("optimizer, momentum, count", [
+    ("adam", 0.9, 2), ("adamw", 0.9, 2), ("sgd", 0.9, 1), ("sgd", 0.0, 0), ("rmsprop", 0.0, 1),
+    ("rmsprop", 0.9, 2)])
+def test_optimizer_state_per_parameter(optimizer, momentum, count):
+    assert memory.optimizer_state_count(optimizer, momentum) == count
+
+
+def test_summary_json_holds_the_memory_figures(tmp_path):
+    proj = project(small_cnn(), epochs=1)
+    run_training(proj, digits_images(64, 16), tmp_path / "run")
+    saved = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert set(saved["memory"]["estimate"]) == {*memory.PARTS, "total"}
+    assert saved["processes"] == 1 and saved["global_batch_size"] == 32
+    assert memory.format_bytes(1536) == "1.5 KB" and memory.format_bytes(None) == "not measured"
