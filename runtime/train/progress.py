@@ -59,6 +59,13 @@ class ProgressBar:
         self._write(f"Training '{e.project}' ({e.recipe}) on {e.device}: {e.epochs} epochs x "
                     f"{e.steps_per_epoch} steps of {e.batch_size}, {e.train_samples} training / "
                     f"{e.val_samples} validation samples{resumed}\n  run folder: {e.run_dir}\n")
+        if e.memory_estimate.get("total"):
+            from runtime.train.memory import PARTS, format_bytes
+
+            parts = ", ".join(f"{p} {format_bytes(e.memory_estimate[p])}" for p in PARTS
+                              if e.memory_estimate.get(p))
+            each = " per process" if e.processes > 1 else ""
+            self._write(f"  memory estimate{each}: {format_bytes(e.memory_estimate['total'])} ({parts})\n")
 
     def _on_step(self, e: ev.Step) -> None:
         now = monotonic()
@@ -117,4 +124,12 @@ class ProgressBar:
         test = "  ".join(format_metric(f"test_{k}", v) for k, v in e.test_metrics.items())
         self._write(f"{words.get(e.reason, e.reason)} after {e.epochs} epochs, {e.steps} steps in "
                     f"{format_seconds(e.seconds)} ({e.samples_per_second:,.0f} samples/s){best}\n"
-                    + (f"  {test}\n" if test else "") + f"  run folder: {e.run_dir}\n")
+                    + (f"  {test}\n" if test else "") + self._peak(e) + f"  run folder: {e.run_dir}\n")
+
+    @staticmethod
+    def _peak(e: ev.Finished) -> str:
+        if e.peak_memory_bytes is None:
+            return ""
+        from runtime.train.memory import format_bytes
+
+        return f"  GPU memory peak: {format_bytes(e.peak_memory_bytes)}\n"

@@ -37,6 +37,7 @@ from graph.training_config import TRAINING_PARAMS
 from runtime.run_names import default_run_dir
 from studio.document import Document
 from studio.param_editors import ParamEditor, make_editor
+from studio.training.devices import DevicesChoice, MemoryLine, count_gpus
 from studio.training.plots import TrainingPlots
 from studio.training.warnings import WarningWatcher
 from studio.training.worker import TrainingWorker
@@ -97,9 +98,13 @@ class TrainingPanel(QWidget):
         for param in TRAINING_PARAMS:
             if param.name not in MAIN_SETTINGS:
                 more_form.addRow(self._label(param.name), self._editor(param))
+        self.devices = DevicesChoice(count_gpus())
+        form.addRow(self._label("devices", self.devices.toolTip()), self.devices)
         self.device_found = QLabel("")
         self.device_found.setToolTip("The device the last run used")
         form.addRow("", self.device_found)
+        self.memory_line = MemoryLine()
+        form.addRow(self.memory_line)  # the whole row: the line is long
         self.more = QGroupBox("More settings")
         self.more.setCheckable(True)
         self.more.setChecked(False)
@@ -173,9 +178,9 @@ class TrainingPanel(QWidget):
         self.refresh()
 
     # --- settings ---
-    def _label(self, name: str) -> QLabel:
+    def _label(self, name: str, help_text: str | None = None) -> QLabel:
         label = QLabel(name.replace("_", " ").capitalize().replace("Lr", "Learning rate"))
-        label.setToolTip((_PARAMS.get(name) or SEED).help)
+        label.setToolTip(help_text or (_PARAMS.get(name) or SEED).help)
         return label
 
     def _editor(self, param) -> ParamEditor:
@@ -243,7 +248,9 @@ class TrainingPanel(QWidget):
         self.last_outcome = None
         self.last_run_dir = self.run_dir()
         base = self.document.path.parent if self.document.path is not None else None
-        self.worker.start(self.document.project, self.last_run_dir, base, self.extra_args, self.child_env)
+        self.memory_line.setText("")
+        self.worker.start(self.document.project, self.last_run_dir, base,
+                          self.extra_args + self.devices.launch_args(), self.child_env)
         self.progress.setRange(0, 0)  # busy until the child says how long the run is
         self.progress_label.setText("Starting training…")
         self.message.emit("Starting training…", 3000)
@@ -265,6 +272,7 @@ class TrainingPanel(QWidget):
         self.events_seen += 1
         kind = event["kind"]
         self.plots.add_event(event)
+        self.memory_line.on_event(event)
         for warning in self.watcher.check(event):
             self._warn(warning.text)
         if kind == "started":
