@@ -19,9 +19,9 @@ from runtime.build import build_models
 from runtime.train import memory
 from runtime.train.accelerate import (
     CompiledOrEager,
-    loader_workers,
     mixed_precision_dtype,
     needs_grad_scaler,
+    threads_per_process,
     wants_channels_last,
 )
 from runtime.train.device import Precision
@@ -48,11 +48,10 @@ def test_channels_last_only_for_convolutions_on_cuda():
     assert not wants_channels_last("cpu", conv) and not wants_channels_last("cuda", dense)
 
 
-def test_loader_workers_none_for_tensors_in_memory_else_the_cores_shared():
-    assert loader_workers(True, cpu_count=64) == 0
-    assert loader_workers(False, cpu_count=16) == 8
-    assert loader_workers(False, cpu_count=16, processes_per_machine=4) == 3
-    assert loader_workers(False, cpu_count=1) == 0
+def test_threads_are_the_cores_shared_by_the_processes():
+    assert threads_per_process(1, cpu_count=16) == 16
+    assert threads_per_process(4, cpu_count=16) == 4
+    assert threads_per_process(3, cpu_count=2) == 1
 
 
 def test_compile_failure_falls_back_to_the_plain_network_with_a_warning():

@@ -71,8 +71,10 @@ def launch_processes(args: argparse.Namespace, processes: int, out: str | None) 
     command = torchrun_command(args, processes, out)
     env = dict(os.environ)
     if args.threads is None and "OMP_NUM_THREADS" not in env:
+        from runtime.train.accelerate import threads_per_process
+
         # the machine's cores shared by the processes (torchrun would pick 1 and say so)
-        env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // processes))
+        env["OMP_NUM_THREADS"] = str(threads_per_process(processes))
     if not args.quiet and args.events is None:
         print(f"deepwire: starting {processes} training processes with torchrun", file=sys.stderr)
     sys.stdout.flush()

@@ -9,9 +9,11 @@ facts in:
   off CUDA or when turned off.
 - `wants_channels_last`: convolutional networks on CUDA keep activations as
   NHWC, the layout tensor cores read fastest.
-- `loader_workers`: worker processes for a DataLoader; none for data that is
-  already a tensor in memory (the bundled sets), where workers only add
-  copying between processes.
+- `threads_per_process`: the machine's CPU cores shared out among the
+  training processes started on it. There are no DataLoader workers: every
+  data source loads into memory, so a batch is one indexing operation on a
+  tensor (on the GPU when the split fits, see runtime/train/device.py),
+  which worker processes would only slow down with copies between them.
 - `CompiledOrEager`: a `torch.compile`d network that falls back to the plain
   one, with a warning naming the network and the error, when compilation
   fails (compilation happens on the first call, so the failure shows there).
@@ -47,12 +49,10 @@ def wants_channels_last(device_type: str, model: nn.Module) -> bool:
     return device_type == "cuda" and has_convolutions(model)
 
 
-def loader_workers(in_memory: bool, cpu_count: int | None = None, processes_per_machine: int = 1) -> int:
-    """DataLoader workers: 0 for in-memory tensors, else the machine's cores shared by its processes."""
-    if in_memory:
-        return 0
+def threads_per_process(processes: int, cpu_count: int | None = None) -> int:
+    """CPU threads for each of `processes` training processes on one machine: its cores shared out."""
     cores = cpu_count if cpu_count is not None else (os.cpu_count() or 1)
-    return max(0, min(8, cores // max(1, processes_per_machine) - 1))
+    return max(1, cores // max(1, processes))
 
 
 def first_line(exc: BaseException) -> str:

@@ -12,6 +12,15 @@ event goes out. Statistics hooks exist only on `stats_every` steps.
 Resuming restores weights, optimizer and schedule state, every random
 generator and the loop position (even mid-epoch, after Stop), so a resumed
 run produces the same numbers as one that never stopped.
+
+Started by torchrun, the same loop runs in every process (see
+runtime/train/distributed.py): networks wrapped in DistributedDataParallel,
+each process training on its shard of every global batch, logged losses
+averaged over the processes, and only rank 0 writing files and events. On
+CUDA, convolutional networks use channels-last memory, and a network whose
+`torch.compile` fails trains uncompiled after a warning (runtime/train/accelerate.py).
+Before the first step the memory a process needs is estimated
+(runtime/train/memory.py).
 """
 
 from __future__ import annotations
@@ -149,7 +158,6 @@ class Trainer:
         cluster = self.cluster
         self.device = dist.process_device(cluster, pick_device(config.device))
         dist.join(cluster, self.device)
-        memory.reset_peak(self.device)
         self.precision = Precision(self.device, config.mixed_precision)
         self.compiled = compile_for_training(project, self.registry)
         torch.manual_seed(project.seed)  # same seed, same initial weights (in every process)
@@ -214,6 +222,7 @@ class Trainer:
             warnings.append("activation statistics are off while the model is compiled (torch.compile)")
 
         self.memory_estimate = self._estimate_memory(warnings)
+        memory.reset_peak(self.device)  # the peak counts training, not the estimate's trial batches
         if cluster.is_main:
             self.folder = RunFolder(self.options.run_dir, resume=self.options.resume)
         else:
