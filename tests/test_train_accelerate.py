@@ -25,7 +25,14 @@ from runtime.train.accelerate import (
     wants_channels_last,
 )
 from runtime.train.device import Precision
-from tests.test_train_fixtures import REGISTRY, digits_images, project, run_training, small_cnn
+from tests.test_train_fixtures import (  # noqa: F401 - single_thread is a fixture
+    REGISTRY,
+    digits_images,
+    project,
+    run_training,
+    single_thread,
+    small_cnn,
+)
 
 
 @pytest.mark.parametrize("device, wanted, bf16, dtype", [
@@ -155,3 +162,32 @@ def test_summary_json_holds_the_memory_figures(tmp_path):
     assert set(saved["memory"]["estimate"]) == {*memory.PARTS, "total"}
     assert saved["processes"] == 1 and saved["global_batch_size"] == 32
     assert memory.format_bytes(1536) == "1.5 KB" and memory.format_bytes(None) == "not measured"
+
+
+# --- bench/bench_gpu.py runs (on CPU here) ----------------------------------------------------------
+
+def _bench_gpu():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "bench" / "bench_gpu.py"
+    spec = importlib.util.spec_from_file_location("deepwire_bench_gpu", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.usefixtures("single_thread")
+def test_bench_gpu_compares_twins_and_counts_transformer_flops():
+    bench = _bench_gpu()
+    cpu = torch.device("cpu")
+    cnn = bench.Case("digits_cnn", cpu, 8)
+    assert cnn.parameters == 29_258  # generated and hand-written: the same network
+    row = bench.compare(cnn, None, False, steps=1, pairs=1)
+    assert row["generated"] > 0 and row["hand"] > 0 and row["ratio"] == row["generated"] / row["hand"]
+    gpt = bench.Case("char_transformer", cpu, 2)
+    flops = bench.step_flops(gpt, None)
+    # matrix multiplies alone: forward 2 x params x tokens, backward twice that (embedding is a lookup)
+    dense = gpt.parameters - 97 * 64
+    assert 0.8 * 6 * dense * 2 * 64 < flops < 2.0 * 6 * dense * 2 * 64
+    assert bench.peak_flops(cpu, None) is None
