@@ -3,7 +3,8 @@
 The estimate adds up what a training step keeps alive at its peak:
 
     weights      every parameter and buffer
-    gradients    one per trainable parameter
+    gradients    one per trainable parameter (two under DistributedDataParallel,
+                 which averages them in buckets of its own)
     optimizer    Adam/AdamW: two running averages per trainable parameter;
                  SGD with momentum: one; RMSprop: one, two with momentum
     activations  the tensors autograd saves in forward for backward, at the
@@ -119,11 +120,11 @@ def activation_bytes(model: nn.Module, input_types: list[str], input_shapes: lis
 
 
 def estimate(models: dict[str, nn.Module], activations: dict[str, int], optimizer: str, momentum: float,
-             data_bytes: int = 0) -> dict[str, int]:
+             data_bytes: int = 0, gradient_copies: int = 1) -> dict[str, int]:
     """Bytes per part (see the module docstring) and their total."""
     parts = {
         "weights": sum(weight_bytes(m) for m in models.values()),
-        "gradients": sum(gradient_bytes(m) for m in models.values()),
+        "gradients": gradient_copies * sum(gradient_bytes(m) for m in models.values()),
         "optimizer": sum(optimizer_bytes(m, optimizer, momentum) for m in models.values()),
         "activations": sum(activations.values()),
         "data": data_bytes,

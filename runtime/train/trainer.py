@@ -282,7 +282,7 @@ class Trainer:
         data_bytes = memory.tensor_bytes(t for t in (data.inputs, data.targets) if t is not None) \
             if on_device else 0
         return memory.estimate(self.models, activations, self.config.optimizer, self.config.momentum,
-                               data_bytes)
+                               data_bytes, gradient_copies=2 if self.cluster.distributed else 1)
 
     def _pick_monitor(self) -> str:
         recipe, wanted = self.recipe, self.config.monitor
