@@ -466,12 +466,16 @@ class Trainer:
         return {name: dict(info.module_names) for name, info in self.compiled.networks.items()}
 
     def _save(self, which: str, resume: dict | None) -> None:
+        if not self.cluster.is_main:
+            return  # rank 0 saves; the weights are the same in every process
         state = make_checkpoint(self.models, self._block_modules(), self.epoch, self.step, self.last_val,
                                 resume)
         path = self.folder.save_checkpoint(state, which)
         self.emit(ev.Checkpoint(epoch=self.epoch, step=self.step, path=str(path), which=which[:-3]))
 
     def _save_last(self) -> None:
+        if not self.cluster.is_main:
+            return
         self._save(LAST, resume_state(self))
 
     def _test_metrics(self) -> dict[str, float]:
