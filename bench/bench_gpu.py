@@ -18,7 +18,9 @@ the GPU's peak dense throughput for the precision used (a table of known GPUs;
 unknown GPUs and CPUs get no MFU, only achieved FLOP/s).
 
 Data are random tensors of the examples' shapes kept on the device (the speed
-of a step does not depend on the values).
+of a step does not depend on the values). On a GPU the clock is wall time
+(synchronised); on a CPU it is this process's CPU time, which other
+processes sharing the machine disturb far less.
 
     python bench/bench_gpu.py [--quick] [--json results.json]
     from bench.bench_gpu import measure; measure(quick=True)   # a dict of the figures
@@ -152,12 +154,14 @@ def _sync(device: torch.device) -> None:
 
 
 def _samples_per_second(step, steps: int, batch: int, device: torch.device) -> float:
+    # on a CPU, this process's CPU time: far steadier than wall time on a machine shared with others
+    clock = time.perf_counter if device.type == "cuda" else time.process_time
     _sync(device)
-    start = time.perf_counter()
+    start = clock()
     for _ in range(steps):
         step()
     _sync(device)
-    return steps * batch / (time.perf_counter() - start)
+    return steps * batch / (clock() - start)
 
 
 def compare(case: Case, dtype, compiled: bool, steps: int, pairs: int) -> dict:
@@ -226,7 +230,7 @@ def measure(quick: bool = False) -> dict:
             compile_modes.append(True)
     elif quick:
         compile_note = "skipped in --quick on CPU (compiling takes minutes on a small CPU)"
-    steps, pairs = (10, 3) if quick else (50, 5)
+    steps, pairs = (10, 5) if quick else (50, 7)
     if on_gpu:
         steps, pairs = (30, 3) if quick else (200, 5)
     batches = {"digits_cnn": 512 if on_gpu else 64, "char_transformer": 128 if on_gpu else 16}
