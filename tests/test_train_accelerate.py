@@ -191,3 +191,36 @@ def test_bench_gpu_compares_twins_and_counts_transformer_flops():
     dense = gpt.parameters - 97 * 64
     assert 0.8 * 6 * dense * 2 * 64 < flops < 2.0 * 6 * dense * 2 * 64
     assert bench.peak_flops(cpu, None) is None
+
+
+@pytest.mark.usefixtures("single_thread")
+@pytest.mark.parametrize("example, batch", [("digits_cnn", 128), ("char_transformer", 16)])
+def test_memory_estimate_is_within_a_quarter_of_the_measured_peak_of_a_step(example, batch):
+    """The whole estimate against the most memory one Adam step really held (CPU allocator, profiled)."""
+    from graph.compiler import compile_project
+    from graph.examples import resolve_project
+    from graph.project_io import load_project
+
+    proj = load_project(resolve_project(example), REGISTRY)
+    info = compile_project(proj, REGISTRY).networks[proj.networks[0].name]
+    torch.manual_seed(0)
+    model = build_models(proj, REGISTRY)[0][proj.networks[0].name]
+    if info.input_types[0] == "TokenInput":
+        x, y = torch.randint(0, 97, (batch, 64)), torch.randint(0, 97, (batch, 64))
+    else:
+        x, y = torch.randn(batch, *info.input_shapes[0]), torch.randint(0, 10, (batch,))
+    saved, transient = memory.activation_profile(model, info.input_types, info.input_shapes, batch,
+                                                 torch.device("cpu"), sample=x[:4])
+    estimate = memory.estimate({"m": model}, {"m": saved}, "adam", 0.9, transient=transient)
+    optimizer = torch.optim.Adam(model.parameters())
+
+    def step():
+        out = model(x)
+        loss = nn.functional.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    step()  # the optimizer's state exists from here on, like the weights
+    measured = estimate["weights"] + estimate["optimizer"] + memory.profiled_peak_bytes(step)
+    assert 0.75 * measured <= estimate["total"] <= 1.25 * measured, (estimate, measured)

@@ -12,6 +12,9 @@ The estimate adds up what a training step keeps alive at its peak:
                  batches under `torch.autograd.graph.saved_tensors_hooks`
                  (parameters themselves not counted again) and extrapolating
                  linearly (saved activations grow with the batch)
+    transient    what lives only while the step's loss is computed: its copy
+                 of the network's output (e.g. log-probabilities) and that
+                 copy's gradient
     data         the training split when it is kept on the GPU
 
 The networks' own state (batch-norm statistics, random generators) is put
@@ -28,7 +31,7 @@ from collections.abc import Callable, Iterable
 import torch
 from torch import nn
 
-PARTS = ("weights", "gradients", "optimizer", "activations", "data")
+PARTS = ("weights", "gradients", "optimizer", "activations", "transient", "data")
 OPTIMIZER_STATES = {"adam": 2, "adamw": 2, "sgd": 1, "rmsprop": 1}
 
 
@@ -60,6 +63,11 @@ def optimizer_bytes(model: nn.Module, optimizer: str, momentum: float) -> int:
 
 def saved_activation_bytes(run: Callable[[], object], exclude: Iterable[torch.Tensor] = ()) -> int:
     """Bytes of the tensors autograd saves for backward while `run()` computes (each storage once)."""
+    return _saved(run, exclude)[0]
+
+
+def _saved(run: Callable[[], object], exclude: Iterable[torch.Tensor] = ()) -> tuple[int, int]:
+    """(saved bytes, output bytes) of `run()`."""
     skip = {t.untyped_storage().data_ptr() for t in exclude}
     seen: set[int] = set()
     total = 0
@@ -74,8 +82,9 @@ def saved_activation_bytes(run: Callable[[], object], exclude: Iterable[torch.Te
         return tensor
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
-        run()
-    return total
+        out = run()
+    outputs = out if isinstance(out, (tuple, list)) else [out]
+    return total, tensor_bytes(t for t in outputs if isinstance(t, torch.Tensor))
 
 
 def _example_inputs(input_types: list[str], input_shapes: list, batch: int, device: torch.device,
@@ -95,6 +104,13 @@ def _example_inputs(input_types: list[str], input_shapes: list, batch: int, devi
 def activation_bytes(model: nn.Module, input_types: list[str], input_shapes: list, batch_size: int,
                      device: torch.device, autocast=None, sample: torch.Tensor | None = None) -> int:
     """Saved-for-backward bytes of one training forward at `batch_size`, from two small batches."""
+    return activation_profile(model, input_types, input_shapes, batch_size, device, autocast, sample)[0]
+
+
+def activation_profile(model: nn.Module, input_types: list[str], input_shapes: list, batch_size: int,
+                       device: torch.device, autocast=None,
+                       sample: torch.Tensor | None = None) -> tuple[int, int]:
+    """(saved activations, transient bytes) of one training step at `batch_size` (see the docstring)."""
     small = (2, 4)  # batch norm refuses a batch of one
     measured = []
     buffers = {name: b.detach().clone() for name, b in model.named_buffers()}
@@ -109,28 +125,52 @@ def activation_bytes(model: nn.Module, input_types: list[str], input_shapes: lis
                 with autocast() if autocast else torch.enable_grad():
                     return model(*inputs)
 
-            measured.append(saved_activation_bytes(forward, exclude=list(model.parameters())))
+            measured.append(_saved(forward, exclude=list(model.parameters())))
     with torch.no_grad():
         for name, value in model.named_buffers():
             value.copy_(buffers[name])
     model.train(was_training)
-    per_sample = max(0, measured[1] - measured[0]) / (small[1] - small[0])
-    fixed = max(0, measured[0] - per_sample * small[0])
-    return int(fixed + per_sample * batch_size)
+
+    def at_batch_size(first: int, second: int) -> int:
+        """Linear in the batch: what grows with it, plus what does not (e.g. attention masks)."""
+        per_sample = max(0, second - first) / (small[1] - small[0])
+        return int(max(0, first - per_sample * small[0]) + per_sample * batch_size)
+
+    saved, output = (at_batch_size(a, b) for a, b in zip(*measured))
+    return saved, 2 * output
 
 
 def estimate(models: dict[str, nn.Module], activations: dict[str, int], optimizer: str, momentum: float,
-             data_bytes: int = 0, gradient_copies: int = 1) -> dict[str, int]:
+             data_bytes: int = 0, gradient_copies: int = 1, transient: int = 0) -> dict[str, int]:
     """Bytes per part (see the module docstring) and their total."""
     parts = {
         "weights": sum(weight_bytes(m) for m in models.values()),
         "gradients": gradient_copies * sum(gradient_bytes(m) for m in models.values()),
         "optimizer": sum(optimizer_bytes(m, optimizer, momentum) for m in models.values()),
         "activations": sum(activations.values()),
+        "transient": transient,
         "data": data_bytes,
     }
     parts["total"] = sum(parts.values())
     return parts
+
+
+def profiled_peak_bytes(run: Callable[[], object]) -> int:
+    """Most CPU tensor memory allocated at once while `run()` executes, beyond what existed before.
+
+    From torch.profiler's memory events (every allocation and free, in
+    order): the CPU counterpart of CUDA's max_memory_allocated, used to check
+    the estimate on machines without a GPU.
+    """
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        run()
+    live = peak = 0
+    for event in sorted(prof.events(), key=lambda e: e.time_range.start):
+        live += event.self_cpu_memory_usage
+        peak = max(peak, live)
+    return peak
 
 
 def peak_bytes(device: torch.device) -> int | None:

@@ -264,17 +264,18 @@ class Trainer:
         """Bytes training will take on this process's device (see runtime/train/memory.py)."""
         data = self.recipe.train_data
         sample = data.inputs[:4] if data is not None else None
-        activations = {}
+        activations, transient = {}, 0
         try:
             for name, model in self.models.items():
                 info = self.compiled.networks[name]
                 reads_data = sample is not None and tuple(sample.shape[1:]) == tuple(info.input_shapes[0]) \
                     and len(info.input_shapes) == 1
-                size = memory.activation_bytes(model, info.input_types, info.input_shapes, self.batch_size,
-                                               self.device, self.precision.autocast,
-                                               sample if reads_data else None)
+                size, passing = memory.activation_profile(
+                    model, info.input_types, info.input_shapes, self.batch_size, self.device,
+                    self.precision.autocast, sample if reads_data else None)
                 # a GAN's discriminator runs on the real and on the fake batch before one backward
                 activations[name] = size * (2 if self.config.recipe == "gan" and reads_data else 1)
+                transient = max(transient, passing)  # one backward at a time
         except Exception as exc:  # noqa: BLE001 - the estimate must never stop a run
             warnings.append(f"the memory estimate failed ({exc}); training goes on without it")
             return {}
@@ -282,7 +283,8 @@ class Trainer:
         data_bytes = memory.tensor_bytes(t for t in (data.inputs, data.targets) if t is not None) \
             if on_device else 0
         return memory.estimate(self.models, activations, self.config.optimizer, self.config.momentum,
-                               data_bytes, gradient_copies=2 if self.cluster.distributed else 1)
+                               data_bytes, gradient_copies=2 if self.cluster.distributed else 1,
+                               transient=transient)
 
     def _pick_monitor(self) -> str:
         recipe, wanted = self.recipe, self.config.monitor
