@@ -97,14 +97,17 @@ def process_device(cluster: Cluster, device: torch.device) -> torch.device:
     return torch.device("cuda", cluster.local_rank)
 
 
-def join(cluster: Cluster, device: torch.device) -> None:
-    """Join the process group (once per process); a no-op for a single process."""
+def join(cluster: Cluster, device: torch.device) -> bool:
+    """Join the process group; True when this call created it (so the caller leaves it at the end).
+
+    A no-op for a single process, or when the caller's program joined already.
+    """
     if not cluster.distributed:
-        return
+        return False
     import torch.distributed as dist
 
     if dist.is_initialized():
-        return
+        return False
     if device.type == "mps":
         raise SetupError("training on several processes works with CUDA GPUs (NCCL) or on CPU (gloo), "
                          "not with Apple MPS; use --device cpu or a single process")
@@ -118,6 +121,7 @@ def join(cluster: Cluster, device: torch.device) -> None:
                          f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); check "
                          "MASTER_ADDR/MASTER_PORT (or --rdzv_endpoint) and that every machine can reach it"
                          ) from None
+    return True
 
 
 def leave(cluster: Cluster) -> None:

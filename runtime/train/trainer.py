@@ -80,6 +80,7 @@ class Trainer:
         self.stop = options.stop or StopFlag()
         self.cluster = options.cluster or dist.Cluster()
         self.memory_estimate: dict[str, int] = {}
+        self.joined = False  # whether this trainer created the process group (and so ends it)
         self.folder: RunFolder | None = None
         # loop position and history (all saved in last.pt)
         self.epoch = 0  # epochs completed
@@ -111,7 +112,8 @@ class Trainer:
             with guard:
                 return self._run(wall_start)
         finally:
-            dist.leave(self.cluster)
+            if self.joined:
+                dist.leave(self.cluster)
 
     def _run(self, wall_start: float) -> dict:
         try:
@@ -157,7 +159,7 @@ class Trainer:
         config, project = self.config, self.project
         cluster = self.cluster
         self.device = dist.process_device(cluster, pick_device(config.device))
-        dist.join(cluster, self.device)
+        self.joined = dist.join(cluster, self.device)
         self.precision = Precision(self.device, config.mixed_precision)
         self.compiled = compile_for_training(project, self.registry)
         torch.manual_seed(project.seed)  # same seed, same initial weights (in every process)
