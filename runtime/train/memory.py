@@ -117,19 +117,21 @@ def activation_profile(model: nn.Module, input_types: list[str], input_shapes: l
     was_training = model.training
     model.train()
     devices = [device.index or 0] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        for batch in small:
-            inputs = _example_inputs(input_types, input_shapes, batch, device, sample)
+    try:
+        with torch.random.fork_rng(devices=devices):
+            for batch in small:
+                inputs = _example_inputs(input_types, input_shapes, batch, device, sample)
 
-            def forward(inputs=inputs):
-                with autocast() if autocast else torch.enable_grad():
-                    return model(*inputs)
+                def forward(inputs=inputs):
+                    with autocast() if autocast else torch.enable_grad():
+                        return model(*inputs)
 
-            measured.append(_saved(forward, exclude=list(model.parameters())))
-    with torch.no_grad():
-        for name, value in model.named_buffers():
-            value.copy_(buffers[name])
-    model.train(was_training)
+                measured.append(_saved(forward, exclude=list(model.parameters())))
+    finally:  # even when a trial batch failed, the network is left as it was
+        with torch.no_grad():
+            for name, value in model.named_buffers():
+                value.copy_(buffers[name])
+        model.train(was_training)
 
     def at_batch_size(first: int, second: int) -> int:
         """Linear in the batch: what grows with it, plus what does not (e.g. attention masks)."""
