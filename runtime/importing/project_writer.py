@@ -1,0 +1,111 @@
+"""Turn imported networks into a DeepWire project on disk, with the weights beside it.
+
+The weights are written in DeepWire's checkpoint format
+({"models": {network: state_dict}, "block_modules": {network: {block id:
+submodule}}}) and the project's training settings point `init_checkpoint`
+at that file (not frozen), so training or evaluating the imported project
+starts from the imported weights. When every network compiles, the state
+dicts are those of the compiled model itself (so `deepwire export --weights`
+takes the file too); when an Unsupported block stops compilation, each
+block's weights are stored under its block id, and transfer still finds
+them by id once the problem block has been replaced.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from graph.examples import SUFFIX
+from graph.model import Project
+from graph.project_io import save_project
+from graph.spec import Registry
+from graph.training_config import DataSpec, TrainingConfig
+from graph.validate import analyse
+from runtime.importing.network_builder import ImportedNetwork
+
+
+def project_paths(out: str | Path, stem: str) -> tuple[Path, Path]:
+    """(project file, weights file) for -o OUT: a .dw.json path, or a folder to put <stem>.dw.json in."""
+    out = Path(out)
+    if out.is_dir():
+        project = out / f"{stem}{SUFFIX}"
+    elif out.name.endswith(SUFFIX):
+        project = out
+    else:
+        project = out.with_name(out.name + SUFFIX)
+    return project, project.with_name(project.name[: -len(SUFFIX)] + ".weights.pt")
+
+
+def choose_recipe(networks: list[ImportedNetwork], registry: Registry) -> str:
+    """The training recipe the heads suggest (the user can change it)."""
+    kinds = []
+    for imported in networks:
+        net = imported.network
+        heads = [b.type for b in net.blocks.values() if registry.get(b.type).role == "head"]
+        inputs = [b.type for b in net.blocks.values() if registry.get(b.type).role == "input"]
+        kinds.append((heads, inputs))
+    if len(kinds) == 2 and {"Output"} in [set(h) for h, _ in kinds] and {"BinaryHead"} in [set(h) for h, _ in kinds]:
+        return "gan"
+    heads, inputs = kinds[0]
+    if "ClassificationHead" in heads and "TokenInput" in inputs:
+        return "language_model"
+    if "ClassificationHead" in heads or "BinaryHead" in heads:
+        return "classification"
+    if "RegressionHead" in heads and len(inputs) == 1:
+        net = networks[0].network
+        analysis = analyse(net, registry)
+        shapes = analysis.shapes
+        ins = [shapes.get(b) for b, blk in net.blocks.items() if registry.get(blk.type).role == "input"]
+        outs = [shapes.get(b) for b, blk in net.blocks.items() if registry.get(blk.type).role == "head"]
+        if ins and ins == outs[:1]:
+            return "autoencoder"
+    return "regression"
+
+
+def build_project(name: str, networks: list[ImportedNetwork], registry: Registry, weights_file: str,
+                  description: str) -> Project:
+    recipe = choose_recipe(networks, registry)
+    training = TrainingConfig({"recipe": recipe, "init_checkpoint": weights_file, "freeze_init": False})
+    return Project(name=name, networks=[n.network for n in networks], data=DataSpec(), training=training,
+                   description=description[:2000])
+
+
+def load_block_weights(models: dict[str, nn.Module], module_names: dict[str, dict[str, str]],
+                       networks: list[ImportedNetwork]) -> list[str]:
+    """Copy each block's imported weights into the compiled model; returns problems, if any."""
+    problems = []
+    for imported in networks:
+        name = imported.network.name
+        model = models[name]
+        for bid, state in imported.weights.items():
+            attr = module_names[name].get(bid)
+            if attr is None:
+                continue
+            try:
+                getattr(model, attr).load_state_dict(state, strict=True)
+            except RuntimeError as err:
+                block = imported.network.blocks[bid].name
+                problems.append(f"weights of block '{block}' do not fit: {str(err).splitlines()[0]}")
+    return problems
+
+
+def checkpoint_by_block(networks: list[ImportedNetwork]) -> dict[str, Any]:
+    """Weights stored per block id, for a project that does not compile yet."""
+    models, block_modules = {}, {}
+    for imported in networks:
+        name = imported.network.name
+        models[name] = {f"{bid}.{key}": value for bid, state in imported.weights.items()
+                        for key, value in state.items()}
+        block_modules[name] = {bid: bid for bid in imported.weights}
+    return {"format": "deepwire-checkpoint", "version": 1, "models": models, "block_modules": block_modules,
+            "epoch": 0, "step": 0, "metrics": {}}
+
+
+def write(project: Project, checkpoint: dict[str, Any], project_path: Path, weights_path: Path) -> None:
+    project_path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(checkpoint, weights_path)
+    save_project(project, project_path)
