@@ -18,12 +18,12 @@ CATEGORY = "Imported"
 
 
 def _refuse(p, ins):
-    detail = f" ({p['detail']})" if p["detail"] else ""
+    why = f"which DeepWire cannot express exactly: {p['detail']}" if p["detail"] else \
+        "which has no DeepWire block"
     shape = ", ".join(["B", *map(str, p["shape"])]) if p["shape"] else ""
     produced = f"; in the original model it produced ({shape})" if shape else ""
-    raise ShapeError(
-        f"stands for '{p['operation']}'{detail} of the imported model, which has no DeepWire block"
-        f"{produced}: replace this block with blocks that compute the same, or remove it")
+    raise ShapeError(f"stands for '{p['operation']}' of the imported model, {why}{produced}: "
+                     "replace this block with blocks that compute the same, or remove it")
 
 
 UNSUPPORTED = BlockSpec(

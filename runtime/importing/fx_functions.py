@@ -290,11 +290,27 @@ def call_label(node: Node) -> str:
         return f"operator.{name}"
     if module.startswith("torch") or module == "":
         real = getattr(target, "__name__", name)
-        for prefix in ("torch.fft", "torch.linalg", "torch.special"):
-            if module.startswith(prefix):
-                return f"{prefix}.{real}"
+        # torch.fft.rfft is torch._C._fft.fft_rfft underneath: name it the way users write it
+        for space in ("fft", "linalg", "special", "nn"):
+            if module.startswith((f"torch.{space}", f"torch._C._{space}")):
+                return f"torch.{space}.{real.removeprefix(space + '_')}"
         return f"torch.{real}"
     return f"{module}.{name}"
+
+
+def index_label(index: Any) -> str:
+    """x[...] as written: (slice(None), -1) -> "[:, -1]"."""
+    def one(item):
+        if isinstance(item, slice):
+            text = ":".join("" if v is None else str(v) for v in (item.start, item.stop, item.step))
+            return text.rstrip(":") or ":" if item.step is None else text
+        if item is Ellipsis:
+            return "..."
+        if item is None:
+            return "None"
+        return str(item) if not isinstance(item, Node) else "tensor"
+    items = index if isinstance(index, tuple) else (index,)
+    return "[" + ", ".join(one(i) for i in items) + "]"
 
 
 def map_call(node: Node, ctx) -> Any:
@@ -304,5 +320,5 @@ def map_call(node: Node, ctx) -> Any:
     else:
         rule = FUNCTION_RULES.get(node.target)
     if rule is None:
-        raise NoBlock("no DeepWire block does what this operation does")
+        raise NoBlock("")
     return rule(node, ctx)

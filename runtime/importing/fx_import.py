@@ -25,7 +25,7 @@ from torch.fx import Node
 from torch.fx.passes.shape_prop import ShapeProp, TensorMetadata
 
 from graph.spec import Registry
-from runtime.importing.fx_functions import IDENTITY, GlobalPool, call_label, map_call
+from runtime.importing.fx_functions import IDENTITY, GlobalPool, call_label, index_label, map_call
 from runtime.importing.fx_modules import (
     IDENTITY_MODULES,
     RECURRENT,
@@ -218,7 +218,8 @@ class FxConverter:
         sources = self.sources(node, args)
         if not sources and self.first_input is not None:
             sources = [self.first_input]
-            detail += "; it takes no tensor of the model, the wire from the input only places it"
+            detail = (detail + "; " if detail else "") + \
+                "it reads no tensor of the model (the wire from the input only places it)"
         bid = self.build.unsupported(operation or self._label(node), self._name(node), sources, detail,
                                      self.ctx.shape(node))
         self.value[node] = bid
@@ -230,7 +231,7 @@ class FxConverter:
         if node.op == "get_attr":
             return f"parameter or buffer '{node.target}'"
         if node.target is operator.getitem:
-            return "indexing x[...]"
+            return f"indexing x{index_label(node.args[1])}"
         return call_label(node)
 
     def _name(self, node: Node) -> str:

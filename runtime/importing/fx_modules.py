@@ -285,7 +285,7 @@ def map_module(m: nn.Module, in_shape) -> Mapped:
         return HELPER_RULES[type(m).__name__][1](m, in_shape)
     rule = MODULE_RULES.get(type(m))
     if rule is None:
-        raise NoBlock("no DeepWire block does what this module does")
+        raise NoBlock("")
     return rule(m, in_shape)
 
 

@@ -151,12 +151,22 @@ def run_import(spec: str, out: str | Path, registry: Registry, input_shapes: lis
     stem = Path(spec.partition(":")[0]).stem if len(candidates) > 1 else _snake(names[0])
     project_path, weights_path = project_paths(out, stem)
     sources = ", ".join(c.label for c in candidates)
-    project = build_project(names[0] if len(candidates) == 1 else stem, imported, registry, weights_path.name,
-                            f"Imported from {sources} by 'deepwire import'.")
+    project, data_found = build_project(names[0] if len(candidates) == 1 else stem, imported, registry,
+                                        weights_path.name, f"Imported from {sources} by 'deepwire import'.")
     reports, checkpoint = check_import(project, imported, [c.label for c in candidates], registry,
                                        [_runner(c.model, i) for c, i in zip(candidates, specs)])
     write(project, checkpoint or checkpoint_by_block(imported), project_path, weights_path)
-    return ImportReport(project_path, weights_path, reports, [note for c in candidates for note in c.notes])
+    notes = [note for c in candidates for note in c.notes]
+    notes.append(data_note(project, data_found))
+    return ImportReport(project_path, weights_path, reports, notes)
+
+
+def data_note(project, found: bool) -> str:
+    if found:
+        return (f"training data: the bundled '{project.data.source}' set fits this network; "
+                "choose your own data in the project's data settings")
+    return ("training data: no bundled data set fits this network; choose your data (csv, image_folder, "
+            "arrays, ...) in the project's data settings before training")
 
 
 def _runner(model: nn.Module, inputs: list[InputSpec]):

@@ -27,8 +27,8 @@ class Problem:
     detail: str
 
     def __str__(self) -> str:
-        return f"{self.operation} ('{self.name}'): {self.detail}" if self.detail else \
-            f"{self.operation} ('{self.name}')"
+        why = f"cannot be expressed exactly: {self.detail}" if self.detail else "has no DeepWire block"
+        return f"{self.operation} (block '{self.name}') {why}"
 
 
 @dataclass

@@ -66,12 +66,51 @@ def choose_recipe(networks: list[ImportedNetwork], registry: Registry) -> str:
     return "regression"
 
 
+# bundled data sets worth trying, per recipe, in order: the first that fits the network is chosen
+DATA_CANDIDATES = {
+    "classification": ("digits", "iris", "wine", "breast_cancer", "sine_classes"),
+    "regression": ("sine",),
+    "language_model": ("pydoc_text",),
+    "autoencoder": ("digits",),
+    "gan": ("digits",),
+}
+
+
+def choose_data(networks: list[ImportedNetwork], registry: Registry, recipe: str) -> DataSpec | None:
+    """A bundled data set that fits the imported network's input (and class count), or None."""
+    from runtime.commands.check import DATA_INPUT_KINDS
+    from runtime.data import DataError, probe
+
+    net = networks[-1].network  # a GAN's data feeds its discriminator, the last network
+    analysis = analyse(net, registry)
+    inputs = [b for b in net.blocks.values() if b.type in DATA_INPUT_KINDS]
+    if len(inputs) != 1 or analysis.shapes.get(inputs[0].id) is None:
+        return None
+    block = inputs[0]
+    classes = [analysis.inference.params[b.id]["classes"] for b in net.blocks.values()
+               if b.type == "ClassificationHead" and b.id in analysis.inference.params]
+    for source in DATA_CANDIDATES.get(recipe, ()):
+        spec = DataSpec(source)
+        try:
+            found = probe(spec, analysis.shapes[block.id], DATA_INPUT_KINDS[block.type], recipe)
+        except DataError:
+            continue
+        if classes and found.num_classes is not None and found.num_classes != classes[0] \
+                and found.target_kind != "tokens":
+            continue
+        return spec
+    return None
+
+
 def build_project(name: str, networks: list[ImportedNetwork], registry: Registry, weights_file: str,
-                  description: str) -> Project:
+                  description: str) -> tuple[Project, bool]:
+    """The project, and whether a bundled data set fitting it was found (else the user picks the data)."""
     recipe = choose_recipe(networks, registry)
     training = TrainingConfig({"recipe": recipe, "init_checkpoint": weights_file, "freeze_init": False})
-    return Project(name=name, networks=[n.network for n in networks], data=DataSpec(), training=training,
-                   description=description[:2000])
+    data = choose_data(networks, registry, recipe)
+    project = Project(name=name, networks=[n.network for n in networks], data=data or DataSpec(),
+                      training=training, description=description[:2000])
+    return project, data is not None
 
 
 def load_block_weights(models: dict[str, nn.Module], module_names: dict[str, dict[str, str]],

@@ -1,0 +1,120 @@
+"""Hand-written PyTorch models the import tests open with `deepwire import tests/import_models.py:NAME`.
+
+Written the way people write them (torchvision's BasicBlock, F.relu and
+torch.flatten, LSTM outputs unpacked as tuples), not the way DeepWire
+exports code, so the importer meets the usual spellings.
+"""
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class BasicBlock(nn.Module):
+    """torchvision's ResNet BasicBlock: conv-bn-relu-conv-bn, plus the identity or a downsample, relu."""
+
+    expansion = 1
+
+    def __init__(self, inplanes, planes, stride=1, downsample=None):
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, kernel_size=3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(planes, planes, kernel_size=3, stride=1, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.downsample = downsample
+
+    def forward(self, x):
+        identity = x
+        out = self.conv1(x)
+        out = self.bn1(out)
+        out = self.relu(out)
+        out = self.conv2(out)
+        out = self.bn2(out)
+        if self.downsample is not None:
+            identity = self.downsample(x)
+        out += identity
+        out = self.relu(out)
+        return out
+
+
+class TinyResNet(nn.Module):
+    """A ResNet in torchvision's layout, small: stem, two stages of BasicBlocks, global pool, fc."""
+
+    def __init__(self, num_classes=10):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, kernel_size=3, stride=1, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        self.layer1 = nn.Sequential(BasicBlock(8, 8), BasicBlock(8, 8))
+        downsample = nn.Sequential(nn.Conv2d(8, 16, kernel_size=1, stride=2, bias=False), nn.BatchNorm2d(16))
+        self.layer2 = nn.Sequential(BasicBlock(8, 16, stride=2, downsample=downsample), BasicBlock(16, 16))
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(16, num_classes)
+
+    def forward(self, x):
+        x = self.conv1(x)
+        x = self.bn1(x)
+        x = self.relu(x)
+        x = self.maxpool(x)
+        x = self.layer1(x)
+        x = self.layer2(x)
+        x = self.avgpool(x)
+        x = torch.flatten(x, 1)
+        x = self.fc(x)
+        return x
+
+
+class FunctionalMlp(nn.Module):
+    """An MLP written with F.relu and torch.flatten, on 8×8 one-channel images (the digits data)."""
+
+    def __init__(self):
+        super().__init__()
+        self.hidden = nn.Linear(64, 32)
+        self.drop = nn.Dropout(0.2)
+        self.out = nn.Linear(32, 10)
+
+    def forward(self, x):
+        x = torch.flatten(x, 1)
+        x = F.relu(self.hidden(x))
+        x = self.drop(x)
+        return self.out(x)
+
+
+class LstmLastStep(nn.Module):
+    """An LSTM classifier reading its last output step: out[:, -1, :]."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(3, 16, num_layers=2, batch_first=True)
+        self.fc = nn.Linear(16, 4)
+
+    def forward(self, x):
+        out, (h, c) = self.lstm(x)
+        return self.fc(out[:, -1, :])
+
+
+class BiGruTagger(nn.Module):
+    """A bidirectional GRU giving per-step scores, plus a whole-sequence score from h_n."""
+
+    def __init__(self):
+        super().__init__()
+        self.gru = nn.GRU(5, 6, batch_first=True, bidirectional=True)
+        self.tags = nn.Linear(12, 3)
+
+    def forward(self, x):
+        out, _ = self.gru(x)
+        return F.log_softmax(self.tags(out), dim=-1)
+
+
+class WithFourier(nn.Module):
+    """Uses torch.fft, which no DeepWire block does: the import must name it as a problem."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(16, 2)
+
+    def forward(self, x):
+        spectrum = torch.fft.rfft(x, dim=-1).abs()
+        return self.fc(torch.cat([x, spectrum[:, :8]], dim=1)[:, :16])
