@@ -6,7 +6,7 @@ exports code, so the importer meets the usual spellings.
 """
 
 import torch
-import torch.nn.functional as F
+import torch.nn.functional as F  # noqa: N812 - the name everyone uses
 from torch import nn
 
 

@@ -64,7 +64,8 @@ def _print_report(report, out=sys.stdout) -> None:
             print(f"  outputs {verdict} the original: largest difference {net.max_abs_diff:.2e} "
                   "on a random batch, imported weights loaded", file=out)
         else:
-            print("  outputs not compared: the network does not compile until its problems are fixed", file=out)
+            print("  outputs not compared: the network does not compile until its problems are fixed",
+                  file=out)
     for note in report.notes:
         print(f"note: {note}", file=out)
     print(f"wrote {report.project_path}", file=out)
@@ -73,13 +74,13 @@ def _print_report(report, out=sys.stdout) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from graph.blocks import default_registry
-    from runtime.importing.fx_import import ImportFailure
+    from runtime.importing.fx_import import ModelImportError
     from runtime.importing.importer import run_import
 
     try:
         report = run_import(args.model, args.output, default_registry(), args.input_shape, args.head,
                             args.weights)
-    except ImportFailure as err:
+    except ModelImportError as err:
         print(f"deepwire: cannot import {args.model}: {err}", file=sys.stderr)
         return EXIT_FAILED
     _print_report(report)

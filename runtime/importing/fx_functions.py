@@ -5,7 +5,7 @@ F.relu and x.relu() all become a ReLU block; x.view(x.size(0), -1) and
 torch.flatten(x, 1) become Flatten; a + b becomes Add. It returns a Mapped,
 IDENTITY (the value passes through unchanged, e.g. x.contiguous()), a
 GlobalPool marker (resolved by the importer, which looks at what follows),
-or raises NoBlock saying why this call has no block. Shapes come from the
+or raises NoBlockError saying why this call has no block. Shapes come from the
 traced example (`ctx.shape(node)`, without the batch), so reshapes are
 judged by what they really did, not by how they were spelled.
 """
@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812 - the name everyone uses
 from torch.fx import Node
 
-from runtime.importing.mapped import Mapped, NoBlock, single
+from runtime.importing.mapped import Mapped, NoBlockError, single
 
 IDENTITY = object()  # the call returns its input unchanged
 
@@ -44,7 +44,7 @@ def _arg(node: Node, index: int, name: str, default: Any = None) -> Any:
 def _tensor_arg(node: Node) -> Node:
     first = node.args[0] if node.args else node.kwargs.get("input")
     if not isinstance(first, Node):
-        raise NoBlock("its first argument is not a tensor of the model")
+        raise NoBlockError("its first argument is not a tensor of the model")
     return first
 
 
@@ -75,11 +75,11 @@ def _softmax(type_id):
     def rule(node, ctx):
         dim = _arg(node, 1, "dim")
         if not isinstance(dim, int):
-            raise NoBlock("an implicit or non-constant dim")
+            raise NoBlockError("an implicit or non-constant dim")
         if dim == 0:
-            raise NoBlock("dim 0, the batch axis")
+            raise NoBlockError("dim 0, the batch axis")
         if node.kwargs.get("dtype") is not None or (len(node.args) > 2 and node.args[2] is not None):
-            raise NoBlock("a dtype argument")
+            raise NoBlockError("a dtype argument")
         return Mapped(type_id, {"dim": dim})
     return rule
 
@@ -99,19 +99,19 @@ def _reshaped(node, ctx):
     """Flatten or Reshape judged by the shapes before and after (the batch must stay first)."""
     before, after = ctx.full_shape(_tensor_arg(node)), ctx.full_shape(node)
     if before is None or after is None or not after or before[0] != after[0]:
-        raise NoBlock("it changes the batch axis (DeepWire keeps the batch first and whole)")
+        raise NoBlockError("it changes the batch axis (DeepWire keeps the batch first and whole)")
     out = tuple(after[1:])
     if len(out) == 1:
         return Mapped("Flatten")
     if not 1 <= len(out) <= 4:
-        raise NoBlock(f"a shape of {len(out)} axes after the batch (Reshape takes 1 to 4)")
+        raise NoBlockError(f"a shape of {len(out)} axes after the batch (Reshape takes 1 to 4)")
     return Mapped("Reshape", {"shape": out})
 
 
 def _flatten(node, ctx):
     start, end = _arg(node, 1, "start_dim", 0), _arg(node, 2, "end_dim", -1)
     if start == 0:
-        raise NoBlock("flattening the batch axis into the samples (start_dim 0)")
+        raise NoBlockError("flattening the batch axis into the samples (start_dim 0)")
     if start == 1 and end == -1:
         return Mapped("Flatten")
     return _reshaped(node, ctx)
@@ -122,7 +122,7 @@ def _dims(node) -> list[int]:
     if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
         dims = list(dims[0])
     if not all(isinstance(d, int) for d in dims):
-        raise NoBlock("axes that are not constant")
+        raise NoBlockError("axes that are not constant")
     return dims
 
 
@@ -131,23 +131,23 @@ def _permute(node, ctx):
     rank = len(dims)
     dims = [d % rank for d in dims]
     if dims[0] != 0:
-        raise NoBlock("it moves the batch axis")
+        raise NoBlockError("it moves the batch axis")
     if rank - 1 > 4:
-        raise NoBlock("more than 4 axes after the batch")
+        raise NoBlockError("more than 4 axes after the batch")
     return Mapped("Permute", {"dims": tuple(dims[1:])})
 
 
 def _transpose(node, ctx):
     full = ctx.full_shape(node)
     if full is None:
-        raise NoBlock("its input shape is unknown")
+        raise NoBlockError("its input shape is unknown")
     rank = len(full)
     a, b = _arg(node, 1, "dim0"), _arg(node, 2, "dim1")
     if not isinstance(a, int) or not isinstance(b, int):
-        raise NoBlock("axes that are not constant")
+        raise NoBlockError("axes that are not constant")
     a, b = a % rank, b % rank
     if 0 in (a, b):
-        raise NoBlock("it moves the batch axis")
+        raise NoBlockError("it moves the batch axis")
     dims = list(range(rank))
     dims[a], dims[b] = dims[b], dims[a]
     return Mapped("Permute", {"dims": tuple(dims[1:])})
@@ -159,12 +159,13 @@ def _merge(type_id, what):
     def rule(node, ctx):
         operands = list(node.args[:2])
         if node.kwargs.get("alpha", 1) != 1:
-            raise NoBlock("an alpha factor")
+            raise NoBlockError("an alpha factor")
         if not all(isinstance(x, Node) and ctx.is_tensor(x) for x in operands):
-            raise NoBlock(f"{what} a number rather than another tensor of the same shape")
+            raise NoBlockError(f"{what} a number rather than another tensor of the same shape")
         shapes = [ctx.full_shape(x) for x in operands]
         if shapes[0] != shapes[1]:
-            raise NoBlock(f"{what} tensors of different shapes {shapes[0]} and {shapes[1]} (broadcasting)")
+            raise NoBlockError(f"{what} tensors of different shapes {shapes[0]} and {shapes[1]} "
+                               "(broadcasting)")
         return Mapped(type_id, {"inputs": 2}, inputs=operands)
     return rule
 
@@ -173,14 +174,14 @@ def _cat(node, ctx):
     tensors = _arg(node, 0, "tensors")
     dim = _arg(node, 1, "dim", 0)
     if not isinstance(tensors, (list, tuple)) or not all(isinstance(t, Node) for t in tensors):
-        raise NoBlock("a list of tensors that is not fixed")
+        raise NoBlockError("a list of tensors that is not fixed")
     if not 2 <= len(tensors) <= 16:
-        raise NoBlock(f"{len(tensors)} inputs (Concatenate joins 2 to 16)")
+        raise NoBlockError(f"{len(tensors)} inputs (Concatenate joins 2 to 16)")
     full = ctx.full_shape(node)
     rank = len(full) - 1
     axis = dim % (rank + 1)
     if axis == 0:
-        raise NoBlock("joining along the batch axis")
+        raise NoBlockError("joining along the batch axis")
     auto = 1 if rank == 3 else rank
     params = {"inputs": len(tensors)}
     if axis != auto:
@@ -194,7 +195,7 @@ def _adaptive(kind):
     def rule(node, ctx):
         size = single(_arg(node, 1, "output_size"), "output_size")
         if size != 1:
-            raise NoBlock(f"output size {size} (DeepWire pools globally, to size 1)")
+            raise NoBlockError(f"output size {size} (DeepWire pools globally, to size 1)")
         return GlobalPool(kind, _tensor_arg(node), keeps_dims=True)
     return rule
 
@@ -205,12 +206,12 @@ def _reduce(kind):
         full = ctx.full_shape(_tensor_arg(node))
         dims = _arg(node, 1, "dim")
         if full is None or dims is None:
-            raise NoBlock("a reduction over the whole tensor")
+            raise NoBlockError("a reduction over the whole tensor")
         dims = dims if isinstance(dims, (tuple, list)) else (dims,)
         rank = len(full)
         spatial = sorted(d % rank for d in dims)
         if rank not in (3, 4) or spatial != list(range(2, rank)):
-            raise NoBlock("a reduction over other axes than all the positions of (B, C, ...)")
+            raise NoBlockError("a reduction over other axes than all the positions of (B, C, ...)")
         keep = bool(_arg(node, 2, "keepdim", False))
         return GlobalPool(kind, _tensor_arg(node), keeps_dims=keep)
     return rule
@@ -227,16 +228,16 @@ def _pool(type_id, kind):
             params["stride"] = stride
         if kind == "max":
             if single(_arg(node, 4, "dilation", 1), "dilation") != 1:
-                raise NoBlock("dilation other than 1")
+                raise NoBlockError("dilation other than 1")
             if _arg(node, 6, "return_indices", False):
-                raise NoBlock("return_indices=True")
+                raise NoBlockError("return_indices=True")
             if _arg(node, 5, "ceil_mode", False):
                 params["ceil_mode"] = True
         else:
             if _arg(node, 4, "ceil_mode", False) or not _arg(node, 5, "count_include_pad", True):
-                raise NoBlock("ceil_mode or count_include_pad=False")
+                raise NoBlockError("ceil_mode or count_include_pad=False")
             if _arg(node, 6, "divisor_override") is not None:
-                raise NoBlock("divisor_override")
+                raise NoBlockError("divisor_override")
         return Mapped(type_id, params)
     return rule
 
@@ -251,7 +252,8 @@ FUNCTION_RULES: dict[Any, Any] = {
     torch.log_softmax: _softmax("LogSoftmax"), F.log_softmax: _softmax("LogSoftmax"),
     F.dropout: _dropout("Dropout"), F.dropout2d: _dropout("Dropout2d"),
     torch.flatten: _flatten, torch.reshape: _reshaped, torch.permute: _permute, torch.transpose: _transpose,
-    operator.add: _merge("Add", "adds"), operator.iadd: _merge("Add", "adds"), torch.add: _merge("Add", "adds"),
+    operator.add: _merge("Add", "adds"), operator.iadd: _merge("Add", "adds"),
+    torch.add: _merge("Add", "adds"),
     operator.mul: _merge("Multiply", "multiplies by"), operator.imul: _merge("Multiply", "multiplies by"),
     torch.mul: _merge("Multiply", "multiplies by"),
     torch.cat: _cat, torch.concat: _cat,
@@ -314,11 +316,11 @@ def index_label(index: Any) -> str:
 
 
 def map_call(node: Node, ctx) -> Any:
-    """The block for one call_function / call_method node; NoBlock when DeepWire has none."""
+    """The block for one call_function / call_method node; NoBlockError when DeepWire has none."""
     if node.op == "call_method":
         rule = METHOD_RULES.get(node.target)
     else:
         rule = FUNCTION_RULES.get(node.target)
     if rule is None:
-        raise NoBlock("")
+        raise NoBlockError("")
     return rule(node, ctx)

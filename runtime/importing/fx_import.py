@@ -35,13 +35,13 @@ from runtime.importing.fx_modules import (
     module_label,
     recurrent_params,
 )
-from runtime.importing.mapped import Mapped, NoBlock
+from runtime.importing.mapped import Mapped, NoBlockError
 from runtime.importing.network_builder import ImportedNetwork, NetworkBuilder
 
 TRACE_BATCH = 2  # not 1, so a reshape that folds the batch away shows up
 
 
-class ImportFailure(RuntimeError):
+class ModelImportError(RuntimeError):
     """The model could not be imported at all; the message says why and what to do."""
 
 
@@ -72,7 +72,7 @@ def trace(model: nn.Module, input_names: list[str]) -> fx.GraphModule:
         if name in input_names or parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
             continue
         if parameter.default is parameter.empty:
-            raise ImportFailure(f"forward() takes '{name}', which has no shape: give it one with "
+            raise ModelImportError(f"forward() takes '{name}', which has no shape: give it one with "
                                 f"--input-shape {name}=C,H,W (sizes without the batch)")
         concrete[name] = parameter.default
     tracer = _Tracer()
@@ -81,7 +81,7 @@ def trace(model: nn.Module, input_names: list[str]) -> fx.GraphModule:
     try:
         graph = tracer.trace(model, concrete_args=concrete or None)
     except Exception as err:  # fx raises many kinds for code it cannot follow
-        raise ImportFailure(
+        raise ModelImportError(
             f"torch.fx cannot trace {type(model).__name__}.forward: {str(err).splitlines()[0]}. "
             "Python control flow that depends on tensor values (if x.sum() > 0, loops over x.shape) "
             "cannot be traced; move it out of forward() or fix the sizes") from None
@@ -91,7 +91,7 @@ def trace(model: nn.Module, input_names: list[str]) -> fx.GraphModule:
 
 
 def choose_input_types(gm: fx.GraphModule, inputs: list[InputSpec]) -> None:
-    """Fill in each input's block type: an image, a sequence, a vector, noise, or token ids for an Embedding."""
+    """Fill in each input's block type: image, sequence, vector, noise, or token ids for an Embedding."""
     placeholders = {n.name: n for n in gm.graph.nodes if n.op == "placeholder"}
     for spec in inputs:
         node = placeholders.get(spec.name)
@@ -113,8 +113,8 @@ def choose_input_types(gm: fx.GraphModule, inputs: list[InputSpec]) -> None:
             spec.type = "ImageInput"
             spec.params = {"channels": spec.shape[0], "height": spec.shape[1], "width": spec.shape[2]}
         else:
-            raise ImportFailure(f"input '{spec.name}' has shape {spec.shape}: DeepWire inputs are vectors (F), "
-                                "sequences (T, F), token ids (T) or images (C, H, W)")
+            raise ModelImportError(f"input '{spec.name}' has shape {spec.shape}: DeepWire inputs are "
+                                   "vectors (F), sequences (T, F), token ids (T) or images (C, H, W)")
 
 
 def example_inputs(inputs: list[InputSpec], batch: int = TRACE_BATCH,
@@ -122,7 +122,8 @@ def example_inputs(inputs: list[InputSpec], batch: int = TRACE_BATCH,
     values = []
     for spec in inputs:
         if spec.type == "TokenInput":
-            values.append(torch.randint(0, spec.params["vocab_size"], (batch, *spec.shape), generator=generator))
+            values.append(torch.randint(0, spec.params["vocab_size"], (batch, *spec.shape),
+                                        generator=generator))
         else:
             values.append(torch.randn(batch, *spec.shape, generator=generator))
     return values
@@ -192,8 +193,8 @@ class FxConverter:
         key = ("rnn", rec.node, output)
         if key not in self.made:
             params = dict(rec.params, output=output)
-            name = str(rec.node.target) if output == "sequence" or ("rnn", rec.node, "sequence") not in self.made \
-                else f"{rec.node.target}_last"
+            first = output == "sequence" or ("rnn", rec.node, "sequence") not in self.made
+            name = str(rec.node.target) if first else f"{rec.node.target}_last"
             self.made[key] = self.build.add(rec.type_id, name, params, [self.need(rec.node.args[0])],
                                             dict(rec.weights))
         return self.made[key]
@@ -210,7 +211,8 @@ class FxConverter:
         keep = ("pool_keep", pool.source, pool.kind)
         if keep not in self.made:
             shape = self.ctx.shape(node)
-            self.made[keep] = self.build.add("Reshape", f"{node.name}_keepdims", {"shape": tuple(shape)}, [bid])
+            self.made[keep] = self.build.add("Reshape", f"{node.name}_keepdims", {"shape": tuple(shape)},
+                                             [bid])
         return self.made[keep]
 
     def _unsupported(self, node: Node, detail: str, operation: str | None = None,
@@ -278,7 +280,7 @@ class FxConverter:
             return  # sizes, shapes and other plain values: read by the calls that use them
         try:
             mapped = map_call(node, self.ctx)
-        except NoBlock as why:
+        except NoBlockError as why:
             self._unsupported(node, str(why))
             return
         if mapped is IDENTITY:
@@ -320,7 +322,7 @@ class FxConverter:
         if type(module) in RECURRENT:
             try:
                 params = recurrent_params(module)
-            except NoBlock as why:
+            except NoBlockError as why:
                 self._unsupported(node, str(why))
                 return
             if len([a for a in node.args if a is not None]) > 1 or node.kwargs:
@@ -335,7 +337,7 @@ class FxConverter:
             return
         try:
             mapped = map_module(module, self.ctx.shape(node.args[0]) if node.args else None)
-        except NoBlock as why:
+        except NoBlockError as why:
             self._unsupported(node, str(why))
             return
         self._place(node, mapped)
@@ -371,7 +373,7 @@ class FxConverter:
         returned = node.args[0]
         values = list(returned) if isinstance(returned, (tuple, list)) else [returned]
         if not values or not all(isinstance(v, Node) for v in values):
-            raise ImportFailure("forward() must return a tensor or a tuple of tensors; it returns "
+            raise ModelImportError("forward() must return a tensor or a tuple of tensors; it returns "
                                 f"{type(returned).__name__}")
         heads = self.heads or []
         for i, value in enumerate(values):
@@ -435,7 +437,7 @@ def import_module(model: nn.Module, inputs: list[InputSpec], heads: list[tuple[s
     by_name = {s.name: s for s in inputs}
     unknown = [p for p in placeholders if p not in by_name]
     if unknown:
-        raise ImportFailure(f"forward() takes {', '.join(placeholders)} but no shape was given for "
+        raise ModelImportError(f"forward() takes {', '.join(placeholders)} but no shape was given for "
                             f"{', '.join(unknown)}: use --input-shape NAME=SIZES for each")
     inputs = [by_name[p] for p in placeholders]
     choose_input_types(gm, inputs)
@@ -445,7 +447,7 @@ def import_module(model: nn.Module, inputs: list[InputSpec], heads: list[tuple[s
             ShapeProp(gm).propagate(*example_inputs(inputs))
     except Exception as err:  # the user's model refused the example batch
         shapes = ", ".join(f"{s.name} (B, {', '.join(map(str, s.shape))})" for s in inputs)
-        raise ImportFailure(f"running {type(model).__name__} on an example batch of {shapes} failed: "
+        raise ModelImportError(f"running {type(model).__name__} on an example batch of {shapes} failed: "
                             f"{str(err).splitlines()[0] if str(err) else type(err).__name__}; "
                             "check --input-shape") from None
     converted = FxConverter(gm, inputs, heads, registry, name).convert()

@@ -1,7 +1,7 @@
 """torch.nn modules -> DeepWire blocks, for the torch.fx importer.
 
 `map_module(module, in_shape)` returns the block a submodule call becomes,
-or raises NoBlock naming the setting DeepWire cannot express (a BatchNorm
+or raises NoBlockError naming the setting DeepWire cannot express (a BatchNorm
 with another eps, a non-square kernel, batch_first=False ...): an import
 must give the same outputs as the original, so nothing is approximated.
 Only exact classes are mapped: a subclass may change forward().
@@ -20,7 +20,7 @@ from typing import Any
 
 from torch import nn
 
-from runtime.importing.mapped import Mapped, NoBlock, single
+from runtime.importing.mapped import Mapped, NoBlockError, single
 
 DEFAULT_EPS = 1e-5
 
@@ -35,7 +35,7 @@ def _nondefault(values: dict[str, Any], defaults: dict[str, Any]) -> dict[str, A
 
 def _require(condition: bool, reason: str) -> None:
     if not condition:
-        raise NoBlock(reason)
+        raise NoBlockError(reason)
 
 
 def _linear(m: nn.Linear, shape):
@@ -69,7 +69,8 @@ def _conv_transpose(m: nn.ConvTranspose2d, shape):
 
 
 def _upsample(m: nn.Upsample, shape):
-    _require(m.size is None and m.scale_factor is not None, "a fixed output size (DeepWire scales by a factor)")
+    _require(m.size is None and m.scale_factor is not None,
+             "a fixed output size (DeepWire scales by a factor)")
     _require(not m.align_corners, "align_corners=True")
     scale = single(m.scale_factor, "scale_factor")
     _require(m.mode in ("nearest", "bilinear", "linear"), f"mode '{m.mode}'")
@@ -126,7 +127,8 @@ def _layer_norm(m: nn.LayerNorm, shape):
              "(DeepWire's layer norm normalises the last axis only)")
     _require(abs(m.eps - DEFAULT_EPS) < 1e-12, f"eps {m.eps:g} (DeepWire's layer norm uses 1e-05)")
     _require(not m.elementwise_affine or m.bias is not None, "bias=False")
-    return Mapped("LayerNorm", _nondefault({"affine": bool(m.elementwise_affine)}, {"affine": True}), _state(m))
+    affine = bool(m.elementwise_affine)
+    return Mapped("LayerNorm", _nondefault({"affine": affine}, {"affine": True}), _state(m))
 
 
 def _group_norm(m: nn.GroupNorm, shape):
@@ -280,12 +282,12 @@ IDENTITY_MODULES = (nn.Identity,)
 
 
 def map_module(m: nn.Module, in_shape) -> Mapped:
-    """The block for one call of submodule m; NoBlock when DeepWire has none."""
+    """The block for one call of submodule m; NoBlockError when DeepWire has none."""
     if is_helper(m):
         return HELPER_RULES[type(m).__name__][1](m, in_shape)
     rule = MODULE_RULES.get(type(m))
     if rule is None:
-        raise NoBlock("")
+        raise NoBlockError("")
     return rule(m, in_shape)
 
 

@@ -5,7 +5,7 @@ File > Import call. It returns an ImportReport: the blocks made per type,
 the problems (operations that became Unsupported blocks, blocks whose
 shapes do not fit), the largest difference between the imported model's
 outputs and the original's on one random batch (the imported weights loaded),
-and the files written. It raises ImportFailure when nothing could be imported.
+and the files written. It raises ModelImportError when nothing could be imported.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from torch import nn
 from graph.diagnostics import ERROR
 from graph.spec import Registry
 from graph.validate import analyse
-from runtime.importing.fx_import import ImportFailure, InputSpec, example_inputs, import_module
+from runtime.importing.fx_import import InputSpec, ModelImportError, example_inputs, import_module
 from runtime.importing.network_builder import ImportedNetwork, Problem
 from runtime.importing.project_writer import (
     build_project,
@@ -71,10 +71,10 @@ def parse_shapes(texts: list[str]) -> tuple[tuple[int, ...] | None, dict[str, tu
         try:
             shape = tuple(int(p) for p in parts)
         except ValueError:
-            raise ImportFailure(f"--input-shape {text!r}: give whole numbers without the batch, "
+            raise ModelImportError(f"--input-shape {text!r}: give whole numbers without the batch, "
                                 "e.g. 3,32,32 or image=3,32,32") from None
         if not shape or min(shape) < 1:
-            raise ImportFailure(f"--input-shape {text!r}: sizes must be 1 or more, without the batch")
+            raise ModelImportError(f"--input-shape {text!r}: sizes must be 1 or more, without the batch")
         if name:
             named[name.strip()] = shape
         else:
@@ -93,7 +93,7 @@ def _input_specs(candidate: Candidate, unnamed, named) -> list[InputSpec]:
         if shape is None:
             if p.default is not p.empty:
                 continue  # an optional argument: traced at its default
-            raise ImportFailure(f"{candidate.label}: no input shape for '{p.name}': give it with "
+            raise ModelImportError(f"{candidate.label}: no input shape for '{p.name}': give it with "
                                 f"--input-shape {'' if i == 0 else p.name + '='}SIZES without the batch, "
                                 "e.g. --input-shape 1,28,28")
         specs.append(InputSpec(p.name, tuple(shape)))
@@ -107,7 +107,7 @@ def _load_weights(model: nn.Module, path: str) -> None:
         state = weights_for(read_state(path), ["model"], path)["model"]
         model.load_state_dict(state)
     except (WeightsFileError, RuntimeError) as err:
-        raise ImportFailure(f"--weights {path}: {str(err).splitlines()[0]}") from None
+        raise ModelImportError(f"--weights {path}: {str(err).splitlines()[0]}") from None
 
 
 def _compare(original: nn.Module, imported: nn.Module, inputs: list[InputSpec]) -> float:
@@ -135,7 +135,7 @@ def run_import(spec: str, out: str | Path, registry: Registry, input_shapes: lis
     candidates = find_models(spec)
     if weights is not None:
         if len(candidates) != 1:
-            raise ImportFailure("--weights needs a single model; name one as FILE.py:NAME")
+            raise ModelImportError("--weights needs a single model; name one as FILE.py:NAME")
         _load_weights(candidates[0].model, weights)
     imported: list[ImportedNetwork] = []
     specs: list[list[InputSpec]] = []
@@ -185,9 +185,11 @@ def check_import(project, imported: list[ImportedNetwork], labels: list[str], re
     for net_import, label in zip(imported, labels):
         analysis = analyse(net_import.network, registry)
         problem_blocks = {p.block for p in net_import.problems}
-        errors = [d.message for d in analysis.diagnostics if d.severity == ERROR and d.block not in problem_blocks]
+        errors = [d.message for d in analysis.diagnostics
+                  if d.severity == ERROR and d.block not in problem_blocks]
         counts = Counter(b.type for b in net_import.network.blocks.values())
-        reports.append(NetworkReport(net_import.network.name, label, counts, list(net_import.problems), errors))
+        reports.append(NetworkReport(net_import.network.name, label, counts, list(net_import.problems),
+                                     errors))
     if any(r.problems or r.errors for r in reports):
         return reports, None
     from runtime.build import build_models

@@ -1,7 +1,7 @@
 """What one operation of an imported model becomes: a block type with parameters and weights.
 
 The mapping tables (fx_modules, fx_functions, onnx_import) return a `Mapped`
-for an operation DeepWire has a block for, or raise `NoBlock` saying why not;
+for an operation DeepWire has a block for, or raise `NoBlockError` saying why not;
 the importer then puts an Unsupported block there instead, never dropping
 the operation.
 """
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-class NoBlock(Exception):
+class NoBlockError(Exception):
     """This operation (with these settings) has no DeepWire block; str() says why, in a few words."""
 
 
@@ -32,10 +32,11 @@ def single(value, what: str) -> int:
     """An int from a torch setting that may be a tuple of equal ints ((3, 3) -> 3)."""
     if isinstance(value, (tuple, list)):
         if len(set(value)) != 1:
-            raise NoBlock(f"{what} {tuple(value)} differs per axis; DeepWire blocks use one size for all axes")
+            raise NoBlockError(f"{what} {tuple(value)} differs per axis; DeepWire blocks use one size "
+                               "for all axes")
         value = value[0]
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if not isinstance(value, int):
-        raise NoBlock(f"{what} {value!r} is not a whole number")
+        raise NoBlockError(f"{what} {value!r} is not a whole number")
     return value

@@ -57,7 +57,8 @@ class NetworkBuilder:
         spec = self.registry.get(type_id)
         params = dict(params or {})
         defaults = spec.defaults()
-        kept = {k: v for k, v in params.items() if k not in defaults or defaults[k] != v or k == spec.variadic}
+        kept = {k: v for k, v in params.items()
+                if k not in defaults or defaults[k] != v or k == spec.variadic}
         spec.check_params(kept)  # a mapping bug must not write a project that fails to load
         bid = self.net.new_block_id()
         self.net.add_block(Block(bid, type_id, self.net.unique_name(block_name(name)), kept))

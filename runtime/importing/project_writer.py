@@ -48,7 +48,8 @@ def choose_recipe(networks: list[ImportedNetwork], registry: Registry) -> str:
         heads = [b.type for b in net.blocks.values() if registry.get(b.type).role == "head"]
         inputs = [b.type for b in net.blocks.values() if registry.get(b.type).role == "input"]
         kinds.append((heads, inputs))
-    if len(kinds) == 2 and {"Output"} in [set(h) for h, _ in kinds] and {"BinaryHead"} in [set(h) for h, _ in kinds]:
+    head_sets = [set(h) for h, _ in kinds]
+    if len(kinds) == 2 and {"Output"} in head_sets and {"BinaryHead"} in head_sets:
         return "gan"
     heads, inputs = kinds[0]
     if "ClassificationHead" in heads and "TokenInput" in inputs:

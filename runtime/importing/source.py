@@ -25,7 +25,7 @@ from typing import Any
 
 from torch import nn
 
-from runtime.importing.fx_import import ImportFailure
+from runtime.importing.fx_import import ModelImportError
 from runtime.importing.fx_modules import HELPER_RULES
 
 TORCHVISION_SHAPE = (3, 224, 224)
@@ -50,11 +50,11 @@ class Candidate:
 def load_python_file(path: Path):
     """Execute a .py file as a fresh module (its folder importable, so its own imports work)."""
     if not path.is_file():
-        raise ImportFailure(f"{path}: no such file")
+        raise ModelImportError(f"{path}: no such file")
     name = f"deepwire_import_{uuid.uuid4().hex[:10]}"
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
-        raise ImportFailure(f"{path}: cannot be loaded as a Python module")
+        raise ModelImportError(f"{path}: cannot be loaded as a Python module")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # dataclasses and pickling look their module up here
     folder = str(path.resolve().parent)
@@ -62,7 +62,7 @@ def load_python_file(path: Path):
     try:
         spec.loader.exec_module(module)
     except Exception as err:  # anything the user's code raises
-        raise ImportFailure(f"{path}: running it failed: {type(err).__name__}: {err}") from None
+        raise ModelImportError(f"{path}: running it failed: {type(err).__name__}: {err}") from None
     finally:
         if folder in sys.path:
             sys.path.remove(folder)
@@ -83,16 +83,17 @@ def _instantiate(obj: Any, label: str) -> nn.Module:
     if isinstance(obj, nn.Module):
         return obj
     if not callable(obj):
-        raise ImportFailure(f"{label} is neither an nn.Module class nor a function returning one")
+        raise ModelImportError(f"{label} is neither an nn.Module class nor a function returning one")
     try:
         model = obj()
     except TypeError as err:
-        raise ImportFailure(f"{label}() cannot be created without arguments ({err}); add defaults to its "
-                            "__init__, or write a small function returning the model and import that") from None
+        raise ModelImportError(f"{label}() cannot be created without arguments ({err}); add defaults to "
+                               "its __init__, or write a small function returning the model and import "
+                               "that") from None
     except Exception as err:  # the user's constructor failed
-        raise ImportFailure(f"{label}() failed: {type(err).__name__}: {err}") from None
+        raise ModelImportError(f"{label}() failed: {type(err).__name__}: {err}") from None
     if not isinstance(model, nn.Module):
-        raise ImportFailure(f"{label}() returned a {type(model).__name__}, not an nn.Module")
+        raise ModelImportError(f"{label}() returned a {type(model).__name__}, not an nn.Module")
     return model
 
 
@@ -160,7 +161,7 @@ def _from_file(path: Path, name: str | None) -> list[Candidate]:
     if name:
         if not hasattr(module, name):
             known = ", ".join(c.__name__ for c in _model_classes(module)) or "none"
-            raise ImportFailure(f"{path} defines no '{name}' (nn.Module classes there: {known})")
+            raise ModelImportError(f"{path} defines no '{name}' (nn.Module classes there: {known})")
         return [_candidate(getattr(module, name), f"{path.name}:{name}")]
     classes = _model_classes(module)
     generated = [c for c in classes if hasattr(c, "make_loss") and _NETWORK_DOC.search(c.__doc__ or "")]
@@ -171,10 +172,11 @@ def _from_file(path: Path, name: str | None) -> list[Candidate]:
     if len(classes) == 1:
         return [_candidate(classes[0], f"{path.name}:{classes[0].__name__}")]
     if not classes:
-        raise ImportFailure(f"{path} defines no nn.Module class; name the model as {path.name}:NAME "
+        raise ModelImportError(f"{path} defines no nn.Module class; name the model as {path.name}:NAME "
                             "(a class, or a function returning the model)")
     names = ", ".join(c.__name__ for c in classes)
-    raise ImportFailure(f"{path} defines several nn.Module classes ({names}); pick one as {path.name}:NAME")
+    raise ModelImportError(f"{path} defines several nn.Module classes ({names}); "
+                           f"pick one as {path.name}:NAME")
 
 
 def _from_package(module_name: str, name: str) -> list[Candidate]:
@@ -183,11 +185,11 @@ def _from_package(module_name: str, name: str) -> list[Candidate]:
     except ImportError as err:
         hint = (": install torchvision (pip install torchvision) to import its models"
                 if module_name.startswith("torchvision") else "")
-        raise ImportFailure(f"cannot import '{module_name}' ({err}){hint}") from None
+        raise ModelImportError(f"cannot import '{module_name}' ({err}){hint}") from None
     except Exception as err:  # a broken installation raises anything
-        raise ImportFailure(f"importing '{module_name}' failed: {type(err).__name__}: {err}") from None
+        raise ModelImportError(f"importing '{module_name}' failed: {type(err).__name__}: {err}") from None
     if not hasattr(module, name):
-        raise ImportFailure(f"'{module_name}' has no '{name}'")
+        raise ModelImportError(f"'{module_name}' has no '{name}'")
     candidate = _candidate(getattr(module, name), f"{module_name}:{name}")
     if module_name.startswith("torchvision"):
         candidate.notes.append("torchvision models are created with fresh weights here; give --weights "
@@ -196,12 +198,12 @@ def _from_package(module_name: str, name: str) -> list[Candidate]:
 
 
 def find_models(spec: str) -> list[Candidate]:
-    """The model(s) a command-line spec names; ImportFailure says what is wrong with it."""
+    """The model(s) a command-line spec names; ModelImportError says what is wrong with it."""
     path_text, _, name = spec.partition(":") if not re.match(r"^[A-Za-z]:[\\/]", spec) else (spec, "", "")
     if path_text.endswith(".py") or Path(path_text).is_file():
         return _from_file(Path(path_text), name or None)
     if not name:
-        raise ImportFailure(f"'{spec}' is not a file; name a model as FILE.py:NAME, package.module:NAME "
+        raise ModelImportError(f"'{spec}' is not a file; name a model as FILE.py:NAME, package.module:NAME "
                             "or torchvision:resnet18")
     module_name = "torchvision.models" if path_text == "torchvision" else path_text
     return _from_package(module_name, name)
