@@ -9,7 +9,6 @@ original's outputs on a fresh batch.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
@@ -20,6 +19,7 @@ from torch import nn
 
 from graph.project_io import load_project
 from runtime.build import build_models
+from runtime.cli import main as cli_main
 from runtime.importing.fx_import import ModelImportError
 from runtime.importing.importer import run_import
 from runtime.importing.source import find_models
@@ -27,7 +27,6 @@ from runtime.train.transfer import apply_transfer
 from tests import import_models
 
 MODELS_FILE = Path(import_models.__file__)
-REPO = MODELS_FILE.parent.parent
 
 
 def _randomised(model: nn.Module) -> nn.Module:
@@ -118,20 +117,31 @@ def test_recurrent_models_keep_which_output_they_use(tmp_path, registry):
     assert _max_diff(original, model, torch.randn(3, 7, 5)) < 1e-6
 
 
-def test_an_operation_without_a_block_becomes_a_named_problem_from_the_command_line(tmp_path):
+def test_an_operation_without_a_block_becomes_a_named_problem_from_the_command_line(tmp_path, capsys):
     out = tmp_path / "fourier.dw.json"
-    done = subprocess.run([sys.executable, "-m", "runtime.cli", "import", f"{MODELS_FILE}:WithFourier",
-                           "--input-shape", "16", "-o", str(out)], capture_output=True, text=True, cwd=REPO,
-                          timeout=120)
-    assert done.returncode == 1, done.stderr
-    assert "torch.fft.rfft (block 'fft_rfft') has no DeepWire block" in done.stdout
-    assert "indexing x[:, :8]" in done.stdout and "imported with problems" in done.stderr
+    code = cli_main(["import", f"{MODELS_FILE}:WithFourier", "--input-shape", "16", "-o", str(out)])
+    printed = capsys.readouterr()
+    assert code == 1, printed.err
+    assert "torch.fft.rfft (block 'fft_rfft') has no DeepWire block" in printed.out
+    assert "indexing x[:, :8]" in printed.out and "imported with problems" in printed.err
     assert out.is_file() and out.with_name("fourier.weights.pt").is_file()
 
-    checked = subprocess.run([sys.executable, "-m", "runtime.cli", "check", str(out)], capture_output=True,
-                             text=True, cwd=REPO, timeout=120)
-    assert checked.returncode == 1
-    assert "stands for 'torch.fft.rfft' of the imported model, which has no DeepWire block" in checked.stdout
+    assert cli_main(["check", str(out)]) == 1
+    assert "stands for 'torch.fft.rfft' of the imported model, which has no DeepWire block" \
+        in capsys.readouterr().out
+
+
+def test_the_command_line_imports_a_model_and_says_how_close_it_is(tmp_path, capsys):
+    out = tmp_path / "mlp.dw.json"
+    code = cli_main(["import", f"{MODELS_FILE}:FunctionalMlp", "--input-shape", "1,8,8", "--head",
+                     "classification", "-o", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert "network 'model' from import_models.py:FunctionalMlp: 7 blocks" in printed
+    assert "outputs match the original: largest difference 0.00e+00" in printed
+    assert f"wrote {out}" in printed and out.with_name("mlp.weights.pt").is_file()
+    assert cli_main(["import", f"{MODELS_FILE}:Nope", "-o", str(out)]) == 2
+    assert "cannot import" in capsys.readouterr().err
 
 
 def test_the_problem_blocks_sit_where_the_operations_were(tmp_path, registry):

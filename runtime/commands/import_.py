@@ -45,7 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="load these weights (a state_dict .pt or .safetensors) into the model first")
 
 
-def _print_report(report, out=sys.stdout) -> None:
+def _print_report(report, out=None) -> None:
+    out = out or sys.stdout
     for net in report.networks:
         total = sum(net.blocks.values())
         print(f"network '{net.name}' from {net.source}: {total} blocks", file=out)
@@ -59,7 +60,9 @@ def _print_report(report, out=sys.stdout) -> None:
                 print(f"    - {problem}", file=out)
         for error in net.errors:
             print(f"  problem: {error}", file=out)
-        if net.max_abs_diff is not None:
+        if net.max_abs_diff is not None and net.max_abs_diff != net.max_abs_diff:  # NaN: not compared
+            print("  outputs not compared with the original", file=out)
+        elif net.max_abs_diff is not None:
             verdict = "match" if net.max_abs_diff <= 1e-4 else "DIFFER from"
             print(f"  outputs {verdict} the original: largest difference {net.max_abs_diff:.2e} "
                   "on a random batch, imported weights loaded", file=out)

@@ -11,6 +11,7 @@ and the files written. It raises ModelImportError when nothing could be imported
 from __future__ import annotations
 
 import inspect
+import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -58,8 +59,9 @@ class ImportReport:
 
     @property
     def ok(self) -> bool:
+        # a NaN difference: not compared (no onnxruntime), which is no problem of the import
         return all(not n.problems and not n.errors and n.max_abs_diff is not None
-                   and n.max_abs_diff <= TOLERANCE for n in self.networks)
+                   and (math.isnan(n.max_abs_diff) or n.max_abs_diff <= TOLERANCE) for n in self.networks)
 
 
 def parse_shapes(texts: list[str]) -> tuple[tuple[int, ...] | None, dict[str, tuple[int, ...]]]:
@@ -157,11 +159,16 @@ def run_import(spec: str, out: str | Path, registry: Registry, input_shapes: lis
                                        [_runner(c.model, i) for c, i in zip(candidates, specs)])
     write(project, checkpoint or checkpoint_by_block(imported), project_path, weights_path)
     notes = [note for c in candidates for note in c.notes]
-    notes.append(data_note(project, data_found))
+    notes.append(data_note(project, data_found, imported, registry))
     return ImportReport(project_path, weights_path, reports, notes)
 
 
-def data_note(project, found: bool) -> str:
+def data_note(project, found: bool, imported: list[ImportedNetwork], registry: Registry) -> str:
+    from runtime.importing.project_writer import only_plain_outputs
+
+    if project.training.recipe != "gan" and only_plain_outputs(imported, registry):
+        return ("the outputs end in plain Output heads (no loss is known): import again with --head "
+                "classification|regression|binary, or change the head in the studio, then choose the data")
     if found:
         return (f"training data: the bundled '{project.data.source}' set fits this network; "
                 "choose your own data in the project's data settings")

@@ -77,12 +77,21 @@ DATA_CANDIDATES = {
 }
 
 
+def only_plain_outputs(networks: list[ImportedNetwork], registry: Registry) -> bool:
+    """True when no output says what it learns (every head is a plain Output)."""
+    heads = [b.type for n in networks for b in n.network.blocks.values()
+             if registry.get(b.type).role == "head"]
+    return all(h == "Output" for h in heads)
+
+
 def choose_data(networks: list[ImportedNetwork], registry: Registry, recipe: str) -> DataSpec | None:
     """A bundled data set that fits the imported network's input (and class count), or None."""
     from runtime.commands.check import DATA_INPUT_KINDS
     from runtime.data import DataError, probe
 
     net = networks[-1].network  # a GAN's data feeds its discriminator, the last network
+    if recipe != "gan" and only_plain_outputs(networks, registry):
+        return None  # no loss known: which data fits depends on the head the user picks
     analysis = analyse(net, registry)
     inputs = [b for b in net.blocks.values() if b.type in DATA_INPUT_KINDS]
     if len(inputs) != 1 or analysis.shapes.get(inputs[0].id) is None:
