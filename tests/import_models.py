@@ -118,3 +118,26 @@ class WithFourier(nn.Module):
     def forward(self, x):
         spectrum = torch.fft.rfft(x, dim=-1).abs()
         return self.fc(torch.cat([x, spectrum[:, :8]], dim=1)[:, :16])
+
+
+class TinyVgg(nn.Module):
+    """VGG in torchvision's layout, small: features, adaptive pooling to 2×2, a view, classifier."""
+
+    def __init__(self, num_classes=5):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 8, kernel_size=3, padding=1), nn.ReLU(inplace=True),
+            nn.MaxPool2d(kernel_size=2, stride=2),
+            nn.Conv2d(8, 16, kernel_size=3, padding=1), nn.ReLU(inplace=True),
+            nn.MaxPool2d(kernel_size=2, stride=2),
+        )
+        self.avgpool = nn.AdaptiveAvgPool2d((2, 2))
+        self.classifier = nn.Sequential(
+            nn.Linear(16 * 2 * 2, 32), nn.ReLU(True), nn.Dropout(p=0.5), nn.Linear(32, num_classes),
+        )
+
+    def forward(self, x):
+        x = self.features(x)
+        x = self.avgpool(x)
+        x = x.view(x.size(0), -1)
+        return self.classifier(x)

@@ -98,6 +98,17 @@ def test_a_functional_mlp_imports_and_fine_tunes_from_its_weights(tmp_path, regi
     assert _max_diff(original, model, torch.randn(5, 1, 8, 8)) < 1e-6
 
 
+def test_a_vgg_with_an_adaptive_pooling_and_a_view_imports_exactly(tmp_path, registry):
+    original, report = _import(tmp_path, registry, "TinyVgg", "3,16,16", head="classification")
+
+    assert report.ok
+    project, model = _as_trained(report, registry)
+    pool = next(b for b in project.networks[0].blocks.values() if b.type == "AvgPool2d")
+    assert pool.params["kernel_size"] == 2  # AdaptiveAvgPool2d((2, 2)) of a 4×4 map
+    assert _types(project)["Flatten"] == 1  # x.view(x.size(0), -1)
+    assert _max_diff(original, model, torch.randn(3, 3, 16, 16)) < 1e-6
+
+
 def test_recurrent_models_keep_which_output_they_use(tmp_path, registry):
     original, report = _import(tmp_path, registry, "LstmLastStep", "10,3")
     assert report.ok

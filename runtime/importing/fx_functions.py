@@ -191,12 +191,33 @@ def _cat(node, ctx):
 
 # --- pooling --------------------------------------------------------------------------------
 
+def fixed_adaptive(kind: str, before, after) -> Any:
+    """An adaptive pooling to a size other than 1, on the one input size a DeepWire network has.
+
+    Returns IDENTITY when it keeps the size (VGG's 7×7 pooling of a 7×7 map), or a plain pooling
+    with kernel = stride = in/out when the input divides evenly: then torch's adaptive windows are
+    exactly those. Otherwise NoBlockError.
+    """
+    if before is None or after is None or len(before) not in (3, 4):
+        raise NoBlockError("an adaptive pooling of unknown size")
+    sizes, targets = before[2:], after[2:]
+    if tuple(sizes) == tuple(targets):
+        return IDENTITY
+    factors = {s // t for s, t in zip(sizes, targets) if t and s % t == 0}
+    if len(factors) != 1 or any(t == 0 or s % t for s, t in zip(sizes, targets)):
+        raise NoBlockError(f"output size {tuple(targets)} from {tuple(sizes)}, which is not a whole "
+                           "multiple (DeepWire pools with one window size)")
+    dims = len(sizes)
+    return Mapped(f"{'Avg' if kind == 'GlobalAvgPool' else 'Max'}Pool{dims}d", {"kernel_size": factors.pop()})
+
+
 def _adaptive(kind):
     def rule(node, ctx):
-        size = single(_arg(node, 1, "output_size"), "output_size")
-        if size != 1:
-            raise NoBlockError(f"output size {size} (DeepWire pools globally, to size 1)")
-        return GlobalPool(kind, _tensor_arg(node), keeps_dims=True)
+        size = _arg(node, 1, "output_size")
+        sizes = size if isinstance(size, (tuple, list)) else (size,)
+        if all(s == 1 for s in sizes):
+            return GlobalPool(kind, _tensor_arg(node), keeps_dims=True)
+        return fixed_adaptive(kind, ctx.full_shape(_tensor_arg(node)), ctx.full_shape(node))
     return rule
 
 

@@ -25,8 +25,16 @@ from torch.fx import Node
 from torch.fx.passes.shape_prop import ShapeProp, TensorMetadata
 
 from graph.spec import Registry
-from runtime.importing.fx_functions import IDENTITY, GlobalPool, call_label, index_label, map_call
+from runtime.importing.fx_functions import (
+    IDENTITY,
+    GlobalPool,
+    call_label,
+    fixed_adaptive,
+    index_label,
+    map_call,
+)
 from runtime.importing.fx_modules import (
+    ADAPTIVE,
     IDENTITY_MODULES,
     RECURRENT,
     is_global_pool,
@@ -334,6 +342,18 @@ class FxConverter:
         kind = is_global_pool(module)
         if kind is not None:
             self.value[node] = GlobalPool(kind, node.args[0], keeps_dims=True)
+            return
+        if type(module) in ADAPTIVE and not getattr(module, "return_indices", False):
+            try:
+                mapped = fixed_adaptive(ADAPTIVE[type(module)], self.ctx.full_shape(node.args[0]),
+                                        self.ctx.full_shape(node))
+            except NoBlockError as why:
+                self._unsupported(node, str(why))
+                return
+            if mapped is IDENTITY:
+                self.value[node] = self.need(node.args[0])
+            else:
+                self._place(node, mapped)
             return
         try:
             mapped = map_module(module, self.ctx.shape(node.args[0]) if node.args else None)

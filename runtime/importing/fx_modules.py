@@ -98,11 +98,13 @@ def _pool(type_id: str, kind: str):
     return rule
 
 
+ADAPTIVE = {nn.AdaptiveAvgPool1d: "GlobalAvgPool", nn.AdaptiveAvgPool2d: "GlobalAvgPool",
+            nn.AdaptiveMaxPool1d: "GlobalMaxPool", nn.AdaptiveMaxPool2d: "GlobalMaxPool"}
+
+
 def is_global_pool(m: nn.Module) -> str | None:
     """"GlobalAvgPool" / "GlobalMaxPool" for an adaptive pooling to size 1, else None."""
-    kinds = {nn.AdaptiveAvgPool1d: "GlobalAvgPool", nn.AdaptiveAvgPool2d: "GlobalAvgPool",
-             nn.AdaptiveMaxPool1d: "GlobalMaxPool", nn.AdaptiveMaxPool2d: "GlobalMaxPool"}
-    kind = kinds.get(type(m))
+    kind = ADAPTIVE.get(type(m))
     if kind is None:
         return None
     if getattr(m, "return_indices", False):
