@@ -141,3 +141,22 @@ class TinyVgg(nn.Module):
         x = self.avgpool(x)
         x = x.view(x.size(0), -1)
         return self.classifier(x)
+
+
+class TokenTransformer(nn.Module):
+    """A text classifier on torch's own Transformer layers: embedding, nn.TransformerEncoder with a
+    final LayerNorm, attention pooling by nn.MultiheadAttention, then the mean over the steps."""
+
+    def __init__(self, vocab=50, dim=16, classes=3):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, dim)
+        layer = nn.TransformerEncoderLayer(dim, 4, 32, dropout=0.0, activation="gelu", batch_first=True)
+        self.encoder = nn.TransformerEncoder(layer, num_layers=2, norm=nn.LayerNorm(dim),
+                                             enable_nested_tensor=False)
+        self.attend = nn.MultiheadAttention(dim, 2, batch_first=True)
+        self.head = nn.Linear(dim, classes)
+
+    def forward(self, tokens):
+        x = self.encoder(self.embed(tokens))
+        x, _ = self.attend(x, x, x)
+        return self.head(x.mean(dim=1))

@@ -109,6 +109,20 @@ def test_a_vgg_with_an_adaptive_pooling_and_a_view_imports_exactly(tmp_path, reg
     assert _max_diff(original, model, torch.randn(3, 3, 16, 16)) < 1e-6
 
 
+def test_a_transformer_on_torch_layers_imports_onto_deepwire_blocks(tmp_path, registry):
+    original, report = _import(tmp_path, registry, "TokenTransformer", "12", head="classification")
+
+    assert report.ok
+    project, model = _as_trained(report, registry)
+    assert _types(project) == Counter({"TokenInput": 1, "Embedding": 1, "TransformerEncoderBlock": 2,
+                                       "LayerNorm": 1, "SelfAttention": 1, "Permute": 1, "GlobalAvgPool": 1,
+                                       "Linear": 1, "ClassificationHead": 1})
+    tokens = next(b for b in project.networks[0].blocks.values() if b.type == "TokenInput")
+    assert tokens.params == {"length": 12, "vocab_size": 50}
+    assert project.training.recipe == "classification"  # one score per sequence: not a language model
+    assert _max_diff(original, model, torch.randint(0, 50, (3, 12))) < 1e-5
+
+
 def test_recurrent_models_keep_which_output_they_use(tmp_path, registry):
     original, report = _import(tmp_path, registry, "LstmLastStep", "10,3")
     assert report.ok

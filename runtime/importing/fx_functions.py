@@ -231,9 +231,12 @@ def _reduce(kind):
         dims = dims if isinstance(dims, (tuple, list)) else (dims,)
         rank = len(full)
         spatial = sorted(d % rank for d in dims)
+        keep = bool(_arg(node, 2, "keepdim", False))
+        if rank == 3 and spatial == [1] and not keep:
+            # over the steps of a sequence (B, T, D): steps to the last axis, then a global pooling
+            return [Mapped("Permute", {"dims": (2, 1)}), Mapped(kind)]
         if rank not in (3, 4) or spatial != list(range(2, rank)):
             raise NoBlockError("a reduction over other axes than all the positions of (B, C, ...)")
-        keep = bool(_arg(node, 2, "keepdim", False))
         return GlobalPool(kind, _tensor_arg(node), keeps_dims=keep)
     return rule
 

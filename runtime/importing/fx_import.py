@@ -37,6 +37,8 @@ from runtime.importing.fx_modules import (
     ADAPTIVE,
     IDENTITY_MODULES,
     RECURRENT,
+    attention_weights,
+    encoder_layer,
     is_global_pool,
     is_helper,
     map_module,
@@ -146,6 +148,16 @@ class _Recurrent:
     params: dict[str, Any]
     weights: dict[str, Any]
     stage: str  # call, state, h, h2 (last two h of a bidirectional), h2t, seq, last
+
+
+@dataclass
+class _Attention:
+    """An nn.MultiheadAttention call whose first output (the attended values) becomes one block."""
+
+    type_id: str
+    params: dict[str, Any]
+    weights: dict[str, Any]
+    inputs: list[Node]
 
 
 class _Context:
@@ -297,6 +309,13 @@ class FxConverter:
         if isinstance(mapped, GlobalPool):
             self.value[node] = mapped
             return
+        if isinstance(mapped, list):  # one call, several blocks in a chain
+            bid = self.need(source)
+            for i, step in enumerate(mapped):
+                bid = self.build.add(step.type, node.name if i == len(mapped) - 1 else f"{node.name}_{i + 1}",
+                                     step.params, [bid], step.weights)
+            self.value[node] = bid
+            return
         if mapped.type == "Flatten" and source is not None:
             if isinstance(pending, GlobalPool):
                 self.value[node] = self._pool_block(pending, flat=True, node=node)
@@ -339,6 +358,12 @@ class FxConverter:
             weights = {k: v.detach().clone() for k, v in module.state_dict().items()}
             self.value[node] = _Recurrent(node, RECURRENT[type(module)], params, weights, "call")
             return
+        if isinstance(module, (nn.TransformerEncoderLayer, nn.TransformerEncoder, nn.MultiheadAttention)):
+            try:
+                self._transformer(node, module)
+            except NoBlockError as why:
+                self._unsupported(node, str(why))
+            return
         kind = is_global_pool(module)
         if kind is not None:
             self.value[node] = GlobalPool(kind, node.args[0], keeps_dims=True)
@@ -362,9 +387,50 @@ class FxConverter:
             return
         self._place(node, mapped)
 
+    def _transformer(self, node: Node, module: nn.Module) -> None:
+        """torch's encoder layers (one block each, plus a final LayerNorm) and multi-head attention."""
+        extra = [a for a in node.args[1:] if a is not None] + [k for k, v in node.kwargs.items()
+                                                             if v not in (None, False)]
+        if isinstance(module, nn.MultiheadAttention):
+            query, key, value = (list(node.args) + [None, None])[:3]
+            if [a for a in node.args[3:] if a is not None] or any(
+                    v is not None and k != "need_weights" for k, v in node.kwargs.items()):
+                raise NoBlockError("a mask or other option passed to the attention call")
+            weights = attention_weights(module)
+            heads, dropout = module.num_heads, float(module.dropout)
+            if query is key is value:
+                block = _Attention("SelfAttention", {"heads": heads, "dropout": dropout}, weights, [query])
+            elif key is value and isinstance(key, Node):
+                block = _Attention("CrossAttention", {"heads": heads, "dropout": dropout}, weights,
+                                   [query, key])
+            else:
+                raise NoBlockError("different keys and values (DeepWire attends to one context)")
+            self.value[node] = block
+            return
+        if extra:
+            raise NoBlockError("a mask or other option passed to the layer")
+        layers = [module] if isinstance(module, nn.TransformerEncoderLayer) else list(module.layers)
+        source = self.need(node.args[0])
+        for i, layer in enumerate(layers):
+            params, weights = encoder_layer(layer)
+            name = str(node.target) if len(layers) == 1 else f"{node.target}.layers.{i}"
+            source = self.build.add("TransformerEncoderBlock", name, params, [source], weights)
+        norm = getattr(module, "norm", None)
+        if norm is not None:
+            mapped = map_module(norm, None)
+            source = self.build.add(mapped.type, f"{node.target}.norm", mapped.params, [source],
+                                    mapped.weights)
+        self.value[node] = source
+
     def _visit_getitem(self, node: Node) -> bool:
-        """LSTM/GRU/RNN outputs picked apart by indexing; True when the pattern was recognised."""
+        """LSTM/GRU/RNN and attention outputs picked apart by indexing; True when recognised."""
         source, index = node.args
+        attention = self.value.get(source)
+        if isinstance(attention, _Attention) and index == 0:
+            params = {k: v for k, v in attention.params.items() if not (k == "dropout" and v == 0.0)}
+            self.value[node] = self.build.add(attention.type_id, str(source.target), params,
+                                              [self.need(a) for a in attention.inputs], attention.weights)
+            return True
         rec = self.value.get(source)
         if not isinstance(rec, _Recurrent):
             return False

@@ -234,6 +234,28 @@ def _helper_positions(kind: str):
     return rule
 
 
+# --- torch's own Transformer layers and attention, onto the same blocks ---
+
+def encoder_layer(layer: nn.TransformerEncoderLayer) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(params, weights) of a TransformerEncoderBlock equal to this torch layer; NoBlockError if none is."""
+    _require(layer.self_attn.batch_first, "batch_first=False (DeepWire sequences are (B, T, D))")
+    _require(getattr(layer, "activation_relu_or_gelu", 0) == 2,
+             "an activation other than GELU (DeepWire's encoder block uses GELU)")
+    _require(abs(layer.norm1.eps - DEFAULT_EPS) < 1e-12 and abs(layer.norm2.eps - DEFAULT_EPS) < 1e-12,
+             f"layer_norm_eps {layer.norm1.eps:g} (DeepWire uses 1e-05)")
+    _require(layer.linear1.bias is not None and layer.norm1.bias is not None, "bias=False")
+    params = _layer_params(layer, False, False)
+    return params, {f"layer.{k}": v for k, v in _state(layer).items()}
+
+
+def attention_weights(m: nn.MultiheadAttention) -> dict[str, Any]:
+    _require(m.batch_first, "batch_first=False (DeepWire sequences are (B, T, D))")
+    _require(m.in_proj_bias is not None or m.q_proj_weight is not None, "bias=False")
+    _require(m.bias_k is None and not m.add_zero_attn, "add_bias_kv or add_zero_attn")
+    _require(m.out_proj.bias is not None, "bias=False")
+    return {f"attention.{k}": v for k, v in _state(m).items()}
+
+
 # class name -> (attributes the helper must have, rule)
 HELPER_RULES = {
     "SelfAttention": (("attention", "causal"), _helper_self_attention),

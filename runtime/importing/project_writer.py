@@ -53,7 +53,11 @@ def choose_recipe(networks: list[ImportedNetwork], registry: Registry) -> str:
         return "gan"
     heads, inputs = kinds[0]
     if "ClassificationHead" in heads and "TokenInput" in inputs:
-        return "language_model"
+        net = networks[0].network
+        shapes = analyse(net, registry).shapes
+        per_step = [shapes.get(b) for b, blk in net.blocks.items() if blk.type == "ClassificationHead"]
+        if per_step and per_step[0] is not None and len(per_step[0]) == 2:  # scores for every step
+            return "language_model"
     if "ClassificationHead" in heads or "BinaryHead" in heads:
         return "classification"
     if "RegressionHead" in heads and len(inputs) == 1:
