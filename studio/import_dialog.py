@@ -49,6 +49,17 @@ def known_shape(path: Path) -> str:
     return match.group(1).strip(", ").replace(" ", "") if match else ""
 
 
+def problems_text(summary: str) -> str:
+    """What to tell the user about an import with problems, from the command's printed summary."""
+    lines = [line.strip() for line in summary.splitlines()
+             if line.startswith(("    - ", "  problem: ", "  outputs DIFFER"))]
+    shown = "\n".join(f"• {line.removeprefix('- ')}" for line in lines[:12])
+    more = f"\n… and {len(lines) - 12} more" if len(lines) > 12 else ""
+    return ("The project is open, but it does not compile yet: these operations have no DeepWire block "
+            "and became Unsupported blocks (or did not fit). Replace or remove them, then train.\n\n"
+            f"{shown}{more}")
+
+
 class ImportController(QObject):
     """Asks, runs the import child, and opens the result in the window's document."""
 
@@ -163,6 +174,4 @@ class ImportController(QObject):
         if not self.window.files.open_path(self.output):
             return
         if code == 1:
-            QMessageBox.warning(self.window, "Imported with problems",
-                                "Some operations have no DeepWire block; they are marked as problems on "
-                                "the canvas. Replace or remove them before training.\n\n" + out)
+            QMessageBox.warning(self.window, "Imported with problems", problems_text(out))

@@ -86,7 +86,9 @@ def test_problems_and_failures_are_shown(qtbot, tmp_path, registry, monkeypatch)
         qtbot.waitUntil(lambda: bool(shown), timeout=CHILD_TIMEOUT_MS)
         assert window.document.path == out
         title, text = shown.pop()
-        assert title == "Imported with problems" and "torch.fft.rfft (block 'fft_rfft')" in text
+        assert title == "Imported with problems"
+        assert "• torch.fft.rfft (block 'fft_rfft') has no DeepWire block" in text
+        assert "• indexing x[:, :16] (block 'getitem_1')" in text and "Linear" not in text  # no block table
         problems = [b for b in window.document.network().blocks.values() if b.type == "Unsupported"]
         assert len(problems) == 4
 

@@ -46,7 +46,7 @@ from runtime.importing.fx_modules import (
     recurrent_params,
 )
 from runtime.importing.mapped import Mapped, NoBlockError
-from runtime.importing.network_builder import ImportedNetwork, NetworkBuilder
+from runtime.importing.network_builder import Head, ImportedNetwork, NetworkBuilder, head_for
 
 TRACE_BATCH = 2  # not 1, so a reshape that folds the batch away shows up
 
@@ -176,7 +176,7 @@ class _Context:
 
 
 class FxConverter:
-    def __init__(self, gm: fx.GraphModule, inputs: list[InputSpec], heads: list[tuple[str, dict]] | None,
+    def __init__(self, gm: fx.GraphModule, inputs: list[InputSpec], heads: list[Head] | Head | None,
                  registry: Registry, name: str = "model"):
         self.gm, self.inputs, self.heads = gm, inputs, heads
         self.build = NetworkBuilder(registry, name)
@@ -461,9 +461,8 @@ class FxConverter:
         if not values or not all(isinstance(v, Node) for v in values):
             raise ModelImportError("forward() must return a tensor or a tuple of tensors; it returns "
                                 f"{type(returned).__name__}")
-        heads = self.heads or []
         for i, value in enumerate(values):
-            type_id, params = heads[i] if i < len(heads) else ("Output", {})
+            type_id, params = head_for(self.heads, i)
             params = dict(params)
             shape = self.ctx.shape(value) or ()
             if type_id == "ClassificationHead" and shape:
@@ -515,7 +514,7 @@ def _ancestors(output: Node) -> set[Node]:
     return seen
 
 
-def import_module(model: nn.Module, inputs: list[InputSpec], heads: list[tuple[str, dict]] | None,
+def import_module(model: nn.Module, inputs: list[InputSpec], heads: list[Head] | Head | None,
                   registry: Registry, name: str = "model") -> tuple[ImportedNetwork, fx.GraphModule]:
     """Trace `model` and convert it; the GraphModule comes back for checking outputs."""
     gm = trace(model, [s.name for s in inputs])

@@ -143,9 +143,7 @@ def run_import(spec: str, out: str | Path, registry: Registry, input_shapes: lis
     specs: list[list[InputSpec]] = []
     for candidate in candidates:
         inputs = _input_specs(candidate, unnamed, named)
-        heads = candidate.heads
-        if head is not None:
-            heads = [(HEADS[head], {})] * 16
+        heads = (HEADS[head], {}) if head is not None else candidate.heads
         network, _ = import_module(candidate.model, inputs, heads, registry, candidate.network)
         imported.append(network)
         specs.append(inputs)

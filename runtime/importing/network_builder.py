@@ -39,6 +39,18 @@ class ImportedNetwork:
     notes: list[str] = field(default_factory=list)
 
 
+Head = tuple[str, dict[str, Any]]
+
+
+def head_for(heads: list[Head] | Head | None, index: int) -> Head:
+    """The head of output `index`: one head for every output, a list in output order, or a plain Output."""
+    if isinstance(heads, tuple):
+        return heads
+    if heads and index < len(heads):
+        return heads[index]
+    return ("Output", {})
+
+
 def block_name(text: str, fallback: str = "block") -> str:
     """A readable block name from a module path or node name: "layer1.0.conv1" -> "layer1_0_conv1"."""
     name = re.sub(r"[^0-9A-Za-z_]+", "_", text).strip("_")

@@ -22,7 +22,7 @@ import torch
 from graph.spec import Registry
 from runtime.importing.fx_import import ModelImportError
 from runtime.importing.mapped import Mapped, NoBlockError, single
-from runtime.importing.network_builder import ImportedNetwork, NetworkBuilder
+from runtime.importing.network_builder import Head, ImportedNetwork, NetworkBuilder, head_for
 
 EPS = 1e-5
 
@@ -49,7 +49,7 @@ def _dims(value_info) -> tuple | None:
 
 
 class OnnxConverter:
-    def __init__(self, model, registry: Registry, heads: list[tuple[str, dict]] | None):
+    def __init__(self, model, registry: Registry, heads: list[Head] | Head | None):
         onnx, self.numpy_helper = _onnx()
         try:
             model = onnx.shape_inference.infer_shapes(model)
@@ -134,9 +134,8 @@ class OnnxConverter:
                 self._node(index, node)
             except NoBlockError as why:
                 self.unsupported(node, str(why))
-        heads = self.heads or []
         for i, out in enumerate(self.graph.output):
-            type_id, params = heads[i] if i < len(heads) else ("Output", {})
+            type_id, params = head_for(self.heads, i)
             params = dict(params)
             shape = self.shape(out.name)
             if type_id == "ClassificationHead" and shape:
@@ -401,7 +400,7 @@ def import_onnx_file(path: Path, out, registry: Registry, head: str | None = Non
         model = onnx.load(str(path))
     except Exception as err:  # a damaged or foreign file
         raise ModelImportError(f"{path}: not an ONNX model onnx can read ({err})") from None
-    heads = [(HEADS[head], {})] * 16 if head else None
+    heads = (HEADS[head], {}) if head else None
     imported = OnnxConverter(model, registry, heads).convert()
     stem = path.name[: -len(".onnx")]
     project_path, weights_path = project_paths(out, stem)
