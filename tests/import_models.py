@@ -160,3 +160,27 @@ class TokenTransformer(nn.Module):
         x = self.encoder(self.embed(tokens))
         x, _ = self.attend(x, x, x)
         return self.head(x.mean(dim=1))
+
+
+class Branchy(nn.Module):
+    """Control flow that depends on the values: torch.fx cannot trace it, and the import must say so."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 2)
+
+    def forward(self, x):
+        if x.sum() > 0:
+            return self.fc(x)
+        return self.fc(-x)
+
+
+class SharedLayer(nn.Module):
+    """One Linear applied twice: DeepWire gives each use its own block and its own copy of the weights."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(6, 6)
+
+    def forward(self, x):
+        return self.fc(torch.tanh(self.fc(x)))

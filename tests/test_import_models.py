@@ -123,6 +123,16 @@ def test_a_transformer_on_torch_layers_imports_onto_deepwire_blocks(tmp_path, re
     assert _max_diff(original, model, torch.randint(0, 50, (3, 12))) < 1e-5
 
 
+def test_a_layer_used_twice_becomes_two_blocks_with_the_same_weights_and_a_note(tmp_path, registry):
+    original, report = _import(tmp_path, registry, "SharedLayer", "6")
+
+    assert report.ok
+    assert any("module 'fc' is used 2 times" in note for note in report.notes)
+    project, model = _as_trained(report, registry)
+    assert _types(project)["Linear"] == 2
+    assert _max_diff(original, model, torch.randn(3, 6)) < 1e-6
+
+
 def test_recurrent_models_keep_which_output_they_use(tmp_path, registry):
     original, report = _import(tmp_path, registry, "LstmLastStep", "10,3")
     assert report.ok
@@ -196,6 +206,7 @@ def test_the_problem_blocks_sit_where_the_operations_were(tmp_path, registry):
     ("{file}:BasicBlock", ["8,4,4"], "BasicBlock() cannot be created without arguments"),
     ("{file}", [], "defines several nn.Module classes (BasicBlock, TinyResNet"),
     ("{file}:FunctionalMlp", ["one,two"], "give whole numbers without the batch"),
+    ("{file}:Branchy", ["4"], "torch.fx cannot trace Branchy.forward"),
 ])
 def test_what_cannot_be_imported_is_said_plainly(tmp_path, registry, spec, shapes, message):
     with pytest.raises(ModelImportError) as caught:

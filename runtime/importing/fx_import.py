@@ -277,8 +277,23 @@ class FxConverter:
                 self._heads(node)
             else:
                 self._visit(node)
+        self._note_shared_modules(live)
         self.build.layout()
         return self.build.result
+
+    def _note_shared_modules(self, live: set[Node]) -> None:
+        """A module with weights called more than once becomes one block per call, each with a copy."""
+        calls: dict[str, int] = {}
+        for node in self.gm.graph.nodes:
+            if node.op != "call_module" or node not in live:
+                continue
+            if next(self.gm.get_submodule(node.target).parameters(), None) is not None:
+                calls[node.target] = calls.get(node.target, 0) + 1
+        for target, count in calls.items():
+            if count > 1:
+                self.build.result.notes.append(
+                    f"module '{target}' is used {count} times: each use became its own block with a copy of "
+                    "its weights, so fine-tuning trains the copies separately")
 
     def _visit(self, node: Node) -> None:
         if node.op == "get_attr":

@@ -156,7 +156,7 @@ def run_import(spec: str, out: str | Path, registry: Registry, input_shapes: lis
     reports, checkpoint = check_import(project, imported, [c.label for c in candidates], registry,
                                        [_runner(c.model, i) for c, i in zip(candidates, specs)])
     write(project, checkpoint or checkpoint_by_block(imported), project_path, weights_path)
-    notes = [note for c in candidates for note in c.notes]
+    notes = [note for c in candidates for note in c.notes] + [note for n in imported for note in n.notes]
     notes.append(data_note(project, data_found, imported, registry))
     return ImportReport(project_path, weights_path, reports, notes)
 
