@@ -184,3 +184,17 @@ class SharedLayer(nn.Module):
 
     def forward(self, x):
         return self.fc(torch.tanh(self.fc(x)))
+
+
+class ImageAndTable(nn.Module):
+    """Two inputs, an image and a row of a table, joined with torch.cat before the classifier."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 4, 3, padding=1)
+        self.pool = nn.MaxPool2d(2)
+        self.fc = nn.Linear(4 * 4 * 4 + 3, 5)
+
+    def forward(self, image, table):
+        x = self.pool(F.relu(self.conv(image))).flatten(1)
+        return self.fc(torch.cat((x, table), dim=1))

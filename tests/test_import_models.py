@@ -133,6 +133,25 @@ def test_a_layer_used_twice_becomes_two_blocks_with_the_same_weights_and_a_note(
     assert _max_diff(original, model, torch.randn(3, 6)) < 1e-6
 
 
+def test_a_model_with_two_inputs_takes_one_shape_per_input(tmp_path, registry):
+    original = _randomised(import_models.ImageAndTable())
+    torch.save(original.state_dict(), tmp_path / "two.pt")
+    with pytest.raises(ModelImportError, match="no input shape for 'table'"):
+        run_import(f"{MODELS_FILE}:ImageAndTable", tmp_path / "two.dw.json", registry, ["image=1,8,8"])
+
+    report = run_import(f"{MODELS_FILE}:ImageAndTable", tmp_path / "two.dw.json", registry,
+                        ["image=1,8,8", "table=3"], "classification", str(tmp_path / "two.pt"))
+
+    assert report.ok
+    project, model = _as_trained(report, registry)
+    inputs = [b for b in project.networks[0].blocks.values() if b.type.endswith("Input")]
+    assert [(b.name, b.type) for b in inputs] == [("image", "ImageInput"), ("table", "VectorInput")]
+    assert _types(project)["Concatenate"] == 1
+    image, table = torch.randn(3, 1, 8, 8), torch.randn(3, 3)
+    with torch.no_grad():
+        assert float((original(image, table) - model(image, table)).abs().max()) < 1e-6
+
+
 def test_recurrent_models_keep_which_output_they_use(tmp_path, registry):
     original, report = _import(tmp_path, registry, "LstmLastStep", "10,3")
     assert report.ok
