@@ -152,6 +152,18 @@ def test_a_model_with_two_inputs_takes_one_shape_per_input(tmp_path, registry):
         assert float((original(image, table) - model(image, table)).abs().max()) < 1e-6
 
 
+def test_training_the_imported_project_starts_from_the_imported_weights(tmp_path, registry, capsys):
+    original, report = _import(tmp_path, registry, "FunctionalMlp", "1,8,8", head="classification")
+    run = tmp_path / "run"
+    # a learning rate so small that one epoch leaves the weights where they started
+    code = cli_main(["train", str(report.project_path), "--epochs", "1", "--lr", "1e-7", "--quiet",
+                     "--out", str(run)])
+    assert code == 0, capsys.readouterr().err
+    trained = torch.load(run / "best.pt", weights_only=True)["models"]["model"]
+    hidden = next(k for k in trained if k.endswith("weight") and trained[k].shape == (32, 64))
+    assert torch.allclose(trained[hidden], original.hidden.weight, atol=1e-4)
+
+
 def test_recurrent_models_keep_which_output_they_use(tmp_path, registry):
     original, report = _import(tmp_path, registry, "LstmLastStep", "10,3")
     assert report.ok
