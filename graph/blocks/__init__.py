@@ -23,7 +23,8 @@ from graph.blocks import (
 from graph.spec import Registry
 
 # palette order
-CATEGORY_MODULES = (inputs, dense, conv, pooling, norm, recurrent, attention, activations, merge, heads, imported)
+CATEGORY_MODULES = (inputs, dense, conv, pooling, norm, recurrent, attention, activations, merge, heads,
+                    imported)
 
 # Type ids renamed since format 1: old -> new. Projects saved before still load.
 RENAMED: dict[str, str] = {}
