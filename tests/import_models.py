@@ -198,3 +198,16 @@ class ImageAndTable(nn.Module):
     def forward(self, image, table):
         x = self.pool(F.relu(self.conv(image))).flatten(1)
         return self.fc(torch.cat((x, table), dim=1))
+
+
+class Upsampler(nn.Module):
+    """A decoder step: conv, F.interpolate to twice the size (bilinear), conv, torch.sigmoid."""
+
+    def __init__(self):
+        super().__init__()
+        self.inner = nn.Conv2d(4, 4, 3, padding=1)
+        self.outer = nn.Conv2d(4, 1, 3, padding=1)
+
+    def forward(self, x):
+        x = F.interpolate(torch.relu(self.inner(x)), scale_factor=2, mode="bilinear")
+        return torch.sigmoid(self.outer(x))

@@ -164,6 +164,16 @@ def test_training_the_imported_project_starts_from_the_imported_weights(tmp_path
     assert torch.allclose(trained[hidden], original.hidden.weight, atol=1e-4)
 
 
+def test_an_interpolation_becomes_an_upsample_block(tmp_path, registry):
+    original, report = _import(tmp_path, registry, "Upsampler", "4,5,5", head="regression")
+
+    assert report.ok
+    project, model = _as_trained(report, registry)
+    upsample = next(b for b in project.networks[0].blocks.values() if b.type == "Upsample")
+    assert upsample.params == {"scale_factor": 2, "mode": "bilinear"}
+    assert _max_diff(original, model, torch.randn(2, 4, 5, 5)) < 1e-6
+
+
 def test_recurrent_models_keep_which_output_they_use(tmp_path, registry):
     original, report = _import(tmp_path, registry, "LstmLastStep", "10,3")
     assert report.ok

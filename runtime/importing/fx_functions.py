@@ -266,6 +266,17 @@ def _pool(type_id, kind):
     return rule
 
 
+def _interpolate(node, ctx):
+    """F.interpolate(x, scale_factor=2) -> Upsample, for a whole factor and nearest/(bi)linear modes."""
+    if _arg(node, 1, "size") is not None:
+        raise NoBlockError("a fixed output size (DeepWire scales by a factor)")
+    scale = single(_arg(node, 2, "scale_factor"), "scale_factor")
+    mode = _arg(node, 3, "mode", "nearest")
+    if mode not in ("nearest", "bilinear", "linear") or _arg(node, 4, "align_corners"):
+        raise NoBlockError(f"mode '{mode}' with align_corners={_arg(node, 4, 'align_corners')}")
+    return Mapped("Upsample", {"scale_factor": scale, "mode": mode})
+
+
 def _identity(node, ctx):
     return IDENTITY
 
@@ -284,6 +295,7 @@ FUNCTION_RULES: dict[Any, Any] = {
     F.adaptive_avg_pool1d: _adaptive("GlobalAvgPool"), F.adaptive_avg_pool2d: _adaptive("GlobalAvgPool"),
     F.adaptive_max_pool1d: _adaptive("GlobalMaxPool"), F.adaptive_max_pool2d: _adaptive("GlobalMaxPool"),
     torch.mean: _reduce("GlobalAvgPool"), torch.amax: _reduce("GlobalMaxPool"),
+    F.interpolate: _interpolate,
     F.max_pool1d: _pool("MaxPool1d", "max"), F.max_pool2d: _pool("MaxPool2d", "max"),
     F.avg_pool1d: _pool("AvgPool1d", "avg"), F.avg_pool2d: _pool("AvgPool2d", "avg"),
 }
