@@ -8,6 +8,8 @@ operator with no block becomes an Unsupported block naming it.
 
 from __future__ import annotations
 
+import importlib.util
+import math
 import sys
 from collections import Counter
 
@@ -60,15 +62,33 @@ def test_an_onnx_export_imports_with_its_weights(tmp_path, registry, example, he
     assert np.abs(got - want).max() < 1e-5
 
 
-def test_an_onnx_operator_without_a_block_is_named(tmp_path, registry):
+def _hand_made(tmp_path, last_op: str):
+    """x (B, 4) -> Gemm without bias -> last_op -> y (B, 3), written with onnx.helper."""
     weight = numpy_helper.from_array(np.arange(12, dtype=np.float32).reshape(3, 4) / 10, "fc.weight")
     graph = helper.make_graph(
         [helper.make_node("Gemm", ["x", "fc.weight"], ["h"], transB=1, name="fc"),
-         helper.make_node("Sin", ["h"], ["y"], name="wave")],
+         helper.make_node(last_op, ["h"], ["y"], name="wave")],
         "sine_net", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 3])], [weight])
-    path = tmp_path / "sine_net.onnx"
+    path = tmp_path / f"{last_op.lower()}_net.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    return path, weight
+
+
+def test_without_onnxruntime_the_import_works_and_says_it_was_not_compared(tmp_path, registry, monkeypatch):
+    path, _ = _hand_made(tmp_path, "Tanh")
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "onnxruntime" else real_find_spec(name, *a))
+
+    report = run_import(str(path), tmp_path / "tanh.dw.json", registry)
+
+    assert report.ok and math.isnan(report.networks[0].max_abs_diff)
+    assert "outputs not compared with the ONNX file: pip install onnxruntime" in report.notes
+
+
+def test_an_onnx_operator_without_a_block_is_named(tmp_path, registry):
+    path, weight = _hand_made(tmp_path, "Sin")
 
     report = run_import(str(path), tmp_path / "sine_net.dw.json", registry)
 
