@@ -33,6 +33,7 @@ class GlobalPool:
     kind: str
     source: Node
     keeps_dims: bool
+    name: str = ""  # the pooling call's own name, for the block
 
 
 def _arg(node: Node, index: int, name: str, default: Any = None) -> Any:
@@ -216,7 +217,7 @@ def _adaptive(kind):
         size = _arg(node, 1, "output_size")
         sizes = size if isinstance(size, (tuple, list)) else (size,)
         if all(s == 1 for s in sizes):
-            return GlobalPool(kind, _tensor_arg(node), keeps_dims=True)
+            return GlobalPool(kind, _tensor_arg(node), keeps_dims=True, name=node.name)
         return fixed_adaptive(kind, ctx.full_shape(_tensor_arg(node)), ctx.full_shape(node))
     return rule
 
@@ -237,7 +238,7 @@ def _reduce(kind):
             return [Mapped("Permute", {"dims": (2, 1)}), Mapped(kind)]
         if rank not in (3, 4) or spatial != list(range(2, rank)):
             raise NoBlockError("a reduction over other axes than all the positions of (B, C, ...)")
-        return GlobalPool(kind, _tensor_arg(node), keeps_dims=keep)
+        return GlobalPool(kind, _tensor_arg(node), keeps_dims=keep, name=node.name)
     return rule
 
 

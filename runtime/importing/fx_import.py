@@ -222,7 +222,7 @@ class FxConverter:
     def _pool_block(self, pool: GlobalPool, flat: bool, node: Node) -> str:
         key = ("pool", pool.source, pool.kind)
         if key not in self.made:
-            name = node.target if node.op == "call_module" else node.name
+            name = pool.name or (node.target if node.op == "call_module" else node.name)
             self.made[key] = self.build.add(pool.kind, str(name), {}, [self.need(pool.source)])
         bid = self.made[key]
         if flat:
@@ -381,7 +381,7 @@ class FxConverter:
             return
         kind = is_global_pool(module)
         if kind is not None:
-            self.value[node] = GlobalPool(kind, node.args[0], keeps_dims=True)
+            self.value[node] = GlobalPool(kind, node.args[0], keeps_dims=True, name=str(node.target))
             return
         if type(module) in ADAPTIVE and not getattr(module, "return_indices", False):
             try:
