@@ -18,6 +18,7 @@ import sys
 COMMANDS = {
     "check": "Shapes and problems of a project, as a table.",
     "export": "Export a project as Python code, a training script, ONNX or torch.export.",
+    "import": "Import a PyTorch module (torch.fx) or an ONNX file as a project, weights included.",
     "evaluate": "Evaluate a finished run: confusion matrix, saliency, predictions (evaluation.json).",
     "examples": "List the bundled example projects.",
     "preview": "One block's output for a few samples (feature maps, sequences, attention) as .npz.",
@@ -39,7 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _module(name: str):
-    return importlib.import_module(f"runtime.commands.{name}")
+    # "import" is a Python keyword, so its module is import_
+    return importlib.import_module(f"runtime.commands.{'import_' if name == 'import' else name}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,6 +22,7 @@ from graph.spec import Registry
 from studio.clipboard import ClipboardError
 from studio.document import Document
 from studio.files import Autosave, RecentFiles
+from studio.import_dialog import ImportController
 from studio.insight.hookup import install_insight
 from studio.inspector import Inspector
 from studio.network_tabs import NetworkTabs
@@ -50,6 +51,7 @@ class MainWindow(QMainWindow):
         self.recent = RecentFiles(settings, parent=self)
         self.autosave = Autosave(self.document, autosave_folder, parent=self) if autosave else None
         self.files = FileController(self, self.document, self.recent, self.autosave)
+        self.importer = ImportController(self)
 
         self.tabs = NetworkTabs(self.document)
         self.setCentralWidget(self.tabs)
@@ -167,6 +169,8 @@ class MainWindow(QMainWindow):
         a["save"] = self._action(files, "&Save", self.files.save, Key.Save, "Save the project")
         a["save_as"] = self._action(files, "Save &As…", self.files.save_as, Key.SaveAs,
                                     "Save the project to a new file")
+        a["import"] = self._action(files, "&Import…", self.importer.start, QKeySequence("Ctrl+I"),
+                                   "Open a PyTorch module (.py) or an ONNX file as a new project")
         a["export"] = self._action(files, "&Export…", self.export_dialog, QKeySequence("Ctrl+E"),
                                    "Export the model as code, a training script, ONNX or torch.export")
         files.addSeparator()

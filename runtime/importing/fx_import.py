@@ -1,0 +1,554 @@
+"""Import a PyTorch nn.Module as a DeepWire network, by tracing it with torch.fx.
+
+`import_module(model, inputs, heads, registry)` traces the module
+(`torch.fx`, with torch.nn layers and DeepWire's own helper classes kept
+whole as leaves), runs the traced graph once on an example batch to learn
+every value's shape, then walks the graph in order and turns each call into
+a block (fx_modules, fx_functions). A few patterns span several calls and are
+matched here: which output of an LSTM/GRU/RNN is used (its sequence, or its
+last state via h_n[-1] or out[:, -1]), an adaptive pooling to 1 followed by
+a flatten (one Global pool block), and chains a + b + c (one Add). What has
+no block becomes an Unsupported block in place, named after the operation:
+never dropped. Values the output does not depend on are left out.
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.fx as fx
+from torch import nn
+from torch.fx import Node
+from torch.fx.passes.shape_prop import ShapeProp, TensorMetadata
+
+from graph.spec import Registry
+from runtime.importing.fx_functions import (
+    IDENTITY,
+    GlobalPool,
+    call_label,
+    fixed_adaptive,
+    index_label,
+    map_call,
+)
+from runtime.importing.fx_modules import (
+    ADAPTIVE,
+    IDENTITY_MODULES,
+    RECURRENT,
+    attention_weights,
+    encoder_layer,
+    is_global_pool,
+    is_helper,
+    map_module,
+    module_label,
+    recurrent_params,
+)
+from runtime.importing.mapped import Mapped, NoBlockError
+from runtime.importing.network_builder import Head, ImportedNetwork, NetworkBuilder, head_for
+
+TRACE_BATCH = 2  # not 1, so a reshape that folds the batch away shows up
+
+
+class ModelImportError(RuntimeError):
+    """The model could not be imported at all; the message says why and what to do."""
+
+
+@dataclass
+class InputSpec:
+    """One forward() argument: its name, its shape without the batch, and the input block it becomes."""
+
+    name: str
+    shape: tuple[int, ...]
+    type: str = ""  # chosen by the importer when empty
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+class _Tracer(fx.Tracer):
+    """torch.nn layers (fx's default) and DeepWire's helper classes stay whole, as one call each."""
+
+    def is_leaf_module(self, m: nn.Module, qualified_name: str) -> bool:
+        return is_helper(m) or super().is_leaf_module(m, qualified_name)
+
+
+def trace(model: nn.Module, input_names: list[str]) -> fx.GraphModule:
+    """The fx graph of model.forward, with arguments not in input_names fixed at their defaults."""
+    import inspect
+
+    signature = inspect.signature(model.forward)
+    concrete = {}
+    for name, parameter in signature.parameters.items():
+        if name in input_names or parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            continue
+        if parameter.default is parameter.empty:
+            raise ModelImportError(f"forward() takes '{name}', which has no shape: give it one with "
+                                f"--input-shape {name}=C,H,W (sizes without the batch)")
+        concrete[name] = parameter.default
+    tracer = _Tracer()
+    was_training = model.training
+    model.train()  # so dropout calls written as F.dropout(x, training=self.training) are kept
+    try:
+        graph = tracer.trace(model, concrete_args=concrete or None)
+    except Exception as err:  # fx raises many kinds for code it cannot follow
+        raise ModelImportError(
+            f"torch.fx cannot trace {type(model).__name__}.forward: {str(err).splitlines()[0]}. "
+            "Python control flow that depends on tensor values (if x.sum() > 0, loops over x.shape) "
+            "cannot be traced; move it out of forward() or fix the sizes") from None
+    finally:
+        model.train(was_training)
+    return fx.GraphModule(tracer.root, graph, type(model).__name__)
+
+
+def choose_input_types(gm: fx.GraphModule, inputs: list[InputSpec]) -> None:
+    """Fill in each input's block type: image, sequence, vector, noise, or token ids for an Embedding."""
+    placeholders = {n.name: n for n in gm.graph.nodes if n.op == "placeholder"}
+    for spec in inputs:
+        node = placeholders.get(spec.name)
+        if spec.type:
+            continue
+        embeddings = [gm.get_submodule(u.target) for u in (node.users if node else ())
+                      if u.op == "call_module" and isinstance(gm.get_submodule(u.target), nn.Embedding)]
+        rank = len(spec.shape)
+        if embeddings and rank == 1:
+            spec.type = "TokenInput"
+            spec.params = {"length": spec.shape[0], "vocab_size": min(e.num_embeddings for e in embeddings)}
+        elif rank == 1 and spec.name.lower() in ("noise", "z", "latent", "latent_noise"):
+            spec.type, spec.params = "NoiseInput", {"size": spec.shape[0]}
+        elif rank == 1:
+            spec.type, spec.params = "VectorInput", {"features": spec.shape[0]}
+        elif rank == 2:
+            spec.type, spec.params = "SequenceInput", {"length": spec.shape[0], "features": spec.shape[1]}
+        elif rank == 3:
+            spec.type = "ImageInput"
+            spec.params = {"channels": spec.shape[0], "height": spec.shape[1], "width": spec.shape[2]}
+        else:
+            raise ModelImportError(f"input '{spec.name}' has shape {spec.shape}: DeepWire inputs are "
+                                   "vectors (F), sequences (T, F), token ids (T) or images (C, H, W)")
+
+
+def example_inputs(inputs: list[InputSpec], batch: int = TRACE_BATCH,
+                   generator: torch.Generator | None = None) -> list[torch.Tensor]:
+    values = []
+    for spec in inputs:
+        if spec.type == "TokenInput":
+            values.append(torch.randint(0, spec.params["vocab_size"], (batch, *spec.shape),
+                                        generator=generator))
+        else:
+            values.append(torch.randn(batch, *spec.shape, generator=generator))
+    return values
+
+
+@dataclass
+class _Recurrent:
+    """An LSTM/GRU/RNN call on the way to one of its outputs; stage says which value a node holds."""
+
+    node: Node  # the module call
+    type_id: str
+    params: dict[str, Any]
+    weights: dict[str, Any]
+    stage: str  # call, state, h, h2 (last two h of a bidirectional), h2t, seq, last
+
+
+@dataclass
+class _Attention:
+    """An nn.MultiheadAttention call whose first output (the attended values) becomes one block."""
+
+    type_id: str
+    params: dict[str, Any]
+    weights: dict[str, Any]
+    inputs: list[Node]
+
+
+class _Context:
+    """Shapes of traced values, for the mapping rules."""
+
+    def full_shape(self, node: Node) -> tuple[int, ...] | None:
+        meta = node.meta.get("tensor_meta") if isinstance(node, Node) else None
+        return tuple(meta.shape) if isinstance(meta, TensorMetadata) else None
+
+    def shape(self, node: Node) -> tuple[int, ...] | None:
+        full = self.full_shape(node)
+        return full[1:] if full else None
+
+    def is_tensor(self, node: Node) -> bool:
+        return self.full_shape(node) is not None
+
+
+class FxConverter:
+    def __init__(self, gm: fx.GraphModule, inputs: list[InputSpec], heads: list[Head] | Head | None,
+                 registry: Registry, name: str = "model"):
+        self.gm, self.inputs, self.heads = gm, inputs, heads
+        self.build = NetworkBuilder(registry, name)
+        self.ctx = _Context()
+        self.value: dict[Node, Any] = {}  # node -> block id, _Recurrent or GlobalPool
+        self.made: dict[tuple, str] = {}  # materialised pending values -> block id
+        self.first_input: str | None = None
+
+    # --- values ---
+    def need(self, node: Node) -> str:
+        """The block whose output is this node's value, creating it for a pending pattern."""
+        value = self.value.get(node)
+        if isinstance(value, str):
+            return value
+        if isinstance(value, _Recurrent):
+            return self._recurrent_block(node, value)
+        if isinstance(value, GlobalPool):
+            return self._pool_block(value, flat=not value.keeps_dims, node=node)
+        # a value no rule produced (e.g. a tuple): stand in for it so the wire is not lost
+        bid = self._unsupported(node, "an intermediate value DeepWire cannot pass along")
+        return bid
+
+    def sources(self, node: Node, args: list[Node] | None = None) -> list[str]:
+        if args is None:
+            args = [a for a in _flatten_args(node) if a in self.value or self.ctx.is_tensor(a)]
+        return [self.need(a) for a in args]
+
+    def _recurrent_block(self, node: Node, rec: _Recurrent) -> str:
+        if rec.stage not in ("seq", "last"):
+            return self._unsupported(node, f"this value of {rec.type_id} '{rec.node.target}' (DeepWire's "
+                                     f"{rec.type_id} gives its output sequence or its last hidden state)",
+                                     args=[rec.node.args[0]])
+        output = "sequence" if rec.stage == "seq" else "last"
+        key = ("rnn", rec.node, output)
+        if key not in self.made:
+            params = dict(rec.params, output=output)
+            first = output == "sequence" or ("rnn", rec.node, "sequence") not in self.made
+            name = str(rec.node.target) if first else f"{rec.node.target}_last"
+            self.made[key] = self.build.add(rec.type_id, name, params, [self.need(rec.node.args[0])],
+                                            dict(rec.weights))
+        return self.made[key]
+
+    def _pool_block(self, pool: GlobalPool, flat: bool, node: Node) -> str:
+        key = ("pool", pool.source, pool.kind)
+        if key not in self.made:
+            name = pool.name or (node.target if node.op == "call_module" else node.name)
+            self.made[key] = self.build.add(pool.kind, str(name), {}, [self.need(pool.source)])
+        bid = self.made[key]
+        if flat:
+            return bid
+        # (B, C) back to (B, C, 1, 1): what the adaptive pooling itself returned
+        keep = ("pool_keep", pool.source, pool.kind)
+        if keep not in self.made:
+            shape = self.ctx.shape(node)
+            self.made[keep] = self.build.add("Reshape", f"{node.name}_keepdims", {"shape": tuple(shape)},
+                                             [bid])
+        return self.made[keep]
+
+    def _unsupported(self, node: Node, detail: str, operation: str | None = None,
+                     args: list[Node] | None = None) -> str:
+        sources = self.sources(node, args)
+        if not sources and self.first_input is not None:
+            sources = [self.first_input]
+            detail = (detail + "; " if detail else "") + \
+                "it reads no tensor of the model (the wire from the input only places it)"
+        bid = self.build.unsupported(operation or self._label(node), self._name(node), sources, detail,
+                                     self.ctx.shape(node))
+        self.value[node] = bid
+        return bid
+
+    def _label(self, node: Node) -> str:
+        if node.op == "call_module":
+            return module_label(self.gm.get_submodule(node.target))
+        if node.op == "get_attr":
+            return f"parameter or buffer '{node.target}'"
+        if node.target is operator.getitem:
+            return f"indexing x{index_label(node.args[1])}"
+        return call_label(node)
+
+    def _name(self, node: Node) -> str:
+        return str(node.target) if node.op == "call_module" else node.name
+
+    # --- the walk ---
+    def convert(self) -> ImportedNetwork:
+        graph = self.gm.graph
+        output = next(n for n in graph.nodes if n.op == "output")
+        live = _ancestors(output)
+        specs = {s.name: s for s in self.inputs}
+        for node in graph.nodes:
+            if node.op == "placeholder":
+                spec = specs[node.name]
+                bid = self.build.add(spec.type, spec.name, spec.params)
+                self.value[node] = bid
+                self.first_input = self.first_input or bid
+            elif node not in live:
+                continue
+            elif node.op == "output":
+                self._heads(node)
+            else:
+                self._visit(node)
+        self._note_shared_modules(live)
+        self.build.layout()
+        return self.build.result
+
+    def _note_shared_modules(self, live: set[Node]) -> None:
+        """A module with weights called more than once becomes one block per call, each with a copy."""
+        calls: dict[str, int] = {}
+        for node in self.gm.graph.nodes:
+            if node.op != "call_module" or node not in live:
+                continue
+            if next(self.gm.get_submodule(node.target).parameters(), None) is not None:
+                calls[node.target] = calls.get(node.target, 0) + 1
+        for target, count in calls.items():
+            if count > 1:
+                self.build.result.notes.append(
+                    f"module '{target}' is used {count} times: each use became its own block with a copy of "
+                    "its weights, so fine-tuning trains the copies separately")
+
+    def _visit(self, node: Node) -> None:
+        if node.op == "get_attr":
+            if self.ctx.is_tensor(node):
+                self._unsupported(node, "a tensor stored in the model and used directly in forward()")
+            return
+        if node.op == "call_module":
+            self._visit_module(node)
+            return
+        if node.target is operator.getitem and self._visit_getitem(node):
+            return
+        source = node.args[0] if node.args and isinstance(node.args[0], Node) else None
+        pending = self.value.get(source) if source is not None else None
+        if isinstance(pending, _Recurrent) and pending.stage == "h2" and node.op == "call_method" \
+                and node.target == "transpose" and tuple(node.args[1:]) == (0, 1):
+            self.value[node] = _Recurrent(**{**pending.__dict__, "stage": "h2t"})
+            return
+        if not self.ctx.is_tensor(node) and not _holds_tensors(node):
+            return  # sizes, shapes and other plain values: read by the calls that use them
+        try:
+            mapped = map_call(node, self.ctx)
+        except NoBlockError as why:
+            self._unsupported(node, str(why))
+            return
+        if mapped is IDENTITY:
+            self.value[node] = self.value.get(source) if source in self.value else self.need(source)
+            return
+        if isinstance(mapped, GlobalPool):
+            self.value[node] = mapped
+            return
+        if isinstance(mapped, list):  # one call, several blocks in a chain
+            bid = self.need(source)
+            for i, step in enumerate(mapped):
+                bid = self.build.add(step.type, node.name if i == len(mapped) - 1 else f"{node.name}_{i + 1}",
+                                     step.params, [bid], step.weights)
+            self.value[node] = bid
+            return
+        if mapped.type == "Flatten" and source is not None:
+            if isinstance(pending, GlobalPool):
+                self.value[node] = self._pool_block(pending, flat=True, node=node)
+                return
+            if isinstance(pending, _Recurrent) and pending.stage == "h2t" and node.target == "flatten":
+                self.value[node] = _Recurrent(**{**pending.__dict__, "stage": "last"})
+                return
+        self._place(node, mapped)
+
+    def _place(self, node: Node, mapped: Mapped, name: str | None = None) -> None:
+        args = mapped.inputs
+        if mapped.type in ("Add", "Multiply") and args:
+            first = args[0]
+            bid = self.value.get(first)
+            block = self.build.net.blocks.get(bid) if isinstance(bid, str) else None
+            if block is not None and block.type == mapped.type and len(first.users) == 1 \
+                    and first.op != "placeholder" and int(block.params.get("inputs", 2)) < 16 \
+                    and not self.build.net.edges_from(bid):
+                self.build.extend(bid, self.need(args[1]))
+                self.value[node] = bid
+                return
+        sources = self.sources(node, args)
+        self.value[node] = self.build.add(mapped.type, name or self._name(node), mapped.params, sources,
+                                          mapped.weights)
+
+    def _visit_module(self, node: Node) -> None:
+        module = self.gm.get_submodule(node.target)
+        if isinstance(module, IDENTITY_MODULES):
+            self.value[node] = self.need(node.args[0])
+            return
+        if type(module) in RECURRENT:
+            try:
+                params = recurrent_params(module)
+            except NoBlockError as why:
+                self._unsupported(node, str(why))
+                return
+            if len([a for a in node.args if a is not None]) > 1 or node.kwargs:
+                self._unsupported(node, "a starting state passed in (DeepWire starts from zeros)")
+                return
+            weights = {k: v.detach().clone() for k, v in module.state_dict().items()}
+            self.value[node] = _Recurrent(node, RECURRENT[type(module)], params, weights, "call")
+            return
+        if isinstance(module, (nn.TransformerEncoderLayer, nn.TransformerEncoder, nn.MultiheadAttention)):
+            try:
+                self._transformer(node, module)
+            except NoBlockError as why:
+                self._unsupported(node, str(why))
+            return
+        kind = is_global_pool(module)
+        if kind is not None:
+            self.value[node] = GlobalPool(kind, node.args[0], keeps_dims=True, name=str(node.target))
+            return
+        if type(module) in ADAPTIVE and not getattr(module, "return_indices", False):
+            try:
+                mapped = fixed_adaptive(ADAPTIVE[type(module)], self.ctx.full_shape(node.args[0]),
+                                        self.ctx.full_shape(node))
+            except NoBlockError as why:
+                self._unsupported(node, str(why))
+                return
+            if mapped is IDENTITY:
+                self.value[node] = self.need(node.args[0])
+            else:
+                self._place(node, mapped)
+            return
+        try:
+            mapped = map_module(module, self.ctx.shape(node.args[0]) if node.args else None)
+        except NoBlockError as why:
+            self._unsupported(node, str(why))
+            return
+        self._place(node, mapped)
+
+    def _transformer(self, node: Node, module: nn.Module) -> None:
+        """torch's encoder layers (one block each, plus a final LayerNorm) and multi-head attention."""
+        extra = [a for a in node.args[1:] if a is not None] + [k for k, v in node.kwargs.items()
+                                                             if v not in (None, False)]
+        if isinstance(module, nn.MultiheadAttention):
+            query, key, value = (list(node.args) + [None, None])[:3]
+            if [a for a in node.args[3:] if a is not None] or any(
+                    v is not None and k != "need_weights" for k, v in node.kwargs.items()):
+                raise NoBlockError("a mask or other option passed to the attention call")
+            weights = attention_weights(module)
+            heads, dropout = module.num_heads, float(module.dropout)
+            if query is key is value:
+                block = _Attention("SelfAttention", {"heads": heads, "dropout": dropout}, weights, [query])
+            elif key is value and isinstance(key, Node):
+                block = _Attention("CrossAttention", {"heads": heads, "dropout": dropout}, weights,
+                                   [query, key])
+            else:
+                raise NoBlockError("different keys and values (DeepWire attends to one context)")
+            self.value[node] = block
+            return
+        if extra:
+            raise NoBlockError("a mask or other option passed to the layer")
+        layers = [module] if isinstance(module, nn.TransformerEncoderLayer) else list(module.layers)
+        source = self.need(node.args[0])
+        for i, layer in enumerate(layers):
+            params, weights = encoder_layer(layer)
+            name = str(node.target) if len(layers) == 1 else f"{node.target}.layers.{i}"
+            source = self.build.add("TransformerEncoderBlock", name, params, [source], weights)
+        norm = getattr(module, "norm", None)
+        if norm is not None:
+            mapped = map_module(norm, None)
+            source = self.build.add(mapped.type, f"{node.target}.norm", mapped.params, [source],
+                                    mapped.weights)
+        self.value[node] = source
+
+    def _visit_getitem(self, node: Node) -> bool:
+        """LSTM/GRU/RNN and attention outputs picked apart by indexing; True when recognised."""
+        source, index = node.args
+        attention = self.value.get(source)
+        if isinstance(attention, _Attention) and index == 0:
+            params = {k: v for k, v in attention.params.items() if not (k == "dropout" and v == 0.0)}
+            self.value[node] = self.build.add(attention.type_id, str(source.target), params,
+                                              [self.need(a) for a in attention.inputs], attention.weights)
+            return True
+        rec = self.value.get(source)
+        if not isinstance(rec, _Recurrent):
+            return False
+        bidirectional = bool(rec.params.get("bidirectional"))
+        layers = int(rec.params.get("num_layers", 1)) * (2 if bidirectional else 1)
+        stage = None
+        if rec.stage == "call" and index == 0:
+            stage = "seq"
+        elif rec.stage == "call" and index == 1:
+            stage = "state" if rec.type_id == "LSTM" else "h"
+        elif rec.stage == "state" and index == 0:
+            stage = "h"
+        elif rec.stage == "h" and not bidirectional and index in (-1, layers - 1):
+            stage = "last"
+        elif rec.stage == "h" and bidirectional and index in (slice(-2, None), slice(layers - 2, layers),
+                                                              slice(layers - 2, None)):
+            stage = "h2"
+        elif rec.stage == "seq" and not bidirectional and _is_last_step(index):
+            stage = "last"
+        if stage is None:
+            return False
+        self.value[node] = _Recurrent(**{**rec.__dict__, "stage": stage})
+        return True
+
+    def _heads(self, node: Node) -> None:
+        returned = node.args[0]
+        values = list(returned) if isinstance(returned, (tuple, list)) else [returned]
+        if not values or not all(isinstance(v, Node) for v in values):
+            raise ModelImportError("forward() must return a tensor or a tuple of tensors; it returns "
+                                f"{type(returned).__name__}")
+        for i, value in enumerate(values):
+            type_id, params = head_for(self.heads, i)
+            params = dict(params)
+            shape = self.ctx.shape(value) or ()
+            if type_id == "ClassificationHead" and shape:
+                params["classes"] = shape[-1]
+            name = "output" if len(values) == 1 else f"output_{i + 1}"
+            self.build.add(type_id, name, params, [self.need(value)])
+
+
+def _is_last_step(index) -> bool:
+    """out[:, -1] or out[:, -1, :]: the last time step of a (B, T, H) sequence."""
+    if not isinstance(index, tuple) or len(index) not in (2, 3):
+        return False
+    whole = slice(None, None, None)
+    return index[0] == whole and index[1] == -1 and (len(index) == 2 or index[2] == whole)
+
+
+def _flatten_args(node: Node) -> list[Node]:
+    found: list[Node] = []
+
+    def visit(value):
+        if isinstance(value, Node):
+            found.append(value)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                visit(item)
+        elif isinstance(value, dict):
+            for item in value.values():
+                visit(item)
+
+    visit(node.args)
+    visit(node.kwargs)
+    return list(dict.fromkeys(found))
+
+
+def _holds_tensors(node: Node) -> bool:
+    meta = node.meta.get("tensor_meta")
+    return isinstance(meta, (tuple, list)) and any(isinstance(m, (TensorMetadata, tuple, list)) for m in meta)
+
+
+def _ancestors(output: Node) -> set[Node]:
+    seen: set[Node] = set()
+    stack = [output]
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        stack.extend(node.all_input_nodes)
+    return seen
+
+
+def import_module(model: nn.Module, inputs: list[InputSpec], heads: list[Head] | Head | None,
+                  registry: Registry, name: str = "model") -> tuple[ImportedNetwork, fx.GraphModule]:
+    """Trace `model` and convert it; the GraphModule comes back for checking outputs."""
+    gm = trace(model, [s.name for s in inputs])
+    placeholders = [n.name for n in gm.graph.nodes if n.op == "placeholder"]
+    by_name = {s.name: s for s in inputs}
+    unknown = [p for p in placeholders if p not in by_name]
+    if unknown:
+        raise ModelImportError(f"forward() takes {', '.join(placeholders)} but no shape was given for "
+                            f"{', '.join(unknown)}: use --input-shape NAME=SIZES for each")
+    inputs = [by_name[p] for p in placeholders]
+    choose_input_types(gm, inputs)
+    gm.eval()  # running it once for shapes must not move batch-norm statistics
+    try:
+        with torch.no_grad():
+            ShapeProp(gm).propagate(*example_inputs(inputs))
+    except Exception as err:  # the user's model refused the example batch
+        shapes = ", ".join(f"{s.name} (B, {', '.join(map(str, s.shape))})" for s in inputs)
+        raise ModelImportError(f"running {type(model).__name__} on an example batch of {shapes} failed: "
+                            f"{str(err).splitlines()[0] if str(err) else type(err).__name__}; "
+                            "check --input-shape") from None
+    converted = FxConverter(gm, inputs, heads, registry, name).convert()
+    return converted, gm

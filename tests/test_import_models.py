@@ -1,0 +1,263 @@
+"""Importing hand-written PyTorch models (tests/import_models.py): blocks, weights, outputs, problems.
+
+Each model gets non-trivial weights (batch-norm statistics included), saved
+as a state_dict and imported with --weights; the imported project's model is
+then built the way training builds it (compiled source, then the project's
+init_checkpoint applied by runtime.train.transfer) and must give the
+original's outputs on a fresh batch.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from graph.project_io import load_project
+from runtime.build import build_models
+from runtime.cli import main as cli_main
+from runtime.importing.fx_import import ModelImportError
+from runtime.importing.importer import run_import
+from runtime.importing.source import find_models
+from runtime.train.transfer import apply_transfer
+from tests import import_models
+
+MODELS_FILE = Path(import_models.__file__)
+
+
+def _randomised(model: nn.Module) -> nn.Module:
+    """Weights and batch-norm statistics away from their initial values, so equality means something."""
+    torch.manual_seed(3)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.BatchNorm2d | nn.BatchNorm1d):
+                module.running_mean.uniform_(-0.5, 0.5)
+                module.running_var.uniform_(0.5, 2.0)
+                module.weight.uniform_(0.5, 1.5)
+                module.bias.uniform_(-0.2, 0.2)
+    return model.eval()
+
+
+def _import(tmp_path, registry, name: str, shape: str, head: str | None = None):
+    original = _randomised(getattr(import_models, name)())
+    weights = tmp_path / f"{name}.state.pt"
+    torch.save(original.state_dict(), weights)
+    report = run_import(f"{MODELS_FILE}:{name}", tmp_path / f"{name}.dw.json", registry, [shape], head,
+                        str(weights))
+    return original, report
+
+
+def _as_trained(report, registry):
+    """The imported project's model as `deepwire train` starts it: compiled, then init_checkpoint applied."""
+    project = load_project(report.project_path, registry)
+    torch.manual_seed(0)
+    models, compiled = build_models(project, registry)
+    frozen = apply_transfer(project.training, models, compiled, [report.project_path.parent])
+    assert frozen == {}  # imported weights are a starting point, not frozen
+    return project, models[project.networks[0].name].eval()
+
+
+def _max_diff(a: nn.Module, b: nn.Module, *inputs) -> float:
+    with torch.no_grad():
+        return float((a(*inputs) - b(*inputs)).abs().max())
+
+
+def _types(project) -> Counter:
+    return Counter(b.type for b in project.networks[0].blocks.values())
+
+
+def test_a_resnet_in_torchvision_layout_imports_fully_and_computes_the_same(tmp_path, registry):
+    original, report = _import(tmp_path, registry, "TinyResNet", "3,16,16", head="classification")
+
+    assert report.ok and not report.networks[0].problems
+    project, model = _as_trained(report, registry)
+    types = _types(project)
+    # 4 BasicBlocks: 8 convs + the stem + the downsample's 1x1 conv, each with its batch norm
+    assert types["Conv2d"] == 10 and types["BatchNorm2d"] == 10
+    assert types["Add"] == 4 and types["MaxPool2d"] == 1 and types["GlobalAvgPool"] == 1
+    assert types["Linear"] == 1 and types["ClassificationHead"] == 1 and "Unsupported" not in types
+    assert _max_diff(original, model, torch.randn(4, 3, 16, 16)) < 1e-5
+
+    # it reads left to right: every wire goes from a column to one further right
+    net = project.networks[0]
+    assert all(net.blocks[e.src].position[0] < net.blocks[e.dst].position[0] for e in net.edges)
+
+
+def test_a_functional_mlp_imports_and_fine_tunes_from_its_weights(tmp_path, registry):
+    original, report = _import(tmp_path, registry, "FunctionalMlp", "1,8,8", head="classification")
+
+    assert report.ok
+    project, model = _as_trained(report, registry)
+    assert _types(project) == Counter({"ImageInput": 1, "Flatten": 1, "Linear": 2, "ReLU": 1, "Dropout": 1,
+                                       "ClassificationHead": 1})
+    assert project.training.recipe == "classification" and project.data.source == "digits"
+    assert _max_diff(original, model, torch.randn(5, 1, 8, 8)) < 1e-6
+
+
+def test_a_vgg_with_an_adaptive_pooling_and_a_view_imports_exactly(tmp_path, registry):
+    original, report = _import(tmp_path, registry, "TinyVgg", "3,16,16", head="classification")
+
+    assert report.ok
+    project, model = _as_trained(report, registry)
+    pool = next(b for b in project.networks[0].blocks.values() if b.type == "AvgPool2d")
+    assert pool.params["kernel_size"] == 2  # AdaptiveAvgPool2d((2, 2)) of a 4×4 map
+    assert _types(project)["Flatten"] == 1  # x.view(x.size(0), -1)
+    assert _max_diff(original, model, torch.randn(3, 3, 16, 16)) < 1e-6
+
+
+def test_a_transformer_on_torch_layers_imports_onto_deepwire_blocks(tmp_path, registry):
+    original, report = _import(tmp_path, registry, "TokenTransformer", "12", head="classification")
+
+    assert report.ok
+    project, model = _as_trained(report, registry)
+    assert _types(project) == Counter({"TokenInput": 1, "Embedding": 1, "TransformerEncoderBlock": 2,
+                                       "LayerNorm": 1, "SelfAttention": 1, "Permute": 1, "GlobalAvgPool": 1,
+                                       "Linear": 1, "ClassificationHead": 1})
+    tokens = next(b for b in project.networks[0].blocks.values() if b.type == "TokenInput")
+    assert tokens.params == {"length": 12, "vocab_size": 50}
+    assert project.training.recipe == "classification"  # one score per sequence: not a language model
+    assert _max_diff(original, model, torch.randint(0, 50, (3, 12))) < 1e-5
+
+
+def test_a_layer_used_twice_becomes_two_blocks_with_the_same_weights_and_a_note(tmp_path, registry):
+    original, report = _import(tmp_path, registry, "SharedLayer", "6")
+
+    assert report.ok
+    assert any("module 'fc' is used 2 times" in note for note in report.notes)
+    project, model = _as_trained(report, registry)
+    assert _types(project)["Linear"] == 2
+    assert _max_diff(original, model, torch.randn(3, 6)) < 1e-6
+
+
+def test_a_model_with_two_inputs_takes_one_shape_per_input(tmp_path, registry):
+    original = _randomised(import_models.ImageAndTable())
+    torch.save(original.state_dict(), tmp_path / "two.pt")
+    with pytest.raises(ModelImportError, match="no input shape for 'table'"):
+        run_import(f"{MODELS_FILE}:ImageAndTable", tmp_path / "two.dw.json", registry, ["image=1,8,8"])
+
+    report = run_import(f"{MODELS_FILE}:ImageAndTable", tmp_path / "two.dw.json", registry,
+                        ["image=1,8,8", "table=3"], "classification", str(tmp_path / "two.pt"))
+
+    assert report.ok
+    project, model = _as_trained(report, registry)
+    inputs = [b for b in project.networks[0].blocks.values() if b.type.endswith("Input")]
+    assert [(b.name, b.type) for b in inputs] == [("image", "ImageInput"), ("table", "VectorInput")]
+    assert _types(project)["Concatenate"] == 1
+    image, table = torch.randn(3, 1, 8, 8), torch.randn(3, 3)
+    with torch.no_grad():
+        assert float((original(image, table) - model(image, table)).abs().max()) < 1e-6
+
+
+def test_training_the_imported_project_starts_from_the_imported_weights(tmp_path, registry, capsys):
+    original, report = _import(tmp_path, registry, "FunctionalMlp", "1,8,8", head="classification")
+    run = tmp_path / "run"
+    # a learning rate so small that one epoch leaves the weights where they started
+    code = cli_main(["train", str(report.project_path), "--epochs", "1", "--lr", "1e-7", "--quiet",
+                     "--out", str(run)])
+    assert code == 0, capsys.readouterr().err
+    trained = torch.load(run / "best.pt", weights_only=True)["models"]["model"]
+    hidden = next(k for k in trained if k.endswith("weight") and trained[k].shape == (32, 64))
+    assert torch.allclose(trained[hidden], original.hidden.weight, atol=1e-4)
+
+
+def test_an_interpolation_becomes_an_upsample_block(tmp_path, registry):
+    original, report = _import(tmp_path, registry, "Upsampler", "4,5,5", head="regression")
+
+    assert report.ok
+    project, model = _as_trained(report, registry)
+    upsample = next(b for b in project.networks[0].blocks.values() if b.type == "Upsample")
+    assert upsample.params == {"scale_factor": 2, "mode": "bilinear"}
+    assert _max_diff(original, model, torch.randn(2, 4, 5, 5)) < 1e-6
+
+
+def test_recurrent_models_keep_which_output_they_use(tmp_path, registry):
+    original, report = _import(tmp_path, registry, "LstmLastStep", "10,3")
+    assert report.ok
+    project, model = _as_trained(report, registry)
+    lstm = next(b for b in project.networks[0].blocks.values() if b.type == "LSTM")
+    assert lstm.params == {"hidden_size": 16, "num_layers": 2, "bidirectional": False, "dropout": 0.0,
+                           "output": "last"}  # from out[:, -1, :]
+    assert _max_diff(original, model, torch.randn(3, 10, 3)) < 1e-6
+
+    original, report = _import(tmp_path, registry, "BiGruTagger", "7,5")
+    assert report.ok
+    project, model = _as_trained(report, registry)
+    gru = next(b for b in project.networks[0].blocks.values() if b.type == "GRU")
+    assert gru.params == {"hidden_size": 6, "num_layers": 1, "bidirectional": True, "dropout": 0.0,
+                          "output": "sequence"}
+    assert _types(project)["LogSoftmax"] == 1
+    assert _max_diff(original, model, torch.randn(3, 7, 5)) < 1e-6
+
+
+def test_an_operation_without_a_block_becomes_a_named_problem_from_the_command_line(tmp_path, capsys):
+    out = tmp_path / "fourier.dw.json"
+    code = cli_main(["import", f"{MODELS_FILE}:WithFourier", "--input-shape", "16", "-o", str(out)])
+    printed = capsys.readouterr()
+    assert code == 1, printed.err
+    assert "torch.fft.rfft (block 'fft_rfft') has no DeepWire block" in printed.out
+    assert "indexing x[:, :8]" in printed.out and "imported with problems" in printed.err
+    assert out.is_file() and out.with_name("fourier.weights.pt").is_file()
+
+    assert cli_main(["check", str(out)]) == 1
+    assert "stands for 'torch.fft.rfft' of the imported model, which has no DeepWire block" \
+        in capsys.readouterr().out
+
+
+def test_the_command_line_imports_a_model_and_says_how_close_it_is(tmp_path, capsys):
+    out = tmp_path / "mlp.dw.json"
+    code = cli_main(["import", f"{MODELS_FILE}:FunctionalMlp", "--input-shape", "1,8,8", "--head",
+                     "classification", "-o", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert "network 'model' from import_models.py:FunctionalMlp: 7 blocks" in printed
+    assert "outputs match the original: largest difference 0.00e+00" in printed
+    assert f"wrote {out}" in printed and out.with_name("mlp.weights.pt").is_file()
+    assert cli_main(["import", f"{MODELS_FILE}:Nope", "-o", str(out)]) == 2
+    assert "cannot import" in capsys.readouterr().err
+
+
+def test_the_problem_blocks_sit_where_the_operations_were(tmp_path, registry):
+    original = import_models.WithFourier()
+    torch.save(original.state_dict(), tmp_path / "fourier.pt")
+    report = run_import(f"{MODELS_FILE}:WithFourier", tmp_path / "f.dw.json", registry, ["16"],
+                        weights=str(tmp_path / "fourier.pt"))
+    project = load_project(report.project_path, registry)
+    net = project.networks[0]
+    by_name = {b.name: b for b in net.blocks.values()}
+    fft = by_name["fft_rfft"]
+    assert fft.type == "Unsupported" and fft.params["operation"] == "torch.fft.rfft"
+    assert tuple(fft.params["shape"]) == (9,)  # rfft of 16 values
+    assert [net.blocks[e.src].type for e in net.edges_into(fft.id)] == ["VectorInput"]
+    # the weights of the blocks that were imported are kept, by block id, for after the fix
+    state = torch.load(report.weights_path, weights_only=True)
+    fc = by_name["fc"]
+    assert state["block_modules"]["model"] == {fc.id: fc.id}
+    assert torch.equal(state["models"]["model"][f"{fc.id}.weight"], original.fc.weight.detach())
+    assert report.networks[0].max_abs_diff is None and not report.ok
+
+
+@pytest.mark.parametrize(("spec", "shapes", "message"), [
+    ("{file}:NoSuchNet", [], "defines no 'NoSuchNet' (nn.Module classes there: BasicBlock, TinyResNet"),
+    ("{file}:FunctionalMlp", [], "no input shape for 'x': give it with --input-shape"),
+    ("{file}:FunctionalMlp", ["3,3"], "running FunctionalMlp on an example batch of x (B, 3, 3) failed"),
+    ("{file}:BasicBlock", ["8,4,4"], "BasicBlock() cannot be created without arguments"),
+    ("{file}", [], "defines several nn.Module classes (BasicBlock, TinyResNet"),
+    ("{file}:FunctionalMlp", ["one,two"], "give whole numbers without the batch"),
+    ("{file}:Branchy", ["4"], "torch.fx cannot trace Branchy.forward"),
+])
+def test_what_cannot_be_imported_is_said_plainly(tmp_path, registry, spec, shapes, message):
+    with pytest.raises(ModelImportError) as caught:
+        run_import(spec.format(file=MODELS_FILE), tmp_path / "x.dw.json", registry, shapes)
+    assert message in str(caught.value)
+    assert not (tmp_path / "x.dw.json").exists()
+
+
+def test_torchvision_models_are_named_with_a_clear_message_when_torchvision_is_missing(monkeypatch):
+    monkeypatch.setitem(sys.modules, "torchvision", None)  # makes `import torchvision` fail here
+    monkeypatch.setitem(sys.modules, "torchvision.models", None)
+    with pytest.raises(ModelImportError, match=r"install torchvision \(pip install torchvision\)"):
+        find_models("torchvision:resnet18")

@@ -1,0 +1,103 @@
+"""File > Import… in the studio: the questions, the child process, and the imported project opened.
+
+The import runs in a real child process (`python -m runtime.cli import`), so
+these tests wait for it; the dialogs are answered by patching QFileDialog and
+QInputDialog, and any unexpected message box fails the test.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
+
+from studio.import_dialog import known_shape, module_classes
+from tests import import_models
+from tests.studio_support import close_window, make_window, refuse_dialogs
+
+MODELS_FILE = Path(import_models.__file__)
+CHILD_TIMEOUT_MS = 90_000  # a child that imports torch on a busy machine
+
+
+def _answer(monkeypatch, model: Path, out: Path, items: list[str], shape: str) -> list[str]:
+    """Patch the import dialogs: open `model`, pick `items` in turn, type `shape`, save to `out`."""
+    asked: list[str] = []
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(model), ""))
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), ""))
+    answers = iter(items)
+
+    def get_item(parent, title, label, choices, current=0, editable=False):
+        asked.append(label)
+        choice = next(answers)
+        assert editable or choice in choices
+        return choice, True
+
+    monkeypatch.setattr(QInputDialog, "getItem", get_item)
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: (shape, True))
+    return asked
+
+
+def test_the_classes_of_a_file_are_found_without_running_it(tmp_path):
+    assert module_classes(MODELS_FILE) == ["BasicBlock", "TinyResNet", "FunctionalMlp", "LstmLastStep",
+                                           "BiGruTagger", "WithFourier", "TinyVgg",
+                                           "TokenTransformer", "Branchy", "SharedLayer",
+                                           "ImageAndTable", "Upsampler"]
+    exported = tmp_path / "exported.py"
+    exported.write_text("from torch import nn\nraise SystemExit('never run')\n\nclass Net(nn.Module):\n"
+                        "    def forward(self, image):\n        # image: (B, 1, 8, 8)\n"
+                        "        return image\n")
+    assert module_classes(exported) == ["Net"] and known_shape(exported) == "1,8,8"
+
+
+def test_importing_a_resnet_opens_it_as_a_project_that_reads_left_to_right(qtbot, tmp_path, registry,
+                                                                            monkeypatch):
+    refuse_dialogs(monkeypatch)
+    window = make_window(qtbot, tmp_path, registry)
+    out = tmp_path / "resnet.dw.json"
+    asked = _answer(monkeypatch, MODELS_FILE, out, ["TinyResNet", "classification"], "3,16,16")
+    try:
+        assert window.importer.start()
+        qtbot.waitUntil(lambda: window.document.path == out, timeout=CHILD_TIMEOUT_MS)
+        assert asked[0].startswith("Model class in import_models.py") and asked[1] == "Output head:"
+        net = window.document.network()
+        types = Counter(b.type for b in net.blocks.values())
+        assert types["Conv2d"] == 10 and types["Add"] == 4 and "Unsupported" not in types
+        assert window.document.project.training.init_checkpoint == "resnet.weights.pt"
+        assert all(net.blocks[e.src].position[0] < net.blocks[e.dst].position[0] for e in net.edges)
+        window.resize(1500, 800)
+        window.actions["fit"].trigger()
+        qtbot.wait(50)
+        window.grab().save(str(tmp_path / "imported_resnet.png"))
+        assert (tmp_path / "imported_resnet.png").stat().st_size > 10_000
+    finally:
+        close_window(window)
+
+
+def test_problems_and_failures_are_shown(qtbot, tmp_path, registry, monkeypatch):
+    refuse_dialogs(monkeypatch)
+    shown: list[tuple[str, str]] = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a: shown.append((title, text)))
+    monkeypatch.setattr(QMessageBox, "critical", lambda parent, title, text, *a: shown.append((title, text)))
+    window = make_window(qtbot, tmp_path, registry)
+    try:
+        out = tmp_path / "fourier.dw.json"
+        _answer(monkeypatch, MODELS_FILE, out, ["WithFourier", "output"], "16")
+        assert window.importer.start()
+        qtbot.waitUntil(lambda: bool(shown), timeout=CHILD_TIMEOUT_MS)
+        assert window.document.path == out
+        title, text = shown.pop()
+        assert title == "Imported with problems"
+        assert "• torch.fft.rfft (block 'fft_rfft') has no DeepWire block" in text
+        assert "• indexing x[:, :16] (block 'getitem_1')" in text and "Linear" not in text  # no block table
+        problems = [b for b in window.document.network().blocks.values() if b.type == "Unsupported"]
+        assert len(problems) == 4
+
+        _answer(monkeypatch, MODELS_FILE, tmp_path / "nope.dw.json", ["NoSuchNet", "output"], "16")
+        assert window.importer.start()
+        qtbot.waitUntil(lambda: bool(shown), timeout=CHILD_TIMEOUT_MS)
+        title, text = shown.pop()
+        assert title == "Import failed" and "defines no 'NoSuchNet'" in text
+        assert window.document.path == out  # the open project stays
+    finally:
+        close_window(window)
