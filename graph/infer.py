@@ -123,7 +123,10 @@ def _visit(block: Block, upstream: dict[str, Shape | None], wires: dict[str, Edg
         report("unconnected", f"{label}: its {what} is not connected; wire a block into it", port=port)
     ins = {p.name: upstream[p.name] for p in ports if p.name in upstream}
     known = {k: v for k, v in ins.items() if v is not None}
-    if problems or missing or len(known) < len(ins):
+    blocked = problems or missing or len(known) < len(ins)
+    # A placeholder (an imported operation with no block) refuses whatever it receives, so it
+    # speaks even below another problem: an import shows every unsupported operation at once.
+    if blocked and not ("placeholder" in spec.tags and not problems):
         return _BlockResult(None, known, params, diags)
     if not block.enabled and spec.role == "layer":
         if len(ins) != 1:

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from graph.spec import BlockSpec, Registry
 from studio.canvas.mime import BLOCK_MIME, block_mime
+from studio.canvas.quick_add import offered
 from studio.canvas.style import CATEGORY_COLORS
 
 TYPE_ROLE = Qt.ItemDataRole.UserRole
@@ -88,7 +89,10 @@ class Palette(QWidget):
         self._build()
 
     def _build(self) -> None:
-        for category, specs in self.registry.categories().items():
+        for category, all_specs in self.registry.categories().items():
+            specs = [spec for spec in all_specs if offered(spec)]
+            if not specs:
+                continue
             top = QTreeWidgetItem([category])
             top.setFlags(Qt.ItemFlag.ItemIsEnabled)
             top.setIcon(0, category_icon(category))

@@ -203,8 +203,10 @@ def test_an_operation_without_a_block_becomes_a_named_problem_from_the_command_l
     assert out.is_file() and out.with_name("fourier.weights.pt").is_file()
 
     assert cli_main(["check", str(out)]) == 1
-    assert "stands for 'torch.fft.rfft' of the imported model, which has no DeepWire block" \
-        in capsys.readouterr().out
+    checked = capsys.readouterr().out
+    assert "stands for 'torch.fft.rfft' of the imported model, which has no DeepWire block" in checked
+    # every unsupported operation speaks, even one fed by another problem block
+    assert checked.count("stands for '") == 4, checked
 
 
 def test_the_command_line_imports_a_model_and_says_how_close_it_is(tmp_path, capsys):

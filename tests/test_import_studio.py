@@ -101,3 +101,17 @@ def test_problems_and_failures_are_shown(qtbot, tmp_path, registry, monkeypatch)
         assert window.document.path == out  # the open project stays
     finally:
         close_window(window)
+
+
+def test_the_palette_and_quick_add_never_offer_the_import_placeholder(qtbot):
+    from graph.blocks import default_registry
+    from studio.canvas.quick_add import matching_specs
+    from studio.palette import Palette
+
+    registry = default_registry()
+    palette = Palette(registry)
+    qtbot.addWidget(palette)
+    shown = palette.visible_types()
+    assert "Unsupported" not in shown and "Conv2d" in shown
+    assert len(shown) == len(list(registry)) - 1
+    assert "Unsupported" not in [spec.type_id for spec in matching_specs(registry, "unsupported")]

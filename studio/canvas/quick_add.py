@@ -20,6 +20,12 @@ from graph.spec import BlockSpec, Registry
 TYPE_ROLE = Qt.ItemDataRole.UserRole
 
 
+def offered(spec: BlockSpec) -> bool:
+    """Whether the palette offers this type; placeholders (an import's unsupported operation) are
+    only ever made by an import, never placed by hand."""
+    return "placeholder" not in spec.tags
+
+
 def matches(spec: BlockSpec, text: str) -> bool:
     haystack = " ".join((spec.title, spec.type_id, spec.category, *spec.tags)).lower()
     return all(word in haystack for word in text.lower().split())
@@ -28,7 +34,8 @@ def matches(spec: BlockSpec, text: str) -> bool:
 def matching_specs(registry: Registry, text: str,
                    accept: Callable[[BlockSpec], bool] | None = None) -> list[BlockSpec]:
     """Block types the filter text finds, in palette order."""
-    return [spec for spec in registry if (accept is None or accept(spec)) and matches(spec, text)]
+    return [spec for spec in registry
+            if offered(spec) and (accept is None or accept(spec)) and matches(spec, text)]
 
 
 class QuickAddPopup(QFrame):
@@ -61,7 +68,10 @@ class QuickAddPopup(QFrame):
         self.list.clear()
         bold = QFont(self.font())
         bold.setBold(True)
-        for category, specs in self.registry.categories().items():
+        for category, all_specs in self.registry.categories().items():
+            specs = [spec for spec in all_specs if offered(spec)]
+            if not specs:
+                continue
             header = QListWidgetItem(category)
             header.setFont(bold)
             header.setFlags(Qt.ItemFlag.NoItemFlags)
