@@ -141,7 +141,8 @@ class Trainer:
         base_dirs = [Path.cwd()]  # a relative init_checkpoint is looked up here, then beside the project
         if self.options.project_path:
             base_dirs.append(Path(self.options.project_path).parent)
-        self.frozen = apply_transfer(config, self.models, self.compiled, base_dirs)
+        self.transfer = apply_transfer(project, self.models, self.compiled, base_dirs)
+        self.frozen = self.transfer.frozen
         forward_models = self.models
         if config.compile:
             forward_models = {name: torch.compile(model) for name, model in self.models.items()}
@@ -165,7 +166,8 @@ class Trainer:
                 for name, model in self.models.items()}
         self.updaters: dict[str, Updater] = {}
         for group_name, group in recipe.optimizer_groups().items():
-            optimizer = make_optimizer(group.params, config, group.lr)
+            optimizer = make_optimizer(group.params, config, group.lr, self.transfer.pretrained_params(
+                group.network, self.models[group.network]))
             self.updaters[group_name] = Updater(
                 optimizer, make_scheduler(optimizer, config, steps), self.precision.new_scaler(),
                 config.grad_clip, self.collectors.get(group.network))
@@ -199,6 +201,9 @@ class Trainer:
             start_epoch=self.epoch, start_step=self.step, config=dict(config.values),
             block_names={net.name: {bid: b.name for bid, b in net.blocks.items()}
                          for net in project.networks}))
+        transfer = self.transfer.describe()
+        if transfer:
+            warnings.append(f"transfer learning: {transfer}")
         for message in warnings:
             self.emit(ev.RunWarning(message))
 
