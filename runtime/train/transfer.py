@@ -180,9 +180,10 @@ def apply_transfer(project: Project, models: dict[str, nn.Module], compiled: Com
         plan.pretrained[net.name] = [modules[bid] for bid in copied.get(net.name, [])
                                      if bid in modules and bid not in frozen_ids]
         # blocks that load published weights themselves (backbones) are pretrained too
-        plan.pretrained[net.name] += [modules[bid] for bid, b in net.blocks.items()
-                                      if b.params.get("pretrained_weights") and bid in modules
-                                      and bid not in frozen_ids and modules[bid] not in plan.pretrained[net.name]]
+        learning = plan.pretrained[net.name]
+        learning += [modules[bid] for bid, b in net.blocks.items()
+                     if b.params.get("pretrained_weights") and bid in modules
+                     and bid not in frozen_ids and modules[bid] not in learning]
         for attr in plan.frozen[net.name]:
             getattr(models[net.name], attr).requires_grad_(False)
     plan.frozen = {k: v for k, v in plan.frozen.items() if v}
@@ -220,15 +221,17 @@ def _copy_from_run(state: dict, path: Path, wanted: dict[str, list[str]], models
                 copied.setdefault(net_name, []).append(block)
         model.load_state_dict(updates, strict=False)
         if explicit:
-            missing = [b for b in wanted[net_name] if b in target_modules and b not in copied.get(net_name, [])]
+            done = copied.get(net_name, [])
+            missing = [b for b in wanted[net_name] if b in target_modules and b not in done]
             if missing:
                 known = sorted(source_modules)
                 raise SetupError(f"{path}: no weights for block(s) {', '.join(missing)} in this checkpoint "
                                  f"(the checkpoint has blocks: {', '.join(known) or 'none recorded'}); "
                                  "fix init_blocks")
     if not copied:
-        raise SetupError(f"{path}: no block of this project matches a block of the checkpoint by id (it holds "
-                         f"{_summarise(next(iter(state['models'].values()), {}))}); "
+        held = _summarise(next(iter(state["models"].values()), {}))
+        raise SetupError(f"{path}: no block of this project matches a block of the checkpoint by id "
+                         f"(it holds {held}); "
                          "name the blocks to copy in init_blocks")
     return copied
 
@@ -250,9 +253,9 @@ def _copy_from_state_dict(weights: dict[str, torch.Tensor], path: Path, wanted: 
             if _take(weights, prefix, target_modules[block], own, updates, path, block):
                 copied.setdefault(net_name, []).append(block)
             elif wanted:
-                raise SetupError(f"{path}: no weights for block '{block}': the file has no keys starting with "
-                                 f"'{prefix}.' (it holds {_summarise(weights)}); map them with init_key_map, "
-                                 f"e.g. '<prefix in the file>={block}'")
+                raise SetupError(f"{path}: no weights for block '{block}': the file has no keys starting "
+                                 f"with '{prefix}.' (it holds {_summarise(weights)}); map them with "
+                                 f"init_key_map, e.g. '<prefix in the file>={block}'")
         model.load_state_dict(updates, strict=False)
     if not copied:
         names = ", ".join(f"{b}: {a}" for n in models for b, a in compiled.networks[n].module_names.items())
@@ -273,9 +276,9 @@ def _take(weights: dict[str, torch.Tensor], src_prefix: str, dst_attr: str, own:
         rest = key[len(start):]
         target_key = f"{dst_attr}.{rest}"
         if target_key not in own:
-            raise SetupError(f"{path}: block '{block}' has no place for weight '{key}' (it has "
-                             f"{', '.join(k[len(dst_attr) + 1:] for k in own if k.startswith(dst_attr + '.'))});"
-                             " is it still the same kind of block?")
+            places = ", ".join(k[len(dst_attr) + 1:] for k in own if k.startswith(dst_attr + "."))
+            raise SetupError(f"{path}: block '{block}' has no place for weight '{key}' (it has {places}); "
+                             "is it still the same kind of block?")
         if tuple(own[target_key].shape) != tuple(value.shape):
             raise SetupError(
                 f"{path}: block '{block}' weight '{rest}' has shape {tuple(value.shape)} in the checkpoint "
