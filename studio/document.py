@@ -247,6 +247,15 @@ class Document(QObject):
     def set_enabled(self, network: str, block_ids: list[str], enabled: bool) -> None:
         self.push(commands.SetEnabled(self.network(network), block_ids, enabled))
 
+    def set_frozen(self, network: str, block_ids: list[str], frozen: bool) -> None:
+        """Freeze (keep fixed while training) or unfreeze blocks: one undo step."""
+        self.push(commands.SetFrozen(self.network(network), block_ids, frozen))
+
+    def init_from_checkpoint(self, path: str, blocks: list[str]) -> None:
+        """Start `blocks` (ids, names or group names; [] for all) from a run or weights file (one step)."""
+        self.set_training({"init_checkpoint": str(path), "init_blocks": ", ".join(blocks)},
+                          text="Initialise from checkpoint")
+
     def insert_block_on_edge(self, network: str, edge: Edge, type_id: str, params: dict | None = None) -> str:
         """Put a new block into a wire (src -> new -> dst), midway between its ends; one step.
 

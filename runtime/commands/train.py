@@ -41,10 +41,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-seconds", type=float, metavar="S",
                         help="stop cleanly (saving a checkpoint) after this many seconds of training")
     parser.add_argument("--threads", type=int, metavar="N", help="CPU threads for PyTorch")
+    parser.add_argument("--init", metavar="PATH", help="transfer learning: start from these weights (a run "
+                        "folder, its best.pt, or a state_dict file); sets init_checkpoint")
+    parser.add_argument("--init-blocks", metavar="LIST", help="transfer learning: the blocks to copy (ids, "
+                        "names or group names, comma-separated); sets init_blocks")
+    parser.add_argument("--from-scratch", action="store_true", help="ignore init_checkpoint and frozen "
+                        "blocks: every block starts from random weights and learns (a transfer run's baseline)")
 
 
 def _overrides(args: argparse.Namespace) -> dict:
-    wanted = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "device": args.device}
+    wanted = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "device": args.device,
+              "init_checkpoint": args.init, "init_blocks": args.init_blocks}
+    if args.from_scratch:
+        wanted["init_checkpoint"] = ""
     return {k: v for k, v in wanted.items() if v is not None}
 
 
@@ -97,6 +106,10 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_UNREADABLE
     if args.seed is not None:
         project.seed = args.seed
+    if args.from_scratch:
+        for net in project.networks:
+            for block_id in net.blocks:
+                net.set_frozen(block_id, False)
 
     import torch
 

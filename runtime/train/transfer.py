@@ -210,8 +210,8 @@ def _copy_from_run(state: dict, path: Path, wanted: dict[str, list[str]], models
         own = model.state_dict()
         updates: dict[str, torch.Tensor] = {}
         for block in blocks or []:
-            if block not in target_modules:
-                continue  # a block without weights (ReLU, Flatten): nothing to copy
+            if not _has_state(own, target_modules.get(block)):
+                continue  # a block without weights (ReLU, pooling): nothing to copy
             # by id; a checkpoint without the map (older runs) by the same attribute name
             src_attr = source_modules.get(block, target_modules[block] if not source_modules else None)
             if src_attr is None:
@@ -222,7 +222,8 @@ def _copy_from_run(state: dict, path: Path, wanted: dict[str, list[str]], models
         model.load_state_dict(updates, strict=False)
         if explicit:
             done = copied.get(net_name, [])
-            missing = [b for b in wanted[net_name] if b in target_modules and b not in done]
+            missing = [b for b in wanted[net_name]
+                       if _has_state(own, target_modules.get(b)) and b not in done]
             if missing:
                 known = sorted(source_modules)
                 raise SetupError(f"{path}: no weights for block(s) {', '.join(missing)} in this checkpoint "
@@ -247,7 +248,7 @@ def _copy_from_state_dict(weights: dict[str, torch.Tensor], path: Path, wanted: 
         own = model.state_dict()
         updates: dict[str, torch.Tensor] = {}
         for block in blocks or []:
-            if block not in target_modules:
+            if not _has_state(own, target_modules.get(block)):
                 continue
             prefix = mapped.get(block, target_modules[block])
             if _take(weights, prefix, target_modules[block], own, updates, path, block):
@@ -263,6 +264,10 @@ def _copy_from_state_dict(weights: dict[str, torch.Tensor], path: Path, wanted: 
                          f"{_summarise(weights)}; the project's blocks are named {names}); map them with "
                          "init_key_map ('<prefix in the file>=<block>')")
     return copied
+
+
+def _has_state(own: dict[str, torch.Tensor], attr: str | None) -> bool:
+    return attr is not None and any(k.startswith(attr + ".") for k in own)
 
 
 def _take(weights: dict[str, torch.Tensor], src_prefix: str, dst_attr: str, own: dict[str, torch.Tensor],

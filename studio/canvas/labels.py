@@ -69,6 +69,8 @@ def block_tooltip(spec: BlockSpec | None, block: Block, shape_text: str,
         lines.append(f"output: {escape(shape_text)}")
     if not block.enabled:
         lines.append("<i>disabled: data passes through unchanged</i>")
+    if block.frozen:
+        lines.append("<b>🔒 Frozen: excluded from training</b> (its weights stay as they are loaded)")
     for d in diagnostics:
         color = "#e03131" if d.is_error else "#e67700"
         fix = f" <i>(quick fix: {escape(d.fix.title)})</i>" if d.fix else ""
