@@ -46,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--init-blocks", metavar="LIST", help="transfer learning: the blocks to copy (ids, "
                         "names or group names, comma-separated); sets init_blocks")
     parser.add_argument("--from-scratch", action="store_true", help="ignore init_checkpoint and frozen "
-                        "blocks: every block starts from random weights and learns (a transfer run's baseline)")
+                        "blocks: every block starts from random weights and learns (a baseline)")
 
 
 def _overrides(args: argparse.Namespace) -> dict:
