@@ -7,11 +7,24 @@ one of them.
 
 from __future__ import annotations
 
-from graph.blocks import activations, attention, conv, dense, heads, inputs, merge, norm, pooling, recurrent
+from graph.blocks import (
+    activations,
+    attention,
+    backbones,
+    conv,
+    dense,
+    heads,
+    inputs,
+    merge,
+    norm,
+    pooling,
+    recurrent,
+)
 from graph.spec import Registry
 
 # palette order
-CATEGORY_MODULES = (inputs, dense, conv, pooling, norm, recurrent, attention, activations, merge, heads)
+CATEGORY_MODULES = (inputs, dense, conv, pooling, norm, recurrent, attention, activations, merge, backbones,
+                    heads)
 
 # Type ids renamed since format 1: old -> new. Projects saved before still load.
 RENAMED: dict[str, str] = {}

@@ -134,7 +134,10 @@ class Trainer:
         self.precision = Precision(self.device, config.mixed_precision)
         self.compiled = compile_for_training(project, self.registry)
         torch.manual_seed(project.seed)  # same seed, same initial weights
-        models, _ = build_models(project, self.registry, self.compiled)
+        try:
+            models, _ = build_models(project, self.registry, self.compiled)
+        except FileNotFoundError as exc:  # a backbone's pretrained_weights file is missing
+            raise SetupError(str(exc)) from None
         self.models = {name: model.to(self.device) for name, model in models.items()}
         from runtime.train.transfer import apply_transfer
 

@@ -33,6 +33,7 @@ CATEGORY_COLORS: dict[str, tuple[str, str]] = {
     "Attention": ("#d9480f", "#ff922b"),
     "Activations": ("#66a80f", "#a9e34b"),
     "Merge": ("#9c6b43", "#d0a47c"),
+    "Pretrained": ("#c2255c", "#f06595"),
     "Outputs": ("#495057", "#adb5bd"),
 }
 _FALLBACK = ("#868e96", "#ced4da")
