@@ -22,8 +22,10 @@ from runtime.train import SetupError
 from tests.test_train_fixtures import REGISTRY, chain, run_training
 
 EXPECTED = json.loads((Path(__file__).parent / "fixtures" / "torchvision_backbone_keys.json").read_text())
-BACKBONES = {"ResNet18Backbone": ("resnet18", "ResNet18Features", "fc.", 512),
-             "MobileNetV3SmallBackbone": ("mobilenet_v3_small", "MobileNetV3SmallFeatures", "classifier.", 576)}
+BACKBONES = {  # block type -> (torchvision name, generated class, classifier prefix, features)
+    "ResNet18Backbone": ("resnet18", "ResNet18Features", "fc.", 512),
+    "MobileNetV3SmallBackbone": ("mobilenet_v3_small", "MobileNetV3SmallFeatures", "classifier.", 576),
+}
 
 
 def _project(type_id: str, **params) -> Project:
@@ -73,7 +75,8 @@ def test_torch_cache_means_torchs_own_download_folder(tmp_path, monkeypatch):
     reference = module.ResNet18Features()
     torch.save(reference.state_dict(), folder / "resnet18-f37072fd.pth")
     loaded = module.ResNet18Features(weights="torch-cache")
-    assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), reference.state_dict().values()))
+    pairs = zip(loaded.state_dict().values(), reference.state_dict().values())
+    assert all(torch.equal(a, b) for a, b in pairs)
 
 
 def test_a_missing_weight_file_names_the_path_and_how_to_get_it(tmp_path):
