@@ -206,3 +206,40 @@ def test_digits_can_keep_some_classes_relabelled_and_a_few_samples_each():
     assert len(labels) == 80 and torch.bincount(labels).tolist() == [20, 20, 20, 20]
     with pytest.raises(Exception, match="there is no class 12"):
         load_dataset(DataSpec("digits", {"classes": "3,12"}), TrainingConfig(), seed=0, input_shape=(1, 8, 8))
+
+
+# --- the exported training script keeps frozen blocks fixed too ------------------------------------
+
+@pytest.mark.slow  # runs the script in a new Python (a few seconds of start-up)
+def test_exported_script_freezes_the_same_blocks_and_starts_from_init_weights(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from runtime.export_script import write_training_script
+
+    net = small_cnn()
+    net.set_frozen("conv", True)
+    net.set_frozen("bn", True)
+    proj = project(net, epochs=1)
+    script = write_training_script(proj, REGISTRY, tmp_path / "train.py", dataset=digits_images(128, 32))
+    text = script.read_text()
+    assert "FROZEN = ['conv', 'bn']" in text
+    assert "make_optimizer([p for p in model.parameters() if p.requires_grad])" in text
+
+    torch.manual_seed(7)
+    from runtime.build import build_models
+
+    start = build_models(proj, REGISTRY)[0]["model"].state_dict()
+    for value in start.values():
+        if value.is_floating_point():
+            value.uniform_(0.5, 1.5)  # a recognisable pretrained start, batch-norm statistics included
+    torch.save(start, tmp_path / "pretrained.pt")
+    done = subprocess.run([sys.executable, str(script), "--init", str(tmp_path / "pretrained.pt")],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                          env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert done.returncode == 0, done.stderr
+    after = torch.load(tmp_path / "train.pt", weights_only=True)
+    for key in ("conv.weight", "bn.weight", "bn.running_mean", "bn.running_var"):
+        assert torch.equal(after[key], start[key]), key
+    assert not torch.equal(after["fc.weight"], start["fc.weight"])
