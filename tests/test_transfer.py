@@ -65,7 +65,7 @@ def test_a_frozen_mark_that_is_not_true_or_false_is_refused_with_its_place(tmp_p
 # --- frozen blocks while training ----------------------------------------------------------------
 
 def test_frozen_blocks_stay_bit_identical_and_keep_their_batch_norm_statistics(tmp_path):
-    data = digits_images(train=192, val=64)
+    data = digits_images(train=96, val=32)
     run_training(project(small_cnn(), epochs=1), data, tmp_path / "source")
     net = small_cnn()
     net.set_frozen("conv", True)
@@ -243,3 +243,29 @@ def test_exported_script_freezes_the_same_blocks_and_starts_from_init_weights(tm
     for key in ("conv.weight", "bn.weight", "bn.running_mean", "bn.running_var"):
         assert torch.equal(after[key], start[key]), key
     assert not torch.equal(after["fc.weight"], start["fc.weight"])
+
+
+# --- the bundled example: pretrain on digits 0-4, reuse the frozen convolutions for 5-9 --------------
+
+def test_the_digits_transfer_example_reuses_the_frozen_convolutions(tmp_path, monkeypatch):
+    from graph.examples import example_path
+    from runtime.train.data import load_project_data
+
+    pre = load_project(example_path("digits_pretrain"), REGISTRY)
+    target = load_project(example_path("digits_transfer"), REGISTRY)
+    frozen = [b.name for b in target.network().blocks.values() if b.frozen]
+    assert frozen == ["conv1", "norm1", "conv2", "norm2"] and target.training.init_blocks == "features"
+    assert target.training.init_checkpoint == "runs/digits_pretrain"
+    pre.data.options["per_class"] = 40  # a smaller pretraining keeps the test quick
+    pre.training = pre.training.replace(epochs=1)
+    monkeypatch.chdir(tmp_path)  # the example names runs/digits_pretrain relative to where you run it
+    run_training(pre, load_project_data(pre, REGISTRY), tmp_path / "runs" / "digits_pretrain")
+    target.training = target.training.replace(epochs=3)
+    data = load_project_data(target, REGISTRY)
+    assert data.class_names == ["5", "6", "7", "8", "9"] and len(data.train) == 50
+    summary, _ = run_training(target, data, tmp_path / "runs" / "transfer")
+    before = _weights(tmp_path / "runs" / "digits_pretrain", "best.pt")
+    after = _weights(tmp_path / "runs" / "transfer")
+    for key in ("conv1.weight", "norm1.running_mean", "conv2.weight", "norm2.running_var"):
+        assert torch.equal(before[key], after[key]), key
+    assert summary["final"]["accuracy"] > 0.4  # three steps of a new head on frozen features; chance 0.2
