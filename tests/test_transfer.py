@@ -79,7 +79,15 @@ def test_frozen_blocks_stay_bit_identical_and_keep_their_batch_norm_statistics(t
         assert torch.equal(before[key], after[key]), key
     assert not torch.equal(before["fc.weight"], after["fc.weight"])
     assert events.of("started")[0].parameters["model"] == 8 * 4 * 4 * 10 + 10  # only fc learns
-    assert any("frozen: conv, bn" in w.message for w in events.of("warning"))
+    assert any("frozen (kept fixed): conv, bn" in w.message for w in events.of("warning"))
+
+
+def test_frozen_blocks_without_weights_to_start_from_are_warned_about(tmp_path):
+    net = mlp()
+    net.set_frozen("fc1", True)
+    _, events = run_training(project(net, epochs=1), digits_vectors(64, 32), tmp_path / "run")
+    expected = "the frozen block(s) fc1 start from random weights"
+    assert any(w.message.startswith(expected) for w in events.of("warning"))
 
 
 def test_everything_frozen_is_a_clear_error(tmp_path):

@@ -207,6 +207,10 @@ class Trainer:
         transfer = self.transfer.describe()
         if transfer:
             warnings.append(f"transfer learning: {transfer}")
+        if self.transfer.random_frozen:
+            warnings.append(f"the frozen block(s) {', '.join(self.transfer.random_frozen)} start from random "
+                            "weights (no init_checkpoint gives them any), so they will never learn; set "
+                            "init_checkpoint or unfreeze them")
         for message in warnings:
             self.emit(ev.RunWarning(message))
 

@@ -47,15 +47,22 @@ class TransferPlan:
 
     frozen: dict[str, list[str]] = field(default_factory=dict)
     pretrained: dict[str, list[str]] = field(default_factory=dict)  # copied and still learning
+    copied: dict[str, list[str]] = field(default_factory=dict)  # started from the weights file
+    source: str = ""  # the weights file they came from
+    random_frozen: list[str] = field(default_factory=list)  # frozen yet never loaded: they stay random
 
     def pretrained_params(self, network: str, model: nn.Module) -> list[nn.Parameter]:
         return [p for attr in self.pretrained.get(network, []) for p in getattr(model, attr).parameters()
                 if p.requires_grad]
 
     def describe(self) -> str | None:
-        """One line for the run's log, e.g. 'frozen: conv1, conv2; pretrained and learning: fc1'."""
+        """One line for the run's log, e.g. 'conv1, conv2 start from best.pt; frozen: conv1, conv2'."""
         parts = []
-        for label, table in (("frozen", self.frozen), ("pretrained and learning", self.pretrained)):
+        copied = [attr for attrs in self.copied.values() for attr in attrs]
+        if copied:
+            parts.append(f"{', '.join(copied)} start from {self.source}")
+        for label, table in (("frozen (kept fixed)", self.frozen), ("pretrained, learning at the scaled "
+                                                                     "rate", self.pretrained)):
             names = [attr for attrs in table.values() for attr in attrs]
             if names:
                 parts.append(f"{label}: {', '.join(names)}")
@@ -163,6 +170,7 @@ def apply_transfer(project: Project, models: dict[str, nn.Module], compiled: Com
     if config.init_checkpoint:
         path = resolve_path(config.init_checkpoint, base_dirs)
         source = read_weights(path)
+        plan.source = str(path)
         wanted = resolve_blocks(config.init_blocks, project)
         if "deepwire" in source:
             copied = _copy_from_run(source["deepwire"], path, wanted, models, compiled)
@@ -177,6 +185,11 @@ def apply_transfer(project: Project, models: dict[str, nn.Module], compiled: Com
         if config.freeze_init:
             frozen_ids += [bid for bid in copied.get(net.name, []) if bid not in frozen_ids]
         plan.frozen[net.name] = [modules[bid] for bid in frozen_ids if bid in modules]
+        plan.copied[net.name] = [modules[bid] for bid in copied.get(net.name, []) if bid in modules]
+        own = models[net.name].state_dict()
+        plan.random_frozen += [net.block(bid).name for bid in frozen_ids
+                               if _has_state(own, modules.get(bid)) and bid not in copied.get(net.name, [])
+                               and not net.block(bid).params.get("pretrained_weights")]
         plan.pretrained[net.name] = [modules[bid] for bid in copied.get(net.name, [])
                                      if bid in modules and bid not in frozen_ids]
         # blocks that load published weights themselves (backbones) are pretrained too
@@ -187,6 +200,7 @@ def apply_transfer(project: Project, models: dict[str, nn.Module], compiled: Com
         for attr in plan.frozen[net.name]:
             getattr(models[net.name], attr).requires_grad_(False)
     plan.frozen = {k: v for k, v in plan.frozen.items() if v}
+    plan.copied = {k: v for k, v in plan.copied.items() if v}
     plan.pretrained = {k: v for k, v in plan.pretrained.items() if v}
     return plan
 
