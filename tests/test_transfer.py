@@ -277,3 +277,30 @@ def test_the_digits_transfer_example_reuses_the_frozen_convolutions(tmp_path, mo
     for key in ("conv1.weight", "norm1.running_mean", "conv2.weight", "norm2.running_var"):
         assert torch.equal(before[key], after[key]), key
     assert summary["final"]["accuracy"] > 0.4  # three steps of a new head on frozen features; chance 0.2
+
+
+# --- the command line ------------------------------------------------------------------------------
+
+def test_cli_check_marks_frozen_blocks_and_train_takes_init_and_from_scratch(tmp_path, capsys):
+    from runtime.cli import main
+
+    source, path = project(mlp(), epochs=1), tmp_path / "p.dw.json"
+    save_project(source, tmp_path / "source.dw.json")
+    assert main(["train", str(tmp_path / "source.dw.json"), "--out", str(tmp_path / "pre"), "--quiet",
+                 "--device", "cpu"]) == 0
+    net = mlp()
+    net.set_frozen("fc1", True)
+    save_project(project(net, epochs=1), path)
+    assert main(["check", str(path)]) == 0
+    shown = capsys.readouterr().out
+    assert "fc1 (frozen)" in shown and "Total parameters: 2,410 (2,080 frozen, 330 trained)" in shown
+    assert main(["train", str(path), "--init", str(tmp_path / "pre"), "--init-blocks", "fc1", "--out",
+                 str(tmp_path / "tuned"), "--quiet", "--device", "cpu"]) == 0
+    pretrained = _weights(tmp_path / "pre", "best.pt")["fc1.weight"]
+    assert torch.equal(_weights(tmp_path / "tuned")["fc1.weight"], pretrained)
+    assert main(["train", str(path), "--from-scratch", "--out", str(tmp_path / "scratch"), "--quiet",
+                 "--device", "cpu"]) == 0
+    snapshot = json.loads((tmp_path / "scratch" / "project.dw.json").read_text())
+    assert not any(b.get("frozen") for b in snapshot["networks"][0]["blocks"])
+    # unfrozen and random, with the source's seed and settings: fc1 learns exactly as it did there
+    assert torch.equal(_weights(tmp_path / "scratch", "best.pt")["fc1.weight"], pretrained)
