@@ -56,27 +56,40 @@ def test_freeze_from_the_block_menu_is_one_undo_step_and_redraws_the_card(view, 
     assert net.block(conv2).frozen and scene.blocks[conv2].content.frozen
 
 
-def test_a_group_freezes_as_a_whole_and_initialises_by_its_name(view, doc, tmp_path):
+def test_a_group_freezes_its_blocks_with_weights_as_a_whole(view, doc):
     net = doc.network()
-    members = (block_id(doc, "conv1"), block_id(doc, "norm1"))
-    net.set_groups([Group("g1", "features", members)])
-    scene = view.scene()
-    menu = group_menu(scene, "g1")
-    _action(menu, "Freeze 'features'").trigger()
-    assert all(net.block(b).frozen for b in members)
-    checkpoint = tmp_path / "runs" / "pre" / "best.pt"
-    assert init_from_checkpoint(doc, "model", list(members), path=str(checkpoint), refs=["features"])
-    training = doc.project.training
-    assert training.init_checkpoint == str(checkpoint) and training.init_blocks == "features"
-    assert doc.undo_stack.undoText() == "Initialise from checkpoint"
+    members = tuple(block_id(doc, n) for n in ("conv1", "norm1", "relu1"))
+    net.set_groups([Group("g1", "features", members)])  # set-up, not an edit under test
+    _action(group_menu(view.scene(), "g1"), "Freeze 'features'").trigger()
+    assert [net.block(b).frozen for b in members] == [True, True, False]  # a ReLU has nothing to freeze
+    assert _action(group_menu(view.scene(), "g1"), "Unfreeze 'features'")
     doc.undo_stack.undo()
-    assert doc.project.training.init_checkpoint == "" and all(net.block(b).frozen for b in members)
+    assert not any(net.block(b).frozen for b in members)
 
 
-def test_initialise_from_checkpoint_names_the_selected_blocks(doc, tmp_path):
-    ids = [block_id(doc, "conv1"), block_id(doc, "conv2")]
-    assert init_from_checkpoint(doc, "model", ids, path=str(tmp_path / "w.pth"))
-    assert doc.project.training.init_blocks == "conv1, conv2"
+def test_initialise_from_checkpoint_is_one_step_that_names_and_freezes_the_blocks(view, doc, tmp_path):
+    net = doc.network()
+    ids = [block_id(doc, n) for n in ("conv1", "relu1", "conv2")]
+    checkpoint = tmp_path / "runs" / "pre" / "best.pt"
+    assert init_from_checkpoint(doc, "model", ids, path=str(checkpoint))
+    training = doc.project.training
+    assert training.init_checkpoint == str(checkpoint) and training.init_blocks == "conv1, relu1, conv2"
+    assert not training.freeze_init  # the blocks' own marks say what stays fixed, as the canvas shows
+    assert [net.block(b).frozen for b in ids] == [True, False, True]
+    assert view.scene().blocks[ids[0]].content.frozen
+    assert doc.undo_stack.count() == 1 and doc.undo_stack.undoText() == "Initialise from checkpoint"
+    doc.undo_stack.undo()
+    assert doc.project.training.init_checkpoint == "" and doc.project.training.freeze_init
+    assert not any(net.block(b).frozen for b in ids) and not view.scene().blocks[ids[0]].content.frozen
+    doc.undo_stack.redo()
+    assert doc.project.training.init_blocks == "conv1, relu1, conv2" and net.block(ids[2]).frozen
+
+
+def test_a_group_is_initialised_by_its_name(view, doc, tmp_path):
+    members = tuple(block_id(doc, n) for n in ("conv1", "norm1"))
+    doc.network().set_groups([Group("g1", "features", members)])
+    assert init_from_checkpoint(doc, "model", list(members), path=str(tmp_path / "w.pth"), refs=["features"])
+    assert doc.project.training.init_blocks == "features"
 
 
 def test_the_inspector_checkbox_freezes_and_follows_undo(qtbot, doc):

@@ -16,7 +16,7 @@ from studio.canvas.badges import BadgeItem, FixChipItem
 from studio.canvas.block_item import BlockItem
 from studio.canvas.group_item import GroupItem
 from studio.canvas.interaction import optional
-from studio.canvas.transfer_actions import freeze_target, init_from_checkpoint, toggle_frozen
+from studio.canvas.transfer_actions import freeze_target, init_from_checkpoint, toggle_frozen, with_weights
 from studio.canvas.wire_item import WireItem
 
 
@@ -124,7 +124,7 @@ def group_menu(scene, group_id: str) -> QMenu:
         _add(menu, "Ungroup", lambda: doc.ungroup(net, group_id))
     members = [b for b in group.blocks if b in scene.blocks]
     if optional(doc, "set_frozen") is not None and members:
-        freeze = freeze_target(doc, net, members)
+        freeze = freeze_target(doc, net, with_weights(doc, net, members))
         _add(menu, f"{'Freeze' if freeze else 'Unfreeze'} '{group.name}'",
              lambda: toggle_frozen(doc, net, members))
         _add(menu, "Initialise from checkpoint…",
@@ -157,7 +157,7 @@ def canvas_menu(scene, pos: QPointF) -> QMenu:
 def _add_transfer(menu: QMenu, scene, ids: list[str]) -> None:
     """Freeze/Unfreeze and Initialise from checkpoint… for the chosen blocks (transfer learning)."""
     doc, net = scene.doc, scene.network_name
-    freeze = freeze_target(doc, net, ids)
+    freeze = freeze_target(doc, net, with_weights(doc, net, ids))
     action = _add(menu, "Freeze" if freeze else "Unfreeze", lambda: toggle_frozen(doc, net, ids))
     action.setToolTip("A frozen block keeps its weights while training (transfer learning)")
     _add(menu, "Initialise from checkpoint…", lambda: init_from_checkpoint(doc, net, ids, _parent(scene)))
