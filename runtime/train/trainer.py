@@ -226,7 +226,10 @@ class Trainer:
         for name, model in self.models.items():
             model.train()
             for attr in self.frozen.get(name, []):
-                getattr(model, attr).eval()  # frozen blocks keep their batch-norm statistics too
+                # eval mode: a frozen block's batch norm keeps (and uses) the running statistics that
+                # belong to its pretrained weights (new data would otherwise shift what the fixed
+                # weights compute), and its dropout is off, as for any fixed feature extractor
+                getattr(model, attr).eval()
 
     # --- the loop ----------------------------------------------------------------------------------
     def _train(self) -> str:
