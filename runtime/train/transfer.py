@@ -73,10 +73,13 @@ def resolve_path(path_text: str, base_dirs: list[Path]) -> Path:
     """A relative path is looked up in each base dir in turn; a run folder means its best.pt."""
     path = Path(path_text).expanduser()
     if not path.is_absolute():
-        for base in base_dirs:
-            if (base / path).exists():
-                path = base / path
-                break
+        found = next((base / path for base in base_dirs if (base / path).exists()), None)
+        if found is None:
+            where = " and ".join(str(base) for base in base_dirs)
+            raise SetupError(f"init_checkpoint '{path_text}' was not found (looked in {where}); train "
+                             "that run first (with --out so it lands there), or give weights with --init "
+                             "PATH (a run folder, its best.pt or a state_dict file)")
+        path = found
     if path.is_dir():
         for name in ("best.pt", "last.pt"):
             if (path / name).is_file():
