@@ -182,7 +182,7 @@ def _as_json(project: Project, results: list[tuple[Network, list[Row]]],
         "networks": [{
             "name": net.name,
             "blocks": [{"id": r.block, "name": r.name, "type": r.type, "shape": r.shape,
-                        "params": r.params, "enabled": r.enabled} for r in rows],
+                        "params": r.params, "enabled": r.enabled, "frozen": r.frozen} for r in rows],
             "total_params": sum(r.params or 0 for r in rows),
         } for net, rows in results],
         "diagnostics": [{"severity": d.severity, "code": d.code, "network": d.network, "block": d.block,
