@@ -18,6 +18,7 @@ from runtime.train import SetupError
 from runtime.train.optim import make_optimizer, make_scheduler
 from tests.test_train_fixtures import (  # noqa: F401 - single_thread is a fixture
     REGISTRY,
+    chain,
     digits_images,
     digits_vectors,
     mlp,
@@ -154,6 +155,15 @@ def test_init_blocks_takes_block_names_and_group_names(tmp_path):
     proj = project(net, epochs=1, init_checkpoint=str(tmp_path / "source"), init_blocks="encoder")
     run_training(proj, data, tmp_path / "by_name")
     assert torch.equal(_weights(tmp_path / "by_name")["encoder.weight"], trained["fc1.weight"])
+
+    # a project built anew: other block ids, same block names -> matched by the generated name
+    rebuilt = chain("model", [("i", "VectorInput", {"features": 64}), ("x1", "Linear", {"features": 32}),
+                              ("x2", "ReLU", {}), ("x3", "Linear", {"features": 10}),
+                              ("x4", "ClassificationHead", {"classes": 10})])
+    rebuilt.rename_block("x1", "fc1")
+    proj = project(rebuilt, epochs=1, init_checkpoint=str(tmp_path / "source"), init_blocks="fc1")
+    run_training(proj, data, tmp_path / "rebuilt")
+    assert torch.equal(_weights(tmp_path / "rebuilt")["fc1.weight"], trained["fc1.weight"])
 
 
 def test_a_plain_state_dict_is_matched_by_name_or_by_key_map(tmp_path):

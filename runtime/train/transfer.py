@@ -229,8 +229,11 @@ def _copy_from_run(state: dict, path: Path, wanted: dict[str, list[str]], models
         for block in blocks or []:
             if not _has_state(own, target_modules.get(block)):
                 continue  # a block without weights (ReLU, pooling): nothing to copy
-            # by id; a checkpoint without the map (older runs) by the same attribute name
-            src_attr = source_modules.get(block, target_modules[block] if not source_modules else None)
+            # by id; else (an older run without the map, or a project built anew with other ids) by the
+            # same generated attribute name, i.e. the same block name
+            src_attr = source_modules.get(block)
+            if src_attr is None and (not source_modules or target_modules[block] in source_modules.values()):
+                src_attr = target_modules[block]
             if src_attr is None:
                 continue
             found = _take(weights, src_attr, target_modules[block], own, updates, path, block)
