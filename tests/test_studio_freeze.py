@@ -136,3 +136,17 @@ def test_frozen_blocks_reach_the_saved_file(doc, tmp_path):
     blocks = {b["id"]: b for b in json.loads(path.read_text())["networks"][0]["blocks"]}
     assert blocks[conv1]["frozen"] is True
     assert sum("frozen" in b for b in blocks.values()) == 1
+
+
+def test_the_training_snapshot_keeps_frozen_marks_and_finds_the_checkpoint_beside_the_project(doc, tmp_path):
+    from studio.training.worker import snapshot
+
+    (tmp_path / "runs" / "pre").mkdir(parents=True)
+    (tmp_path / "runs" / "pre" / "best.pt").write_bytes(b"")
+    conv1 = block_id(doc, "conv1")
+    doc.init_from_checkpoint("runs/pre", ["conv1"], "model", [conv1])
+    (tmp_path / "child").mkdir()
+    path = snapshot(doc.project, tmp_path, tmp_path / "child")
+    saved = json.loads(path.read_text())
+    assert saved["training"]["init_checkpoint"] == str((tmp_path / "runs" / "pre").resolve())
+    assert {b["name"]: b.get("frozen", False) for b in saved["networks"][0]["blocks"]}["conv1"] is True
