@@ -199,9 +199,9 @@ def _compile_class(network: Network, registry: Registry, analysis: Analysis, cla
 
 def _imports(body: str) -> list[str]:
     lines = []
-    if re.search(r"\bmath\.", body):
-        lines.append("import math")
-        lines.append("")
+    standard = [name for name in ("math", "os") if re.search(rf"\b{name}\.", body)]
+    if standard:
+        lines += [f"import {name}" for name in standard] + [""]
     if re.search(r"\btorch\.", body):
         lines.append("import torch")
     if re.search(r"\bF\.", body):

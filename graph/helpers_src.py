@@ -7,6 +7,8 @@ into the generated file, so the export stays one self-contained module.
 Keep each short and readable: users will read it.
 """
 
+from graph.backbones_src import BACKBONE_HELPERS
+
 HELPERS: dict[str, str] = {
     "SinusoidalPositionalEncoding": '''
 class SinusoidalPositionalEncoding(nn.Module):
@@ -110,3 +112,6 @@ class TransformerDecoderBlock(nn.Module):
         return self.layer(x, memory, tgt_mask=mask, tgt_is_causal=self.causal)
 ''',
 }
+
+# the pretrained backbones' classes live in their own file (they are long); same dict, same use
+HELPERS.update(BACKBONE_HELPERS)

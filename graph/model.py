@@ -39,6 +39,7 @@ class Block:
     params: dict[str, Any] = field(default_factory=dict)
     position: tuple[float, float] = (0.0, 0.0)
     enabled: bool = True
+    frozen: bool = False  # transfer learning: its weights stay fixed while training
 
 
 @dataclass
@@ -54,7 +55,8 @@ class Group:
 @dataclass(frozen=True)
 class Change:
     """A change event. kind: block_added, block_removed, edge_added, edge_removed,
-    param_changed, block_moved, block_renamed, block_enabled, group_changed, network_renamed."""
+    param_changed, block_moved, block_renamed, block_enabled, block_frozen, group_changed,
+    network_renamed."""
 
     kind: str
     block: str | None = None
@@ -240,6 +242,13 @@ class Network:
             return
         block.enabled = enabled
         self._emit(Change("block_enabled", block=block_id))
+
+    def set_frozen(self, block_id: str, frozen: bool) -> None:
+        block = self.block(block_id)
+        if block.frozen == frozen:
+            return
+        block.frozen = frozen
+        self._emit(Change("block_frozen", block=block_id))
 
     def set_groups(self, groups: list[Group]) -> None:
         if groups == self.groups:

@@ -75,6 +75,8 @@ def _network_to_dict(net: Network) -> dict[str, Any]:
                                     f"{here} > position")}
         if not block.enabled:
             entry["enabled"] = False
+        if block.frozen:  # written only when set, so older files and goldens stay as they were
+            entry["frozen"] = True
         blocks.append(entry)
     edges = []
     for edge in net.edges:

@@ -305,7 +305,8 @@ def _read_block(value: Any, where: str, registry: Registry) -> tuple[Block, Bloc
         label = value.get("name") if isinstance(value.get("name"), str) else value.get("id")
         if isinstance(label, str):
             where = f"{where} {quote_name(label)}"
-    obj = _object(value, where, "a block", ("id", "type", "name", "params", "position", "enabled"))
+    obj = _object(value, where, "a block", ("id", "type", "name", "params", "position", "enabled",
+                                                "frozen"))
     block_id = _nonempty_text(obj, "id", where)
     type_id = registry.resolve(_field(obj, "type", "text", where))
     if type_id not in registry:
@@ -323,7 +324,8 @@ def _read_block(value: Any, where: str, registry: Registry) -> tuple[Block, Bloc
         raise FieldError(_join(where, f"params > {key_in_location(param)}"), f"{label}: {problem}")
     position = _read_position(obj.get("position", [0.0, 0.0]), _join(where, "position"))
     enabled = _field(obj, "enabled", "bool", where, True)
-    return Block(block_id, type_id, name, params, position, enabled), spec, where
+    frozen = _field(obj, "frozen", "bool", where, False)
+    return Block(block_id, type_id, name, params, position, enabled, frozen), spec, where
 
 
 def _unknown_type(type_id: str, registry: Registry) -> str:

@@ -56,11 +56,18 @@ TRAINING_PARAMS = (
     Int("sample_length", 200, 1, 100000, "Language models: characters sampled each epoch."),
     Float("temperature", 0.8, 0.01, 10.0, "Language models: sampling temperature."),
     Text("init_checkpoint", "",
-         "Transfer learning: a checkpoint (.pt) of one of your runs to copy block weights from."),
+         "Transfer learning: weights to start from: a DeepWire run folder (or its best.pt), or a "
+         "PyTorch state_dict file (.pt/.pth) whose keys are matched to blocks by name."),
     Text("init_blocks", "",
-         "Transfer learning: ids of the blocks to copy, separated by commas (empty: every block "
-         "whose id is in the checkpoint)."),
+         "Transfer learning: the blocks to copy: block ids, block names or group names, separated by "
+         "commas (empty: every block the file has weights for)."),
+    Text("init_key_map", "",
+         "Transfer learning from a state_dict: which file prefix feeds which block, e.g. "
+         "'features.0=conv1, backbone=b3' (empty: keys are matched by the blocks' code names)."),
     Bool("freeze_init", True, "Transfer learning: keep the copied blocks fixed while training."),
+    Float("pretrained_lr_scale", 1.0, 0.0, 10.0,
+          "Transfer learning: learning rate of copied (pretrained) blocks that still learn, as a "
+          "share of lr (e.g. 0.1 fine-tunes them gently)."),
 )
 
 _BY_NAME = {p.name: p for p in TRAINING_PARAMS}

@@ -67,9 +67,10 @@ def render_training_script(project: Project, compiled: CompiledProject, data_fil
     else:
         network = compiled.network()
         kind = _output_kind(config.recipe, network)
+        frozen = frozen_modules(project, network)
         pieces = [_optimizer(config), _schedule(config), parts.LOSS[kind], _evaluate(kind, config.recipe),
-                  _train_one(config, network, kind)]
-        extra = {}
+                  _with_frozen(_train_one(config, network, kind), frozen)]
+        extra = {"FROZEN": frozen} if frozen else {}
         main_class = network.class_name
     settings = _settings(project, data_file, weights_file, extra)
     body = _model_classes(compiled.source) + "\n\n" + settings + parts.SETUP + "".join(pieces)
@@ -188,6 +189,40 @@ def _evaluate(kind: str, recipe: str) -> str:
 
 SCHEDULE_CALL = ("    steps_per_epoch = math.ceil(len(sampler) / args.batch_size)\n"
                  "    schedule = make_schedule(optimizer, steps_per_epoch, args.epochs)\n")
+
+
+def frozen_modules(project: Project, network: CompiledNetwork) -> list[str]:
+    """Submodules the script keeps fixed: frozen blocks, and the copied ones when freeze_init is on."""
+    net = project.network(network.network)
+    ids = [bid for bid, block in net.blocks.items() if block.frozen and block.enabled]
+    config = project.training
+    if config.init_checkpoint and config.freeze_init and config.init_blocks:
+        from runtime.train.transfer import resolve_blocks
+
+        ids += resolve_blocks(config.init_blocks, project).get(net.name, [])
+    return list(dict.fromkeys(network.module_names[b] for b in ids if b in network.module_names))
+
+
+def _with_frozen(training: str, frozen: list[str]) -> str:
+    """The training loop with --init WEIGHTS (the pretrained start) and the frozen blocks kept fixed."""
+    if not frozen:
+        return training
+    training = training.replace(
+        "    args = parser.parse_args()\n",
+        '    parser.add_argument("--init", help="a state_dict to start from (e.g. the weights of the run "\n'
+        '                                       "you transfer from); the frozen blocks keep it")\n'
+        "    args = parser.parse_args()\n", 1)
+    training = training.replace(
+        "    optimizer = make_optimizer(model.parameters())\n",
+        "    if args.init:\n"
+        "        model.load_state_dict(torch.load(args.init, map_location=device, weights_only=True), "
+        "strict=False)\n"
+        "    freeze(model)\n"
+        "    optimizer = make_optimizer([p for p in model.parameters() if p.requires_grad])\n", 1)
+    training = training.replace("        order = torch.randperm(",
+                                "        freeze(model)  # evaluate() switched every block back to training\n"
+                                "        order = torch.randperm(", 1)
+    return parts.FREEZE + training
 
 
 def _train_one(config, network: CompiledNetwork, kind: str) -> str:

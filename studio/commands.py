@@ -215,6 +215,24 @@ class SetEnabled(QUndoCommand):
             self.network.set_enabled(bid, old)
 
 
+class SetFrozen(QUndoCommand):
+    """Freeze or unfreeze blocks (transfer learning: a frozen block's weights do not train)."""
+
+    def __init__(self, network: Network, block_ids: list[str], frozen: bool, parent=None):
+        super().__init__(("Freeze" if frozen else "Unfreeze") + (f" {len(block_ids)} blocks"
+                                                                  if len(block_ids) > 1 else ""), parent)
+        self.network = network
+        self.changes = {bid: (network.block(bid).frozen, frozen) for bid in block_ids}
+
+    def redo(self):
+        for bid, (_old, new) in self.changes.items():
+            self.network.set_frozen(bid, new)
+
+    def undo(self):
+        for bid, (old, _new) in self.changes.items():
+            self.network.set_frozen(bid, old)
+
+
 class SetGroups(QUndoCommand):
     """Replaces a network's list of groups (group, ungroup, rename, collapse are all this)."""
 

@@ -247,6 +247,25 @@ class Document(QObject):
     def set_enabled(self, network: str, block_ids: list[str], enabled: bool) -> None:
         self.push(commands.SetEnabled(self.network(network), block_ids, enabled))
 
+    def set_frozen(self, network: str, block_ids: list[str], frozen: bool) -> None:
+        """Freeze (keep fixed while training) or unfreeze blocks: one undo step."""
+        self.push(commands.SetFrozen(self.network(network), block_ids, frozen))
+
+    def init_from_checkpoint(self, path: str, blocks: list[str], network: str | None = None,
+                             freeze: list[str] | None = None) -> None:
+        """Start `blocks` (ids, names or group names; [] for all) from a run or weights file, and freeze
+        the block ids in `freeze`, as one undo step. Freezing is then the blocks' own mark, shown on the
+        canvas, so freeze_init is turned off: what the canvas shows is what trains."""
+        changes = {"init_checkpoint": str(path), "init_blocks": ", ".join(blocks)}
+        if freeze is not None:
+            changes["freeze_init"] = False
+        training = self.project.training.replace(**changes)
+        macro = commands.Macro("Initialise from checkpoint", [
+            commands_training.SetTraining(self.project, training, text="Initialise from checkpoint")])
+        if freeze:
+            macro.add(commands.SetFrozen(self.network(network), freeze, True))
+        self.push(macro)
+
     def insert_block_on_edge(self, network: str, edge: Edge, type_id: str, params: dict | None = None) -> str:
         """Put a new block into a wire (src -> new -> dst), midway between its ends; one step.
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QApplication,
+    QCheckBox,
     QFormLayout,
     QLabel,
     QLineEdit,
@@ -67,6 +68,10 @@ class Inspector(QWidget):
         self.name_edit.editingFinished.connect(self._rename)
         self.name_error = _label("", "error")
         self.name_error.hide()
+        self.frozen = QCheckBox("Frozen: excluded from training")
+        self.frozen.setToolTip("Transfer learning: a frozen block keeps the weights it starts with (from a "
+                               "checkpoint); the optimizer leaves it alone, its batch-norm statistics stay")
+        self.frozen.toggled.connect(self._set_frozen)
         self.shapes = _label()
         self.shapes.setTextFormat(Qt.TextFormat.RichText)
         self.count = _label()
@@ -94,6 +99,7 @@ class Inspector(QWidget):
         name_row.addRow("name", self.name_edit)
         details.addLayout(name_row)
         details.addWidget(self.name_error)
+        details.addWidget(self.frozen)
         details.addWidget(self.shapes)
         details.addWidget(self.count)
         details.addWidget(self.problems)
@@ -192,6 +198,10 @@ class Inspector(QWidget):
             return
         if not self.name_edit.hasFocus() or self.name_edit.text() == "":
             self.name_edit.setText(block.name)
+        if self.frozen.isChecked() != block.frozen:
+            blocked = self.frozen.blockSignals(True)  # showing the model's value is not an edit
+            self.frozen.setChecked(block.frozen)
+            self.frozen.blockSignals(blocked)
         analysis = self.document.analysis(self.network)
         inference = analysis.inference
         if spec is not None:
@@ -226,6 +236,11 @@ class Inspector(QWidget):
         if block.params.get(name) == value and type(block.params.get(name)) is type(value):
             return
         self.document.set_param(self.network, block.id, name, value)
+
+    def _set_frozen(self, frozen: bool) -> None:
+        block, _spec = self._block()
+        if block is not None and block.frozen != frozen:
+            self.document.set_frozen(self.network, [block.id], frozen)
 
     def _rename(self) -> None:
         block, _spec = self._block()

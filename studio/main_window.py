@@ -227,6 +227,13 @@ class MainWindow(QMainWindow):
         train = bar.addMenu("&Train")
         a["train"], a["stop"] = self.training.train_action, self.training.stop_action
         train.addActions([a["train"], a["stop"]])
+        train.addSeparator()
+        a["freeze"] = self._action(train, "&Freeze / Unfreeze Selected", self._toggle_frozen,
+                                   QKeySequence("Ctrl+Shift+F"),
+                                   "Keep the selected blocks' weights fixed while training",
+                                   canvas=True)
+        a["init_checkpoint"] = self._action(train, "&Initialise from Checkpoint…", self._init_from_checkpoint,
+                                            tip="Start the selected blocks (or all) from a run's weights")
 
         help_menu = bar.addMenu("&Help")
         self._action(help_menu, "&About DeepWire", self.about)
@@ -249,6 +256,22 @@ class MainWindow(QMainWindow):
         ExportDialog(self.document, self.runs.folder, run.path if run else None, self).exec()
 
     # --- editing: the canvas's own selection commands, which end in Document calls ---
+    def _selection(self) -> tuple[str, list[str]]:
+        view = self.tabs.current_view()
+        ids = view.scene().selected_block_ids() if view is not None else []
+        return self.tabs.current_network(), ids
+
+    def _toggle_frozen(self) -> None:
+        from studio.canvas.transfer_actions import toggle_frozen
+
+        toggle_frozen(self.document, *self._selection())
+
+    def _init_from_checkpoint(self) -> None:
+        from studio.canvas.transfer_actions import init_from_checkpoint
+
+        network, ids = self._selection()
+        init_from_checkpoint(self.document, network, ids, self)
+
     def _on_view(self, method: str, *args):
         view = self.tabs.current_view()
         return getattr(view, method)(*args) if view is not None else None

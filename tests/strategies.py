@@ -140,6 +140,7 @@ def block_params(spec: BlockSpec) -> st.SearchStrategy[dict]:
 _COORDINATE = st.floats(allow_nan=False, allow_infinity=False)
 _POSITIONS = st.tuples(_COORDINATE, _COORDINATE)
 _ENABLED = st.sampled_from((True, True, True, False))
+_FROZEN = st.sampled_from((False, False, False, True))  # transfer learning's mark, round-tripped too
 
 
 def positions() -> st.SearchStrategy[tuple[float, float]]:
@@ -176,7 +177,7 @@ def networks(draw, registry: Registry, name: str | None = None, max_blocks: int 
         spec = registry.get(draw(type_ids))
         enabled = draw(_ENABLED)
         blocks.append(Block(block_id, spec.type_id, draw(names()), draw(block_params(spec)),
-                            draw(positions()), enabled))
+                            draw(positions()), enabled, draw(_FROZEN)))
     sources = [b.id for b in blocks if registry.get(b.type).has_output]
     edges = []
     if sources:

@@ -29,7 +29,7 @@ def test_unknown_option_lists_the_valid_ones():
     message = _message("csv", {"path": "a.csv", "lable": "kind"})
     assert "'csv' has no option 'lable'" in message
     assert "path, label, features, task, delimiter, header" in message
-    assert "'iris' has no option 'size'; it takes no options" in _message("iris", {"size": 3})
+    assert "'iris' has no option 'size'; its options are: classes, per_class" in _message("iris", {"size": 3})
 
 
 def test_bad_option_value_names_the_option():

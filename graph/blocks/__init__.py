@@ -10,6 +10,7 @@ from __future__ import annotations
 from graph.blocks import (
     activations,
     attention,
+    backbones,
     conv,
     dense,
     heads,
@@ -23,8 +24,8 @@ from graph.blocks import (
 from graph.spec import Registry
 
 # palette order
-CATEGORY_MODULES = (inputs, dense, conv, pooling, norm, recurrent, attention, activations, merge, heads,
-                    imported)
+CATEGORY_MODULES = (inputs, dense, conv, pooling, norm, recurrent, attention, activations, merge, backbones,
+                    heads, imported)
 
 # Type ids renamed since format 1: old -> new. Projects saved before still load.
 RENAMED: dict[str, str] = {}

@@ -56,6 +56,7 @@ class Row:
     shape: str
     params: int | None  # None: unknown because the block has a problem
     enabled: bool
+    frozen: bool = False  # transfer learning: its weights are kept fixed while training
 
 
 def block_rows(network: Network, registry: Registry, analysis: Analysis) -> list[Row]:
@@ -74,7 +75,8 @@ def block_rows(network: Network, registry: Registry, analysis: Analysis) -> list
                 count = 0
             else:
                 count = int(spec.count(inference.params[block_id], inference.inputs[block_id], shape))
-        rows.append(Row(block_id, block.name, block.type, format_shape(shape), count, block.enabled))
+        rows.append(Row(block_id, block.name, block.type, format_shape(shape), count, block.enabled,
+                        block.frozen))
     return rows
 
 
@@ -150,7 +152,8 @@ def _cell(text: str, width: int = 40) -> str:
 
 def _table(rows: list[Row]) -> list[str]:
     header = ("Block", "Type", "Output shape", "Params")
-    cells = [(_cell(r.name) + ("" if r.enabled else " (disabled)"), r.type, r.shape,
+    cells = [(_cell(r.name) + ("" if r.enabled else " (disabled)") + (" (frozen)" if r.frozen else ""),
+              r.type, r.shape,
               "?" if r.params is None else f"{r.params:,}") for r in rows]
     widths = [max(len(h), *(len(c[i]) for c in cells)) if cells else len(h) for i, h in enumerate(header)]
 
@@ -179,7 +182,7 @@ def _as_json(project: Project, results: list[tuple[Network, list[Row]]],
         "networks": [{
             "name": net.name,
             "blocks": [{"id": r.block, "name": r.name, "type": r.type, "shape": r.shape,
-                        "params": r.params, "enabled": r.enabled} for r in rows],
+                        "params": r.params, "enabled": r.enabled, "frozen": r.frozen} for r in rows],
             "total_params": sum(r.params or 0 for r in rows),
         } for net, rows in results],
         "diagnostics": [{"severity": d.severity, "code": d.code, "network": d.network, "block": d.block,
@@ -215,7 +218,9 @@ def run(args: argparse.Namespace) -> int:
         print("\n".join(_table(rows)))
         total = sum(r.params or 0 for r in rows)
         unknown = " (some unknown: fix the errors below)" if any(r.params is None for r in rows) else ""
-        print(f"  Total parameters: {total:,}{unknown}")
+        frozen = sum(r.params or 0 for r in rows if r.frozen and r.enabled)
+        kept = f" ({frozen:,} frozen, {total - frozen:,} trained)" if frozen else ""
+        print(f"  Total parameters: {total:,}{kept}{unknown}")
     print()
     warnings = len(diagnostics) - errors
     if not diagnostics:

@@ -56,10 +56,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        "(DistributedDataParallel started with torchrun); 1 trains in this process")
     scale.add_argument("--nproc", type=int, metavar="N", help="train in N CPU processes (gloo), "
                        "DistributedDataParallel started with torchrun")
+    parser.add_argument("--init", metavar="PATH", help="transfer learning: start from these weights (a run "
+                        "folder, its best.pt, or a state_dict file); sets init_checkpoint")
+    parser.add_argument("--init-blocks", metavar="LIST", help="transfer learning: the blocks to copy (ids, "
+                        "names or group names, comma-separated); sets init_blocks")
+    parser.add_argument("--from-scratch", action="store_true", help="ignore init_checkpoint and frozen "
+                        "blocks: every block starts from random weights and learns (a baseline)")
 
 
 def _overrides(args: argparse.Namespace) -> dict:
-    wanted = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "device": args.device}
+    wanted = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "device": args.device,
+              "init_checkpoint": args.init, "init_blocks": args.init_blocks}
+    if args.from_scratch:
+        wanted["init_checkpoint"] = ""
     return {k: v for k, v in wanted.items() if v is not None}
 
 
@@ -123,6 +132,10 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_UNREADABLE
     if args.seed is not None:
         project.seed = args.seed
+    if args.from_scratch:
+        for net in project.networks:
+            for block_id in net.blocks:
+                net.set_frozen(block_id, False)
 
     import torch
 

@@ -22,13 +22,24 @@ SCHEDULES = ("constant", "step", "cosine", "onecycle")
 
 
 def make_optimizer(params: Iterable[torch.nn.Parameter], config: TrainingConfig,
-                   lr: float | None = None) -> torch.optim.Optimizer:
-    """The configured optimizer over `params` (lr overrides config.lr, e.g. a GAN's discriminator)."""
+                   lr: float | None = None,
+                   pretrained: Iterable[torch.nn.Parameter] = ()) -> torch.optim.Optimizer:
+    """The configured optimizer over the trainable `params` (lr overrides config.lr, e.g. a GAN's
+    discriminator). Frozen parameters (requires_grad False) are left out. The `pretrained` ones among
+    them learn at lr * config.pretrained_lr_scale, in a second parameter group (group 0 is the rest,
+    whose rate is the one reported)."""
     params = [p for p in params if p.requires_grad]
     if not params:
         raise SetupError("there is nothing to train: every block is frozen or has no weights; "
                          "unfreeze a block or add a block with weights (e.g. Linear)")
     lr = config.lr if lr is None else lr
+    slow_ids = {id(p) for p in pretrained}
+    slow = [p for p in params if id(p) in slow_ids]
+    if slow and config.pretrained_lr_scale != 1.0:
+        rest = [p for p in params if id(p) not in slow_ids]
+        groups = [{"params": rest, "lr": lr}] if rest else []
+        groups.append({"params": slow, "lr": lr * config.pretrained_lr_scale})
+        params = groups
     decay = config.weight_decay
     name = config.optimizer
     if name == "sgd":

@@ -163,6 +163,15 @@ def evaluate(model, loss_fn, inputs, targets):
 {finish}    return metrics
 '''
 
+FREEZE = '''
+
+def freeze(model):
+    """Transfer learning: the FROZEN blocks keep their weights (no gradients, so the optimizer leaves
+    them out) and their batch-norm statistics (eval mode, so running means stay as loaded)."""
+    for name in FROZEN:
+        getattr(model, name).requires_grad_(False).eval()
+'''
+
 TRAIN_ONE = '''
 
 def main():

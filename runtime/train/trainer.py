@@ -163,7 +163,10 @@ class Trainer:
         self.precision = Precision(self.device, config.mixed_precision)
         self.compiled = compile_for_training(project, self.registry)
         torch.manual_seed(project.seed)  # same seed, same initial weights (in every process)
-        models, _ = build_models(project, self.registry, self.compiled)
+        try:
+            models, _ = build_models(project, self.registry, self.compiled)
+        except FileNotFoundError as exc:  # a backbone's pretrained_weights file is missing
+            raise SetupError(str(exc)) from None
         self.models = {name: model.to(self.device) for name, model in models.items()}
         self.channels_last = [name for name, model in self.models.items()
                               if wants_channels_last(self.device.type, model)]
@@ -174,7 +177,8 @@ class Trainer:
         base_dirs = [Path.cwd()]  # a relative init_checkpoint is looked up here, then beside the project
         if self.options.project_path:
             base_dirs.append(Path(self.options.project_path).parent)
-        self.frozen = apply_transfer(config, self.models, self.compiled, base_dirs)
+        self.transfer = apply_transfer(project, self.models, self.compiled, base_dirs)
+        self.frozen = self.transfer.frozen
         warnings: list[str] = []
         forward_models = dict(self.models)
         if cluster.distributed:
@@ -208,7 +212,8 @@ class Trainer:
                 for name, model in self.models.items()}
         self.updaters: dict[str, Updater] = {}
         for group_name, group in recipe.optimizer_groups().items():
-            optimizer = make_optimizer(group.params, config, group.lr)
+            optimizer = make_optimizer(group.params, config, group.lr, self.transfer.pretrained_params(
+                group.network, self.models[group.network]))
             self.updaters[group_name] = Updater(
                 optimizer, make_scheduler(optimizer, config, steps), self.precision.new_scaler(),
                 config.grad_clip, self.collectors.get(group.network))
@@ -248,6 +253,13 @@ class Trainer:
             block_names={net.name: {bid: b.name for bid, b in net.blocks.items()}
                          for net in project.networks},
             processes=world, memory_estimate=self.memory_estimate))
+        transfer = self.transfer.describe()
+        if transfer:
+            warnings.append(f"transfer learning: {transfer}")
+        if self.transfer.random_frozen:
+            warnings.append(f"the frozen block(s) {', '.join(self.transfer.random_frozen)} start from random "
+                            "weights (no init_checkpoint gives them any), so they will never learn; set "
+                            "init_checkpoint or unfreeze them")
         for message in warnings:
             self.emit(ev.RunWarning(message))
 
@@ -300,7 +312,10 @@ class Trainer:
         for name, model in self.models.items():
             model.train()
             for attr in self.frozen.get(name, []):
-                getattr(model, attr).eval()  # frozen blocks keep their batch-norm statistics too
+                # eval mode: a frozen block's batch norm keeps (and uses) the running statistics that
+                # belong to its pretrained weights (new data would otherwise shift what the fixed
+                # weights compute), and its dropout is off, as for any fixed feature extractor
+                getattr(model, attr).eval()
 
     # --- the loop ----------------------------------------------------------------------------------
     def _train(self) -> str:

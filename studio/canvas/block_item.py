@@ -5,7 +5,9 @@ Layout, top to bottom: a thin band in the category colour; the block's name
 its output shape ("32×14×14"). Inputs are ports on the left edge (named, one
 row each, when a block has several), the output a port on the right edge.
 
-A disabled block is greyed with a dashed outline. Problems draw a red
+A disabled block is greyed with a dashed outline. A frozen block (transfer
+learning: its weights are not trained) has a blue outline, a padlock in its
+header, a blue diagonal hatching over its body and "frozen" at the bottom. Problems draw a red
 (error) or amber (warning) outline and a "!" badge whose tooltip and menu
 carry the messages; a problem with an obvious repair adds a one-click
 "fix" chip under the card.
@@ -41,6 +43,7 @@ class CardContent(NamedTuple):
     inputs: tuple[str, ...]
     has_output: bool
     enabled: bool = True
+    frozen: bool = False
 
 
 class CardStatus(NamedTuple):
@@ -239,6 +242,8 @@ class BlockItem(QGraphicsItem):
             border, width = t.color("warning"), 2.0
         elif self._hover:
             border = t.color("wire_hover")
+        elif c.frozen:
+            border, width = t.color("frozen"), 1.5
         pen = QPen(border, width)
         if not c.enabled:
             pen.setStyle(Qt.PenStyle.DashLine)
@@ -248,6 +253,10 @@ class BlockItem(QGraphicsItem):
         painter.setPen(pen)
         painter.setBrush(QBrush(fill))
         painter.drawRoundedRect(rect, CORNER, CORNER)
+        if c.frozen:
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QBrush(t.color("frozen_hatch"), Qt.BrushStyle.BDiagPattern))
+            painter.drawRoundedRect(rect.adjusted(1, 1, -1, -1), CORNER - 1, CORNER - 1)
 
         if lod * BAND >= 2.0:
             painter.fillPath(_band_path(), band)
@@ -276,7 +285,7 @@ class BlockItem(QGraphicsItem):
         t, c, s = self.theme, self.content, self.status
         text_role = "text" if c.enabled else "disabled"
         muted = "muted" if c.enabled else "disabled"
-        inner = CARD_WIDTH - 2 * PAD
+        inner = CARD_WIDTH - 2 * PAD - (LOCK + 4 if c.frozen else 0)  # room for the padlock on the right
         y = BAND + 5
         left = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
         right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
@@ -298,6 +307,8 @@ class BlockItem(QGraphicsItem):
         bottom = self._height - ROW - 3
         if not c.enabled:
             lines.append((QRectF(PAD, bottom, 80, ROW), left, "body", muted, "disabled"))
+        elif c.frozen:
+            lines.append((QRectF(PAD, bottom, 80, ROW), left, "title", "frozen", "frozen"))
         label = s.shape if c.has_output else f"in {s.shape}"
         label = body.elidedText(label, Qt.TextElideMode.ElideMiddle, CARD_WIDTH - 2 * PAD - 60)
         width = body.horizontalAdvance(label) + 12
@@ -310,6 +321,9 @@ class BlockItem(QGraphicsItem):
     def _paint_text(self, painter: QPainter) -> None:
         t = self.theme
         lines = self._text_layout()
+        if self.content.frozen:
+            corner = QPointF(CARD_WIDTH - PAD - LOCK, BAND + 5 + (ROW - LOCK) / 2)
+            paint_lock(painter, corner, t.color("frozen"))
         pill = lines[-1][0]
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(t.color("shape_fill"))
@@ -321,6 +335,24 @@ class BlockItem(QGraphicsItem):
                 font = role
             painter.setPen(t.color(color))
             painter.drawText(rect, align, text)
+
+
+LOCK = 11.0  # size of the padlock drawn in a frozen block's header
+
+
+def paint_lock(painter: QPainter, top_left: QPointF, color) -> None:
+    """A small padlock (shackle and body) whose box is LOCK x LOCK from `top_left`."""
+    x, y = top_left.x(), top_left.y()
+    painter.save()
+    painter.setPen(QPen(color, 1.6))
+    painter.setBrush(Qt.BrushStyle.NoBrush)
+    painter.drawArc(QRectF(x + 2.5, y, LOCK - 5, 8), 0, 180 * 16)  # the shackle's round top
+    painter.drawLine(QPointF(x + 2.5, y + 4), QPointF(x + 2.5, y + 5.5))
+    painter.drawLine(QPointF(x + LOCK - 2.5, y + 4), QPointF(x + LOCK - 2.5, y + 5.5))
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(color)
+    painter.drawRoundedRect(QRectF(x, y + 5, LOCK, LOCK - 5), 1.5, 1.5)
+    painter.restore()
 
 
 _BAND: list[QPainterPath] = []

@@ -19,9 +19,9 @@ from graph.spec import BlockSpec
 SHORT = {
     "channels": "ch", "kernel_size": "kernel", "hidden_size": "hidden", "num_layers": "layers",
     "feedforward": "ff", "scale_factor": "scale", "negative_slope": "slope", "vocab_size": "vocab",
-    "features": "features",
+    "features": "features", "pretrained_weights": "weights",
 }
-VALUE_ONLY = {"mode", "kind", "loss"}  # the value says it all: "bilinear", "sinusoidal", "mse"
+VALUE_ONLY = {"mode", "kind", "loss", "output"}  # the value says it all: "bilinear", "sinusoidal", "mse"
 
 
 def format_value(value: Any) -> str:
@@ -44,6 +44,10 @@ def summary_text(spec: BlockSpec | None, params: Mapping[str, Any]) -> str:
             continue
         value = params[name]
         label = SHORT.get(name, name)
+        if name == "pretrained_weights":  # a path: its file name says which weights; empty says nothing
+            value = value.replace("\\", "/").rsplit("/", 1)[-1]
+            if not value:
+                continue
         if isinstance(value, bool):
             if value:
                 parts.append(label)  # "causal"; a False flag is just not mentioned
@@ -69,6 +73,8 @@ def block_tooltip(spec: BlockSpec | None, block: Block, shape_text: str,
         lines.append(f"output: {escape(shape_text)}")
     if not block.enabled:
         lines.append("<i>disabled: data passes through unchanged</i>")
+    if block.frozen:
+        lines.append("<b>🔒 Frozen: excluded from training</b> (its weights stay as they are loaded)")
     for d in diagnostics:
         color = "#e03131" if d.is_error else "#e67700"
         fix = f" <i>(quick fix: {escape(d.fix.title)})</i>" if d.fix else ""

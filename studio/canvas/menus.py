@@ -16,6 +16,7 @@ from studio.canvas.badges import BadgeItem, FixChipItem
 from studio.canvas.block_item import BlockItem
 from studio.canvas.group_item import GroupItem
 from studio.canvas.interaction import optional
+from studio.canvas.transfer_actions import freeze_target, init_from_checkpoint, toggle_frozen, with_weights
 from studio.canvas.wire_item import WireItem
 
 
@@ -80,6 +81,8 @@ def block_menu(scene, block_id: str) -> QMenu:
     _add(menu, "Rename…", lambda: scene.renameRequested.emit(block_id), "F2")
     enable = not all(scene.net.block(b).enabled for b in ids)
     _add(menu, "Enable" if enable else "Disable", lambda: doc.set_enabled(net, ids, enable))
+    if optional(doc, "set_frozen") is not None:
+        _add_transfer(menu, scene, ids)
     menu.addSeparator()
     for name, text, key in (("cut_blocks", "Cut", "Ctrl+X"), ("copy_blocks", "Copy", "Ctrl+C"),
                             ("duplicate_blocks", "Duplicate", "Ctrl+D")):
@@ -120,6 +123,12 @@ def group_menu(scene, group_id: str) -> QMenu:
     if optional(doc, "ungroup") is not None:
         _add(menu, "Ungroup", lambda: doc.ungroup(net, group_id))
     members = [b for b in group.blocks if b in scene.blocks]
+    if optional(doc, "set_frozen") is not None and members:
+        freeze = freeze_target(doc, net, with_weights(doc, net, members))
+        _add(menu, f"{'Freeze' if freeze else 'Unfreeze'} '{group.name}'",
+             lambda: toggle_frozen(doc, net, members))
+        _add(menu, "Initialise from checkpoint…",
+             lambda: init_from_checkpoint(doc, net, members, _parent(scene), refs=[group.name]))
     _add(menu, "Delete group and its blocks", lambda: doc.remove_blocks(net, members))
     return menu
 
@@ -143,6 +152,15 @@ def canvas_menu(scene, pos: QPointF) -> QMenu:
     shapes.setChecked(scene.show_wire_shapes)
     shapes.toggled.connect(scene.set_wire_shapes)
     return menu
+
+
+def _add_transfer(menu: QMenu, scene, ids: list[str]) -> None:
+    """Freeze/Unfreeze and Initialise from checkpoint… for the chosen blocks (transfer learning)."""
+    doc, net = scene.doc, scene.network_name
+    freeze = freeze_target(doc, net, with_weights(doc, net, ids))
+    action = _add(menu, "Freeze" if freeze else "Unfreeze", lambda: toggle_frozen(doc, net, ids))
+    action.setToolTip("A frozen block keeps its weights while training (transfer learning)")
+    _add(menu, "Initialise from checkpoint…", lambda: init_from_checkpoint(doc, net, ids, _parent(scene)))
 
 
 def _group_name(scene) -> str:

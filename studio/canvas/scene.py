@@ -101,14 +101,15 @@ class NetworkScene(SceneGroups, SceneInteraction, QGraphicsScene):
         registry = self.doc.registry
         spec = registry.get(block.type) if block.type in registry else None
         if spec is None:
-            return CardContent(block.name, block.type, "", "unknown block type", ("x",), True, block.enabled)
+            return CardContent(block.name, block.type, "", "unknown block type", ("x",), True, block.enabled,
+                               block.frozen)
         params = {**spec.defaults(), **block.params}
         try:
             ports = tuple(p.name for p in spec.input_ports(params))
         except (TypeError, ValueError):  # a broken count parameter: show the declared ports
             ports = tuple(p.name for p in spec.input_ports(None))
         return CardContent(block.name, spec.title, spec.category, labels.summary_text(spec, params),
-                           ports, spec.has_output, block.enabled)
+                           ports, spec.has_output, block.enabled, block.frozen)
 
     def _add_block(self, block: Block) -> BlockItem:
         item = BlockItem(block.id, self._content(block), self.theme)
@@ -212,7 +213,7 @@ class NetworkScene(SceneGroups, SceneInteraction, QGraphicsScene):
                 if group is not None and group.collapsed:
                     self._fit_group(group)
                     self.group_item_moved(group)
-        elif kind in ("param_changed", "block_renamed", "block_enabled"):
+        elif kind in ("param_changed", "block_renamed", "block_enabled", "block_frozen"):
             self._refresh_block(bid)
         elif kind == "group_changed":
             self._sync_groups()

@@ -66,6 +66,9 @@ def snapshot(project: Project, base_dir: Path | None, folder: Path) -> Path:
             value = copy.data.options.get(key)
             if isinstance(value, str) and value and not Path(value).is_absolute():
                 copy.data.options[key] = str((base_dir / value).resolve())
+        start = copy.training.init_checkpoint  # transfer learning's weights: beside the project too
+        if start and not Path(start).expanduser().is_absolute() and (base_dir / start).exists():
+            copy.training = copy.training.replace(init_checkpoint=str((base_dir / start).resolve()))
     path = folder / "project.dw.json"
     save_project(copy, path)
     return path
