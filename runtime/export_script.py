@@ -207,21 +207,29 @@ def _with_frozen(training: str, frozen: list[str]) -> str:
     """The training loop with --init WEIGHTS (the pretrained start) and the frozen blocks kept fixed."""
     if not frozen:
         return training
-    training = training.replace(
+
+    def insert(before: str, text: str) -> str:
+        # the loop's text is ours (script_parts.TRAIN_ONE): a missing anchor is a bug, never a silent skip
+        assert before in training, f"training loop has no line {before!r}"
+        return training.replace(before, text + before, 1)
+
+    training = insert(
         "    args = parser.parse_args()\n",
         '    parser.add_argument("--init", help="a state_dict to start from (e.g. the weights of the run "\n'
-        '                                       "you transfer from); the frozen blocks keep it")\n'
-        "    args = parser.parse_args()\n", 1)
-    training = training.replace(
-        "    optimizer = make_optimizer(model.parameters())\n",
+        '                                       "you transfer from); the frozen blocks keep it")\n')
+    # before DistributedDataParallel wraps the network: it only syncs what requires a gradient
+    training = insert(
+        "    model = parallel(net, world, device)\n",
         "    if args.init:\n"
-        "        model.load_state_dict(torch.load(args.init, map_location=device, weights_only=True), "
+        "        net.load_state_dict(torch.load(args.init, map_location=device, weights_only=True), "
         "strict=False)\n"
-        "    freeze(model)\n"
-        "    optimizer = make_optimizer([p for p in model.parameters() if p.requires_grad])\n", 1)
-    training = training.replace("        order = torch.randperm(",
-                                "        freeze(model)  # evaluate() switched every block back to training\n"
-                                "        order = torch.randperm(", 1)
+        "    freeze(net)\n")
+    old_optimizer = "    optimizer = make_optimizer(net.parameters())\n"
+    assert old_optimizer in training
+    trainable = "    optimizer = make_optimizer([p for p in net.parameters() if p.requires_grad])\n"
+    training = training.replace(old_optimizer, trainable, 1)
+    training = insert("        sampler.set_epoch(epoch)\n",
+                      "        freeze(net)  # evaluate() switched every block back to training\n")
     return parts.FREEZE + training
 
 

@@ -56,8 +56,8 @@ def _as_trained(report, registry):
     project = load_project(report.project_path, registry)
     torch.manual_seed(0)
     models, compiled = build_models(project, registry)
-    frozen = apply_transfer(project.training, models, compiled, [report.project_path.parent])
-    assert frozen == {}  # imported weights are a starting point, not frozen
+    plan = apply_transfer(project, models, compiled, [report.project_path.parent])
+    assert plan.frozen == {}  # imported weights are a starting point, not frozen
     return project, models[project.networks[0].name].eval()
 
 

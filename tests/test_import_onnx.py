@@ -32,7 +32,7 @@ from runtime.train.transfer import apply_transfer
 def _rebuilt(report, registry):
     project = load_project(report.project_path, registry)
     models, compiled = build_models(project, registry)
-    apply_transfer(project.training, models, compiled, [report.project_path.parent])
+    apply_transfer(project, models, compiled, [report.project_path.parent])
     return project, models["model"].eval()
 
 

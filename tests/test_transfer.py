@@ -243,7 +243,7 @@ def test_exported_script_freezes_the_same_blocks_and_starts_from_init_weights(tm
     script = write_training_script(proj, REGISTRY, tmp_path / "train.py", dataset=digits_images(128, 32))
     text = script.read_text()
     assert "FROZEN = ['conv', 'bn']" in text
-    assert "make_optimizer([p for p in model.parameters() if p.requires_grad])" in text
+    assert "make_optimizer([p for p in net.parameters() if p.requires_grad])" in text
 
     torch.manual_seed(7)
     from runtime.build import build_models
