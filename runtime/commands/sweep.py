@@ -80,7 +80,7 @@ def _progress(out):
 
 def run(args: argparse.Namespace) -> int:
     from graph.blocks import default_registry
-    from runtime.sweep.space import SpaceError, default_space, read_space_file
+    from runtime.sweep.space import SpaceError, default_space, parse_space, read_space_file
 
     registry = default_registry()
     if args.parallel is not None and args.parallel < 1 or args.trials is not None and args.trials < 1:
@@ -92,6 +92,23 @@ def run(args: argparse.Namespace) -> int:
         return _error("give either PROJECT (a new sweep) or --resume SWEEP_DIR, not both")
     if not args.resume and not args.project:
         return _error("name a project to sweep, or --resume SWEEP_DIR")
+
+    space = None
+    if not args.resume:  # a wrong project or space is reported before torch and optuna are imported
+        opened = open_project(args.project, registry)
+        if opened is None:
+            return EXIT_UNREADABLE
+        project, path = opened
+        try:
+            if args.space:
+                space = read_space_file(args.space)
+            elif project.experiment.get("space"):
+                space = project.experiment["space"]
+            else:
+                space = default_space(project, registry)
+            parse_space(space, project, registry)
+        except SpaceError as err:
+            return _error(str(err))
 
     import json
 
@@ -118,16 +135,6 @@ def run(args: argparse.Namespace) -> int:
             sweep = Sweep.resume(Path(args.resume), registry, listeners, stop, trials=args.trials,
                                  max_seconds=args.max_seconds, parallel=parallel, gpus=args.gpus)
         else:
-            opened = open_project(args.project, registry)
-            if opened is None:
-                return EXIT_UNREADABLE
-            project, path = opened
-            if args.space:
-                space = read_space_file(args.space)
-            elif project.experiment.get("space"):
-                space = project.experiment["space"]
-            else:
-                space = default_space(project, registry)
             settings = SweepSettings(
                 space=space, trials=args.trials or project.experiment.get("trials") or 20,
                 sampler=args.sampler or project.experiment.get("sampler") or "tpe", seed=args.seed or 0,

@@ -179,8 +179,11 @@ class Sweep:
         else:
             startup = min(10, max(3, self.settings.trials // 3))  # random trials before TPE models the space
             sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup)
-        pruner = (optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1) if self.settings.prune
-                  else optuna.pruners.NopPruner())
+        # judge a trial from the middle of its training on: early epochs say little about the end
+        # (warm-up, a cosine schedule), and a median of few finished trials is a noisy bar
+        warmup = max(2, (self.project.training.epochs + 1) // 2)
+        pruner = (optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=warmup)
+                  if self.settings.prune else optuna.pruners.NopPruner())
         direction = "maximize" if self.maximize else "minimize"
         self.study = optuna.create_study(storage=storage, study_name=STUDY_NAME, sampler=sampler,
                                          pruner=pruner, direction=direction, load_if_exists=True)
@@ -285,10 +288,11 @@ class Sweep:
             self._todo -= 1
             return True
 
-    def _report(self, trial, value: float, epoch: int) -> bool:
+    def _report(self, trial, value: float, epoch: int, final: bool) -> bool:
         with self.lock:
             trial.report(value, epoch)
-            return self.settings.prune and trial.should_prune()
+            # the last epoch is never pruned: the trial has finished, so it counts as complete
+            return self.settings.prune and not final and trial.should_prune()
 
     def _trial(self, worker: int) -> None:
         from optuna.trial import TrialState
@@ -301,8 +305,10 @@ class Sweep:
         self.emit({"kind": "trial_started", "trial": number, "params": params, "run_dir": str(run_dir),
                    "baseline": baseline})
         start = perf_counter()
-        watcher = TrialWatcher(number, self.metric, self.maximize,
-                               lambda value, epoch: self._report(trial, value, epoch), self.emit)
+        def report(value: float, epoch: int, final: bool) -> bool:
+            return self._report(trial, value, epoch, final)
+
+        watcher = TrialWatcher(number, self.metric, self.maximize, report, self.emit)
         try:
             trial_project = apply_values(self.project, self.dims, params, self.registry)
         except InvalidTrialError as err:

@@ -37,10 +37,11 @@ class TrialWatcher:
         self.number = number
         self.metric = metric
         self.maximize = maximize
-        self.report = report  # (value, epoch) -> True when the trial should be pruned
+        self.report = report  # (value, epoch, final) -> True when the trial should be pruned
         self.forward = forward
         self.best: float | None = None
         self.epochs = 0
+        self.total_epochs: int | None = None  # from the started event
         self.reason: str | None = None  # the trainer's finished reason
         self.error: str | None = None
         self.pruned = False
@@ -53,7 +54,9 @@ class TrialWatcher:
             data.pop("class_names", None)
             data["trial"] = self.number
             self.forward(data)
-        if event.kind == "epoch":
+        if event.kind == "started":
+            self.total_epochs = event.epochs
+        elif event.kind == "epoch":
             self.epochs = max(self.epochs, event.epoch)
         elif event.kind == "validation":
             self._validation(event.epoch, event.metrics.get(self.metric))
@@ -68,7 +71,8 @@ class TrialWatcher:
             return
         if self.best is None or (value > self.best if self.maximize else value < self.best):
             self.best = value
-        if not self.pruned and self.report(value, epoch):
+        final = self.total_epochs is not None and epoch >= self.total_epochs
+        if self.report(value, epoch, final) and not self.pruned:
             self.pruned = True
             self.stop_trial()
 
