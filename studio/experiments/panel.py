@@ -68,7 +68,7 @@ class ExperimentsPanel(QWidget):
         self.best_project: Path | None = None
         self.best_trial: int | None = None
         self.rows: dict[int, dict[str, Any]] = {}
-        self.metric = "accuracy"
+        self.objective = "accuracy"
         self.maximize = True
         self.total = 0
         self._filling = False
@@ -118,8 +118,10 @@ class ExperimentsPanel(QWidget):
         self.space_table = QTableWidget(0, len(SPACE_COLUMNS))
         self.space_table.setHorizontalHeaderLabels(list(SPACE_COLUMNS))
         self.space_table.verticalHeader().setVisible(False)
-        self.space_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        self.space_table.horizontalHeader().setStretchLastSection(True)
+        header = self.space_table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+        header.setMinimumSectionSize(36)
         self.space_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.space_table.itemChanged.connect(self._space_edited)
         self.add_training = QToolButton()
@@ -352,12 +354,12 @@ class ExperimentsPanel(QWidget):
     def _on_event(self, event: dict) -> None:
         kind = event["kind"]
         if kind == "sweep_started":
-            self.metric, self.maximize = event["metric"], event["direction"] == "maximize"
+            self.objective, self.maximize = event["metric"], event["direction"] == "maximize"
             self.total = event["trials"]
             names = self.block_names()
-            self.model.reset([e["target"] for e in event["space"]], self.metric, names)
-            self.curves.reset(self.metric)
-            self.scatter.reset(event["space"], self.metric, names)
+            self.model.reset([e["target"] for e in event["space"]], self.objective, names)
+            self.curves.reset(self.objective)
+            self.scatter.reset(event["space"], self.objective, names)
             self.importance.set_values({}, "Importance appears when the sweep ends.", names)
             for row in event.get("done", []):
                 self._finished_trial(row)
@@ -370,7 +372,7 @@ class ExperimentsPanel(QWidget):
             self.show_runs.setEnabled(True)
             self._say(f"Trial {event['trial']} running ({len(self.rows)} of {self.total}){self._best_text()}")
         elif kind == "validation" and "trial" in event:
-            self.curves.add_point(event["trial"], event["epoch"], event["metrics"].get(self.metric))
+            self.curves.add_point(event["trial"], event["epoch"], event["metrics"].get(self.objective))
             row = self.rows.get(event["trial"])
             if row is not None:
                 row["epochs"] = event["epoch"]
@@ -403,7 +405,7 @@ class ExperimentsPanel(QWidget):
     def _value_text(self, value: float | None) -> str:
         if value is None:
             return "–"
-        return f"{100 * value:.2f}%" if "accuracy" in self.metric else f"{value:.4f}"
+        return f"{100 * value:.2f}%" if "accuracy" in self.objective else f"{value:.4f}"
 
     def _best_text(self) -> str:
         if self.best_trial is None:
@@ -417,12 +419,12 @@ class ExperimentsPanel(QWidget):
             return f"Sweep {event['reason']}: no trial completed; see the Results tab for why."
         minutes = event["seconds"] / 60
         text = (f"Sweep {event['reason']} ({event['trials']} trials, {minutes:.1f} min): best is trial "
-                f"{best['trial']}, {self.metric} {self._value_text(best['value'])}")
+                f"{best['trial']}, {self.objective} {self._value_text(best['value'])}")
         cmp = event.get("comparison")
         if cmp and cmp["best_trial"] != cmp["baseline_trial"]:
             gain = cmp["gain"]
             text += (f", {100 * gain:+.2f} points over the project's own settings"
-                     if "accuracy" in self.metric else f", {gain:+.4f} against the project's own settings")
+                     if "accuracy" in self.objective else f", {gain:+.4f} against the project's own settings")
         return text + "."
 
     def _on_ended(self, reason: str, message: str) -> None:

@@ -31,6 +31,8 @@ def _plot(title: str, bottom: str, left: str) -> pg.PlotWidget:
     plot.setLabel("left", left)
     plot.showGrid(x=True, y=True, alpha=0.2)
     plot.setMinimumHeight(140)
+    for side in ("left", "bottom"):
+        plot.getAxis(side).enableAutoSIPrefix(False)  # accuracy 0.95, not 950 (x0.001)
     return plot
 
 
@@ -99,11 +101,11 @@ class ParamScatter(QWidget):
         layout.addWidget(self.plot)
         self.rows: list[dict[str, Any]] = []
         self.space: list[dict[str, Any]] = []
-        self.metric = "objective"
+        self.objective = "objective"
         self.best: int | None = None
 
     def reset(self, space: list[dict[str, Any]], metric: str, names: dict[str, str]) -> None:
-        self.space, self.metric, self.rows, self.best = list(space), metric, [], None
+        self.space, self.objective, self.rows, self.best = list(space), metric, [], None
         self.choice.blockSignals(True)
         self.choice.clear()
         for entry in space:
@@ -143,13 +145,19 @@ class ParamScatter(QWidget):
                           "pen": pg.mkPen("k" if best else colour), "size": 13 if best else 9,
                           "data": row["trial"]})
         self.scatter.addPoints(spots)
+        # the whole range of the setting is shown, so one sees where in it the good trials lie
         if choices is not None:
             axis.setTicks([[(i, str(c)) for i, c in enumerate(choices)]])
+            self.plot.setXRange(-0.5, len(choices) - 0.5, padding=0.02)
         elif log:
-            lo, hi = math.floor(math.log10(entry["low"])), math.ceil(math.log10(entry["high"]))
-            axis.setTicks([[(e, f"1e{e}") for e in range(lo, hi + 1)]])
+            lo, hi = math.log10(entry["low"]), math.log10(entry["high"])
+            nice = [m * 10.0 ** e for e in range(math.floor(lo), math.ceil(hi) + 1) for m in (1, 2, 5)]
+            inside = [v for v in nice if lo - 1e-9 <= math.log10(v) <= hi + 1e-9]
+            axis.setTicks([[(math.log10(v), f"{v:g}") for v in inside]])
+            self.plot.setXRange(lo, hi, padding=0.03)
         else:
             axis.setTicks(None)
+            self.plot.setXRange(entry["low"], entry["high"], padding=0.03)
 
 
 class ImportanceBars(QWidget):

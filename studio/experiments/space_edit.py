@@ -62,6 +62,13 @@ def first_entry(target: str, param: Param, value: Any) -> dict[str, Any]:
         return {"target": target, "kind": "choice", "choices": list(param.choices)}
     if param.kind == "bool":
         return {"target": target, "kind": "choice", "choices": [False, True]}
+    if param.name == "batch_size" and isinstance(value, int):  # powers of two around the current size
+        sizes = [v for v in (value // 2, value, value * 2) if lo_bound <= v <= hi_bound and v >= 1]
+        return {"target": target, "kind": "choice", "choices": sizes}
+    if param.kind == "float" and not value and lo_bound >= 0:  # off by default: off, or a few settings on
+        on = (1e-4, 1e-3, 1e-2) if param.name == "weight_decay" else (0.5, 1.0, 5.0)
+        steps = [v for v in (0.0, *on) if lo_bound <= v <= hi_bound]
+        return {"target": target, "kind": "choice", "choices": steps}
     if param.kind == "int":
         value = int(value) if isinstance(value, (int, float)) else int(param.default)
         low, high = (value // 2, value * 2) if value > 1 else (value, value + 4)
