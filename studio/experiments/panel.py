@@ -109,8 +109,7 @@ class ExperimentsPanel(QWidget):
             top.addSpacing(6)
             top.addWidget(QLabel(label))
             top.addWidget(widget)
-        top.addSpacing(10)
-        top.addWidget(self.status, 1)
+        top.addStretch(1)
         top.addWidget(self.open_best)
         top.addWidget(self.show_runs)
 
@@ -184,6 +183,7 @@ class ExperimentsPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(top)
+        layout.addWidget(self.status)
         layout.addWidget(splitter, 1)
 
         self.worker.eventReceived.connect(self._on_event)
@@ -373,6 +373,7 @@ class ExperimentsPanel(QWidget):
             self._say(f"Trial {event['trial']} running ({len(self.rows)} of {self.total}){self._best_text()}")
         elif kind == "validation" and "trial" in event:
             self.curves.add_point(event["trial"], event["epoch"], event["metrics"].get(self.objective))
+            self.curves.focus(self.maximize)
             row = self.rows.get(event["trial"])
             if row is not None:
                 row["epochs"] = event["epoch"]

@@ -75,6 +75,30 @@ class CurvesPlot(QWidget):
         item.setZValue(10 if trial == self.best else 0)
         item.setOpacity(1.0 if trial == self.best or self.best is None else 0.55)
 
+    def focus(self, maximize: bool) -> None:
+        """Show the better half of the trials' final values in detail: that is where the choice is made.
+
+        Hopeless trials (accuracy 0.1) would otherwise squeeze every good curve into one line at the
+        top; they still show, cut at the bottom, and "View All" in the plot's menu shows everything.
+        """
+        finals = sorted(points[-1][1] for points in self.points.values())
+        if len(finals) < 3:
+            self.plot.enableAutoRange()
+            return
+        everything = [v for points in self.points.values() for _, v in points]
+        half = finals[len(finals) // 2:] if maximize else finals[:(len(finals) + 1) // 2]
+        best = max(everything) if maximize else min(everything)
+        edge = min(half) if maximize else max(half)
+        span = max(abs(best - edge), 1e-3)
+        if maximize:
+            lo, hi = edge - 0.6 * span, best + 0.15 * span
+        else:
+            lo, hi = best - 0.15 * span, edge + 0.6 * span
+        lo, hi = max(lo, min(everything)), min(hi, max(everything) + 0.15 * span)
+        self.plot.setYRange(lo, hi, padding=0)
+        epochs = [e for points in self.points.values() for e, _ in points]
+        self.plot.setXRange(min(epochs), max(epochs), padding=0.02)
+
     def set_best(self, trial: int | None) -> None:
         self.best = trial
         for number in self.items:

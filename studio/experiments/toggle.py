@@ -43,6 +43,7 @@ class SweepToggle(QToolButton):
         self.setChecked(on)
         self.blockSignals(False)
         self.setToolTip(TIP_ON if on else TIP_OFF)
+        self.setText("✓ vary" if on else "vary")  # the state reads as words, whatever the style draws
 
     def _toggled(self, on: bool) -> None:
         if on:
