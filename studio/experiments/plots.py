@@ -76,7 +76,7 @@ class CurvesPlot(QWidget):
         item.setOpacity(1.0 if trial == self.best or self.best is None else 0.55)
 
     def focus(self, maximize: bool) -> None:
-        """Show the better half of the trials' final values in detail: that is where the choice is made.
+        """Frame the whole curves of the better half of the trials: that is where the choice is made.
 
         Hopeless trials (accuracy 0.1) would otherwise squeeze every good curve into one line at the
         top; they still show, cut at the bottom, and "View All" in the plot's menu shows everything.
@@ -85,19 +85,17 @@ class CurvesPlot(QWidget):
         if len(finals) < 3:
             self.plot.enableAutoRange()
             return
-        everything = [v for points in self.points.values() for _, v in points]
-        half = finals[len(finals) // 2:] if maximize else finals[:(len(finals) + 1) // 2]
-        best = max(everything) if maximize else min(everything)
-        edge = min(half) if maximize else max(half)
-        span = max(abs(best - edge), 1e-3)
-        if maximize:
-            lo, hi = edge - 0.6 * span, best + 0.15 * span
-        else:
-            lo, hi = best - 0.15 * span, edge + 0.6 * span
-        lo, hi = max(lo, min(everything)), min(hi, max(everything) + 0.15 * span)
+        edge = finals[len(finals) // 2] if maximize else finals[(len(finals) - 1) // 2]
+        better = [v for points in self.points.values()
+                  if (points[-1][1] >= edge if maximize else points[-1][1] <= edge) for _, v in points]
+        lo, hi = min(better), max(better)
+        margin = max(hi - lo, 1e-3) * 0.05
+        lo, hi = lo - margin, hi + margin
         self.plot.setYRange(lo, hi, padding=0)
         epochs = [e for points in self.points.values() for e, _ in points]
         self.plot.setXRange(min(epochs), max(epochs), padding=0.02)
+        axis = self.plot.getAxis("bottom")
+        axis.setTickSpacing(1, 1) if max(epochs) <= 20 else axis.setTickSpacing()  # whole epochs
 
     def set_best(self, trial: int | None) -> None:
         self.best = trial
