@@ -68,7 +68,9 @@ def test_the_default_space_and_the_baseline_values(cnn, registry):
     assert project_values(cnn, dims) == {"training.lr": 0.002, "training.optimizer": "adam",
                                          "training.batch_size": 64, "training.weight_decay": 0.0,
                                          "block:dropout.p": 0.3}
-    assert dims[0].grid_values() == [0.0001, 0.00173205, 0.03]  # log-spaced
+    assert entries[0] == {"target": "training.lr", "kind": "float", "low": 0.0002, "high": 0.02, "log": True}
+    assert entries[3]["choices"] == [0.0, 1e-4, 1e-3, 1e-2] and entries[4]["high"] == 0.6
+    assert dims[0].grid_values() == [0.0002, 0.002, 0.02]  # log-spaced
     channels = parse_space([{"target": "block:b2.channels", "low": 8, "high": 32, "step": 8}], cnn, registry)
     assert channels[0].grid_values() == [8, 16, 24, 32] and channels[0].target.block == "b2"
 

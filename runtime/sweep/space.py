@@ -284,16 +284,14 @@ def param_sweepable(param: Param) -> bool:
 def default_space(project: Project, registry: Registry) -> list[dict[str, Any]]:
     """What `deepwire sweep PROJECT --trials N` searches when no space is given.
 
-    Learning rate (log scale), optimizer, batch size, weight decay and the
-    rate of every Dropout block: the settings that matter most for a first
-    tuning of any network.
+    Learning rate, optimizer, batch size, weight decay and the rate of every
+    Dropout block (the settings that matter most for a first tuning of any
+    network), each with the first range the studio gives it (`first_entry`),
+    around the project's own value.
     """
-    entries: list[dict[str, Any]] = [
-        {"target": "training.lr", "kind": "float", "low": 1e-4, "high": 3e-2, "log": True},
-        {"target": "training.optimizer", "kind": "choice", "choices": ["adam", "adamw", "sgd"]},
-        {"target": "training.batch_size", "kind": "choice", "choices": [32, 64, 128]},
-        {"target": "training.weight_decay", "kind": "choice", "choices": [0.0, 1e-4, 1e-3]},
-    ]
+    training = project.training
+    entries = [first_entry(f"training.{name}", _TRAINING[name], getattr(training, name))
+               for name in ("lr", "optimizer", "batch_size", "weight_decay")]
     multi = len(project.networks) > 1
     names = [b.name for net in project.networks for b in net.blocks.values()]
     for net in project.networks:
@@ -302,7 +300,8 @@ def default_space(project: Project, registry: Registry) -> list[dict[str, Any]]:
                 # the block's name reads better in the results; its id when the name is not unique
                 ref = block.name if names.count(block.name) == 1 and "." not in block.name else block.id
                 ref = f"{net.name}/{ref}" if multi else ref
-                entries.append({"target": f"block:{ref}.p", "kind": "float", "low": 0.0, "high": 0.6})
+                param = registry.get(block.type).param("p")
+                entries.append(first_entry(f"block:{ref}.p", param, block.params.get("p", param.default)))
     return entries
 
 
@@ -324,3 +323,39 @@ def project_values(project: Project, dims: list[Dimension]) -> dict[str, Any]:
             if step_ok:
                 values[dim.name] = value
     return values
+
+
+def first_entry(target: str, param: Param, value: Any) -> dict[str, Any]:
+    """A first range around the current value that the declaration allows (the user then adjusts it).
+
+    Rates and scales: a decade either side, log scale; shares (dropout): 0 up to twice the value;
+    batch size: half, same, double; a setting that is off (weight decay, clipping): off or a few
+    values on; whole numbers: half to double; choices and switches: every value.
+    """
+    lo_bound = -math.inf if param.minimum is None else param.minimum
+    hi_bound = math.inf if param.maximum is None else param.maximum
+    if param.kind == "choice":
+        return {"target": target, "kind": "choice", "choices": list(param.choices)}
+    if param.kind == "bool":
+        return {"target": target, "kind": "choice", "choices": [False, True]}
+    if param.name == "batch_size" and isinstance(value, int):  # powers of two around the current size
+        sizes = [v for v in (value // 2, value, value * 2) if lo_bound <= v <= hi_bound and v >= 1]
+        return {"target": target, "kind": "choice", "choices": sizes}
+    if param.kind == "float" and not value and lo_bound >= 0:  # off by default: off, or a few settings on
+        on = (1e-4, 1e-3, 1e-2) if param.name == "weight_decay" else (0.5, 1.0, 5.0)
+        steps = [v for v in (0.0, *on) if lo_bound <= v <= hi_bound]
+        return {"target": target, "kind": "choice", "choices": steps}
+    if param.kind == "int":
+        value = int(value) if isinstance(value, (int, float)) else int(param.default)
+        low, high = (value // 2, value * 2) if value > 1 else (value, value + 4)
+        return {"target": target, "kind": "int", "low": int(max(lo_bound, low)),
+                "high": int(min(hi_bound, high)), "log": False}
+    value = float(value) if isinstance(value, (int, float)) else float(param.default)
+    if lo_bound >= 0 and hi_bound <= 1:  # a share (dropout): linear, and never all of it
+        return {"target": target, "kind": "float", "low": lo_bound,
+                "high": min(hi_bound, max(round(2 * value, 3), 0.5)), "log": False}
+    if value > 0:  # rates and scales: a decade either side, on a log scale
+        return {"target": target, "kind": "float", "low": max(lo_bound, float(f"{value / 10:.3g}")),
+                "high": min(hi_bound, float(f"{value * 10:.3g}")), "log": True}
+    return {"target": target, "kind": "float", "low": max(lo_bound, 0.0), "high": min(hi_bound, 0.01),
+            "log": False}
