@@ -14,8 +14,8 @@ results table is printed at the end and saved as results.json, the best
 trial's project as best.dw.json. Stop with Ctrl+C, SIGTERM or a "stop" line
 on stdin; --resume continues the stored study.
 
-Exit codes: 0 the sweep ran (some trials may have failed), 1 no trial
-completed, 2 the project, the space or the arguments are wrong.
+Exit codes: 0 the sweep ran (some trials may have failed) or was stopped,
+1 no trial completed, 2 the project, the space or the arguments are wrong.
 """
 
 from __future__ import annotations
@@ -156,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"\nresults: {sweep.dir / 'results.json'}", file=out)
     if results["reason"] == "stopped":
         print(f"stopped; continue with: deepwire sweep --resume {sweep.dir}", file=out)
-    return EXIT_OK if results["best"] else EXIT_NOTHING
+    return EXIT_OK if results["best"] or results["reason"] == "stopped" else EXIT_NOTHING
 
 
 def _default_out(project_name: str, path: Path) -> Path:

@@ -87,7 +87,8 @@ def format_table(results: dict[str, Any]) -> str:
         seconds = f"{row['seconds']:.1f}s" if row["seconds"] is not None else "-"
         mark = " (baseline)" if row["baseline"] else ""
         value = _value_text(row["value"], metric)
-        lines.append(f"{i:>4}  {row['trial']:>5}  {row['state']:<8}  {value:>10}  "
+        state = "STOPPED" if row["interrupted"] else row["state"]
+        lines.append(f"{i:>4}  {row['trial']:>5}  {state:<8}  {value:>10}  "
                      f"{row['epochs']:>6}  {seconds:>7}  {format_params(row['params'])}{mark}")
         if row["state"] == "FAIL" and row["message"]:
             lines.append(f"{'':>6}{row['message'].splitlines()[0][:100]}")

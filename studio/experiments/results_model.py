@@ -112,7 +112,8 @@ class TrialsModel(QAbstractTableModel):
             return "–"
         key = FIXED[column] if column < len(FIXED) else "param"
         if key == "state":
-            return raw.lower() + (" (baseline)" if row.get("baseline") else "")
+            state = "stopped" if row.get("interrupted") else raw.lower()
+            return state + (" (baseline)" if row.get("baseline") else "")
         if key == "objective":
             return f"{100 * raw:.2f}%" if "accuracy" in self.metric else f"{raw:.4f}"
         if key == "time":
