@@ -117,6 +117,7 @@ class Sweep:
             # the run's best.pt is then the epoch the sweep scores the trial by
             self.project.training = self.project.training.replace(monitor=self.metric)
         self.lock = threading.RLock()
+        self._emit_lock = threading.Lock()
         self.session = _Session()
         self.study = None
 
@@ -235,8 +236,9 @@ class Sweep:
     # --- running ---------------------------------------------------------------------------------
     def emit(self, data: dict[str, Any]) -> None:
         data = plain_json(data)
-        for listener in self.listeners:
-            listener(data)
+        with self._emit_lock:  # parallel trials' events: whole lines, one at a time
+            for listener in self.listeners:
+                listener(data)
 
     def run(self) -> dict[str, Any]:
         """Run trials until the budget is spent or the sweep is stopped; returns the results."""
@@ -305,6 +307,7 @@ class Sweep:
         self.emit({"kind": "trial_started", "trial": number, "params": params, "run_dir": str(run_dir),
                    "baseline": baseline})
         start = perf_counter()
+
         def report(value: float, epoch: int, final: bool) -> bool:
             return self._report(trial, value, epoch, final)
 
@@ -314,13 +317,17 @@ class Sweep:
         except InvalidTrialError as err:
             watcher.error = str(err)
         else:
-            self._train(trial_project, run_dir, watcher, worker)
+            try:
+                self._train(trial_project, run_dir, watcher, worker)
+            except Exception as err:  # noqa: BLE001 - e.g. a child process that cannot start: a failed trial
+                watcher.error = watcher.error or f"{type(err).__name__}: {err}"
         seconds = perf_counter() - start
         state, message, interrupted = self._judge(watcher)
-        for key, value in (("run_dir", str(run_dir) if run_dir.exists() else ""), ("epochs", watcher.epochs),
-                           ("seconds", seconds), ("message", message), ("interrupted", interrupted)):
-            trial.set_user_attr(key, value)
-        with self.lock:
+        attrs = (("run_dir", str(run_dir) if run_dir.exists() else ""), ("epochs", watcher.epochs),
+                 ("seconds", seconds), ("message", message), ("interrupted", interrupted))
+        with self.lock:  # one writer at a time: parallel trials share the SQLite study
+            for key, value in attrs:
+                trial.set_user_attr(key, value)
             if state == "COMPLETE":
                 frozen = self.study.tell(trial, watcher.best)
             else:
