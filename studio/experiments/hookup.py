@@ -22,7 +22,9 @@ def install_experiments(window) -> ExperimentsPanel:
     inspector = window.inspector
     inspector.param_accessory = lambda network, block_id, param: block_param_toggle(
         window.document, network, block_id, param)
-    inspector.show_block(inspector.network, inspector.block_id) if inspector.block_id else None
+    if inspector.block_id is not None:  # a block already shown gets its switches now
+        inspector._build()
+        inspector.refresh()
     panel.openProjectRequested.connect(lambda path: window.files.open_path(path, as_copy=True))
 
     def show_runs(run_dir) -> None:
