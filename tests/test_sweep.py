@@ -117,3 +117,19 @@ def test_a_stopped_sweep_resumes_from_its_study(project_file, tmp_path):
 def test_resume_needs_a_sweep_folder(tmp_path, capsys):
     assert main(["sweep", "--resume", str(tmp_path)]) == 2
     assert "not a sweep folder" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_parallel_trials_run_in_child_processes(project_file, tmp_path, capsys):
+    space = _space(tmp_path, [{"target": "training.lr", "choices": [1e-6, 1e-2]}])
+    out = tmp_path / "sweep"
+    assert main(["sweep", str(project_file), "--space", space, "--sampler", "grid", "--parallel", "2",
+                 "--out", str(out)]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert [r["state"] for r in results["trials"]] == ["COMPLETE", "COMPLETE"]
+    assert results["best"]["params"] == {"training.lr": 0.01}
+    logs = sorted(p.name for p in (out / "logs").iterdir())  # each trial had a process of its own
+    assert logs == [f"trial_{n:04d}.{ext}" for n in range(2) for ext in ("json", "log")]
+    for n in range(2):
+        assert json.loads((out / f"trial_{n:04d}" / "summary.json").read_text())["sweep"]["trial"] == n
+    assert "best: trial" in capsys.readouterr().out
