@@ -81,6 +81,10 @@ class ExperimentsPanel(QWidget):
         self.stop_button.setEnabled(False)
         self.stop_button.setToolTip("Stop after saving the running trial; `deepwire sweep --resume` goes on")
         self.stop_button.clicked.connect(self.stop)
+        self.resume_button = QPushButton("Resume")
+        self.resume_button.setEnabled(False)
+        self.resume_button.setToolTip("Continue the stopped sweep up to the number of trials set here")
+        self.resume_button.clicked.connect(self.resume)
         self.trials = self._spin(1, 10000, 20, "trials", "How many trials (each one a full training run)")
         self.minutes = self._spin(0, 100000, 0, "minutes", "Time budget in minutes (0: none)")
         self.epochs = self._spin(0, 100000, 0, "epochs", "Epochs per trial (0: the project's own setting)")
@@ -104,6 +108,7 @@ class ExperimentsPanel(QWidget):
         top = QHBoxLayout()
         top.addWidget(self.run_button)
         top.addWidget(self.stop_button)
+        top.addWidget(self.resume_button)
         for label, widget in (("Trials", self.trials), ("Minutes", self.minutes), ("Epochs", self.epochs),
                               ("Sampler", self.sampler)):
             top.addSpacing(6)
@@ -338,6 +343,18 @@ class ExperimentsPanel(QWidget):
         self._say(f"Starting {self.trials.value()} trials in {self.sweep_dir} …")
         return True
 
+    def resume(self) -> bool:
+        """Continue the last sweep (stopped, or out of time) in its folder, up to the trials set now."""
+        if self.worker.running or self.sweep_dir is None:
+            return False
+        args = ["--trials", str(self.trials.value())]
+        if self.minutes.value():
+            args += ["--max-seconds", str(self.minutes.value() * 60)]
+        self._clear()
+        self.worker.resume(self.sweep_dir, args)
+        self._say(f"Resuming the sweep in {self.sweep_dir} …")
+        return True
+
     def stop(self) -> None:
         self.worker.stop()
         self._say("Stopping after the running trial saves …")
@@ -350,6 +367,7 @@ class ExperimentsPanel(QWidget):
     def _running_changed(self, running: bool) -> None:
         self.run_button.setEnabled(not running)
         self.stop_button.setEnabled(running)
+        self.resume_button.setEnabled(False)
 
     def _on_event(self, event: dict) -> None:
         kind = event["kind"]
@@ -429,6 +447,7 @@ class ExperimentsPanel(QWidget):
         return text + "."
 
     def _on_ended(self, reason: str, message: str) -> None:
+        self.resume_button.setEnabled(reason in ("stopped", "time_limit") and self.sweep_dir is not None)
         if message:
             self._say(f"The sweep {reason}: {message}")
             self.message.emit(f"Sweep {reason}: {message.splitlines()[0]}", 10000)

@@ -49,7 +49,15 @@ class SweepWorker(QObject):
             return
         self._tmp = tempfile.TemporaryDirectory(prefix="deepwire-sweep-")
         path = snapshot(project, base_dir, Path(self._tmp.name))
-        self.sweep_dir = Path(sweep_dir)
+        self._launch(Path(sweep_dir), base_dir, [str(path), "--out", str(sweep_dir), *args])
+
+    def resume(self, sweep_dir: Path, args: list[str]) -> None:
+        """Continue the sweep stored in `sweep_dir` (its study, settings and project are there)."""
+        if self.process is None:
+            self._launch(Path(sweep_dir), None, ["--resume", str(sweep_dir), *args])
+
+    def _launch(self, sweep_dir: Path, base_dir: Path | None, args: list[str]) -> None:
+        self.sweep_dir = sweep_dir
         self.finished_event = None
         self._stderr.clear()
         self._buffer = b""
@@ -65,8 +73,7 @@ class SweepWorker(QObject):
         process.finished.connect(self._finished)
         process.errorOccurred.connect(self._error)
         self.process = process
-        process.start(sys.executable, ["-m", "runtime.cli", "sweep", str(path), "--events", "jsonl",
-                                       "--out", str(self.sweep_dir), *args])
+        process.start(sys.executable, ["-m", "runtime.cli", "sweep", "--events", "jsonl", *args])
         self.runningChanged.emit(True)
 
     def stop(self) -> None:
