@@ -283,6 +283,8 @@ class Project:
     training: TrainingConfig = field(default_factory=TrainingConfig)
     seed: int = 0
     description: str = ""
+    # the Experiments panel's sweep: {"space": [...], "trials": 20, "sampler": "tpe", ...}; see runtime/sweep
+    experiment: dict[str, Any] = field(default_factory=dict)
 
     def network(self, name: str | None = None) -> Network:
         """The named network, or the first one when no name is given."""
@@ -295,4 +297,5 @@ class Project:
 
     def copy(self) -> Project:
         return Project(self.name, [n.copy() for n in self.networks], copy.deepcopy(self.data),
-                       copy.deepcopy(self.training), self.seed, self.description)
+                       copy.deepcopy(self.training), self.seed, self.description,
+                       copy.deepcopy(self.experiment))

@@ -104,6 +104,8 @@ def project_to_dict(project: Project) -> dict[str, Any]:
                    "options": _plain(project.data.options, "data > options")}
     out["training"] = _plain(project.training.changed(), "training")
     out["networks"] = [_network_to_dict(net) for net in project.networks]
+    if project.experiment:  # only when there is one, so files without a sweep stay byte-identical
+        out["experiment"] = _plain(project.experiment, "experiment")
     return out
 
 

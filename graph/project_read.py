@@ -185,7 +185,10 @@ def _nonempty_text(obj: dict[str, Any], key: str, where: str) -> str:
     return text
 
 
-_TOP_FIELDS = ("format", "version", "name", "description", "seed", "data", "training", "networks")
+_TOP_FIELDS = ("format", "version", "name", "description", "seed", "data", "training", "networks",
+               "experiment")
+# the sweep settings a project may keep (the space entries themselves are checked by runtime/sweep)
+_EXPERIMENT_FIELDS = ("space", "trials", "sampler", "max_seconds", "metric", "epochs", "parallel")
 
 
 def read_project(data: Any, registry: Registry) -> Project:
@@ -239,7 +242,19 @@ def _read_current(data: dict[str, Any], registry: Registry) -> Project:
                              f"and networks[{i}]); give each network its own name")
         first_with_name[net.name] = i
         networks.append(net)
-    return Project(name, networks, data_spec, training, seed, description)
+    experiment = _read_experiment(_field(data, "experiment", "object", "", {}))
+    return Project(name, networks, data_spec, training, seed, description, experiment)
+
+
+def _read_experiment(value: dict[str, Any]) -> dict[str, Any]:
+    """The experiment's shape only: which settings vary is checked against the blocks when it runs."""
+    obj = _object(value, "experiment", "'experiment'", _EXPERIMENT_FIELDS)
+    space = _field(obj, "space", "list", "experiment", [])
+    for i, entry in enumerate(space):
+        entry_obj = _object(entry, f"experiment > space[{i}]", "a space entry",
+                            ("target", "kind", "low", "high", "log", "step", "choices", "grid"))
+        _nonempty_text(entry_obj, "target", f"experiment > space[{i}]")
+    return dict(obj)
 
 
 def _read_data(value: Any) -> DataSpec:

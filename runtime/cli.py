@@ -23,6 +23,7 @@ COMMANDS = {
     "examples": "List the bundled example projects.",
     "preview": "One block's output for a few samples (feature maps, sequences, attention) as .npz.",
     "sample": "Continue a text prompt with a trained language-model run.",
+    "sweep": "Search hyper-parameters and block parameters (optuna); one run folder per trial.",
     "train": "Train a project headless, with a progress bar or JSON-lines events.",
 }
 

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
     QFormLayout,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QScrollArea,
@@ -60,6 +61,9 @@ class Inspector(QWidget):
         self.block_id: str | None = None
         self.editors: dict[str, ParamEditor] = {}
         self.errors: dict[str, QLabel] = {}
+        # (network, block id, Param) -> a widget shown beside the editor, or None (the Experiments
+        # panel's "vary" switch; set by studio/experiments/hookup.py)
+        self.param_accessory = None
 
         self.title = _label("", "heading")
         self.help = _label("", "help")
@@ -175,7 +179,15 @@ class Inspector(QWidget):
             column = QVBoxLayout(row)
             column.setContentsMargins(0, 0, 0, 0)
             column.setSpacing(2)
-            column.addWidget(editor)
+            extra = self.param_accessory(self.network, block.id, param) if self.param_accessory else None
+            if extra is None:
+                column.addWidget(editor)
+            else:
+                line = QHBoxLayout()
+                line.setSpacing(4)
+                line.addWidget(editor, 1)
+                line.addWidget(extra)
+                column.addLayout(line)
             column.addWidget(error)
             label = QLabel(param.name)
             label.setToolTip(param.help)

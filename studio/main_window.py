@@ -21,6 +21,7 @@ from graph.blocks import default_registry
 from graph.spec import Registry
 from studio.clipboard import ClipboardError
 from studio.document import Document
+from studio.experiments.hookup import install_experiments
 from studio.files import Autosave, RecentFiles
 from studio.import_dialog import ImportController
 from studio.insight.hookup import install_insight
@@ -106,6 +107,7 @@ class MainWindow(QMainWindow):
         self._fitted = False
         self._build_actions()
         install_insight(self)  # gradient flow colours and the Preview panel (studio/insight)
+        install_experiments(self)  # hyper-parameter sweeps: the Experiments panel, "vary" in the Inspector
         self._update_title()
         self.resize(1360, 860)
 

@@ -1,0 +1,1 @@
+"""The Experiments panel: hyper-parameter sweeps (runtime/sweep) from the studio."""
