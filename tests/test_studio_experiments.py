@@ -95,3 +95,14 @@ def test_tick_parameters_run_a_sweep_sort_results_and_open_the_best(window, qtbo
     panel.show_runs.click()
     assert window.runs.folder == panel.sweep_dir
     assert {f"trial_{n:04d}" for n in range(2)} <= set(window.runs.runs)
+
+
+def test_the_bottom_docks_leave_the_palette_its_width(window):
+    from PySide6.QtWidgets import QDockWidget
+
+    docks = {dock.windowTitle(): dock for dock in window.findChildren(QDockWidget)}
+    # the bottom docks share the width between palette and inspector: none may demand most of it
+    assert docks["Experiments"].minimumSizeHint().width() < 700
+    assert max(dock.minimumSizeHint().width() for dock in docks.values()
+               if window.dockWidgetArea(dock) == Qt.DockWidgetArea.BottomDockWidgetArea) < 700
+    assert docks["Blocks"].width() >= 150

@@ -23,6 +23,7 @@ from PySide6.QtCore import QCoreApplication, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
+    QGridLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -105,18 +106,24 @@ class ExperimentsPanel(QWidget):
         self.show_runs = QPushButton("Show trials in Runs")
         self.show_runs.setEnabled(False)
         self.show_runs.clicked.connect(self._show_runs)
-        top = QHBoxLayout()
-        top.addWidget(self.run_button)
-        top.addWidget(self.stop_button)
-        top.addWidget(self.resume_button)
-        for label, widget in (("Trials", self.trials), ("Minutes", self.minutes), ("Epochs", self.epochs),
-                              ("Sampler", self.sampler)):
-            top.addSpacing(6)
-            top.addWidget(QLabel(label))
-            top.addWidget(widget)
-        top.addStretch(1)
-        top.addWidget(self.open_best)
-        top.addWidget(self.show_runs)
+        # Two short rows instead of one long one: the bottom dock shares its width with the canvas,
+        # and a wide minimum here would squeeze the palette beside it.
+        run_row = QHBoxLayout()
+        run_row.addWidget(self.run_button)
+        run_row.addWidget(self.stop_button)
+        run_row.addWidget(self.resume_button)
+        run_row.addStretch(1)
+        budget = QGridLayout()
+        for index, (label, widget) in enumerate((("Trials", self.trials), ("Minutes", self.minutes),
+                                                 ("Epochs", self.epochs), ("Sampler", self.sampler))):
+            budget.addWidget(QLabel(label), index // 2, (index % 2) * 2)
+            budget.addWidget(widget, index // 2, (index % 2) * 2 + 1)
+        budget.setColumnStretch(1, 1)
+        budget.setColumnStretch(3, 1)
+        result_row = QHBoxLayout()
+        result_row.addWidget(self.open_best)
+        result_row.addWidget(self.show_runs)
+        result_row.addStretch(1)
 
         # --- the space table ---
         self.space_table = QTableWidget(0, len(SPACE_COLUMNS))
@@ -152,6 +159,8 @@ class ExperimentsPanel(QWidget):
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addLayout(run_row)
+        left_layout.addLayout(budget)
         heading = QLabel("Search space")
         heading.setProperty("role", "heading")
         left_layout.addWidget(heading)
@@ -180,14 +189,18 @@ class ExperimentsPanel(QWidget):
         self.tabs.addTab(self.scatter, "Setting vs objective")
         self.tabs.addTab(self.importance, "Importance")
 
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addLayout(result_row)
+        right_layout.addWidget(self.tabs, 1)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
-        splitter.addWidget(self.tabs)
+        splitter.addWidget(right)
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([430, 800])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
-        layout.addLayout(top)
         layout.addWidget(self.status)
         layout.addWidget(splitter, 1)
 
