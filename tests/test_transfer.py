@@ -314,3 +314,29 @@ def test_cli_check_marks_frozen_blocks_and_train_takes_init_and_from_scratch(tmp
     assert not any(b.get("frozen") for b in snapshot["networks"][0]["blocks"])
     # unfrozen and random, with the source's seed and settings: fc1 learns exactly as it did there
     assert torch.equal(_weights(tmp_path / "scratch", "best.pt")["fc1.weight"], pretrained)
+
+
+def test_a_new_head_of_another_size_starts_fresh_while_the_rest_is_copied(tmp_path):
+    """Fine-tuning for other classes: without init_blocks, the resized classifier is left out."""
+    from runtime.build import build_models
+    from runtime.train.transfer import apply_transfer
+
+    data = digits_images(train=64, val=32)
+    run_training(project(small_cnn(), epochs=1), data, tmp_path / "source")
+    net = small_cnn()
+    net.block("fc").params["features"] = 5
+    net.block("head").params["classes"] = 5
+    target = project(net, init_checkpoint=str(tmp_path / "source"), freeze_init=True)
+    models, compiled = build_models(target, REGISTRY)
+    fresh_fc = models["model"].fc.weight.detach().clone()
+    plan = apply_transfer(target, models, compiled, [tmp_path])
+    source = _weights(tmp_path / "source", "best.pt")
+    assert torch.equal(models["model"].conv.weight, source["conv.weight"])
+    assert torch.equal(models["model"].fc.weight, fresh_fc)  # random, as built
+    assert plan.resized == ["fc"] and plan.frozen == {"model": ["conv", "bn"]}
+    assert "fc differ in size from the file's and start from random weights" in plan.describe()
+    # named explicitly, the same mismatch is an error that says what differs
+    named = project(net, init_checkpoint=str(tmp_path / "source"), init_blocks="conv, fc")
+    models, compiled = build_models(named, REGISTRY)
+    with pytest.raises(SetupError, match=r"block 'fc' weight 'weight' has shape \(10, 128\)"):
+        apply_transfer(named, models, compiled, [tmp_path])

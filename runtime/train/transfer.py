@@ -50,6 +50,8 @@ class TransferPlan:
     copied: dict[str, list[str]] = field(default_factory=dict)  # started from the weights file
     source: str = ""  # the weights file they came from
     random_frozen: list[str] = field(default_factory=list)  # frozen yet never loaded: they stay random
+    # matched by name without init_blocks, but sized differently (a new head): left at random weights
+    resized: list[str] = field(default_factory=list)
 
     def pretrained_params(self, network: str, model: nn.Module) -> list[nn.Parameter]:
         return [p for attr in self.pretrained.get(network, []) for p in getattr(model, attr).parameters()
@@ -61,6 +63,9 @@ class TransferPlan:
         copied = [attr for attrs in self.copied.values() for attr in attrs]
         if copied:
             parts.append(f"{', '.join(copied)} start from {self.source}")
+        if self.resized:
+            parts.append(f"{', '.join(self.resized)} differ in size from the file's and start from random "
+                         "weights (name them in init_blocks to be told why)")
         for label, table in (("frozen (kept fixed)", self.frozen), ("pretrained, learning at the scaled "
                                                                      "rate", self.pretrained)):
             names = [attr for attrs in table.values() for attr in attrs]
@@ -176,10 +181,11 @@ def apply_transfer(project: Project, models: dict[str, nn.Module], compiled: Com
         plan.source = str(path)
         wanted = resolve_blocks(config.init_blocks, project)
         if "deepwire" in source:
-            copied = _copy_from_run(source["deepwire"], path, wanted, models, compiled)
+            copied = _copy_from_run(source["deepwire"], path, wanted, models, compiled, plan.resized)
         else:
             copied = _copy_from_state_dict(source["state_dict"], path, wanted,
-                                           _key_map(config.init_key_map, project), models, compiled)
+                                           _key_map(config.init_key_map, project), models, compiled,
+                                           plan.resized)
     for net in project.networks:
         if net.name not in models:
             continue
@@ -209,7 +215,7 @@ def apply_transfer(project: Project, models: dict[str, nn.Module], compiled: Com
 
 
 def _copy_from_run(state: dict, path: Path, wanted: dict[str, list[str]], models: dict[str, nn.Module],
-                   compiled: CompiledProject) -> dict[str, list[str]]:
+                   compiled: CompiledProject, resized: list[str]) -> dict[str, list[str]]:
     sources = state.get("block_modules") or {}
     copied: dict[str, list[str]] = {}
     for net_name, model in models.items():
@@ -236,7 +242,8 @@ def _copy_from_run(state: dict, path: Path, wanted: dict[str, list[str]], models
                 src_attr = target_modules[block]
             if src_attr is None:
                 continue
-            found = _take(weights, src_attr, target_modules[block], own, updates, path, block)
+            found = _take(weights, src_attr, target_modules[block], own, updates, path, block,
+                          None if explicit else resized)
             if found:
                 copied.setdefault(net_name, []).append(block)
         model.load_state_dict(updates, strict=False)
@@ -249,6 +256,10 @@ def _copy_from_run(state: dict, path: Path, wanted: dict[str, list[str]], models
                 raise SetupError(f"{path}: no weights for block(s) {', '.join(missing)} in this checkpoint "
                                  f"(the checkpoint has blocks: {', '.join(known) or 'none recorded'}); "
                                  "fix init_blocks")
+    if not copied and resized:
+        raise SetupError(f"{path}: the blocks that match by id ({', '.join(resized)}) all differ in size from "
+                         "the checkpoint's; give them the sizes of the run you copy from, or name the blocks "
+                         "to copy in init_blocks to see what differs")
     if not copied:
         held = _summarise(next(iter(state["models"].values()), {}))
         raise SetupError(f"{path}: no block of this project matches a block of the checkpoint by id "
@@ -259,8 +270,9 @@ def _copy_from_run(state: dict, path: Path, wanted: dict[str, list[str]], models
 
 def _copy_from_state_dict(weights: dict[str, torch.Tensor], path: Path, wanted: dict[str, list[str]],
                           key_map: dict[str, dict[str, str]], models: dict[str, nn.Module],
-                          compiled: CompiledProject) -> dict[str, list[str]]:
+                          compiled: CompiledProject, resized: list[str]) -> dict[str, list[str]]:
     copied: dict[str, list[str]] = {}
+    misfits: list[tuple] = []  # (prefix, attr, own, block) of blocks left out for their sizes
     for net_name, model in models.items():
         target_modules = compiled.networks[net_name].module_names
         mapped = key_map.get(net_name, {})
@@ -271,13 +283,21 @@ def _copy_from_state_dict(weights: dict[str, torch.Tensor], path: Path, wanted: 
             if not _has_state(own, target_modules.get(block)):
                 continue
             prefix = mapped.get(block, target_modules[block])
-            if _take(weights, prefix, target_modules[block], own, updates, path, block):
+            before = len(resized)
+            if _take(weights, prefix, target_modules[block], own, updates, path, block,
+                     None if wanted else resized):
                 copied.setdefault(net_name, []).append(block)
+            elif len(resized) > before:
+                misfits.append((prefix, target_modules[block], own, block))
             elif wanted:
                 raise SetupError(f"{path}: no weights for block '{block}': the file has no keys starting "
                                  f"with '{prefix}.' (it holds {_summarise(weights)}); map them with "
                                  f"init_key_map, e.g. '<prefix in the file>={block}'")
         model.load_state_dict(updates, strict=False)
+    if not copied and misfits:
+        # nothing fits at all: say exactly what differs for the first one (this raises)
+        prefix, attr, own, block = misfits[0]
+        _take(weights, prefix, attr, own, {}, path, block)
     if not copied:
         names = ", ".join(f"{b}: {a}" for n in models for b, a in compiled.networks[n].module_names.items())
         raise SetupError(f"{path}: no key of this state_dict matches a block of the project (it holds "
@@ -291,10 +311,21 @@ def _has_state(own: dict[str, torch.Tensor], attr: str | None) -> bool:
 
 
 def _take(weights: dict[str, torch.Tensor], src_prefix: str, dst_attr: str, own: dict[str, torch.Tensor],
-          updates: dict[str, torch.Tensor], path: Path, block: str) -> bool:
-    """Queue every weight under `src_prefix.` for `dst_attr.`; False when there is none."""
-    found = False
+          updates: dict[str, torch.Tensor], path: Path, block: str, resized: list[str] | None = None) -> bool:
+    """Queue every weight under `src_prefix.` for `dst_attr.`; False when there is none.
+
+    With `resized` (blocks matched automatically, not named by the user), a block whose weights do
+    not fit is left out and listed there instead of stopping the run: replacing the head of a
+    pretrained network with one for other classes is the usual fine-tuning move, not a mistake.
+    """
     start = src_prefix + "." if src_prefix else ""
+    if resized is not None and any(
+            f"{dst_attr}.{key[len(start):]}" not in own
+            or tuple(own[f"{dst_attr}.{key[len(start):]}"].shape) != tuple(value.shape)
+            for key, value in weights.items() if key.startswith(start)):
+        resized.append(block)
+        return False
+    found = False
     for key, value in weights.items():
         if not key.startswith(start):
             continue
