@@ -258,8 +258,8 @@ def _copy_from_run(state: dict, path: Path, wanted: dict[str, list[str]], models
                                  "fix init_blocks")
     if not copied and resized:
         raise SetupError(f"{path}: the blocks that match by id ({', '.join(resized)}) all differ in size "
-                         "from the checkpoint's; give them the sizes of the run you copy from, or name the blocks "
-                         "to copy in init_blocks to see what differs")
+                         "from the checkpoint's; give them the sizes of the run you copy from, or name "
+                         "the blocks to copy in init_blocks to see what differs")
     if not copied:
         held = _summarise(next(iter(state["models"].values()), {}))
         raise SetupError(f"{path}: no block of this project matches a block of the checkpoint by id "
