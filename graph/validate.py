@@ -102,6 +102,43 @@ class AnalysisCache:
         return self._structure
 
 
+# Token ids are integers: blocks that only move values keep them so, every other block computes
+# with floats and fails on them at run time, so ids must reach an Embedding (tag "token_ids") first.
+_MOVES_VALUES = frozenset({"Flatten", "Reshape", "Permute"})
+
+
+def _token_ids(network: Network, structure: _Structure) -> list[Diagnostic]:
+    """Errors where integer token ids reach a block that computes, or float values reach an Embedding."""
+    diags: list[Diagnostic] = []
+    holds_ids: set[str] = set()
+    for bid in structure.order.blocks:
+        spec, block = structure.specs[bid], network.blocks[bid]
+        if spec is None:
+            continue
+        sources = [e.src for e in network.edges_into(bid)]
+        if spec.role == "input":
+            if spec.type_id == "TokenInput":
+                holds_ids.add(bid)
+            continue
+        from_ids = [s for s in sources if s in holds_ids]
+        if "token_ids" in spec.tags:
+            if sources and not from_ids and block.enabled:
+                diags.append(Diagnostic(ERROR, "token_ids", f"{block_label(spec, block)} looks up token ids, "
+                                        "but receives float values: feed it from a Token ids input",
+                                        bid, network=network.name))
+            continue
+        if not from_ids:
+            continue
+        if (spec.type_id in _MOVES_VALUES or not block.enabled) and len(from_ids) == len(sources):
+            holds_ids.add(bid)
+            continue
+        names = ", ".join(f"'{network.blocks[s].name}'" for s in from_ids)
+        diags.append(Diagnostic(ERROR, "token_ids", f"{block_label(spec, block)} receives integer token ids "
+                                f"from {names}; put an Embedding before it (it turns each id into a vector)",
+                                bid, network=network.name))
+    return diags
+
+
 def _structural(network: Network, registry: Registry, structure: _Structure) -> list[Diagnostic]:
     diags: list[Diagnostic] = []
     net = network.name
@@ -159,7 +196,8 @@ def analyse(network: Network, registry: Registry, cache: AnalysisCache | None = 
     cache = cache or AnalysisCache()
     structure = cache.structure(network, registry)
     inference = infer(network, registry, cache.shapes, structure.order)
-    diagnostics = _structural(network, registry, structure) + inference.diagnostics
+    diagnostics = _structural(network, registry, structure) + _token_ids(network, structure)
+    diagnostics += inference.diagnostics
     rank = {bid: i for i, bid in enumerate(network.blocks)}
     # errors first, then in canvas order, so lists read top to bottom
     diagnostics.sort(key=lambda d: (d.severity != ERROR, rank.get(d.block, -1)))

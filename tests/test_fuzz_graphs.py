@@ -1,0 +1,194 @@
+"""Fuzz: random graphs from the whole block catalog compile to exactly the shapes inference promised.
+
+Each example is a random DAG (`tests.strategies.graph_projects`): one or two
+input blocks of random shapes, then blocks of every non-input type with small
+random parameters, wired to random earlier outputs (merges included), then
+one to three heads. Every example must end one of two ways, never with an
+unhandled exception:
+
+  valid      `analyse` finds no error; the project compiles, builds, runs a
+             random batch; the real output of EVERY block that has a forward
+             line (read from the forward frame's locals with a tracer, so
+             function-call blocks like `torch.relu(x)` are checked too) has the
+             inferred shape; the returned outputs have the compiled output
+             shapes; and the Python export, written to a file and imported
+             fresh, gives bit-identical outputs with the same weights.
+  diagnosed  `analyse` reports at least one error and `compile_project`
+             refuses with CompileError carrying diagnostics.
+
+Default: 40 examples (a few seconds). Slow (`-m slow`): 400 examples.
+The counts are printed (`pytest -s`) and asserted: both outcomes must occur.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import sys
+import uuid
+from collections import Counter
+
+import pytest
+import torch
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from graph.compiler import CompileError, compile_project
+from graph.validate import analyse
+from runtime.build import load_source
+from runtime.export import as_tuple, export_python, sample_inputs, vocab_sizes
+from tests.strategies import graph_projects
+
+DEFAULT_EXAMPLES = 40
+SLOW_EXAMPLES = 400
+
+
+def _assigned_names(source: str, lines: dict[str, int]) -> dict[int, tuple[str, str]]:
+    """forward line -> (block id, the local it assigns), from the generated source's syntax tree."""
+    by_line = {line: bid for bid, line in lines.items()}
+    targets: dict[int, tuple[str, str]] = {}
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Assign) and node.lineno in by_line:
+            assert node.end_lineno == node.lineno, "one line per block"
+            (target,) = node.targets
+            assert isinstance(target, ast.Name), ast.dump(target)
+            targets[node.lineno] = (by_line[node.lineno], target.id)
+    assert set(targets) == set(by_line), "every block line assigns one local"
+    return targets
+
+
+def traced_outputs(model: torch.nn.Module, inputs,
+                   targets: dict[int, tuple[str, str]]) -> tuple[tuple, dict[str, object]]:
+    """Run forward and record, per block, the value its line assigned (read just after the line ran)."""
+    seen: dict[str, object] = {}
+    pending: list[tuple[str, str]] = []
+
+    def local(frame, event, arg):
+        if event == "exception":  # the line failed: let the error itself surface
+            pending.clear()
+        if event in ("line", "return") and pending:
+            block_id, name = pending.pop()
+            seen[block_id] = frame.f_locals[name]
+        if event == "line" and frame.f_lineno in targets:
+            pending.append(targets[frame.f_lineno])
+        return local
+
+    forward_code = type(model).forward.__code__  # not the helper classes' forward in the same file
+
+    def outer(frame, event, arg):
+        return local if frame.f_code is forward_code else None
+
+    old = sys.gettrace()
+    sys.settrace(outer)
+    try:
+        with torch.no_grad():
+            out = as_tuple(model(*inputs))
+    finally:
+        sys.settrace(old)
+    return out, seen
+
+
+def _import_file(path):
+    name = f"fuzz_export_{uuid.uuid4().hex}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        del sys.modules[name]
+    return module
+
+
+def check_graph(project, registry, tmp_dir) -> str:
+    """'valid' or 'diagnosed' (see the module docstring); any other outcome fails the test."""
+    network = project.networks[0]
+    analysis = analyse(network, registry)
+    if not analysis.ok:
+        with pytest.raises(CompileError) as refused:
+            compile_project(project, registry)
+        assert refused.value.diagnostics, "a refused compile names its problems"
+        return "diagnosed"
+
+    compiled = compile_project(project, registry)
+    info = compiled.network(network.name)
+    module = load_source(compiled.source, "fuzz_model")
+    torch.manual_seed(0)
+    model = getattr(module, info.class_name)()
+    model.eval()
+    generator = torch.Generator().manual_seed(1)
+    inputs = sample_inputs(info, 2, vocab_sizes(project, network.name), generator)
+
+    targets = _assigned_names(compiled.source, info.lines)
+    outputs, seen = traced_outputs(model, inputs, targets)
+    assert set(seen) == set(info.lines), "the tracer saw every block line run"
+    for block_id, value in seen.items():
+        assert isinstance(value, torch.Tensor), (block_id, type(value))
+        inferred = analysis.shapes[block_id]
+        where = f"{block_id} ({network.block(block_id).type})"
+        assert tuple(value.shape) == (2, *inferred), f"{where}: real {value.shape}, inferred {inferred}"
+    assert [tuple(o.shape) for o in outputs] == [(2, *s) for s in info.output_shapes]
+    for head, shape in zip(info.output_blocks, info.output_shapes):
+        assert analysis.shapes[head] == shape
+
+    path = export_python(project, registry, tmp_dir / f"model_{uuid.uuid4().hex[:8]}.py")
+    exported = getattr(_import_file(path), info.class_name)()
+    exported.load_state_dict(model.state_dict())
+    exported.eval()
+    with torch.no_grad():
+        again = as_tuple(exported(*inputs))
+    torch.testing.assert_close(again, outputs, atol=0, rtol=0, equal_nan=True)
+    return "valid"
+
+
+def run_fuzz(registry, tmp_dir, examples: int) -> Counter:
+    counts: Counter = Counter()
+
+    # no shrinking: on a failure the first example is reported at once, not after minutes of search
+    @settings(max_examples=examples, deadline=None, database=None, print_blob=True,
+              phases=(Phase.explicit, Phase.generate),
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                     HealthCheck.filter_too_much])
+    @given(project=graph_projects(registry))
+    def fuzz(project):
+        counts[check_graph(project, registry, tmp_dir)] += 1
+
+    torch.set_num_threads(1)
+    fuzz()
+    return counts
+
+
+def _report(counts: Counter, examples: int) -> None:
+    print(f"\nrandom graphs: {sum(counts.values())} tried, {counts['valid']} valid (compiled, shapes and "
+          f"export checked), {counts['diagnosed']} diagnosed, 0 crashes")
+    # hypothesis may stop early once it has exhausted small inputs, never here
+    assert sum(counts.values()) >= examples * 0.9
+    assert counts["valid"] >= examples * 0.25, counts  # the strategy must reach compiling graphs
+    assert counts["diagnosed"] >= 1, counts
+
+
+def test_random_graphs_compile_to_their_inferred_shapes_or_are_diagnosed(registry, tmp_path):
+    counts = run_fuzz(registry, tmp_path, DEFAULT_EXAMPLES)
+    _report(counts, DEFAULT_EXAMPLES)
+
+
+@pytest.mark.slow
+def test_many_random_graphs_compile_to_their_inferred_shapes_or_are_diagnosed(registry, tmp_path):
+    counts = run_fuzz(registry, tmp_path, SLOW_EXAMPLES)
+    _report(counts, SLOW_EXAMPLES)
+
+
+def test_every_block_type_reaches_a_compiled_graph(registry, tmp_path):
+    """The strategy is not blind to part of the catalog: each type compiles in some drawn graph."""
+    seen: set[str] = set()
+
+    @settings(max_examples=150, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(project=graph_projects(registry), data=st.data())
+    def collect(project, data):
+        if analyse(project.networks[0], registry).ok:
+            seen.update(b.type for b in project.networks[0].blocks.values())
+
+    collect()
+    missing = {spec.type_id for spec in registry} - seen
+    assert not missing, f"never in a valid random graph: {sorted(missing)}"
