@@ -99,11 +99,20 @@ def _compile_class(network: Network, registry: Registry, analysis: Analysis, cla
     input_blocks = [bid for bid in blocks if specs[bid].role == "input"]
     heads = [bid for bid in blocks if specs[bid].role == "head"]
     end = len(topo)
+    # a disabled block passes its input through: it holds no value of its own, so uses of it are
+    # uses of the value it passes on (its owner), which must stay alive for them
+    owner: dict[str, str] = {}
+    for bid in topo:
+        if specs[bid].role not in ("input", "head") and not blocks[bid].enabled:
+            first = specs[bid].input_ports(inference.params[bid])[0].name
+            owner[bid] = owner[port_source[bid][first]]
+        else:
+            owner[bid] = bid
     # a value dies after its last consumer; heads keep theirs alive until `return`
-    last_use = {
-        bid: max((end if specs[c].role == "head" else position[c]) for c in consumers.get(bid, [bid]))
-        for bid in topo
-    }
+    last_use = {bid: position[bid] for bid in topo}
+    for bid in topo:
+        for c in consumers.get(bid, []):
+            last_use[owner[bid]] = max(last_use[owner[bid]], end if specs[c].role == "head" else position[c])
 
     arg_names = [local_reserved.name(blocks[bid].name, key=bid, fallback="inputs") for bid in input_blocks]
     var: dict[str, str] = dict(zip(input_blocks, arg_names))
@@ -143,9 +152,9 @@ def _compile_class(network: Network, registry: Registry, analysis: Analysis, cla
             template_args["self"] = f"self.{attr}"
         expr = emission.forward.format(**template_args)
 
-        dying = [sources[p] for p in ports
-                 if last_use[sources[p]] == position[bid] and specs[sources[p]].role != "input"]
-        for src in dict.fromkeys(sources[p] for p in ports):
+        owners = [owner[sources[p]] for p in ports]
+        dying = [src for src in owners if last_use[src] == position[bid] and specs[src].role != "input"]
+        for src in dict.fromkeys(owners):
             if last_use[src] == position[bid] and live.get(var[src]) == src:
                 del live[var[src]]
         # reuse a dead input's name, preferring "x" so chains read x = f(x)

@@ -108,9 +108,9 @@ _MOVES_VALUES = frozenset({"Flatten", "Reshape", "Permute"})
 
 
 def _token_ids(network: Network, structure: _Structure) -> list[Diagnostic]:
-    """Errors where integer token ids reach a block that computes, or float values reach an Embedding."""
+    """Errors where token ids reach a block that computes, floats reach an Embedding, or ids outgrow it."""
     diags: list[Diagnostic] = []
-    holds_ids: set[str] = set()
+    vocab: dict[str, int] = {}  # blocks whose output is token ids -> how many different ids they hold
     for bid in structure.order.blocks:
         spec, block = structure.specs[bid], network.blocks[bid]
         if spec is None:
@@ -118,25 +118,35 @@ def _token_ids(network: Network, structure: _Structure) -> list[Diagnostic]:
         sources = [e.src for e in network.edges_into(bid)]
         if spec.role == "input":
             if spec.type_id == "TokenInput":
-                holds_ids.add(bid)
+                vocab[bid] = _whole(block.params.get("vocab_size"))
             continue
-        from_ids = [s for s in sources if s in holds_ids]
-        if "token_ids" in spec.tags:
-            if sources and not from_ids and block.enabled:
-                diags.append(Diagnostic(ERROR, "token_ids", f"{block_label(spec, block)} looks up token ids, "
-                                        "but receives float values: feed it from a Token ids input",
-                                        bid, network=network.name))
+        from_ids = [s for s in sources if s in vocab]
+        label = block_label(spec, block)
+        if "token_ids" in spec.tags and block.enabled:
+            size = _whole(block.params.get("vocab_size"))
+            needed = max((vocab[s] for s in from_ids), default=0)
+            if sources and not from_ids:
+                diags.append(Diagnostic(ERROR, "token_ids", f"{label} looks up token ids, but receives float "
+                                        "values: feed it from a Token ids input", bid, network=network.name))
+            elif 0 < size < needed:
+                diags.append(Diagnostic(ERROR, "token_ids", f"{label} has vocab_size {size}, but its input "
+                                        f"holds ids up to {needed - 1}: set vocab_size to at least {needed}",
+                                        bid, param="vocab_size", network=network.name))
             continue
         if not from_ids:
             continue
         if (spec.type_id in _MOVES_VALUES or not block.enabled) and len(from_ids) == len(sources):
-            holds_ids.add(bid)
+            vocab[bid] = max(vocab[s] for s in from_ids)
             continue
         names = ", ".join(f"'{network.blocks[s].name}'" for s in from_ids)
-        diags.append(Diagnostic(ERROR, "token_ids", f"{block_label(spec, block)} receives integer token ids "
-                                f"from {names}; put an Embedding before it (it turns each id into a vector)",
+        diags.append(Diagnostic(ERROR, "token_ids", f"{label} receives integer token ids from {names}; "
+                                "put an Embedding before it (it turns each id into a vector)",
                                 bid, network=network.name))
     return diags
+
+
+def _whole(value) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def _structural(network: Network, registry: Registry, structure: _Structure) -> list[Diagnostic]:

@@ -312,13 +312,13 @@ def graph_networks(draw, registry: Registry, max_layers: int = 8) -> Network:
     blocks: list[Block] = []
     edges: list[Edge] = []
     shapes: dict[str, tuple | None] = {}
-    ids: set[str] = set()  # blocks whose output is integer token ids
+    ids: dict[str, int] = {}  # blocks whose output is integer token ids -> their vocabulary size
     for _ in range(draw(st.integers(1, 2))):
         block, shape = draw(_input_block(registry, f"b{len(blocks) + 1}"))
         blocks.append(block)
         shapes[block.id] = shape
         if block.type == "TokenInput":
-            ids.add(block.id)
+            ids[block.id] = block.params["vocab_size"]
     for _ in range(draw(st.integers(0, max_layers))):
         block_id = f"b{len(blocks) + 1}"
         for attempt in range(4):
@@ -336,6 +336,8 @@ def graph_networks(draw, registry: Registry, max_layers: int = 8) -> Network:
             from_ids = [s in ids for s in sources]
             if "token_ids" in spec.tags:
                 fits_values = all(from_ids)
+                if fits_values and draw(st.integers(0, 9)) != 7:  # mostly a table big enough for the ids
+                    params["vocab_size"] = max(params["vocab_size"], ids[first])
             else:
                 fits_values = spec.type_id in _MOVES_VALUES or not any(from_ids)
             if not fits_values:
@@ -346,7 +348,7 @@ def graph_networks(draw, registry: Registry, max_layers: int = 8) -> Network:
                 edges.extend(Edge(s, block_id, p.name) for p, s in zip(ports, sources))
                 shapes[block_id] = out
                 if spec.type_id in _MOVES_VALUES and all(from_ids):
-                    ids.add(block_id)
+                    ids[block_id] = ids[first]
                 break
     produced = sorted(shapes, key=lambda b: int(b[1:]))
     produced = [b for b in produced if b not in ids] or produced
