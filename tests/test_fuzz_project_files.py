@@ -17,7 +17,7 @@ valid Project that saves and loads back to itself. Never another exception.
                right-to-left marks, 4-byte emoji and 100,000-character names
   truncation   a saved project cut at every byte offset (UTF-8 split included)
 
-Default run: one example (digits_gan, two networks). Slow: every bundled example.
+Default run: one example (iris_mlp). Slow: every bundled example.
 Counts are printed with `pytest -s`.
 """
 
@@ -146,12 +146,12 @@ def fuzz_every_field(name: str) -> Counter:
 
 
 def test_every_field_of_a_project_with_every_wrong_value(capsys):
-    counts = fuzz_every_field("digits_gan")
+    counts = fuzz_every_field("iris_mlp")
     tried = counts["error"] + counts["loaded"]
     with capsys.disabled():
-        print(f"\nproject fields: {counts['fields']} fields x {len(WRONG_VALUES) + 1} changes = {tried} files, "
-              f"{counts['error']} clear errors, {counts['loaded']} loaded, 0 crashes")
-    assert counts["fields"] > 100 and tried == counts["fields"] * (len(WRONG_VALUES) + 1)
+        print(f"\nproject fields: {counts['fields']} fields x {len(WRONG_VALUES) + 1} changes = {tried} "
+              f"files, {counts['error']} clear errors, {counts['loaded']} loaded, 0 crashes")
+    assert counts["fields"] > 80 and tried == counts["fields"] * (len(WRONG_VALUES) + 1)
     assert counts["error"] > counts["loaded"] > 0  # both outcomes happen: names take any text, ids do not
 
 
@@ -166,7 +166,7 @@ def test_every_field_of_every_example_with_every_wrong_value(name, capsys):
 
 HARD_LITERALS = ("1e999", "-1e999", "1" + "0" * 10_000, "-" + "9" * 5_000, "1e-400", "-0", "0.1e1",
                  "NaN", "Infinity", "-Infinity", '"\\ud800"', '"\\udfff\\ud800"', '"\\u0000"', "true",
-                 '"' + "\\\\" * 5000 + '"', "[" + ",".join(["1"] * 100_000) + "]")
+                 '"' + "\\\\" * 5000 + '"', "[" + ",".join(["1"] * 2_000) + "]")
 
 
 @pytest.mark.parametrize("literal", HARD_LITERALS, ids=lambda t: t[:12])
@@ -175,7 +175,7 @@ def test_literals_json_allows_in_every_top_level_field(literal):
     base = _example("iris_mlp")
     marker = "__LITERAL__"
     for path, _ in _paths(base):
-        if path and len(path) <= 6:
+        if path and len(path) <= 5:
             text = json.dumps(_replaced(base, path, marker)).replace(f'"{marker}"', literal)
             load_or_clear_error(text, counts)
     assert counts["error"] + counts["loaded"] > 30
@@ -212,7 +212,7 @@ NAMES = ([chr(c) for c in range(32)] + ["\x7f", "\x85", "\u2028", "\u2029", "\uf
 def test_any_character_in_any_name_loads_as_that_exact_text_or_a_clear_error(field):
     counts: Counter = Counter()
     for text in NAMES:
-        base = _example("residual_cnn")
+        base = _example("iris_mlp")
         value = f"a{text}b"
         if field == "project":
             base["name"] = value
@@ -241,5 +241,5 @@ def test_a_saved_project_cut_at_every_byte_is_a_clear_error(capsys):
         load_or_clear_error(data[:end], counts)
     load_or_clear_error(data, counts)
     with capsys.disabled():
-        print(f"\ntruncation: {len(data) + 1} cuts, {counts['error']} clear errors, {counts['loaded']} loaded")
+        print(f"\ntruncation: {len(data) + 1} cuts, {counts['error']} errors, {counts['loaded']} loaded")
     assert counts["loaded"] >= 1 and counts["error"] >= len(data) - 2  # only the whole file (+ trailing ws)
