@@ -14,13 +14,12 @@ careful person writes it, and residual branches get their own names.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from graph.diagnostics import Diagnostic
 from graph.helpers_src import HELPERS
 from graph.model import Network, Project
-from graph.pycode import Namespace, to_class_name, to_identifier
+from graph.pycode import Namespace, reads_name, to_class_name, to_identifier
 from graph.shapes import format_shape
 from graph.spec import Registry, Shape
 from graph.validate import Analysis, analyse
@@ -208,12 +207,12 @@ def _compile_class(network: Network, registry: Registry, analysis: Analysis, cla
 
 def _imports(body: str) -> list[str]:
     lines = []
-    if re.search(r"\bmath\.", body):
+    if reads_name(body, "math"):
         lines.append("import math")
         lines.append("")
-    if re.search(r"\btorch\.", body):
+    if reads_name(body, "torch"):
         lines.append("import torch")
-    if re.search(r"\bF\.", body):
+    if reads_name(body, "F"):
         lines.append("import torch.nn.functional as F")
     lines.append("from torch import nn")
     return lines

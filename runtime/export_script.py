@@ -20,6 +20,7 @@ from pathlib import Path
 
 from graph.compiler import CompiledNetwork, CompiledProject, compile_project
 from graph.model import Project
+from graph.pycode import reads_name
 from graph.spec import Registry
 from runtime.data.base import Dataset
 from runtime.train import script_parts as parts
@@ -112,10 +113,10 @@ def _docstring(project: Project, main_class: str, data_file: str, script_name: s
 
 
 def _imports(body: str) -> str:
-    standard = ["import argparse"] + (["import math"] if re.search(r"\bmath\.", body) else [])
+    standard = ["import argparse"] + (["import math"] if reads_name(body, "math") else [])
     standard += ["import time", "from pathlib import Path"]
     third = ["import numpy as np", "import torch"]
-    if re.search(r"\bF\.", body):
+    if reads_name(body, "F"):
         third.append("import torch.nn.functional as F  # noqa: N812 - PyTorch's usual name for it")
     third.append("from torch import nn")
     return "\n".join(standard) + "\n\n" + "\n".join(third) + "\n"
