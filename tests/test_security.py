@@ -282,3 +282,59 @@ def _iris_dataset(registry):
     from runtime.train.data import load_project_data
 
     return load_project_data(load_project(example_path("iris_mlp"), registry), registry)
+
+
+# --- 4. data files named in a project: shown before use, read, never written ----------------------------
+
+def _csv(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = [f"{i % 7},{(i * 3) % 5},{i % 2}" for i in range(40)]
+    path.write_text("a,b,label\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_training_reads_the_data_file_and_never_writes_it(tmp_path, capsys):
+    import hashlib
+
+    from tests.test_train_fixtures import chain, project
+
+    data = _csv(tmp_path / "data" / "table.csv")
+    os.chmod(data, 0o444)  # as a user protecting it would (root ignores this; the checks below do not)
+    before = (hashlib.sha256(data.read_bytes()).hexdigest(), data.stat().st_mtime_ns, data.stat().st_size)
+    proj = project(chain("model", [("in", "VectorInput", {"features": 2}), ("fc", "Linear", {"features": 2}),
+                                   ("head", "ClassificationHead", {"classes": 2})]), epochs=1)
+    proj.data = DataSpec("csv", {"path": "data/table.csv"})
+    save_project(proj, tmp_path / "p.dw.json")
+    assert main(["train", str(tmp_path / "p.dw.json"), "--quiet", "--out", str(tmp_path / "run")]) == 0
+    after = (hashlib.sha256(data.read_bytes()).hexdigest(), data.stat().st_mtime_ns, data.stat().st_size)
+    assert after == before
+    assert sorted(p.name for p in data.parent.iterdir()) == ["table.csv"]  # nothing written beside it
+
+
+def test_the_studio_shows_the_data_files_before_training(qtbot, tmp_path, registry):
+    from studio.document import Document
+    from studio.training.data_panel import DataPanel
+
+    project = load_project(example_path("iris_mlp"), registry)
+    project.data = DataSpec("csv", {"path": "data/table.csv"})
+    document = Document(registry, project)
+    panel = DataPanel(document)
+    qtbot.addWidget(panel)
+    assert "data/table.csv (relative: save the project" in panel.files.text()
+
+    folder = tmp_path / "project"
+    folder.mkdir()
+    document.save(folder / "iris.dw.json")
+    document.set_training(data=DataSpec("csv", {"path": "data/table.csv"}))
+    panel.refresh()
+    wanted = str((folder / "data" / "table.csv").resolve())
+    assert panel.files.text() == f"Reads (never writes): {wanted} (not found)"
+    _csv(folder / "data" / "table.csv")
+    panel.refresh()
+    assert panel.files.text() == f"Reads (never writes): {wanted}" and not panel.files.isHidden()
+    panel.resize(420, 520)
+    panel.show()
+    qtbot.waitExposed(panel)
+    panel.grab().save(str(tmp_path / "data_panel.png"))
+    if os.environ.get("DEEPWIRE_SCREENSHOTS"):
+        panel.grab().save(os.path.join(os.environ["DEEPWIRE_SCREENSHOTS"], "data_panel_files.png"))
