@@ -12,6 +12,7 @@ stale (older than project_io.STALE_TEMP_SECONDS). Default: 20 kills; slow: 200.
 Autosave: a studio process (Document + Autosave) edits and autosaves in a
 loop and is SIGKILLed at a random moment; the recovery file it leaves must
 load, be one of the states it autosaved, and `recover` must bring it back.
+Default: 2 kills; slow: 20 more.
 """
 
 from __future__ import annotations
@@ -124,7 +125,7 @@ AUTOSAVING_CHILD = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize("trial", range(2))
+@pytest.mark.parametrize("trial", [0, 1] + [pytest.param(t, marks=pytest.mark.slow) for t in range(2, 22)])
 def test_killing_the_studio_while_it_autosaves_leaves_a_recoverable_project(qapp, registry, tmp_path, trial):
     from studio.document import Document
     from studio.files import find_recoverable, recover
@@ -145,9 +146,11 @@ def test_killing_the_studio_while_it_autosaves_leaves_a_recoverable_project(qapp
         child.kill()
         child.wait(timeout=30)
     assert len(counts) == target, child.stderr.read()
+    counts += [int(line) for line in child.stdout.read().split()]  # what it printed before the kill landed
     [entry] = find_recoverable(recovery)
     document = Document(registry)
     recover(entry, document)
     blocks = len(document.network().blocks)
-    assert blocks in (counts[-1], counts[-1] + 1, counts[-1] + 2), (blocks, counts[-3:])
+    # the last autosave it reported, or one that finished just before the kill and was not yet reported
+    assert blocks in (counts[-1], counts[-1] + 1), (blocks, counts[-3:])
     assert document.modified
