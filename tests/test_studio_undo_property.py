@@ -14,7 +14,7 @@ included) and redoing everything exactly the edited one; the saved file text
 (the canonical serialisation) must match too.
 
 Default: 50 examples x 80 steps (about 15 s on two cores). Slow (`-m slow`):
-200 examples x 120 steps. More before a release: DEEPWIRE_UNDO_EXAMPLES=500
+150 examples x 100 steps. More before a release: DEEPWIRE_UNDO_EXAMPLES=500
 DEEPWIRE_UNDO_STEPS=150.
 """
 
@@ -164,11 +164,11 @@ def test_random_edits_undo_to_the_original_and_redo_to_the_edited(qapp, data):
 
 
 @pytest.mark.slow
-@settings(max_examples=200, deadline=None,
+@settings(max_examples=150, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
 def test_many_long_random_edit_sequences_undo_and_redo_exactly(qapp, data):
-    _random_edits_undo_and_redo(data, 120)
+    _random_edits_undo_and_redo(data, 100)
 
 
 def _random_edits_undo_and_redo(data, steps: int) -> None:
