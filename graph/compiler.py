@@ -14,13 +14,12 @@ careful person writes it, and residual branches get their own names.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from graph.diagnostics import Diagnostic
 from graph.helpers_src import HELPERS
 from graph.model import Network, Project
-from graph.pycode import Namespace, to_class_name, to_identifier
+from graph.pycode import Namespace, reads_name, to_class_name, to_identifier
 from graph.shapes import format_shape
 from graph.spec import Registry, Shape
 from graph.validate import Analysis, analyse
@@ -99,11 +98,20 @@ def _compile_class(network: Network, registry: Registry, analysis: Analysis, cla
     input_blocks = [bid for bid in blocks if specs[bid].role == "input"]
     heads = [bid for bid in blocks if specs[bid].role == "head"]
     end = len(topo)
+    # a disabled block passes its input through: it holds no value of its own, so uses of it are
+    # uses of the value it passes on (its owner), which must stay alive for them
+    owner: dict[str, str] = {}
+    for bid in topo:
+        if specs[bid].role not in ("input", "head") and not blocks[bid].enabled:
+            first = specs[bid].input_ports(inference.params[bid])[0].name
+            owner[bid] = owner[port_source[bid][first]]
+        else:
+            owner[bid] = bid
     # a value dies after its last consumer; heads keep theirs alive until `return`
-    last_use = {
-        bid: max((end if specs[c].role == "head" else position[c]) for c in consumers.get(bid, [bid]))
-        for bid in topo
-    }
+    last_use = {bid: position[bid] for bid in topo}
+    for bid in topo:
+        for c in consumers.get(bid, []):
+            last_use[owner[bid]] = max(last_use[owner[bid]], end if specs[c].role == "head" else position[c])
 
     arg_names = [local_reserved.name(blocks[bid].name, key=bid, fallback="inputs") for bid in input_blocks]
     var: dict[str, str] = dict(zip(input_blocks, arg_names))
@@ -143,9 +151,9 @@ def _compile_class(network: Network, registry: Registry, analysis: Analysis, cla
             template_args["self"] = f"self.{attr}"
         expr = emission.forward.format(**template_args)
 
-        dying = [sources[p] for p in ports
-                 if last_use[sources[p]] == position[bid] and specs[sources[p]].role != "input"]
-        for src in dict.fromkeys(sources[p] for p in ports):
+        owners = [owner[sources[p]] for p in ports]
+        dying = [src for src in owners if last_use[src] == position[bid] and specs[src].role != "input"]
+        for src in dict.fromkeys(owners):
             if last_use[src] == position[bid] and live.get(var[src]) == src:
                 del live[var[src]]
         # reuse a dead input's name, preferring "x" so chains read x = f(x)
@@ -199,12 +207,12 @@ def _compile_class(network: Network, registry: Registry, analysis: Analysis, cla
 
 def _imports(body: str) -> list[str]:
     lines = []
-    standard = [name for name in ("math", "os") if re.search(rf"\b{name}\.", body)]
+    standard = [name for name in ("math", "os") if reads_name(body, name)]
     if standard:
         lines += [f"import {name}" for name in standard] + [""]
-    if re.search(r"\btorch\.", body):
+    if reads_name(body, "torch"):
         lines.append("import torch")
-    if re.search(r"\bF\.", body):
+    if reads_name(body, "F"):
         lines.append("import torch.nn.functional as F")
     lines.append("from torch import nn")
     return lines

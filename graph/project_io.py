@@ -16,10 +16,12 @@ shows, so a project with a shape error still opens.
 
 from __future__ import annotations
 
+import glob
 import json
 import math
 import os
 import stat
+import time
 import uuid
 from typing import Any
 
@@ -147,6 +149,21 @@ def save_project(project: Project, path: str | os.PathLike) -> None:
             pass
         raise
     _sync_folder(folder)
+    _remove_stale_temporaries(folder, os.path.basename(target))
+
+
+STALE_TEMP_SECONDS = 600  # a save takes well under a second; an older temporary is from a killed save
+
+
+def _remove_stale_temporaries(folder: str, name: str) -> None:
+    """Delete temporary files that saves of this file left when their process was killed."""
+    now = time.time()
+    for leftover in glob.glob(os.path.join(glob.escape(folder), f".{glob.escape(name)}.*.tmp")):
+        try:
+            if now - os.stat(leftover).st_mtime > STALE_TEMP_SECONDS:
+                os.unlink(leftover)
+        except OSError:
+            pass  # gone already, or not ours to delete: never a reason to fail a save
 
 
 def _sync_folder(folder: str) -> None:

@@ -119,3 +119,12 @@ class Namespace:
 
     def is_free(self, name: str) -> bool:
         return name not in self._taken and name not in self._reserved
+
+
+def reads_name(source: str, name: str) -> bool:
+    """Whether code reads `name.<attribute>`: decides an import, so the same letters in a string
+    (a data file called "F.csv") or a comment never add one."""
+    import ast
+
+    return any(isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == name
+               for node in ast.walk(ast.parse(source)))

@@ -102,6 +102,53 @@ class AnalysisCache:
         return self._structure
 
 
+# Token ids are integers: blocks that only move values keep them so, every other block computes
+# with floats and fails on them at run time, so ids must reach an Embedding (tag "token_ids") first.
+_MOVES_VALUES = frozenset({"Flatten", "Reshape", "Permute"})
+
+
+def _token_ids(network: Network, structure: _Structure) -> list[Diagnostic]:
+    """Errors where token ids reach a block that computes, floats reach an Embedding, or ids outgrow it."""
+    diags: list[Diagnostic] = []
+    vocab: dict[str, int] = {}  # blocks whose output is token ids -> how many different ids they hold
+    for bid in structure.order.blocks:
+        spec, block = structure.specs[bid], network.blocks[bid]
+        if spec is None:
+            continue
+        sources = [e.src for e in network.edges_into(bid)]
+        if spec.role == "input":
+            if spec.type_id == "TokenInput":
+                vocab[bid] = _whole(block.params.get("vocab_size"))
+            continue
+        from_ids = [s for s in sources if s in vocab]
+        label = block_label(spec, block)
+        if "token_ids" in spec.tags and block.enabled:
+            size = _whole(block.params.get("vocab_size"))
+            needed = max((vocab[s] for s in from_ids), default=0)
+            if sources and not from_ids:
+                diags.append(Diagnostic(ERROR, "token_ids", f"{label} looks up token ids, but receives float "
+                                        "values: feed it from a Token ids input", bid, network=network.name))
+            elif 0 < size < needed:
+                diags.append(Diagnostic(ERROR, "token_ids", f"{label} has vocab_size {size}, but its input "
+                                        f"holds ids up to {needed - 1}: set vocab_size to at least {needed}",
+                                        bid, param="vocab_size", network=network.name))
+            continue
+        if not from_ids:
+            continue
+        if (spec.type_id in _MOVES_VALUES or not block.enabled) and len(from_ids) == len(sources):
+            vocab[bid] = max(vocab[s] for s in from_ids)
+            continue
+        names = ", ".join(f"'{network.blocks[s].name}'" for s in from_ids)
+        diags.append(Diagnostic(ERROR, "token_ids", f"{label} receives integer token ids from {names}; "
+                                "put an Embedding before it (it turns each id into a vector)",
+                                bid, network=network.name))
+    return diags
+
+
+def _whole(value) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
 def _structural(network: Network, registry: Registry, structure: _Structure) -> list[Diagnostic]:
     diags: list[Diagnostic] = []
     net = network.name
@@ -159,7 +206,8 @@ def analyse(network: Network, registry: Registry, cache: AnalysisCache | None = 
     cache = cache or AnalysisCache()
     structure = cache.structure(network, registry)
     inference = infer(network, registry, cache.shapes, structure.order)
-    diagnostics = _structural(network, registry, structure) + inference.diagnostics
+    diagnostics = _structural(network, registry, structure) + _token_ids(network, structure)
+    diagnostics += inference.diagnostics
     rank = {bid: i for i, bid in enumerate(network.blocks)}
     # errors first, then in canvas order, so lists read top to bottom
     diagnostics.sort(key=lambda d: (d.severity != ERROR, rank.get(d.block, -1)))

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from graph.compiler import CompiledNetwork, CompiledProject, compile_project
 from graph.model import Project
+from graph.pycode import reads_name
 from graph.spec import Registry
 from runtime.data.base import Dataset
 from runtime.train import script_parts as parts
@@ -117,10 +118,10 @@ def _docstring(project: Project, main_class: str, data_file: str, script_name: s
 
 
 def _imports(body: str) -> str:
-    standard = ["import argparse"] + (["import math"] if re.search(r"\bmath\.", body) else [])
+    standard = ["import argparse"] + (["import math"] if reads_name(body, "math") else [])
     standard += ["import os", "import time", "from pathlib import Path"]
     third = ["import numpy as np", "import torch", "import torch.distributed as dist"]
-    if re.search(r"\bF\.", body):
+    if reads_name(body, "F"):
         third.append("import torch.nn.functional as F  # noqa: N812 - PyTorch's usual name for it")
     third += ["from torch import nn", "from torch.nn.parallel import DistributedDataParallel",
               "from torch.utils.data import DistributedSampler"]

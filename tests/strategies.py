@@ -222,3 +222,163 @@ def projects(draw, registry: Registry, max_networks: int = 2, max_blocks: int = 
 def project_dicts(registry: Registry, **kwargs) -> st.SearchStrategy[dict]:
     """Random projects as the plain JSON data of a project file (for fuzzing the loader)."""
     return projects(registry, **kwargs).map(project_to_dict)
+
+
+# --- random graphs that often compile (for the graph fuzzer) --------------------------------
+
+def _small_ints(param: Param) -> st.SearchStrategy[int]:
+    """Small sizes near the lower bound: random layers that mostly fit tiny inputs."""
+    lo = math.ceil(param.minimum) if param.minimum is not None else -3
+    hi = lo + 6
+    if param.maximum is not None:
+        hi = min(hi, math.floor(param.maximum))
+    return st.integers(lo, max(lo, hi))
+
+
+def _fitting_tuples(param: Param, shape) -> st.SearchStrategy[list[int]]:
+    """Tuples that often fit the input: a permutation of its axes, or a reshape of its size."""
+    rank = len(shape) if shape else 1
+    options = [_tuples(param).map(lambda v: [1 if x == 0 else x for x in v])]
+    if param.allow_minus_one:  # Reshape: keep the element count
+        options.append(st.just([-1]))
+        if shape:
+            options.append(st.sampled_from(shape).map(lambda d: [d, -1]))
+    else:  # Permute: axes 1..rank in some order
+        options.append(st.permutations(list(range(1, rank + 1))))
+    return st.one_of(options)
+
+
+def _split_size(spec: BlockSpec, param: Param, in_shape) -> int:
+    """The size that attention heads or normalisation groups must divide (0: not such a parameter)."""
+    if not in_shape or param.kind != "int":
+        return 0
+    if param.name == "heads":
+        return in_shape[-1]
+    if param.name == "groups" and spec.type_id == "GroupNorm":
+        return in_shape[0]
+    return 0
+
+
+@st.composite
+def small_block_params(draw, spec: BlockSpec, in_shape=None) -> dict:
+    """Valid parameters with small sizes; tuples shaped after the (first) input when known."""
+    params = {}
+    for param in spec.params:
+        size = _split_size(spec, param, in_shape)
+        if size and draw(st.integers(0, 3)) != 2:  # mostly a count that divides what it splits
+            value = draw(st.sampled_from([d for d in range(1, size + 1) if size % d == 0]))
+        elif param.kind == "int":
+            value = draw(st.one_of(st.just(param.default), _small_ints(param),
+                                   st.sampled_from(param.specials or (param.default,))))
+        elif param.kind == "tuple":
+            value = draw(st.one_of(st.just(param.default), _fitting_tuples(param, in_shape)))
+        else:
+            value = draw(param_values(param))
+        params[param.name] = param.check(value)
+    return params
+
+
+@st.composite
+def _input_block(draw, registry: Registry, block_id: str) -> tuple[Block, tuple]:
+    spec = draw(st.sampled_from([s for s in registry if s.role == "input"]))
+    params = {}
+    for param in spec.params:
+        lo = max(1, math.ceil(param.minimum or 1))
+        params[param.name] = param.check(draw(st.integers(lo, lo + 9)))
+    return Block(block_id, spec.type_id, draw(names()), params, (0.0, 0.0)), spec.infer(params, {})
+
+
+def _fitting_head(draw, head_types: list[BlockSpec], shape) -> tuple[BlockSpec, dict]:
+    """A head for `shape`: a random one if it fits, else with its class count set, else an Output head."""
+    from graph.spec import ShapeError
+
+    spec = draw(st.sampled_from(head_types))
+    params = draw(small_block_params(spec))
+    if shape is None or draw(st.integers(0, 19)) == 7:  # now and then keep whatever was drawn
+        return spec, params
+    if "classes" in params and shape:
+        params["classes"] = spec.param("classes").check(max(2, shape[-1]))
+    try:
+        spec.infer(params, {spec.input_ports()[0].name: shape})
+        return spec, params
+    except ShapeError:
+        output = next(s for s in head_types if s.type_id == "Output")  # takes any shape
+        return output, {}
+
+
+_MOVES_VALUES = ("Flatten", "Reshape", "Permute")  # keep integer token ids integer
+
+
+@st.composite
+def graph_networks(draw, registry: Registry, max_layers: int = 8) -> Network:
+    """A random DAG over the whole catalog that compiles about half the time.
+
+    Inputs of random shapes, then layers of any type with small parameters
+    wired to earlier outputs (several inputs for merges and attention). Each
+    new block's shape rule is tried as it is added: a block that does not fit
+    is redrawn a few times and then kept only now and then, so the network
+    is sometimes invalid (for the diagnostics path) without being always so.
+    Finally one to three heads take the last outputs.
+    """
+    from graph.spec import ShapeError
+
+    layer_types = [s for s in registry if s.role not in ("input", "head")]
+    head_types = [s for s in registry if s.role == "head"]
+    blocks: list[Block] = []
+    edges: list[Edge] = []
+    shapes: dict[str, tuple | None] = {}
+    ids: dict[str, int] = {}  # blocks whose output is integer token ids -> their vocabulary size
+    rng = draw(st.randoms(use_true_random=False))
+    for _ in range(draw(st.integers(1, 2))):
+        block, shape = draw(_input_block(registry, f"b{len(blocks) + 1}"))
+        blocks.append(block)
+        shapes[block.id] = shape
+        if block.type == "TokenInput":
+            ids[block.id] = block.params["vocab_size"]
+    for _ in range(rng.randint(0, max_layers)):
+        block_id = f"b{len(blocks) + 1}"
+        # a type, then up to four inputs that may fit it; types drawn uniformly (hypothesis's own
+        # choices lean towards the first items, which would starve the end of the catalog)
+        tries = [(spec, first) for spec in rng.sample(layer_types, 2)
+                 for first in rng.sample(sorted(shapes), min(4, len(shapes)))]
+        for attempt, (spec, first) in enumerate(tries):
+            params = draw(small_block_params(spec, shapes[first]))
+            ports = spec.input_ports(params)
+            same = draw(st.booleans())  # one source for every port: merges of a value with itself fit
+            sources = [first] + [first if same else draw(st.sampled_from(sorted(shapes))) for _ in ports[1:]]
+            try:
+                known = {p.name: shapes[s] for p, s in zip(ports, sources)}
+                out = spec.infer(params, known) if None not in known.values() else None
+            except ShapeError:
+                out = None
+            from_ids = [s in ids for s in sources]
+            if "token_ids" in spec.tags:
+                fits_values = all(from_ids)
+                if fits_values and draw(st.integers(0, 9)) != 7:  # mostly a table big enough for the ids
+                    params["vocab_size"] = max(params["vocab_size"], ids[first])
+            else:
+                fits_values = spec.type_id in _MOVES_VALUES or not any(from_ids)
+            if not fits_values:
+                out = None  # integer ids must go into an Embedding, floats never
+            if out is not None or attempt == len(tries) - 1 and draw(st.integers(0, 3)) == 2:
+                enabled = len(ports) > 1 or draw(st.integers(0, 19)) != 7  # merges cannot be disabled
+                blocks.append(Block(block_id, spec.type_id, draw(names()), params, (0.0, 0.0), enabled))
+                edges.extend(Edge(s, block_id, p.name) for p, s in zip(ports, sources))
+                shapes[block_id] = out
+                if spec.type_id in _MOVES_VALUES and all(from_ids):
+                    ids[block_id] = ids[first]
+                break
+    produced = sorted(shapes, key=lambda b: int(b[1:]))
+    produced = [b for b in produced if b not in ids] or produced
+    for _ in range(draw(st.integers(1, 3))):
+        block_id = f"b{len(blocks) + 1}"
+        source = draw(st.sampled_from(produced[-3:]))
+        spec, params = _fitting_head(draw, head_types, shapes[source])
+        blocks.append(Block(block_id, spec.type_id, draw(names()), params, (0.0, 0.0)))
+        edges.append(Edge(source, block_id, spec.input_ports()[0].name))
+    return Network(draw(names()), blocks, edges)
+
+
+def graph_projects(registry: Registry, max_layers: int = 8) -> st.SearchStrategy[Project]:
+    """One-network projects around `graph_networks`, with a random (possibly hostile) name."""
+    return st.builds(Project, names(), graph_networks(registry, max_layers).map(lambda n: [n]))

@@ -5,26 +5,32 @@ applies random Document edits: add, remove, connect (refusals are fine),
 disconnect, move, set a parameter to a random valid value, rename,
 enable/disable, copy/paste (also between networks), duplicate, cut, group,
 ungroup, collapse, rename a group, auto layout, insert into a wire, apply a
-quick fix, with undo and redo mixed in. After every step the changed network
+quick fix, change training settings / seed / data source, delete wires and
+blocks in one step (the canvas's Delete), with undo and redo mixed in. After every step the changed network
 must have been re-analysed (`analysisChanged`) to exactly what a fresh
 `graph.validate.analyse` gives. At the end, undoing everything must give a
 project equal to the original (block and wire order, positions and groups
-included) and redoing everything exactly the edited one.
+included) and redoing everything exactly the edited one; the saved file text
+(the canonical serialisation) must match too.
 
-Default: 50 examples x 80 steps (about 15 s on two cores). More before a
-release: DEEPWIRE_UNDO_EXAMPLES=500 DEEPWIRE_UNDO_STEPS=150.
+Default: 50 examples x 80 steps (about 15 s on two cores). Slow (`-m slow`):
+150 examples x 100 steps. More before a release: DEEPWIRE_UNDO_EXAMPLES=500
+DEEPWIRE_UNDO_STEPS=150.
 """
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from graph.blocks import default_registry
 from graph.examples import list_examples
 from graph.model import Edge
-from graph.project_io import load_project
+from graph.project_io import dumps_project, load_project
+from graph.training_config import TRAINING_PARAMS
 from graph.validate import analyse
+from studio import commands
 from studio.document import Document
 from tests import strategies
 
@@ -38,7 +44,7 @@ TYPE_IDS = sorted(spec.type_id for spec in REGISTRY)
 WIRE_TYPES = sorted(s.type_id for s in REGISTRY if s.has_output and s.input_ports())
 OPERATIONS = ("add", "add", "remove", "connect", "connect", "connect", "disconnect", "move", "set_param",
               "set_param", "rename", "enable", "paste", "duplicate", "cut", "group", "ungroup",
-              "group_edit", "layout", "insert", "fix", "undo", "redo")
+              "group_edit", "layout", "insert", "fix", "training", "delete_mixed", "undo", "redo")
 
 COORDINATES = st.floats(-5000, 5000, allow_nan=False)
 
@@ -64,6 +70,18 @@ def _edit(draw, doc: Document, op: str, name: str) -> None:
         fixes = [d.fix for d in doc.analysis(name).diagnostics if d.fix is not None]
         if fixes:
             doc.apply_fix(name, draw(st.sampled_from(fixes)))
+    elif op == "training":
+        _edit_training(draw, doc)
+    elif op == "delete_mixed" and net.edges:
+        # what the canvas's Delete pushes for wires and blocks selected together: one Macro
+        macro = commands.Macro("Delete")
+        edges = _some(draw, net.edges, 2)
+        for edge in edges:
+            macro.add(commands.Disconnect(net, edge))
+        spare = [b for b in blocks if all(b not in (e.src, e.dst) for e in edges)]
+        if spare and draw(st.booleans()):
+            macro.add(commands.remove_blocks(net, _some(draw, spare, 2)))
+        doc.push(macro)
     elif op == "disconnect" and net.edges:
         doc.disconnect(name, draw(st.sampled_from(net.edges)))
     elif op == "insert" and net.edges:
@@ -83,6 +101,18 @@ def _edit(draw, doc: Document, op: str, name: str) -> None:
             doc.paste(name, text, (draw(COORDINATES), draw(COORDINATES)))
     elif blocks:
         _edit_blocks(draw, doc, op, name, blocks)
+
+
+def _edit_training(draw, doc: Document) -> None:
+    """One training-settings step: a hyper-parameter, the seed or the data source."""
+    what = draw(st.sampled_from(("param", "param", "seed", "data")))
+    if what == "param":
+        param = draw(st.sampled_from(TRAINING_PARAMS))
+        doc.set_training({param.name: draw(strategies.param_values(param))}, text=f"Set {param.name}")
+    elif what == "seed":
+        doc.set_training(seed=draw(st.integers(0, 2**31 - 1)), text="Set seed")
+    else:
+        doc.set_training(data=draw(strategies.data_specs()), text="Set data source")
 
 
 def _edit_blocks(draw, doc: Document, op: str, name: str, blocks: list[str]) -> None:
@@ -130,6 +160,18 @@ def _assert_analysis_is_fresh(doc: Document, name: str) -> None:
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
 def test_random_edits_undo_to_the_original_and_redo_to_the_edited(qapp, data):
+    _random_edits_undo_and_redo(data, STEPS)
+
+
+@pytest.mark.slow
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=st.data())
+def test_many_long_random_edit_sequences_undo_and_redo_exactly(qapp, data):
+    _random_edits_undo_and_redo(data, 100)
+
+
+def _random_edits_undo_and_redo(data, steps: int) -> None:
     example = data.draw(st.sampled_from(sorted(PROJECTS)), label="example")
     original = PROJECTS[example]
     doc = Document(REGISTRY, original.copy())
@@ -138,7 +180,7 @@ def test_random_edits_undo_to_the_original_and_redo_to_the_edited(qapp, data):
     doc.networkChanged.connect(lambda net, _change: changed.add(net))
     doc.analysisChanged.connect(analysed.add)
 
-    for _ in range(STEPS):
+    for _ in range(steps):
         changed.clear()
         analysed.clear()
         op = data.draw(st.sampled_from(OPERATIONS), label="op")
@@ -156,9 +198,11 @@ def test_random_edits_undo_to_the_original_and_redo_to_the_edited(qapp, data):
     while doc.undo_stack.canUndo():
         doc.undo_stack.undo()
     assert doc.project == original
+    assert dumps_project(doc.project) == dumps_project(original)
     while doc.undo_stack.canRedo():
         doc.undo_stack.redo()
     assert doc.project == furthest
+    assert dumps_project(doc.project) == dumps_project(furthest)
     doc.undo_stack.setIndex(where)
     assert doc.project == edited
     for name in names:

@@ -24,7 +24,7 @@ from typing import Any
 import torch
 
 from runtime.run_names import default_run_dir, slug  # noqa: F401 - re-exported for callers
-from runtime.train.errors import SetupError
+from runtime.train.errors import SetupError, TrainingError
 from runtime.train.events import plain_json
 
 LAST = "last.pt"
@@ -53,8 +53,15 @@ def versions() -> dict[str, str]:
 
 def _atomic_write_bytes(path: Path, write) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        try:  # a full disk leaves a half-written temporary: never let it pile up
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+        raise
 
 
 class RunFolder:
@@ -70,7 +77,14 @@ class RunFolder:
             if self.path.exists() and any(self.path.iterdir()):
                 raise SetupError(f"{self.path}: this folder already holds files; choose another --out "
                                  "folder, or --resume to continue the run in it")
+        try:  # a folder that cannot be made or written (read-only, not a folder, full) is found now
             self.path.mkdir(parents=True, exist_ok=True)
+            probe = self.path / ".deepwire-write-test"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise SetupError(f"{self.path}: cannot write the run folder ({exc.strerror or exc}); choose "
+                             "a folder you can write to (--out DIR)") from None
         self._metrics = None
 
     def file(self, name: str) -> Path:
@@ -112,7 +126,12 @@ class RunFolder:
     # --- checkpoints, samples, summary ----------------------------------------------------------
     def save_checkpoint(self, state: dict[str, Any], name: str) -> Path:
         path = self.file(name)
-        _atomic_write_bytes(path, lambda tmp: torch.save(state, tmp))
+        try:
+            _atomic_write_bytes(path, lambda tmp: torch.save(state, tmp))
+        except OSError as exc:
+            raise TrainingError(f"cannot write the checkpoint {path}: {exc.strerror or exc}", "disk",
+                                "free some disk space or train into another folder (--out DIR); the "
+                                "checkpoints already in the run folder are kept") from exc
         return path
 
     def save_sample(self, filename: str, png: bytes | None, text: str | None) -> Path:

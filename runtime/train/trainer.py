@@ -137,7 +137,10 @@ class Trainer:
             except Exception as exc:  # noqa: BLE001 - training is done; say so and keep its results
                 self.emit(ev.RunWarning(f"the test split could not be evaluated: {exc}"))
         summary = build_summary(self, reason, wall_start, test, failure)
-        self.folder.write_summary(summary)
+        try:
+            self.folder.write_summary(summary)
+        except OSError as exc:  # a full disk must not hide why the run ended
+            self.emit(ev.RunWarning(f"summary.json could not be written: {exc.strerror or exc}"))
         self.folder.close()
         self.emit(self._finished(reason, wall_start, test))
         if failure is not None:

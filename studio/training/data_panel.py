@@ -14,6 +14,7 @@ can take a second. torchvision sets get no preview: reading them needs torch.
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
@@ -103,6 +104,10 @@ class DataPanel(QWidget):
         self.options = QFormLayout()
         self.shapes = QLabel()
         self.shapes.setWordWrap(True)
+        self.files = QLabel()  # the data files training will read, resolved, before anything runs
+        self.files.setWordWrap(True)
+        self.files.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.files.setStyleSheet("color: #555")
         self.problem_label = QLabel()
         self.problem_label.setWordWrap(True)
         self.problem_label.setStyleSheet("color: #c0392b")
@@ -118,6 +123,7 @@ class DataPanel(QWidget):
         column.addWidget(self.source)
         column.addWidget(self.help)
         column.addLayout(self.options)
+        column.addWidget(self.files)
         column.addWidget(self.shapes)
         column.addWidget(self.problem_label)
         self.preview_title = QLabel("<b>Preview</b>")
@@ -177,9 +183,29 @@ class DataPanel(QWidget):
             self._build_options(spec.source)
         for name, editor in self.editors.items():
             editor.set_value(spec.options.get(name, source.param(name).default))
+        self.files.setText(self.files_text())
+        self.files.setVisible(bool(self.files.text()))
         self._probe()
         if self.isVisible():
             self.update_preview()
+
+    def files_text(self) -> str:
+        """The files the data options name, as training will resolve them (it only ever reads them)."""
+        from studio.training.worker import PATH_OPTIONS
+
+        base, shown = self._base_dir(), []
+        for name in PATH_OPTIONS:
+            value = self.document.project.data.options.get(name)
+            if not isinstance(value, str) or not value.strip():
+                continue
+            path = Path(value).expanduser()
+            if not path.is_absolute():
+                if base is None:
+                    shown.append(f"{value} (relative: save the project so it is found beside it)")
+                    continue
+                path = (base / path).resolve()
+            shown.append(f"{path}" + ("" if path.exists() else " (not found)"))
+        return "Reads (never writes): " + "; ".join(shown) if shown else ""
 
     def _base_dir(self):
         return self.document.path.parent if self.document.path is not None else None
