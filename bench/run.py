@@ -87,7 +87,11 @@ def main(argv: list[str] | None = None) -> int:
     for name, result in report["benchmarks"].items():
         if result["status"] not in ("ok",):
             print(f"{name}: {result['status']}" + (f" - {result['error']}" if result.get("error") else ""))
+    report["load_average"] = load_range(report)
     print(f"\nmachine: {describe(report['machine'])}")
+    if report["load_average"]:
+        print(f"load average (1 min) during the run: {report['load_average']} on {os.cpu_count()} cores "
+              "(other processes share them: absolute figures swing, ratios much less)")
     print(f"commit {report['git']['commit'][:12]}{' (uncommitted changes)' if report['git']['dirty'] else ''}"
           f", {report['date']}, {report['seconds']:.0f} s, {'--quick' if args.quick else 'full run'}")
     failed = [row["name"] for row in rows if row["passed"] is False] + list(broken)
@@ -218,6 +222,13 @@ def normalise(name: str, figures) -> tuple[list[dict], dict]:
     return rows, figures
 
 
+def load_range(report: dict) -> str | None:
+    """The 1-minute load average's lowest and highest reading around the benchmarks, e.g. "0.3-2.1"."""
+    loads = [b[key][0] for b in report["benchmarks"].values()
+             for key in ("load_average_before", "load_average_after") if b.get(key)]
+    return f"{min(loads):.1f}-{max(loads):.1f}" if loads else None
+
+
 def _load() -> list[float] | None:
     return [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
 
@@ -295,8 +306,10 @@ def _gpus() -> list[str]:
 def markdown(report: dict, rows: list[dict]) -> str:
     """The table as README.md shows it, with the machine and the command."""
     mode = "--quick" if report["quick"] else "full run"
+    load = (f" Load average {report['load_average']} during the run (the cores were shared)."
+            if report.get("load_average") else "")
     return (f"Figures of `{report['command']}` ({mode}), {report['date'][:10]}, commit "
-            f"`{report['git']['commit'][:12]}`, on: {describe(report['machine'])}.\n\n"
+            f"`{report['git']['commit'][:12]}`, on: {describe(report['machine'])}.{load}\n\n"
             f"{format_markdown(rows)}\n")
 
 
