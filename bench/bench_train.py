@@ -145,8 +145,8 @@ def measure(quick: bool = False, example: str = "digits_cnn", epochs: int | None
     setting = f"{example}, batch {batch}, {epochs} epoch(s) a run"
 
     def row(key: str, what: str, judged: bool) -> dict:
-        result = speed_row(f"train.{key}", f"`deepwire train` vs a minimal hand-written loop, {what}, "
-                           f"{setting}", "samples/s", [r[key] for r in runs["deepwire"]],
+        result = speed_row(f"train.{key}", f"`deepwire train`'s Trainer vs a minimal hand-written loop, "
+                           f"{what}, {setting}", "samples/s", [r[key] for r in runs["deepwire"]],
                            [r[key] for r in runs["hand"]], "hand-written loop", TARGET, higher_is_faster=True)
         if not judged:
             result["passed"] = None
