@@ -108,4 +108,18 @@ def test_ratios_read_as_speed_and_pass_on_the_median(monkeypatch):
     budget = figures.budget_row("z", "z", "ms", [10, 20, 30], 16.0, [5, 10, 10], "bare")
     assert budget["measured"]["median"] == 20 and budget["passed"] is False
     assert budget["ratio"]["median"] == 2.0 and budget["ratio"]["meaning"] == "time"
-    assert figures.interleave({"a": lambda: 1.0, "b": lambda: 2.0}, 3) == {"a": [1.0] * 3, "b": [2.0] * 3}
+    calls = []
+    samples = figures.interleave({"a": lambda: calls.append("a") or 1.0,
+                                  "b": lambda: calls.append("b") or 2.0}, 3)
+    assert samples == {"a": [1.0] * 3, "b": [2.0] * 3}
+    assert calls == ["a", "b", "b", "a", "a", "b"]  # the order turns every round: drift hits both alike
+
+
+def test_a_module_without_measure_is_an_error_in_its_row_not_a_crash(monkeypatch, tmp_path, capsys):
+    monkeypatch.syspath_prepend(str(ROOT))
+    run = importlib.import_module("bench.run")
+    out = tmp_path / "child.json"
+    assert run._child("figures", True, out) == 1  # bench/figures.py is a module with no measure()
+    error = "TypeError: bench/figures.py has no measure(quick) function"
+    assert json.loads(out.read_text()) == {"error": error}
+    assert "Traceback" in capsys.readouterr().err
