@@ -1,7 +1,7 @@
 """Every speed target of DeepWire in one run, each beside its reference, as one table and one JSON file.
 
-    python bench/run.py                 the full suite (about 5-10 minutes on 2 cores)
-    python bench/run.py --quick         fewer rounds (about 1-2 minutes): a smoke check of the figures
+    python bench/run.py                 the full suite (3-7 minutes on 2 shared cores)
+    python bench/run.py --quick         fewer rounds (1.5-2 minutes): a smoke check of the figures
     python bench/run.py --only graph,codegen --json /tmp/bench.json --no-fail
 
 Each benchmark (bench/bench_*.py, listed in BENCHMARKS) runs in a child
