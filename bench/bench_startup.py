@@ -2,15 +2,17 @@
 
 Target (issue 4): the window is usable within 1.5 s of launch, so the
 studio must not import torch on the way (`import torch` alone costs about
-as much). Each round spawns, in interleaved order so machine load hits all
+as much). Each round spawns, in rotating order so machine load hits all
 alike:
 
+  bare        bench/bare_window.py: an empty PySide6 QMainWindow to its first paint,
+              the reference (what any Qt app pays on this machine)
   python      `python -c pass`: the interpreter's own start, the floor
-  torch       `python -c "import torch"`: what importing torch costs here
+  torch       `python -c "import torch"`: what importing torch costs here (not --quick)
   studio      `python -m studio.launcher` on the bundled digits CNN, offscreen,
               with DEEPWIRE_EXIT_AFTER_PAINT=1: it prints one line as soon as
               the window's first paint is done, then quits
-  deepwire    the installed console script, the same way (when installed)
+  deepwire    the installed console script, the same way (when installed; not --quick)
 
 For the studio rows, "paint" is the wall time from spawn until that line
 arrives (what a user waits for); "exit" includes tearing the app down.
@@ -32,6 +34,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.figures import budget_row, format_table, interleave  # noqa: E402
+
 TARGET_MS = 1500.0
 
 
@@ -69,50 +75,61 @@ def time_studio(args: list[str]) -> dict:
             "torch": fields["torch"] == "True"}
 
 
+def measure(quick: bool = False, rounds: int | None = None) -> dict:
+    """Rows for bench/run.py: the studio's first paint against the bare PySide6 window's (budget
+    1.5 s, without torch), and the installed `deepwire` script's; floors in details."""
+    rounds = rounds or (3 if quick else 9)
+    variants = {
+        "bare": (time_studio, [sys.executable, str(ROOT / "bench" / "bare_window.py")]),
+        "studio": (time_studio, [sys.executable, "-m", "studio.launcher"]),
+        "python": (time_plain, [sys.executable, "-c", "pass"]),
+    }
+    if not quick:  # seconds a round, and it does not change when DeepWire does
+        variants["torch"] = (time_plain, [sys.executable, "-c", "import torch"])
+        script = deepwire_script()
+        if script:
+            variants["deepwire"] = (time_studio, [script])
+    time_studio(variants["studio"][1])  # warm the disk cache once, untimed
+    time_studio(variants["bare"][1])
+    runs = interleave({name: (lambda fn=fn, command=command: fn(command))
+                       for name, (fn, command) in variants.items()}, rounds)
+
+    def first(name: str) -> list[float]:
+        key = "paint_ms" if "paint_ms" in runs[name][0] else "exit_ms"
+        return [r[key] for r in runs[name]]
+
+    torch_seen = any(r["torch"] for r in runs["studio"])
+    window = budget_row("startup.window", "`python -m studio.launcher` to the main window's first paint "
+                        "(digits CNN open; offscreen)", "ms", first("studio"), TARGET_MS,
+                        first("bare"), "bare PySide6 QMainWindow")
+    window["torch_imported"] = torch_seen
+    if torch_seen:
+        window["passed"] = False
+        window["what"] += " - FAILED: torch was imported before the first paint"
+    rows = [window]
+    if "deepwire" in runs:
+        script = budget_row("startup.script", "the installed `deepwire` script, the same way", "ms",
+                            first("deepwire"), None, first("bare"), "bare PySide6 QMainWindow")
+        rows.append(script)
+    details = {"rounds": rounds}
+    for name in runs:
+        details[f"{name}_median_ms"] = round(statistics.median(first(name)), 1)
+    details["studio_inside_launcher_median_ms"] = statistics.median(r["inside_ms"] for r in runs["studio"])
+    return {"rows": rows, "details": details}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
-
-    variants = {
-        "python": (time_plain, [sys.executable, "-c", "pass"]),
-        "torch": (time_plain, [sys.executable, "-c", "import torch"]),
-        "studio": (time_studio, [sys.executable, "-m", "studio.launcher"]),
-    }
-    script = deepwire_script()
-    if script:
-        variants["deepwire"] = (time_studio, [script])
-    time_studio(variants["studio"][1])  # warm the disk cache once, untimed
-    results: dict[str, list[dict]] = {name: [] for name in variants}
-    for round_no in range(args.rounds):
-        names = list(variants)
-        names = names[round_no % len(names):] + names[: round_no % len(names)]  # rotate the order
-        for name in names:
-            fn, command = variants[name]
-            results[name].append(fn(command))
-
-    print(f"start-up over {args.rounds} interleaved rounds (median, min-max, ms); cores: {os.cpu_count()}")
-    summary = {}
-    for name, runs in results.items():
-        key = "paint_ms" if "paint_ms" in runs[0] else "exit_ms"
-        values = [r[key] for r in runs]
-        summary[name] = {"metric": key, "median": statistics.median(values), "min": min(values),
-                         "max": max(values), "runs": runs}
-        extra = ""
-        if key == "paint_ms":
-            inside = statistics.median(r["inside_ms"] for r in runs)
-            extra = (f"   (inside the launcher {inside:.0f}; to exit "
-                     f"{statistics.median(r['exit_ms'] for r in runs):.0f}; "
-                     f"torch imported: {any(r['torch'] for r in runs)})")
-        print(f"  {name:9s} {key[:-3]:5s} {summary[name]['median']:6.0f}  "
-              f"{summary[name]['min']:5.0f}-{summary[name]['max']:.0f}{extra}")
-    studio = summary["studio"]
-    ok = studio["median"] < TARGET_MS and not any(r["torch"] for r in studio["runs"])
-    print(f"target: window painted within {TARGET_MS:.0f} ms, without torch -> {'met' if ok else 'NOT met'}")
+    result = measure(rounds=args.rounds)
+    print(f"start-up over {args.rounds} interleaved rounds; cores: {os.cpu_count()}")
+    print(format_table(result["rows"]))
+    print(result["details"])
     if args.json:
-        args.json.write_text(json.dumps(summary, indent=2))
-    return 0 if ok else 1
+        args.json.write_text(json.dumps(result, indent=2))
+    return 0 if result["rows"][0]["passed"] else 1
 
 
 if __name__ == "__main__":
