@@ -17,7 +17,7 @@ import copy
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
@@ -241,6 +241,18 @@ class DataPanel(QWidget):
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
+        # Reading the data (and importing scikit-learn for a bundled set) takes a second or more: let
+        # the window paint first, and skip it when the panel was only shown behind another dock tab
+        # (such a panel is briefly "visible" with nothing of it on screen while the docks settle).
+        QTimer.singleShot(0, self, lambda: self._preview_if_seen(tries=5))
+
+    def _preview_if_seen(self, tries: int) -> None:
+        if not self.isVisible():
+            return
+        if self.visibleRegion().isEmpty():
+            if tries > 0:
+                QTimer.singleShot(100, self, lambda: self._preview_if_seen(tries - 1))
+            return
         self.update_preview()
 
     def update_preview(self) -> None:
