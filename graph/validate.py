@@ -135,6 +135,8 @@ def _token_ids(network: Network, structure: _Structure) -> list[Diagnostic]:
             continue
         if not from_ids:
             continue
+        if spec.type_id == "Output":  # hands its input out as it is, with no loss to compute on it
+            continue
         if (spec.type_id in _MOVES_VALUES or not block.enabled) and len(from_ids) == len(sources):
             vocab[bid] = max(vocab[s] for s in from_ids)
             continue
