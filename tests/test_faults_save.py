@@ -7,12 +7,12 @@ kill lands in the file-system part of the save (write, fsync, chmod, rename)
 rather than in building the text. After every kill the file must load and be
 byte-for-byte one of the two versions; stray temporary files of killed saves
 must not stop the next save, and a later save removes them once they are
-stale (older than project_io.STALE_TEMP_SECONDS). Default: 20 kills; slow: 200.
+stale (older than project_io.STALE_TEMP_SECONDS). Default: 20 kills; slow: 100 (x DEEPWIRE_STRESS).
 
 Autosave: a studio process (Document + Autosave) edits and autosaves in a
 loop and is SIGKILLed at a random moment; the recovery file it leaves must
 load, be one of the states it autosaved, and `recover` must bring it back.
-Default: 2 kills; slow: 20 more.
+Default: 2 kills; slow: 6 more (x DEEPWIRE_STRESS).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ import pytest
 import graph.project_io as project_io
 from graph.model import Block, Edge, Network, Project
 from graph.project_io import dumps_project, load_project, save_project
+from tests.conftest import stressed
 
 BLOCKS = 3000
 
@@ -103,7 +104,7 @@ def test_killing_a_save_never_loses_the_previous_file(registry, tmp_path, capsys
 
 @pytest.mark.slow
 def test_killing_a_save_200_times_never_loses_the_previous_file(registry, tmp_path, capsys):
-    result = kill_during_saves(registry, tmp_path, kills=200, seed=2)
+    result = kill_during_saves(registry, tmp_path, kills=stressed(100), seed=2)
     _report(result, capsys)
     assert result["old"] > 0 and result["new"] > 0  # kills landed on both sides of the rename
 
@@ -125,7 +126,8 @@ AUTOSAVING_CHILD = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize("trial", [0, 1] + [pytest.param(t, marks=pytest.mark.slow) for t in range(2, 22)])
+@pytest.mark.parametrize("trial", [0, 1] + [pytest.param(t, marks=pytest.mark.slow)
+                                            for t in range(2, 2 + stressed(6))])
 def test_killing_the_studio_while_it_autosaves_leaves_a_recoverable_project(qapp, registry, tmp_path, trial):
     from studio.document import Document
     from studio.files import find_recoverable, recover

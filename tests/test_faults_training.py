@@ -26,6 +26,7 @@ import pytest
 
 from graph.project_io import save_project
 from runtime.train.checkpoint import load_checkpoint
+from tests.conftest import stressed
 from tests.test_train_fixtures import digits_vectors, mlp, project, run_training, single_thread  # noqa: F401
 
 ENV = dict(os.environ, OMP_NUM_THREADS="1")
@@ -83,7 +84,7 @@ def test_a_killed_training_run_resumes_from_its_last_checkpoint(tmp_path, single
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", range(1, 6))
+@pytest.mark.parametrize("seed", range(1, 1 + stressed(2)))
 def test_training_killed_at_random_moments_always_resumes(tmp_path, seed):
     kill_train_and_resume(tmp_path, seed)
 

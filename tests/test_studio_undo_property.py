@@ -14,7 +14,7 @@ included) and redoing everything exactly the edited one; the saved file text
 (the canonical serialisation) must match too.
 
 Default: 50 examples x 80 steps (about 15 s on two cores). Slow (`-m slow`):
-150 examples x 100 steps. More before a release: DEEPWIRE_UNDO_EXAMPLES=500
+60 examples (x DEEPWIRE_STRESS) x 100 steps. More before a release: DEEPWIRE_UNDO_EXAMPLES=500
 DEEPWIRE_UNDO_STEPS=150.
 """
 
@@ -33,6 +33,7 @@ from graph.validate import analyse
 from studio import commands
 from studio.document import Document
 from tests import strategies
+from tests.conftest import stressed
 
 EXAMPLES = int(os.environ.get("DEEPWIRE_UNDO_EXAMPLES", "50"))
 STEPS = int(os.environ.get("DEEPWIRE_UNDO_STEPS", "80"))
@@ -164,7 +165,7 @@ def test_random_edits_undo_to_the_original_and_redo_to_the_edited(qapp, data):
 
 
 @pytest.mark.slow
-@settings(max_examples=150, deadline=None,
+@settings(max_examples=stressed(60), deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
 def test_many_long_random_edit_sequences_undo_and_redo_exactly(qapp, data):
