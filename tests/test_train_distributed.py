@@ -172,6 +172,25 @@ def test_gpus_asks_for_what_the_machine_has():
         parser.parse_args(["train", "p.dw.json", "--nproc", "2", "--gpus", "2"])
 
 
+def test_every_train_option_reaches_the_processes_torchrun_starts():
+    """A new `deepwire train` option must be passed on to the processes, or be decided by the launcher."""
+    import argparse
+
+    from runtime.commands.launch import DECIDED_HERE, FLAGS_PASSED_ON, PASSED_ON, torchrun_command
+    from runtime.commands.train import add_arguments
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    options = {action.dest for action in parser._actions}
+    assert options - DECIDED_HERE == set(PASSED_ON) | set(FLAGS_PASSED_ON)
+    args = parser.parse_args(["p.dw.json", "--nproc", "2", "--init", "runs/pre", "--init-blocks", "conv1",
+                              "--from-scratch", "--quiet"])
+    command = torchrun_command(args, 2, "runs/x")
+    assert command[command.index("--init") + 1] == "runs/pre"
+    assert command[command.index("--init-blocks") + 1] == "conv1"
+    assert "--from-scratch" in command and "--quiet" in command
+
+
 def test_gpus_without_cuda_is_refused_with_a_clear_message(tmp_path, monkeypatch, capsys):
     from runtime.cli import main
 

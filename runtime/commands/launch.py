@@ -19,7 +19,10 @@ import sys
 # train options passed on unchanged: attribute -> flag (None values are left out)
 PASSED_ON = {"epochs": "--epochs", "batch_size": "--batch-size", "lr": "--lr", "seed": "--seed",
              "resume": "--resume", "events": "--events", "max_seconds": "--max-seconds",
-             "threads": "--threads"}
+             "threads": "--threads", "init": "--init", "init_blocks": "--init-blocks"}
+FLAGS_PASSED_ON = {"quiet": "--quiet", "from_scratch": "--from-scratch"}  # store_true options
+# what the launcher itself decides for every process
+DECIDED_HERE = {"project", "device", "out", "gpus", "nproc", "help"}
 
 
 def processes_wanted(args: argparse.Namespace, cuda_devices: int | None = None) -> int | str:
@@ -62,8 +65,7 @@ def torchrun_command(args: argparse.Namespace, processes: int, out: str | None) 
             command += [flag, str(value)]
     if out is not None and not args.resume:
         command += ["--out", str(out)]
-    if args.quiet:
-        command.append("--quiet")
+    command += [flag for attribute, flag in FLAGS_PASSED_ON.items() if getattr(args, attribute, False)]
     return command
 
 
