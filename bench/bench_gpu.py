@@ -177,7 +177,7 @@ def compare(case: Case, dtype, compiled: bool, steps: int, pairs: int) -> dict:
             speeds[name].append(_samples_per_second(run, steps, case.batch, case.device))
     ratios = [g / h for g, h in zip(speeds["generated"], speeds["hand"])]
     return {"generated": statistics.median(speeds["generated"]), "hand": statistics.median(speeds["hand"]),
-            "ratio": statistics.median(ratios)}
+            "ratio": statistics.median(ratios), "samples": speeds}
 
 
 def step_flops(case: Case, dtype) -> int:
@@ -213,6 +213,37 @@ def _compile_works(device: torch.device) -> str | None:
 
 
 def measure(quick: bool = False) -> dict:
+    """The figures as rows for bench/run.py's table, with every detail beside them."""
+    from bench.figures import budget_row, speed_row
+
+    result = figures(quick)
+    on = result["device"]
+    rows = []
+    for example, entry in result["cases"].items():
+        for mode, row in entry["modes"].items():
+            judged = speed_row(
+                f"gpu.{example}.{mode.replace(' + ', '+')}",
+                f"generated vs hand-written training step, {example}, {mode}, "
+                f"batch {entry['batch_size']}, {on}",
+                "samples/s", row["samples"]["generated"], row["samples"]["hand"], "hand-written", 0.98, True)
+            if not result["gpu"]:  # the target is about GPUs; CPU figures are shown, not judged
+                judged["passed"] = None
+            rows.append(judged)
+        if "amp_speedup" in entry:
+            rows.append(budget_row(f"gpu.{example}.amp_speedup",
+                                   f"mixed precision vs float32, {example}, {on}", "x",
+                                   [entry["amp_speedup"]], None))
+        if entry.get("mfu") is not None:
+            rows.append(budget_row(f"gpu.{example}.mfu",
+                                   f"model FLOP utilisation ({entry['mfu_mode']}), {on}", "%",
+                                   [100 * entry["mfu"]], None))
+        if "achieved_tflops" in entry:
+            rows.append(budget_row(f"gpu.{example}.tflops", f"achieved TFLOP/s ({entry['mfu_mode']}), {on}",
+                                   "TFLOP/s", [entry["achieved_tflops"]], None))
+    return {"rows": rows, "details": result}
+
+
+def figures(quick: bool = False) -> dict:
     """Every figure of this benchmark as a dict (see the module docstring)."""
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     on_gpu = device.type == "cuda"
@@ -292,7 +323,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="fewer steps (a smoke run, a minute on a CPU)")
     parser.add_argument("--json", metavar="FILE", help="also write the figures to this JSON file")
     args = parser.parse_args()
-    result = measure(quick=args.quick)
+    result = figures(quick=args.quick)
     print(_report(result))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
