@@ -186,6 +186,10 @@ def apply_transfer(project: Project, models: dict[str, nn.Module], compiled: Com
             copied = _copy_from_state_dict(source["state_dict"], path, wanted,
                                            _key_map(config.init_key_map, project), models, compiled,
                                            plan.resized)
+        # by the names the code gives them, like every other list of the plan
+        code_names = {bid: attr for compiled_net in compiled.networks.values()
+                      for bid, attr in compiled_net.module_names.items()}
+        plan.resized = [code_names.get(bid, bid) for bid in plan.resized]
     for net in project.networks:
         if net.name not in models:
             continue
