@@ -24,13 +24,13 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
-from collections import deque
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
+from PySide6.QtCore import QObject, QProcess, QTimer
 
 from graph.model import Project
 from graph.project_io import save_project
+from studio.event_child import EventChild
 
 # The warm child: pay the imports, then run `deepwire <arguments from the first stdin line>`. Given as
 # code (python -c), so it needs nothing of the studio package in the child.
@@ -74,39 +74,16 @@ def snapshot(project: Project, base_dir: Path | None, folder: Path) -> Path:
     return path
 
 
-class TrainingWorker(QObject):
+class TrainingWorker(EventChild):
     """One training child at a time. Signals carry event dicts (see runtime/train/events.py)."""
-
-    eventReceived = Signal(dict)  # every event, in order
-    runningChanged = Signal(bool)
-    ended = Signal(str, str)  # reason (completed, stopped, failed, crashed, ...), a message for the user
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
-        self.process: QProcess | None = None
         self.run_dir: Path | None = None
-        self.finished_event: dict | None = None
         self.last_error: dict | None = None
-        self._stderr: deque[str] = deque(maxlen=20)
-        self._buffer = b""
-        self._tmp: tempfile.TemporaryDirectory | None = None
-        self._stopping = False
         self._warm: QProcess | None = None  # a started child waiting for its arguments
         self._warm_env: dict[str, str] = {}
         self.used_warm = False  # whether the last start took the warm child (tests, benchmarks)
-
-    @property
-    def running(self) -> bool:
-        return self.process is not None
-
-    def _new_process(self, env: dict[str, str] | None) -> QProcess:
-        process = QProcess(self)
-        environment = QProcessEnvironment.systemEnvironment()
-        environment.insert("PYTHONUNBUFFERED", "1")
-        for key, value in (env or {}).items():
-            environment.insert(key, value)
-        process.setProcessEnvironment(environment)
-        return process
 
     def prewarm(self, env: dict[str, str] | None = None) -> None:
         """Start a child that imports torch now, so the next Train gets its first event sooner."""
@@ -143,10 +120,8 @@ class TrainingWorker(QObject):
         self._tmp = tempfile.TemporaryDirectory(prefix="deepwire-train-")
         path = snapshot(project, base_dir, Path(self._tmp.name))
         self.run_dir = Path(run_dir)
-        self.finished_event = self.last_error = None
-        self._stderr.clear()
-        self._buffer = b""
-        self._stopping = False
+        self._reset()
+        self.last_error = None
         args = ["train", str(path), "--events", "jsonl", "--out", str(self.run_dir), *extra_args]
         warm = self._warm
         # Starting counts too: what is written before the child runs waits in the pipe
@@ -161,11 +136,7 @@ class TrainingWorker(QObject):
             process = self._new_process(env)
             if base_dir is not None:
                 process.setWorkingDirectory(str(base_dir))
-        process.readyReadStandardOutput.connect(self._read_stdout)
-        process.readyReadStandardError.connect(self._read_stderr)
-        process.finished.connect(self._process_finished)
-        process.errorOccurred.connect(self._process_error)
-        self.process = process
+        self._attach(process)
         if self.used_warm:
             process.write((json.dumps(args) + "\n").encode())
         else:
@@ -183,10 +154,6 @@ class TrainingWorker(QObject):
         QTimer.singleShot(1000, lambda: self._escalate(process, kill=False))
         QTimer.singleShot(2000, lambda: self._escalate(process, kill=True))
 
-    def _escalate(self, process: QProcess, kill: bool) -> None:
-        if self.process is process and process.state() != QProcess.ProcessState.NotRunning:
-            process.kill() if kill else process.terminate()
-
     def wait_stopped(self, msecs: int = 3000) -> None:
         """Stop and block until the child is gone, the warm one too (window closing, tests' clean-up)."""
         self.discard_warm()
@@ -201,26 +168,8 @@ class TrainingWorker(QObject):
                 process.waitForFinished(1000)
         self.discard_warm()  # a listener to `ended` may have warmed a new one meanwhile
 
-    # --- reading the child ---
-    def _read_stdout(self) -> None:
-        if self.process is None:
-            return
-        self._buffer += bytes(self.process.readAllStandardOutput())
-        *lines, self._buffer = self._buffer.split(b"\n")
-        for line in lines:
-            self._handle_line(line)
-
-    def _handle_line(self, raw: bytes) -> None:
-        line = raw.decode("utf-8", "replace").strip()
-        if not line:
-            return
-        try:
-            event = json.loads(line)
-        except json.JSONDecodeError:
-            self._stderr.append(line)  # not an event (a stray print): keep it for a crash report
-            return
-        if not isinstance(event, dict) or "kind" not in event:
-            return
+    # --- what the child says ---
+    def _on_event(self, event: dict) -> None:
         if event["kind"] == "finished":
             self.finished_event = event
             # everything is on disk before this event (summary.json, checkpoints); the child's own exit
@@ -231,40 +180,6 @@ class TrainingWorker(QObject):
             QTimer.singleShot(EXIT_GRACE_MS + 1000, lambda: self._escalate(process, kill=True))
         elif event["kind"] == "error":
             self.last_error = event
-        self.eventReceived.emit(event)
-
-    def _read_stderr(self) -> None:
-        if self.process is None:
-            return
-        text = bytes(self.process.readAllStandardError()).decode("utf-8", "replace")
-        for line in text.splitlines():
-            if line.strip():
-                self._stderr.append(line.rstrip())
-
-    def stderr_tail(self) -> str:
-        return "\n".join(self._stderr)
-
-    def _process_error(self, error: QProcess.ProcessError) -> None:
-        if error == QProcess.ProcessError.FailedToStart:
-            self._process_finished(-1, QProcess.ExitStatus.CrashExit)
-
-    def _process_finished(self, code: int, status: QProcess.ExitStatus) -> None:
-        process = self.process
-        if process is None:
-            return
-        self._read_stdout()
-        self._read_stderr()
-        if self._buffer:
-            self._handle_line(self._buffer)
-            self._buffer = b""
-        self.process = None
-        process.deleteLater()
-        if self._tmp is not None:
-            self._tmp.cleanup()
-            self._tmp = None
-        reason, message = self._outcome(code, status)
-        self.runningChanged.emit(False)
-        self.ended.emit(reason, message)
 
     def _outcome(self, code: int, status: QProcess.ExitStatus) -> tuple[str, str]:
         done = self.finished_event
