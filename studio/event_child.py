@@ -14,7 +14,7 @@ import json
 import tempfile
 from collections import deque
 
-from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, Signal
+from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
 
 class EventChild(QObject):
@@ -69,6 +69,19 @@ class EventChild(QObject):
         process.finished.connect(self._process_finished)
         process.errorOccurred.connect(self._process_error)
         self.process = process
+
+    def _ask_to_stop(self, terminate_after_ms: int, close_stdin: bool = False) -> None:
+        """Write "stop" on the child's stdin (it stops cleanly); terminate it if it is still there
+        after `terminate_after_ms`, kill it a second after that."""
+        process = self.process
+        if process is None or self._stopping:
+            return
+        self._stopping = True
+        process.write(b"stop\n")
+        if close_stdin:
+            process.closeWriteChannel()
+        QTimer.singleShot(terminate_after_ms, lambda: self._escalate(process, kill=False))
+        QTimer.singleShot(terminate_after_ms + 1000, lambda: self._escalate(process, kill=True))
 
     def _escalate(self, process: QProcess, kill: bool) -> None:
         if self.process is process and process.state() != QProcess.ProcessState.NotRunning:

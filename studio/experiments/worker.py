@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QProcess, QTimer
+from PySide6.QtCore import QObject, QProcess
 
 from graph.model import Project
 from studio.event_child import EventChild
@@ -54,13 +54,9 @@ class SweepWorker(EventChild):
         self.runningChanged.emit(True)
 
     def stop(self) -> None:
-        process = self.process
-        if process is None or self._stopping:
-            return
-        self._stopping = True
-        process.write(b"stop\n")
-        QTimer.singleShot(10000, lambda: self._escalate(process, kill=False))
-        QTimer.singleShot(15000, lambda: self._escalate(process, kill=True))
+        """Ask the sweep to stop cleanly (the running trial is recorded as interrupted); terminate it
+        after 10 s (SIGTERM stops cleanly too), kill it a second later."""
+        self._ask_to_stop(10000)
 
     def wait_stopped(self, msecs: int = 5000) -> None:
         """Stop and block until the child is gone (window closing, tests' clean-up)."""

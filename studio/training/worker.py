@@ -145,14 +145,7 @@ class TrainingWorker(EventChild):
 
     def stop(self) -> None:
         """Ask the child to stop cleanly; terminate it after 1 s, kill it after 2 s."""
-        process = self.process
-        if process is None or self._stopping:
-            return
-        self._stopping = True
-        process.write(b"stop\n")
-        process.closeWriteChannel()
-        QTimer.singleShot(1000, lambda: self._escalate(process, kill=False))
-        QTimer.singleShot(2000, lambda: self._escalate(process, kill=True))
+        self._ask_to_stop(1000, close_stdin=True)
 
     def wait_stopped(self, msecs: int = 3000) -> None:
         """Stop and block until the child is gone, the warm one too (window closing, tests' clean-up)."""
