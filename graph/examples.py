@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SUFFIX = ".dw.json"
+EXAMPLE_ID_PREFIX = "example-"  # each example's fixed project id is "example-<name>"
 
 
 class ProjectNotFoundError(FileNotFoundError):

@@ -9,6 +9,7 @@ diagnostics) is never stored here.
 from __future__ import annotations
 
 import copy
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -273,9 +274,22 @@ _NO_WIRES: dict[str, Edge] = {}
 _STRUCTURAL = frozenset({"block_added", "block_removed", "edge_added", "edge_removed"})
 
 
+def new_project_id() -> str:
+    """A fresh project id: 32 hex digits, random, so no two projects ever share one."""
+    return uuid.uuid4().hex
+
+
 @dataclass
 class Project:
-    """A whole project: one or more networks plus how to train them."""
+    """A whole project: one or more networks plus how to train them.
+
+    `id` says which project a run belongs to (runs record it in their
+    snapshot). It is made when the project is created and stays with it
+    through renames, moves and Save As; a file from before ids has "" until
+    it is first saved (graph.project_io.save_project gives it one). It is
+    plain data, never part of the generated code, and not part of equality:
+    two projects with the same content are equal whatever their ids.
+    """
 
     name: str = "Untitled"
     networks: list[Network] = field(default_factory=lambda: [Network()])
@@ -285,6 +299,7 @@ class Project:
     description: str = ""
     # the Experiments panel's sweep: {"space": [...], "trials": 20, "sampler": "tpe", ...}; see runtime/sweep
     experiment: dict[str, Any] = field(default_factory=dict)
+    id: str = field(default_factory=new_project_id, compare=False)
 
     def network(self, name: str | None = None) -> Network:
         """The named network, or the first one when no name is given."""
@@ -298,4 +313,4 @@ class Project:
     def copy(self) -> Project:
         return Project(self.name, [n.copy() for n in self.networks], copy.deepcopy(self.data),
                        copy.deepcopy(self.training), self.seed, self.description,
-                       copy.deepcopy(self.experiment))
+                       copy.deepcopy(self.experiment), self.id)

@@ -25,9 +25,17 @@ import time
 import uuid
 from typing import Any
 
-from graph.model import Network, Project
+from graph.model import Network, Project, new_project_id
 from graph.project_migrate import CURRENT_VERSION, MigrationError
-from graph.project_read import FORMAT, MAX_SEED, FieldError, quote_name, read_project, too_deep_message
+from graph.project_read import (
+    FORMAT,
+    MAX_SEED,
+    PROJECT_ID,
+    FieldError,
+    quote_name,
+    read_project,
+    too_deep_message,
+)
 from graph.spec import Registry
 
 MAX_FILE_BYTES = 50 * 1024 * 1024  # far above any real project; refuses a wrong file quickly
@@ -93,8 +101,14 @@ def _network_to_dict(net: Network) -> dict[str, Any]:
 
 
 def project_to_dict(project: Project) -> dict[str, Any]:
-    """The project as the plain JSON data of a version-1 file (a fresh dict, shares nothing)."""
-    out: dict[str, Any] = {"format": FORMAT, "version": CURRENT_VERSION, "name": project.name}
+    """The project as the plain JSON data of a current-version file (a fresh dict, shares nothing)."""
+    out: dict[str, Any] = {"format": FORMAT, "version": CURRENT_VERSION}
+    if project.id:  # "" only for a project read from a file of before ids, until it is saved
+        if not PROJECT_ID.fullmatch(project.id):
+            raise ValueError(f"cannot save the project id {project.id[:80]!r}: it must be 1 to 64 letters, "
+                             "digits, '-' or '_', or the file would not load again")
+        out["id"] = project.id
+    out["name"] = project.name
     if project.description:
         out["description"] = project.description
     seed = project.seed
@@ -123,7 +137,14 @@ def save_project(project: Project, path: str | os.PathLike) -> None:
     to disk, then renamed over the target. If anything fails (a full disk, a
     crash) the previous file is untouched and the temporary file is removed;
     the OSError is raised for the caller to show.
+
+    A project without an id yet (read from a file of before ids) gets one
+    here, on the project object too, so the runs it trains from now on
+    record the id the file has. Saving under another name (Save As) keeps
+    the id: the copy is the same project, and its runs follow it.
     """
+    if not project.id:
+        project.id = new_project_id()
     text = dumps_project(project)
     try:
         payload = text.encode("utf-8")

@@ -13,6 +13,10 @@ Version history
      "b1.out -> b2.x", the training settings under "hyperparameters".
   1  params under "params", wires as {"from", "to", "port"}, settings under
      "training" (only those that differ from the defaults).
+  2  an optional top-level "id": the project's stable id, which its runs
+     record so that a run can be told to belong to it. A version 1 file
+     gets no id on loading (a random one would differ at every load); it
+     gets one when it is first saved.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-CURRENT_VERSION = 1
+CURRENT_VERSION = 2
 
 
 class MigrationError(ValueError):
@@ -88,7 +92,12 @@ def _edge_from_v0(text: str, where: str) -> dict[str, str]:
     return {"from": src, "to": dst, "port": dst_port}
 
 
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {0: _from_v0}
+def _from_v1(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 to 2: nothing to convert; the file simply has no id yet."""
+    return {**data, "version": 2}
+
+
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {0: _from_v0, 1: _from_v1}
 
 
 def migrate(data: dict[str, Any], version: int) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -26,6 +27,7 @@ from graph.training_config import TRAINING_PARAMS, DataSpec, TrainingConfig, che
 FORMAT = "deepwire-project"
 MAX_DEPTH = 32  # a real project nests 7 levels deep; more means a damaged or hostile file
 MAX_SEED = 2**32 - 1  # numpy's seeds stop here
+PROJECT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # uuid4 hex for new projects, "example-NAME" for examples
 # Far beyond what a canvas can show; bounds the load time of a hostile file
 # (building a network checks each new wire against the wires before it).
 MAX_BLOCKS = 5_000
@@ -185,7 +187,7 @@ def _nonempty_text(obj: dict[str, Any], key: str, where: str) -> str:
     return text
 
 
-_TOP_FIELDS = ("format", "version", "name", "description", "seed", "data", "training", "networks",
+_TOP_FIELDS = ("format", "version", "id", "name", "description", "seed", "data", "training", "networks",
                "experiment")
 # the sweep settings a project may keep (the space entries themselves are checked by runtime/sweep)
 _EXPERIMENT_FIELDS = ("space", "trials", "sampler", "max_seconds", "metric", "epochs", "parallel")
@@ -243,7 +245,16 @@ def _read_current(data: dict[str, Any], registry: Registry) -> Project:
         first_with_name[net.name] = i
         networks.append(net)
     experiment = _read_experiment(_field(data, "experiment", "object", "", {}))
-    return Project(name, networks, data_spec, training, seed, description, experiment)
+    return Project(name, networks, data_spec, training, seed, description, experiment, _read_id(data))
+
+
+def _read_id(data: dict[str, Any]) -> str:
+    """The project's id ("" when the file has none yet): a short word of letters, digits, - and _."""
+    project_id = _field(data, "id", "text", "", "")
+    if project_id and not PROJECT_ID.fullmatch(project_id):
+        raise FieldError("id", f"'id' must be 1 to 64 letters, digits, '-' or '_' (it names the project "
+                         f"its runs belong to); got {quote_name(project_id[:80])}")
+    return project_id
 
 
 def _read_experiment(value: dict[str, Any]) -> dict[str, Any]:

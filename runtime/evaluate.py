@@ -33,6 +33,7 @@ import torch
 from graph.blocks import default_registry
 from graph.project_io import load_project
 from runtime.build import build_models
+from runtime.run_names import project_dir_of_run
 from runtime.train.checkpoint import load_checkpoint, load_models
 from runtime.train.data import compile_for_training, load_project_data
 from runtime.train.device import DeviceSplit, Precision
@@ -73,8 +74,8 @@ def open_run(run_dir: Path) -> OpenedRun:
     registry = default_registry()
     project = load_project(run_dir / SNAPSHOT, registry)
     compiled = compile_for_training(project, registry)
-    # runs live in <project folder>/runs/<run>: relative data paths were read beside the project
-    dataset = load_project_data(project, registry, base_dir=run_dir.parent.parent, compiled=compiled)
+    # runs live in <project folder>/runs/<project>/<run>: relative data paths were read beside the project
+    dataset = load_project_data(project, registry, base_dir=project_dir_of_run(run_dir), compiled=compiled)
     torch.manual_seed(project.seed)
     models, _ = build_models(project, registry, compiled)
     state = load_checkpoint(checkpoint)

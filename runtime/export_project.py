@@ -5,6 +5,12 @@ project's seed, or loaded with trained weights), writes the artefacts, and
 `verify_export` loads each artefact the way a user would (importing the
 Python file, onnxruntime, torch.export.load) and compares its outputs with
 the in-app model on one random batch of a batch size not used for tracing.
+
+Trained weights are exported only with the network they were trained on:
+`run_weights` takes a run folder or a checkpoint in one, and refuses it when
+the run's project snapshot has a different network (graph.network_match);
+`prepare_models` then refuses weights whose keys or shapes do not fit the
+built model, naming the first few, before anything is written.
 """
 
 from __future__ import annotations
@@ -20,10 +26,12 @@ from torch import nn
 
 from graph.compiler import CompiledProject, compile_project
 from graph.model import Project
+from graph.network_match import describe_differences, network_differences
 from graph.spec import Registry
 from runtime.build import build_models
 from runtime.export import (
     ExportError,
+    WeightsFileError,
     as_tuple,
     export_onnx,
     export_python,
@@ -74,6 +82,62 @@ class Comparison:
     note: str = ""
 
 
+RUN_SNAPSHOT = "project.dw.json"  # runtime/train/runs.py: the project a run was trained as
+RUN_CHECKPOINTS = ("best.pt", "last.pt")
+
+
+def run_weights(project: Project, registry: Registry, weights: str | Path) -> Path:
+    """The checkpoint to export with: `weights` itself, or a run folder's best.pt (else last.pt).
+
+    When the checkpoint is a run's (its folder holds the run's project
+    snapshot), the run's networks must be the project's: else
+    WeightsFileError says what differs and how to export the run as trained.
+    """
+    from graph.project_io import ProjectFileError, load_project
+
+    path = Path(weights)
+    if path.is_dir():
+        found = next((path / name for name in RUN_CHECKPOINTS if (path / name).is_file()), None)
+        if found is None:
+            raise WeightsFileError(f"{path}: this folder holds no {' or '.join(RUN_CHECKPOINTS)}; give a run "
+                                   "folder of 'deepwire train' that saved a checkpoint, or a weights file")
+        path = found
+    snapshot = path.parent / RUN_SNAPSHOT
+    if not snapshot.is_file():
+        return path  # a plain weights file: its keys and shapes are checked when it is loaded
+    try:
+        trained = load_project(snapshot, registry)
+    except ProjectFileError as err:
+        raise WeightsFileError(f"{snapshot}: the project this run was trained as cannot be read ({err}); "
+                               "it is needed to check that the weights fit") from None
+    differences = network_differences(trained, project)
+    if differences:
+        raise WeightsFileError(
+            f"{path}: refused: these weights were trained on another network than project "
+            f"'{project.name[:60]}' has now, so the exported model would not be the trained one "
+            f"({describe_differences(differences)}). Export the run as it was trained: "
+            f"deepwire export {snapshot} --weights {path} -o OUT")
+    return path
+
+
+def _state_differences(model: nn.Module, state: dict, network: str) -> list[str]:
+    """The weights' keys and shapes against the model's, in words ([] when they fit)."""
+    want = {key: tuple(value.shape) for key, value in model.state_dict().items()}
+    got = {key: tuple(value.shape) for key, value in state.items() if isinstance(value, torch.Tensor)}
+    out = [f"'{key}' {got[key]} in the weights, {want[key]} in network '{network}'"
+           for key in want if key in got and got[key] != want[key]]
+    missing = [key for key in want if key not in got]
+    extra = [key for key in got if key not in want]
+    if missing:
+        out.append(f"network '{network}' needs {', '.join(missing[:4])}"
+                   f"{f' and {len(missing) - 4} more' if len(missing) > 4 else ''}, which the weights lack")
+    if extra:
+        out.append(f"the weights hold {', '.join(extra[:4])}"
+                   f"{f' and {len(extra) - 4} more' if len(extra) > 4 else ''}, which network '{network}' "
+                   "does not have")
+    return out
+
+
 def prepare_models(project: Project, registry: Registry, weights: str | Path | None = None,
                    networks: list[str] | None = None) -> tuple[dict[str, nn.Module], CompiledProject]:
     """Models built from the compiled source: seeded fresh weights, or the checkpoint's."""
@@ -84,6 +148,11 @@ def prepare_models(project: Project, registry: Registry, weights: str | Path | N
         wanted = networks or list(models)
         states = weights_for(read_state(weights), wanted, str(weights))
         for name in wanted:
+            differences = _state_differences(models[name], states[name], name)
+            if differences:
+                raise WeightsFileError(f"{weights}: refused: the weights do not fit the network they would "
+                                       f"be exported with ({describe_differences(differences)}); were they "
+                                       "trained on another project, or was the network changed since?")
             load_weights(models[name], states[name], name, str(weights))
     for model in models.values():
         model.eval()
@@ -102,6 +171,8 @@ def export_project(project: Project, registry: Registry, fmt: str, out: str | Pa
             raise ExportError(f"project '{project.name}' has no network '{network}' "
                               f"(it has: {', '.join(names)})")
         names = [network]
+    if weights is not None:
+        weights = run_weights(project, registry, weights)
     models, compiled = prepare_models(project, registry, weights, names)
     several = len(names) > 1
     artefacts: list[Artefact] = []

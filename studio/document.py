@@ -23,8 +23,9 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from graph.diagnostics import ERROR, Diagnostic, Fix
+from graph.examples import EXAMPLE_ID_PREFIX
 from graph.layout import layered_layout
-from graph.model import Block, Change, Edge, Group, Network, Project
+from graph.model import Block, Change, Edge, Group, Network, Project, new_project_id
 from graph.project_io import load_project, save_project
 from graph.pycode import to_identifier
 from graph.spec import Registry, ShapeError
@@ -405,7 +406,18 @@ class Document(QObject):
         target = Path(path) if path is not None else self.path
         if target is None:
             raise ValueError("this project has not been saved yet; choose a file (Save As)")
-        save_project(self.project, target)
+        if self.path is None and self.project.id.startswith(EXAMPLE_ID_PREFIX):
+            # an example opened untitled becomes the user's own project when first saved: a new id,
+            # so its runs beside the new file are never taken for the example's (or another copy's).
+            # Any other Save As keeps the id: a renamed or moved project keeps its runs.
+            example_id, self.project.id = self.project.id, new_project_id()
+            try:
+                save_project(self.project, target)
+            except BaseException:
+                self.project.id = example_id  # not saved: still the example
+                raise
+        else:
+            save_project(self.project, target)
         self.mark_saved(target)
         return target
 

@@ -21,3 +21,15 @@ from graph.blocks import default_registry  # noqa: E402
 @pytest.fixture(scope="session")
 def registry():
     return default_registry()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _runs_never_in_the_users_home(tmp_path_factory):
+    """Runs of examples and untitled projects go to $DEEPWIRE_HOME/runs: a temporary folder in tests."""
+    previous = os.environ.get("DEEPWIRE_HOME")
+    os.environ["DEEPWIRE_HOME"] = str(tmp_path_factory.mktemp("deepwire-home"))
+    yield
+    if previous is None:
+        os.environ.pop("DEEPWIRE_HOME", None)
+    else:
+        os.environ["DEEPWIRE_HOME"] = previous

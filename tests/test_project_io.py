@@ -120,7 +120,7 @@ def test_saved_text_holds_only_what_it_must():
     assert [b.get("enabled") for b in blocks] == [None, None, None, None, False]
     assert blocks[2]["params"] == {"bias": True, "features": 10}  # full params in a saved file
     assert "modèle 💥" in text  # readable, not \u-escaped
-    assert text.endswith("}\n") and '\n  "version": 1,' in text
+    assert text.endswith("}\n") and '\n  "version": 2,' in text
 
 
 def test_names_with_control_characters_and_code_load_as_plain_data():

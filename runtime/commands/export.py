@@ -40,9 +40,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", "-f", choices=FORMATS, default="python",
                         help="what to write (default: python)")
     parser.add_argument("-o", "--output", required=True, metavar="OUT", help="the file to write")
-    parser.add_argument("--weights", metavar="CHECKPOINT",
-                        help="trained weights to export (a checkpoint from 'deepwire train', a state_dict "
-                             ".pt file or .safetensors) instead of a fresh initialisation")
+    parser.add_argument("--weights", metavar="RUN_OR_FILE",
+                        help="trained weights to export instead of a fresh initialisation: a run folder "
+                             "of 'deepwire train' (its best.pt), a checkpoint, a state_dict .pt file or "
+                             ".safetensors; a run trained on another network is refused")
     parser.add_argument("--network", metavar="NAME", help="export only this network (e.g. generator)")
 
 

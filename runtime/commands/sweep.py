@@ -43,7 +43,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metric", metavar="NAME", help="validation metric to optimise: accuracy "
                         "(maximised) or loss (minimised); default: accuracy for classifiers, else loss")
     parser.add_argument("--epochs", type=int, metavar="E", help="epochs per trial (default: the project's)")
-    parser.add_argument("--out", metavar="DIR", help="sweep folder (default: runs/<project>-sweep-<time>)")
+    parser.add_argument("--out", metavar="DIR", help="sweep folder (default: "
+                        "runs/<project>/<project>-sweep-<time> beside the project file; "
+                        "for a bundled example, in the user data folder, "
+                        "$DEEPWIRE_HOME/runs when set)")
     parser.add_argument("--resume", metavar="SWEEP_DIR", help="continue the sweep stored in this folder")
     parser.add_argument("--parallel", type=int, metavar="N", help="trials at a time, each in its own "
                         "process (default 1: one after another in this process)")
@@ -160,8 +163,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _default_out(project_name: str, path: Path) -> Path:
-    from graph.examples import examples_dir
     from runtime.run_names import default_run_dir
 
-    bundled = path.resolve().parent == examples_dir().resolve()
-    return default_run_dir(f"{project_name}-sweep", Path.cwd() if bundled else path.parent)
+    return default_run_dir(project_name, path, "sweep")  # the studio's rule too (runtime/run_names.py)

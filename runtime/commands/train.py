@@ -2,7 +2,7 @@
 
     deepwire train digits_cnn --epochs 5
     deepwire train my.dw.json --events jsonl        # what the studio runs as a child process
-    deepwire train my.dw.json --resume runs/my-20250101-120000
+    deepwire train my.dw.json --resume runs/my/my-20250101-120000
 
 With `--events jsonl` every event is one JSON line on stdout (see
 runtime/train/events.py); the progress bar and messages go to stderr. Stop
@@ -42,8 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, metavar="X", help="learning rate")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="where to train")
     parser.add_argument("--seed", type=int, metavar="N", help="random seed (weights, shuffling, split)")
-    parser.add_argument("--out", metavar="DIR", help="run folder (default: runs/<project>-<time> beside "
-                        "the project, or in the current folder for a bundled example)")
+    parser.add_argument("--out", metavar="DIR", help="run folder (default: runs/<project>/<project>-<time> "
+                        "beside the project file; for a bundled example, in the user data folder, "
+                        "$DEEPWIRE_HOME/runs when set, e.g. ~/.local/share/deepwire/runs)")
     parser.add_argument("--resume", metavar="RUN_DIR", help="continue the run in this folder from its "
                         "last checkpoint")
     parser.add_argument("--events", choices=("jsonl",), help="print one JSON event per line on stdout")
@@ -94,11 +95,9 @@ def _has_bar(listeners) -> bool:
 
 
 def _default_out(project_name: str, path: Path) -> Path:
-    from graph.examples import examples_dir
-    from runtime.train.runs import default_run_dir
+    from runtime.run_names import default_run_dir
 
-    bundled = path.resolve().parent == examples_dir().resolve()
-    return default_run_dir(project_name, Path.cwd() if bundled else path.parent)
+    return default_run_dir(project_name, path)  # the studio's rule too (runtime/run_names.py)
 
 
 def run(args: argparse.Namespace) -> int:

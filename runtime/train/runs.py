@@ -1,7 +1,8 @@
 """The run folder: everything one training run leaves behind.
 
-    runs/<project>-<YYYYmmdd-HHMMSS>/
-        project.dw.json   the project exactly as it was trained
+    runs/<project>/<project>-<YYYYmmdd-HHMMSS>/   (where: runtime/run_names.py)
+        project.dw.json   the project exactly as it was trained (its "id" names the project the run
+                          belongs to: the studio lists a project's runs by it)
         model.py          the generated model code (the classes the weights belong to)
         metrics.jsonl     one JSON object per logged step, epoch and validation
         summary.json      final and best metrics, best epoch, samples/s, device, wall time, versions

@@ -41,7 +41,7 @@ from PySide6.QtWidgets import (
 )
 
 from graph.training_config import TRAINING_PARAMS
-from runtime.run_names import default_run_dir
+from runtime.run_names import RUNS, default_run_dir, new_run_dir, slug
 from runtime.sweep.space import SpaceError, param_sweepable, parse_space
 from studio.experiments import space_edit
 from studio.experiments.plots import CurvesPlot, ImportanceBars, ParamScatter
@@ -64,7 +64,7 @@ class ExperimentsPanel(QWidget):
         super().__init__(parent)
         self.document = document
         self.worker = SweepWorker(self)
-        self.runs_base: Path | None = None  # where sweeps go (default: beside the project file)
+        self.runs_base: Path | None = None  # where runs/ goes instead of the usual place (tests)
         self.sweep_dir: Path | None = None
         self.best_project: Path | None = None
         self.best_trial: int | None = None
@@ -324,11 +324,11 @@ class ExperimentsPanel(QWidget):
 
     # --- running ---
     def sweep_folder(self) -> Path:
-        base = self.runs_base
-        if base is None:
-            path = self.document.path
-            base = path.parent if path is not None else Path.home() / "DeepWire"
-        return default_run_dir(f"{self.document.project.name}-sweep", base)
+        """Where `deepwire sweep` would put this project's next sweep (runtime/run_names.py's rule)."""
+        name = self.document.project.name
+        if self.runs_base is not None:
+            return new_run_dir(Path(self.runs_base) / RUNS / slug(name), f"{name}-sweep")
+        return default_run_dir(name, self.document.path, "sweep")
 
     def run(self) -> bool:
         """Start a sweep of the project as it is now; False (with the reason shown) when it cannot."""

@@ -35,9 +35,9 @@ MAX_LINES = 8  # sequence features drawn as lines
 DEBOUNCE_MS = 250
 
 
-def latest_checkpoint(folder: Path | None) -> tuple[str, Path] | None:
-    """(run name, best.pt) of the newest finished run with a checkpoint, or None."""
-    for run in list_runs(folder):
+def latest_checkpoint(folder: Path | None, project=None) -> tuple[str, Path] | None:
+    """(run name, best.pt) of the newest finished run with a checkpoint (of `project` if given), or None."""
+    for run in list_runs(folder, project):
         if (run.path / "summary.json").is_file() and run.best_checkpoint is not None:
             return run.name, run.best_checkpoint
     return None
@@ -85,7 +85,7 @@ class PreviewPanel(QWidget):
     # --- what to preview ---
     def refresh_runs(self) -> None:
         """Offer 'trained' when a finished run with a checkpoint exists."""
-        latest = latest_checkpoint(self.runs_folder())
+        latest = latest_checkpoint(self.runs_folder(), getattr(self.document, "project", None))
         current = self.weights.currentData()
         self.weights.blockSignals(True)
         self.weights.clear()

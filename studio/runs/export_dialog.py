@@ -1,9 +1,13 @@
 """File > Export…: write the model as code, a training script, ONNX or a torch.export program.
 
 The user picks the format, whose weights (a fresh seeded initialisation of
-the project as it is now, or the best checkpoint of one of its runs: then
-the run's own project snapshot is exported, so the weights fit it), and
-where to write. The preview shows the generated model code (for the
+the project as it is now, or the best checkpoint of one of its runs), and
+where to write. Only this project's runs are offered (by the project id in
+their snapshot), and a run whose network differs from the open one (it was
+changed since) is refused with the differences in words: trained weights
+are exported only with the network they were trained on. The open project
+is what gets exported; with a run's weights, `deepwire export` checks again
+(snapshot and weight shapes) before writing. The preview shows the generated model code (for the
 training script, the whole script once written). Export runs `deepwire
 export ... [--weights RUN/best.pt]` as a child process, which loads the
 written files back, runs them next to the in-app model on one batch and
@@ -35,6 +39,7 @@ from PySide6.QtWidgets import (
 
 from graph.compiler import CompileError, compile_project
 from graph.model import Project
+from graph.network_match import describe_differences, network_differences
 from graph.project_io import ProjectFileError, dumps_project, load_project
 from studio.runs.child import child_error, start_cli
 from studio.runs.run_info import RunInfo, list_runs
@@ -62,7 +67,9 @@ class ExportDialog(QDialog):
         self.report_text = ""
         self.max_difference: float | None = None
         self._tmp = tempfile.TemporaryDirectory(prefix="deepwire-export-")
-        self.runs: list[RunInfo] = [r for r in list_runs(runs_folder) if r.best_checkpoint is not None]
+        self.runs: list[RunInfo] = [r for r in list_runs(runs_folder, document.project)
+                                    if r.best_checkpoint is not None]
+        self.refusal = ""  # why the chosen run's weights cannot be exported with this project ("" if they can)
 
         self.format = QComboBox()
         for key, text, _suffix in FORMATS:
@@ -121,10 +128,25 @@ class ExportDialog(QDialog):
         return Path(data) if data else None
 
     def project(self) -> Project:
-        """The project to export: the chosen run's snapshot (its weights fit it) or the document's."""
-        if self.run_dir is not None:
-            return load_project(self.run_dir / "project.dw.json", self.registry)
+        """The project to export: the open one (a chosen run's weights are checked to fit it)."""
         return self.document.project
+
+    def _refusal(self) -> str:
+        """Why the chosen run cannot be exported with the open project, in words ("" when it can)."""
+        if self.run_dir is None:
+            return ""
+        try:
+            trained = load_project(self.run_dir / "project.dw.json", self.registry)
+        except (ProjectFileError, OSError) as exc:
+            return (f"Cannot export with the weights of {self.run_dir.name}: the project it was trained as "
+                    f"cannot be read ({exc}).")
+        differences = network_differences(trained, self.document.project)
+        if not differences:
+            return ""
+        return (f"Cannot export with the weights of {self.run_dir.name}: it was trained on another network "
+                f"than the open project has now ({describe_differences(differences)}). Choose fresh weights, "
+                "or open the run's project (Runs > Re-run > Open the Run's Project as an Untitled Copy) "
+                "and export that.")
 
     def _suffix(self) -> str:
         return next(s for key, _t, s in FORMATS if key == self.fmt)
@@ -149,6 +171,12 @@ class ExportDialog(QDialog):
             note += f" Weights: the best checkpoint of {self.run_dir.name}"
             note += " (written beside the code as .pt)." if self.fmt == "python" else "."
         self.note.setText(note)
+        shown, self.refusal = self.refusal, self._refusal()
+        self.export_button.setEnabled(not self.refusal and self.process is None)
+        if self.refusal or shown:  # say why, or take back what was said for another run
+            self.report_text = self.refusal
+            self.report.setStyleSheet("color: #c0392b;" if self.refusal else "")
+            self.report.setText(self.refusal)
         try:
             source = compile_project(self.project(), self.registry).source
         except (CompileError, ProjectFileError) as exc:
@@ -163,11 +191,9 @@ class ExportDialog(QDialog):
 
     # --- exporting ----------------------------------------------------------------------------------
     def export_arguments(self) -> list[str]:
-        if self.run_dir is not None:
-            project_file = self.run_dir / "project.dw.json"
-        else:  # the document as it is now, unsaved edits included
-            project_file = Path(self._tmp.name) / f"{_stem(self.document.project.name)}.dw.json"
-            project_file.write_text(dumps_project(self.document.project), encoding="utf-8")
+        # the document as it is now, unsaved edits included; a run's weights are checked against it
+        project_file = Path(self._tmp.name) / f"{_stem(self.document.project.name)}.dw.json"
+        project_file.write_text(dumps_project(self.document.project), encoding="utf-8")
         args = ["export", str(project_file), "--format", self.fmt, "-o", self.output.text()]
         if self.run_dir is not None:
             info = next(r for r in self.runs if r.path == self.run_dir)
@@ -176,6 +202,12 @@ class ExportDialog(QDialog):
 
     def export(self) -> None:
         if self.process is not None or not self.output.text().strip():
+            return
+        self.refusal = self._refusal()
+        if self.refusal:  # never write (or report as checked) a model the weights do not belong to
+            self.report_text = self.refusal
+            self.report.setStyleSheet("color: #c0392b;")
+            self.report.setText(self.refusal)
             return
         Path(self.output.text()).parent.mkdir(parents=True, exist_ok=True)
         self.export_button.setEnabled(False)

@@ -1,7 +1,10 @@
 """Reading run folders without torch: what the runs panel lists and plots.
 
 A run folder (runtime/train/runs.py) holds project.dw.json, summary.json and
-metrics.jsonl. A run still training (or killed) has no summary.json yet; it
+metrics.jsonl. Runs sit in `<runs root>/<project>/<run>` (runtime/run_names.py;
+older runs straight in `<runs root>/<run>`), and a root may hold the runs
+of several projects: `list_runs(root, project)` keeps the project's own, by
+the id its snapshot records. A run still training (or killed) has no summary.json yet; it
 is listed as "running / no summary" with the settings from its snapshot.
 Everything here is plain JSON reading, so the GUI process never imports torch.
 """
@@ -17,7 +20,10 @@ from typing import Any
 
 import numpy as np
 
+from runtime.run_names import belongs_to
+
 SNAPSHOT, SUMMARY, METRICS = "project.dw.json", "summary.json", "metrics.jsonl"
+SWEEP = "sweep.json"  # marks a sweep's folder (runtime/sweep), whose trials are not listed as runs
 CHECKPOINTS = ("best.pt", "last.pt")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,6 +42,7 @@ class RunInfo:
     final: float | None = None
     best: float | None = None
     config: dict[str, Any] = field(default_factory=dict)
+    snapshot: dict[str, Any] | None = field(default=None, repr=False)  # project.dw.json as plain JSON
 
     @property
     def has_checkpoint(self) -> bool:
@@ -64,7 +71,7 @@ def read_run(path: Path) -> RunInfo | None:
     summary = _read_json(path / SUMMARY)
     if snapshot is None and summary is None:
         return None
-    info = RunInfo(path, path.name, path.stat().st_mtime)
+    info = RunInfo(path, path.name, path.stat().st_mtime, snapshot=snapshot)
     config = dict((summary or {}).get("config") or (snapshot or {}).get("training") or {})
     info.config = config
     info.recipe = str(config.get("recipe", (summary or {}).get("recipe", "")))
@@ -82,12 +89,49 @@ def read_run(path: Path) -> RunInfo | None:
     return info
 
 
-def list_runs(folder: Path | None) -> list[RunInfo]:
-    """Every run under `folder` (a project's runs/), newest first."""
+def _is_sweep(folder: Path) -> bool:
+    return (folder / SWEEP).is_file()
+
+
+def _run_folders(root: Path):
+    """The run folders of a runs root: its children, and its children's children (one per project)."""
+    for child in root.iterdir():
+        if not child.is_dir() or _is_sweep(child):
+            continue  # a sweep's trials are listed by the Experiments panel
+        if (child / SNAPSHOT).is_file() or (child / SUMMARY).is_file():
+            yield child
+            continue
+        try:
+            grandchildren = list(child.iterdir())
+        except OSError:
+            continue
+        yield from (g for g in grandchildren if g.is_dir() and not _is_sweep(g))
+
+
+def project_folders(root: Path | None) -> list[Path]:
+    """The folders under a runs root where runs of some project appear (for a file watcher)."""
+    if root is None or not Path(root).is_dir():
+        return []
+    return [child for child in Path(root).iterdir() if child.is_dir() and not _is_sweep(child)
+            and not (child / SNAPSHOT).is_file()]
+
+
+def list_runs(folder: Path | None, project=None) -> list[RunInfo]:
+    """Every run under `folder` (a runs root), newest first; with `project`, only that project's runs."""
     if folder is None or not Path(folder).is_dir():
         return []
-    runs = [read_run(child) for child in Path(folder).iterdir() if child.is_dir()]
-    return sorted((r for r in runs if r is not None), key=lambda r: (r.started, r.name), reverse=True)
+    runs, names = [], set()
+    for path in _run_folders(Path(folder)):
+        run = read_run(path)
+        if run is None:
+            continue
+        if project is not None and not belongs_to(run.snapshot, project.id, project.name):
+            continue
+        if run.name in names:  # the same folder name under two project folders
+            run.name = f"{path.parent.name}/{path.name}"
+        names.add(run.name)
+        runs.append(run)
+    return sorted(runs, key=lambda r: (r.started, r.name), reverse=True)
 
 
 def read_curves(path: Path) -> dict[str, np.ndarray]:

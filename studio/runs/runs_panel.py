@@ -1,9 +1,13 @@
 """The Runs panel: every run of the project, their curves overlaid, and what to do with a run.
 
-Runs are the folders under runs/ beside the saved project (where `deepwire
-train` and the studio's Train put them); a file watcher refreshes the list
-when a run appears or ends. Ticking runs overlays their per-epoch curves
-(loss, and the monitored metric) in one colour per run. Evaluate runs
+Runs are the folders under runs/<project>/ beside the saved project, or in
+the user data folder for a bundled example or an untitled project (one rule,
+runtime/run_names.py, where `deepwire train` and the studio's Train put
+them). Only the open project's runs are listed (by the project id their
+snapshot records), so overlays, Evaluate and Export never offer another
+project's run. A file watcher refreshes the list when a run appears or ends.
+Ticking runs overlays their per-epoch curves (loss, and the monitored
+metric) in one colour per run. Evaluate runs
 `deepwire evaluate` as a child process (torch never loads in the GUI) and
 then opens the evaluation view; errors show in the panel's message line.
 """
@@ -30,8 +34,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from runtime.run_names import RUNS, runs_root
 from studio.runs.child import child_error, start_cli
-from studio.runs.run_info import RunInfo, list_runs, read_curves
+from studio.runs.run_info import RunInfo, list_runs, project_folders, read_curves
 
 COLUMNS = ("Run", "Recipe", "Optimizer", "LR", "Epochs", "Final", "Best", "Status")
 PATH_ROLE = Qt.ItemDataRole.UserRole
@@ -112,7 +117,8 @@ class RunsPanel(QWidget):
         self._debounce = QTimer(self, singleShot=True, interval=300)
         self._debounce.timeout.connect(self.refresh)
         self.watcher.directoryChanged.connect(lambda *_: self._debounce.start())
-        if document is not None:
+        if document is not None:  # another project (its own id) or another place: list again
+            document.projectReplaced.connect(lambda: self.set_folder(self._project_runs()))
             document.pathChanged.connect(lambda *_: self.set_folder(self._project_runs()))
         self.set_folder(self._project_runs())
 
@@ -125,13 +131,13 @@ class RunsPanel(QWidget):
         return plot
 
     # --- the list ---------------------------------------------------------------------------------
-    def _project_runs(self) -> Path | None:
-        path = getattr(self.document, "path", None)
-        if path is not None:
-            return Path(path).parent / "runs"
-        # an untitled copy (e.g. a re-run) keeps showing the folder it came from; else where the
-        # Training panel puts an untitled project's runs
-        return self.folder or Path.home() / "DeepWire" / "runs"
+    def _project_runs(self) -> Path:
+        """The runs root of the open project: where `deepwire train` and Train put its runs."""
+        return runs_root(getattr(self.document, "path", None))
+
+    def project(self):
+        """The project whose runs are listed (None: a panel without a document lists every run)."""
+        return getattr(self.document, "project", None)
 
     def set_folder(self, folder: Path | None) -> None:
         self.folder = Path(folder) if folder is not None else None
@@ -148,10 +154,13 @@ class RunsPanel(QWidget):
         selected = self.current_run().name if self.current_run() else None
         self.table.blockSignals(True)
         self.table.clear()
-        self.runs = {run.name: run for run in list_runs(self.folder)}
+        self.runs = {run.name: run for run in list_runs(self.folder, self.project())}
         watched = self.watcher.directories()
-        if self.folder is not None and self.folder.is_dir() and str(self.folder) not in watched:
-            self.watcher.addPath(str(self.folder))  # runs/ was created by the first run
+        wanted = [self.folder] if self.folder is not None and self.folder.is_dir() else []
+        wanted += project_folders(self.folder)  # a run appears in runs/<project>/
+        for folder in wanted:
+            if str(folder) not in watched:
+                self.watcher.addPath(str(folder))  # runs/ (or runs/<project>/) was created by a run
         for run in self.runs.values():
             item = QTreeWidgetItem([run.name, run.recipe, run.optimizer, _number(run.lr),
                                     "" if run.epochs is None else str(run.epochs),
@@ -174,7 +183,7 @@ class RunsPanel(QWidget):
         if self.folder is None:
             self.message.setText("Save the project: its runs are kept in a runs/ folder beside it.")
         elif not self.runs:
-            self.message.setText(f"No runs yet in {self.folder}. Press Train to make one.")
+            self.message.setText(f"No runs of this project yet in {self.folder}. Press Train to make one.")
         else:
             self.message.setText(f"{len(self.runs)} run(s) in {self.folder}; tick runs to compare curves.")
         self.plot_ticked()
@@ -185,8 +194,9 @@ class RunsPanel(QWidget):
         if run_dir is None:
             return
         run_dir = Path(run_dir)
-        if self.folder != run_dir.parent:
-            self.set_folder(run_dir.parent)
+        root = next((a for a in (run_dir.parent, run_dir.parent.parent) if a.name == RUNS), run_dir.parent)
+        if self.folder != root:
+            self.set_folder(root)
         else:
             self.refresh()
         self.select_run(run_dir.name)

@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 
 from graph.params import Int, ParamError
 from graph.training_config import TRAINING_PARAMS
-from runtime.run_names import default_run_dir
+from runtime.run_names import RUNS, default_run_dir, new_run_dir, slug
 from studio.document import Document
 from studio.param_editors import ParamEditor, make_editor
 from studio.training.devices import DevicesChoice, MemoryLine, count_gpus
@@ -64,7 +64,7 @@ class TrainingPanel(QWidget):
         self.document = document
         self.worker = TrainingWorker(self)
         self.watcher = WarningWatcher()
-        self.runs_base: Path | None = None  # where runs/ goes; default: beside the project file
+        self.runs_base: Path | None = None  # where runs/ goes instead of the usual place (tests)
         self.extra_args: tuple[str, ...] = ()  # more `deepwire train` arguments (tests: --max-seconds)
         self.child_env: dict[str, str] = {}
         self.prewarm_enabled = True  # start a waiting child while this dock is visible
@@ -224,11 +224,11 @@ class TrainingPanel(QWidget):
             self.worker.prewarm(self.child_env)
 
     def run_dir(self) -> Path:
-        base = self.runs_base
-        if base is None:
-            path = self.document.path
-            base = path.parent if path is not None else Path.home() / "DeepWire"
-        return default_run_dir(self.document.project.name, base)
+        """Where `deepwire train` would put this project's next run (runtime/run_names.py's rule)."""
+        name = self.document.project.name
+        if self.runs_base is not None:
+            return new_run_dir(Path(self.runs_base) / RUNS / slug(name), name)
+        return default_run_dir(name, self.document.path)
 
     def train(self) -> bool:
         """Start training the project as it is now; False (and a message) when it cannot start."""
