@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 
+from graph.project_io import dumps_project
 from studio.canvas.heat import GradientLegend, level, norm_color
 from tests.studio_support import block_id, close_window, make_window, refuse_dialogs
 
@@ -155,6 +156,7 @@ def test_preview_panel_reports_an_error_and_offers_trained_weights(window, qtbot
     panel = window.preview
     run = tmp_path / "runs" / "digits_cnn-1"
     run.mkdir(parents=True)
+    (run / "project.dw.json").write_text(dumps_project(window.document.project))  # the project's own run
     (run / "summary.json").write_text("{}")
     (run / "best.pt").write_bytes(b"not a checkpoint")
     panel.runs_folder = lambda: tmp_path / "runs"

@@ -662,3 +662,57 @@ def test_a_corrupted_file_loads_or_raises_only_project_file_error(text):
 @given(corrupted_files())
 def test_many_corrupted_files_load_or_raise_only_project_file_error(text):
     _loads_or_project_file_error(text)
+
+
+# ---------------------------------------------------------------- the project id (runs belong to it)
+
+def test_a_new_project_has_an_id_that_survives_save_load_rename_and_save_as(tmp_path):
+    project = project_from_dict({**_base(), "version": CURRENT_VERSION}, REGISTRY)
+    assert project.id == ""  # written by hand without one
+    fresh = Project()
+    assert len(fresh.id) == 32 and fresh.id != Project().id
+    first = tmp_path / "first.dw.json"
+    save_project(fresh, first)
+    assert json.loads(first.read_text())["id"] == fresh.id
+    loaded = load_project(first, REGISTRY)
+    assert loaded.id == fresh.id and loaded.copy().id == fresh.id
+    loaded.name = "Renamed"
+    second = tmp_path / "second.dw.json"  # Save As: the same project under another name
+    save_project(loaded, second)
+    assert load_project(second, REGISTRY).id == fresh.id
+
+
+def test_a_version_1_file_without_an_id_loads_and_gets_one_on_its_first_save(tmp_path):
+    path = tmp_path / "old.dw.json"
+    path.write_text(json.dumps(_base()), encoding="utf-8")
+    project = load_project(path, REGISTRY)
+    assert project.id == "" and project == project_from_dict(_base(), REGISTRY)
+    save_project(project, path)
+    data = json.loads(path.read_text())
+    assert data["version"] == CURRENT_VERSION == 2
+    assert data["id"] == project.id and len(project.id) == 32
+    assert list(data)[:3] == ["format", "version", "id"]
+    assert load_project(path, REGISTRY).id == project.id  # stable from now on
+    save_project(project, path)
+    assert load_project(path, REGISTRY).id == project.id
+
+
+@pytest.mark.parametrize("bad", ["'); import os #", "a" * 65, "x y", 7])
+def test_an_id_that_is_not_a_short_plain_word_is_refused(bad):
+    err = _error({**_base(), "version": 2, "id": bad})
+    assert err.location == "id"
+    assert ("letters, digits" in err.message or "text" in err.message or "empty" in err.message), err.message
+
+
+def test_the_id_never_reaches_the_generated_code():
+    from graph.compiler import compile_project
+
+    data = json.loads(EXAMPLES[0].read_text(encoding="utf-8"))
+    project = project_from_dict({**data, "id": "zz_marker-123"}, REGISTRY)
+    assert project.id == "zz_marker-123"
+    assert "zz_marker" not in compile_project(project, REGISTRY).source
+
+
+def test_every_bundled_example_has_its_own_fixed_id():
+    ids = [load_project(path, REGISTRY).id for path in EXAMPLES]
+    assert ids == [f"example-{path.name.removesuffix('.dw.json')}" for path in EXAMPLES]

@@ -17,6 +17,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
+from runtime.run_names import runs_root
 from studio.runs.evaluation import EvaluationView
 from studio.runs.export_dialog import ExportDialog
 from studio.runs.runs_panel import RunsPanel
@@ -189,7 +190,8 @@ def test_window_has_runs_dock_export_action_and_rerun(qtbot, registry, runs_fold
         window.runs.rerun()  # opens the run's project, as trained, as an untitled copy
         assert window.document.path is None
         assert window.document.project.training.values["lr"] == pytest.approx(0.05)
-        assert window.runs.folder == runs_folder  # the untitled copy keeps showing the runs it came from
+        # an untitled copy's runs go where every untitled project's go (runtime/run_names.py)
+        assert window.runs.folder == runs_root(None)
         # a training run that ends shows up in the panel, selected and ticked
         window.runs.set_folder(None)
         window.training.last_run_dir = runs_folder / "adam"

@@ -20,6 +20,7 @@ from PySide6.QtCore import Qt, QTimer
 
 from graph.project_io import save_project
 from graph.training_config import DataSpec
+from runtime.run_names import slug
 from studio.training.plots import TrainingPlots, ema
 from studio.training.warnings import WarningWatcher
 from tests.studio_support import block_id, close_window, make_window, refuse_dialogs
@@ -89,7 +90,7 @@ def test_train_button_grows_curves_and_writes_a_run(window, qtbot, tmp_path):
     assert len(x) == 2 and np.all(np.isfinite(y))
     summary = json.loads((panel.last_run_dir / "summary.json").read_text())
     assert summary["epochs"] == 2 and summary["reason"] == "completed"
-    assert panel.last_run_dir.parent == tmp_path / "runs"
+    assert panel.last_run_dir.parent == tmp_path / "runs" / slug(window.document.project.name)
     assert (panel.last_run_dir / "metrics.jsonl").stat().st_size > 0
     assert panel.device_found.text().startswith("Training on cpu")
     assert panel.train_button.isEnabled() and not panel.stop_button.isEnabled()

@@ -24,7 +24,7 @@ def project_file(tmp_path):
 def test_default_run_folder_is_beside_the_project_with_the_overrides_applied(project_file, capsys):
     assert main(["train", str(project_file), "--epochs", "2", "--batch-size", "128", "--lr", "0.02",
                  "--seed", "3", "--device", "cpu"]) == 0
-    runs = list((project_file.parent / "runs").iterdir())
+    runs = list((project_file.parent / "runs" / "test-project").iterdir())  # runs/<project>/<run>
     assert len(runs) == 1 and runs[0].name.startswith("test-project-")
     summary = json.loads((runs[0] / "summary.json").read_text())
     assert summary["epochs"] == 2 and summary["batch_size"] == 128 and summary["seed"] == 3
