@@ -45,7 +45,7 @@ def window(qtbot, tmp_path, registry, monkeypatch):
 
 def test_press_train_watch_it_learn_open_the_confusion_matrix_and_export(window, qtbot, tmp_path):
     panel = window.training
-    panel.runs_base = tmp_path  # where an untitled project's runs go (normally ~/DeepWire)
+    panel.runs_base = tmp_path  # where an untitled project's runs go (normally the user data folder)
     panel.child_env = {"OMP_NUM_THREADS": "1"}
     panel.prewarm_enabled = False
     window.document.set_training({"epochs": 4})  # the example's 15 epochs, shortened for a test
