@@ -143,6 +143,12 @@ def test_two_projects_in_one_folder_each_list_only_their_own_runs(qtbot, registr
     assert sorted(panel.runs) == sorted(made["a"])
     b.save_as(tmp_path / "a renamed.dw.json")  # Save As keeps the id: the runs stay the project's
     assert sorted(panel.runs) == sorted(made["a"])
+    b.project.name = "Renamed"  # a new name: new runs go to runs/Renamed/, the old ones still count
+    b.save()
+    renamed = _fake_run(default_run_dir(b.project.name, b.path), b.project)
+    assert renamed.parent == tmp_path / "runs" / "Renamed"
+    panel.refresh()
+    assert sorted(panel.runs) == sorted([*made["a"], renamed.name])
 
 
 def test_file_export_of_sine_lstm_never_offers_a_digits_cnn_run(qtbot, registry, tmp_path, monkeypatch):

@@ -1,7 +1,8 @@
 """`deepwire evaluate RUN_DIR`: evaluate a finished run; `deepwire sample RUN_DIR`: continue a prompt.
 
-    deepwire evaluate runs/digits_mlp-20250101-120000 --split val
-    deepwire sample runs/char_transformer-20250101-120000 --prompt "To be" --temperature 0.8 --length 200
+    deepwire evaluate runs/Digits-MLP/Digits-MLP-20250101-120000 --split val
+    deepwire sample runs/Character-Transformer/Character-Transformer-20250101-120000 --prompt "To be" \
+        --temperature 0.8 --length 200
 
 evaluate writes evaluation.json (and its pictures under evaluation/) into the
 run folder (see runtime/evaluate.py) and prints a one-line summary; --json

@@ -3,7 +3,7 @@
     deepwire sweep digits_cnn --trials 20 --epochs 3
     deepwire sweep my.dw.json --space space.json --sampler grid
     deepwire sweep my.dw.json --trials 40 --parallel 4         # 4 trials at a time (one GPU each)
-    deepwire sweep --resume runs/my-sweep-20250101-120000 --trials 30
+    deepwire sweep --resume runs/my/my-sweep-20250101-120000 --trials 30
     deepwire sweep my.dw.json --events jsonl                   # what the studio's Experiments panel runs
 
 Without --space the sweep searches learning rate, optimizer, batch size,

@@ -10,7 +10,7 @@ project revision), so going back to a block is instant.
 Drawing by kind: feature maps (C, H, W) as a grid of the first 16 channels,
 sequences (T, F) as one line per feature, vectors (F,) as bars, attention
 weights (T, S) as a heat map. "Trained" uses the newest run's best.pt from
-the runs folder beside the project; "Random" the seeded fresh weights.
+the project's own runs (studio/runs/run_info.py); "Random" the seeded fresh weights.
 """
 
 from __future__ import annotations

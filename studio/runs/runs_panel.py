@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 
 from runtime.run_names import RUNS, runs_root
 from studio.runs.child import child_error, start_cli
-from studio.runs.run_info import RunInfo, list_runs, project_folders, read_curves
+from studio.runs.run_info import SWEEP, RunInfo, list_runs, project_folders, read_curves
 
 COLUMNS = ("Run", "Recipe", "Optimizer", "LR", "Epochs", "Final", "Best", "Status")
 PATH_ROLE = Qt.ItemDataRole.UserRole
@@ -194,7 +194,9 @@ class RunsPanel(QWidget):
         if run_dir is None:
             return
         run_dir = Path(run_dir)
-        root = next((a for a in (run_dir.parent, run_dir.parent.parent) if a.name == RUNS), run_dir.parent)
+        # the runs root above runs/<project>/<run>; a sweep's trial: the sweep's folder, with its trials
+        above = () if (run_dir.parent / SWEEP).is_file() else (run_dir.parent, run_dir.parent.parent)
+        root = next((a for a in above if a.name == RUNS), run_dir.parent)
         if self.folder != root:
             self.set_folder(root)
         else:
