@@ -7,11 +7,12 @@ their snapshot), and a run whose network differs from the open one (it was
 changed since) is refused with the differences in words: trained weights
 are exported only with the network they were trained on. The open project
 is what gets exported; with a run's weights, `deepwire export` checks again
-(snapshot and weight shapes) before writing. The preview shows the generated model code (for the
-training script, the whole script once written). Export runs `deepwire
-export ... [--weights RUN/best.pt]` as a child process, which loads the
-written files back, runs them next to the in-app model on one batch and
-prints the largest difference; the dialog reports that number.
+(snapshot and weight shapes) before writing. The preview shows the generated
+model code (for the training script, the whole script once written).
+Export runs `deepwire export ... [--weights RUN/best.pt]` as a child
+process, which loads the written files back, runs them next to the in-app
+model on one batch and prints the largest difference; the dialog reports
+that number.
 """
 
 from __future__ import annotations
