@@ -24,6 +24,7 @@ from graph.spec import Registry
 from runtime.build import build_models
 from runtime.export import (
     ExportError,
+    WeightsFileError,
     as_tuple,
     export_onnx,
     export_python,
@@ -37,6 +38,7 @@ from runtime.export import (
     vocab_sizes,
     weights_for,
 )
+from runtime.preprocessing import Preprocessing, PreprocessingError
 
 FORMATS = ("python", "script", "onnx", "torch-export")
 SUFFIXES = {"python": ".py", "script": ".py", "onnx": ".onnx", "torch-export": ".pt2"}
@@ -63,6 +65,8 @@ class Exported:
     compiled: CompiledProject
     networks: list[str]  # the networks exported, in project order
     project: Project = field(repr=False, default=None)
+    preprocessing: Preprocessing | None = None  # what the trained run recorded about its inputs
+    notes: list[str] = field(default_factory=list)  # things the user should know about the files
 
 
 @dataclass
@@ -75,14 +79,18 @@ class Comparison:
 
 
 def prepare_models(project: Project, registry: Registry, weights: str | Path | None = None,
-                   networks: list[str] | None = None) -> tuple[dict[str, nn.Module], CompiledProject]:
-    """Models built from the compiled source: seeded fresh weights, or the checkpoint's."""
+                   networks: list[str] | None = None,
+                   state: dict | None = None) -> tuple[dict[str, nn.Module], CompiledProject]:
+    """Models built from the compiled source: seeded fresh weights, or the checkpoint's.
+
+    state: the weights file already read (read_state(weights)), so it is read once.
+    """
     compiled = compile_project(project, registry)
     torch.manual_seed(project.seed)
     models, compiled = build_models(project, registry, compiled)
     if weights is not None:
         wanted = networks or list(models)
-        states = weights_for(read_state(weights), wanted, str(weights))
+        states = weights_for(state if state is not None else read_state(weights), wanted, str(weights))
         for name in wanted:
             load_weights(models[name], states[name], name, str(weights))
     for model in models.values():
@@ -102,11 +110,13 @@ def export_project(project: Project, registry: Registry, fmt: str, out: str | Pa
             raise ExportError(f"project '{project.name}' has no network '{network}' "
                               f"(it has: {', '.join(names)})")
         names = [network]
-    models, compiled = prepare_models(project, registry, weights, names)
+    state = read_state(weights) if weights is not None else None
+    models, compiled = prepare_models(project, registry, weights, names, state)
+    prep, notes = recorded_preprocessing(state, weights, fmt)
     several = len(names) > 1
     artefacts: list[Artefact] = []
     if fmt == "python":
-        artefacts.append(Artefact(export_python(project, registry, out), "python"))
+        artefacts.append(Artefact(export_python(project, registry, out, prep), "python"))
     elif fmt == "script":
         from runtime.export_script import write_training_script
 
@@ -121,7 +131,8 @@ def export_project(project: Project, registry: Registry, fmt: str, out: str | Pa
             example = sample_inputs(info, vocab_sizes=vocab_sizes(project, name))
             path = network_path(out, name, several)
             writer = export_onnx if fmt == "onnx" else export_torch_program
-            artefacts.append(Artefact(writer(models[name], info, path, example), fmt, name))
+            metadata = prep.metadata() if prep is not None and prep.network == name else None
+            artefacts.append(Artefact(writer(models[name], info, path, example, metadata), fmt, name))
     if weights is not None and fmt == "python":
         # code alone carries no weights: put the trained ones beside it (not for the script, which
         # trains from scratch and saves its own weights as <stem>.pt)
@@ -130,7 +141,22 @@ def export_project(project: Project, registry: Registry, fmt: str, out: str | Pa
             if path == out:  # -o model.pt: never write the weights over the code
                 path = network_path(out.with_suffix(".weights.pt"), name, several)
             artefacts.append(Artefact(export_weights(models[name], path), "weights", name))
-    return Exported(fmt, artefacts, models, compiled, names, project)
+    return Exported(fmt, artefacts, models, compiled, names, project, prep, notes)
+
+
+def recorded_preprocessing(state: dict | None, weights: str | Path | None,
+                           fmt: str) -> tuple[Preprocessing | None, list[str]]:
+    """The preprocessing a trained run's checkpoint records, and a note when it records none."""
+    if state is None or fmt == "script":  # fresh weights: nothing was trained on anything yet
+        return None, []
+    if "preprocessing" not in state:
+        return None, [f"{weights} records no input preprocessing (a plain state_dict, or a checkpoint "
+                      "written before DeepWire recorded it): feed the model inputs scaled as in training"]
+    try:
+        return Preprocessing.from_dict(state["preprocessing"]), []
+    except PreprocessingError as err:
+        raise WeightsFileError(f"{weights}: its 'preprocessing' entry cannot be used ({err}); "
+                               "export from a checkpoint written by 'deepwire train'") from None
 
 
 # --- loading artefacts back ---------------------------------------------------------------

@@ -78,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
     for artefact in exported.artefacts:
         which = f" (network '{artefact.network}')" if artefact.network else ""
         print(f"wrote {artefact.path}{which}")
+    for note in exported.notes:
+        print(f"note: {note}")
 
     try:
         comparisons = verify_export(exported)
