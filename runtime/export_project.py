@@ -38,6 +38,7 @@ from runtime.export import (
     vocab_sizes,
     weights_for,
 )
+from runtime.nonfinite import all_finite, find_nonfinite
 from runtime.preprocessing import Preprocessing, PreprocessingError
 
 FORMATS = ("python", "script", "onnx", "torch-export")
@@ -65,6 +66,7 @@ class Exported:
     compiled: CompiledProject
     networks: list[str]  # the networks exported, in project order
     project: Project = field(repr=False, default=None)
+    registry: Registry = field(repr=False, default=None)
     preprocessing: Preprocessing | None = None  # what the trained run recorded about its inputs
     notes: list[str] = field(default_factory=list)  # things the user should know about the files
 
@@ -76,6 +78,7 @@ class Comparison:
     max_abs_diff: float
     ok: bool
     note: str = ""
+    nonfinite: str = ""  # the in-app model gives NaN or infinite outputs: why, naming the first block
 
 
 def prepare_models(project: Project, registry: Registry, weights: str | Path | None = None,
@@ -141,7 +144,7 @@ def export_project(project: Project, registry: Registry, fmt: str, out: str | Pa
             if path == out:  # -o model.pt: never write the weights over the code
                 path = network_path(out.with_suffix(".weights.pt"), name, several)
             artefacts.append(Artefact(export_weights(models[name], path), "weights", name))
-    return Exported(fmt, artefacts, models, compiled, names, project, prep, notes)
+    return Exported(fmt, artefacts, models, compiled, names, project, registry, prep, notes)
 
 
 def recorded_preprocessing(state: dict | None, weights: str | Path | None,
@@ -212,6 +215,7 @@ def _max_diff(got: tuple[torch.Tensor, ...], want: tuple[torch.Tensor, ...]) -> 
             return float("inf"), False
         g, w = g.double(), w.double()
         diff = (g - w).abs()
+        diff = torch.where(torch.isnan(diff), torch.inf, diff)  # NaN is no match (max() would skip it)
         worst = max(worst, float(diff.max()) if diff.numel() else 0.0)
         ok = ok and bool((diff <= ATOL + RTOL * w.abs()).all())
     return worst, ok
@@ -222,8 +226,13 @@ def onnxruntime_available() -> bool:
 
 
 def verify_export(exported: Exported, seed: int = 0) -> list[Comparison]:
-    """Outputs of every written model file versus the in-app model, on one random batch each."""
+    """Outputs of every written model file versus the in-app model, on one random batch each.
+
+    When the in-app model's own outputs are NaN or infinite, nothing can be compared: the
+    comparison fails with `nonfinite` saying which block first produces such values.
+    """
     results = []
+    nonfinite: dict[str, str] = {}  # network -> message, found once per network
     generator = torch.Generator().manual_seed(seed)
     for artefact in exported.artefacts:
         if artefact.kind in ("weights", "data"):
@@ -238,6 +247,14 @@ def verify_export(exported: Exported, seed: int = 0) -> list[Comparison]:
             inputs = sample_inputs(info, VERIFY_BATCH, vocab_sizes(exported.project, network), generator)
             with torch.no_grad():
                 want = as_tuple(exported.models[network](*inputs))
+            if not all_finite(want):
+                if network not in nonfinite:
+                    found = find_nonfinite(exported.project, exported.registry, network,
+                                           exported.models[network], info, inputs, want)
+                    nonfinite[network] = found.message()
+                results.append(Comparison(network, artefact.path, float("nan"), False,
+                                          nonfinite=nonfinite[network]))
+                continue
             got = _run_artefact(artefact, exported, network, inputs)
             worst, ok = _max_diff(got, want)
             results.append(Comparison(network, artefact.path, worst, ok))

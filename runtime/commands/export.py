@@ -88,7 +88,10 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_ERRORS
     status = EXIT_OK
     for c in comparisons:
-        if c.note:
+        if c.nonfinite:
+            status = EXIT_ERRORS
+            print(f"deepwire: {c.path}: written, but {c.nonfinite}", file=sys.stderr)
+        elif c.note:
             print(f"{c.network}: {c.note}")
         elif c.ok:
             print(f"{c.network}: matches the in-app model (max abs difference {c.max_abs_diff:.2e})")

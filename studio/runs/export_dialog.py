@@ -44,6 +44,8 @@ FORMATS = (("python", "Python model code (.py)", ".py"),
            ("onnx", "ONNX (.onnx)", ".onnx"),
            ("torch-export", "torch.export program (.pt2)", ".pt2"))
 DIFF = re.compile(r"max abs difference ([0-9.eE+-]+|nan|inf)")
+# the check's own verdict when the model itself gives NaN or infinite outputs (runtime/nonfinite.py)
+NONFINITE = re.compile(r"written, but (network .* outputs on a random input batch, .*)")
 
 
 def _stem(name: str) -> str:
@@ -61,6 +63,7 @@ class ExportDialog(QDialog):
         self.process: QProcess | None = None
         self.report_text = ""
         self.max_difference: float | None = None
+        self.nonfinite: str | None = None  # why the check could not compare: NaN/inf, naming the block
         self._tmp = tempfile.TemporaryDirectory(prefix="deepwire-export-")
         self.runs: list[RunInfo] = [r for r in list_runs(runs_folder) if r.best_checkpoint is not None]
 
@@ -190,8 +193,13 @@ class ExportDialog(QDialog):
                    if line.startswith("wrote ")]
         diffs = [float(m.group(1)) for m in DIFF.finditer(out + err)]
         self.max_difference = max(diffs) if diffs else None
+        nonfinite = [m.group(1) for m in map(NONFINITE.search, err.splitlines()) if m]
+        self.nonfinite = nonfinite[0] if nonfinite else None
         names = ", ".join(Path(p).name for p in written) or "nothing"
-        if code == 0:
+        if self.nonfinite and written:
+            self.report_text = f"Exported {names}, but it could not be checked: {self.nonfinite}"
+            self.report.setStyleSheet("color: #c0392b;")
+        elif code == 0:
             if self.max_difference is not None:
                 check = f"equivalence check: max difference {self.max_difference:.1e} ✓"
             else:
