@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,6 +120,19 @@ class Preprocessing:
                    mean=mean, std=std, classes=_texts(data, "classes"), vocab=vocab, unknown=unknown,
                    folds=tuple((a, b) for a, b in folds))
 
+    def summary(self) -> str:
+        """One line for the export command, e.g. "inputs scaled as x' = (x - mean) / std, 10 class names"."""
+        parts = []
+        if self.mean is not None:
+            parts.append("inputs scaled as x' = (x - mean) / std")
+        elif self.input_kind != "tokens":
+            parts.append("inputs used as they are")
+        if self.classes is not None:
+            parts.append(f"{len(self.classes)} class names")
+        if self.vocab is not None:
+            parts.append(f"a {len(self.vocab)}-character vocabulary")
+        return ", ".join(parts)
+
     # --- ONNX metadata, .pt2 extra files -------------------------------------------------------------
     def metadata(self) -> dict[str, str]:
         """String key/value pairs: the whole record as JSON, and its main fields one by one."""
@@ -192,8 +206,8 @@ def python_section(prep: Preprocessing, info: CompiledNetwork) -> str:
     raw = format_shape(prep.input_shape)
     lines = [
         "# --- how to feed the trained network " + "-" * 60,
-        f"# {info.class_name}'s weights were trained on data source {prep.source!r} (recipe "
-        f"{prep.recipe!r}), prepared as below.",
+        f"# {info.class_name}'s weights were trained on data source {prep.source!r}",
+        f"# (recipe {prep.recipe!r}), prepared as below.",
     ]
     if prep.input_kind == "tokens":
         lines += _token_section(prep, info)
@@ -220,6 +234,8 @@ def _scaling_section(prep: Preprocessing, info: CompiledNetwork, raw: str) -> li
         lines.append("#     predict(model, raw_inputs)  # one class name per input")
     elif prep.recipe != "gan":
         lines.append("#     predict(model, raw_inputs)  # the outputs for raw inputs")
+    elif prep.mean is not None:
+        lines.append("#     to_raw(generator(noise))  # generated samples in the data's own units")
     lines.append("")
     shape = ", ".join(map(str, prep.stat_shape or ()))
     if prep.mean is not None:
@@ -306,8 +322,11 @@ _DOC_ANCHOR = "B is the batch size. This is plain PyTorch: read it, change it, t
 
 def with_preprocessing(source: str, prep: Preprocessing, info: CompiledNetwork) -> str:
     """The compiled module plus the section, `import torch` ensured, a docstring line pointing at it."""
+    section = python_section(prep, info)
+    helpers = [f"{name}()" for name in re.findall(r"^def (\w+)\(", section, flags=re.MULTILINE)]
+    listed = ", ".join(helpers[:-1]) + f" and {helpers[-1]}" if len(helpers) > 1 else helpers[0]
     if "\nimport torch\n" not in source:
         source = source.replace("\nfrom torch import nn\n", "\nimport torch\nfrom torch import nn\n", 1)
     source = source.replace(_DOC_ANCHOR, _DOC_ANCHOR + "\nThe trained weights expect inputs prepared as "
-                            "in training: see preprocess() and\npredict() at the end of this file.\n", 1)
-    return source + "\n\n" + python_section(prep, info)
+                            f"in training: see\n{listed} at the end of this file.\n", 1)
+    return source + "\n\n" + section

@@ -177,3 +177,29 @@ def test_character_model_module_encodes_text_as_the_trainer_did(tmp_path):
     assert ids.tolist()[0] == trainer_encode(text, ASCII_VOCAB, "ascii").tolist()
     assert module.decode(ids) == 'def f(x):\n return "done" \ufffd'
     assert module.predict(module.CharacterTransformer(), "import ") in ASCII_VOCAB
+
+
+def test_gan_module_turns_generated_values_back_into_pixels(tmp_path):
+    prep = Preprocessing.from_dict({
+        "network": "discriminator", "recipe": "gan", "source": "digits", "input_kind": "image",
+        "input_shape": [1, 8, 8], "stat_shape": [1, 1, 1], "mean": [8.0], "std": [8.0]})
+    from graph.compiler import compile_project
+    from runtime.preprocessing import with_preprocessing
+
+    project = load_project(resolve_project("digits_gan"), REGISTRY)
+    compiled = compile_project(project, REGISTRY)
+    path = tmp_path / "gan.py"
+    path.write_text(with_preprocessing(compiled.source, prep, compiled.network("discriminator")))
+    module = import_module_from(path)
+    assert "see\npreprocess() and to_raw() at the end" in module.__doc__ and not hasattr(module, "predict")
+    generated = torch.tensor([-1.0, 1.0]).reshape(1, 1, 1, 2)  # (B, C, H, W)
+    torch.testing.assert_close(module.to_raw(generated).reshape(-1), torch.tensor([0.0, 16.0]))
+    torch.testing.assert_close(module.preprocess(module.to_raw(generated)), generated)
+
+
+def test_class_names_keep_off_the_constants_the_export_adds(registry):
+    from graph.compiler import compile_project
+
+    project = load_project(resolve_project("iris_mlp"), registry)
+    project.name = "m e a n"  # would be the class MEAN, which the export's MEAN = ... would replace
+    assert compile_project(project, registry).network().class_name == "MEAN2"
