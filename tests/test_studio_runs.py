@@ -167,6 +167,8 @@ def test_export_dialog_reports_the_equivalence_check(qtbot, registry, runs_folde
     assert dialog.report_text.startswith(f"Exported {out.name}"), dialog.report_text
     assert "equivalence check: max difference" in dialog.report_text and "✓" in dialog.report_text
     assert dialog.max_difference is not None and dialog.max_difference < 1e-4
+    assert "preprocessing carried along: inputs scaled as x' = (x - mean) / std, 10 class names" in \
+        dialog.report_text
     assert out.is_file()
     if fmt == "python":
         assert out.with_suffix(".pt").is_file()  # the run's weights beside the code

@@ -44,6 +44,8 @@ FORMATS = (("python", "Python model code (.py)", ".py"),
            ("onnx", "ONNX (.onnx)", ".onnx"),
            ("torch-export", "torch.export program (.pt2)", ".pt2"))
 DIFF = re.compile(r"max abs difference ([0-9.eE+-]+|nan|inf)")
+# what the run's checkpoint recorded about its data, carried into the files (runtime/preprocessing.py)
+PREPROCESSING = re.compile(r"^the run's preprocessing travels with it \((.*)\):", re.MULTILINE)
 # the check's own verdict when the model itself gives NaN or infinite outputs (runtime/nonfinite.py)
 NONFINITE = re.compile(r"written, but (network .* outputs on a random input batch, .*)")
 
@@ -206,6 +208,9 @@ class ExportDialog(QDialog):
                 notes = [line for line in out.splitlines() if "not checked" in line]
                 check = notes[0] if notes else "equivalence check: nothing to compare"
             self.report_text = f"Exported {names}; {check}"
+            recorded = PREPROCESSING.search(out)
+            if recorded:
+                self.report_text += f"; preprocessing carried along: {recorded.group(1)}"
             self.report.setStyleSheet("")
             if self.fmt == "script" and written:
                 self.preview.setPlainText(Path(written[0]).read_text(encoding="utf-8"))
