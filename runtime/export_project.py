@@ -134,7 +134,9 @@ def export_project(project: Project, registry: Registry, fmt: str, out: str | Pa
             example = sample_inputs(info, vocab_sizes=vocab_sizes(project, name))
             path = network_path(out, name, several)
             writer = export_onnx if fmt == "onnx" else export_torch_program
-            metadata = prep.metadata() if prep is not None and prep.network == name else None
+            # every network's file gets the record (it names the network that reads the data): a GAN's
+            # generator needs the scaling as much as its discriminator, to turn samples into pixels
+            metadata = prep.metadata() if prep is not None else None
             artefacts.append(Artefact(writer(models[name], info, path, example, metadata), fmt, name))
     if weights is not None and fmt == "python":
         # code alone carries no weights: put the trained ones beside it (not for the script, which
