@@ -229,7 +229,9 @@ def _scaling_section(prep: Preprocessing, info: CompiledNetwork, raw: str) -> li
     lines += ["#     model = " + info.class_name + "()",
               '#     model.load_state_dict(torch.load("<the .pt file written beside this one>", '
               "weights_only=True))"]
-    classify = prep.classes is not None and info.head_types[:1] == ["ClassificationHead"]
+    # class names per input when the first head scores classes per sample: (B, K)
+    classify = (prep.classes is not None and info.head_types[:1] == ["ClassificationHead"]
+                and len(info.output_shapes[0]) == 1)
     if classify:
         lines.append("#     predict(model, raw_inputs)  # one class name per input")
     elif prep.recipe != "gan":
@@ -259,7 +261,7 @@ def _scaling_section(prep: Preprocessing, info: CompiledNetwork, raw: str) -> li
         return lines
     first = "[0]" if len(info.output_blocks) > 1 else ""
     lines += ["", "", "def predict(model, inputs):"]
-    if classify and len(info.output_shapes[0]) == 1:
+    if classify:
         lines += ['    """The class name of each raw input: preprocess(), the model in eval mode, the best '
                   'score."""',
                   "    model.eval()",
