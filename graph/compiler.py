@@ -26,6 +26,9 @@ from graph.validate import Analysis, analyse
 from graph.walk import order
 
 GENERATOR = "DeepWire"
+# module-level names an export of a trained run adds after the classes (runtime/preprocessing.py);
+# class names keep off them
+EXPORT_CONSTANTS = frozenset({"MEAN", "STD", "CLASSES", "VOCAB", "TOKEN_IDS", "UNKNOWN", "FOLDS"})
 
 
 class CompileError(ValueError):
@@ -226,7 +229,7 @@ def compile_project(project: Project, registry: Registry,
         wanted = to_class_name(net.name if len(project.networks) > 1 else project.name)
         name = wanted
         n = 2
-        while name in class_names.values() or name in HELPERS:
+        while name in class_names.values() or name in HELPERS or name in EXPORT_CONSTANTS:
             name = f"{wanted}{n}"
             n += 1
         class_names[net.name] = name

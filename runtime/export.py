@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import logging
 import re
 import warnings
@@ -30,6 +31,7 @@ from graph.compiler import CompiledNetwork, compile_project
 from graph.model import Project
 from graph.pycode import to_identifier
 from graph.spec import Registry
+from runtime.preprocessing import Preprocessing, with_preprocessing
 
 # The sample batch used to trace exports; 2, not 1, so the exporters do not
 # specialise the batch dimension to a constant.
@@ -121,18 +123,30 @@ def _batch_dynamic_shapes(info: CompiledNetwork) -> tuple[dict[int, Any], ...]:
 
 # --- writers ------------------------------------------------------------------------------
 
-def export_python(project: Project, registry: Registry, out_path: str | Path) -> Path:
-    """Write the compiled model module (every network's class) to out_path."""
+def export_python(project: Project, registry: Registry, out_path: str | Path,
+                  preprocessing: Preprocessing | None = None) -> Path:
+    """Write the compiled model module (every network's class) to out_path.
+
+    With the preprocessing a trained run recorded, the module also gets its MEAN / STD / CLASSES /
+    VOCAB constants and preprocess() / predict() helpers after the classes (which stay unchanged).
+    """
     out_path = Path(out_path)
-    source = compile_project(project, registry).source
+    compiled = compile_project(project, registry)
+    source = compiled.source
+    if preprocessing is not None and preprocessing.network in compiled.networks:
+        source = with_preprocessing(source, preprocessing, compiled.network(preprocessing.network))
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(source, encoding="utf-8")
     return out_path
 
 
 def export_torch_program(model: nn.Module, info: CompiledNetwork, out_path: str | Path,
-                         example: tuple[torch.Tensor, ...]) -> Path:
-    """torch.export the model with a free batch size and save it as a .pt2 archive."""
+                         example: tuple[torch.Tensor, ...],
+                         metadata: Mapping[str, str] | None = None) -> Path:
+    """torch.export the model with a free batch size and save it as a .pt2 archive.
+
+    metadata (e.g. the run's preprocessing) goes into the archive as extra file `deepwire.json`.
+    """
     out_path = Path(out_path)
     model.eval()
     try:
@@ -141,13 +155,17 @@ def export_torch_program(model: nn.Module, info: CompiledNetwork, out_path: str 
     except Exception as err:  # torch raises many kinds here; the user needs the network named
         raise ExportError(f"network '{info.network}': torch.export failed: {err}") from err
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    torch.export.save(program, str(out_path))
+    extra = {"deepwire.json": json.dumps(dict(metadata))} if metadata else None
+    torch.export.save(program, str(out_path), extra_files=extra)
     return out_path
 
 
 def export_onnx(model: nn.Module, info: CompiledNetwork, out_path: str | Path,
-                example: tuple[torch.Tensor, ...]) -> Path:
-    """Export to ONNX with the torch.export-based exporter, batch dimension named "batch"."""
+                example: tuple[torch.Tensor, ...], metadata: Mapping[str, str] | None = None) -> Path:
+    """Export to ONNX with the torch.export-based exporter, batch dimension named "batch".
+
+    metadata (e.g. the run's preprocessing: mean, std, classes) goes into the model's metadata_props.
+    """
     out_path = Path(out_path)
     model.eval()
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -160,6 +178,12 @@ def export_onnx(model: nn.Module, info: CompiledNetwork, out_path: str | Path,
             )
     except Exception as err:  # the exporter raises many kinds; the user needs the network named
         raise ExportError(f"network '{info.network}': ONNX export failed: {err}") from err
+    if metadata:
+        import onnx
+
+        proto = onnx.load(str(out_path))
+        onnx.helper.set_model_props(proto, dict(metadata))
+        onnx.save(proto, str(out_path))
     return out_path
 
 

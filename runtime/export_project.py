@@ -45,6 +45,8 @@ from runtime.export import (
     vocab_sizes,
     weights_for,
 )
+from runtime.nonfinite import all_finite, find_nonfinite
+from runtime.preprocessing import Preprocessing, PreprocessingError
 
 FORMATS = ("python", "script", "onnx", "torch-export")
 SUFFIXES = {"python": ".py", "script": ".py", "onnx": ".onnx", "torch-export": ".pt2"}
@@ -71,6 +73,9 @@ class Exported:
     compiled: CompiledProject
     networks: list[str]  # the networks exported, in project order
     project: Project = field(repr=False, default=None)
+    registry: Registry = field(repr=False, default=None)
+    preprocessing: Preprocessing | None = None  # what the trained run recorded about its inputs
+    notes: list[str] = field(default_factory=list)  # things the user should know about the files
 
 
 @dataclass
@@ -80,6 +85,7 @@ class Comparison:
     max_abs_diff: float
     ok: bool
     note: str = ""
+    nonfinite: str = ""  # the in-app model gives NaN or infinite outputs: why, naming the first block
 
 
 RUN_SNAPSHOT = "project.dw.json"  # runtime/train/runs.py: the project a run was trained as
@@ -139,14 +145,18 @@ def _state_differences(model: nn.Module, state: dict, network: str) -> list[str]
 
 
 def prepare_models(project: Project, registry: Registry, weights: str | Path | None = None,
-                   networks: list[str] | None = None) -> tuple[dict[str, nn.Module], CompiledProject]:
-    """Models built from the compiled source: seeded fresh weights, or the checkpoint's."""
+                   networks: list[str] | None = None,
+                   state: dict | None = None) -> tuple[dict[str, nn.Module], CompiledProject]:
+    """Models built from the compiled source: seeded fresh weights, or the checkpoint's.
+
+    state: the weights file already read (read_state(weights)), so it is read once.
+    """
     compiled = compile_project(project, registry)
     torch.manual_seed(project.seed)
     models, compiled = build_models(project, registry, compiled)
     if weights is not None:
         wanted = networks or list(models)
-        states = weights_for(read_state(weights), wanted, str(weights))
+        states = weights_for(state if state is not None else read_state(weights), wanted, str(weights))
         for name in wanted:
             differences = _state_differences(models[name], states[name], name)
             if differences:
@@ -173,11 +183,13 @@ def export_project(project: Project, registry: Registry, fmt: str, out: str | Pa
         names = [network]
     if weights is not None:
         weights = run_weights(project, registry, weights)
-    models, compiled = prepare_models(project, registry, weights, names)
+    state = read_state(weights) if weights is not None else None
+    models, compiled = prepare_models(project, registry, weights, names, state)
+    prep, notes = recorded_preprocessing(state, weights, fmt)
     several = len(names) > 1
     artefacts: list[Artefact] = []
     if fmt == "python":
-        artefacts.append(Artefact(export_python(project, registry, out), "python"))
+        artefacts.append(Artefact(export_python(project, registry, out, prep), "python"))
     elif fmt == "script":
         from runtime.export_script import write_training_script
 
@@ -192,7 +204,10 @@ def export_project(project: Project, registry: Registry, fmt: str, out: str | Pa
             example = sample_inputs(info, vocab_sizes=vocab_sizes(project, name))
             path = network_path(out, name, several)
             writer = export_onnx if fmt == "onnx" else export_torch_program
-            artefacts.append(Artefact(writer(models[name], info, path, example), fmt, name))
+            # every network's file gets the record (it names the network that reads the data): a GAN's
+            # generator needs the scaling as much as its discriminator, to turn samples into pixels
+            metadata = prep.metadata() if prep is not None else None
+            artefacts.append(Artefact(writer(models[name], info, path, example, metadata), fmt, name))
     if weights is not None and fmt == "python":
         # code alone carries no weights: put the trained ones beside it (not for the script, which
         # trains from scratch and saves its own weights as <stem>.pt)
@@ -201,7 +216,22 @@ def export_project(project: Project, registry: Registry, fmt: str, out: str | Pa
             if path == out:  # -o model.pt: never write the weights over the code
                 path = network_path(out.with_suffix(".weights.pt"), name, several)
             artefacts.append(Artefact(export_weights(models[name], path), "weights", name))
-    return Exported(fmt, artefacts, models, compiled, names, project)
+    return Exported(fmt, artefacts, models, compiled, names, project, registry, prep, notes)
+
+
+def recorded_preprocessing(state: dict | None, weights: str | Path | None,
+                           fmt: str) -> tuple[Preprocessing | None, list[str]]:
+    """The preprocessing a trained run's checkpoint records, and a note when it records none."""
+    if state is None or fmt == "script":  # fresh weights: nothing was trained on anything yet
+        return None, []
+    if "preprocessing" not in state:
+        return None, [f"{weights} records no input preprocessing (a plain state_dict, or a checkpoint "
+                      "written before DeepWire recorded it): feed the model inputs scaled as in training"]
+    try:
+        return Preprocessing.from_dict(state["preprocessing"]), []
+    except PreprocessingError as err:
+        raise WeightsFileError(f"{weights}: its 'preprocessing' entry cannot be used ({err}); "
+                               "export from a checkpoint written by 'deepwire train'") from None
 
 
 # --- loading artefacts back ---------------------------------------------------------------
@@ -257,6 +287,7 @@ def _max_diff(got: tuple[torch.Tensor, ...], want: tuple[torch.Tensor, ...]) -> 
             return float("inf"), False
         g, w = g.double(), w.double()
         diff = (g - w).abs()
+        diff = torch.where(torch.isnan(diff), torch.inf, diff)  # NaN is no match (max() would skip it)
         worst = max(worst, float(diff.max()) if diff.numel() else 0.0)
         ok = ok and bool((diff <= ATOL + RTOL * w.abs()).all())
     return worst, ok
@@ -267,8 +298,13 @@ def onnxruntime_available() -> bool:
 
 
 def verify_export(exported: Exported, seed: int = 0) -> list[Comparison]:
-    """Outputs of every written model file versus the in-app model, on one random batch each."""
+    """Outputs of every written model file versus the in-app model, on one random batch each.
+
+    When the in-app model's own outputs are NaN or infinite, nothing can be compared: the
+    comparison fails with `nonfinite` saying which block first produces such values.
+    """
     results = []
+    nonfinite: dict[str, str] = {}  # network -> message, found once per network
     generator = torch.Generator().manual_seed(seed)
     for artefact in exported.artefacts:
         if artefact.kind in ("weights", "data"):
@@ -283,6 +319,14 @@ def verify_export(exported: Exported, seed: int = 0) -> list[Comparison]:
             inputs = sample_inputs(info, VERIFY_BATCH, vocab_sizes(exported.project, network), generator)
             with torch.no_grad():
                 want = as_tuple(exported.models[network](*inputs))
+            if not all_finite(want):
+                if network not in nonfinite:
+                    found = find_nonfinite(exported.project, exported.registry, network,
+                                           exported.models[network], info, inputs, want)
+                    nonfinite[network] = found.message()
+                results.append(Comparison(network, artefact.path, float("nan"), False,
+                                          nonfinite=nonfinite[network]))
+                continue
             got = _run_artefact(artefact, exported, network, inputs)
             worst, ok = _max_diff(got, want)
             results.append(Comparison(network, artefact.path, worst, ok))

@@ -132,7 +132,7 @@ def _input_batch(project: Project, registry: Registry, net_name: str, info, samp
     return batch, f"random inputs: {reason}"
 
 
-def _copy_weights(full: nn.Module, full_names: dict[str, str],
+def copy_weights(full: nn.Module, full_names: dict[str, str],
                   cut: nn.Module, cut_names: dict[str, str]) -> None:
     """Block by block: attribute names may differ between the two generated classes."""
     for bid, attr in cut_names.items():
@@ -172,7 +172,7 @@ def compute_preview(project: Project, registry: Registry, block: str, network: s
     cut_compiled = compile_network(cut_net, registry, name="Preview")
     cut_info = cut_compiled.network()
     cut = getattr(load_source(cut_compiled.source, "deepwire_preview"), cut_info.class_name)()
-    _copy_weights(full, full_info.module_names, cut, cut_info.module_names)
+    copy_weights(full, full_info.module_names, cut, cut_info.module_names)
     cut.eval()
 
     inputs, source = _input_batch(project, registry, net.name, cut_info, samples, base_dir, project.seed)

@@ -236,8 +236,8 @@ def test_export_refuses_unreadable_inputs(capsys, tmp_path, broken_project):
 def test_export_fails_when_the_file_does_not_reproduce_the_model(capsys, tmp_path, monkeypatch):
     real = export_project.export_python
 
-    def tampered(project, registry, out_path):
-        path = real(project, registry, out_path)
+    def tampered(project, registry, out_path, *rest):
+        path = real(project, registry, out_path, *rest)
         source = path.read_text(encoding="utf-8")
         assert "        return x\n" in source
         path.write_text(source.replace("        return x\n", "        return x + 1e-3\n"), encoding="utf-8")

@@ -168,9 +168,38 @@ def test_export_dialog_reports_the_equivalence_check(qtbot, registry, runs_folde
     assert dialog.report_text.startswith(f"Exported {out.name}"), dialog.report_text
     assert "equivalence check: max difference" in dialog.report_text and "✓" in dialog.report_text
     assert dialog.max_difference is not None and dialog.max_difference < 1e-4
+    assert "preprocessing carried along: inputs scaled as x' = (x - mean) / std, 10 class names" in \
+        dialog.report_text
     assert out.is_file()
     if fmt == "python":
         assert out.with_suffix(".pt").is_file()  # the run's weights beside the code
+    dialog.reject()
+
+
+def test_export_dialog_names_the_block_when_the_model_gives_nan(qtbot, registry, runs_folder, tmp_path,
+                                                                 monkeypatch):
+    """A NaN weight in the run's checkpoint: the dialog says which block, not "report this as a bug"."""
+    import torch
+
+    refuse_dialogs(monkeypatch)
+    broken = tmp_path / "runs"
+    shutil.copytree(runs_folder / "adam", broken / "adam")
+    checkpoint = torch.load(broken / "adam" / "best.pt", weights_only=True)
+    first = next(key for key in checkpoint["models"]["model"] if key.endswith("weight"))
+    checkpoint["models"]["model"][first].view(-1)[0] = float("nan")
+    torch.save(checkpoint, broken / "adam" / "best.pt")
+    dialog = ExportDialog(example_document(registry, "digits_mlp"), broken, broken / "adam")
+    qtbot.addWidget(dialog)
+    dialog.output.setText(str(tmp_path / "digits.py"))
+    dialog.export()
+    qtbot.waitUntil(lambda: dialog.process is None and bool(dialog.report_text), timeout=CHILD_TIMEOUT_MS)
+    report = dialog.report_text
+    assert report.startswith("Exported digits.py, digits.pt, but it could not be checked: "
+                             "network 'model' gives NaN (not a number) outputs"), report
+    block = first.split(".")[0]
+    assert f"the first block whose output is not finite is '{block}'" in dialog.report_text
+    assert dialog.nonfinite in dialog.report_text and "report this as a bug" not in dialog.report_text
+    assert "color: #c0392b" in dialog.report.styleSheet()
     dialog.reject()
 
 

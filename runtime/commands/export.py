@@ -30,6 +30,13 @@ gan.discriminator.onnx. With --weights, the python format also writes the
 weights beside the code as <stem>.pt (<stem>.<network>.pt for several networks),
 a state_dict to load with torch.load(path, weights_only=True). The script format
 writes the training data beside the script as <stem>.npz.
+
+preprocessing: a checkpoint from 'deepwire train' records how its data was
+prepared (input mean and std, class names, vocabulary); the python format adds
+them after the classes as MEAN, STD, CLASSES or VOCAB with preprocess() and
+predict() helpers, onnx as metadata_props, torch-export as deepwire.json in the
+archive. A model whose outputs are NaN or infinite cannot be checked: the
+check names the first block that produces such values.
 """
 
 
@@ -79,6 +86,13 @@ def run(args: argparse.Namespace) -> int:
     for artefact in exported.artefacts:
         which = f" (network '{artefact.network}')" if artefact.network else ""
         print(f"wrote {artefact.path}{which}")
+    if exported.preprocessing is not None:
+        where = {"python": f"the constants and helpers at the end of {args.output}",
+                 "onnx": "the .onnx files' metadata_props", "torch-export": "deepwire.json inside the .pt2"}
+        print(f"the run's preprocessing travels with it ({exported.preprocessing.summary()}): "
+              f"see {where[exported.format]}")
+    for note in exported.notes:
+        print(f"note: {note}")
 
     try:
         comparisons = verify_export(exported)
@@ -87,7 +101,10 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_ERRORS
     status = EXIT_OK
     for c in comparisons:
-        if c.note:
+        if c.nonfinite:
+            status = EXIT_ERRORS
+            print(f"deepwire: {c.path}: written, but {c.nonfinite}", file=sys.stderr)
+        elif c.note:
             print(f"{c.network}: {c.note}")
         elif c.ok:
             print(f"{c.network}: matches the in-app model (max abs difference {c.max_abs_diff:.2e})")

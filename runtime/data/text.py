@@ -32,7 +32,7 @@ UNKNOWN = "\ufffd"
 ASCII_VOCAB = ["\n"] + [chr(code) for code in range(32, 127)] + [UNKNOWN]
 ASCII_VOCAB_SIZE = len(ASCII_VOCAB)  # 97
 # Characters with a close ASCII look-alike, folded before the rest become UNKNOWN.
-_ASCII_FOLDS = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"',
+ASCII_FOLDS = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"',
                               "\u2013": "-", "\u2014": "-", "\t": " "})
 
 
@@ -64,7 +64,7 @@ def build_vocab(text: str, mode: str) -> list[str]:
 def encode(text: str, vocab: list[str], mode: str) -> np.ndarray:
     """Token ids (int64) of every character; in "ascii" mode unknown characters become the last id."""
     if mode == "ascii":
-        text = text.translate(_ASCII_FOLDS)
+        text = text.translate(ASCII_FOLDS)
     codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
     table_size = max(int(codes.max(initial=0)), max((ord(ch) for ch in vocab), default=0)) + 1
     table = np.full(table_size, len(vocab) - 1 if mode == "ascii" else -1, dtype=np.int64)

@@ -9,6 +9,9 @@ A checkpoint is a plain dict saved with `torch.save` and always read with
     block_modules  {network name: {block id: submodule attribute}}  (transfer learning by block id)
     epoch, step    epochs completed, optimizer steps done
     metrics        validation metrics at that point (may be empty)
+    preprocessing  how the training data reached the network: scaling statistics, class names,
+                   vocabulary (runtime/preprocessing.py; plain lists and strings); exports of the
+                   run carry it on
     resume         (last.pt only) optimizers, schedulers, scaler, RNG states, loop position,
                    early-stopping state: everything a resumed run needs to continue exactly
 """
@@ -34,9 +37,12 @@ def model_states(models: dict[str, nn.Module]) -> dict[str, dict[str, torch.Tens
 
 
 def make_checkpoint(models: dict[str, nn.Module], block_modules: dict[str, dict[str, str]], epoch: int,
-                    step: int, metrics: dict[str, float], resume: dict[str, Any] | None = None) -> dict:
+                    step: int, metrics: dict[str, float], resume: dict[str, Any] | None = None,
+                    preprocessing: dict[str, Any] | None = None) -> dict:
     state = {"format": FORMAT, "version": VERSION, "models": model_states(models),
              "block_modules": block_modules, "epoch": epoch, "step": step, "metrics": dict(metrics)}
+    if preprocessing is not None:
+        state["preprocessing"] = preprocessing
     if resume is not None:
         state["resume"] = resume
     return state

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from graph.compiler import CompiledProject, CompileError, compile_project
+from graph.compiler import CompiledNetwork, CompiledProject, CompileError, compile_project
 from graph.model import Project
 from graph.spec import Registry
 from runtime.data.base import Dataset
@@ -24,14 +24,19 @@ def compile_for_training(project: Project, registry: Registry) -> CompiledProjec
         raise SetupError(f"{exc}\nrun 'deepwire check' on the project to see every problem") from None
 
 
+def data_network(project: Project, compiled: CompiledProject) -> CompiledNetwork:
+    """The network that reads the data: the first one, or a GAN's discriminator."""
+    if project.training.recipe == "gan":
+        from runtime.train.recipes.gan import find_gan_networks
+
+        return compiled.networks[find_gan_networks(compiled.networks)[1]]
+    return compiled.network()
+
+
 def data_request(project: Project, compiled: CompiledProject) -> tuple[tuple[int, ...], str, int | None]:
     """(input shape, input kind, class count or None) of the network that reads the data."""
     recipe = project.training.recipe
-    network = compiled.network()
-    if recipe == "gan":
-        from runtime.train.recipes.gan import find_gan_networks
-
-        network = compiled.networks[find_gan_networks(compiled.networks)[1]]
+    network = data_network(project, compiled)
     reads = [(t, s) for t, s in zip(network.input_types, network.input_shapes)
              if INPUT_KINDS.get(t, "noise") != "noise"]
     if len(reads) != 1:

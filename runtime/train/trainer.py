@@ -243,7 +243,7 @@ class Trainer:
             from graph.project_io import dumps_project
 
             self.folder.write_snapshot(dumps_project(project))  # with the settings actually used
-            self.folder.write_model_code(self.compiled.source)
+            self.folder.write_model_code(self._model_code())
         self.folder.open_metrics(keep_until_step=self.step if self.options.resume else None)
         self.emit(ev.Started(
             run_dir=str(self.folder.path), project=project.name, recipe=config.recipe,
@@ -487,11 +487,32 @@ class Trainer:
     def _block_modules(self) -> dict[str, dict[str, str]]:
         return {name: dict(info.module_names) for name, info in self.compiled.networks.items()}
 
+    def _model_code(self) -> str:
+        """The run's model.py: the classes, plus how to feed them the data they are trained on."""
+        from runtime.preprocessing import Preprocessing, with_preprocessing
+
+        record = self._preprocessing()
+        if record is None:
+            return self.compiled.source
+        prep = Preprocessing.from_dict(record)
+        return with_preprocessing(self.compiled.source, prep, self.compiled.network(prep.network))
+
+    def _preprocessing(self) -> dict | None:
+        """How the data was prepared for the network (None if it cannot be recorded, e.g. NaN statistics)."""
+        from runtime.preprocessing import Preprocessing, PreprocessingError
+        from runtime.train.data import data_network
+
+        network = data_network(self.project, self.compiled).network
+        try:
+            return Preprocessing.from_dataset(self.dataset, network, self.config.recipe).to_dict()
+        except PreprocessingError:
+            return None
+
     def _save(self, which: str, resume: dict | None) -> None:
         if not self.cluster.is_main:
             return  # rank 0 saves; the weights are the same in every process
         state = make_checkpoint(self.models, self._block_modules(), self.epoch, self.step, self.last_val,
-                                resume)
+                                resume, self._preprocessing())
         path = self.folder.save_checkpoint(state, which)
         self.emit(ev.Checkpoint(epoch=self.epoch, step=self.step, path=str(path), which=which[:-3]))
 

@@ -50,6 +50,10 @@ FORMATS = (("python", "Python model code (.py)", ".py"),
            ("onnx", "ONNX (.onnx)", ".onnx"),
            ("torch-export", "torch.export program (.pt2)", ".pt2"))
 DIFF = re.compile(r"max abs difference ([0-9.eE+-]+|nan|inf)")
+# what the run's checkpoint recorded about its data, carried into the files (runtime/preprocessing.py)
+PREPROCESSING = re.compile(r"^the run's preprocessing travels with it \((.*)\):", re.MULTILINE)
+# the check's own verdict when the model itself gives NaN or infinite outputs (runtime/nonfinite.py)
+NONFINITE = re.compile(r"written, but (network .* outputs on a random input batch, .*)")
 
 
 def _stem(name: str) -> str:
@@ -67,6 +71,7 @@ class ExportDialog(QDialog):
         self.process: QProcess | None = None
         self.report_text = ""
         self.max_difference: float | None = None
+        self.nonfinite: str | None = None  # why the check could not compare: NaN/inf, naming the block
         self._tmp = tempfile.TemporaryDirectory(prefix="deepwire-export-")
         self.runs: list[RunInfo] = [r for r in list_runs(runs_folder, document.project)
                                     if r.best_checkpoint is not None]
@@ -223,14 +228,22 @@ class ExportDialog(QDialog):
                    if line.startswith("wrote ")]
         diffs = [float(m.group(1)) for m in DIFF.finditer(out + err)]
         self.max_difference = max(diffs) if diffs else None
+        nonfinite = [m.group(1) for m in map(NONFINITE.search, err.splitlines()) if m]
+        self.nonfinite = nonfinite[0] if nonfinite else None
         names = ", ".join(Path(p).name for p in written) or "nothing"
-        if code == 0:
+        if self.nonfinite and written:
+            self.report_text = f"Exported {names}, but it could not be checked: {self.nonfinite}"
+            self.report.setStyleSheet("color: #c0392b;")
+        elif code == 0:
             if self.max_difference is not None:
                 check = f"equivalence check: max difference {self.max_difference:.1e} ✓"
             else:
                 notes = [line for line in out.splitlines() if "not checked" in line]
                 check = notes[0] if notes else "equivalence check: nothing to compare"
             self.report_text = f"Exported {names}; {check}"
+            recorded = PREPROCESSING.search(out)
+            if recorded:
+                self.report_text += f"; preprocessing carried along: {recorded.group(1)}"
             self.report.setStyleSheet("")
             if self.fmt == "script" and written:
                 self.preview.setPlainText(Path(written[0]).read_text(encoding="utf-8"))
