@@ -69,8 +69,10 @@ class Document(QObject):
         for net, listener in self._subscriptions:
             net.unsubscribe(listener)
         self._subscriptions = []
-        self.project, self.path = project, Path(path) if path is not None else None
+        # cleared before the swap: clearing emits indexChanged, whose listeners must not meet
+        # the new project with the old project's analyses
         self.undo_stack.clear()
+        self.project, self.path = project, Path(path) if path is not None else None
         self._caches.clear()
         self._dirty.clear()
         for net in project.networks:

@@ -41,6 +41,7 @@ class NetworkTabs(QTabWidget):
         old, self.views = self.views, []
         self.clear()
         for view in old:
+            view.detach()
             view.deleteLater()
         for net in self.document.project.networks:
             view = NetworkView(self.document, net.name, DARK if self.dark else LIGHT)

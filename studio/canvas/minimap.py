@@ -32,14 +32,24 @@ class Minimap(QWidget):
         self._timer.setSingleShot(True)
         self._timer.setInterval(REFRESH_MS)
         self._timer.timeout.connect(self.refresh)
-        scene = view.network_scene
-        view.doc.networkChanged.connect(lambda *_: self.refresh_soon())
-        view.doc.analysisChanged.connect(lambda *_: self.refresh_soon())
-        view.doc.projectReplaced.connect(self.refresh_soon)
-        self._scene = scene
+        self._doc = view.doc
+        # bound methods, not lambdas: Qt drops a bound method's connection when its object dies
+        self._doc.networkChanged.connect(self.refresh_soon)
+        self._doc.analysisChanged.connect(self.refresh_soon)
+        self._doc.projectReplaced.connect(self.refresh_soon)
+        self._scene = view.network_scene
         self.hide()
 
-    def refresh_soon(self) -> None:
+    def detach(self) -> None:
+        """Stop following the document (its canvas is closing); deleting later is then safe."""
+        if self._doc is None:
+            return
+        for signal in (self._doc.networkChanged, self._doc.analysisChanged, self._doc.projectReplaced):
+            signal.disconnect(self.refresh_soon)
+        self._doc = None
+        self._timer.stop()
+
+    def refresh_soon(self, *_args) -> None:
         self._timer.start()
 
     def refresh(self) -> None:

@@ -71,6 +71,13 @@ class NetworkView(ViewNavigation, QGraphicsView):
     def network_name(self) -> str:
         return self.network_scene.network_name
 
+    def detach(self) -> None:
+        """Disconnect everything of this canvas from the document before it is deleted: a
+        replaced canvas must not hear (and fail on) the next project's edits."""
+        self._settle.stop()
+        self.minimap.detach()
+        self.network_scene.detach()
+
     # --- selection API for the window ---
     def selectedBlockIds(self) -> list[str]:
         return self.network_scene.selected_block_ids()
