@@ -376,10 +376,12 @@ class Document(QObject):
             self.push(commands.SetGroups(net, groups, text))
 
     # --- layout ---
-    def auto_layout(self, network: str, block_ids: list[str] | None = None) -> None:
-        """Tidy the network (or the chosen blocks, where they are) left to right; one step."""
+    def auto_layout(self, network: str, block_ids: list[str] | None = None,
+                    max_width: float | None = None) -> None:
+        """Tidy the network (or the chosen blocks, where they are) left to right, wrapping into
+        bands below where it is wider than `max_width` (scene units); one step."""
         net = self.network(network)
-        positions = layered_layout(net, block_ids)
+        positions = layered_layout(net, block_ids, max_width=max_width)
         moves = {bid: (net.blocks[bid].position, pos) for bid, pos in positions.items()
                  if net.blocks[bid].position != pos}
         if moves:

@@ -209,7 +209,10 @@ class MainWindow(QMainWindow):
 
         view = bar.addMenu("&View")
         a["fit"] = self._action(view, "&Fit to Window", lambda: self._on_view("fitAll"), QKeySequence("F"),
-                                "Show the whole network", canvas=True)
+                                "Show the network at a zoom where its cards can be read", canvas=True)
+        a["overview"] = self._action(view, "Show &Whole Network", lambda: self._on_view("fitAll", False),
+                                     QKeySequence("Shift+F"), "Zoom out until every block is in view",
+                                     canvas=True)
         a["runs"] = self._action(view, "&Runs", lambda: self.show_panel("Runs"), QKeySequence("Ctrl+Shift+R"),
                                  "Compare, evaluate and re-run the project's runs")
         self.panels_menu = view.addMenu("&Panels")
