@@ -181,13 +181,19 @@ class MainWindow(QMainWindow):
 
         edit = bar.addMenu("&Edit")
         stack = self.document.undo_stack
+        # the menu entries name the step ("Undo Connect conv1 to pool1") and hold the shortcuts
         a["undo"] = stack.createUndoAction(self, "&Undo")
         a["undo"].setShortcuts(Key.Undo)
-        # Ctrl+Shift+Z everywhere, and Ctrl+Y too where that is the platform's redo
         a["redo"] = stack.createRedoAction(self, "&Redo")
-        redo = QKeySequence("Ctrl+Shift+Z")
-        a["redo"].setShortcuts([redo] + [k for k in QKeySequence.keyBindings(Key.Redo) if k != redo])
+        # Ctrl+Shift+Z and Ctrl+Y everywhere (people bring either habit), plus the platform's own
+        redo = [QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")]
+        a["redo"].setShortcuts(redo + [k for k in QKeySequence.keyBindings(Key.Redo) if k not in redo])
         edit.addActions([a["undo"], a["redo"]])
+        # the toolbar's buttons keep a fixed text, so the bar never reflows: the step is in the tooltip
+        a["undo_tool"] = _HistoryButton(self, "Undo", stack.undo, stack.canUndoChanged,
+                                         stack.undoTextChanged, stack.canUndo(), stack.undoText())
+        a["redo_tool"] = _HistoryButton(self, "Redo", stack.redo, stack.canRedoChanged,
+                                         stack.redoTextChanged, stack.canRedo(), stack.redoText())
         edit.addSeparator()
         canvas = {"canvas": True}
         a["cut"] = self._action(edit, "Cu&t", lambda: self._on_view("cutSelection"), Key.Cut, **canvas)
@@ -248,7 +254,7 @@ class MainWindow(QMainWindow):
         tools.setMovable(False)
         tools.addActions([a["new"], a["open"], a["save"]])
         tools.addSeparator()
-        tools.addActions([a["undo"], a["redo"]])
+        tools.addActions([a["undo_tool"], a["redo_tool"]])
         tools.addSeparator()
         tools.addActions([a["fit"], a["layout"]])
         tools.addSeparator()
@@ -329,3 +335,27 @@ class MainWindow(QMainWindow):
         QMessageBox.about(self, "About DeepWire",
                           "<b>DeepWire</b><br>Design, train and export neural networks by wiring blocks.<br>"
                           "The code it exports is the model it trains: plain PyTorch.")
+
+
+
+class _HistoryButton(QAction):
+    """A toolbar action that always reads `verb` and says in its tooltip which step it takes.
+
+    Slots are bound methods, so the undo stack (which outlives a window in tests and
+    scripts) drops them with the action rather than calling into a deleted one.
+    """
+
+    def __init__(self, window: QMainWindow, verb: str, slot, can_changed, text_changed,
+                 can: bool, text: str):
+        super().__init__(verb, window)
+        self.verb = verb
+        self.triggered.connect(lambda _checked=False: slot())  # its own signal: dies with it
+        can_changed.connect(self.setEnabled)
+        text_changed.connect(self.show_step)
+        self.setEnabled(can)
+        self.show_step(text)
+
+    def show_step(self, step: str) -> None:
+        tip = f"{self.verb} {step}" if step else f"Nothing to {self.verb.lower()}"
+        self.setToolTip(tip)
+        self.setStatusTip(tip)
