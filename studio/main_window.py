@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QWidget
 
 from graph.blocks import default_registry
 from graph.spec import Registry
+from studio import window_state
 from studio.clipboard import ClipboardError
 from studio.document import Document
 from studio.experiments.hookup import install_experiments
@@ -110,6 +111,7 @@ class MainWindow(QMainWindow):
         install_experiments(self)  # hyper-parameter sweeps: the Experiments panel, "vary" in the Inspector
         self._update_title()
         self.resize(1360, 860)
+        window_state.restore(self, self.recent.settings, theme)  # last session's size, docks and theme
 
     # --- layout helpers ---
     def add_dock(self, title: str, widget: QWidget, area: Area, size: int) -> QDockWidget:
@@ -135,6 +137,11 @@ class MainWindow(QMainWindow):
 
     def _update_title(self, *_args) -> None:
         self.setWindowTitle(self.document.title())
+
+    def set_theme_mode(self, mode: str) -> None:
+        """View > Theme: switch and remember it for the next session."""
+        self.theme.set_mode(mode)
+        window_state.save_theme(self.recent.settings, mode)
 
     def set_dark(self, dark: bool) -> None:
         self.tabs.set_dark(dark)
@@ -232,7 +239,7 @@ class MainWindow(QMainWindow):
                 action = themes.addAction(mode.capitalize())
                 action.setCheckable(True)
                 action.setChecked(mode == self.theme.mode)
-                action.triggered.connect(lambda _c=False, m=mode: self.theme.set_mode(m))
+                action.triggered.connect(lambda _c=False, m=mode: self.set_theme_mode(m))
                 group.addAction(action)
 
         train = bar.addMenu("&Train")
@@ -327,6 +334,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.files.close():
+            window_state.save(self, self.recent.settings)
             event.accept()
         else:
             event.ignore()
