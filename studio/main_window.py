@@ -65,7 +65,8 @@ class MainWindow(QMainWindow):
         self.summary = SummaryStrip(self.document)
         self.docks: dict[str, QDockWidget] = {}
         self.panels_menu = None  # View > Panels, once the menus exist
-        self.add_dock("Blocks", self.palette, Area.LeftDockWidgetArea, 210)
+        palette_width = max(210, self.palette.preferred_width())  # no block title cut off
+        self.add_dock("Blocks", self.palette, Area.LeftDockWidgetArea, palette_width)
         self.add_dock("Inspector", self.inspector, Area.RightDockWidgetArea, 300)
         self.add_dock("Problems", self.problems, Area.BottomDockWidgetArea, 200)
         self.add_dock("Code", self.code_view, Area.BottomDockWidgetArea, 200)

@@ -161,3 +161,39 @@ def test_the_runs_legend_sits_under_the_plot_not_over_its_curves(window):
     assert legend is not None and legend.parentItem() is not box
     legend_rect = legend.mapRectToScene(legend.boundingRect())
     assert not legend_rect.intersects(box.mapRectToScene(box.boundingRect()))
+
+
+def test_no_palette_title_is_cut_off(window):
+    tree = window.palette.tree
+    room = tree.viewport().width()
+    metrics = tree.fontMetrics()
+    cut = []
+    for item in window.palette._items.values():
+        tree.scrollToItem(item)
+        if tree.visualItemRect(item).left() + metrics.horizontalAdvance(item.text(0)) + 4 > room:
+            cut.append(item.text(0))
+    assert cut == []
+
+
+def test_start_page_titles_show_whole_and_long_descriptions_end_in_an_ellipsis(qtbot, registry):
+    from PySide6.QtGui import QFont, QFontMetrics
+
+    from studio.panels.start_page import THUMB, StartPage, wrapped_lines
+
+    page = StartPage(registry)
+    qtbot.addWidget(page)
+    size = page.delegate.size
+    width = size.width() - 16 - THUMB.width() - 12
+    bold = QFont(page.cards.font())
+    bold.setBold(True)
+    metrics, bold_metrics = QFontMetrics(page.cards.font()), QFontMetrics(bold)
+    flags = Qt.AlignmentFlag.AlignLeft | Qt.TextFlag.TextWordWrap
+    for example in page.examples:
+        title = bold_metrics.boundingRect(0, 0, width, 10_000, flags, example.title)
+        assert title.width() <= width
+        room = size.height() - 16 - title.height() - 4
+        assert room >= 2 * metrics.lineSpacing(), example.name  # the title leaves room to describe it
+        lines = wrapped_lines(metrics, example.description, width, room // metrics.lineSpacing())
+        assert all(metrics.horizontalAdvance(line) <= width for line in lines)
+        shown = " ".join(lines)
+        assert shown == example.description or shown.endswith("…"), example.name
