@@ -9,11 +9,12 @@ folder, and with bundled examples opened untitled (as the studio does).
 from __future__ import annotations
 
 import contextlib
+import gc
 import sys
 import traceback
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QtMsgType, qInstallMessageHandler
+from PySide6.QtCore import QEvent, QSettings, QtMsgType, qInstallMessageHandler
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from graph.examples import example_path
@@ -101,7 +102,11 @@ def no_noise(capfd, ignore: tuple[str, ...] = OFFSCREEN_ONLY):
     def on_uncaught(kind, value, tb):
         noise.add("uncaught: " + "".join(traceback.format_exception(kind, value, tb)))
 
-    capfd.readouterr()  # what came before is not this session's
+    # what came before is not this session's: earlier tests' windows die now, not in the middle of it
+    gc.collect()
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
+    QApplication.processEvents()
+    capfd.readouterr()
     previous_handler = qInstallMessageHandler(on_qt_message)
     old_unraisable, old_except = sys.unraisablehook, sys.excepthook
     sys.unraisablehook, sys.excepthook = on_unraisable, on_uncaught
