@@ -132,3 +132,21 @@ def test_a_second_network_tab_is_framed_at_its_own_size_when_first_shown(qtbot, 
     finally:
         close_window(window)
 
+
+
+@pytest.mark.parametrize("example", ["iris_mlp", "residual_cnn", "digits_gan", "digits_cnn"])
+def test_cards_show_block_names_and_type_titles_whole(registry, qtbot, example):
+    """Where name and type title do not both fit the header, the type title moves to the bottom row."""
+    from studio.canvas.style import LIGHT
+    from studio.canvas.view import NetworkView
+    from tests.studio_support import example_document
+
+    doc = example_document(registry, example)
+    cut = []
+    for net in doc.project.networks:
+        view = NetworkView(doc, net.name, LIGHT)
+        qtbot.addWidget(view)
+        for item in view.network_scene.blocks.values():
+            shown = [line[4] for line in item._text_layout()]
+            cut += [text for text in (item.content.name, item.content.title) if text not in shown]
+    assert cut == []
