@@ -2,7 +2,10 @@
 
 Validation returns these instead of raising, so the studio can draw each one
 on the block or wire it belongs to, and the CLI can print them as a table.
-A `Fix` describes an obvious repair the studio can offer as a quick fix.
+A `Fix` describes an obvious repair the studio can offer as a quick fix:
+insert a block into a wire, or set some parameters of the block itself.
+Every diagnostic whose message names a concrete repair ("set vocab_size to
+at least 65") carries it as a Fix, so the repair is one click.
 """
 
 from __future__ import annotations
@@ -18,12 +21,25 @@ WARNING = "warning"
 
 @dataclass(frozen=True)
 class Fix:
-    """Insert a block of `block_type` (with `params`) into the wire `edge`."""
+    """Insert a block of `block_type` (with `params`) into the wire `edge`; or, when `block` is
+    given (and no edge), set `params` on that block."""
 
     title: str
-    block_type: str
-    edge: Edge
+    block_type: str = ""
+    edge: Edge | None = None
     params: tuple[tuple[str, Any], ...] = ()
+    block: str | None = None
+
+    @property
+    def sets_params(self) -> bool:
+        return self.block is not None and self.edge is None
+
+
+def set_params_fix(block: str, params: dict[str, Any]) -> Fix:
+    """The fix "set heads to 4" (or several parameters at once) on one block."""
+    title = "Set " + ", ".join(f"{name} to {value!r}" if isinstance(value, str) else f"{name} to {value}"
+                               for name, value in params.items())
+    return Fix(title, params=tuple(params.items()), block=block)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from graph.diagnostics import ERROR, Diagnostic, Fix
+from graph.diagnostics import ERROR, Diagnostic, Fix, set_params_fix
 from graph.model import Block, Edge, Network
 from graph.params import ParamError
 from graph.spec import BlockSpec, Registry, Shape, ShapeError
@@ -138,6 +138,8 @@ def _visit(block: Block, upstream: dict[str, Shape | None], wires: dict[str, Edg
         fix = None
         if err.fix and err.port in wires:
             fix = Fix(f"Insert {err.fix}", err.fix, wires[err.port], tuple(err.fix_params.items()))
+        elif err.set_params:
+            fix = set_params_fix(block.id, err.set_params)
         report("shape" if err.param is None else "param", f"{label} {err}",
                port=err.port, param=err.param, fix=fix)
     return _BlockResult(shape, known, params, diags)

@@ -12,6 +12,9 @@ A layered (Sugiyama-style) layout, small enough to read:
    sweeps ordering each column by the mean row of its neighbours in earlier
    (then later) columns, keeping the ordering with the fewest crossings.
 4. Unconnected parts are laid out separately and stacked top to bottom.
+5. A part wider than `max_width` wraps, like a line of text: its columns
+   continue in a new band below, starting again at the left, so a long
+   chain fits a window at a zoom where the cards can be read.
 
 Pure Python: the studio turns the result into one undo step of moves.
 """
@@ -29,12 +32,15 @@ SWEEPS = 4  # down, up, down, up: more rarely helps on networks people draw
 
 
 def layered_layout(network: Network, block_ids: Iterable[str] | None = None,
-                   spacing: tuple[float, float] = (240.0, 140.0)) -> dict[str, Point]:
+                   spacing: tuple[float, float] = (240.0, 140.0),
+                   max_width: float | None = None) -> dict[str, Point]:
     """New positions {block id: (x, y)} for the given blocks (all when None).
 
     Only wires among the chosen blocks count. The result is anchored at the
     chosen blocks' current top-left corner, so laying out a selection tidies
-    it where it is. Unknown ids raise graph.model.ModelError.
+    it where it is. With `max_width`, no block's x lies more than that to
+    the right of the anchor (at least one column per band). Unknown ids
+    raise graph.model.ModelError.
     """
     chosen = list(network.blocks) if block_ids is None else _in_canvas_order(network, block_ids)
     if not chosen:
@@ -49,14 +55,18 @@ def layered_layout(network: Network, block_ids: Iterable[str] | None = None,
     top = min(network.blocks[b].position[1] for b in chosen)
     dx, dy = float(spacing[0]), float(spacing[1])
     positions: dict[str, Point] = {}
+    per_band = None if max_width is None else max(1, int(max_width // dx) + 1)
     for component in _components(graph, rank):
         columns = _ordered_columns(graph.subgraph(component), rank)
-        tallest = max(len(column) for column in columns)
-        for col, column in enumerate(columns):
-            shift = (tallest - len(column)) * dy / 2  # centre short columns on the tall ones
-            for row, bid in enumerate(column):
-                positions[bid] = (left + col * dx, top + shift + row * dy)
-        top += tallest * dy
+        bands = [columns] if per_band is None or len(columns) <= per_band else \
+            [columns[i:i + per_band] for i in range(0, len(columns), per_band)]
+        for band in bands:
+            tallest = max(len(column) for column in band)
+            for col, column in enumerate(band):
+                shift = (tallest - len(column)) * dy / 2  # centre short columns on the tall ones
+                for row, bid in enumerate(column):
+                    positions[bid] = (left + col * dx, top + shift + row * dy)
+            top += tallest * dy
     return positions
 
 

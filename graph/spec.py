@@ -29,16 +29,19 @@ class ShapeError(ValueError):
 
     The message says what was expected and what was received; `port` and
     `param` point at the culprit; `fix` optionally names a block type whose
-    insertion in front of `port` would repair it (e.g. "Flatten").
+    insertion in front of `port` would repair it (e.g. "Flatten"); `set_params`
+    the parameter values of this block that would (the repair the message names).
     """
 
     def __init__(self, message: str, port: str | None = None, param: str | None = None,
-                 fix: str | None = None, fix_params: Mapping[str, Any] | None = None):
+                 fix: str | None = None, fix_params: Mapping[str, Any] | None = None,
+                 set_params: Mapping[str, Any] | None = None):
         super().__init__(message)
         self.port = port
         self.param = param
         self.fix = fix
         self.fix_params = dict(fix_params or {})
+        self.set_params = dict(set_params or {})
 
 
 @dataclass(frozen=True)

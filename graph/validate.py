@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
-from graph.diagnostics import ERROR, WARNING, Diagnostic, has_errors
+from graph.diagnostics import ERROR, WARNING, Diagnostic, has_errors, set_params_fix
 from graph.infer import Inference, ShapeCache, block_label, infer
 from graph.model import Network, Project
 from graph.spec import BlockSpec, Registry
@@ -131,7 +131,8 @@ def _token_ids(network: Network, structure: _Structure) -> list[Diagnostic]:
             elif 0 < size < needed:
                 diags.append(Diagnostic(ERROR, "token_ids", f"{label} has vocab_size {size}, but its input "
                                         f"holds ids up to {needed - 1}: set vocab_size to at least {needed}",
-                                        bid, param="vocab_size", network=network.name))
+                                        bid, param="vocab_size", network=network.name,
+                                        fix=set_params_fix(bid, {"vocab_size": needed})))
             continue
         if not from_ids:
             continue

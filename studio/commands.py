@@ -22,6 +22,22 @@ MERGE_SET_PARAM = 1001
 MERGE_RENAME = 1002
 
 
+def _name(network: Network, block_id: str) -> str:
+    """A block's name for a History line (its id once it is gone: the text is made when the step is)."""
+    block = network.blocks.get(block_id)
+    return block.name if block is not None else block_id
+
+
+def _wire_text(network: Network, edge: Edge, word: str = "to") -> str:
+    """'conv1 to pool1', naming the port unless it is a block's one plain input ('a to add.in2')."""
+    port = "" if edge.dst_port == "x" else f".{edge.dst_port}"
+    return f"{_name(network, edge.src)} {word} {_name(network, edge.dst)}{port}"
+
+
+def _blocks_text(network: Network, block_ids: list[str]) -> str:
+    return _name(network, block_ids[0]) if len(block_ids) == 1 else f"{len(block_ids)} blocks"
+
+
 class AddBlock(QUndoCommand):
     def __init__(self, network: Network, block: Block, index: int | None = None, parent=None):
         super().__init__(f"Add {block.name}", parent)
@@ -36,7 +52,7 @@ class AddBlock(QUndoCommand):
 
 class Connect(QUndoCommand):
     def __init__(self, network: Network, edge: Edge, index: int | None = None, parent=None):
-        super().__init__(f"Connect {edge.src} to {edge.dst}", parent)
+        super().__init__(f"Connect {_wire_text(network, edge)}", parent)
         self.network, self.edge, self.index = network, edge, index
 
     def redo(self):
@@ -48,7 +64,7 @@ class Connect(QUndoCommand):
 
 class Disconnect(QUndoCommand):
     def __init__(self, network: Network, edge: Edge, parent=None):
-        super().__init__(f"Disconnect {edge.src} from {edge.dst}", parent)
+        super().__init__(f"Disconnect {_wire_text(network, edge, 'from')}", parent)
         self.network, self.edge = network, edge
         self.index: int | None = None
 
@@ -179,7 +195,7 @@ class SetParam(QUndoCommand):
 
 class RenameBlock(QUndoCommand):
     def __init__(self, network: Network, block_id: str, name: str, parent=None):
-        super().__init__(f"Rename to {name}", parent)
+        super().__init__(f"Rename {network.block(block_id).name} to {name}", parent)
         self.network, self.block_id = network, block_id
         self.old, self.new = network.block(block_id).name, name
 
@@ -191,6 +207,7 @@ class RenameBlock(QUndoCommand):
                 or other.block_id != self.block_id:
             return False
         self.new = other.new
+        self.setText(f"Rename {self.old} to {self.new}")
         return True
 
     def redo(self):
@@ -202,7 +219,7 @@ class RenameBlock(QUndoCommand):
 
 class SetEnabled(QUndoCommand):
     def __init__(self, network: Network, block_ids: list[str], enabled: bool, parent=None):
-        super().__init__("Enable" if enabled else "Disable", parent)
+        super().__init__(("Enable " if enabled else "Disable ") + _blocks_text(network, block_ids), parent)
         self.network = network
         self.changes = {bid: (network.block(bid).enabled, enabled) for bid in block_ids}
 
@@ -219,8 +236,7 @@ class SetFrozen(QUndoCommand):
     """Freeze or unfreeze blocks (transfer learning: a frozen block's weights do not train)."""
 
     def __init__(self, network: Network, block_ids: list[str], frozen: bool, parent=None):
-        super().__init__(("Freeze" if frozen else "Unfreeze") + (f" {len(block_ids)} blocks"
-                                                                  if len(block_ids) > 1 else ""), parent)
+        super().__init__(("Freeze " if frozen else "Unfreeze ") + _blocks_text(network, block_ids), parent)
         self.network = network
         self.changes = {bid: (network.block(bid).frozen, frozen) for bid in block_ids}
 

@@ -25,13 +25,14 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 from graph.diagnostics import ERROR, Diagnostic, Fix
 from graph.examples import EXAMPLE_ID_PREFIX
 from graph.layout import layered_layout
-from graph.model import Block, Change, Edge, Group, Network, Project, new_project_id
+from graph.model import Block, Change, Edge, Group, ModelError, Network, Project, new_project_id
 from graph.project_io import load_project, save_project
 from graph.pycode import to_identifier
 from graph.spec import Registry, ShapeError
 from graph.validate import Analysis, AnalysisCache, analyse
 from graph.walk import to_digraph
 from studio import clipboard, commands, commands_structure, commands_training
+from studio.data_fit import data_input_params
 
 Point = tuple[float, float]
 
@@ -70,8 +71,10 @@ class Document(QObject):
         for net, listener in self._subscriptions:
             net.unsubscribe(listener)
         self._subscriptions = []
-        self.project, self.path = project, Path(path) if path is not None else None
+        # cleared before the swap: clearing emits indexChanged, whose listeners must not meet
+        # the new project with the old project's analyses
         self.undo_stack.clear()
+        self.project, self.path = project, Path(path) if path is not None else None
         self._caches.clear()
         self._dirty.clear()
         for net in project.networks:
@@ -132,8 +135,9 @@ class Document(QObject):
         """Only what the graph itself says (what the compiler needs)."""
         return self._analyses[self.network(network).name]
 
-    def set_data_problem(self, block_id: str | None, message: str) -> None:
-        """Show on the input block that the data source does not fit it ("" clears it).
+    def set_data_problem(self, block_id: str | None, message: str, fix: Fix | None = None) -> None:
+        """Show on the input block that the data source does not fit it ("" clears it), with the
+        repair when there is one (the input shape the data has).
 
         Derived state like the analysis itself: never on the undo stack, never saved.
         """
@@ -141,7 +145,7 @@ class Document(QObject):
         if message:
             net = next((n for n in self.project.networks if block_id in n.blocks), None)
             problem = Diagnostic(ERROR, "data", message, block_id if net else None, None, None,
-                                 net.name if net else self.network().name)
+                                 net.name if net else self.network().name, fix if net else None)
         if problem == self._data_problem:
             return
         old, self._data_problem = self._data_problem, problem
@@ -207,9 +211,12 @@ class Document(QObject):
                   params: dict | None = None, name: str | None = None) -> str:
         net = self.network(network)
         spec = self.registry.get(type_id)
+        # a data input starts with the shape of the project's data (the digits are 1x8x8, not 28x28)
+        fitted = data_input_params(self.project, spec.type_id, self.path.parent if self.path else None)
         block = Block(net.new_block_id(), spec.type_id,
                       net.unique_name(name or _default_name(spec.type_id)),
-                      {**spec.defaults(), **(params or {})}, (float(position[0]), float(position[1])))
+                      {**spec.defaults(), **fitted, **(params or {})},
+                      (float(position[0]), float(position[1])))
         self.push(commands.AddBlock(net, block))
         return block.id
 
@@ -268,7 +275,7 @@ class Document(QObject):
         self.push(macro)
 
     def insert_block_on_edge(self, network: str, edge: Edge, type_id: str, params: dict | None = None) -> str:
-        """Put a new block into a wire (src -> new -> dst), midway between its ends; one step.
+        """Put a new block into a wire (src -> new -> dst), where it covers no card; one step.
 
         The wire enters the new block's first input. Raises ModelError when the
         wire is gone, ValueError for a block type that cannot sit on a wire.
@@ -279,14 +286,23 @@ class Document(QObject):
         ports = spec.input_ports(params)
         if not ports or not spec.has_output:
             raise ValueError(f"{spec.title} cannot be inserted into a wire: it needs an input and an output")
-        (x1, y1), (x2, y2) = net.block(edge.src).position, net.block(edge.dst).position
+        if edge not in net.edges:
+            raise ModelError(f"no wire {edge}")
+        at, moves = commands_structure.place_insert(net, edge)
         block = Block(net.new_block_id(), spec.type_id, net.unique_name(_default_name(spec.type_id)),
-                      params, ((x1 + x2) / 2, (y1 + y2) / 2))
-        self.push(commands_structure.insert_on_edge(net, edge, block, ports[0].name))
+                      params, at)
+        self.push(commands_structure.insert_on_edge(net, edge, block, ports[0].name, moves))
         return block.id
 
     def apply_fix(self, network: str, fix: Fix) -> str:
-        """Apply a diagnostic's quick fix; returns the inserted block's id."""
+        """Apply a diagnostic's quick fix as one step; returns the inserted (or changed) block's id."""
+        if fix.sets_params:
+            net = self.network(network)
+            macro = commands.Macro(f"Fix {net.block(fix.block).name}: {fix.title[0].lower()}{fix.title[1:]}")
+            for name, value in fix.params:
+                macro.add(commands.SetParam(net, fix.block, name, value))
+            self.push(macro)
+            return fix.block
         return self.insert_block_on_edge(network, fix.edge, fix.block_type, dict(fix.params))
 
     # --- clipboard ---
@@ -375,10 +391,12 @@ class Document(QObject):
             self.push(commands.SetGroups(net, groups, text))
 
     # --- layout ---
-    def auto_layout(self, network: str, block_ids: list[str] | None = None) -> None:
-        """Tidy the network (or the chosen blocks, where they are) left to right; one step."""
+    def auto_layout(self, network: str, block_ids: list[str] | None = None,
+                    max_width: float | None = None) -> None:
+        """Tidy the network (or the chosen blocks, where they are) left to right, wrapping into
+        bands below where it is wider than `max_width` (scene units); one step."""
         net = self.network(network)
-        positions = layered_layout(net, block_ids)
+        positions = layered_layout(net, block_ids, max_width=max_width)
         moves = {bid: (net.blocks[bid].position, pos) for bid, pos in positions.items()
                  if net.blocks[bid].position != pos}
         if moves:

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QWidget
 
 from graph.blocks import default_registry
 from graph.spec import Registry
+from studio import window_state
 from studio.clipboard import ClipboardError
 from studio.document import Document
 from studio.experiments.hookup import install_experiments
@@ -64,7 +65,8 @@ class MainWindow(QMainWindow):
         self.summary = SummaryStrip(self.document)
         self.docks: dict[str, QDockWidget] = {}
         self.panels_menu = None  # View > Panels, once the menus exist
-        self.add_dock("Blocks", self.palette, Area.LeftDockWidgetArea, 210)
+        palette_width = max(210, self.palette.preferred_width())  # no block title cut off
+        self.add_dock("Blocks", self.palette, Area.LeftDockWidgetArea, palette_width)
         self.add_dock("Inspector", self.inspector, Area.RightDockWidgetArea, 300)
         self.add_dock("Problems", self.problems, Area.BottomDockWidgetArea, 200)
         self.add_dock("Code", self.code_view, Area.BottomDockWidgetArea, 200)
@@ -110,6 +112,7 @@ class MainWindow(QMainWindow):
         install_experiments(self)  # hyper-parameter sweeps: the Experiments panel, "vary" in the Inspector
         self._update_title()
         self.resize(1360, 860)
+        window_state.restore(self, self.recent.settings, theme)  # last session's size, docks and theme
 
     # --- layout helpers ---
     def add_dock(self, title: str, widget: QWidget, area: Area, size: int) -> QDockWidget:
@@ -135,6 +138,11 @@ class MainWindow(QMainWindow):
 
     def _update_title(self, *_args) -> None:
         self.setWindowTitle(self.document.title())
+
+    def set_theme_mode(self, mode: str) -> None:
+        """View > Theme: switch and remember it for the next session."""
+        self.theme.set_mode(mode)
+        window_state.save_theme(self.recent.settings, mode)
 
     def set_dark(self, dark: bool) -> None:
         self.tabs.set_dark(dark)
@@ -181,13 +189,19 @@ class MainWindow(QMainWindow):
 
         edit = bar.addMenu("&Edit")
         stack = self.document.undo_stack
+        # the menu entries name the step ("Undo Connect conv1 to pool1") and hold the shortcuts
         a["undo"] = stack.createUndoAction(self, "&Undo")
         a["undo"].setShortcuts(Key.Undo)
-        # Ctrl+Shift+Z everywhere, and Ctrl+Y too where that is the platform's redo
         a["redo"] = stack.createRedoAction(self, "&Redo")
-        redo = QKeySequence("Ctrl+Shift+Z")
-        a["redo"].setShortcuts([redo] + [k for k in QKeySequence.keyBindings(Key.Redo) if k != redo])
+        # Ctrl+Shift+Z and Ctrl+Y everywhere (people bring either habit), plus the platform's own
+        redo = [QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")]
+        a["redo"].setShortcuts(redo + [k for k in QKeySequence.keyBindings(Key.Redo) if k not in redo])
         edit.addActions([a["undo"], a["redo"]])
+        # the toolbar's buttons keep a fixed text, so the bar never reflows: the step is in the tooltip
+        a["undo_tool"] = _HistoryButton(self, "Undo", stack.undo, stack.canUndoChanged,
+                                         stack.undoTextChanged, stack.canUndo(), stack.undoText())
+        a["redo_tool"] = _HistoryButton(self, "Redo", stack.redo, stack.canRedoChanged,
+                                         stack.redoTextChanged, stack.canRedo(), stack.redoText())
         edit.addSeparator()
         canvas = {"canvas": True}
         a["cut"] = self._action(edit, "Cu&t", lambda: self._on_view("cutSelection"), Key.Cut, **canvas)
@@ -209,7 +223,10 @@ class MainWindow(QMainWindow):
 
         view = bar.addMenu("&View")
         a["fit"] = self._action(view, "&Fit to Window", lambda: self._on_view("fitAll"), QKeySequence("F"),
-                                "Show the whole network", canvas=True)
+                                "Show the network at a zoom where its cards can be read", canvas=True)
+        a["overview"] = self._action(view, "Show &Whole Network", lambda: self._on_view("fitAll", False),
+                                     QKeySequence("Shift+F"), "Zoom out until every block is in view",
+                                     canvas=True)
         a["runs"] = self._action(view, "&Runs", lambda: self.show_panel("Runs"), QKeySequence("Ctrl+Shift+R"),
                                  "Compare, evaluate and re-run the project's runs")
         self.panels_menu = view.addMenu("&Panels")
@@ -223,7 +240,7 @@ class MainWindow(QMainWindow):
                 action = themes.addAction(mode.capitalize())
                 action.setCheckable(True)
                 action.setChecked(mode == self.theme.mode)
-                action.triggered.connect(lambda _c=False, m=mode: self.theme.set_mode(m))
+                action.triggered.connect(lambda _c=False, m=mode: self.set_theme_mode(m))
                 group.addAction(action)
 
         train = bar.addMenu("&Train")
@@ -245,7 +262,7 @@ class MainWindow(QMainWindow):
         tools.setMovable(False)
         tools.addActions([a["new"], a["open"], a["save"]])
         tools.addSeparator()
-        tools.addActions([a["undo"], a["redo"]])
+        tools.addActions([a["undo_tool"], a["redo_tool"]])
         tools.addSeparator()
         tools.addActions([a["fit"], a["layout"]])
         tools.addSeparator()
@@ -318,6 +335,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.files.close():
+            window_state.save(self, self.recent.settings)
             event.accept()
         else:
             event.ignore()
@@ -326,3 +344,27 @@ class MainWindow(QMainWindow):
         QMessageBox.about(self, "About DeepWire",
                           "<b>DeepWire</b><br>Design, train and export neural networks by wiring blocks.<br>"
                           "The code it exports is the model it trains: plain PyTorch.")
+
+
+
+class _HistoryButton(QAction):
+    """A toolbar action that always reads `verb` and says in its tooltip which step it takes.
+
+    Slots are bound methods, so the undo stack (which outlives a window in tests and
+    scripts) drops them with the action rather than calling into a deleted one.
+    """
+
+    def __init__(self, window: QMainWindow, verb: str, slot, can_changed, text_changed,
+                 can: bool, text: str):
+        super().__init__(verb, window)
+        self.verb = verb
+        self.triggered.connect(lambda _checked=False: slot())  # its own signal: dies with it
+        can_changed.connect(self.setEnabled)
+        text_changed.connect(self.show_step)
+        self.setEnabled(can)
+        self.show_step(text)
+
+    def show_step(self, step: str) -> None:
+        tip = f"{self.verb} {step}" if step else f"Nothing to {self.verb.lower()}"
+        self.setToolTip(tip)
+        self.setStatusTip(tip)

@@ -13,12 +13,9 @@ from PySide6.QtCore import QPointF, Signal
 from PySide6.QtWidgets import QTabWidget, QWidget
 
 from graph.model import Change
-from studio.canvas.navigation import FIT_MARGIN
 from studio.canvas.style import DARK, LIGHT
 from studio.canvas.view import NetworkView
 from studio.document import Document
-
-READABLE_ZOOM = 0.7  # below this the cards' text is hard to read
 
 
 class NetworkTabs(QTabWidget):
@@ -33,14 +30,17 @@ class NetworkTabs(QTabWidget):
         self.views: list[NetworkView] = []
         document.projectReplaced.connect(self.rebuild)
         document.networkChanged.connect(self._network_changed)
-        self.currentChanged.connect(lambda _i: self._emit_selection())
+        self._unfitted: list[NetworkView] = []  # views not yet fitted at their real size
+        self.currentChanged.connect(self._tab_shown)
         self.rebuild()
 
     # --- building ---
     def rebuild(self) -> None:
         old, self.views = self.views, []
+        self._unfitted = []
         self.clear()
         for view in old:
+            view.detach()
             view.deleteLater()
         for net in self.document.project.networks:
             view = NetworkView(self.document, net.name, DARK if self.dark else LIGHT)
@@ -100,22 +100,30 @@ class NetworkTabs(QTabWidget):
             view.selectBlock(block_id)
 
     def fit_all(self) -> None:
-        """The opening view of each network: all of it, or, if it is long, a readable zoom
-        on its first error (so a problem is never off-screen) or else on its start."""
-        for view in self.views:
-            view.fitAll()
-            if view.zoom() >= READABLE_ZOOM:
-                continue
-            rect = view.network_scene.items_rect()
-            view.setZoom(READABLE_ZOOM)
-            problem = next((d.block for d in self.document.analysis(view.network_name).diagnostics
-                            if d.is_error and d.block in view.network_scene.blocks), None)
-            if problem is not None:
-                view.centerOnBlock(problem)
-                continue
-            visible = view.visibleSceneRect()
-            # inputs sit on the left: start there, the minimap shows the rest
-            view.centerOn(QPointF(rect.left() - FIT_MARGIN + visible.width() / 2, rect.center().y()))
+        """The opening view of each network (the current one now, the others when first shown)."""
+        current = self.current_view()
+        self._unfitted = [view for view in self.views if view is not current]
+        if current is not None:
+            self._fit(current)
+
+    def _fit(self, view: NetworkView) -> None:
+        """All of the network at a readable zoom, or, if it is too big for that, its first error
+        (so a problem is never off-screen), or else its inputs."""
+        view.fitAll()
+        if view.visibleSceneRect().contains(view.network_scene.items_rect()):
+            return
+        problem = next((d.block for d in self.document.analysis(view.network_name).diagnostics
+                        if d.is_error and d.block in view.network_scene.blocks), None)
+        if problem is not None:
+            view.centerOnBlock(problem)
+
+    def _tab_shown(self, _index: int) -> None:
+        """A tab shown for the first time is fitted now: hidden, it did not have its real size."""
+        view = self.current_view()
+        if view is not None and view in self._unfitted:
+            self._unfitted.remove(view)
+            self._fit(view)
+        self._emit_selection()
 
     # --- selection ---
     def _view_selection(self, view: NetworkView, ids: list[str]) -> None:

@@ -14,6 +14,7 @@ from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QLineEdit,
+    QStyle,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -87,6 +88,7 @@ class Palette(QWidget):
         self._items: dict[str, QTreeWidgetItem] = {}
         self._categories: dict[str, QTreeWidgetItem] = {}
         self._build()
+        self.setMinimumWidth(self.preferred_width())  # a narrower dock would cut block titles off
 
     def _build(self) -> None:
         for category, all_specs in self.registry.categories().items():
@@ -111,6 +113,17 @@ class Palette(QWidget):
                 top.addChild(item)
                 self._items[spec.type_id] = item
         self.tree.expandAll()
+
+    def preferred_width(self) -> int:
+        """Wide enough that no block title is cut off (the dock opens at this width)."""
+        tree = self.tree
+        longest = max((tree.fontMetrics().horizontalAdvance(item.text(0)) for item in self._items.values()),
+                      default=0)
+        scroll = tree.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        margins = self.layout().contentsMargins()
+        # two indentation steps: the tree's own root decoration, then the category level
+        return longest + 2 * tree.indentation() + scroll + 2 * tree.frameWidth() + margins.left() \
+            + margins.right() + 12
 
     def set_dark(self, dark: bool) -> None:
         for category, top in self._categories.items():

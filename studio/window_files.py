@@ -74,7 +74,7 @@ class FileController(QObject):
         return self.open_path(path, as_copy=(kind == "example"))
 
     def open_dialog(self) -> bool:
-        start = str(self.document.path.parent) if self.document.path else ""
+        start = str(self.start_folder())
         path, _filter = QFileDialog.getOpenFileName(self.window, "Open project", start, FILTER)
         return bool(path) and self.open_path(path)
 
@@ -99,8 +99,18 @@ class FileController(QObject):
             return self.save_as()
         return self._write(self.document.path)
 
+    def start_folder(self) -> Path:
+        """Where Open and Save As start: the project's folder; for an untitled project, the folder of
+        the last project opened or saved; only then the home folder."""
+        if self.document.path is not None:
+            return self.document.path.parent
+        recent = self.recent.paths()
+        return recent[0].parent if recent else Path.home()
+
     def save_as(self) -> bool:
-        start = str(self.document.path or Path.home() / f"{_file_stem(self.document.project.name)}.dw.json")
+        name = self.document.path.name if self.document.path is not None \
+            else f"{_file_stem(self.document.project.name)}.dw.json"
+        start = str(self.start_folder() / name)
         path, _filter = QFileDialog.getSaveFileName(self.window, "Save project as", start, FILTER)
         return bool(path) and self._write(with_project_suffix(path))
 

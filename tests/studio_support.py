@@ -3,14 +3,19 @@
 Windows are built with a settings file and a recovery folder under the
 test's tmp_path, so tests never touch the user's recent files or recovery
 folder, and with bundled examples opened untitled (as the studio does).
+`no_noise` fails a test whose session printed a traceback or a Qt warning.
 """
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import sys
+import traceback
 from pathlib import Path
 
-from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtCore import QEvent, QSettings, QtMsgType, qInstallMessageHandler
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from graph.examples import example_path
 from graph.project_io import load_project
@@ -53,3 +58,65 @@ def block_id(document: Document, name: str, network: str | None = None) -> str:
     """The id of the block with that name (tests speak in names, as a user does)."""
     net = document.network(network)
     return next(b.id for b in net.blocks.values() if b.name == name)
+
+
+class Noise:
+    """What a session printed that a user would see: tracebacks, unraisable errors, Qt warnings."""
+
+    def __init__(self):
+        self.lines: list[str] = []
+
+    def add(self, text: str) -> None:
+        self.lines.append(text.rstrip())
+
+
+# said by Qt's offscreen platform (the tests' screen) when a window is shown; no real screen says it
+OFFSCREEN_ONLY = ("This plugin does not support propagateSizeHints()",)
+
+
+@contextlib.contextmanager
+def no_noise(capfd, ignore: tuple[str, ...] = OFFSCREEN_ONLY):
+    """Fail the test if the block inside prints a traceback or a Qt warning.
+
+    Collects, while the block runs: Qt messages of any level above debug
+    (qInstallMessageHandler), exceptions Python could not raise anywhere
+    (sys.unraisablehook: e.g. a slot failing inside Qt's event loop) and
+    uncaught ones (sys.excepthook), and everything written to stderr (capfd:
+    a traceback PySide prints for a failing slot goes there). At the end the
+    test fails with the collected lines. `ignore` holds substrings of lines
+    that are not the session's fault (by default the offscreen platform's own).
+
+        with no_noise(capfd):
+            ...  # open, edit, train: anything printed fails the test
+    """
+    noise = Noise()
+
+    def on_qt_message(mode, _context, message):
+        if mode != QtMsgType.QtDebugMsg:
+            noise.add(f"Qt {mode.name}: {message}")
+
+    def on_unraisable(info):
+        noise.add("unraisable: " + "".join(traceback.format_exception(
+            info.exc_type, info.exc_value, info.exc_traceback)))
+
+    def on_uncaught(kind, value, tb):
+        noise.add("uncaught: " + "".join(traceback.format_exception(kind, value, tb)))
+
+    # what came before is not this session's: earlier tests' windows die now, not in the middle of it
+    gc.collect()
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
+    QApplication.processEvents()
+    capfd.readouterr()
+    previous_handler = qInstallMessageHandler(on_qt_message)
+    old_unraisable, old_except = sys.unraisablehook, sys.excepthook
+    sys.unraisablehook, sys.excepthook = on_unraisable, on_uncaught
+    try:
+        yield noise
+        QApplication.processEvents()  # deferred deletions and queued slots speak now, not later
+    finally:
+        qInstallMessageHandler(previous_handler)
+        sys.unraisablehook, sys.excepthook = old_unraisable, old_except
+        err = capfd.readouterr().err
+    noise.lines.extend(line for line in err.splitlines() if line.strip())
+    lines = [line for line in noise.lines if not any(part in line for part in ignore)]
+    assert not lines, "the session printed:\n" + "\n".join(lines)

@@ -97,7 +97,8 @@ def test_example_is_laid_out_left_to_right(example):
         assert len(set(positions)) == len(positions), f"{name}: two blocks share a position"
         for edge in net.edges:
             src, dst = net.blocks[edge.src].position, net.blocks[edge.dst].position
-            assert dst[0] > src[0], f"{name}: wire {edge} runs right to left"
+            # left to right, or on to the next band below, as a line of text wraps
+            assert dst[0] > src[0] or dst[1] > src[1], f"{name}: wire {edge} runs right to left"
 
 
 def test_example_builds_and_runs_with_the_inferred_shapes(example, registry):

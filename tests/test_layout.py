@@ -152,3 +152,20 @@ def test_thousand_blocks_lay_out_quickly():
     elapsed = time.perf_counter() - start
     assert len(pos) == 1000 and pos["b999"][0] == 999 * DX
     assert elapsed < 1.0, f"layout of 1,000 blocks took {elapsed:.2f} s"
+
+
+def test_a_chain_wider_than_max_width_wraps_into_bands_like_text():
+    ids = [f"n{i}" for i in range(7)]
+    net = chain_network(*ids, edges=list(zip(ids, ids[1:])))
+    pos = layered_layout(net, max_width=2 * DX)  # three columns per band
+    assert [pos[i] for i in ids] == [(0.0, 0.0), (DX, 0.0), (2 * DX, 0.0),
+                                     (0.0, DY), (DX, DY), (2 * DX, DY),
+                                     (0.0, 2 * DY)]
+    assert layered_layout(net) == {bid: (i * DX, 0.0) for i, bid in enumerate(ids)}  # no limit: one row
+
+
+def test_wrapped_bands_are_as_tall_as_their_tallest_column():
+    net = chain_network("a", "b", "c", "d", edges=[("a", "b"), ("a", "c"), ("b", "d"), ("c", "d")])
+    pos = layered_layout(net, max_width=DX)  # two columns per band: [a | b c] then [d]
+    assert pos["a"][1] == DY / 2 and {pos["b"][1], pos["c"][1]} == {0.0, DY}
+    assert pos["d"] == (0.0, 2 * DY)

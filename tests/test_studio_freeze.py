@@ -99,7 +99,7 @@ def test_the_inspector_checkbox_freezes_and_follows_undo(qtbot, doc):
     inspector.show_block("model", conv1)
     assert not inspector.frozen.isChecked()
     inspector.frozen.setChecked(True)
-    assert doc.network().block(conv1).frozen and doc.undo_stack.undoText() == "Freeze"
+    assert doc.network().block(conv1).frozen and doc.undo_stack.undoText() == "Freeze conv1"
     doc.undo_stack.undo()
     assert not inspector.frozen.isChecked()  # redrawn from the model, without a new edit
     assert doc.undo_stack.count() == 1

@@ -172,7 +172,7 @@ def test_history_lists_steps_and_clicking_one_jumps_there(qtbot, doc):
     doc.rename_block("model", conv, "c1")
     model = view.model()
     assert model.rowCount() == 3  # the opened project, then two steps
-    assert model.index(2, 0).data() == "Rename to c1"
+    assert model.index(2, 0).data() == "Rename conv1 to c1"  # names, not ids
     view.setCurrentIndex(model.index(0, 0))  # what a click on the first row does
     assert doc.network().block(conv).params["channels"] == 32
     assert doc.network().block(conv).name == "conv1"

@@ -1,5 +1,7 @@
 """Validation: each kind of problem becomes one diagnostic naming the block, in plain words."""
 
+import pytest
+
 from graph.diagnostics import ERROR, WARNING
 from graph.model import Block, Edge, Network
 from graph.validate import AnalysisCache, analyse
@@ -143,3 +145,28 @@ def test_different_sizes_get_advice_but_no_fake_fix(registry):
                  wires=[("img", "p", "x"), ("img", "add", "in1"), ("p", "add", "in2"), ("add", "o", "x")])
     (diag,) = analyse(net, registry).diagnostics
     assert diag.fix is None and "match the channels/sizes" in diag.message
+
+
+def _seq(length=20, features=6):
+    return Block("seq", "SequenceInput", "seq", {"length": length, "features": features})
+
+
+@pytest.mark.parametrize("blocks, culprit, wanted", [
+    # each message says "set P to V": the diagnostic carries that as a one-click fix
+    ([_seq(features=6), Block("att", "SelfAttention", "att", {"heads": 4})], "att", {"heads": 3}),
+    ([_seq(length=40), Block("pos", "PositionalEncoding", "pos", {"max_length": 16})], "pos",
+     {"max_length": 40}),
+    ([_seq(), Block("rnn", "LSTM", "rnn", {"dropout": 0.5})], "rnn", {"dropout": 0.0}),
+    ([image(), Block("conv", "Conv2d", "conv", {"padding": "same", "stride": 2, "kernel_size": 3})], "conv",
+     {"padding": 1}),
+    ([Block("tok", "TokenInput", "tok", {"length": 8, "vocab_size": 100}),
+      Block("emb", "Embedding", "emb", {"vocab_size": 50})], "emb", {"vocab_size": 100}),
+])
+def test_an_error_that_names_its_repair_carries_it_as_a_fix_that_works(registry, blocks, culprit, wanted):
+    net = _chain(*blocks)
+    [diag] = [d for d in analyse(net, registry).diagnostics if d.block == culprit]
+    assert diag.is_error and diag.fix is not None and diag.fix.sets_params
+    assert (diag.fix.block, dict(diag.fix.params)) == (culprit, wanted)
+    for name, value in diag.fix.params:
+        net.set_param(culprit, name, value)
+    assert not [d for d in analyse(net, registry).diagnostics if d.block == culprit and d.is_error]

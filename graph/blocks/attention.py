@@ -26,7 +26,7 @@ def _check_heads(dim: int, heads: int) -> None:
     raise ShapeError(
         f"cannot split {dim} features into {heads} equal heads: set heads to one of "
         f"{', '.join(map(str, choices))}, or make the feature size a multiple of {heads}",
-        port="x", param="heads")
+        port="x", param="heads", set_params={"heads": max(n for n in choices if n <= heads)})
 
 
 def _attention_count(dim: int, context_dim: int | None = None) -> int:
@@ -207,7 +207,8 @@ def _positional_shape(p, ins):
     if x[0] > p["max_length"]:
         raise ShapeError(
             f"handles at most {p['max_length']} steps (max_length) but receives {format_shape(x)}, "
-            f"{x[0]} steps: set max_length to at least {x[0]}", param="max_length")
+            f"{x[0]} steps: set max_length to at least {x[0]}", param="max_length",
+            set_params={"max_length": x[0]})
     return x
 
 

@@ -89,7 +89,7 @@ def _conv_rule(dims: int):
                 raise ShapeError(
                     f"uses padding 'same' with stride {stride}, but 'same' only works with stride 1: "
                     f"set stride to 1, or set padding to a number such as {dilation * (kernel - 1) // 2}",
-                    param="padding")
+                    param="padding", set_params={"padding": dilation * (kernel - 1) // 2})
             return (p["channels"], *spatial)
         padding = 0 if p["padding"] == "valid" else p["padding"]
         check_window(x, spatial, kernel, padding, dilation)

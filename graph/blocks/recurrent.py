@@ -55,7 +55,7 @@ def _recurrent_shape(p, ins):
     if p["dropout"] > 0 and p["num_layers"] == 1:
         raise ShapeError(
             f"has dropout {p['dropout']:g} but a single layer, and dropout only acts between layers: "
-            "set num_layers to 2 or more or dropout to 0", param="dropout")
+            "set num_layers to 2 or more or dropout to 0", param="dropout", set_params={"dropout": 0.0})
     features = p["hidden_size"] * (2 if p["bidirectional"] else 1)
     return (x[0], features) if p["output"] == "sequence" else (features,)
 

@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from graph.diagnostics import ERROR, WARNING, Diagnostic
+from graph.diagnostics import ERROR, WARNING, Diagnostic, set_params_fix
 from graph.infer import block_label
 from graph.model import Network, Project
 from graph.shapes import format_shape
@@ -135,12 +135,14 @@ def _class_count_diagnostics(project, registry, net, inference, found) -> list[D
                 ERROR, "data", f"{label} has {what} {have} but data source '{source}' has "
                 f"{found.num_classes} {words}: set {what} to {found.num_classes}"
                 + (" (and the layer before it to as many features)" if what == "classes" else ""),
-                block.id, param=what, network=net.name))
+                block.id, param=what, network=net.name,
+                fix=set_params_fix(block.id, {what: found.num_classes})))
         elif have > found.num_classes and what == "classes":
             diagnostics.append(Diagnostic(
                 WARNING, "data", f"{label} has {have} classes but data source '{source}' has only "
                 f"{found.num_classes}: the extra outputs are never right; set classes to {found.num_classes}",
-                block.id, param=what, network=net.name))
+                block.id, param=what, network=net.name,
+                fix=set_params_fix(block.id, {what: found.num_classes})))
     return diagnostics
 
 

@@ -1,8 +1,9 @@
 """The card that stands for one block on the canvas.
 
 Layout, top to bottom: a thin band in the category colour; the block's name
-(bold) with its type title on the right; its key parameters; and a pill with
-its output shape ("32×14×14"). Inputs are ports on the left edge (named, one
+(bold) with its type title on the right (or, when both do not fit on one
+line, at the bottom left, so neither is cut off); its key parameters; and a
+pill with its output shape ("32×14×14"). Inputs are ports on the left edge (named, one
 row each, when a block has several), the output a port on the right edge.
 
 A disabled block is greyed with a dashed outline. A frozen block (transfer
@@ -290,13 +291,25 @@ class BlockItem(QGraphicsItem):
         left = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
         right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
         title, small, body = t.metrics("title"), t.metrics("small"), t.metrics("body")
-        # the name gets what it needs (up to 60 %), the type title the rest
-        name_width = min(title.horizontalAdvance(c.name), inner * 0.6)
-        type_text = small.elidedText(c.title, Qt.TextElideMode.ElideRight, inner - name_width - 8)
-        name = title.elidedText(c.name, Qt.TextElideMode.ElideRight,
-                                inner - small.horizontalAdvance(type_text) - 8)
-        lines = [(QRectF(PAD, y, inner, ROW), right, "small", muted, type_text),
-                 (QRectF(PAD, y, inner, ROW), left, "title", text_role, name)]
+        bottom = self._height - ROW - 3
+        label = s.shape if c.has_output else f"in {s.shape}"
+        label = body.elidedText(label, Qt.TextElideMode.ElideMiddle, CARD_WIDTH - 2 * PAD - 60)
+        width = body.horizontalAdvance(label) + 12
+        pill = QRectF(CARD_WIDTH - PAD - width + 2, bottom + 1, width, ROW - 2)
+        lines = []
+        both = title.horizontalAdvance(c.name) + 8 + small.horizontalAdvance(c.title) <= inner
+        beside_pill = pill.left() - PAD - 6
+        if both or not c.enabled or c.frozen or small.horizontalAdvance(c.title) > beside_pill:
+            # name and type title share the header: the name gets what it needs (up to 60 %)
+            name_width = min(title.horizontalAdvance(c.name), inner * 0.6)
+            type_text = small.elidedText(c.title, Qt.TextElideMode.ElideRight, inner - name_width - 8)
+            name = title.elidedText(c.name, Qt.TextElideMode.ElideRight,
+                                    inner - small.horizontalAdvance(type_text) - 8)
+            lines.append((QRectF(PAD, y, inner, ROW), right, "small", muted, type_text))
+        else:  # too long for one line: the name has the header, the type title the bottom row
+            name = title.elidedText(c.name, Qt.TextElideMode.ElideRight, inner)
+            lines.append((QRectF(PAD, bottom, beside_pill, ROW), left, "small", muted, c.title))
+        lines.append((QRectF(PAD, y, inner, ROW), left, "title", text_role, name))
         if c.summary:
             lines.append((QRectF(PAD, y + ROW, inner, ROW), left, "body", muted,
                           body.elidedText(c.summary, Qt.TextElideMode.ElideRight, inner)))
@@ -304,15 +317,10 @@ class BlockItem(QGraphicsItem):
             for i, port in enumerate(c.inputs):
                 lines.append((QRectF(PAD, self.input_y(i) - ROW / 2, inner, ROW), left, "body",
                               "error" if port in s.bad_ports else muted, port))
-        bottom = self._height - ROW - 3
         if not c.enabled:
             lines.append((QRectF(PAD, bottom, 80, ROW), left, "body", muted, "disabled"))
         elif c.frozen:
             lines.append((QRectF(PAD, bottom, 80, ROW), left, "title", "frozen", "frozen"))
-        label = s.shape if c.has_output else f"in {s.shape}"
-        label = body.elidedText(label, Qt.TextElideMode.ElideMiddle, CARD_WIDTH - 2 * PAD - 60)
-        width = body.horizontalAdvance(label) + 12
-        pill = QRectF(CARD_WIDTH - PAD - width + 2, bottom + 1, width, ROW - 2)
         shape_role = muted if s.shape == "?" else text_role
         lines.append((pill, Qt.AlignmentFlag.AlignCenter, "body", shape_role, label))
         self._layout = lines

@@ -97,11 +97,22 @@ def block_menu(scene, block_id: str) -> QMenu:
         _add(menu, f"Ungroup '{group.name}'", lambda: ungrouper(net, group.id))
     layout = optional(doc, "auto_layout")
     if layout is not None and len(ids) > 1:
-        _add(menu, "Arrange selected", lambda: layout(net, ids))
+        _add(menu, "Arrange selected", lambda: _arrange(scene, ids))
     menu.addSeparator()
     _add(menu, "Delete" if len(ids) == 1 else f"Delete {len(ids)} blocks", scene.delete_selection, "Del")
     menu.setTitle(block.name)
     return menu
+
+
+def _arrange(scene, ids: list[str] | None) -> None:
+    """Auto Layout as Ctrl+L does it (wrapped to the view, then fitted) when the scene has a view."""
+    view = _parent(scene)
+    if view is not None and hasattr(view, "arrange"):
+        if ids is not None:
+            view._select_ids(ids)
+        view.arrange(selection_only=ids is not None)
+    else:
+        scene.doc.auto_layout(scene.network_name, ids)
 
 
 def wire_menu(scene, edge) -> QMenu:
@@ -143,7 +154,7 @@ def canvas_menu(scene, pos: QPointF) -> QMenu:
     menu.addSeparator()
     layout = optional(doc, "auto_layout")
     if layout is not None:
-        _add(menu, "Arrange all", lambda: layout(net), "Ctrl+L")
+        _add(menu, "Arrange all", lambda: _arrange(scene, None), "Ctrl+L")
     view = _parent(scene)
     if view is not None and hasattr(view, "fitAll"):
         _add(menu, "Fit to view", view.fitAll, "F")

@@ -3,14 +3,19 @@
 It shows a picture of every block (rendered once per change, after a short
 pause, so editing never waits for it) and a rectangle for the part of the
 network in view; click or drag in it to move the view there. It appears
-only when the network does not fit in the view, that is, for large graphs.
+only when the network does not fit in the view, that is, for large graphs,
+in the corner of the view where it covers no card or port (the one that
+covers fewest when every corner has some).
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
+from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, QSize, Qt, QTimer
 from PySide6.QtGui import QColor, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QWidget
+
+from studio.canvas.block_item import BlockItem
+from studio.canvas.port_item import PortItem
 
 SIZE = (220, 130)
 WIDTH, MIN_HEIGHT, MAX_HEIGHT = 220, 60, 160
@@ -32,14 +37,24 @@ class Minimap(QWidget):
         self._timer.setSingleShot(True)
         self._timer.setInterval(REFRESH_MS)
         self._timer.timeout.connect(self.refresh)
-        scene = view.network_scene
-        view.doc.networkChanged.connect(lambda *_: self.refresh_soon())
-        view.doc.analysisChanged.connect(lambda *_: self.refresh_soon())
-        view.doc.projectReplaced.connect(self.refresh_soon)
-        self._scene = scene
+        self._doc = view.doc
+        # bound methods, not lambdas: Qt drops a bound method's connection when its object dies
+        self._doc.networkChanged.connect(self.refresh_soon)
+        self._doc.analysisChanged.connect(self.refresh_soon)
+        self._doc.projectReplaced.connect(self.refresh_soon)
+        self._scene = view.network_scene
         self.hide()
 
-    def refresh_soon(self) -> None:
+    def detach(self) -> None:
+        """Stop following the document (its canvas is closing); deleting later is then safe."""
+        if self._doc is None:
+            return
+        for signal in (self._doc.networkChanged, self._doc.analysisChanged, self._doc.projectReplaced):
+            signal.disconnect(self.refresh_soon)
+        self._doc = None
+        self._timer.stop()
+
+    def refresh_soon(self, *_args) -> None:
         self._timer.start()
 
     def refresh(self) -> None:
@@ -111,10 +126,11 @@ class Minimap(QWidget):
                        self.source.top() + (p.y() - t.top()) / t.height() * self.source.height())
 
     def view_changed(self) -> None:
-        """Show only when the network overflows the view; keep to the bottom-right corner."""
+        """Show only when the network overflows the view, in the corner that covers the fewest
+        cards and ports (bottom right unless a card is there)."""
         viewport = self.view.viewport()
         area = viewport.geometry()
-        self.move(area.right() - self.width() - MARGIN, area.bottom() - self.height() - MARGIN)
+        self.move(self._free_corner(area))
         if self.picture is None and not self._timer.isActive():
             self.refresh_soon()
         items = self._scene.items_rect()
@@ -122,6 +138,25 @@ class Minimap(QWidget):
         big_enough = viewport.width() > 2.5 * self.width() and viewport.height() > 2.5 * self.height()
         self.setVisible(overflow and big_enough and self.picture is not None)
         self.update()
+
+    def _free_corner(self, area: QRect) -> QPoint:
+        """The top-left point of the corner where the minimap hides the least of the network."""
+        w, h = self.width(), self.height()
+        left, top = area.left() + MARGIN, area.top() + MARGIN
+        right, bottom = area.right() - w - MARGIN, area.bottom() - h - MARGIN
+        best, best_cover = None, None
+        for corner in (QPoint(right, bottom), QPoint(left, bottom), QPoint(right, top), QPoint(left, top)):
+            covered = self._covered(QRect(corner - area.topLeft(), QSize(w, h)))
+            if covered == 0:
+                return corner
+            if best_cover is None or covered < best_cover:
+                best, best_cover = corner, covered
+        return best
+
+    def _covered(self, rect: QRect) -> int:
+        """How many cards and ports lie under a viewport rectangle."""
+        under = self._scene.items(self.view.mapToScene(rect).boundingRect())
+        return sum(1 for item in under if isinstance(item, (BlockItem, PortItem)))
 
     def paintEvent(self, event):
         if self.picture is None:

@@ -3,9 +3,13 @@
 Zoom with the wheel or a pinch (QPinchGesture on touch screens,
 QNativeGestureEvent on trackpads) around the cursor; pan with the middle
 button, with Space held and the left button, or with two fingers on a
-trackpad; fit everything in view (F). Zoom is clamped to 10 %..300 %.
+trackpad; fit the network in view (F). Zoom is clamped to 10 %..300 %.
 After every zoom the scene's level of detail is updated (text hidden
 below 50 %, cards cached for cheap zooming).
+
+Fit never goes below READABLE_ZOOM, where the cards' text can still be
+read: a network too big for that is shown from its inputs (top left) at
+that zoom, and the minimap shows the rest; Shift+F shows all of it.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from PySide6.QtWidgets import QGraphicsView, QPinchGesture
 MIN_ZOOM, MAX_ZOOM = 0.1, 3.0
 SETTLE_MS = 180
 FIT_MARGIN = 40.0
+READABLE_ZOOM = 0.6  # the smallest zoom Fit uses: cards still show their name, parameters and shape
 
 
 class ViewNavigation:
@@ -65,20 +70,28 @@ class ViewNavigation:
         self.zoomChanged.emit(self.zoom())
         self._view_moved()
 
-    def fitAll(self) -> None:
-        """Show every block (never magnified beyond 100 %)."""
+    def fitAll(self, readable: bool = True) -> None:
+        """Show every block (never magnified beyond 100 %); readable: never below READABLE_ZOOM
+        either, showing a big network from its top-left corner, where its inputs are."""
         rect = self.network_scene.items_rect()
         if rect.isNull():
             rect = QRectF(-200, -150, 400, 300)
-        self.fitRect(rect.adjusted(-FIT_MARGIN, -FIT_MARGIN, FIT_MARGIN, FIT_MARGIN))
+        self.fitRect(rect.adjusted(-FIT_MARGIN, -FIT_MARGIN, FIT_MARGIN, FIT_MARGIN),
+                     READABLE_ZOOM if readable else MIN_ZOOM)
 
-    def fitRect(self, rect: QRectF) -> None:
+    def fitRect(self, rect: QRectF, min_zoom: float = MIN_ZOOM) -> None:
         area = self.viewport().rect()
         if area.width() < 2 or area.height() < 2:
             return
         zoom = min(area.width() / rect.width(), area.height() / rect.height(), 1.0)
-        self.setZoom(zoom)
-        self.centerOn(rect.center())
+        self.setZoom(max(zoom, min_zoom))
+        centre = rect.center()
+        seen = self.visibleSceneRect()
+        if seen.width() < rect.width():  # too wide: keep the left edge in view, not the middle
+            centre.setX(rect.left() + seen.width() / 2)
+        if seen.height() < rect.height():
+            centre.setY(rect.top() + seen.height() / 2)
+        self.centerOn(centre)
         self._view_moved()
 
     # --- wheel and gestures ---

@@ -63,11 +63,21 @@ class NetworkScene(SceneGroups, SceneInteraction, QGraphicsScene):
         self.setSceneRect(QRectF(-WORLD / 2, -WORLD / 2, WORLD, WORLD))
         self.setBackgroundBrush(QBrush(self.theme.color("background")))
         SceneInteraction.__init__(self)
+        self._detached = False
         doc.networkChanged.connect(self._on_network_changed)
         doc.analysisChanged.connect(self._on_analysis_changed)
         doc.projectReplaced.connect(self._on_project_replaced)
         self.selectionChanged.connect(self._on_selection_changed)
         self.rebuild()
+
+    def detach(self) -> None:
+        """Stop following the document: the canvas is closing (another project was opened)."""
+        if self._detached:
+            return
+        self._detached = True
+        self.doc.networkChanged.disconnect(self._on_network_changed)
+        self.doc.analysisChanged.disconnect(self._on_analysis_changed)
+        self.doc.projectReplaced.disconnect(self._on_project_replaced)
 
     # --- identity ---
     @property

@@ -18,7 +18,7 @@ from studio.canvas.grid import DotGrid
 from studio.canvas.interaction import optional
 from studio.canvas.mime import block_type_of
 from studio.canvas.minimap import Minimap
-from studio.canvas.navigation import ViewNavigation
+from studio.canvas.navigation import FIT_MARGIN, READABLE_ZOOM, ViewNavigation
 from studio.canvas.quick_add import QuickAddPopup
 from studio.canvas.scene import NetworkScene
 from studio.canvas.style import CARD_WIDTH, TEXT_LOD, Theme, snap
@@ -70,6 +70,13 @@ class NetworkView(ViewNavigation, QGraphicsView):
     @property
     def network_name(self) -> str:
         return self.network_scene.network_name
+
+    def detach(self) -> None:
+        """Disconnect everything of this canvas from the document before it is deleted: a
+        replaced canvas must not hear (and fail on) the next project's edits."""
+        self._settle.stop()
+        self.minimap.detach()
+        self.network_scene.detach()
 
     # --- selection API for the window ---
     def selectedBlockIds(self) -> list[str]:
@@ -134,11 +141,25 @@ class NetworkView(ViewNavigation, QGraphicsView):
         return self._with_selection("group_blocks", name or _group_name(self.network_scene))
 
     def arrange(self, selection_only: bool = False) -> None:
+        """Auto Layout (of the selection, or all), wrapped to what the view shows at a readable
+        zoom; then the view fits the result."""
         layout = optional(self.doc, "auto_layout")
         if layout is None:
             return
         ids = self.selectedBlockIds() if selection_only else None
-        layout(self.network_name, ids or None)
+        layout(self.network_name, ids or None, max_width=self.readable_width())
+        if not ids:
+            self.fitAll()
+            return
+        rect = QRectF()
+        for bid in ids:
+            rect = rect.united(self.network_scene.blocks[bid].sceneBoundingRect())
+        self.fitRect(rect.adjusted(-FIT_MARGIN, -FIT_MARGIN, FIT_MARGIN, FIT_MARGIN), READABLE_ZOOM)
+
+    def readable_width(self) -> float:
+        """How wide (scene units, from the first card's left edge to the last card's) a network can
+        be and still fit the view at READABLE_ZOOM."""
+        return max(CARD_WIDTH, self.viewport().width() / READABLE_ZOOM - 2 * FIT_MARGIN - CARD_WIDTH)
 
     def setSelectionEnabled(self, enabled: bool) -> None:
         ids = self.selectedBlockIds()

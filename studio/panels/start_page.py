@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QRect, QSize, Qt, Signal
-from PySide6.QtGui import QImage, QPainter, QPen, QPixmap
+from PySide6.QtGui import QFont, QFontMetrics, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -80,11 +80,53 @@ def _extent(network: Network) -> tuple[float, float]:
     return max(xs) - min(xs) + CARD_W + 60, max(ys) - min(ys) + CARD_H + 60
 
 
+DESCRIPTION_LINES = 4
+
+
+def wrapped_lines(metrics: QFontMetrics, text: str, width: int, max_lines: int) -> list[str]:
+    """`text` broken into lines at most `width` wide; beyond `max_lines` the last one ends in "…"."""
+    lines: list[str] = []
+    words = text.split()
+    while words and len(lines) < max_lines:
+        line = words.pop(0)
+        while words and metrics.horizontalAdvance(f"{line} {words[0]}") <= width:
+            line += " " + words.pop(0)
+        lines.append(line)
+    if words:  # more than fits: say so on the last line
+        rest = lines[-1] + " " + " ".join(words)
+        lines[-1] = metrics.elidedText(rest, Qt.TextElideMode.ElideRight, width)
+    return [metrics.elidedText(line, Qt.TextElideMode.ElideRight, width) for line in lines]
+
+
+def _text_height(font: QFont, text: str, width: int, bold: bool = False) -> int:
+    """Height of `text` word-wrapped to `width` pixels in `font`."""
+    font = QFont(font)
+    font.setBold(bold)
+    flags = Qt.AlignmentFlag.AlignLeft | Qt.TextFlag.TextWordWrap
+    return QFontMetrics(font).boundingRect(QRect(0, 0, width, 10_000), flags, text).height()
+
+
 class _CardDelegate(QStyledItemDelegate):
-    """Thumbnail on the left, title in bold and the description wrapped to its right."""
+    """Thumbnail on the left, title in bold and the description wrapped to its right.
+
+    Every card is as tall as the longest title needs plus DESCRIPTION_LINES
+    lines (`fit`): a title always shows whole, a longer description ends in
+    "…" on its last line (the tooltip has all of it), never cut mid-line at
+    the card's edge.
+    """
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.size = QSize(CARD)
+
+    def fit(self, font: QFont, texts: list[tuple[str, str]]) -> None:
+        width = CARD.width() - 16 - THUMB.width() - 12
+        title = max((_text_height(font, title, width, bold=True) for title, _text in texts), default=0)
+        needed = title + 4 + DESCRIPTION_LINES * QFontMetrics(font).lineSpacing()
+        self.size = QSize(CARD.width(), max(CARD.height(), needed + 16 + 2))
 
     def sizeHint(self, option, index) -> QSize:
-        return CARD
+        return self.size
 
     def paint(self, painter: QPainter, option, index) -> None:
         painter.save()
@@ -106,12 +148,17 @@ class _CardDelegate(QStyledItemDelegate):
         title_font.setBold(True)
         painter.setFont(title_font)
         metrics = painter.fontMetrics()
-        painter.drawText(text_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, index.data())
+        wrap = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop | Qt.TextFlag.TextWordWrap
+        title_rect = metrics.boundingRect(text_rect, wrap, index.data())  # a long title wraps, never cut
+        painter.drawText(text_rect, wrap, index.data())
         title_font.setBold(False)
         painter.setFont(title_font)
-        body = text_rect.adjusted(0, metrics.height() + 4, 0, 0)
-        flags = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop | Qt.TextFlag.TextWordWrap
-        painter.drawText(body, flags, index.data(DESCRIPTION_ROLE) or "")
+        body = text_rect.adjusted(0, title_rect.height() + 4, 0, 0)
+        metrics = painter.fontMetrics()
+        lines = wrapped_lines(metrics, index.data(DESCRIPTION_ROLE) or "", body.width(),
+                              max(1, body.height() // metrics.lineSpacing()))
+        for i, line in enumerate(lines):
+            painter.drawText(body.left(), body.top() + i * metrics.lineSpacing() + metrics.ascent(), line)
         painter.restore()
 
 
@@ -131,7 +178,8 @@ class StartPage(QWidget):
         self.cards.setSpacing(4)
         self.cards.setUniformItemSizes(True)
         self.cards.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.cards.setItemDelegate(_CardDelegate(self.cards))
+        self.delegate = _CardDelegate(self.cards)
+        self.cards.setItemDelegate(self.delegate)
         self.cards.itemActivated.connect(lambda item: self.exampleChosen.emit(item.data(PATH_ROLE)))
         for example in self.examples:
             item = QListWidgetItem(example.title)
@@ -139,6 +187,7 @@ class StartPage(QWidget):
             item.setData(DESCRIPTION_ROLE, example.description)
             item.setToolTip(f"{example.description}\n({example.name})")
             self.cards.addItem(item)
+        self.delegate.fit(self.cards.font(), [(e.title, e.description) for e in self.examples])
         self.recent = QListWidget()
         self.recent.itemActivated.connect(lambda item: self.recentChosen.emit(item.data(PATH_ROLE)))
         self.recent.setMaximumHeight(96)

@@ -61,7 +61,30 @@ def pixmap(path: Path, height: int) -> QPixmap:
     return picture.scaledToHeight(height, Qt.TransformationMode.FastTransformation)
 
 
+def centre_over(window: QWidget, parent: QWidget | None) -> None:
+    """Put a top-level window in the middle of its parent's window (or of the screen), kept on screen."""
+    anchor = parent.window().frameGeometry() if parent is not None else None
+    screen = (parent.screen() if parent is not None else window.screen()).availableGeometry()
+    frame = window.frameGeometry()
+    frame.moveCenter((anchor or screen).center())
+    frame.moveLeft(max(screen.left(), min(frame.left(), screen.right() - frame.width())))
+    frame.moveTop(max(screen.top(), min(frame.top(), screen.bottom() - frame.height())))
+    window.move(frame.topLeft())
+
+
 class EvaluationView(QWidget):
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._placed:
+            self._placed = True
+            centre_over(self, self.parentWidget())
+
+    def keyPressEvent(self, event) -> None:
+        if event.key() == Qt.Key.Key_Escape:  # a window of its own, read and dismissed like a dialog
+            self.close()
+            return
+        super().keyPressEvent(event)
+
     def __init__(self, run_dir: Path, parent: QWidget | None = None):
         super().__init__(parent)
         self.run_dir = Path(run_dir)
@@ -71,6 +94,7 @@ class EvaluationView(QWidget):
         self.kind = self.result["kind"]
         self.setWindowTitle(f"Evaluation — {self.run_dir.name}")
         self.resize(900, 640)
+        self._placed = False  # centred over the main window when first shown, not at the screen's corner
         self.process: QProcess | None = None
         layout = QVBoxLayout(self)
         metrics = self.result.get("metrics") or {}

@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 from runtime.run_names import RUNS, runs_root
 from studio.runs.child import child_error, start_cli
 from studio.runs.run_info import SWEEP, RunInfo, list_runs, project_folders, read_curves
+from studio.training.plots import legend_below
 
 COLUMNS = ("Run", "Recipe", "Optimizer", "LR", "Epochs", "Final", "Best", "Status")
 PATH_ROLE = Qt.ItemDataRole.UserRole
@@ -126,7 +127,7 @@ class RunsPanel(QWidget):
         plot = pg.PlotWidget(title=title, background=None)  # the panel's own background, light or dark
         plot.setLabel("bottom", "epoch")
         plot.showGrid(x=True, y=True, alpha=0.2)
-        plot.addLegend(offset=(-5, 5))
+        legend_below(plot)  # under the axis: a legend inside the plot covered the curves
         plot.setMinimumHeight(120)
         return plot
 

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 from graph.training_config import DataSpec
 from runtime.data import SOURCES, DataError
 from runtime.data.source import Context, shape_text
+from studio.data_fit import input_fix
 from studio.document import Document
 from studio.param_editors import ParamEditor, make_editor
 
@@ -221,7 +222,10 @@ class DataPanel(QWidget):
             where = f"Input block '{block.name}': " if block is not None else ""
             self.shapes_text = ""
             self.shapes.setText("")
-            self._set_problem(where + str(err))
+            # the error names the shape the data has: offer it as a one-click fix
+            fix = input_fix(self.document.project, block.id, block.type, block.params, self._base_dir()) \
+                if block is not None else None
+            self._set_problem(where + str(err), fix)
             return
         classes = f" · {probe.num_classes} classes" if probe.target_kind == "class" else ""
         vocab = f" · vocabulary {probe.num_classes}" if probe.target_kind == "tokens" else ""
@@ -229,12 +233,12 @@ class DataPanel(QWidget):
         self.shapes.setText(self.shapes_text)
         self._set_problem("")
 
-    def _set_problem(self, text: str) -> None:
+    def _set_problem(self, text: str, fix=None) -> None:
         self.problem_label.setText(text)
         self.problem_label.setVisible(bool(text))
         found = input_block(self.document)
         # the canvas and the problems list show it on the input block too
-        self.document.set_data_problem(found[0].id if found else None, text)
+        self.document.set_data_problem(found[0].id if found else None, text, fix)
         if text != self.problem:
             self.problem = text
             self.problemChanged.emit(text)

@@ -172,6 +172,7 @@ class TrainingPanel(QWidget):
         self.worker.ended.connect(self._on_ended)
         document.undo_stack.indexChanged.connect(self.refresh)
         document.projectReplaced.connect(self.refresh)
+        document.projectReplaced.connect(self.plots.clear)  # no curves or axes from the last project
         app = QCoreApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.worker.wait_stopped)  # never leave a child training behind

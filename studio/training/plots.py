@@ -95,8 +95,19 @@ def _plot(title: str, y_label: str) -> pg.PlotWidget:
     return widget
 
 
+def legend_below(widget: pg.PlotWidget, columns: int = 4) -> pg.LegendItem:
+    """A legend in a row under the plot's axis, where it can never cover a curve (inside the
+    plot, a corner legend hides the very points people compare)."""
+    item = widget.getPlotItem()
+    legend = pg.LegendItem(colCount=columns)
+    item.layout.addItem(legend, 4, 1)
+    item.legend = legend  # PlotItem adds (and removes) named curves to it from now on
+    return legend
+
+
 class TrainingPlots(QWidget):
-    """Four plots fed by training event dicts (`add_event`); `clear()` before a new run."""
+    """Four plots fed by training event dicts (`add_event`); `clear()` before a new run and when
+    another project is opened."""
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -170,6 +181,9 @@ class TrainingPlots(QWidget):
         self._smoothed = None
         self.metric_name = None
         self.metric_plot.getPlotItem().setTitle("Validation metric", size="9pt")
+        self.metric_plot.getPlotItem().setLabel("left", "")  # the last project's metric is not this one's
+        for plot in (self.loss_plot, self.metric_plot, self.lr_plot, self.speed_plot):
+            plot.getPlotItem().enableAutoRange()  # nor are its axis ranges (a zoom the user left there)
         self._changed.update(self.curves)
         self._mark()
 
