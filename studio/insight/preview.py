@@ -19,6 +19,7 @@ the runs folder beside the project; "Random" the seeded fresh weights.
 
 from __future__ import annotations
 
+import atexit
 import json
 import sys
 import tempfile
@@ -29,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 import shiboken6
-from PySide6.QtCore import QCoreApplication, QProcess, QProcessEnvironment, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QProcess, QProcessEnvironment, QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from studio.runs.run_info import list_runs
@@ -44,10 +45,15 @@ MULTIPLE_TEXT = "Select one block (not several) to see its output"
 IDLE_HINT = "Click a block on the canvas: its output for 4 samples is drawn here."
 
 
+_LIVE_SERVERS: set[QProcess] = set()  # running preview children, ended at exit whatever happened
+
+
 def _end_process(process: QProcess) -> None:
     """Close the server's stdin (it exits on its own), then kill it if it lingers."""
+    _LIVE_SERVERS.discard(process)
     if not shiboken6.isValid(process) or process.state() == QProcess.ProcessState.NotRunning:
         return
+    process.blockSignals(True)  # ending it on purpose: nothing to report
     process.closeWriteChannel()
     if not process.waitForFinished(300):
         process.kill()
@@ -80,6 +86,7 @@ class PreviewPanel(QWidget):
         self._running_out: Path | None = None
         self._requests = 0
         self._several = False
+        self._watched: QWidget | None = None  # the window whose closing ends the child
         self._out = b""
         self.data: dict[str, np.ndarray] | None = None  # the arrays drawn now
         self.image_items: list[pg.ImageItem] = []
@@ -169,12 +176,26 @@ class PreviewPanel(QWidget):
         self.server, self.server_ready, self._out = process, False, b""
         self.servers_started += 1
         process.start(sys.executable, ["-m", "runtime.preview_server"])
+        _LIVE_SERVERS.add(process)
+        window = self.window()
+        if window is not self and window is not self._watched:
+            self._watched = window
+            window.installEventFilter(self)  # its close ends the child
         self.destroyed.connect(lambda *_args, p=process: _end_process(p))  # killed with the window
 
     @property
     def process(self) -> QProcess | None:
         """The child computing a preview now, if any (tests)."""
         return self.server if self._running_key is not None else None
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self._watched and event.type() == QEvent.Type.Close:
+            QTimer.singleShot(0, self._window_maybe_closed)  # the close may yet be refused (unsaved)
+        return False
+
+    def _window_maybe_closed(self) -> None:
+        if shiboken6.isValid(self) and self._watched is not None and not self._watched.isVisible():
+            self.shutdown()
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
@@ -274,8 +295,9 @@ class PreviewPanel(QWidget):
 
     def _server_ended(self, process: QProcess, code: int) -> None:
         """The server died (killed, out of memory): say so; the next selection starts a new one."""
-        if not shiboken6.isValid(self) or process is not self.server:
+        if not shiboken6.isValid(self) or not shiboken6.isValid(process) or process is not self.server:
             return
+        _LIVE_SERVERS.discard(process)
         was_busy = self._running_key is not None
         self.server, self.server_ready, self._running_key, self._running_out = None, False, None, None
         process.deleteLater()
@@ -360,3 +382,10 @@ class PreviewPanel(QWidget):
         plot.setLabel("left", "query step")
         plot.setLabel("bottom", "key step")
         self.image_items.append(item)
+
+
+@atexit.register
+def _end_all_servers() -> None:
+    """A child still running at exit (a window never closed, a test's leftovers) ends before Qt goes."""
+    for process in list(_LIVE_SERVERS):
+        _end_process(process)
