@@ -115,7 +115,7 @@ xdotool mousemove 330 175 click 1; sleep 0.3
 xdotool mousemove 1464 912 click 1                                     # the Preview tab
 shot 16-preview 4
 
-xdotool mousemove 300 700 click 1                                       # a wire-free spot: deselect
+xdotool mousemove 700 520 click 1                                       # empty canvas: deselect
 shot 17-preview-idle 1
 xdotool key ctrl+q; quit_started=$(date +%s.%N); shot 18-quit 1
 for _ in $(seq 40); do kill -0 "$APP" 2>/dev/null || break; sleep 0.25; done

@@ -17,6 +17,7 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import Qt
 
+from graph.examples import example_path
 from graph.training_config import DataSpec
 from tests.studio_support import close_window, make_window, refuse_dialogs
 
@@ -100,3 +101,21 @@ def test_a_real_char_transformer_epoch_shows_its_sampled_text(window, qtbot, tmp
     assert len(text) >= 40 and text == shown["text"]
     saved = Path(shown["path"])
     assert saved.is_file() and saved.read_text() == text  # the same text the run folder keeps
+
+
+def test_opening_another_project_clears_the_last_runs_curves_and_samples(window, qtbot):
+    """The Xvfb session saw the CNN's curves still drawn after opening the GAN (issue 13 point 13)."""
+    panel = window.training
+    for step in (10, 20):
+        panel.worker.eventReceived.emit({"kind": "step", "epoch": 1, "step": step, "loss": 1.0 / step,
+                                         "lr": 0.01, "samples_per_second": 100.0, "eta_seconds": 1.0})
+    panel.worker.eventReceived.emit(_samples(1, text="def f(): pass"))
+    assert panel.plots.series["step_loss"].n == 2 and panel.samples.isVisible()
+    window.document.set_training({"epochs": 2})  # an edit: opening asks nothing (dialogs are refused)
+    window.document.undo_stack.setClean()
+    assert window.files.open_path(example_path("digits_gan"), as_copy=True)
+    assert all(series.n == 0 for series in panel.plots.series.values())
+    assert not panel.samples.isVisible() and panel.samples.samples == []
+    panel.plots.redraw()
+    drawn, _ = panel.plots.curves["step_loss"].getData()
+    assert drawn is None or len(drawn) == 0

@@ -183,6 +183,7 @@ class TrainingPanel(QWidget):
         self.worker.ended.connect(self._on_ended)
         document.undo_stack.indexChanged.connect(self.refresh)
         document.projectReplaced.connect(self.refresh)
+        document.projectReplaced.connect(self._project_replaced)
         app = QCoreApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.worker.wait_stopped)  # never leave a child training behind
@@ -217,6 +218,18 @@ class TrainingPanel(QWidget):
         project = self.document.project
         for name, editor in self.editors.items():
             editor.set_value(project.seed if name == "seed" else project.training.values[name])
+
+    def _project_replaced(self) -> None:
+        """Another project (New, Open): the last run's curves, samples and warnings are not its own."""
+        if self.worker.running:
+            return  # a run still going keeps showing (it trains the snapshot it started from)
+        self.plots.clear()
+        self.samples.clear()
+        self.watcher.reset()
+        self.warnings.clear()
+        self.warnings.setVisible(False)
+        self.memory_line.setText("")
+        self.device_found.setText("")
 
     # --- running ---
     def showEvent(self, event) -> None:
