@@ -111,6 +111,9 @@ def test_opening_another_project_clears_the_last_runs_curves_and_samples(window,
                                          "lr": 0.01, "samples_per_second": 100.0, "eta_seconds": 1.0})
     panel.worker.eventReceived.emit(_samples(1, text="def f(): pass"))
     assert panel.plots.series["step_loss"].n == 2 and panel.samples.isVisible()
+    panel.plots.redraw()
+    box = panel.plots.loss_plot.getPlotItem().getViewBox()
+    qtbot.waitUntil(lambda: box.viewRange()[0][1] - box.viewRange()[0][0] >= 10, timeout=2000)  # steps 10-20
     window.document.set_training({"epochs": 2})  # an edit: opening asks nothing (dialogs are refused)
     window.document.undo_stack.setClean()
     assert window.files.open_path(example_path("digits_gan"), as_copy=True)
@@ -119,3 +122,8 @@ def test_opening_another_project_clears_the_last_runs_curves_and_samples(window,
     panel.plots.redraw()
     drawn, _ = panel.plots.curves["step_loss"].getData()
     assert drawn is None or len(drawn) == 0
+    # and no axis keeps the old run's range (steps 10-20 here)
+    qtbot.wait(100)
+    for plot in panel.plots.plots():
+        (x0, x1), _ = plot.getPlotItem().getViewBox().viewRange()
+        assert x1 - x0 < 5, plot.getPlotItem().titleLabel.text
