@@ -71,12 +71,13 @@ class Document(QObject):
         for net, listener in self._subscriptions:
             net.unsubscribe(listener)
         self._subscriptions = []
-        # cleared before the swap: clearing emits indexChanged, whose listeners must not meet
-        # the new project with the old project's analyses
+        # cleared while the old project and its analyses are still in place: the stack's indexChanged
+        # listeners (the Data panel, the training form) read them, and the new project's networks have
+        # no analysis until below (reading them raised KeyError once per File > New / Open)
+        self._dirty.clear()
         self.undo_stack.clear()
         self.project, self.path = project, Path(path) if path is not None else None
         self._caches.clear()
-        self._dirty.clear()
         for net in project.networks:
             listener = self._make_listener(net)
             net.subscribe(listener)

@@ -175,8 +175,8 @@ def test_a_preview_panel_deleted_while_its_child_runs_ends_quietly(qtbot, regist
     doc = example_document(registry, "digits_cnn")
     panel = PreviewPanel(doc)
     panel.show_selection("model", [block_id(doc, "conv1")])
-    qtbot.waitUntil(lambda: panel.process is not None and panel.process.processId() > 0, timeout=5000)
-    pid = panel.process.processId()
+    qtbot.waitUntil(lambda: panel.server is not None and panel.server.processId() > 0, timeout=5000)
+    pid = panel.server.processId()
     panel.deleteLater()  # e.g. the window closes; a late callback would raise in the event loop
     qtbot.waitUntil(lambda: not _alive(pid), timeout=10_000)
     qtbot.wait(200)

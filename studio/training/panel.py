@@ -5,9 +5,11 @@ the inspector's editors; each edit is one undo step through
 `Document.set_training`, and the form re-reads the project after every
 undo-stack step, so undo and redo show here too. Train snapshots the
 project as it is (saved or not) and starts `deepwire train` in a child
-process (studio/training/worker.py); the curves, the progress bar and the
-warnings follow its events. The "found" device comes from the child's
-started event: the studio process never imports torch to ask.
+process (studio/training/worker.py); the curves, the progress bar, the
+warnings and a generative run's samples (studio/training/samples.py:
+sampled text, GAN grids, reconstructions, per epoch) follow its events.
+The "found" device comes from the child's started event: the studio
+process never imports torch to ask.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from studio.document import Document
 from studio.param_editors import ParamEditor, make_editor
 from studio.training.devices import DevicesChoice, MemoryLine, count_gpus
 from studio.training.plots import TrainingPlots
+from studio.training.samples import SamplesView
 from studio.training.warnings import WarningWatcher
 from studio.training.worker import TrainingWorker
 
@@ -146,7 +149,15 @@ class TrainingPanel(QWidget):
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
         right_layout.addWidget(self.warnings)
-        right_layout.addWidget(self.plots, 1)
+        # a generative run's samples (text, image grids) under the curves, per epoch; hidden otherwise
+        self.samples = SamplesView()
+        self.curves_and_samples = QSplitter(Qt.Orientation.Vertical)
+        self.curves_and_samples.addWidget(self.plots)
+        self.curves_and_samples.addWidget(self.samples)
+        self.curves_and_samples.setStretchFactor(0, 3)
+        self.curves_and_samples.setStretchFactor(1, 2)
+        self.curves_and_samples.setChildrenCollapsible(False)
+        right_layout.addWidget(self.curves_and_samples, 1)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(scroll)
         splitter.addWidget(right)
@@ -172,7 +183,7 @@ class TrainingPanel(QWidget):
         self.worker.ended.connect(self._on_ended)
         document.undo_stack.indexChanged.connect(self.refresh)
         document.projectReplaced.connect(self.refresh)
-        document.projectReplaced.connect(self.plots.clear)  # no curves or axes from the last project
+        document.projectReplaced.connect(self._project_replaced)
         app = QCoreApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.worker.wait_stopped)  # never leave a child training behind
@@ -208,6 +219,18 @@ class TrainingPanel(QWidget):
         for name, editor in self.editors.items():
             editor.set_value(project.seed if name == "seed" else project.training.values[name])
 
+    def _project_replaced(self) -> None:
+        """Another project (New, Open): the last run's curves, samples and warnings are not its own."""
+        if self.worker.running:
+            return  # a run still going keeps showing (it trains the snapshot it started from)
+        self.plots.clear()
+        self.samples.clear()
+        self.watcher.reset()
+        self.warnings.clear()
+        self.warnings.setVisible(False)
+        self.memory_line.setText("")
+        self.device_found.setText("")
+
     # --- running ---
     def showEvent(self, event) -> None:
         super().showEvent(event)
@@ -242,6 +265,7 @@ class TrainingPanel(QWidget):
             self._warn(f"Fix the problems in network '{broken[0]}' before training (see Problems)")
             return False
         self.plots.clear()
+        self.samples.clear()
         self.watcher.reset()
         self.warnings.clear()
         self.warnings.setVisible(False)
@@ -273,6 +297,7 @@ class TrainingPanel(QWidget):
         self.events_seen += 1
         kind = event["kind"]
         self.plots.add_event(event)
+        self.samples.add_event(event)
         self.memory_line.on_event(event)
         for warning in self.watcher.check(event):
             self._warn(warning.text)

@@ -181,11 +181,16 @@ class TrainingPlots(QWidget):
         self._smoothed = None
         self.metric_name = None
         self.metric_plot.getPlotItem().setTitle("Validation metric", size="9pt")
-        self.metric_plot.getPlotItem().setLabel("left", "")  # the last project's metric is not this one's
-        for plot in (self.loss_plot, self.metric_plot, self.lr_plot, self.speed_plot):
-            plot.getPlotItem().enableAutoRange()  # nor are its axis ranges (a zoom the user left there)
+        self.metric_plot.getPlotItem().setLabel("left", "")
+        for plot in self.plots():  # the last run's axes are not the next one's (another project's)
+            item = plot.getPlotItem()
+            item.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
+            item.enableAutoRange()
         self._changed.update(self.curves)
         self._mark()
+
+    def plots(self) -> tuple[pg.PlotWidget, ...]:
+        return self.loss_plot, self.metric_plot, self.lr_plot, self.speed_plot
 
     def add_event(self, event: dict) -> None:
         kind = event.get("kind")
