@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from graph.params import Param, ParamError
@@ -71,6 +72,8 @@ InferFn = Callable[[Params, Mapping[str, Shape]], Shape]
 CountFn = Callable[[Params, Mapping[str, Shape], Shape], int]
 EmitFn = Callable[[Params, Mapping[str, Shape], Shape], Emission]
 LossFn = Callable[[Params], str]
+# (params, folder relative paths start from or None for the current one) -> [(param, problem)]
+FilesFn = Callable[[Params, "Path | None"], list[tuple[str, str]]]
 
 
 def _no_params(p: Params, ins: Mapping[str, Shape], out: Shape) -> int:
@@ -97,6 +100,7 @@ class BlockSpec:
     summary: tuple[str, ...] = ()  # params worth showing on a card
     same_shape: bool = False  # output shape always equals input shape (can be disabled)
     tags: tuple[str, ...] = field(default=())
+    files: FilesFn | None = None  # checks the files a block reads when built (pretrained weights)
 
     @property
     def has_output(self) -> bool:
