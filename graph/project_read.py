@@ -336,7 +336,7 @@ def _read_block(value: Any, where: str, registry: Registry) -> tuple[Block, Bloc
     block_id = _nonempty_text(obj, "id", where)
     type_id = registry.resolve(_field(obj, "type", "text", where))
     if type_id not in registry:
-        raise FieldError(_join(where, "type"), _unknown_type(type_id, registry))
+        raise FieldError(_join(where, "type"), unknown_type_message(type_id, registry))
     spec = registry.get(type_id)
     name = _field(obj, "name", "text", where, block_id)
     label = f"{spec.title} {quote_name(name)}"
@@ -354,10 +354,12 @@ def _read_block(value: Any, where: str, registry: Registry) -> tuple[Block, Bloc
     return Block(block_id, type_id, name, params, position, enabled, frozen), spec, where
 
 
-def _unknown_type(type_id: str, registry: Registry) -> str:
+def unknown_type_message(type_id: str, registry: Registry) -> str:
+    """'unknown block type X' plus the likely block: same letters, another library's name, a near spelling."""
     known = [spec.type_id for spec in registry]
     same_letters = [k for k in known if k.lower() == type_id.lower()]
-    close = same_letters or difflib.get_close_matches(type_id, known, n=3)
+    close = (same_letters or list(registry.foreign_name(type_id))
+             or difflib.get_close_matches(type_id, known, n=3))
     message = f"unknown block type {quote_name(type_id)}"
     if close:
         return message + f"; did you mean {' or '.join(quote_name(c) for c in close)}?"

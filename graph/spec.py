@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from graph.params import Param, ParamError
@@ -74,6 +75,8 @@ InferFn = Callable[[Params, Mapping[str, Shape]], Shape]
 CountFn = Callable[[Params, Mapping[str, Shape], Shape], int]
 EmitFn = Callable[[Params, Mapping[str, Shape], Shape], Emission]
 LossFn = Callable[[Params], str]
+# (params, folder relative paths start from or None for the current one) -> [(param, problem)]
+FilesFn = Callable[[Params, "Path | None"], list[tuple[str, str]]]
 
 
 def _no_params(p: Params, ins: Mapping[str, Shape], out: Shape) -> int:
@@ -100,6 +103,7 @@ class BlockSpec:
     summary: tuple[str, ...] = ()  # params worth showing on a card
     same_shape: bool = False  # output shape always equals input shape (can be disabled)
     tags: tuple[str, ...] = field(default=())
+    files: FilesFn | None = None  # checks the files a block reads when built (pretrained weights)
 
     @property
     def has_output(self) -> bool:
@@ -138,12 +142,28 @@ class BlockSpec:
 class Registry:
     """The set of known block types, passed around explicitly (never global)."""
 
-    def __init__(self, specs: Iterable[BlockSpec] = (), renamed: Mapping[str, str] | None = None):
+    def __init__(self, specs: Iterable[BlockSpec] = (), renamed: Mapping[str, str] | None = None,
+                 aliases: Mapping[str, tuple[str, ...]] | None = None,
+                 alias_key: Callable[[str], str] = str.lower):
         self._specs: dict[str, BlockSpec] = {}
         # old type id -> current id, so projects saved before a rename still load
         self.renamed: dict[str, str] = dict(renamed or {})
         for spec in specs:
             self.register(spec)
+        # other libraries' names (Dense, Conv2D) -> our ids: only ever suggested, never loaded as such
+        self._alias_key = alias_key
+        self._aliases: dict[str, tuple[str, ...]] = {}
+        for name, targets in (aliases or {}).items():
+            missing = [t for t in targets if t not in self._specs]
+            if missing or not targets:
+                raise ValueError(f"alias {name!r} points at unknown block types {missing}")
+            self._aliases[alias_key(name)] = tuple(targets)
+        for type_id in self._specs:  # "nn.conv_2d" finds Conv2d as "Conv2d" itself does
+            self._aliases.setdefault(alias_key(type_id), (type_id,))
+
+    def foreign_name(self, name: str) -> tuple[str, ...]:
+        """The type ids another library's name for a layer (Dense, nn.Conv2D) corresponds to; () if none."""
+        return self._aliases.get(self._alias_key(name), ())
 
     def register(self, spec: BlockSpec) -> None:
         if spec.type_id in self._specs:

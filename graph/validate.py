@@ -3,13 +3,15 @@
 `analyse` is what the editor calls after every edit and what `deepwire check`
 prints: cycles, unconnected inputs, shape mismatches, bad parameters,
 blocks no input reaches, blocks that feed no output, a missing input or
-output head, duplicate names.
+output head, duplicate names, and files a block needs (pretrained weights)
+that are missing or unreadable.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import networkx as nx
 
@@ -204,12 +206,34 @@ def _structural(network: Network, registry: Registry, structure: _Structure) -> 
     return diags
 
 
-def analyse(network: Network, registry: Registry, cache: AnalysisCache | None = None) -> Analysis:
-    """Shapes and diagnostics of a network; pass the same cache after each edit for speed."""
+def _files(network: Network, structure: _Structure, base_dir: Path | None) -> list[Diagnostic]:
+    """Files blocks read when the model is built (a backbone's pretrained weights) that are not there.
+
+    Looked at on every analysis, never cached: the file may appear or vanish between edits.
+    """
+    diags = []
+    for bid, block in network.blocks.items():
+        spec = structure.specs[bid]
+        if spec is None or spec.files is None or not block.enabled:
+            continue
+        for param, problem in spec.files(block.params, base_dir):
+            diags.append(Diagnostic(ERROR, "file", f"{block_label(spec, block)}: {problem}", bid,
+                                    param=param, network=network.name))
+    return diags
+
+
+def analyse(network: Network, registry: Registry, cache: AnalysisCache | None = None,
+            base_dir: Path | None = None) -> Analysis:
+    """Shapes and diagnostics of a network; pass the same cache after each edit for speed.
+
+    base_dir: the project file's folder, where relative file paths in block parameters start
+    (None: the current folder, as the built model looks them up).
+    """
     cache = cache or AnalysisCache()
     structure = cache.structure(network, registry)
     inference = infer(network, registry, cache.shapes, structure.order)
     diagnostics = _structural(network, registry, structure) + _token_ids(network, structure)
+    diagnostics += _files(network, structure, base_dir)
     diagnostics += inference.diagnostics
     rank = {bid: i for i, bid in enumerate(network.blocks)}
     # errors first, then in canvas order, so lists read top to bottom
@@ -217,6 +241,7 @@ def analyse(network: Network, registry: Registry, cache: AnalysisCache | None = 
     return Analysis(network, inference, diagnostics)
 
 
-def analyse_project(project: Project, registry: Registry) -> dict[str, Analysis]:
+def analyse_project(project: Project, registry: Registry,
+                    base_dir: Path | None = None) -> dict[str, Analysis]:
     """One analysis per network, keyed by network name."""
-    return {net.name: analyse(net, registry) for net in project.networks}
+    return {net.name: analyse(net, registry, base_dir=base_dir) for net in project.networks}

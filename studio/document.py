@@ -106,7 +106,12 @@ class Document(QObject):
         return not self.undo_stack.isClean()
 
     def mark_saved(self, path: Path) -> None:
+        moved = self.path is None or Path(path).parent != self.path.parent
         self.path = Path(path)
+        if moved:  # relative weight paths now start from another folder
+            for net in self.project.networks:
+                self._analyses[net.name] = self._analyse(net)
+                self.analysisChanged.emit(net.name)
         self.undo_stack.setClean()
         self.pathChanged.emit(self.path)
         self.titleChanged.emit(self.title())
@@ -114,7 +119,8 @@ class Document(QObject):
     # --- analysis ---
     def _analyse(self, net: Network) -> Analysis:
         cache = self._caches.setdefault(id(net), AnalysisCache())
-        return analyse(net, self.registry, cache)
+        # relative weight paths start beside the project file (untitled: the current folder)
+        return analyse(net, self.registry, cache, base_dir=self.path.parent if self.path else None)
 
     def _after_step(self, _index: int) -> None:
         for name in sorted(self._dirty):

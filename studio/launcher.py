@@ -69,6 +69,12 @@ def run_studio(arg: str | None, started: float | None = None) -> int:
     except (ProjectNotFoundError, ProjectFileError, OSError) as err:
         print(f"deepwire: {err}", file=sys.stderr)
         return 2
+    from studio.platform_check import startup_problem
+
+    problem = startup_problem()  # before Qt, which would abort (exit 134) and blame the wrong library
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
     from studio.app import ThemeManager, create_app
     from studio.document import Document
     from studio.main_window import MainWindow

@@ -445,3 +445,18 @@ def test_the_document_layer_does_not_import_torch():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
+
+
+def test_a_missing_pretrained_weights_file_is_a_problem_on_the_block_beside_the_saved_file(qapp, registry,
+                                                                                          tmp_path):
+    from tests.test_transfer_backbones import _project
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "r18.pth").write_bytes(b"weights")
+    document = Document(registry, _project("ResNet18Backbone", pretrained_weights="r18.pth"),
+                        tmp_path / "a" / "p.dw.json")
+    assert [d for d in document.analysis("model").diagnostics if d.code == "file"] == []
+    document.mark_saved(tmp_path / "p.dw.json")  # Save As into another folder: r18.pth is not beside it
+    (problem,) = [d for d in document.analysis("model").diagnostics if d.code == "file"]
+    assert problem.block == "backbone" and problem.param == "pretrained_weights"
+    assert f"pretrained weights not found: {tmp_path / 'r18.pth'}" in problem.message

@@ -13,7 +13,7 @@ project equal to the original (block and wire order, positions and groups
 included) and redoing everything exactly the edited one; the saved file text
 (the canonical serialisation) must match too.
 
-Default: 50 examples x 80 steps (about 15 s on two cores). Slow (`-m slow`):
+Default: 30 examples x 60 steps (about 6 s on two idle cores). Slow (`-m slow`):
 60 examples (x DEEPWIRE_STRESS) x 100 steps. More before a release: DEEPWIRE_UNDO_EXAMPLES=500
 DEEPWIRE_UNDO_STEPS=150.
 """
@@ -35,8 +35,8 @@ from studio.document import Document
 from tests import strategies
 from tests.conftest import stressed
 
-EXAMPLES = int(os.environ.get("DEEPWIRE_UNDO_EXAMPLES", "50"))
-STEPS = int(os.environ.get("DEEPWIRE_UNDO_STEPS", "80"))
+EXAMPLES = int(os.environ.get("DEEPWIRE_UNDO_EXAMPLES", "30"))
+STEPS = int(os.environ.get("DEEPWIRE_UNDO_STEPS", "60"))
 
 REGISTRY = default_registry()
 PROJECTS = {e.name: load_project(e.path, REGISTRY) for e in list_examples()}

@@ -101,6 +101,24 @@ def test_progress_bar_prints_epoch_lines_and_the_outcome():
     assert "\r" not in text  # no in-place redraws when not on a terminal
 
 
+@pytest.mark.parametrize("epochs, steps, where", [
+    (1, 125, "stopped after 1 epoch and 25 steps; continue with --resume runs/x\n"),
+    (2, 200, "stopped after 2 epochs; continue with --resume runs/x\n"),
+    (0, 1, "stopped after 1 step; continue with --resume runs/x\n"),
+    (3, 301, "stopped after 3 epochs and 1 step; continue with --resume runs/x\n"),
+])
+def test_a_stopped_run_says_where_it_stopped_and_how_to_continue(epochs, steps, where):
+    out = io.StringIO()
+    bar = ProgressBar(out, interactive=False)
+    bar.on_event(ev.Started(run_dir="runs/x", project="p", recipe="classification", device="cpu", epochs=5,
+                            steps_per_epoch=100, batch_size=4, train_samples=400, val_samples=4,
+                            parameters={}, config={}, block_names={}))
+    bar.on_event(ev.Finished(reason="stopped", epochs=epochs, steps=steps, best_epoch=None, best_metric=None,
+                             monitor="accuracy", metrics={}, test_metrics={}, seconds=3.0,
+                             samples_per_second=10.0, run_dir="runs/x"))
+    assert where in out.getvalue()
+
+
 def test_progress_bar_redraws_in_place_with_loss_and_eta_on_a_terminal():
     out = io.StringIO()
     bar = ProgressBar(out, interactive=True)

@@ -102,3 +102,67 @@ def test_a_loaded_backbone_counts_as_pretrained_for_the_gentler_rate(tmp_path):
     plan = apply_transfer(project, models, compiled, [tmp_path])
     assert plan.pretrained == {} and plan.frozen == {"model": ["backbone"]}
     assert not any(p.requires_grad for p in models["model"].backbone.parameters())
+
+
+# --- a missing weight file is a problem on the block, found before anything is built -----------------
+
+def _file_problems(project: Project, base_dir=None) -> list:
+    from graph.validate import analyse
+
+    analysis = analyse(project.network(), REGISTRY, base_dir=base_dir)
+    return [d for d in analysis.diagnostics if d.code == "file"]
+
+
+def test_a_missing_weight_file_is_an_error_on_the_block_before_building(tmp_path):
+    from graph.compiler import CompileError
+
+    project = _project("ResNet18Backbone", pretrained_weights="weights/r18.pth")
+    (problem,) = _file_problems(project, base_dir=tmp_path)
+    assert (problem.severity, problem.block, problem.param) == ("error", "backbone", "pretrained_weights")
+    assert problem.message.startswith(f"ResNet-18 backbone 'backbone': pretrained weights not found: "
+                                      f"{tmp_path / 'weights' / 'r18.pth'}. DeepWire never downloads")
+    assert "torchvision.models.resnet18(weights='IMAGENET1K_V1')" in problem.message
+    with pytest.raises(CompileError):  # the fuzzer met a FileNotFoundError here, at build time
+        compile_project(project, REGISTRY)
+
+
+def test_a_relative_weight_path_starts_beside_the_project_file(tmp_path):
+    (tmp_path / "weights").mkdir()
+    torch.save({}, tmp_path / "weights" / "r18.pth")
+    project = _project("ResNet18Backbone", pretrained_weights="weights/r18.pth")
+    assert _file_problems(project, base_dir=tmp_path) == []
+    assert len(_file_problems(project, base_dir=tmp_path / "elsewhere")) == 1
+    project.network().set_enabled("backbone", False)  # a disabled block is not built, so reads nothing
+    assert _file_problems(project, base_dir=tmp_path / "elsewhere") == []
+    folder = _project("ResNet18Backbone", pretrained_weights=str(tmp_path / "weights"))
+    (problem,) = _file_problems(folder)
+    assert "is a folder, not a weight file" in problem.message
+
+
+def test_torch_cache_is_checked_in_torch_hubs_checkpoints_folder(tmp_path, monkeypatch):
+    from graph.blocks.backbones import torch_hub_checkpoints
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "th"))
+    monkeypatch.delenv("TORCH_HUB", raising=False)
+    assert torch_hub_checkpoints() == Path(torch.hub.get_dir()) / "checkpoints"
+    project = _project("MobileNetV3SmallBackbone", pretrained_weights="torch-cache")
+    (problem,) = _file_problems(project)
+    assert str(tmp_path / "th" / "hub" / "checkpoints" / "mobilenet_v3_small-047dcff4.pth") in problem.message
+    (tmp_path / "th" / "hub" / "checkpoints").mkdir(parents=True)
+    (tmp_path / "th" / "hub" / "checkpoints" / "mobilenet_v3_small-047dcff4.pth").write_bytes(b"x")
+    assert _file_problems(project) == []
+
+
+def test_deepwire_check_reports_the_missing_weight_file_and_exits_1(tmp_path, capsys):
+    from graph.project_io import save_project
+    from runtime.cli import main
+
+    path = tmp_path / "p.dw.json"
+    save_project(_project("ResNet18Backbone", pretrained_weights="r18.pth"), path)
+    assert main(["check", str(path)]) == 1
+    out = capsys.readouterr().out
+    missing = tmp_path / "r18.pth"
+    assert f"error    ResNet-18 backbone 'backbone': pretrained weights not found: {missing}" in out
+    torch.save({}, tmp_path / "r18.pth")
+    main(["check", str(path)])
+    assert "pretrained weights not found" not in capsys.readouterr().out

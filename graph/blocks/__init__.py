@@ -21,6 +21,7 @@ from graph.blocks import (
     pooling,
     recurrent,
 )
+from graph.blocks.aliases import FOREIGN_NAMES, alias_key
 from graph.spec import Registry
 
 # palette order
@@ -33,4 +34,4 @@ RENAMED: dict[str, str] = {}
 
 def default_registry() -> Registry:
     specs = [spec for module in CATEGORY_MODULES for spec in module.BLOCKS]
-    return Registry(specs, renamed=RENAMED)
+    return Registry(specs, renamed=RENAMED, aliases=FOREIGN_NAMES, alias_key=alias_key)

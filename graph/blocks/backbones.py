@@ -14,6 +14,8 @@ them down, and freezing the block keeps them.
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 
 from graph.params import Choice, Text
 from graph.spec import BlockSpec, Emission, Port, ShapeError
@@ -31,6 +33,44 @@ def _weights_param(file_name: str, model: str) -> Text:
                 f"~/.cache/torch/hub/checkpoints/{file_name} (get it once with "
                 f"torchvision.models.{model}(weights='IMAGENET1K_V1')); 'torch-cache' looks there; "
                 "empty: random weights. Never downloaded.")
+
+
+def torch_hub_checkpoints() -> Path:
+    """torch.hub's checkpoints folder, as torch.hub.get_dir() finds it, without importing torch."""
+    hub = os.environ.get("TORCH_HUB")
+    if not hub:
+        cache = os.environ.get("XDG_CACHE_HOME", os.path.join("~", ".cache"))
+        hub = os.path.join(os.environ.get("TORCH_HOME", os.path.join(cache, "torch")), "hub")
+    return Path(os.path.expanduser(hub)) / "checkpoints"
+
+
+def weights_path(text: str, file_name: str, base_dir: Path | None) -> Path:
+    """Where a pretrained_weights value points: 'torch-cache', ~ and a path relative to the project."""
+    if text == "torch-cache":
+        return torch_hub_checkpoints() / file_name
+    path = Path(os.path.expanduser(text))
+    return path if path.is_absolute() or base_dir is None else Path(base_dir) / path
+
+
+def _weights_file_check(file_name: str, model: str):
+    def check(p, base_dir):
+        text = p.get("pretrained_weights", "")
+        if not text:
+            return []
+        path = weights_path(text, file_name, base_dir)
+        get = (f"DeepWire never downloads weights: get {file_name} once on a machine with internet "
+               f"(torchvision.models.{model}(weights='IMAGENET1K_V1') saves it in "
+               f"{torch_hub_checkpoints()}) and copy it there, or clear pretrained_weights to start "
+               "from random weights")
+        if path.is_dir():
+            return [("pretrained_weights", f"pretrained_weights is a folder, not a weight file: {path}")]
+        if not path.is_file():
+            return [("pretrained_weights", f"pretrained weights not found: {path}. {get}")]
+        if not os.access(path, os.R_OK):
+            return [("pretrained_weights", f"pretrained weights file cannot be read (no permission): {path}")]
+        return []
+
+    return check
 
 
 def _halve_five_times(size: int) -> int:
@@ -80,6 +120,7 @@ RESNET18 = BlockSpec(
     inputs=(Port("x", "RGB images (B, 3, H, W), e.g. 224x224.", ranks=(3,)),),
     params=(_OUTPUT, _weights_param("resnet18-f37072fd.pth", "resnet18")),
     summary=("output", "pretrained_weights"),
+    files=_weights_file_check("resnet18-f37072fd.pth", "resnet18"),
 )
 
 MOBILENET_V3_SMALL = BlockSpec(
@@ -93,6 +134,7 @@ MOBILENET_V3_SMALL = BlockSpec(
     inputs=(Port("x", "RGB images (B, 3, H, W), e.g. 224x224.", ranks=(3,)),),
     params=(_OUTPUT, _weights_param("mobilenet_v3_small-047dcff4.pth", "mobilenet_v3_small")),
     summary=("output", "pretrained_weights"),
+    files=_weights_file_check("mobilenet_v3_small-047dcff4.pth", "mobilenet_v3_small"),
 )
 
 BLOCKS = (RESNET18, MOBILENET_V3_SMALL)

@@ -201,7 +201,7 @@ def run(args: argparse.Namespace) -> int:
     if opened is None:
         return EXIT_UNREADABLE
     project, path = opened
-    analyses = {net.name: analyse(net, registry) for net in project.networks}
+    analyses = {net.name: analyse(net, registry, base_dir=path.parent) for net in project.networks}
     results = [(net, block_rows(net, registry, analyses[net.name])) for net in project.networks]
     diagnostics = [d for net in project.networks for d in analyses[net.name].diagnostics]
     diagnostics += data_diagnostics(project, registry, analyses, base_dir=path.parent)

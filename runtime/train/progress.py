@@ -13,6 +13,12 @@ from time import monotonic
 from runtime.train import events as ev
 
 BAR_WIDTH = 24
+# reasons a run ends that --resume continues, and how the last line says them
+RESUMABLE = {"stopped": "stopped", "time_limit": "reached the time limit"}
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def format_seconds(seconds: float) -> str:
@@ -35,6 +41,7 @@ class ProgressBar:
         self.stream = stream or sys.stderr
         self.interactive = self.stream.isatty() if interactive is None else interactive
         self.epochs = 0
+        self.steps_per_epoch = 0
         self.total_steps = 1
         self.last_draw = 0.0
         self.bar_shown = False
@@ -54,6 +61,7 @@ class ProgressBar:
 
     def _on_started(self, e: ev.Started) -> None:
         self.epochs = e.epochs
+        self.steps_per_epoch = e.steps_per_epoch
         self.total_steps = max(1, e.epochs * e.steps_per_epoch)
         resumed = f", resuming after epoch {e.start_epoch}" if e.start_epoch or e.start_step else ""
         self._write(f"Training '{e.project}' ({e.recipe}) on {e.device}: {e.epochs} epochs x "
@@ -116,15 +124,29 @@ class ProgressBar:
     def _on_finished(self, e: ev.Finished) -> None:
         if e.reason == "failed":
             return  # the error line said it
-        words = {"completed": "finished", "early_stopped": "stopped early (no improvement)",
-                 "stopped": "stopped; resume with --resume", "time_limit": "reached the time limit"}
         best = ""
         if e.best_epoch is not None and e.best_metric is not None:
             best = f"; best {format_metric(e.monitor, e.best_metric)} at epoch {e.best_epoch}"
         test = "  ".join(format_metric(f"test_{k}", v) for k, v in e.test_metrics.items())
-        self._write(f"{words.get(e.reason, e.reason)} after {e.epochs} epochs, {e.steps} steps in "
-                    f"{format_seconds(e.seconds)} ({e.samples_per_second:,.0f} samples/s){best}\n"
-                    + (f"  {test}\n" if test else "") + self._peak(e) + f"  run folder: {e.run_dir}\n")
+        timing = f"{format_seconds(e.seconds)} ({e.samples_per_second:,.0f} samples/s){best}"
+        if e.reason in RESUMABLE:
+            # where it stopped, then the one command that continues it
+            head = (f"{RESUMABLE[e.reason]} after {self._position(e)}; continue with --resume {e.run_dir}\n"
+                    f"  {timing}\n")
+        else:
+            words = {"completed": "finished", "early_stopped": "stopped early (no improvement)"}
+            head = f"{words.get(e.reason, e.reason)} after {plural(e.epochs, 'epoch')}, " \
+                   f"{plural(e.steps, 'step')} in {timing}\n"
+        self._write(head + (f"  {test}\n" if test else "") + self._peak(e) + f"  run folder: {e.run_dir}\n")
+
+    def _position(self, e: ev.Finished) -> str:
+        """ "1 epoch and 25 steps": the epochs done, then the steps into the next one."""
+        into_next = e.steps - e.epochs * self.steps_per_epoch if self.steps_per_epoch else 0
+        if into_next <= 0 or into_next >= self.steps_per_epoch:
+            return plural(e.epochs, "epoch") if e.epochs or not e.steps else plural(e.steps, "step")
+        if not e.epochs:
+            return plural(into_next, "step")
+        return f"{plural(e.epochs, 'epoch')} and {plural(into_next, 'step')}"
 
     @staticmethod
     def _peak(e: ev.Finished) -> str:
