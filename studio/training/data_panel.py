@@ -44,6 +44,13 @@ GRID = (4, 6)  # preview images: rows, columns (fits a 300-pixel dock)
 CELL = 48  # pixels per preview image
 
 
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:  # a name longer than the system allows: it cannot exist
+        return False
+
+
 def input_block(document: Document):
     """(block, shape, kind) of the first data input block of the data-reading network, or None."""
     nets = document.project.networks
@@ -203,8 +210,8 @@ class DataPanel(QWidget):
                 if base is None:
                     shown.append(f"{value} (relative: save the project so it is found beside it)")
                     continue
-                path = (base / path).resolve()
-            shown.append(f"{path}" + ("" if path.exists() else " (not found)"))
+                path = base / path
+            shown.append(f"{path}" + ("" if _exists(path) else " (not found)"))
         return "Reads (never writes): " + "; ".join(shown) if shown else ""
 
     def _base_dir(self):
