@@ -150,3 +150,33 @@ def test_a_file_over_the_size_cap_is_refused_naming_the_cap(tmp_path, monkeypatc
     rc, err = _cli("check", str(tmp_path / "p.dw.json"))
     assert rc == 1, err
     assert "the file is 1.1 KB, more than the 1.0 KB a data file may be (set DEEPWIRE_MAX_DATA_BYTES" in err
+
+
+@pytest.mark.parametrize("name", ["fifo", "/dev/zero", "/dev/urandom", "huge", "long", "folder"])
+def test_a_project_path_that_is_no_regular_file_is_refused_before_reading(tmp_path, name):
+    from graph.project_io import ProjectFileError, load_project
+    from tests.test_train_fixtures import REGISTRY
+
+    fragments = {"fifo": "not a regular file", "/dev/zero": "not a regular file",
+                 "/dev/urandom": "not a regular file", "huge": "project files are at most 50 MB",
+                 "long": "File name too long", "folder": "this is a folder"}
+    path = tmp_path / "p.dw.json"
+    if name == "fifo":
+        os.mkfifo(path)
+    elif name == "huge":
+        with open(path, "wb") as handle:  # sparse: costs no disk
+            handle.truncate(120 * 2**20)
+    elif name == "long":
+        path = tmp_path / ("p" * 300 + ".dw.json")
+    elif name == "folder":
+        path.mkdir()
+    else:
+        path = Path(name)
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    signal.alarm(10)
+    try:
+        with pytest.raises(ProjectFileError, match=fragments[name]):
+            load_project(path, REGISTRY)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)

@@ -51,6 +51,13 @@ def _exists(path: Path) -> bool:
         return False
 
 
+def _resolved(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except OSError:  # a loop of links, a name too long: show it as written
+        return path
+
+
 def input_block(document: Document):
     """(block, shape, kind) of the first data input block of the data-reading network, or None."""
     nets = document.project.networks
@@ -210,7 +217,7 @@ class DataPanel(QWidget):
                 if base is None:
                     shown.append(f"{value} (relative: save the project so it is found beside it)")
                     continue
-                path = base / path
+                path = _resolved(base / path)
             shown.append(f"{path}" + ("" if _exists(path) else " (not found)"))
         return "Reads (never writes): " + "; ".join(shown) if shown else ""
 
