@@ -30,7 +30,7 @@ class Fix:
 class Diagnostic:
     severity: str  # ERROR or WARNING
     code: str  # cycle, unconnected, shape, param, unknown_type, bad_port, unreachable,
-    #            unused, no_head, no_input, duplicate_name, disabled, token_ids
+    #            unused, no_head, no_input, duplicate_name, disabled, token_ids, too_large
     message: str
     block: str | None = None
     port: str | None = None

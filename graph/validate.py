@@ -3,7 +3,7 @@
 `analyse` is what the editor calls after every edit and what `deepwire check`
 prints: cycles, unconnected inputs, shape mismatches, bad parameters,
 blocks no input reaches, blocks that feed no output, a missing input or
-output head, duplicate names.
+output head, duplicate names, weights too large for this machine (graph/memory.py).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import networkx as nx
 
 from graph.diagnostics import ERROR, WARNING, Diagnostic, has_errors
 from graph.infer import Inference, ShapeCache, block_label, infer
+from graph.memory import weight_diagnostics
 from graph.model import Network, Project
 from graph.spec import BlockSpec, Registry
 from graph.walk import Order, order, to_digraph
@@ -210,6 +211,7 @@ def analyse(network: Network, registry: Registry, cache: AnalysisCache | None = 
     inference = infer(network, registry, cache.shapes, structure.order)
     diagnostics = _structural(network, registry, structure) + _token_ids(network, structure)
     diagnostics += inference.diagnostics
+    diagnostics += weight_diagnostics(network, registry, inference)  # before torch allocates any of it
     rank = {bid: i for i, bid in enumerate(network.blocks)}
     # errors first, then in canvas order, so lists read top to bottom
     diagnostics.sort(key=lambda d: (d.severity != ERROR, rank.get(d.block, -1)))
