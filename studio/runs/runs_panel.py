@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.runs.child import child_error, start_cli
-from studio.runs.run_info import RunInfo, list_runs, read_curves
+from studio.runs.run_info import RunInfo, list_runs, read_curves_checked
 
 COLUMNS = ("Run", "Recipe", "Optimizer", "LR", "Epochs", "Final", "Best", "Status")
 PATH_ROLE = Qt.ItemDataRole.UserRole
@@ -233,9 +233,12 @@ class RunsPanel(QWidget):
         self.curves = {}
         names = self.ticked_names()
         metric_names = set()
+        damaged = []
         for i, name in enumerate(names):
             run = self.runs[name]
-            curves = read_curves(run.path)
+            curves, problem = read_curves_checked(run.path)
+            if problem:
+                damaged.append(f"{name}: {problem}")
             colour = pg.intColor(i, hues=max(len(names), 3), values=1, maxValue=230)
             lines = []
             epochs = curves["epoch"]
@@ -254,6 +257,8 @@ class RunsPanel(QWidget):
                                                    symbol="o", symbolSize=5, symbolBrush=colour, name=name))
             self.curves[name] = lines
         self.metric_plot.setTitle(f"validation {' / '.join(sorted(metric_names)) or 'metric'}")
+        if damaged:  # said instead of a traceback; the run list and the other runs' curves stay usable
+            self.message.setText("; ".join(damaged))
 
     # --- actions ------------------------------------------------------------------------------------
     def open_folder(self) -> None:
@@ -333,8 +338,11 @@ class RunsPanel(QWidget):
 
         try:
             view = EvaluationView(Path(run_dir), self)
-        except (OSError, ValueError) as exc:
-            self.message.setText(f"The evaluation of {Path(run_dir).name} could not be read: {exc}")
+        except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+            # evaluation.json of the wrong shape: a field missing or of another type than it should be
+            what = exc if isinstance(exc, (OSError, ValueError)) else f"{type(exc).__name__} {exc}"
+            self.message.setText(f"The evaluation of {Path(run_dir).name} could not be read: this run's files "
+                                 f"are damaged: evaluation.json: {what}")
             return None
         view.setWindowFlag(Qt.WindowType.Window, True)
         view.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
