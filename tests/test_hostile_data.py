@@ -180,3 +180,66 @@ def test_a_project_path_that_is_no_regular_file_is_refused_before_reading(tmp_pa
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def _data_panel(qtbot, tmp_path: Path, data_path: Path):
+    from graph.project_io import load_project
+    from graph.training_config import DataSpec
+    from studio.document import Document
+    from studio.training.data_panel import DataPanel
+    from tests.test_train_fixtures import REGISTRY
+
+    document = Document(REGISTRY, load_project(example_path("iris_mlp"), REGISTRY))
+    document.save(tmp_path / "iris.dw.json")
+    document.set_training(data=DataSpec("csv", {"path": str(data_path)}))
+    panel = DataPanel(document)
+    qtbot.addWidget(panel)
+    panel.show()
+    return panel
+
+
+def test_the_data_panel_never_waits_on_a_pipe(qtbot, tmp_path):
+    os.mkfifo(tmp_path / "fifo.csv")
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    signal.alarm(20)
+    try:
+        panel = _data_panel(qtbot, tmp_path, tmp_path / "fifo.csv")
+        panel.update_preview()
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert "is not a regular file (a pipe, device or socket)" in panel.problem
+    assert panel.preview_kind == "" and not panel.preview_pending()
+
+
+def test_the_data_panel_reads_off_the_gui_thread_and_gives_up_after_its_timeout(qtbot, tmp_path, monkeypatch):
+    import threading
+    import time
+
+    from studio.training import data_panel
+
+    (tmp_path / "good.csv").write_text(GOOD)
+    release, threads = threading.Event(), []
+
+    def slow_read(*args):
+        threads.append(threading.current_thread())
+        release.wait(10)  # a disk that does not answer
+        raise OSError("too late")
+
+    monkeypatch.setattr(data_panel, "_read_sample", slow_read)
+    monkeypatch.setattr(data_panel, "READ_TIMEOUT_S", 0.3)
+    panel = _data_panel(qtbot, tmp_path, tmp_path / "good.csv")
+    started = time.monotonic()
+    panel.update_preview()
+    assert time.monotonic() - started < 0.2 and panel.preview_pending()  # the GUI thread did not wait
+    qtbot.waitUntil(lambda: "reading it took more than 0.3 seconds" in panel.problem, timeout=5000)
+    assert threads and threads[0] is not threading.main_thread() and not panel.preview_pending()
+    release.set()
+
+
+def test_the_data_panel_previews_a_good_csv_from_its_reader_thread(qtbot, tmp_path):
+    (tmp_path / "good.csv").write_text(GOOD)
+    panel = _data_panel(qtbot, tmp_path, tmp_path / "good.csv")
+    panel.update_preview()
+    qtbot.waitUntil(lambda: panel.preview_kind == "table", timeout=10000)
+    assert panel.table.rowCount() == 8 and panel.problem == ""
