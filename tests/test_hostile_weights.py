@@ -300,3 +300,29 @@ def test_export_of_a_backbone_with_a_hostile_weights_file_exits_2(hostile, tmp_p
     save_project(_backbone_project(str(path)), tmp_path / "b.dw.json")
     rc, err = _cli("export", str(tmp_path / "b.dw.json"), "-o", str(tmp_path / "b.py"))
     _expect_refused(rc, err, path, "never unpickles")
+
+
+TINY = '''
+import torch
+from torch import nn
+
+
+class Tiny(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x):
+        return self.fc(x)
+'''
+
+
+@pytest.mark.parametrize("name", ["empty", "truncated", "pickle_payload", "a_list", "non_str_keys",
+                                  "int_dtype", "wrong_shapes", "a_folder", "missing"])
+def test_import_weights_refuses_with_exit_2(hostile, name, tmp_path):
+    path, _ = hostile[name]
+    (tmp_path / "tiny.py").write_text(TINY)
+    rc, err = _cli("import", f"{tmp_path / 'tiny.py'}:Tiny", "-o", str(tmp_path / "t.dw.json"),
+                   "--input-shape", "4", "--weights", str(path))
+    assert rc == 2 and "Traceback" not in err and f"--weights {path}: " in err, err
+    assert not (tmp_path / "t.dw.json").exists() and not MARKER.exists()
