@@ -243,3 +243,11 @@ def test_the_data_panel_previews_a_good_csv_from_its_reader_thread(qtbot, tmp_pa
     panel.update_preview()
     qtbot.waitUntil(lambda: panel.preview_kind == "table", timeout=10000)
     assert panel.table.rowCount() == 8 and panel.problem == ""
+
+
+@pytest.mark.parametrize("command", ["check", "train", "export"])
+def test_a_command_given_a_pipe_as_its_project_says_so(tmp_path, command):
+    os.mkfifo(tmp_path / "p.dw.json")
+    extra = {"check": [], "train": ["--quiet"], "export": ["-o", str(tmp_path / "m.py")]}[command]
+    rc, text = _cli(command, str(tmp_path / "p.dw.json"), *extra, seconds=15)
+    assert rc == 2 and "this is not a regular file (a pipe, device or socket)" in text, text
