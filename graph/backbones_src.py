@@ -24,8 +24,32 @@ def load_pretrained(module, path, file_name, how_to_get, skip_prefix):
         raise FileNotFoundError(
             f"pretrained weights not found: {path}. DeepWire never downloads them; get the file once on a "
             f"machine with internet ({how_to_get}) and copy it there, or clear pretrained_weights")
-    state = torch.load(path, map_location="cpu", weights_only=True)  # tensors only: never runs code
+    if not os.path.isfile(path) or os.path.getsize(path) == 0:
+        raise ValueError(f"pretrained weights {path}: not a regular, non-empty file")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)  # tensors only: never runs code
+    except Exception as err:  # truncated, random bytes, or a pickle that would run code (refused)
+        raise ValueError(f"pretrained weights {path}: cannot be read as a weights-only file "
+                         f"({str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__})"
+                         ) from None
+    if not isinstance(state, dict) or not all(
+            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
+        raise ValueError(f"pretrained weights {path}: not a state_dict (names -> tensors)")
     state = {k: v for k, v in state.items() if not k.startswith(skip_prefix)}
+    own = module.state_dict()
+    for key, value in own.items():
+        if key not in state:
+            raise ValueError(f"pretrained weights {path}: no '{key}' in the file ({file_name} expected)")
+        if tuple(state[key].shape) != tuple(value.shape):
+            raise ValueError(f"pretrained weights {path}: '{key}' has shape {tuple(state[key].shape)} in the "
+                             f"file but {tuple(value.shape)} in the model ({file_name} expected)")
+        if state[key].is_floating_point() != value.is_floating_point():
+            raise ValueError(f"pretrained weights {path}: '{key}' holds {state[key].dtype} values, "
+                             f"the model needs {value.dtype}")
+    extra = [k for k in state if k not in own]
+    if extra:
+        raise ValueError(f"pretrained weights {path}: '{extra[0]}' has no place in the model "
+                         f"({file_name} expected)")
     module.load_state_dict(state)
 ''',
     "ResNetBasicBlock": '''

@@ -46,7 +46,7 @@ def set_params_fix(block: str, params: dict[str, Any]) -> Fix:
 class Diagnostic:
     severity: str  # ERROR or WARNING
     code: str  # cycle, unconnected, shape, param, unknown_type, bad_port, unreachable,
-    #            unused, no_head, no_input, duplicate_name, disabled, token_ids, file
+    #            unused, no_head, no_input, duplicate_name, disabled, token_ids, file, too_large
     message: str
     block: str | None = None
     port: str | None = None

@@ -79,6 +79,8 @@ def resolve_project(arg: str | Path, directory: Path | None = None) -> Path:
         return path
     if path.is_dir():
         raise ProjectNotFoundError(f"{arg}: is a folder; give a project file ({SUFFIX}) inside it")
+    if path.exists():  # a pipe, a device, a socket: loading refuses it with a message that says so
+        return path
     found = example_path(str(arg), directory)
     if found is not None:
         return found

@@ -208,7 +208,13 @@ def load_project(path: str | os.PathLike, registry: Registry) -> Project:
     """Read and check a project file; raises ProjectFileError for anything wrong with it."""
     source = os.fspath(path)
     try:
-        size = os.stat(path).st_size
+        info = os.stat(path)
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError(path)
+        if not stat.S_ISREG(info.st_mode):  # a pipe would block open() forever, a device never ends
+            raise ProjectFileError(source, "file", "this is not a regular file (a pipe, device or socket); "
+                                   "choose a .dw.json file")
+        size = info.st_size
         if size > MAX_FILE_BYTES:  # refused before reading a byte
             raise _too_big(source, size)
         with open(path, "rb") as handle:

@@ -3,8 +3,8 @@
 `analyse` is what the editor calls after every edit and what `deepwire check`
 prints: cycles, unconnected inputs, shape mismatches, bad parameters,
 blocks no input reaches, blocks that feed no output, a missing input or
-output head, duplicate names, and files a block needs (pretrained weights)
-that are missing or unreadable.
+output head, duplicate names, files a block needs (pretrained weights) that
+are missing or unreadable, and weights too large for this machine (graph/memory.py).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import networkx as nx
 
 from graph.diagnostics import ERROR, WARNING, Diagnostic, has_errors, set_params_fix
 from graph.infer import Inference, ShapeCache, block_label, infer
+from graph.memory import weight_diagnostics
 from graph.model import Network, Project
 from graph.spec import BlockSpec, Registry
 from graph.walk import Order, order, to_digraph
@@ -235,6 +236,7 @@ def analyse(network: Network, registry: Registry, cache: AnalysisCache | None = 
     diagnostics = _structural(network, registry, structure) + _token_ids(network, structure)
     diagnostics += _files(network, structure, base_dir)
     diagnostics += inference.diagnostics
+    diagnostics += weight_diagnostics(network, registry, inference)  # before torch allocates any of it
     rank = {bid: i for i, bid in enumerate(network.blocks)}
     # errors first, then in canvas order, so lists read top to bottom
     diagnostics.sort(key=lambda d: (d.severity != ERROR, rank.get(d.block, -1)))

@@ -31,6 +31,7 @@ from graph.compiler import CompiledNetwork, compile_project
 from graph.model import Project
 from graph.pycode import to_identifier
 from graph.spec import Registry
+from runtime import weights_file
 from runtime.preprocessing import Preprocessing, with_preprocessing
 
 # The sample batch used to trace exports; 2, not 1, so the exporters do not
@@ -42,8 +43,8 @@ class ExportError(RuntimeError):
     """An export failed; the message names the network and the format."""
 
 
-class WeightsFileError(ExportError):
-    """A weights file is missing, unreadable or not a state_dict or checkpoint."""
+# A weights file that cannot be used: one error type for every command (see runtime/weights_file.py)
+WeightsFileError = weights_file.WeightsFileError
 
 
 # --- file names ---------------------------------------------------------------------------
@@ -204,8 +205,8 @@ def _safetensors(function: str):
     try:
         import safetensors.torch as st
     except ImportError:
-        raise WeightsFileError(".safetensors files need the safetensors package: "
-                               "pip install safetensors") from None
+        raise ExportError(".safetensors files need the safetensors package: "
+                          "pip install safetensors") from None
     return getattr(st, function)
 
 
@@ -213,55 +214,42 @@ def _safetensors(function: str):
 
 def read_state(path: str | Path) -> dict[str, Any]:
     """A weights or checkpoint file as a dict, never unpickling code (weights_only=True)."""
-    path = Path(path)
-    if not path.is_file():
-        raise WeightsFileError(f"{path}: no such weights file")
-    try:
-        if path.suffix == ".safetensors":
-            return dict(_safetensors("load_file")(str(path)))
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except WeightsFileError:
-        raise
-    except Exception as err:  # pickle errors, zip errors, refused globals, bad safetensors headers
-        raise WeightsFileError(f"{path}: not a weights file DeepWire can read safely ({err})") from err
-    if not isinstance(state, dict):
-        raise WeightsFileError(f"{path}: expected a state_dict (a dict of tensors), "
-                               f"found {type(state).__name__}")
-    return state
+    state = weights_file.read_file(path)
+    if not isinstance(state, Mapping):
+        raise WeightsFileError(path, "expected a state_dict (a dict of tensors), "
+                                     f"found {type(state).__name__}")
+    return dict(state)
 
 
 def weights_for(checkpoint: Mapping[str, Any], networks: list[str],
                 path: str = "checkpoint") -> dict[str, dict]:
-    """Per-network state_dicts from a checkpoint.
+    """Per-network state_dicts from a checkpoint, each checked to hold only name -> tensor.
 
     Accepts a plain state_dict (for a one-network project), a dict with a
     "models" key mapping network name -> state_dict (the trainer's
     checkpoints), or a dict of network name -> state_dict.
     """
-    if "models" in checkpoint and isinstance(checkpoint["models"], Mapping):
-        by_net = dict(checkpoint["models"])
+    if "models" in checkpoint:
+        by_net = weights_file.check_checkpoint(checkpoint, path)["models"]
     elif all(name in checkpoint and isinstance(checkpoint[name], Mapping) for name in networks):
         by_net = {name: checkpoint[name] for name in networks}
     elif checkpoint and all(isinstance(v, torch.Tensor) for v in checkpoint.values()):
         if len(networks) != 1:
-            raise WeightsFileError(f"{path}: holds one state_dict but the project has "
-                                   f"{len(networks)} networks "
-                                   f"({', '.join(networks)}); use a checkpoint saved by 'deepwire train'")
+            raise WeightsFileError(path, f"holds one state_dict but the project has {len(networks)} "
+                                         f"networks ({', '.join(networks)}); use a checkpoint saved by "
+                                         "'deepwire train'")
         by_net = {networks[0]: checkpoint}
     else:
-        raise WeightsFileError(f"{path}: expected a state_dict or a checkpoint with a 'models' entry; "
-                          f"found keys {', '.join(map(str, list(checkpoint)[:6]))}")
+        keys = ", ".join(repr(k)[:40] for k in list(checkpoint)[:6]) or "none"
+        raise WeightsFileError(path, "expected a state_dict or a checkpoint with a 'models' entry; "
+                                     f"found keys {keys}")
     missing = [n for n in networks if n not in by_net]
     if missing:
-        raise WeightsFileError(f"{path}: has no weights for network(s) {', '.join(missing)} "
-                          f"(it has: {', '.join(map(str, by_net)) or 'none'})")
-    return {n: dict(by_net[n]) for n in networks}
+        raise WeightsFileError(path, f"has no weights for network(s) {', '.join(missing)} "
+                                     f"(it has: {', '.join(map(str, by_net)) or 'none'})")
+    return {n: weights_file.check_state_dict(by_net[n], path, f"network '{n}'") for n in networks}
 
 
 def load_weights(model: nn.Module, state: Mapping[str, Any], network: str, path: str = "checkpoint") -> None:
-    """load_state_dict with a message that names the network and the mismatching keys."""
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as err:
-        raise ExportError(f"{path}: the weights do not fit network '{network}' as it is now "
-                          f"(was the project changed after training?): {err}") from err
+    """Load a network's weights; a mismatch names the network, the key and both shapes."""
+    weights_file.fit_state(model, state, path, network)

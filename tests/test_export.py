@@ -232,7 +232,7 @@ def test_unsafe_or_missing_weight_files_are_refused(tmp_path):
     with pytest.raises(WeightsFileError, match="no such weights file"):
         read_state(tmp_path / "missing.pt")
     torch.save({"payload": Path("x")}, tmp_path / "pickled.pt")  # needs unpickling an arbitrary class
-    with pytest.raises(WeightsFileError, match="cannot read safely|can read safely"):
+    with pytest.raises(WeightsFileError, match="never unpickles code"):
         read_state(tmp_path / "pickled.pt")
     torch.save([torch.zeros(1)], tmp_path / "list.pt")
     with pytest.raises(WeightsFileError, match="expected a state_dict"):

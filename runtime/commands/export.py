@@ -72,12 +72,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"(run 'deepwire check {args.project}' for the whole picture)", file=sys.stderr)
         return EXIT_ERRORS
 
-    from runtime.export import ExportError, WeightsFileError
+    from runtime.data import DataError
+    from runtime.errors import SetupError
+    from runtime.export import ExportError
     from runtime.export_project import export_project, verify_export
 
     try:
         exported = export_project(project, registry, args.format, args.output, args.weights, args.network)
-    except WeightsFileError as err:
+    except (SetupError, DataError) as err:  # a weights file or the data (script format) cannot be used
         print(f"deepwire: {err}", file=sys.stderr)
         return EXIT_UNREADABLE
     except ExportError as err:

@@ -79,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
     from graph.blocks import default_registry
     from runtime.importing.fx_import import ModelImportError
     from runtime.importing.importer import run_import
+    from runtime.weights_file import WeightsFileError
 
     try:
         report = run_import(args.model, args.output, default_registry(), args.input_shape, args.head,
@@ -86,6 +87,9 @@ def run(args: argparse.Namespace) -> int:
     except ModelImportError as err:
         print(f"deepwire: cannot import {args.model}: {err}", file=sys.stderr)
         return EXIT_FAILED
+    except WeightsFileError as err:
+        print(f"deepwire: --weights {err}", file=sys.stderr)
+        return EXIT_FAILED  # 2: the file could not be read
     _print_report(report)
     if not report.ok:
         print(f"deepwire: imported with problems; open {report.project_path} (deepwire check, or the studio) "

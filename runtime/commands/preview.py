@@ -34,7 +34,8 @@ def run(args: argparse.Namespace) -> int:
     from graph.compiler import CompileError
     from graph.model import ModelError
     from runtime.commands.check import open_project
-    from runtime.export import ExportError, WeightsFileError
+    from runtime.errors import SetupError
+    from runtime.export import ExportError
     from runtime.preview import PreviewError, compute_preview, save_preview
 
     registry = default_registry()
@@ -45,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         preview = compute_preview(project, registry, args.block, args.network, args.weights, args.samples,
                                   base_dir=path.parent)
-    except (WeightsFileError, ExportError) as err:
+    except (SetupError, ExportError) as err:  # weights that cannot be used (WeightsFileError)
         print(f"deepwire: {err}", file=sys.stderr)
         return 2
     except (PreviewError, CompileError, ModelError) as err:

@@ -103,13 +103,11 @@ def _input_specs(candidate: Candidate, unnamed, named) -> list[InputSpec]:
 
 
 def _load_weights(model: nn.Module, path: str) -> None:
-    from runtime.export import WeightsFileError, read_state, weights_for
+    """--weights into the module being imported; a bad file raises WeightsFileError (exit code 2)."""
+    from runtime.export import read_state, weights_for
+    from runtime.weights_file import fit_state
 
-    try:
-        state = weights_for(read_state(path), ["model"], path)["model"]
-        model.load_state_dict(state)
-    except (WeightsFileError, RuntimeError) as err:
-        raise ModelImportError(f"--weights {path}: {str(err).splitlines()[0]}") from None
+    fit_state(model, weights_for(read_state(path), ["model"], path)["model"], path)
 
 
 def _compare(original: nn.Module, imported: nn.Module, inputs: list[InputSpec]) -> float:

@@ -443,5 +443,5 @@ def _note_in_summary(run_dir: Path, row: dict[str, Any]) -> None:
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(json.dumps(plain_json(summary), indent=2) + "\n", encoding="utf-8")
         os.replace(tmp, path)
-    except (OSError, ValueError):
+    except (OSError, ValueError, TypeError):  # TypeError: a summary.json that holds no object
         pass  # the run folder stays usable without the note

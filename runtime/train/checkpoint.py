@@ -24,9 +24,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from runtime.train.errors import SetupError
+from runtime.weights_file import CHECKPOINT_FORMAT, WeightsFileError, fit_state, read_checkpoint
 
-FORMAT = "deepwire-checkpoint"
+FORMAT = CHECKPOINT_FORMAT
 VERSION = 1
 
 
@@ -49,30 +49,14 @@ def make_checkpoint(models: dict[str, nn.Module], block_modules: dict[str, dict[
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Read a DeepWire checkpoint (weights only, never code); SetupError says what is wrong."""
-    path = Path(path)
-    if not path.is_file():
-        raise SetupError(f"{path}: no such checkpoint file; give the path of a .pt file from a run folder "
-                         "(e.g. runs/<project>-<time>/best.pt)")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # corrupt file, pickle with code in it, not a torch file at all
-        raise SetupError(f"{path}: cannot be read as a weights-only checkpoint ({exc}); "
-                         "use best.pt or last.pt from a DeepWire run folder") from None
-    if not isinstance(state, dict) or "models" not in state:
-        raise SetupError(f"{path}: not a DeepWire checkpoint (no 'models' entry); "
-                         "use best.pt or last.pt from a DeepWire run folder")
-    return state
+    """Read a DeepWire checkpoint (weights only, never code); WeightsFileError says what is wrong."""
+    return read_checkpoint(path)
 
 
 def load_models(models: dict[str, nn.Module], state: dict[str, Any], source: str) -> None:
-    """Load every network's weights; a mismatch names the network and what differs."""
+    """Load every network's weights; a mismatch names the network, the key and both shapes."""
     for name, model in models.items():
         if name not in state["models"]:
-            raise SetupError(f"{source}: has no weights for network '{name}' "
-                             f"(it holds {', '.join(state['models']) or 'none'})")
-        try:
-            model.load_state_dict(state["models"][name])
-        except RuntimeError as exc:
-            raise SetupError(f"{source}: the weights of network '{name}' do not fit the project as it is now "
-                             f"(was the network changed since?): {str(exc).splitlines()[0]}") from None
+            raise WeightsFileError(source, f"has no weights for network '{name}' "
+                                           f"(it holds {', '.join(state['models']) or 'none'})")
+        fit_state(model, state["models"][name], source, name)

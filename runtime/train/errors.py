@@ -1,25 +1,11 @@
-"""The two ways a run can go wrong, which the CLI turns into different exit codes.
+"""SetupError and TrainingError, kept importable from here (they live in runtime/errors.py).
 
-SetupError: the project, its data or the settings do not fit together; found
-before the first step (exit code 2). TrainingError: training started and
-then failed, e.g. the loss became NaN or the GPU ran out of memory (exit
-code 1). Both carry a message a student can act on.
+They moved one level up so that readers used outside training (runtime/weights_file.py)
+can raise them without importing the trainer through runtime/train/__init__.py.
 """
 
 from __future__ import annotations
 
+from runtime.errors import SetupError, TrainingError
 
-class SetupError(ValueError):
-    """The project, data or settings cannot train as they are; the message says what to change."""
-
-
-class TrainingError(RuntimeError):
-    """Training started and failed. `reason`: nan, out_of_memory or exception."""
-
-    def __init__(self, message: str, reason: str, suggestion: str = "", step: int | None = None,
-                 epoch: int | None = None):
-        super().__init__(message)
-        self.reason = reason
-        self.suggestion = suggestion
-        self.step = step
-        self.epoch = epoch
+__all__ = ["SetupError", "TrainingError"]

@@ -16,6 +16,7 @@ import torch
 from runtime.train.checkpoint import load_models
 from runtime.train.errors import SetupError
 from runtime.train.runs import LAST
+from runtime.weights_file import WeightsFileError
 
 
 def resume_state(trainer) -> dict:
@@ -53,12 +54,23 @@ def restore_state(trainer, state: dict, warnings: list[str]) -> None:
                 updater.scheduler.load_state_dict(r["schedulers"][group])
             if updater.scaler is not None and group in r["scalers"]:
                 updater.scaler.load_state_dict(r["scalers"][group])
-    except (KeyError, ValueError) as exc:
+    except (KeyError, ValueError, TypeError, AttributeError, IndexError, RuntimeError) as exc:
         raise SetupError(f"{source}: the optimizer state does not fit this project's settings ({exc}); "
                          "resume with the optimizer the run started with") from None
+    try:
+        _restore_loop(t, state, r, warnings)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError) as exc:
+        raise WeightsFileError(source, f"its training state is damaged ({type(exc).__name__}: "
+                                       f"{str(exc)[:200]}); start a new run, or resume from an intact "
+                                       "last.pt") from None
+
+
+def _restore_loop(t, state: dict, r: dict, warnings: list[str]) -> None:
+    """RNG, loop position and bookkeeping from the checkpoint's 'resume' entry (any damage raises)."""
     torch.set_rng_state(r["rng"]["torch"])
     if t.device.type == "cuda" and r["rng"]["cuda"]:
         torch.cuda.set_rng_state_all(r["rng"]["cuda"])
+    torch.Generator().set_state(r["rng"]["shuffle"])  # refuses a damaged state now, not mid-epoch
     t.resume_shuffle = r["rng"]["shuffle"]
     t.epoch, t.step = int(state["epoch"]), int(state["step"])
     t.batch_in_epoch, t.carried = r["batch_in_epoch"], [list(row) for row in r["pending"]]

@@ -166,10 +166,7 @@ class Trainer:
         self.precision = Precision(self.device, config.mixed_precision)
         self.compiled = compile_for_training(project, self.registry)
         torch.manual_seed(project.seed)  # same seed, same initial weights (in every process)
-        try:
-            models, _ = build_models(project, self.registry, self.compiled)
-        except FileNotFoundError as exc:  # a backbone's pretrained_weights file is missing
-            raise SetupError(str(exc)) from None
+        models, _ = build_models(project, self.registry, self.compiled)  # SetupError: a bad weights file
         self.models = {name: model.to(self.device) for name, model in models.items()}
         self.channels_last = [name for name, model in self.models.items()
                               if wants_channels_last(self.device.type, model)]

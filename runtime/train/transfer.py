@@ -35,6 +35,7 @@ from torch import nn
 
 from graph.compiler import CompiledProject
 from graph.model import Network, Project
+from runtime import weights_file
 from runtime.train.checkpoint import FORMAT
 from runtime.train.errors import SetupError
 
@@ -76,7 +77,14 @@ class TransferPlan:
 
 def resolve_path(path_text: str, base_dirs: list[Path]) -> Path:
     """A relative path is looked up in each base dir in turn; a run folder means its best.pt."""
-    path = Path(path_text).expanduser()
+    try:
+        return _resolve_path(Path(path_text).expanduser(), path_text, base_dirs)
+    except OSError as err:  # a name longer than the system allows, a loop of links, no permission
+        raise weights_file.WeightsFileError(path_text, f"cannot be looked up ({err.strerror or err})"
+                                            ) from None
+
+
+def _resolve_path(path: Path, path_text: str, base_dirs: list[Path]) -> Path:
     if not path.is_absolute():
         found = next((base / path for base in base_dirs if (base / path).exists()), None)
         if found is None:
@@ -95,25 +103,16 @@ def resolve_path(path_text: str, base_dirs: list[Path]) -> Path:
 
 
 def read_weights(path: Path) -> dict:
-    """{'deepwire': checkpoint} or {'state_dict': name -> tensor}; SetupError says what is wrong."""
-    if not path.is_file():
-        raise SetupError(f"{path}: no such file; give a DeepWire run folder, its best.pt, or a PyTorch "
-                         "state_dict file (.pt / .pth)")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # corrupt, not a torch file, or a pickle with code in it (refused)
-        raise SetupError(f"{path}: cannot be read as a weights-only file ({str(exc).splitlines()[0]}); "
-                         "save weights with torch.save(model.state_dict(), path)") from None
+    """{'deepwire': checkpoint} or {'state_dict': name -> tensor}; WeightsFileError says what is wrong."""
+    state = weights_file.read_file(path, "weights file (a DeepWire run folder, its best.pt, or a state_dict)")
     if isinstance(state, dict) and (state.get("format") == FORMAT or "block_modules" in state):
-        return {"deepwire": state}
+        return {"deepwire": weights_file.check_checkpoint(state, path)}
     for _ in range(2):  # {"model": {"state_dict": {...}}} exists too
         if isinstance(state, dict) and not _is_state_dict(state):
             inner = next((state[k] for k in _WRAPPERS if isinstance(state.get(k), dict)), None)
             if inner is not None:
                 state = inner
-    if not isinstance(state, dict) or not _is_state_dict(state):
-        raise SetupError(f"{path}: holds no weights by name (expected a state_dict: names -> tensors, e.g. "
-                         "torch.save(model.state_dict(), path))")
+    state = weights_file.check_state_dict(state, path)
     if all(k.startswith("module.") for k in state):  # saved from DataParallel/DDP
         state = {k[len("module."):]: v for k, v in state.items()}
     return {"state_dict": state}
@@ -344,6 +343,10 @@ def _take(weights: dict[str, torch.Tensor], src_prefix: str, dst_attr: str, own:
                 f"{path}: block '{block}' weight '{rest}' has shape {tuple(value.shape)} in the checkpoint "
                 f"but {tuple(own[target_key].shape)} here (key '{key}'); give the block the same sizes as "
                 "in the weights you copy from, or leave it out")
+        if weights_file.dtype_kind(own[target_key]) != weights_file.dtype_kind(value):
+            raise weights_file.WeightsFileError(
+                path, f"block '{block}' weight '{rest}' holds {value.dtype} values in the file but needs "
+                      f"{own[target_key].dtype} (key '{key}')")
         updates[target_key] = value
         found = True
     return found

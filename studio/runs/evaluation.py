@@ -11,13 +11,12 @@ Nothing here imports torch: pictures are PNG files the child wrote.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QProcess, QSize, Qt
-from PySide6.QtGui import QBrush, QColor, QIcon, QPixmap
+from PySide6.QtGui import QBrush, QColor, QIcon, QImageReader, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDoubleSpinBox,
@@ -42,6 +41,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from runtime.run_files import read_json
 from studio.runs.child import child_error, start_cli
 
 THUMB = 64
@@ -53,8 +53,15 @@ def heat(value: float) -> QColor:
     return QColor(int(255 - 205 * v), int(255 - 160 * v), int(255 - 60 * v))
 
 
+MAX_PIXELS = 4096 * 4096  # far above the grids evaluate writes; a bigger picture in a run is not ours
+
+
 def pixmap(path: Path, height: int) -> QPixmap:
     """A small PNG scaled up with hard pixels (8x8 digits stay crisp)."""
+    reader = QImageReader(str(path))  # reads the header only: a huge or broken picture is never decoded
+    size = reader.size()
+    if not size.isValid() or size.width() * size.height() > MAX_PIXELS:
+        return QPixmap()
     picture = QPixmap(str(path))
     if picture.isNull() or picture.height() >= height:
         return picture
@@ -88,7 +95,9 @@ class EvaluationView(QWidget):
     def __init__(self, run_dir: Path, parent: QWidget | None = None):
         super().__init__(parent)
         self.run_dir = Path(run_dir)
-        self.result = json.loads((self.run_dir / "evaluation.json").read_text(encoding="utf-8"))
+        self.result = read_json(self.run_dir / "evaluation.json")  # RunFileError (a ValueError) if damaged
+        if self.result is None:
+            raise ValueError("there is no evaluation.json in it; evaluate the run first")
         if not isinstance(self.result, dict) or "kind" not in self.result:
             raise ValueError("evaluation.json has no 'kind'; run the evaluation again")
         self.kind = self.result["kind"]
@@ -337,10 +346,12 @@ class EvaluationView(QWidget):
 
 
 def _read(path: Path) -> str:
+    from runtime.run_files import RunFileError, read_text
+
     try:
-        return path.read_text(encoding="utf-8")
-    except OSError:
-        return ""
+        return read_text(path) or ""
+    except RunFileError as err:  # not text, not a regular file (a pipe would block), too large
+        return str(err)
 
 
 def _scrolled(widget: QWidget) -> QScrollArea:

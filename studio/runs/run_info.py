@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from runtime import run_files
 from runtime.run_names import belongs_to
 
 SNAPSHOT, SUMMARY, METRICS = "project.dw.json", "summary.json", "metrics.jsonl"
@@ -57,11 +58,20 @@ class RunInfo:
 
 
 def _read_json(path: Path) -> dict | None:
+    """A run's summary.json or snapshot, checked by runtime/run_files.py.
+
+    A damaged summary.json reads as one whose reason is the damage ("this run's files are damaged:
+    summary.json: ..."), so the Status column says what is wrong; a damaged snapshot reads as none.
+    """
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return value if isinstance(value, dict) else None
+        if path.name == SUMMARY:
+            return run_files.read_summary(path)
+        value = run_files.read_json(path)
+        if value is not None:
+            run_files.read_snapshot_training(path)
+        return value
+    except run_files.RunFileError as err:
+        return {"reason": str(err)} if path.name == SUMMARY else None
 
 
 def read_run(path: Path) -> RunInfo | None:
@@ -136,31 +146,33 @@ def list_runs(folder: Path | None, project=None) -> list[RunInfo]:
 
 def read_curves(path: Path) -> dict[str, np.ndarray]:
     """Per-epoch curves: epoch, train_loss, val_loss and val_<metric> arrays (NaN where missing)."""
+    return read_curves_checked(path)[0]
+
+
+def read_curves_checked(path: Path) -> tuple[dict[str, np.ndarray], str]:
+    """The curves and what is wrong with metrics.jsonl ("" when nothing; a cut-off last line is normal)."""
     epochs: dict[int, dict[str, float]] = {}
     try:
-        lines = (Path(path) / METRICS).read_text(encoding="utf-8").splitlines()
-    except OSError:
-        lines = []
-    for line in lines:
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue  # a line cut short by a crash
+        records, junk = run_files.read_metrics(Path(path) / METRICS)
+        problem = (f"this run's files are damaged: {METRICS}: {junk} lines are not records; the curves "
+                   "show the rest") if junk > 1 else ""
+    except run_files.RunFileError as err:
+        records, problem = [], str(err)
+    for record in records:
         kind, epoch = record.get("type"), record.get("epoch")
-        if kind not in ("epoch", "validation") or not isinstance(epoch, int):
+        if kind not in ("epoch", "validation") or not isinstance(epoch, int) or isinstance(epoch, bool):
             continue
         row = epochs.setdefault(epoch, {})
         prefix = "train_" if kind == "epoch" else "val_"
         for key, value in record.items():
-            number = isinstance(value, (int, float)) and not isinstance(value, bool)
-            if number and key not in ("epoch", "step"):
-                row[prefix + key] = float(value)
+            if run_files.is_number(value) and key not in ("epoch", "step"):
+                row[prefix + str(key)] = float(value)
     order = sorted(epochs)
     keys = sorted({k for row in epochs.values() for k in row})
     curves = {"epoch": np.array(order, dtype=float)}
     for key in keys:
         curves[key] = np.array([epochs[e].get(key, np.nan) for e in order], dtype=float)
-    return curves
+    return curves, problem
 
 
 def cli_command(*args: str) -> tuple[str, list[str], dict[str, str]]:

@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 
 from runtime.run_names import RUNS, runs_root
 from studio.runs.child import child_error, start_cli
-from studio.runs.run_info import SWEEP, RunInfo, list_runs, project_folders, read_curves
+from studio.runs.run_info import SWEEP, RunInfo, list_runs, project_folders, read_curves_checked
 from studio.training.plots import legend_below
 
 COLUMNS = ("Run", "Recipe", "Optimizer", "LR", "Epochs", "Final", "Best", "Status")
@@ -246,9 +246,12 @@ class RunsPanel(QWidget):
         self.curves = {}
         names = self.ticked_names()
         metric_names = set()
+        damaged = []
         for i, name in enumerate(names):
             run = self.runs[name]
-            curves = read_curves(run.path)
+            curves, problem = read_curves_checked(run.path)
+            if problem:
+                damaged.append(f"{name}: {problem}")
             colour = pg.intColor(i, hues=max(len(names), 3), values=1, maxValue=230)
             lines = []
             epochs = curves["epoch"]
@@ -267,6 +270,8 @@ class RunsPanel(QWidget):
                                                    symbol="o", symbolSize=5, symbolBrush=colour, name=name))
             self.curves[name] = lines
         self.metric_plot.setTitle(f"validation {' / '.join(sorted(metric_names)) or 'metric'}")
+        if damaged:  # said instead of a traceback; the run list and the other runs' curves stay usable
+            self.message.setText("; ".join(damaged))
 
     # --- actions ------------------------------------------------------------------------------------
     def open_folder(self) -> None:
@@ -346,8 +351,11 @@ class RunsPanel(QWidget):
 
         try:
             view = EvaluationView(Path(run_dir), self)
-        except (OSError, ValueError) as exc:
-            self.message.setText(f"The evaluation of {Path(run_dir).name} could not be read: {exc}")
+        except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+            # evaluation.json of the wrong shape: a field missing or of another type than it should be
+            what = exc if isinstance(exc, (OSError, ValueError)) else f"{type(exc).__name__} {exc}"
+            self.message.setText(f"The evaluation of {Path(run_dir).name} could not be read: this run's files "
+                                 f"are damaged: evaluation.json: {what}")
             return None
         view.setWindowFlag(Qt.WindowType.Window, True)
         view.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)

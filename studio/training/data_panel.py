@@ -7,13 +7,16 @@ The shapes come from `probe` (cheap: constants, a file header), checked
 against the network's input block, so a mismatch shows here as a problem
 naming the block. The preview (sample images with labels, table rows, a
 text excerpt) reads the data with the source's own `read`, which needs no
-torch; it is computed only while the dock is visible, since reading a set
-can take a second. torchvision sets get no preview: reading them needs torch.
+torch, on a background thread with a timeout (the window paints first and
+never waits on a disk); it is computed only while the dock is visible, since
+reading a set can take a second. torchvision sets get no preview: reading them needs torch.
 """
 
 from __future__ import annotations
 
 import copy
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +46,22 @@ INPUT_TYPES = {"ImageInput": "image", "SequenceInput": "sequence", "VectorInput"
 NO_PREVIEW = ("torchvision",)  # reading these imports torch
 GRID = (4, 6)  # preview images: rows, columns (fits a 300-pixel dock)
 CELL = 48  # pixels per preview image
+POLL_MS = 30  # how often the GUI looks whether the background read is done
+READ_TIMEOUT_S = 20.0  # a preview read taking longer is given up (and said so)
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:  # a name longer than the system allows: it cannot exist
+        return False
+
+
+def _resolved(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except OSError:  # a loop of links, a name too long: show it as written
+        return path
 
 
 def input_block(document: Document):
@@ -84,6 +103,33 @@ def image_grid(inputs: np.ndarray, labels: list[str], pixel_range) -> QImage:
     return image
 
 
+def _read_sample(source, options: dict, recipe, base_dir, shape):
+    """(raw data, natural shape) as the preview needs them; runs on the reader thread (no Qt here)."""
+    options = source.check_options(options)
+    context = Context(recipe=recipe, base_dir=base_dir)
+    natural = source.natural(options, context)
+    context.shape = shape if shape and natural.flexible != "fixed" else natural.shape
+    return source.read(options, context), natural
+
+
+class _Reading:
+    """One preview read on a daemon thread (a read stuck on a disk never holds up quitting the app)."""
+
+    def __init__(self, *args):
+        self.done = threading.Event()
+        self.result: tuple | None = None
+        self.error: BaseException | None = None
+        threading.Thread(target=self._run, args=args, name="data-preview", daemon=True).start()
+
+    def _run(self, *args) -> None:
+        try:
+            self.result = _read_sample(*args)
+        except BaseException as err:  # noqa: BLE001 - handed to the GUI thread, which decides
+            self.error = err
+        finally:
+            self.done.set()
+
+
 class DataPanel(QWidget):
     problemChanged = Signal(str)  # "" when the data fits the input block
 
@@ -95,6 +141,9 @@ class DataPanel(QWidget):
         self.shapes_text = ""
         self.preview_kind = ""  # images, table, text, or "" (tests and screenshots read it)
         self._previewed: tuple | None = None
+        self._reading: _Reading | None = None  # the preview being read in the background
+        self._reading_key: tuple | None = None
+        self._reading_since = 0.0
 
         self.source = QComboBox()
         for name, source in SOURCES.items():
@@ -204,8 +253,8 @@ class DataPanel(QWidget):
                 if base is None:
                     shown.append(f"{value} (relative: save the project so it is found beside it)")
                     continue
-                path = (base / path).resolve()
-            shown.append(f"{path}" + ("" if path.exists() else " (not found)"))
+                path = _resolved(base / path)
+            shown.append(f"{path}" + ("" if _exists(path) else " (not found)"))
         return "Reads (never writes): " + "; ".join(shown) if shown else ""
 
     def _base_dir(self):
@@ -273,16 +322,38 @@ class DataPanel(QWidget):
             return
         source = SOURCES[spec.source]
         found = input_block(self.document)
-        try:
-            options = source.check_options(spec.options)
-            context = Context(recipe=self.document.project.training.recipe, base_dir=self._base_dir())
-            natural = source.natural(options, context)
-            context.shape = found[1] if found and found[1] and natural.flexible != "fixed" else natural.shape
-            raw = source.read(options, context)
-        except (DataError, ValueError, OSError, ImportError) as err:
-            self._set_problem(f"The data could not be read: {err}")
+        recipe, base_dir = self.document.project.training.recipe, self._base_dir()
+        options = dict(spec.options)
+        shape = found[1] if found else None
+        # off the GUI thread: a slow disk, a network folder or a huge file never freezes the window
+        self._reading = _Reading(source, options, recipe, base_dir, shape)
+        self._reading_key, self._reading_since = key, time.monotonic()
+        QTimer.singleShot(POLL_MS, self, self._collect)
+
+    def _collect(self) -> None:
+        """Show what the background read gave, or say it took too long (the read is then ignored)."""
+        future = self._reading
+        if future is None or self._reading_key != self._previewed:
+            return  # a newer preview replaced this one
+        if not future.done.is_set():
+            if time.monotonic() - self._reading_since > READ_TIMEOUT_S:
+                self._reading = None
+                self._set_problem(f"The data could not be read: reading it took more than "
+                                  f"{READ_TIMEOUT_S:g} seconds; is the file on a slow or unreachable disk?")
+                return
+            QTimer.singleShot(POLL_MS, self, self._collect)
             return
-        self._show(raw, natural)
+        self._reading = None
+        if isinstance(future.error, (DataError, ValueError, OSError, ImportError, MemoryError)):
+            self._set_problem(f"The data could not be read: {future.error}")
+            return
+        if future.error is not None:  # a reader's bug: said here, the window goes on
+            self._set_problem(f"The data could not be read: {type(future.error).__name__}: {future.error}")
+            return
+        self._show(*future.result)
+
+    def preview_pending(self) -> bool:
+        return self._reading is not None
 
     def _show(self, raw, natural) -> None:
         if raw.inputs is None and raw.splits and raw.vocab:  # text: windows of character ids
