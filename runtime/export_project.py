@@ -105,7 +105,7 @@ def run_weights(project: Project, registry: Registry, weights: str | Path) -> Pa
     if path.is_dir():
         found = next((path / name for name in RUN_CHECKPOINTS if (path / name).is_file()), None)
         if found is None:
-            raise WeightsFileError(f"{path}: this folder holds no {' or '.join(RUN_CHECKPOINTS)}; give a run "
+            raise WeightsFileError(path, f"this folder holds no {' or '.join(RUN_CHECKPOINTS)}; give a run "
                                    "folder of 'deepwire train' that saved a checkpoint, or a weights file")
         path = found
     snapshot = path.parent / RUN_SNAPSHOT
@@ -114,34 +114,15 @@ def run_weights(project: Project, registry: Registry, weights: str | Path) -> Pa
     try:
         trained = load_project(snapshot, registry)
     except ProjectFileError as err:
-        raise WeightsFileError(f"{snapshot}: the project this run was trained as cannot be read ({err}); "
+        raise WeightsFileError(snapshot, f"the project this run was trained as cannot be read ({err}); "
                                "it is needed to check that the weights fit") from None
     differences = network_differences(trained, project)
     if differences:
-        raise WeightsFileError(
-            f"{path}: refused: these weights were trained on another network than project "
+        raise WeightsFileError(path, f"refused: these weights were trained on another network than project "
             f"'{project.name[:60]}' has now, so the exported model would not be the trained one "
             f"({describe_differences(differences)}). Export the run as it was trained: "
             f"deepwire export {snapshot} --weights {path} -o OUT")
     return path
-
-
-def _state_differences(model: nn.Module, state: dict, network: str) -> list[str]:
-    """The weights' keys and shapes against the model's, in words ([] when they fit)."""
-    want = {key: tuple(value.shape) for key, value in model.state_dict().items()}
-    got = {key: tuple(value.shape) for key, value in state.items() if isinstance(value, torch.Tensor)}
-    out = [f"'{key}' {got[key]} in the weights, {want[key]} in network '{network}'"
-           for key in want if key in got and got[key] != want[key]]
-    missing = [key for key in want if key not in got]
-    extra = [key for key in got if key not in want]
-    if missing:
-        out.append(f"network '{network}' needs {', '.join(missing[:4])}"
-                   f"{f' and {len(missing) - 4} more' if len(missing) > 4 else ''}, which the weights lack")
-    if extra:
-        out.append(f"the weights hold {', '.join(extra[:4])}"
-                   f"{f' and {len(extra) - 4} more' if len(extra) > 4 else ''}, which network '{network}' "
-                   "does not have")
-    return out
 
 
 def prepare_models(project: Project, registry: Registry, weights: str | Path | None = None,
@@ -158,11 +139,6 @@ def prepare_models(project: Project, registry: Registry, weights: str | Path | N
         wanted = networks or list(models)
         states = weights_for(state if state is not None else read_state(weights), wanted, str(weights))
         for name in wanted:
-            differences = _state_differences(models[name], states[name], name)
-            if differences:
-                raise WeightsFileError(f"{weights}: refused: the weights do not fit the network they would "
-                                       f"be exported with ({describe_differences(differences)}); were they "
-                                       "trained on another project, or was the network changed since?")
             load_weights(models[name], states[name], name, str(weights))
     for model in models.values():
         model.eval()
@@ -230,7 +206,7 @@ def recorded_preprocessing(state: dict | None, weights: str | Path | None,
     try:
         return Preprocessing.from_dict(state["preprocessing"]), []
     except PreprocessingError as err:
-        raise WeightsFileError(f"{weights}: its 'preprocessing' entry cannot be used ({err}); "
+        raise WeightsFileError(weights, f"its 'preprocessing' entry cannot be used ({err}); "
                                "export from a checkpoint written by 'deepwire train'") from None
 
 

@@ -149,6 +149,8 @@ def test_the_reader_names_the_file_and_what_is_wrong(hostile, name):
 @pytest.mark.parametrize("name", NAMES)
 def test_export_weights_refuses_with_exit_2(hostile, name, tmp_path):
     path, fragment = hostile[name]
+    if name == "a_folder":  # export also takes a run folder, so a folder is read as one
+        fragment = "this folder holds no best.pt or last.pt"
     rc, err = _cli("export", "digits_mlp", "-o", str(tmp_path / "m.py"), "--weights", str(path))
     _expect_refused(rc, err, path, fragment)
     assert not (tmp_path / "m.py").exists()
@@ -265,8 +267,8 @@ def _backbone_project(weights: str):
 
 
 @pytest.mark.parametrize(
-    "name", ["empty", "truncated", "pickle_payload", "a_list", "non_str_keys", "a_folder"]
-)
+    "name", ["empty", "truncated", "pickle_payload", "a_list", "non_str_keys"]
+)  # a folder never gets this far: analysis refuses it (test_transfer_backbones.py)
 def test_a_backbones_pretrained_weights_go_through_the_same_reader(hostile, name):
     path, _ = hostile[name]
     with pytest.raises(WeightsFileError) as caught:

@@ -212,7 +212,7 @@ def test_cli_export_refuses_weights_of_another_network(example_run, tmp_path, ca
     torch.save(torch.load(example_run / "best.pt", weights_only=True)["models"]["model"], state)
     assert main(["export", "sine_lstm", "-o", str(out), "--weights", str(state)]) == 2
     err = capsys.readouterr().err
-    assert "refused: the weights do not fit the network" in err and "which the weights lack" in err
+    assert "the weights do not fit the model of network 'model': missing" in err
     assert not out.exists()
 
 
