@@ -11,8 +11,11 @@ Exit codes: 0 success, 1 the project has errors or training failed,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import signal
 import sys
+import threading
 
 # command name -> module under runtime.commands
 COMMANDS = {
@@ -45,6 +48,28 @@ def _module(name: str):
     return importlib.import_module(f"runtime.commands.{'import_' if name == 'import' else name}")
 
 
+class Terminated(SystemExit):
+    """SIGTERM arrived: unwind (removing half-written temporaries) and exit with 128 + 15."""
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated(128 + signum)
+
+
+@contextlib.contextmanager
+def terminate_cleanly():
+    """SIGTERM becomes an exception, so every `atomic_path` on the way out removes its temporary
+    and the file it was replacing stays as it was (training installs its own handler: stop and save)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
@@ -54,10 +79,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     args = parser.parse_args(argv)
     try:
-        return int(_module(args.command).run(args) or 0)
+        with terminate_cleanly():
+            return int(_module(args.command).run(args) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Terminated as stop:
+        print("deepwire: terminated; files being written were left as they were", file=sys.stderr)
+        return int(stop.code)
 
 
 if __name__ == "__main__":

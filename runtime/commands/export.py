@@ -4,7 +4,8 @@ After writing, every artefact is loaded back the way a user would load it
 and run on one random batch next to the in-app model with the same weights;
 the largest difference is printed. Exit codes: 0 written and matching,
 1 the project has errors, the export failed or the outputs differ,
-2 the project (or weights file) could not be read.
+2 the project (or weights file) could not be read, or the output may not be written
+(see runtime/export_targets.py).
 """
 
 from __future__ import annotations
@@ -30,6 +31,12 @@ gan.discriminator.onnx. With --weights, the python format also writes the
 weights beside the code as <stem>.pt (<stem>.<network>.pt for several networks),
 a state_dict to load with torch.load(path, weights_only=True). The script format
 writes the training data beside the script as <stem>.npz.
+
+safety: an export never writes over the project, its data or the weights it
+reads, never writes two networks to one file, never makes folders, and
+replaces other existing files only with --force. Each file is written under a
+temporary name and renamed when complete, so an interrupted export leaves the
+previous file as it was.
 """
 
 
@@ -44,6 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="trained weights to export (a checkpoint from 'deepwire train', a state_dict "
                              ".pt file or .safetensors) instead of a fresh initialisation")
     parser.add_argument("--network", metavar="NAME", help="export only this network (e.g. generator)")
+    parser.add_argument("--force", action="store_true",
+                        help="replace files that already exist (never the project, its data or the weights "
+                             "being exported)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     opened = open_project(args.project, registry)
     if opened is None:
         return EXIT_UNREADABLE
-    project, _ = opened
+    project, project_path = opened
     errors = [d for net in project.networks for d in analyse(net, registry).diagnostics if d.is_error]
     if errors:
         print(f"deepwire: project '{project.name}' has {len(errors)} error(s); fix them first:",
@@ -66,14 +76,20 @@ def run(args: argparse.Namespace) -> int:
 
     from runtime.export import ExportError, WeightsFileError
     from runtime.export_project import export_project, verify_export
+    from runtime.export_targets import ExportTargetError
 
     try:
-        exported = export_project(project, registry, args.format, args.output, args.weights, args.network)
-    except WeightsFileError as err:
+        exported = export_project(project, registry, args.format, args.output, args.weights, args.network,
+                                  force=args.force, project_path=project_path)
+    except (WeightsFileError, ExportTargetError) as err:
         print(f"deepwire: {err}", file=sys.stderr)
         return EXIT_UNREADABLE
     except ExportError as err:
         print(f"deepwire: {err}", file=sys.stderr)
+        return EXIT_ERRORS
+    except OSError as err:  # a full or read-only disk: every file is written whole or not at all
+        print(f"deepwire: {args.output}: the export could not be written ({err.strerror or err}); files "
+              "that were there are unchanged", file=sys.stderr)
         return EXIT_ERRORS
     for artefact in exported.artefacts:
         which = f" (network '{artefact.network}')" if artefact.network else ""
