@@ -186,3 +186,46 @@ def test_a_writer_that_writes_nothing_fails_instead_of_removing_the_file(tmp_pat
     with pytest.raises(OSError, match="no file"):
         write_with(path, lambda temp: None)
     assert path.read_bytes() == b"old"
+
+
+# --- the studio's export dialog ----------------------------------------------------------------
+
+def test_the_export_dialog_asks_before_replacing_a_file(qtbot, registry, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    import studio.runs.export_dialog as export_dialog
+    from studio.runs.export_dialog import ExportDialog
+    from tests.studio_support import example_document, refuse_dialogs
+
+    refuse_dialogs(monkeypatch)
+    asked = []
+
+    def question(parent, title, text, buttons, default):
+        asked.append((title, text, default))
+        return QMessageBox.StandardButton.Yes
+    monkeypatch.setattr(QMessageBox, "question", question)
+    runs = []
+
+    def in_process(parent, args, done):  # the dialog's child, run here: the CLI's own output and code
+        import contextlib
+        import io
+
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(args)
+        runs.append(args)
+        done(code, out.getvalue(), err.getvalue())
+    monkeypatch.setattr(export_dialog, "start_cli", in_process)
+    out_file = tmp_path / "digits.py"
+    out_file.write_text("# an older export\n")
+    dialog = ExportDialog(example_document(registry, "digits_mlp"))
+    qtbot.addWidget(dialog)
+    dialog.output.setText(str(out_file))
+    dialog.export()
+    [(title, text, default)] = asked
+    assert [r[-1] for r in runs] == [str(out_file), "--force"]  # refused, asked, then replaced
+    assert title == "Replace existing files?" and str(out_file) in text
+    assert default == QMessageBox.StandardButton.Cancel  # Enter does not replace a file
+    assert dialog.report_text.startswith("Exported digits.py"), dialog.report_text
+    assert "class DigitsMlp" in out_file.read_text(encoding="utf-8")
+    dialog.reject()
