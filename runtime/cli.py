@@ -71,6 +71,9 @@ def terminate_cleanly():
 
 
 def main(argv: list[str] | None = None) -> int:
+    from runtime.lifeline import die_with_parent
+
+    die_with_parent()  # started by the studio, a sweep or torchrun: never outlive it
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     if not argv:

@@ -16,12 +16,15 @@ canvas, and the child's summary is shown. A failed import shows its message.
 from __future__ import annotations
 
 import ast
+import os
 import re
 import sys
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, Qt
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QProgressDialog, QWidget
+
+from runtime.lifeline import ENV as LIFELINE
 
 FILTER = "Models (*.py *.onnx);;PyTorch code (*.py);;ONNX files (*.onnx);;All files (*)"
 ONNX_FILTER = "ONNX files (*.onnx);;All files (*)"
@@ -169,6 +172,7 @@ class ImportController(QObject):
     def _run(self, args: list[str]) -> None:
         process = QProcess(self)
         environment = QProcessEnvironment.systemEnvironment()
+        environment.insert(LIFELINE, str(os.getpid()))  # the child dies with the studio
         environment.insert("PYTHONUNBUFFERED", "1")
         process.setProcessEnvironment(environment)
         process.finished.connect(lambda code, _status, p=process: self._finished(p, code))

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import subprocess
 import sys
 import threading
@@ -139,7 +138,9 @@ class ChildTrial:
 
 
 def child_env(gpu: int | None, threads: int | None) -> dict[str, str]:
-    env = dict(os.environ)
+    from runtime.lifeline import child_environment
+
+    env = child_environment()  # the trial dies with the sweep, however the sweep ends
     if gpu is not None:
         env["CUDA_VISIBLE_DEVICES"] = str(gpu)  # each parallel trial sees one GPU, as cuda:0
     if threads:

@@ -15,6 +15,7 @@ the runs folder beside the project; "Random" the seeded fresh weights.
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 from collections.abc import Callable
@@ -27,6 +28,7 @@ import shiboken6
 from PySide6.QtCore import QProcess, QProcessEnvironment, QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from runtime.lifeline import ENV as LIFELINE
 from studio.runs.run_info import list_runs
 from studio.training.worker import snapshot
 
@@ -148,6 +150,7 @@ class PreviewPanel(QWidget):
             args += ["--weights", self.weights.currentData()]
         process = QProcess(self)
         environment = QProcessEnvironment.systemEnvironment()
+        environment.insert(LIFELINE, str(os.getpid()))  # the child dies with the studio
         environment.insert("OMP_NUM_THREADS", "1")  # a small batch: threads would only fight the GUI
         process.setProcessEnvironment(environment)
         if base is not None:
