@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 from PySide6.QtCore import QLockFile, QObject, QSettings, QStandardPaths, QTimer, Signal
 
-from graph.atomic import write_text
+from graph.atomic import clean_temporaries, write_text
 from graph.project_io import load_project, save_project
 from studio.document import Document
 
@@ -218,6 +218,7 @@ def find_recoverable(folder: str | Path | None = None) -> list[Recoverable]:
     folder = Path(folder) if folder is not None else recovery_folder()
     if not folder.is_dir():
         return []
+    clean_temporaries(folder)  # half-written autosaves of a killed DeepWire: never a project
     found = []
     for path in folder.glob(f"*{SUFFIX}"):
         stem = path.name.removesuffix(SUFFIX)

@@ -152,3 +152,50 @@ def test_killing_the_studio_while_it_autosaves_leaves_a_recoverable_project(qapp
     # the last autosave it reported, or one that finished just before the kill and was not yet reported
     assert blocks in (counts[-1], counts[-1] + 1), (blocks, counts[-3:])
     assert document.modified
+
+
+def _dead_writers_temporary(path: Path) -> Path:
+    """The temporary a writer killed mid-save leaves (named by graph.atomic, its pid now gone)."""
+    from graph.atomic import temporary_for
+
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        temp = temporary_for(path)
+        temp.write_text('{"format": "deepw')  # cut short
+        os.write(write, str(temp).encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    temp = Path(os.read(read, 4096).decode())
+    os.close(read)
+    return temp
+
+
+def test_the_next_start_removes_what_killed_saves_left_and_never_offers_it(qtbot, registry, tmp_path,
+                                                                              monkeypatch):
+    from studio.files import find_recoverable
+    from tests.studio_support import close_window, make_window, refuse_dialogs
+
+    recovery = tmp_path / "recovery"
+    recovery.mkdir()
+    autosaved = _dead_writers_temporary(recovery / "untitled-1.dw.json")
+    assert autosaved.exists() and not autosaved.name.endswith(".dw.json")
+    assert find_recoverable(recovery) == [] and not autosaved.exists()
+
+    project = tmp_path / "mine.dw.json"
+    save_project(load_project(_example("iris_mlp"), registry), project)
+    saved = _dead_writers_temporary(project)
+    refuse_dialogs(monkeypatch)
+    window = make_window(qtbot, tmp_path, registry)
+    try:
+        assert window.files.open_path(project, ask=False)
+        assert not saved.exists() and project.is_file()
+    finally:
+        close_window(window)
+
+
+def _example(name: str) -> Path:
+    from graph.examples import resolve_project
+
+    return resolve_project(name)
