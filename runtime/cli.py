@@ -75,14 +75,14 @@ def main(argv: list[str] | None = None) -> int:
 
     die_with_parent()  # started by the studio, a sweep or torchrun: never outlive it
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
-    if not argv:
-        parser.print_help()
-        print("\nStart with:  deepwire examples   then   deepwire check digits_cnn")
-        return 0
-    args = parser.parse_args(argv)
-    try:
+    try:  # Ctrl+C or SIGTERM while the commands are still being imported is an interruption too
         with terminate_cleanly():
+            parser = build_parser()
+            if not argv:
+                parser.print_help()
+                print("\nStart with:  deepwire examples   then   deepwire check digits_cnn")
+                return 0
+            args = parser.parse_args(argv)
             return int(_module(args.command).run(args) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

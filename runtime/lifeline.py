@@ -101,7 +101,11 @@ def main(argv: list[str]) -> None:
         raise SystemExit("usage: python -m runtime.lifeline MODULE [ARGS...]")
     die_with_parent()
     sys.argv = [argv[0], *argv[1:]]
-    runpy.run_module(argv[0], run_name="__main__", alter_sys=True)
+    try:
+        runpy.run_module(argv[0], run_name="__main__", alter_sys=True)
+    except KeyboardInterrupt:  # Ctrl+C handed on before the module set up its own handling
+        print("interrupted", file=sys.stderr)
+        raise SystemExit(130) from None
 
 
 if __name__ == "__main__":

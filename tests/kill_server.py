@@ -92,6 +92,10 @@ def _child(job: dict, log_fd: int) -> None:
             code = _autosave_forever(job)
     except SystemExit as stop:
         code = stop.code if isinstance(stop.code, int) else 1
+    except KeyboardInterrupt:
+        if job["op"] == "cli":  # the command itself must have caught it: a traceback for the test to see
+            traceback.print_exc()
+        code = 130  # the save and autosave loops are library calls: Ctrl+C is how they end
     except BaseException:  # noqa: BLE001 - shown in the log, where the test looks for tracebacks
         traceback.print_exc()
     finally:
