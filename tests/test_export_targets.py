@@ -229,3 +229,20 @@ def test_the_export_dialog_asks_before_replacing_a_file(qtbot, registry, tmp_pat
     assert dialog.report_text.startswith("Exported digits.py"), dialog.report_text
     assert "class DigitsMlp" in out_file.read_text(encoding="utf-8")
     dialog.reject()
+
+
+def test_sigterm_during_an_onnx_export_keeps_the_previous_export(capsys, tmp_path, monkeypatch):
+    import signal
+
+    out_file = tmp_path / "iris.onnx"
+    out_file.write_bytes(b"the previous good export")
+
+    def killed_half_way(model, args, f, **kwargs):
+        Path(f).write_bytes(b"\x08\x07half an onnx")
+        os.kill(os.getpid(), signal.SIGTERM)  # e.g. the studio closing, or `kill PID`
+        Path(f).write_bytes(b"\x08\x07the rest")  # never reached: the handler raises first
+    monkeypatch.setattr(torch.onnx, "export", killed_half_way)
+    code, out, err = run_cli(capsys, "export", "iris_mlp", "-f", "onnx", "-o", out_file, "--force")
+    assert code == 143 and "terminated" in err and "Traceback" not in err and "wrote" not in out
+    assert out_file.read_bytes() == b"the previous good export" and leftovers(tmp_path) == []
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the CLI's handler is gone again
