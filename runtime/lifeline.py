@@ -106,6 +106,14 @@ def main(argv: list[str]) -> None:
     except KeyboardInterrupt:  # Ctrl+C handed on before the module set up its own handling
         print("interrupted", file=sys.stderr)
         raise SystemExit(130) from None
+    except Exception as err:
+        # torchrun turns SIGINT/SIGTERM into a SignalException once it has stopped its workers;
+        # that is an ordinary stop, not a crash to print a traceback for
+        sigval = getattr(err, "sigval", None)
+        if sigval is None:
+            raise
+        print(f"{argv[0]}: stopped by signal {int(sigval)}", file=sys.stderr)
+        raise SystemExit(128 + int(sigval)) from None
 
 
 if __name__ == "__main__":
