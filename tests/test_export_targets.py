@@ -200,9 +200,11 @@ def test_the_export_dialog_asks_before_replacing_a_file(qtbot, registry, tmp_pat
     refuse_dialogs(monkeypatch)
     asked = []
 
+    answers = [QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Yes]
+
     def question(parent, title, text, buttons, default):
         asked.append((title, text, default))
-        return QMessageBox.StandardButton.Yes
+        return answers[len(asked) - 1]
     monkeypatch.setattr(QMessageBox, "question", question)
     runs = []
 
@@ -221,9 +223,13 @@ def test_the_export_dialog_asks_before_replacing_a_file(qtbot, registry, tmp_pat
     dialog = ExportDialog(example_document(registry, "digits_mlp"))
     qtbot.addWidget(dialog)
     dialog.output.setText(str(out_file))
-    dialog.export()
-    [(title, text, default)] = asked
-    assert [r[-1] for r in runs] == [str(out_file), "--force"]  # refused, asked, then replaced
+    dialog.export()  # first: Cancel keeps the file
+    assert dialog.report_text == "Export cancelled: the existing files were kept"
+    assert out_file.read_text() == "# an older export\n" and len(runs) == 1
+    dialog.export()  # then: Yes replaces it
+    assert asked[0] == asked[1]
+    (title, text, default) = asked[0]
+    assert [r[-1] for r in runs] == [str(out_file), str(out_file), "--force"]  # refused, asked, replaced
     assert title == "Replace existing files?" and str(out_file) in text
     assert default == QMessageBox.StandardButton.Cancel  # Enter does not replace a file
     assert dialog.report_text.startswith("Exported digits.py"), dialog.report_text

@@ -190,8 +190,13 @@ class ExportDialog(QDialog):
     def _exported(self, code: int, out: str, err: str) -> None:
         self.process = None
         self.export_button.setEnabled(True)
-        if code == 2 and REPLACE_HINT in err and self._confirm_replace(err):
-            self.export(replace=True)
+        if code == 2 and REPLACE_HINT in err:
+            if self._confirm_replace(err):
+                self.export(replace=True)
+            else:
+                self.report_text = "Export cancelled: the existing files were kept"
+                self.report.setStyleSheet("")
+                self.report.setText(self.report_text)
             return
         written = [line.removeprefix("wrote ").split(" (network")[0] for line in out.splitlines()
                    if line.startswith("wrote ")]
