@@ -12,6 +12,9 @@ stderr in `log`; the server sends `signal` once `delay` seconds have passed
 catchable signal for `grace` seconds is SIGKILLed and reported as hung.
 The answer: {"pid", "killed", "hung", "status", "code", "elapsed"}.
 
+With KILL_SERVER_PRELOAD=1 it also imports the ONNX exporter and optuna
+up front (worth it for hundreds of trials, not for a handful).
+
 The server itself only imports (never runs a torch operation or starts a
 thread), so a forked child starts from a clean state, in milliseconds
 instead of the seconds a fresh Python with torch takes.
@@ -37,7 +40,8 @@ import runtime.export_project  # noqa: E402, F401
 import runtime.export_script  # noqa: E402, F401
 import runtime.train.trainer  # noqa: E402, F401
 
-for optional in ("onnx", "onnxscript", "onnxruntime", "torch.onnx._internal.exporter._core", "optuna"):
+PRELOAD = ("onnx", "onnxscript", "onnxruntime", "torch.onnx._internal.exporter._core", "optuna")
+for optional in PRELOAD if os.environ.get("KILL_SERVER_PRELOAD") else ():
     try:
         __import__(optional)
     except Exception:  # noqa: BLE001 - a missing optional package only makes children slower
