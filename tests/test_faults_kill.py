@@ -282,6 +282,8 @@ def run_trials(server, prepared, folder: Path, plan: list[tuple[str, str]], seed
             problems.append(f"ended with exit code {answer['code']} before the signal: {log[-600:]}")
         if problems:
             failures.append(f"{trial.name} (delay {job['delay']:.2f} s): " + "; ".join(problems))
+            with capsys.disabled():  # at once, so a long run that is cut short still tells
+                print(f"\nkill trial failed: {failures[-1][:2000]}", flush=True)
         else:
             shutil.rmtree(trial, ignore_errors=True)
     with capsys.disabled():
