@@ -79,6 +79,7 @@ def _autosave_forever(job: dict) -> int:
 def _child(job: dict, log_fd: int) -> None:
     code = 99
     try:
+        signal.pthread_sigmask(signal.SIG_SETMASK, set())  # a signal sent already is raised here, inside try
         os.setsid()
         os.chdir(job["cwd"])
         os.environ.update(job.get("env") or {})
@@ -122,9 +123,13 @@ def _wait(pid: int, until: float) -> int | None:
 def run(job: dict) -> dict:
     log_fd = os.open(job["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     start = time.monotonic()
+    # blocked across fork(): a signal that arrives while the child is still inside fork() would hit
+    # the server's copy, not the trial; the child unblocks it first thing
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     pid = os.fork()
     if pid == 0:
         _child(job, log_fd)
+    signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
     os.close(log_fd)
     limit = start + float(job.get("timeout", 600))
     wait_for = job.get("wait_for")

@@ -267,7 +267,8 @@ def run_trials(server, prepared, folder: Path, plan: list[tuple[str, str]], seed
         tmp.mkdir()
         marker = f"{os.getpid()}-{i}"
         job.update(signal=int(SIGNALS[signame]), grace=90, log=str(trial / "child.log"),
-                   env={"TMPDIR": str(tmp), MARKER: marker, "OMP_NUM_THREADS": "1"})
+                   env={"TMPDIR": str(tmp), MARKER: marker, "OMP_NUM_THREADS": "1",
+                        "DEEPWIRE_DIE_WITH_PARENT": str(server.process.pid)})  # never outlive the server
         answer = server.run(job)
         counts[("signal", signame)] += 1
         counts[("surface", surface)] += 1
