@@ -22,9 +22,9 @@ import math
 import os
 import stat
 import time
-import uuid
 from typing import Any
 
+from graph.atomic import atomic_open, clean_temporaries
 from graph.model import Network, Project, new_project_id
 from graph.project_migrate import CURRENT_VERSION, MigrationError
 from graph.project_read import (
@@ -153,23 +153,8 @@ def save_project(project: Project, path: str | os.PathLike) -> None:
                          "holds an invalid character; retype it") from None
     target = os.path.realpath(os.fspath(path))  # save through a symlink, not over it
     folder = os.path.dirname(target)
-    temp = os.path.join(folder, f".{os.path.basename(target)}.{uuid.uuid4().hex[:12]}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if os.path.exists(target):  # keep the old file's permissions
-            os.chmod(temp, stat.S_IMODE(os.stat(target).st_mode))
-        os.replace(temp, target)
-    except BaseException:
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
-        raise
-    _sync_folder(folder)
+    with atomic_open(target, "wb") as handle:
+        handle.write(payload)
     _remove_stale_temporaries(folder, os.path.basename(target))
 
 
@@ -178,30 +163,14 @@ STALE_TEMP_SECONDS = 600  # a save takes well under a second; an older temporary
 
 def _remove_stale_temporaries(folder: str, name: str) -> None:
     """Delete temporary files that saves of this file left when their process was killed."""
-    now = time.time()
+    clean_temporaries(folder)
+    now = time.time()  # temporaries named the way saves before graph.atomic named them
     for leftover in glob.glob(os.path.join(glob.escape(folder), f".{glob.escape(name)}.*.tmp")):
         try:
             if now - os.stat(leftover).st_mtime > STALE_TEMP_SECONDS:
                 os.unlink(leftover)
         except OSError:
             pass  # gone already, or not ours to delete: never a reason to fail a save
-
-
-def _sync_folder(folder: str) -> None:
-    """Make the rename itself durable (POSIX); where folders cannot be opened, skip it."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-# ---------------------------------------------------------------- reading text
 
 
 def load_project(path: str | os.PathLike, registry: Registry) -> Project:

@@ -11,9 +11,12 @@ Exit codes: 0 success, 1 the project has errors or training failed,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
+import signal
 import sys
+import threading
 
 # command name -> module under runtime.commands
 COMMANDS = {
@@ -63,16 +66,42 @@ def _module(name: str):
     return importlib.import_module(f"runtime.commands.{'import_' if name == 'import' else name}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
-    if not argv:
-        parser.print_help()
-        print("\nStart with:  deepwire examples   then   deepwire check digits_cnn")
-        return 0
-    args = parse(parser, argv)
+class Terminated(SystemExit):
+    """SIGTERM arrived: unwind (removing half-written temporaries) and exit with 128 + 15."""
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated(128 + signum)
+
+
+@contextlib.contextmanager
+def terminate_cleanly():
+    """SIGTERM becomes an exception, so every `atomic_path` on the way out removes its temporary
+    and the file it was replacing stays as it was (training installs its own handler: stop and save)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
-        return int(_module(args.command).run(args) or 0)
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from runtime.lifeline import die_with_parent
+
+    die_with_parent()  # started by the studio, a sweep or torchrun: never outlive it
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:  # Ctrl+C or SIGTERM while the commands are still being imported is an interruption too
+        with terminate_cleanly():
+            parser = build_parser()
+            if not argv:
+                parser.print_help()
+                print("\nStart with:  deepwire examples   then   deepwire check digits_cnn")
+                return 0
+            args = parse(parser, argv)
+            return int(_module(args.command).run(args) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -80,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush stays quiet
         return 0
+    except Terminated as stop:
+        print("deepwire: terminated; files being written were left as they were", file=sys.stderr)
+        return int(stop.code)
 
 
 if __name__ == "__main__":

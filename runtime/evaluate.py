@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from graph.atomic import write_text
 from graph.blocks import default_registry
 from graph.project_io import load_project
 from runtime.build import build_models
@@ -133,7 +134,7 @@ def evaluate_run(run_dir: Path, split: str = "val") -> dict[str, Any]:
         raise
     shutil.rmtree(opened.path / PICTURES, ignore_errors=True)
     pictures.rename(opened.path / PICTURES)
-    (opened.path / EVALUATION).write_text(text + "\n", encoding="utf-8")
+    write_text(opened.path / EVALUATION, text + "\n")
     return result
 
 

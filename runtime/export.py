@@ -27,6 +27,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from graph.atomic import atomic_path, write_text, write_with
 from graph.compiler import CompiledNetwork, compile_project
 from graph.model import Project
 from graph.pycode import to_identifier
@@ -137,8 +138,7 @@ def export_python(project: Project, registry: Registry, out_path: str | Path,
     if preprocessing is not None and preprocessing.network in compiled.networks:
         source = with_preprocessing(source, preprocessing, compiled.network(preprocessing.network))
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.write_text(source, encoding="utf-8")
-    return out_path
+    return write_text(out_path, source)
 
 
 def export_torch_program(model: nn.Module, info: CompiledNetwork, out_path: str | Path,
@@ -157,7 +157,7 @@ def export_torch_program(model: nn.Module, info: CompiledNetwork, out_path: str 
         raise ExportError(f"network '{info.network}': torch.export failed: {err}") from err
     out_path.parent.mkdir(parents=True, exist_ok=True)
     extra = {"deepwire.json": json.dumps(dict(metadata))} if metadata else None
-    torch.export.save(program, str(out_path), extra_files=extra)
+    write_with(out_path, lambda temp: torch.export.save(program, str(temp), extra_files=extra))
     return out_path
 
 
@@ -171,20 +171,20 @@ def export_onnx(model: nn.Module, info: CompiledNetwork, out_path: str | Path,
     model.eval()
     out_path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with quiet_exporters():
+        with quiet_exporters(), atomic_path(out_path) as temp:  # a kill mid-export keeps the old file
             torch.onnx.export(
-                model, example, str(out_path), dynamo=True, external_data=False, verbose=False,
+                model, example, str(temp), dynamo=True, external_data=False, verbose=False,
                 input_names=list(info.input_names), output_names=output_names(info),
                 dynamic_shapes=_batch_dynamic_shapes(info),
             )
+            if metadata:  # into the temporary too: the file appears whole, metadata included
+                import onnx
+
+                proto = onnx.load(str(temp))
+                onnx.helper.set_model_props(proto, dict(metadata))
+                onnx.save(proto, str(temp))
     except Exception as err:  # the exporter raises many kinds; the user needs the network named
         raise ExportError(f"network '{info.network}': ONNX export failed: {err}") from err
-    if metadata:
-        import onnx
-
-        proto = onnx.load(str(out_path))
-        onnx.helper.set_model_props(proto, dict(metadata))
-        onnx.save(proto, str(out_path))
     return out_path
 
 
@@ -195,9 +195,9 @@ def export_weights(model: nn.Module, out_path: str | Path) -> Path:
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     if out_path.suffix == ".safetensors":
         save_file = _safetensors("save_file")
-        save_file(state, str(out_path))
+        write_with(out_path, lambda temp: save_file(state, str(temp)))
     else:
-        torch.save(state, out_path)
+        write_with(out_path, lambda temp: torch.save(state, temp))
     return out_path
 
 

@@ -38,7 +38,6 @@ from runtime.export import (
     export_torch_program,
     export_weights,
     load_weights,
-    network_path,
     quiet_exporters,
     read_state,
     sample_inputs,
@@ -146,8 +145,17 @@ def prepare_models(project: Project, registry: Registry, weights: str | Path | N
 
 
 def export_project(project: Project, registry: Registry, fmt: str, out: str | Path,
-                   weights: str | Path | None = None, network: str | None = None) -> Exported:
-    """Write the project in format `fmt` to `out` (per-network files for onnx and torch-export)."""
+                   weights: str | Path | None = None, network: str | None = None, force: bool = False,
+                   project_path: str | Path | None = None) -> Exported:
+    """Write the project in format `fmt` to `out` (per-network files for onnx and torch-export).
+
+    Before anything is written the targets are checked (runtime.export_targets): never over a
+    file the export reads (`project_path`, the weights, the data), never two networks into one
+    file, never into a missing folder, and over another existing file only with `force`.
+    Each file is written to a temporary name and renamed when complete.
+    """
+    from runtime.export_targets import check, inputs_of, plan
+
     if fmt not in FORMATS:
         raise ExportError(f"unknown export format '{fmt}'; choose one of {', '.join(FORMATS)}")
     out = Path(out)
@@ -159,39 +167,35 @@ def export_project(project: Project, registry: Registry, fmt: str, out: str | Pa
         names = [network]
     if weights is not None:
         weights = run_weights(project, registry, weights)
+    targets = plan(fmt, out, names, weights is not None)
+    check(targets, inputs_of(project, project_path, weights), force)
     state = read_state(weights) if weights is not None else None
     models, compiled = prepare_models(project, registry, weights, names, state)
     prep, notes = recorded_preprocessing(state, weights, fmt)
-    several = len(names) > 1
     artefacts: list[Artefact] = []
-    if fmt == "python":
-        artefacts.append(Artefact(export_python(project, registry, out, prep), "python"))
-    elif fmt == "script":
-        from runtime.export_script import write_training_script
+    for target in targets:
+        if target.kind == "python":
+            export_python(project, registry, target.path, prep)
+        elif target.kind == "script":
+            from runtime.export_script import write_training_script
 
-        write_training_script(project, registry, out)
-        artefacts.append(Artefact(out, "script"))
-        data_file = out.with_suffix(".npz")  # the script's data, already split and normalised
-        if data_file.is_file():
-            artefacts.append(Artefact(data_file, "data"))
-    else:
-        for name in names:
-            info = compiled.network(name)
-            example = sample_inputs(info, vocab_sizes=vocab_sizes(project, name))
-            path = network_path(out, name, several)
+            data_file = next(t.path for t in targets if t.kind == "data")
+            write_training_script(project, registry, target.path, data_file)
+        elif target.kind == "data":
+            continue  # written with the script, listed after it
+        elif target.kind == "weights":
+            export_weights(models[target.network], target.path)
+        else:
+            info = compiled.network(target.network)
+            example = sample_inputs(info, vocab_sizes=vocab_sizes(project, target.network))
             writer = export_onnx if fmt == "onnx" else export_torch_program
             # every network's file gets the record (it names the network that reads the data): a GAN's
             # generator needs the scaling as much as its discriminator, to turn samples into pixels
             metadata = prep.metadata() if prep is not None else None
-            artefacts.append(Artefact(writer(models[name], info, path, example, metadata), fmt, name))
-    if weights is not None and fmt == "python":
-        # code alone carries no weights: put the trained ones beside it (not for the script, which
-        # trains from scratch and saves its own weights as <stem>.pt)
-        for name in names:
-            path = network_path(out.with_suffix(".pt"), name, several)
-            if path == out:  # -o model.pt: never write the weights over the code
-                path = network_path(out.with_suffix(".weights.pt"), name, several)
-            artefacts.append(Artefact(export_weights(models[name], path), "weights", name))
+            writer(models[target.network], info, target.path, example, metadata)
+        artefacts.append(Artefact(target.path, target.kind, target.network))
+        if target.kind == "script":  # the script's data, already split and normalised
+            artefacts += [Artefact(t.path, "data") for t in targets if t.kind == "data"]
     return Exported(fmt, artefacts, models, compiled, names, project, registry, prep, notes)
 
 

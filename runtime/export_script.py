@@ -18,6 +18,7 @@ import ast
 import re
 from pathlib import Path
 
+from graph.atomic import write_text
 from graph.compiler import CompiledNetwork, CompiledProject, compile_project
 from graph.model import Project
 from graph.pycode import reads_name
@@ -48,8 +49,7 @@ def write_training_script(project: Project, registry: Registry, out_path: str | 
     data_name = data_file.name if beside else str(data_file.resolve())
     source = render_training_script(project, compiled, data_name, out.with_suffix(".pt").name, out.name)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(source, encoding="utf-8")
-    return out
+    return write_text(out, source)
 
 
 def render_training_script(project: Project, compiled: CompiledProject, data_file: str,

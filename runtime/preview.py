@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from graph.atomic import atomic_open
 from graph.compiler import compile_network
 from graph.model import Block, Edge, Network, Project
 from graph.spec import Registry
@@ -229,7 +230,6 @@ def save_preview(preview: Preview, out: str | Path) -> Path:
     }
     if preview.attention is not None:
         arrays["attention"] = preview.attention
-    tmp = out.with_name(out.name + ".tmp.npz")
-    np.savez(tmp, **arrays)
-    tmp.replace(out)  # the studio reads the file once the child ends: never a half-written one
+    with atomic_open(out, "wb") as stream:  # the studio reads it once the child ends: never half-written
+        np.savez(stream, **arrays)
     return out

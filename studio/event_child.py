@@ -11,10 +11,13 @@ never imports torch to read them. A subclass says what an event means to it
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from collections import deque
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
+
+from runtime.lifeline import ENV as LIFELINE
 
 
 class EventChild(QObject):
@@ -50,6 +53,7 @@ class EventChild(QObject):
     def _new_process(self, env: dict[str, str] | None = None) -> QProcess:
         process = QProcess(self)
         environment = QProcessEnvironment.systemEnvironment()
+        environment.insert(LIFELINE, str(os.getpid()))  # the child dies with the studio
         environment.insert("PYTHONUNBUFFERED", "1")  # events must arrive as they happen
         for key, value in (env or {}).items():
             environment.insert(key, value)

@@ -16,7 +16,6 @@ and `recover()` reopens one as an unsaved project.
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 import uuid
@@ -25,6 +24,7 @@ from typing import NamedTuple
 
 from PySide6.QtCore import QLockFile, QObject, QSettings, QStandardPaths, QTimer, Signal
 
+from graph.atomic import clean_temporaries, write_text
 from graph.project_io import load_project, save_project
 from studio.document import Document
 
@@ -218,6 +218,7 @@ def find_recoverable(folder: str | Path | None = None) -> list[Recoverable]:
     folder = Path(folder) if folder is not None else recovery_folder()
     if not folder.is_dir():
         return []
+    clean_temporaries(folder)  # half-written autosaves of a killed DeepWire: never a project
     found = []
     for path in folder.glob(f"*{SUFFIX}"):
         stem = path.name.removesuffix(SUFFIX)
@@ -272,9 +273,7 @@ def _remove_entry(folder: Path, stem: str) -> None:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    temp.write_text(json.dumps(data), encoding="utf-8")
-    os.replace(temp, path)
+    write_text(path, json.dumps(data))
 
 
 def _read_json(path: Path) -> dict:

@@ -4,6 +4,9 @@ The questions are asked here (which file, which class, the input shape, the
 output head, where to save the project); the import itself runs in a child
 process (`python -m runtime.cli import ...`), because importing a .py file
 runs the user's code, which must not be able to crash or hang the studio.
+Running it is still running someone's code with the user's rights, so before
+any question about a .py file the user is told so, with the file's path, and
+offered the safe route: an ONNX file, which is read, never run.
 The classes offered are found by reading the file (ast), not by running it.
 When the child finishes, the new project opens the way File > Open opens
 one; problems (operations that became Unsupported blocks) are then on the
@@ -13,6 +16,7 @@ canvas, and the child's summary is shown. A failed import shows its message.
 from __future__ import annotations
 
 import ast
+import os
 import re
 import sys
 from pathlib import Path
@@ -20,7 +24,12 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, Qt
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QProgressDialog, QWidget
 
+from runtime.lifeline import ENV as LIFELINE
+
 FILTER = "Models (*.py *.onnx);;PyTorch code (*.py);;ONNX files (*.onnx);;All files (*)"
+ONNX_FILTER = "ONNX files (*.onnx);;All files (*)"
+RUN_CODE = "Run the code and import"
+USE_ONNX = "Import an ONNX file instead…"
 HEADS = ("from the code (make_loss), else a plain output", "classification", "regression", "binary", "output")
 _SHAPES_COMMENT = re.compile(r"#\s*\w+: \(B((?:, \d+)+)\)")
 
@@ -60,6 +69,31 @@ def problems_text(summary: str) -> str:
             f"{shown}{more}")
 
 
+def code_warning(parent: QWidget | None, path: Path) -> QMessageBox:
+    """The box shown before a .py file is imported: its code will run; ONNX is the safe route."""
+    box = QMessageBox(QMessageBox.Icon.Warning, "Importing runs this file's code",
+                      f"Importing {path.name} runs the Python code in it on this computer, with your "
+                      "permissions (in a separate process, so the studio itself stays safe).", parent=parent)
+    box.setInformativeText(
+        f"{path}\n\nOnly import code you trust. The safe route: export the model to ONNX where it was "
+        "written (torch.onnx.export(model, example_input, 'model.onnx')) and import the .onnx file; "
+        "DeepWire reads an ONNX file and never runs anything from it.")
+    box.addButton(RUN_CODE, QMessageBox.ButtonRole.AcceptRole)
+    box.addButton(USE_ONNX, QMessageBox.ButtonRole.ActionRole)
+    box.setDefaultButton(box.addButton(QMessageBox.StandardButton.Cancel))
+    return box
+
+
+def confirm_running_code(parent: QWidget | None, path: Path) -> str:
+    """"run", "onnx" (the user wants to import an ONNX file instead) or "cancel"."""
+    box = code_warning(parent, path)
+    box.exec()
+    clicked = box.clickedButton()
+    text = clicked.text() if clicked is not None else ""
+    box.deleteLater()
+    return {RUN_CODE: "run", USE_ONNX: "onnx"}.get(text, "cancel")
+
+
 class ImportController(QObject):
     """Asks, runs the import child, and opens the result in the window's document."""
 
@@ -80,6 +114,16 @@ class ImportController(QObject):
         if not path_text:
             return False
         path = Path(path_text)
+        if path.suffix.lower() == ".py":
+            answer = confirm_running_code(self.window, path)
+            if answer == "onnx":
+                path_text, _filter = QFileDialog.getOpenFileName(self.window, "Import an ONNX file", start,
+                                                                 ONNX_FILTER)
+                if not path_text:
+                    return False
+                path = Path(path_text)
+            elif answer != "run":
+                return False
         args = [str(path)]
         if path.suffix.lower() == ".py":
             chosen = self._ask_python(path)
@@ -128,6 +172,7 @@ class ImportController(QObject):
     def _run(self, args: list[str]) -> None:
         process = QProcess(self)
         environment = QProcessEnvironment.systemEnvironment()
+        environment.insert(LIFELINE, str(os.getpid()))  # the child dies with the studio
         environment.insert("PYTHONUNBUFFERED", "1")
         process.setProcessEnvironment(environment)
         process.finished.connect(lambda code, _status, p=process: self._finished(p, code))

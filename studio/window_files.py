@@ -13,6 +13,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
 
+from graph.atomic import clean_temporaries
 from graph.project_io import ProjectFileError
 from studio.document import Document
 from studio.files import (
@@ -91,6 +92,7 @@ class FileController(QObject):
             return False
         if not as_copy:
             self.recent.add(path)
+            clean_temporaries(Path(path).resolve().parent)  # what saves killed here before left behind
         return True
 
     # --- save ---

@@ -24,6 +24,7 @@ import pytest
 from PySide6.QtWidgets import QMessageBox
 
 import graph.project_io as project_io
+from graph.atomic import is_temporary
 from graph.project_io import dumps_project, save_project
 from runtime.train.checkpoint import load_checkpoint
 from runtime.train.errors import SetupError, TrainingError
@@ -69,7 +70,7 @@ def test_studio_save_on_a_full_or_read_only_disk_keeps_everything(qtbot, tmp_pat
         assert str(path) in text and words in text and "still open and unchanged" in text
         assert doc.modified and dumps_project(doc.project) == edited
         assert path.read_bytes() == old
-        assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+        assert [p.name for p in tmp_path.iterdir() if is_temporary(p)] == []
         assert doc.save(path) == path and path.read_text(encoding="utf-8") == edited  # and saving works again
     finally:
         close_window(window)
@@ -105,7 +106,7 @@ def test_cli_layer_save_on_a_full_disk_raises_os_error_and_keeps_the_file(tmp_pa
     with pytest.raises(OSError, match="No space left on device"):
         save_project(project, path)
     assert path.read_bytes() == old and project.name == "changed"
-    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.dw.json"]  # no temporary left
 
 
 @pytest.mark.parametrize("where", ["under a file", "under /proc", "read-only"])
@@ -152,6 +153,8 @@ def test_a_checkpoint_on_a_full_disk_ends_the_run_clearly_and_keeps_the_last_one
     assert "cannot write the checkpoint" in message and "No space left on device" in message
     assert "free some disk space" in failed.value.suggestion
     monkeypatch.undo()
-    kept = load_checkpoint(run / Path(saves[0]).name.removesuffix(".tmp"))  # the one written before
+    assert [is_temporary(f) for f in saves] == [True, True]  # written to temporaries, then renamed
+    first = Path(saves[0]).name[1:].split(".dwtmp-")[0]  # .best.pt.dwtmp-<pid>-<hex>.pt -> best.pt
+    kept = load_checkpoint(run / first)  # the one written before
     assert kept["epoch"] >= 1
-    assert not list(run.glob("*.tmp"))
+    assert not [p for p in run.iterdir() if is_temporary(p)]

@@ -6,8 +6,8 @@ Half the trials make `dumps_project` instant in the child, so nearly every
 kill lands in the file-system part of the save (write, fsync, chmod, rename)
 rather than in building the text. After every kill the file must load and be
 byte-for-byte one of the two versions; stray temporary files of killed saves
-must not stop the next save, and a later save removes them once they are
-stale (older than project_io.STALE_TEMP_SECONDS). Default: 20 kills; slow: 100 (x DEEPWIRE_STRESS).
+must not stop the next save, which removes them (their writer is gone).
+Default: 20 kills; slow: 100 (x DEEPWIRE_STRESS).
 
 Autosave: a studio process (Document + Autosave) edits and autosaves in a
 loop and is SIGKILLed at a random moment; the recovery file it leaves must
@@ -29,6 +29,7 @@ from pathlib import Path
 import pytest
 
 import graph.project_io as project_io
+from graph.atomic import is_temporary
 from graph.model import Block, Edge, Network, Project
 from graph.project_io import dumps_project, load_project, save_project
 from tests.conftest import stressed
@@ -77,17 +78,12 @@ def kill_during_saves(registry, folder: Path, kills: int, seed: int) -> dict:
         text = path.read_text(encoding="utf-8")
         assert text in texts, f"kill {trial}: the project file is neither version ({len(text)} chars)"
         seen[texts.index(text)] += 1
-    strays = sorted(folder.glob(".big.dw.json.*.tmp"))
+    strays = sorted(p for p in folder.iterdir() if p.name != path.name)
+    assert all(is_temporary(p) for p in strays), strays  # only temporaries, named so nothing takes one
     assert load_project(path, registry) in versions
-    save_project(versions[1], path)  # temporary files left by killed saves do not get in the way
-    assert path.read_text(encoding="utf-8") == texts[1]
-    # ... and once old enough not to belong to a save in progress, the next save clears them away
-    old = time.time() - project_io.STALE_TEMP_SECONDS - 1
-    for stray in strays:
-        if stray.exists():
-            os.utime(stray, (old, old))
-    save_project(versions[0], path)
-    assert sorted(folder.glob(".big.dw.json.*.tmp")) == [] and path.read_text(encoding="utf-8") == texts[0]
+    # the next save is not stopped by them, and clears them away: their writers are dead
+    save_project(versions[1], path)
+    assert sorted(folder.iterdir()) == [path] and path.read_text(encoding="utf-8") == texts[1]
     return {"kills": kills, "old": seen[0], "new": seen[1], "strays": len(strays)}
 
 
@@ -156,3 +152,50 @@ def test_killing_the_studio_while_it_autosaves_leaves_a_recoverable_project(qapp
     # the last autosave it reported, or one that finished just before the kill and was not yet reported
     assert blocks in (counts[-1], counts[-1] + 1), (blocks, counts[-3:])
     assert document.modified
+
+
+def _dead_writers_temporary(path: Path) -> Path:
+    """The temporary a writer killed mid-save leaves (named by graph.atomic, its pid now gone)."""
+    from graph.atomic import temporary_for
+
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        temp = temporary_for(path)
+        temp.write_text('{"format": "deepw')  # cut short
+        os.write(write, str(temp).encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    temp = Path(os.read(read, 4096).decode())
+    os.close(read)
+    return temp
+
+
+def test_the_next_start_removes_what_killed_saves_left_and_never_offers_it(qtbot, registry, tmp_path,
+                                                                              monkeypatch):
+    from studio.files import find_recoverable
+    from tests.studio_support import close_window, make_window, refuse_dialogs
+
+    recovery = tmp_path / "recovery"
+    recovery.mkdir()
+    autosaved = _dead_writers_temporary(recovery / "untitled-1.dw.json")
+    assert autosaved.exists() and not autosaved.name.endswith(".dw.json")
+    assert find_recoverable(recovery) == [] and not autosaved.exists()
+
+    project = tmp_path / "mine.dw.json"
+    save_project(load_project(_example("iris_mlp"), registry), project)
+    saved = _dead_writers_temporary(project)
+    refuse_dialogs(monkeypatch)
+    window = make_window(qtbot, tmp_path, registry)
+    try:
+        assert window.files.open_path(project, ask=False)
+        assert not saved.exists() and project.is_file()
+    finally:
+        close_window(window)
+
+
+def _example(name: str) -> Path:
+    from graph.examples import resolve_project
+
+    return resolve_project(name)

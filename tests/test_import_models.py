@@ -263,3 +263,18 @@ def test_torchvision_models_are_named_with_a_clear_message_when_torchvision_is_m
     monkeypatch.setitem(sys.modules, "torchvision.models", None)
     with pytest.raises(ModelImportError, match=r"install torchvision \(pip install torchvision\)"):
         find_models("torchvision:resnet18")
+
+
+def test_a_py_file_in_a_folder_with_a_colon_can_be_imported(tmp_path):
+    from runtime.importing.source import find_models, split_spec
+
+    folder = tmp_path / "runs:old"
+    folder.mkdir()
+    model_file = folder / "models.py"
+    model_file.write_text(Path(import_models.__file__).read_text(encoding="utf-8"), encoding="utf-8")
+    assert split_spec(f"{model_file}:FunctionalMlp") == (str(model_file), "FunctionalMlp")
+    assert split_spec(str(model_file)) == (str(model_file), "")
+    assert split_spec("torchvision:resnet18") == ("torchvision", "resnet18")
+    assert split_spec("pkg.mod:Net") == ("pkg.mod", "Net")
+    [candidate] = find_models(f"{model_file}:FunctionalMlp")
+    assert candidate.cls.__name__ == "FunctionalMlp"

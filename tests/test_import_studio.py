@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 
-from studio.import_dialog import known_shape, module_classes
+import studio.import_dialog as import_dialog
+from studio.import_dialog import USE_ONNX, code_warning, known_shape, module_classes
 from tests import import_models
 from tests.studio_support import close_window, make_window, refuse_dialogs
 
@@ -35,6 +37,11 @@ def _answer(monkeypatch, model: Path, out: Path, items: list[str], shape: str) -
 
     monkeypatch.setattr(QInputDialog, "getItem", get_item)
     monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: (shape, True))
+
+    def warned(parent, path):  # the "this runs its code" warning comes first, naming the file
+        asked.append(f"runs the code of {path}")
+        return "run"
+    monkeypatch.setattr(import_dialog, "confirm_running_code", warned)
     return asked
 
 
@@ -59,7 +66,8 @@ def test_importing_a_resnet_opens_it_as_a_project_that_reads_left_to_right(qtbot
     try:
         assert window.importer.start()
         qtbot.waitUntil(lambda: window.document.path == out, timeout=CHILD_TIMEOUT_MS)
-        assert asked[0].startswith("Model class in import_models.py") and asked[1] == "Output head:"
+        assert asked[0] == f"runs the code of {MODELS_FILE}"
+        assert asked[1].startswith("Model class in import_models.py") and asked[2] == "Output head:"
         net = window.document.network()
         types = Counter(b.type for b in net.blocks.values())
         assert types["Conv2d"] == 10 and types["Add"] == 4 and "Unsupported" not in types
@@ -115,3 +123,46 @@ def test_the_palette_and_quick_add_never_offer_the_import_placeholder(qtbot):
     assert "Unsupported" not in shown and "Conv2d" in shown
     assert len(shown) == len(list(registry)) - 1
     assert "Unsupported" not in [spec.type_id for spec in matching_specs(registry, "unsupported")]
+
+
+def _click_in_message_boxes(monkeypatch, button_text: str) -> list[QMessageBox]:
+    """Answer every QMessageBox.exec() by clicking the button with this text; returns the boxes."""
+    seen: list[QMessageBox] = []
+
+    def exec_(box):
+        seen.append(box)
+        next(b for b in box.buttons() if b.text().replace("&", "") == button_text).click()
+        return 0
+    monkeypatch.setattr(QMessageBox, "exec", exec_)
+    return seen
+
+
+def test_importing_a_py_file_says_first_that_it_runs_the_code(qtbot, tmp_path, registry, monkeypatch):
+    box = code_warning(None, MODELS_FILE)
+    qtbot.addWidget(box)
+    text = box.text() + "\n" + box.informativeText()
+    assert "runs the Python code in it" in text and str(MODELS_FILE) in text and "ONNX" in text
+    buttons = {b.text().replace("&", "") for b in box.buttons()}
+    assert buttons >= {"Run the code and import", USE_ONNX, "Cancel"}
+    assert box.defaultButton().text().replace("&", "") == "Cancel"  # Enter runs nothing
+
+    refuse_dialogs(monkeypatch)
+    window = make_window(qtbot, tmp_path, registry)
+    try:
+        opened: list[str] = []
+
+        def get_open(parent, title, start, file_filter):
+            opened.append(file_filter)
+            return (str(MODELS_FILE), "") if len(opened) == 1 else ("", "")
+        monkeypatch.setattr(QFileDialog, "getOpenFileName", get_open)
+        monkeypatch.setattr(QInputDialog, "getItem", lambda *a, **k: pytest.fail("asked before warning"))
+        boxes = _click_in_message_boxes(monkeypatch, "Cancel")
+        assert not window.importer.start() and window.importer.process is None
+        assert len(boxes) == 1 and str(MODELS_FILE) in boxes[0].informativeText()
+
+        boxes = _click_in_message_boxes(monkeypatch, USE_ONNX)  # the safe route: pick an ONNX file
+        opened.clear()
+        assert not window.importer.start() and window.importer.process is None  # then cancelled the pick
+        assert len(opened) == 2 and opened[1].startswith("ONNX files (*.onnx)")
+    finally:
+        close_window(window)

@@ -58,20 +58,22 @@ def _weights(path: Path) -> dict[str, torch.Tensor]:
     return torch.load(path, weights_only=True)["models"]["model"]
 
 
-def _torchrun(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=120, env=ENV,
-                          cwd=cwd)
+def _torchrun(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=120,
+                          env=dict(ENV, **env), cwd=cwd)
 
 
 def test_deepwire_train_on_two_processes_reaches_the_single_process_weights(tmp_path, reference):
     ref_dir, ref_summary, _ = reference
     project_file = tmp_path / "iris.dw.json"
     save_project(iris_project(), project_file)
-    work = tmp_path / "work"
+    work, scratch = tmp_path / "work", tmp_path / "tmp"
     work.mkdir()
+    scratch.mkdir()
     done = _torchrun("-m", "runtime.cli", "train", str(project_file), "--nproc", "2", "--batch-size", "12",
-                     "--out", str(work / "run"), "--quiet", cwd=work)
+                     "--out", str(work / "run"), "--quiet", cwd=work, TMPDIR=str(scratch))
     assert done.returncode == 0, done.stderr[-3000:]
+    assert list(scratch.iterdir()) == []  # torchrun's torchelastic_* folders went with it
 
     ours, theirs = _weights(work / "run" / "last.pt"), _weights(ref_dir / "last.pt")
     assert ours.keys() == theirs.keys()

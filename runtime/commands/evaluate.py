@@ -55,7 +55,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"deepwire: {err}", file=sys.stderr)
         return EXIT_UNUSABLE
     if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+        from graph.atomic import write_text
+
+        write_text(Path(args.json), json.dumps(result, indent=1) + "\n")
     metrics = ", ".join(f"{k} {v:.4g}" for k, v in result.get("metrics", {}).items()
                         if isinstance(v, (int, float)))
     where = f"on {result['split']} ({result['size']} samples)" if "size" in result else "(its sample grids)"

@@ -4,7 +4,8 @@ After writing, every artefact is loaded back the way a user would load it
 and run on one random batch next to the in-app model with the same weights;
 the largest difference is printed. Exit codes: 0 written and matching,
 1 the project has errors, the export failed or the outputs differ,
-2 the project (or weights file) could not be read.
+2 the project (or weights file) could not be read, or the output may not be written
+(see runtime/export_targets.py).
 """
 
 from __future__ import annotations
@@ -37,6 +38,12 @@ them after the classes as MEAN, STD, CLASSES or VOCAB with preprocess() and
 predict() helpers, onnx as metadata_props, torch-export as deepwire.json in the
 archive. A model whose outputs are NaN or infinite cannot be checked: the
 check names the first block that produces such values.
+
+safety: an export never writes over the project, its data or the weights it
+reads, never writes two networks to one file, never makes folders, and
+replaces other existing files only with --force. Each file is written under a
+temporary name and renamed when complete, so an interrupted export leaves the
+previous file as it was.
 """
 
 
@@ -52,6 +59,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "of 'deepwire train' (its best.pt), a checkpoint, a state_dict .pt file or "
                              ".safetensors; a run trained on another network is refused")
     parser.add_argument("--network", metavar="NAME", help="export only this network (e.g. generator)")
+    parser.add_argument("--force", action="store_true",
+                        help="replace files that already exist (never the project, its data or the weights "
+                             "being exported)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     opened = open_project(args.project, registry)
     if opened is None:
         return EXIT_UNREADABLE
-    project, _ = opened
+    project, project_path = opened
     errors = [d for net in project.networks for d in analyse(net, registry).diagnostics if d.is_error]
     if errors:
         print(f"deepwire: project '{project.name}' has {len(errors)} error(s); fix them first:",
@@ -76,14 +86,20 @@ def run(args: argparse.Namespace) -> int:
     from runtime.errors import SetupError
     from runtime.export import ExportError
     from runtime.export_project import export_project, verify_export
+    from runtime.export_targets import ExportTargetError
 
     try:
-        exported = export_project(project, registry, args.format, args.output, args.weights, args.network)
-    except (SetupError, DataError) as err:  # a weights file or the data (script format) cannot be used
+        exported = export_project(project, registry, args.format, args.output, args.weights, args.network,
+                                  force=args.force, project_path=project_path)
+    except (SetupError, DataError, ExportTargetError) as err:  # weights, data (script format), targets
         print(f"deepwire: {err}", file=sys.stderr)
         return EXIT_UNREADABLE
     except ExportError as err:
         print(f"deepwire: {err}", file=sys.stderr)
+        return EXIT_ERRORS
+    except OSError as err:  # a full or read-only disk: every file is written whole or not at all
+        print(f"deepwire: {args.output}: the export could not be written ({err.strerror or err}); files "
+              "that were there are unchanged", file=sys.stderr)
         return EXIT_ERRORS
     for artefact in exported.artefacts:
         which = f" (network '{artefact.network}')" if artefact.network else ""

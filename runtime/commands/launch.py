@@ -5,9 +5,13 @@ The command turns into
     python -m torch.distributed.run --standalone --nproc_per_node N -m runtime.cli train PROJECT ... --out DIR
 
 (the same arguments, less --gpus/--nproc, with the run folder fixed here so
-every process agrees on it). This process then becomes torchrun (exec), so
-Ctrl+C, SIGTERM and a "stop" line on stdin reach the training processes as
-they reach a single one; rank 0 writes the run folder and the events.
+every process agrees on it), started through runtime.lifeline so that
+torchrun and its processes die with this one, even when it is SIGKILLed.
+This process waits for it and hands on Ctrl+C and SIGTERM, so they (and a
+"stop" line on stdin) reach the training processes as they reach a single
+one; rank 0 writes the run folder and the events. torchrun's temp folders
+(torchelastic_*) go into a folder of this process's own (TMPDIR), removed
+when it ends, or by the next launch when it was killed.
 """
 
 from __future__ import annotations
@@ -70,8 +74,11 @@ def torchrun_command(args: argparse.Namespace, processes: int, out: str | None) 
 
 
 def launch_processes(args: argparse.Namespace, processes: int, out: str | None) -> int:
+    from runtime.lifeline import child_environment, private_tempdir
+
     command = torchrun_command(args, processes, out)
-    env = dict(os.environ)
+    command[1:3] = ["-m", "runtime.lifeline", "torch.distributed.run"]  # torchrun dies with this process
+    env = child_environment()
     if args.threads is None and "OMP_NUM_THREADS" not in env:
         from runtime.train.accelerate import threads_per_process
 
@@ -81,8 +88,35 @@ def launch_processes(args: argparse.Namespace, processes: int, out: str | None) 
         print(f"deepwire: starting {processes} training processes with torchrun", file=sys.stderr)
     sys.stdout.flush()
     sys.stderr.flush()
-    if os.name == "posix":
-        os.execve(sys.executable, command, env)  # torchrun takes over this process: signals reach it
+    with private_tempdir("torchrun") as scratch:  # torchelastic's folders go here, and go with it
+        env["TMPDIR"] = str(scratch)
+        return run_forwarding_signals(command, env)
+
+
+def run_forwarding_signals(command: list[str], env: dict[str, str]) -> int:
+    """Run torchrun in a session of its own and pass it SIGINT and SIGTERM exactly once.
+
+    Its own session: a terminal's Ctrl+C reaches only this process, which hands it on once, so
+    each training process sees one Ctrl+C (stop and save), not two (interrupt at once).
+    """
+    import signal
     import subprocess
 
-    return subprocess.call(command, env=env)
+    posix = os.name == "posix"
+    child = subprocess.Popen(command, env=env, start_new_session=posix)
+
+    def forward(signum, frame) -> None:
+        if child.poll() is None:
+            child.send_signal(signum)
+
+    watched = (signal.SIGINT, signal.SIGTERM) if posix else ()
+    previous = {sig: signal.signal(sig, forward) for sig in watched}
+    try:
+        code = child.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if child.poll() is None:  # this process is being torn down: never leave torchrun behind
+            child.kill()
+            child.wait()
+    return 128 - code if code < 0 else code

@@ -22,12 +22,11 @@ Plain-numpy reading, e.g.:  data = np.load(path); x = data["train_inputs"]; str(
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from graph.atomic import atomic_open
 from runtime.data.base import DataError, Dataset, Split
 
 FORMAT = "deepwire-dataset-1"
@@ -60,16 +59,8 @@ def write_npz(dataset: Dataset, path: str | Path) -> Path:
         if value is not None:
             arrays[name] = np.asarray(value, dtype=np.float32)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            np.savez(stream, **arrays)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "wb") as stream:
+        np.savez(stream, **arrays)
     return path
 
 

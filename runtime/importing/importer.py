@@ -32,7 +32,7 @@ from runtime.importing.project_writer import (
     project_paths,
     write,
 )
-from runtime.importing.source import Candidate, default_input_shape, find_models
+from runtime.importing.source import Candidate, default_input_shape, find_models, split_spec
 
 CHECK_BATCH = 3  # differs from the tracing batch, so a batch size frozen into the graph shows up
 TOLERANCE = 1e-4
@@ -146,7 +146,7 @@ def run_import(spec: str, out: str | Path, registry: Registry, input_shapes: lis
         imported.append(network)
         specs.append(inputs)
     names = [c.cls.__name__ for c in candidates]
-    stem = Path(spec.partition(":")[0]).stem if len(candidates) > 1 else _snake(names[0])
+    stem = Path(split_spec(spec)[0]).stem if len(candidates) > 1 else _snake(names[0])
     project_path, weights_path = project_paths(out, stem)
     sources = ", ".join(c.label for c in candidates)
     project, data_found = build_project(names[0] if len(candidates) == 1 else stem, imported, registry,

@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from graph.atomic import write_with
 from graph.examples import SUFFIX
 from graph.model import Project
 from graph.project_io import save_project
@@ -160,5 +161,5 @@ def checkpoint_by_block(networks: list[ImportedNetwork]) -> dict[str, Any]:
 
 def write(project: Project, checkpoint: dict[str, Any], project_path: Path, weights_path: Path) -> None:
     project_path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(checkpoint, weights_path)
+    write_with(weights_path, lambda temp: torch.save(checkpoint, temp))
     save_project(project, project_path)

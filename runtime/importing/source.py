@@ -197,9 +197,27 @@ def _from_package(module_name: str, name: str) -> list[Candidate]:
     return [candidate]
 
 
+def split_spec(spec: str) -> tuple[str, str]:
+    """(path or module, name) of FILE.py:NAME, FILE.py, package.module:NAME or torchvision:NAME.
+
+    A file's folders may hold colons ("runs:old/model.py:Net"), so a file spec is split at the
+    last colon that follows ".py"; an existing file is never split; a Windows drive ("C:\\") is
+    not a separator.
+    """
+    if spec.endswith(".py") or Path(spec).is_file():
+        return spec, ""
+    at = spec.rfind(".py:")
+    if at >= 0:
+        return spec[:at + 3], spec[at + 4:]
+    if re.match(r"^[A-Za-z]:[\\/]", spec):
+        return spec, ""
+    path_text, _, name = spec.partition(":")
+    return path_text, name
+
+
 def find_models(spec: str) -> list[Candidate]:
     """The model(s) a command-line spec names; ModelImportError says what is wrong with it."""
-    path_text, _, name = spec.partition(":") if not re.match(r"^[A-Za-z]:[\\/]", spec) else (spec, "", "")
+    path_text, name = split_spec(spec)
     if path_text.endswith(".py") or Path(path_text).is_file():
         return _from_file(Path(path_text), name or None)
     if not name:

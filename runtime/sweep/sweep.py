@@ -33,6 +33,7 @@ from pathlib import Path
 from time import monotonic, perf_counter
 from typing import Any
 
+from graph.atomic import write_text
 from graph.model import Project
 from graph.project_io import load_project, save_project
 from graph.spec import Registry
@@ -158,7 +159,7 @@ class Sweep:
 
     def _write_settings(self) -> None:
         text = json.dumps(asdict(self.settings), indent=2)
-        (self.dir / SETTINGS).write_text(text + "\n", encoding="utf-8")
+        write_text(self.dir / SETTINGS, text + "\n")
 
     # --- optuna -----------------------------------------------------------------------------------
     def _open_study(self):
@@ -410,9 +411,7 @@ class Sweep:
                    "best_project": best_path, "comparison": res.comparison(rows, self.maximize),
                    "importance": shares, "importance_note": note}
         text = json.dumps(plain_json(results), indent=2)
-        tmp = self.dir / (RESULTS + ".tmp")
-        tmp.write_text(text + "\n", encoding="utf-8")
-        os.replace(tmp, self.dir / RESULTS)
+        write_text(self.dir / RESULTS, text + "\n")
         return results
 
 
@@ -440,8 +439,6 @@ def _note_in_summary(run_dir: Path, row: dict[str, Any]) -> None:
     try:
         summary = json.loads(path.read_text(encoding="utf-8"))
         summary["sweep"] = {k: row[k] for k in ("trial", "state", "value", "params", "message", "baseline")}
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(plain_json(summary), indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
+        write_text(path, json.dumps(plain_json(summary), indent=2) + "\n")
     except (OSError, ValueError, TypeError):  # TypeError: a summary.json that holds no object
         pass  # the run folder stays usable without the note

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import subprocess
 import sys
 import threading
@@ -22,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from graph.atomic import write_text
 from runtime.train import events as ev
 from runtime.train.stop import StopFlag
 
@@ -101,7 +101,7 @@ class ChildTrial:
 
     def __init__(self, spec: dict[str, Any], spec_path: Path, log_path: Path, env: dict[str, str]):
         spec_path.parent.mkdir(parents=True, exist_ok=True)
-        spec_path.write_text(json.dumps(spec), encoding="utf-8")
+        write_text(spec_path, json.dumps(spec))
         self.log_path = log_path
         self._log = open(log_path, "w", encoding="utf-8")  # noqa: SIM115 - closed in run()
         self.process = subprocess.Popen(
@@ -139,7 +139,9 @@ class ChildTrial:
 
 
 def child_env(gpu: int | None, threads: int | None) -> dict[str, str]:
-    env = dict(os.environ)
+    from runtime.lifeline import child_environment
+
+    env = child_environment()  # the trial dies with the sweep, however the sweep ends
     if gpu is not None:
         env["CUDA_VISIBLE_DEVICES"] = str(gpu)  # each parallel trial sees one GPU, as cuda:0
     if threads:

@@ -16,6 +16,9 @@ from pathlib import Path
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    from runtime.lifeline import die_with_parent
+
+    die_with_parent()  # a sweep killed outright takes its trials with it
     spec = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
 
     import torch

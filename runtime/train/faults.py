@@ -13,6 +13,7 @@ import traceback
 
 import torch
 
+from graph.atomic import write_text
 from runtime.train.errors import TrainingError
 
 
@@ -48,7 +49,7 @@ def describe_failure(exc: Exception, trainer) -> TrainingError:
     batch = getattr(trainer, "batch_size", trainer.config.batch_size)
     if trainer.folder is not None:
         try:
-            trainer.folder.file("error.txt").write_text(traceback.format_exc(), encoding="utf-8")
+            write_text(trainer.folder.file("error.txt"), traceback.format_exc())
         except OSError:
             pass
     if is_out_of_memory(exc):

@@ -17,13 +17,13 @@ saving never leaves a broken checkpoint behind.
 from __future__ import annotations
 
 import json
-import os
 import platform
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from graph.atomic import clean_temporaries, write_bytes, write_text, write_with
 from runtime.run_names import default_run_dir, slug  # noqa: F401 - re-exported for callers
 from runtime.train.errors import SetupError, TrainingError
 from runtime.train.events import plain_json
@@ -52,19 +52,6 @@ def versions() -> dict[str, str]:
             "python": platform.python_version()}
 
 
-def _atomic_write_bytes(path: Path, write) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        try:  # a full disk leaves a half-written temporary: never let it pile up
-            tmp.unlink(missing_ok=True)
-        except OSError:
-            pass
-        raise
-
-
 class RunFolder:
     """Writes (and, when resuming, reads) one run's folder."""
 
@@ -83,6 +70,7 @@ class RunFolder:
             probe = self.path / ".deepwire-write-test"
             probe.write_bytes(b"")
             probe.unlink()
+            clean_temporaries(self.path)  # a resumed run's folder may hold what a kill left
         except OSError as exc:
             raise SetupError(f"{self.path}: cannot write the run folder ({exc.strerror or exc}); choose "
                              "a folder you can write to (--out DIR)") from None
@@ -93,10 +81,10 @@ class RunFolder:
 
     # --- the project and its code --------------------------------------------------------------
     def write_snapshot(self, project_json: str) -> None:
-        self.file(SNAPSHOT).write_text(project_json, encoding="utf-8")
+        write_text(self.file(SNAPSHOT), project_json)
 
     def write_model_code(self, source: str) -> None:
-        self.file(MODEL_CODE).write_text(source, encoding="utf-8")
+        write_text(self.file(MODEL_CODE), source)
 
     # --- metrics.jsonl --------------------------------------------------------------------------
     def open_metrics(self, keep_until_step: int | None = None) -> None:
@@ -111,7 +99,7 @@ class RunFolder:
                     continue  # a line cut short by a crash
                 if record.get("step", 0) <= keep_until_step:
                     kept.append(line)
-            path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+            write_text(path, "".join(line + "\n" for line in kept))
         self._metrics = open(path, "a", encoding="utf-8")  # noqa: SIM115 - kept open for the whole run
 
     def log(self, record: dict[str, Any]) -> None:
@@ -128,7 +116,7 @@ class RunFolder:
     def save_checkpoint(self, state: dict[str, Any], name: str) -> Path:
         path = self.file(name)
         try:
-            _atomic_write_bytes(path, lambda tmp: torch.save(state, tmp))
+            write_with(path, lambda tmp: torch.save(state, tmp))
         except OSError as exc:
             raise TrainingError(f"cannot write the checkpoint {path}: {exc.strerror or exc}", "disk",
                                 "free some disk space or train into another folder (--out DIR); the "
@@ -140,14 +128,14 @@ class RunFolder:
         folder.mkdir(exist_ok=True)
         path = folder / filename
         if png is not None:
-            path.write_bytes(png)
+            write_bytes(path, png)
         else:
-            path.write_text(text or "", encoding="utf-8")
+            write_text(path, text or "")
         return path
 
     def write_summary(self, summary: dict[str, Any]) -> None:
         text = json.dumps(plain_json(summary), indent=2, allow_nan=False, default=_plain)
-        _atomic_write_bytes(self.file(SUMMARY), lambda tmp: tmp.write_text(text + "\n", encoding="utf-8"))
+        write_text(self.file(SUMMARY), text + "\n")
 
 
 def _plain(value: Any) -> Any:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import os
 import sys
 import tempfile
 from collections.abc import Callable
@@ -33,6 +34,7 @@ import shiboken6
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QProcess, QProcessEnvironment, QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from runtime.lifeline import ENV as LIFELINE
 from studio.runs.run_info import list_runs
 from studio.training.worker import snapshot
 
@@ -166,6 +168,7 @@ class PreviewPanel(QWidget):
             return
         process = QProcess()  # no Qt parent: `_end_server` ends it when the panel goes, with no warning
         environment = QProcessEnvironment.systemEnvironment()
+        environment.insert(LIFELINE, str(os.getpid()))  # the child dies with the studio
         environment.insert("OMP_NUM_THREADS", "1")  # a small batch: threads would only fight the GUI
         environment.insert("PYTHONUNBUFFERED", "1")
         process.setProcessEnvironment(environment)

@@ -7,9 +7,12 @@ that cannot start or crashes reports a non-zero code and a message instead.
 
 from __future__ import annotations
 
+import os
+
 from collections.abc import Callable
 
 import shiboken6
+from runtime.lifeline import ENV as LIFELINE
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment
 
 from studio.runs.run_info import REPO_ROOT, cli_command
@@ -21,6 +24,7 @@ def start_cli(parent: QObject, args: list[str], done: Done) -> QProcess:
     program, arguments, extra = cli_command(*args)
     process = QProcess(parent)
     env = QProcessEnvironment.systemEnvironment()
+    env.insert(LIFELINE, str(os.getpid()))  # the child dies with the studio
     for key, value in extra.items():
         env.insert(key, value)
     process.setProcessEnvironment(env)

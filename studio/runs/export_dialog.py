@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QVBoxLayout,
@@ -49,6 +50,7 @@ FORMATS = (("python", "Python model code (.py)", ".py"),
            ("script", "Standalone training script (.py)", ".py"),
            ("onnx", "ONNX (.onnx)", ".onnx"),
            ("torch-export", "torch.export program (.pt2)", ".pt2"))
+REPLACE_HINT = "add --force to replace it"  # how `deepwire export` refuses to replace a file
 DIFF = re.compile(r"max abs difference ([0-9.eE+-]+|nan|inf)")
 # what the run's checkpoint recorded about its data, carried into the files (runtime/preprocessing.py)
 PREPROCESSING = re.compile(r"^the run's preprocessing travels with it \((.*)\):", re.MULTILINE)
@@ -206,7 +208,8 @@ class ExportDialog(QDialog):
             args += ["--weights", str(info.best_checkpoint)]
         return args
 
-    def export(self) -> None:
+    def export(self, replace: bool = False) -> None:
+        """Run the export; `replace` adds --force, after the user agreed to replace existing files."""
         if self.process is not None or not self.output.text().strip():
             return
         self.refusal = self._refusal()
@@ -219,11 +222,20 @@ class ExportDialog(QDialog):
         self.export_button.setEnabled(False)
         self.max_difference = None
         self.report.setText("Exporting and checking the written files against the in-app model…")
-        self.process = start_cli(self, self.export_arguments(), self._exported)
+        arguments = self.export_arguments() + (["--force"] if replace else [])
+        self.process = start_cli(self, arguments, self._exported)
 
     def _exported(self, code: int, out: str, err: str) -> None:
         self.process = None
         self.export_button.setEnabled(True)
+        if code == 2 and REPLACE_HINT in err:
+            if self._confirm_replace(err):
+                self.export(replace=True)
+            else:
+                self.report_text = "Export cancelled: the existing files were kept"
+                self.report.setStyleSheet("")
+                self.report.setText(self.report_text)
+            return
         written = [line.removeprefix("wrote ").split(" (network")[0] for line in out.splitlines()
                    if line.startswith("wrote ")]
         diffs = [float(m.group(1)) for m in DIFF.finditer(out + err)]
@@ -252,6 +264,17 @@ class ExportDialog(QDialog):
             self.report_text = f"Export failed: {child_error(err, code)}{wrote}"
             self.report.setStyleSheet("color: #c0392b;")
         self.report.setText(self.report_text)
+
+    def _confirm_replace(self, err: str) -> bool:
+        """The export refused to replace files that exist: ask, naming them (the CLI wrote nothing)."""
+        line = next(line for line in err.splitlines() if REPLACE_HINT in line)
+        files = line.removeprefix("deepwire: ").split(": already exists")[0]
+        answer = QMessageBox.question(
+            self, "Replace existing files?",
+            f"These files already exist:\n\n{files}\n\nReplace them with the export?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel)
+        return answer == QMessageBox.StandardButton.Yes
 
     def done(self, result: int) -> None:
         if self.process is not None:
