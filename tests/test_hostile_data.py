@@ -122,6 +122,7 @@ COMMANDS = {
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_every_command_refuses_hostile_data_cleanly(tmp_path, name, command):
     project = _project(tmp_path, name)
+    (tmp_path / "out").mkdir()  # exports never make folders (test_export_targets.py)
     rc, err = _cli(*COMMANDS[command](project, tmp_path))
     assert "Traceback" not in err, err
     if command == "preview":  # preview falls back to random inputs of the right shape, and says so
