@@ -87,9 +87,8 @@ def _softmax(type_id):
 
 def _dropout(type_id):
     def rule(node, ctx):
-        training = _arg(node, 2, "training", True)
-        if training is False:
-            return IDENTITY  # written to do nothing (e.g. training=False): nothing to keep
+        # training=False is what F.dropout(x, training=self.training) reads when traced in eval
+        # mode, so the dropout is kept: identity at evaluation, as written, and active in training
         return Mapped(type_id, {"p": float(_arg(node, 1, "p", 0.5))})
     return rule
 

@@ -15,6 +15,7 @@ never dropped. Values the output does not depend on are left out.
 from __future__ import annotations
 
 import operator
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,8 +87,13 @@ def trace(model: nn.Module, input_names: list[str]) -> fx.GraphModule:
                                 f"--input-shape {name}=C,H,W (sizes without the batch)")
         concrete[name] = parameter.default
     tracer = _Tracer()
-    was_training = model.training
-    model.train()  # so dropout calls written as F.dropout(x, training=self.training) are kept
+    if tracer.is_leaf_module(model, ""):
+        return _whole_module(model, input_names)
+    # eval mode: what the user runs for inference (and what the outputs are compared against), so
+    # `if self.training:` branches stay out; F.dropout(x, training=self.training) then reads
+    # training=False, which the dropout rule still keeps as a Dropout block
+    modes = {m: m.training for m in model.modules()}
+    model.eval()
     try:
         graph = tracer.trace(model, concrete_args=concrete or None)
     except Exception as err:  # fx raises many kinds for code it cannot follow
@@ -96,13 +102,34 @@ def trace(model: nn.Module, input_names: list[str]) -> fx.GraphModule:
             "Python control flow that depends on tensor values (if x.sum() > 0, loops over x.shape) "
             "cannot be traced; move it out of forward() or fix the sizes") from None
     finally:
-        model.train(was_training)
+        for module, training in modes.items():  # each submodule's own mode, as it was
+            module.training = training
     return fx.GraphModule(tracer.root, graph, type(model).__name__)
+
+
+def _placeholders(gm: fx.GraphModule) -> dict[str, Node]:
+    """forward()'s arguments by their name in the signature: fx renames the nodes (input -> input_1)."""
+    return {str(n.target): n for n in gm.graph.nodes if n.op == "placeholder"}
+
+
+def _whole_module(model: nn.Module, input_names: list[str]) -> fx.GraphModule:
+    """A torch layer imported by itself (nn.Linear): one call of it, not the functions inside it."""
+    root = nn.Module()
+    name = _snake(type(model).__name__)
+    root.add_module(name, model)
+    graph = fx.Graph()
+    arguments = tuple(graph.placeholder(n) for n in input_names)
+    graph.output(graph.call_module(name, arguments))
+    return fx.GraphModule(root, graph, type(model).__name__)
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower() or "layer"
 
 
 def choose_input_types(gm: fx.GraphModule, inputs: list[InputSpec]) -> None:
     """Fill in each input's block type: image, sequence, vector, noise, or token ids for an Embedding."""
-    placeholders = {n.name: n for n in gm.graph.nodes if n.op == "placeholder"}
+    placeholders = _placeholders(gm)
     for spec in inputs:
         node = placeholders.get(spec.name)
         if spec.type:
@@ -267,7 +294,9 @@ class FxConverter:
         specs = {s.name: s for s in self.inputs}
         for node in graph.nodes:
             if node.op == "placeholder":
-                spec = specs[node.name]
+                spec = specs.get(str(node.target))
+                if spec is None:
+                    continue  # an optional argument traced at its default
                 bid = self.build.add(spec.type, spec.name, spec.params)
                 self.value[node] = bid
                 self.first_input = self.first_input or bid
@@ -533,8 +562,10 @@ def import_module(model: nn.Module, inputs: list[InputSpec], heads: list[Head] |
                   registry: Registry, name: str = "model") -> tuple[ImportedNetwork, fx.GraphModule]:
     """Trace `model` and convert it; the GraphModule comes back for checking outputs."""
     gm = trace(model, [s.name for s in inputs])
-    placeholders = [n.name for n in gm.graph.nodes if n.op == "placeholder"]
     by_name = {s.name: s for s in inputs}
+    # arguments fixed at their defaults (concrete_args) stay placeholders, with that default
+    fixed = {name for name, node in _placeholders(gm).items() if name not in by_name and node.args}
+    placeholders = [name for name in _placeholders(gm) if name not in fixed]
     unknown = [p for p in placeholders if p not in by_name]
     if unknown:
         raise ModelImportError(f"forward() takes {', '.join(placeholders)} but no shape was given for "
