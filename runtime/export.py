@@ -20,6 +20,7 @@ import json
 import logging
 import re
 import warnings
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -255,7 +256,16 @@ def weights_for(checkpoint: Mapping[str, Any], networks: list[str],
     if missing:
         raise WeightsFileError(f"{path}: has no weights for network(s) {', '.join(missing)} "
                           f"(it has: {', '.join(map(str, by_net)) or 'none'})")
-    return {n: dict(by_net[n]) for n in networks}
+    return {n: _with_metadata(by_net[n]) for n in networks}
+
+
+def _with_metadata(state: Mapping[str, Any]) -> dict:
+    """A copy of a state_dict that keeps torch's `_metadata` (module versions: MNASNet reads it)."""
+    copy = OrderedDict(state)
+    metadata = getattr(state, "_metadata", None)
+    if metadata is not None:
+        copy._metadata = metadata
+    return copy
 
 
 def load_weights(model: nn.Module, state: Mapping[str, Any], network: str, path: str = "checkpoint") -> None:

@@ -7,9 +7,11 @@ one way real code is written that the importer used to refuse or get wrong.
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F  # noqa: N812 - the name everyone uses
 from torch import nn
 
+from graph.project_io import load_project
 from runtime.cli import main as cli_main
 from runtime.importing.importer import run_import
 
@@ -70,6 +72,46 @@ class TrainingBranch(nn.Module):
         return F.dropout(y, 0.25, training=self.training)
 
 
+class WideConcat(nn.Module):
+    """A cat of 33 tensors, as DenseNet's blocks write it: more than a Concatenate block's 16 inputs."""
+
+    def __init__(self, branches: int = 33):
+        super().__init__()
+        self.branches = nn.ModuleList(nn.Conv2d(2, 1, 1) for _ in range(branches))
+
+    def forward(self, x):
+        return torch.cat([branch(x) for branch in self.branches], 1)
+
+
+class WideStack(nn.Module):
+    """torch.stack of 20 tensors has no block: its Unsupported stand-in must still be written."""
+
+    def __init__(self):
+        super().__init__()
+        self.branches = nn.ModuleList(nn.Linear(8, 2) for _ in range(20))
+
+    def forward(self, x):
+        return torch.stack([branch(x) for branch in self.branches], 1)
+
+
+class Versioned(nn.Module):
+    """A module that versions its state_dict and checks the version when loading, as MNASNet does."""
+
+    _version = 2
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 3)
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, *args):
+        if local_metadata.get("version") != 2:
+            raise ValueError(f"version {local_metadata.get('version')} is not supported")
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, *args)
+
+    def forward(self, x):
+        return self.fc(x)
+
+
 def _import(tmp_path, registry, name: str, shapes: list[str], weights: str | None = None):
     return run_import(f"{SPEC}:{name}", tmp_path / f"{name}.dw.json", registry, shapes, None, weights)
 
@@ -124,3 +166,66 @@ def test_trace_restores_each_modules_own_mode():
     model.fc.eval()  # a mixed state, as a partly frozen model has
     trace(model, ["x"])
     assert model.training is True and model.noise.training is True and model.fc.training is False
+
+
+# --- D3: more inputs than a variadic block takes -------------------------------------------
+
+def test_a_cat_of_33_tensors_becomes_a_chain_of_concatenates_with_exact_outputs(tmp_path, registry):
+    report = _import(tmp_path, registry, "WideConcat", ["2,4,4"])
+    assert _types(report) == {"ImageInput": 1, "Conv2d": 33, "Concatenate": 3, "Output": 1}
+    assert report.ok and report.networks[0].max_abs_diff == 0.0
+    network = load_project(report.project_path, registry).networks[0]
+    joins = sorted(int(b.params["inputs"]) for b in network.blocks.values() if b.type == "Concatenate")
+    assert joins == [3, 16, 16]  # 16, then that + 15, then that + 2
+
+
+def test_an_unsupported_call_of_20_tensors_is_written_with_16_wires(tmp_path, registry):
+    report = _import(tmp_path, registry, "WideStack", ["8"])
+    (problem,) = report.networks[0].problems
+    assert problem.operation == "torch.stack" and "reads 20 tensors" in problem.detail
+    network = load_project(report.project_path, registry).networks[0]
+    stack = network.blocks[problem.block]
+    assert stack.params["inputs"] == 16 and len(network.edges_into(problem.block)) == 16
+
+
+# --- D4 and no tracebacks ------------------------------------------------------------------
+
+def test_weights_of_a_versioned_module_keep_their_version(tmp_path, registry):
+    weights = tmp_path / "versioned.pt"
+    torch.save(Versioned().state_dict(), weights)
+    report = _import(tmp_path, registry, "Versioned", ["8"], str(weights))
+    assert report.ok and report.networks[0].max_abs_diff == 0.0
+
+
+def test_weights_a_module_refuses_exit_2_in_one_line(tmp_path, capsys):
+    weights = tmp_path / "plain.pt"
+    torch.save(dict(Versioned().state_dict()), weights)  # a plain dict: no version recorded
+    code = cli_main(["import", f"{SPEC}:Versioned", "--input-shape", "8", "--weights", str(weights),
+                     "-o", str(tmp_path / "v.dw.json")])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert err.strip().splitlines() == [f"deepwire: cannot import {SPEC}:Versioned: --weights {weights}: "
+                                        "the model does not take these weights: ValueError: version None "
+                                        "is not supported"]
+
+
+def test_a_wrong_input_shape_is_one_line_without_torchs_traceback(tmp_path, capsys):
+    code = cli_main(["import", f"{SPEC}:WideConcat", "--input-shape", "8", "-o", str(tmp_path / "w.dw.json")])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert "Expected 3D (unbatched) or 4D (batched) input to conv2d" in err and "--input-shape" in err
+
+
+def test_any_failure_inside_the_importer_exits_2_in_one_line(tmp_path, capsys, monkeypatch):
+    from runtime.importing import importer
+
+    def broken(*args):
+        raise ValueError("the model's forward refused a batch of 3")
+
+    monkeypatch.setattr(importer, "_compare", broken)
+    code = cli_main(["import", f"{SPEC}:bare_linear", "--input-shape", "8",
+                     "-o", str(tmp_path / "l.dw.json")])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert err.startswith(f"deepwire: cannot import {SPEC}:bare_linear: ValueError: the model's forward "
+                          "refused a batch of 3") and len(err.strip().splitlines()) == 1

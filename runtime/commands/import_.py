@@ -86,6 +86,14 @@ def run(args: argparse.Namespace) -> int:
     except ModelImportError as err:
         print(f"deepwire: cannot import {args.model}: {err}", file=sys.stderr)
         return EXIT_FAILED
+    except OSError as err:  # the project or weights file cannot be written
+        print(f"deepwire: cannot import {args.model}: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as err:  # noqa: BLE001 - the user's model code runs here: never a traceback
+        reason = str(err).splitlines()[0] if str(err) else ""
+        print(f"deepwire: cannot import {args.model}: {type(err).__name__}: {reason} (the importer "
+              "stopped here; please report it with the model)", file=sys.stderr)
+        return EXIT_FAILED
     _print_report(report)
     if not report.ok:
         print(f"deepwire: imported with problems; open {report.project_path} (deepwire check, or the studio) "

@@ -175,8 +175,8 @@ def _cat(node, ctx):
     dim = _arg(node, 1, "dim", 0)
     if not isinstance(tensors, (list, tuple)) or not all(isinstance(t, Node) for t in tensors):
         raise NoBlockError("a list of tensors that is not fixed")
-    if not 2 <= len(tensors) <= 16:
-        raise NoBlockError(f"{len(tensors)} inputs (Concatenate joins 2 to 16)")
+    if len(tensors) < 2:
+        raise NoBlockError(f"{len(tensors)} input (Concatenate joins 2 or more)")
     full = ctx.full_shape(node)
     rank = len(full) - 1
     axis = dim % (rank + 1)
@@ -186,7 +186,7 @@ def _cat(node, ctx):
     params = {"inputs": len(tensors)}
     if axis != auto:
         params["axis"] = axis
-    return Mapped("Concatenate", params, inputs=list(tensors))
+    return Mapped("Concatenate", params, inputs=list(tensors))  # over 16: a chain, made by the walk
 
 
 # --- pooling --------------------------------------------------------------------------------

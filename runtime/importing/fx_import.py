@@ -14,6 +14,8 @@ never dropped. Values the output does not depend on are left out.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import operator
 import re
 from dataclasses import dataclass, field
@@ -50,6 +52,7 @@ from runtime.importing.mapped import Mapped, NoBlockError
 from runtime.importing.network_builder import Head, ImportedNetwork, NetworkBuilder, head_for
 
 TRACE_BATCH = 2  # not 1, so a reshape that folds the batch away shows up
+MAX_INPUTS = 16  # the most inputs a variadic block (Concatenate, Add, Unsupported) takes
 
 
 class ModelImportError(RuntimeError):
@@ -376,14 +379,27 @@ class FxConverter:
             bid = self.value.get(first)
             block = self.build.net.blocks.get(bid) if isinstance(bid, str) else None
             if block is not None and block.type == mapped.type and len(first.users) == 1 \
-                    and first.op != "placeholder" and int(block.params.get("inputs", 2)) < 16 \
+                    and first.op != "placeholder" and int(block.params.get("inputs", 2)) < MAX_INPUTS \
                     and not self.build.net.edges_from(bid):
                 self.build.extend(bid, self.need(args[1]))
                 self.value[node] = bid
                 return
         sources = self.sources(node, args)
-        self.value[node] = self.build.add(mapped.type, name or self._name(node), mapped.params, sources,
-                                          mapped.weights)
+        name = name or self._name(node)
+        if mapped.type == "Concatenate" and len(sources) > MAX_INPUTS:
+            # joining the first 16, then that and up to 15 more, ... gives exactly the one cat
+            bid = self.build.add("Concatenate", f"{name}_1", dict(mapped.params, inputs=MAX_INPUTS),
+                                 sources[:MAX_INPUTS])
+            rest, part = sources[MAX_INPUTS:], 2
+            while rest:
+                chunk, rest = rest[:MAX_INPUTS - 1], rest[MAX_INPUTS - 1:]
+                params = dict(mapped.params, inputs=1 + len(chunk))
+                bid = self.build.add("Concatenate", name if not rest else f"{name}_{part}", params,
+                                     [bid, *chunk])
+                part += 1
+            self.value[node] = bid
+            return
+        self.value[node] = self.build.add(mapped.type, name, mapped.params, sources, mapped.weights)
 
     def _visit_module(self, node: Node) -> None:
         module = self.gm.get_submodule(node.target)
@@ -574,9 +590,11 @@ def import_module(model: nn.Module, inputs: list[InputSpec], heads: list[Head] |
     choose_input_types(gm, inputs)
     gm.eval()  # running it once for shapes must not move batch-norm statistics
     try:
-        with torch.no_grad():
+        # ShapeProp prints the traceback of a failing call itself: the message below says it in a line
+        with torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):
             ShapeProp(gm).propagate(*example_inputs(inputs))
     except Exception as err:  # the user's model refused the example batch
+        err = err.__cause__ or err  # ShapeProp's own wrapper names the node, not the reason
         shapes = ", ".join(f"{s.name} (B, {', '.join(map(str, s.shape))})" for s in inputs)
         raise ModelImportError(f"running {type(model).__name__} on an example batch of {shapes} failed: "
                             f"{str(err).splitlines()[0] if str(err) else type(err).__name__}; "

@@ -108,8 +108,12 @@ def _load_weights(model: nn.Module, path: str) -> None:
     try:
         state = weights_for(read_state(path), ["model"], path)["model"]
         model.load_state_dict(state)
-    except (WeightsFileError, RuntimeError) as err:
+    except WeightsFileError as err:
         raise ModelImportError(f"--weights {path}: {str(err).splitlines()[0]}") from None
+    except Exception as err:  # load_state_dict's mismatches, or a module's own checks of its version
+        reason = str(err).splitlines()[0] if str(err) else ""
+        raise ModelImportError(f"--weights {path}: the model does not take these weights: "
+                               f"{type(err).__name__}: {reason}") from None
 
 
 def _compare(original: nn.Module, imported: nn.Module, inputs: list[InputSpec]) -> float:
