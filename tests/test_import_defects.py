@@ -112,6 +112,18 @@ class Versioned(nn.Module):
         return self.fc(x)
 
 
+class FeatureDropout2d(nn.Module):
+    """Dropout2d (the module and the function) on features (B, F), which torch accepts."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 4)
+        self.drop = nn.Dropout2d(0.3)
+
+    def forward(self, x):
+        return F.dropout2d(self.drop(self.fc(x)), 0.2, training=self.training)
+
+
 def _import(tmp_path, registry, name: str, shapes: list[str], weights: str | None = None):
     return run_import(f"{SPEC}:{name}", tmp_path / f"{name}.dw.json", registry, shapes, None, weights)
 
@@ -229,3 +241,13 @@ def test_any_failure_inside_the_importer_exits_2_in_one_line(tmp_path, capsys, m
     assert code == 2 and "Traceback" not in err
     assert err.startswith(f"deepwire: cannot import {SPEC}:bare_linear: ValueError: the model's forward "
                           "refused a batch of 3") and len(err.strip().splitlines()) == 1
+
+
+# --- D10: no block the importer's own check refuses ----------------------------------------
+
+def test_dropout2d_on_features_becomes_a_dropout_the_check_accepts(tmp_path, registry):
+    report = _import(tmp_path, registry, "FeatureDropout2d", ["8"])
+    assert _types(report) == {"VectorInput": 1, "Linear": 1, "Dropout": 2, "Output": 1}
+    assert report.networks[0].errors == [] and report.ok
+    network = load_project(report.project_path, registry).networks[0]
+    assert sorted(b.params.get("p") for b in network.blocks.values() if b.type == "Dropout") == [0.2, 0.3]

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812 - the name everyone uses
 from torch.fx import Node
 
-from runtime.importing.mapped import Mapped, NoBlockError, single
+from runtime.importing.mapped import Mapped, NoBlockError, dropout_type, single
 
 IDENTITY = object()  # the call returns its input unchanged
 
@@ -89,7 +89,9 @@ def _dropout(type_id):
     def rule(node, ctx):
         # training=False is what F.dropout(x, training=self.training) reads when traced in eval
         # mode, so the dropout is kept: identity at evaluation, as written, and active in training
-        return Mapped(type_id, {"p": float(_arg(node, 1, "p", 0.5))})
+        source = _arg(node, 0, "input")
+        shape = ctx.shape(source) if isinstance(source, Node) else None
+        return Mapped(dropout_type(type_id, shape), {"p": float(_arg(node, 1, "p", 0.5))})
     return rule
 
 
