@@ -7,6 +7,7 @@ one way real code is written that the importer used to refuse or get wrong.
 
 from __future__ import annotations
 
+import pytest
 import torch
 import torch.nn.functional as F  # noqa: N812 - the name everyone uses
 from torch import nn
@@ -251,3 +252,30 @@ def test_dropout2d_on_features_becomes_a_dropout_the_check_accepts(tmp_path, reg
     assert report.networks[0].errors == [] and report.ok
     network = load_project(report.project_path, registry).networks[0]
     assert sorted(b.params.get("p") for b in network.blocks.values() if b.type == "Dropout") == [0.2, 0.3]
+
+
+# --- D6: absolute + relative tolerance -----------------------------------------------------
+
+def test_output_difference_is_relative_for_large_outputs():
+    from runtime.importing.importer import output_difference
+
+    large = torch.tensor([[458.0, -120.0]])
+    worst, within = output_difference([large], [large + torch.tensor([[1.8e-4, 0.0]])])
+    assert worst == pytest.approx(1.8e-4, rel=0.05) and within  # float rounding at 458
+    worst, within = output_difference([torch.zeros(1, 2)], [torch.tensor([[2e-4, 0.0]])])
+    assert worst == pytest.approx(2e-4) and not within  # near 0 only the absolute part counts
+    assert output_difference([torch.zeros(1, 2)], [torch.tensor([[float("nan"), 0.0]])]) == (float("inf"),
+                                                                                             False)
+    assert output_difference([torch.zeros(2, 2)], [torch.zeros(2, 3)]) == (float("inf"), False)
+
+
+def test_an_import_within_the_relative_tolerance_reports_a_match(tmp_path, capsys, monkeypatch):
+    from runtime.importing import importer
+
+    large = torch.full((3, 3), 458.0)
+    monkeypatch.setattr(importer, "_compare",
+                        lambda *args: importer.output_difference([large], [large + 1.8e-4]))
+    code = cli_main(["import", f"{SPEC}:bare_linear", "--input-shape", "8",
+                     "-o", str(tmp_path / "l.dw.json")])
+    out = capsys.readouterr().out
+    assert code == 0 and "outputs match the original: largest difference 1.8" in out
