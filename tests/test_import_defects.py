@@ -7,6 +7,7 @@ one way real code is written that the importer used to refuse or get wrong.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F  # noqa: N812 - the name everyone uses
@@ -279,3 +280,30 @@ def test_an_import_within_the_relative_tolerance_reports_a_match(tmp_path, capsy
                      "-o", str(tmp_path / "l.dw.json")])
     out = capsys.readouterr().out
     assert code == 0 and "outputs match the original: largest difference 1.8" in out
+
+
+# --- D5: ONNX Identity aliases of weights --------------------------------------------------
+
+def test_an_onnx_weight_aliased_by_identity_imports_for_both_uses(tmp_path, registry):
+    import onnx  # imported here: the rest of the file needs no ONNX
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = numpy_helper.from_array(np.linspace(-1, 1, 16, dtype=np.float32).reshape(4, 4), "shared")
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["shared"], ["shared_alias"], name="alias"),
+         helper.make_node("MatMul", ["x", "shared"], ["h"], name="first"),
+         helper.make_node("Relu", ["h"], ["r"], name="relu"),
+         helper.make_node("MatMul", ["r", "shared_alias"], ["y"], name="second")],
+        "tied", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4])], [weight])
+    path = tmp_path / "tied.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+
+    report = run_import(str(path), tmp_path / "tied.dw.json", registry)
+
+    assert _types(report) == {"VectorInput": 1, "Linear": 2, "ReLU": 1, "Output": 1}
+    assert report.ok and report.networks[0].max_abs_diff <= 1e-6
+    state = torch.load(report.weights_path, weights_only=True)["models"]["model"]
+    weights = [v for k, v in state.items() if k.endswith(".weight")]
+    assert len(weights) == 2 and all(torch.equal(w, torch.from_numpy(numpy_helper.to_array(weight).T.copy()))
+                                     for w in weights)

@@ -198,8 +198,11 @@ class OnnxConverter:
             if axis == 0:
                 raise NoBlockError("axis 0, the batch axis")
             self._place(node, Mapped(op, {"dim": axis}), [x])
+        elif op in ("Identity", "Dropout") and x in self.init:
+            self.init[out] = self.init[x]  # torch.onnx's alias of a shared or equal weight
         elif op in ("Identity", "Dropout"):
-            self.value[out] = self.need(x)  # an exported model is in eval mode: dropout does nothing
+            # an exported model is in eval mode: dropout does nothing; a pending pooling stays pending
+            self.value[out] = self.value[x] if isinstance(self.value.get(x), tuple) else self.need(x)
         elif op == "Conv":
             self._conv(node, a)
         elif op == "Gemm":
