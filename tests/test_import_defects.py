@@ -142,6 +142,14 @@ def test_sequential_with_its_input_argument_imports_exactly(tmp_path, registry):
     assert report.ok and report.networks[0].max_abs_diff == 0.0
 
 
+def test_the_input_argument_takes_its_shape_by_its_own_name(tmp_path, capsys):
+    code = cli_main(["import", f"{SPEC}:sequential_mlp", "--input-shape", "input=8",
+                     "-o", str(tmp_path / "seq.dw.json")])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    assert "largest difference 0.00e+00" in out.out
+
+
 def test_a_bare_torch_layer_imports_as_its_block(tmp_path, registry):
     report = _import(tmp_path, registry, "bare_linear", ["8"])
     assert _types(report) == {"VectorInput": 1, "Linear": 1, "Output": 1}
