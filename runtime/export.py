@@ -20,6 +20,7 @@ import json
 import logging
 import re
 import warnings
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -247,7 +248,16 @@ def weights_for(checkpoint: Mapping[str, Any], networks: list[str],
     if missing:
         raise WeightsFileError(path, f"has no weights for network(s) {', '.join(missing)} "
                                      f"(it has: {', '.join(map(str, by_net)) or 'none'})")
-    return {n: weights_file.check_state_dict(by_net[n], path, f"network '{n}'") for n in networks}
+    return {n: _with_metadata(weights_file.check_state_dict(by_net[n], path, f"network '{n}'"),
+                              getattr(by_net[n], "_metadata", None)) for n in networks}
+
+
+def _with_metadata(state: Mapping[str, Any], metadata: Any) -> dict:
+    """A copy of a state_dict that keeps torch's `_metadata` (module versions: MNASNet reads it)."""
+    copy = OrderedDict(state)
+    if isinstance(metadata, dict):
+        copy._metadata = metadata
+    return copy
 
 
 def load_weights(model: nn.Module, state: Mapping[str, Any], network: str, path: str = "checkpoint") -> None:

@@ -63,7 +63,7 @@ def _print_report(report, out=None) -> None:
         if net.max_abs_diff is not None and net.max_abs_diff != net.max_abs_diff:  # NaN: not compared
             print("  outputs not compared with the original", file=out)
         elif net.max_abs_diff is not None:
-            verdict = "match" if net.max_abs_diff <= 1e-4 else "DIFFER from"
+            verdict = "match" if net.matches else "DIFFER from"  # within 1e-4 absolute + 1e-4 relative
             print(f"  outputs {verdict} the original: largest difference {net.max_abs_diff:.2e} "
                   "on a random batch, imported weights loaded", file=out)
         else:
@@ -90,6 +90,14 @@ def run(args: argparse.Namespace) -> int:
     except WeightsFileError as err:
         print(f"deepwire: --weights {err}", file=sys.stderr)
         return EXIT_FAILED  # 2: the file could not be read
+    except OSError as err:  # the project or weights file cannot be written
+        print(f"deepwire: cannot import {args.model}: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as err:  # noqa: BLE001 - the user's model code runs here: never a traceback
+        reason = str(err).splitlines()[0] if str(err) else ""
+        print(f"deepwire: cannot import {args.model}: {type(err).__name__}: {reason} (the importer "
+              "stopped here; please report it with the model)", file=sys.stderr)
+        return EXIT_FAILED
     _print_report(report)
     if not report.ok:
         print(f"deepwire: imported with problems; open {report.project_path} (deepwire check, or the studio) "

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812 - the name everyone uses
 from torch.fx import Node
 
-from runtime.importing.mapped import Mapped, NoBlockError, single
+from runtime.importing.mapped import Mapped, NoBlockError, dropout_type, single
 
 IDENTITY = object()  # the call returns its input unchanged
 
@@ -87,10 +87,11 @@ def _softmax(type_id):
 
 def _dropout(type_id):
     def rule(node, ctx):
-        training = _arg(node, 2, "training", True)
-        if training is False:
-            return IDENTITY  # written to do nothing (e.g. training=False): nothing to keep
-        return Mapped(type_id, {"p": float(_arg(node, 1, "p", 0.5))})
+        # training=False is what F.dropout(x, training=self.training) reads when traced in eval
+        # mode, so the dropout is kept: identity at evaluation, as written, and active in training
+        source = _arg(node, 0, "input")
+        shape = ctx.shape(source) if isinstance(source, Node) else None
+        return Mapped(dropout_type(type_id, shape), {"p": float(_arg(node, 1, "p", 0.5))})
     return rule
 
 
@@ -176,8 +177,8 @@ def _cat(node, ctx):
     dim = _arg(node, 1, "dim", 0)
     if not isinstance(tensors, (list, tuple)) or not all(isinstance(t, Node) for t in tensors):
         raise NoBlockError("a list of tensors that is not fixed")
-    if not 2 <= len(tensors) <= 16:
-        raise NoBlockError(f"{len(tensors)} inputs (Concatenate joins 2 to 16)")
+    if len(tensors) < 2:
+        raise NoBlockError(f"{len(tensors)} input (Concatenate joins 2 or more)")
     full = ctx.full_shape(node)
     rank = len(full) - 1
     axis = dim % (rank + 1)
@@ -187,7 +188,7 @@ def _cat(node, ctx):
     params = {"inputs": len(tensors)}
     if axis != auto:
         params["axis"] = axis
-    return Mapped("Concatenate", params, inputs=list(tensors))
+    return Mapped("Concatenate", params, inputs=list(tensors))  # over 16: a chain, made by the walk
 
 
 # --- pooling --------------------------------------------------------------------------------

@@ -14,7 +14,10 @@ never dropped. Values the output does not depend on are left out.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import operator
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +52,7 @@ from runtime.importing.mapped import Mapped, NoBlockError
 from runtime.importing.network_builder import Head, ImportedNetwork, NetworkBuilder, head_for
 
 TRACE_BATCH = 2  # not 1, so a reshape that folds the batch away shows up
+MAX_INPUTS = 16  # the most inputs a variadic block (Concatenate, Add, Unsupported) takes
 
 
 class ModelImportError(RuntimeError):
@@ -86,8 +90,13 @@ def trace(model: nn.Module, input_names: list[str]) -> fx.GraphModule:
                                 f"--input-shape {name}=C,H,W (sizes without the batch)")
         concrete[name] = parameter.default
     tracer = _Tracer()
-    was_training = model.training
-    model.train()  # so dropout calls written as F.dropout(x, training=self.training) are kept
+    if tracer.is_leaf_module(model, ""):
+        return _whole_module(model, input_names)
+    # eval mode: what the user runs for inference (and what the outputs are compared against), so
+    # `if self.training:` branches stay out; F.dropout(x, training=self.training) then reads
+    # training=False, which the dropout rule still keeps as a Dropout block
+    modes = {m: m.training for m in model.modules()}
+    model.eval()
     try:
         graph = tracer.trace(model, concrete_args=concrete or None)
     except Exception as err:  # fx raises many kinds for code it cannot follow
@@ -96,13 +105,34 @@ def trace(model: nn.Module, input_names: list[str]) -> fx.GraphModule:
             "Python control flow that depends on tensor values (if x.sum() > 0, loops over x.shape) "
             "cannot be traced; move it out of forward() or fix the sizes") from None
     finally:
-        model.train(was_training)
+        for module, training in modes.items():  # each submodule's own mode, as it was
+            module.training = training
     return fx.GraphModule(tracer.root, graph, type(model).__name__)
+
+
+def _placeholders(gm: fx.GraphModule) -> dict[str, Node]:
+    """forward()'s arguments by their name in the signature: fx renames the nodes (input -> input_1)."""
+    return {str(n.target): n for n in gm.graph.nodes if n.op == "placeholder"}
+
+
+def _whole_module(model: nn.Module, input_names: list[str]) -> fx.GraphModule:
+    """A torch layer imported by itself (nn.Linear): one call of it, not the functions inside it."""
+    root = nn.Module()
+    name = _snake(type(model).__name__)
+    root.add_module(name, model)
+    graph = fx.Graph()
+    arguments = tuple(graph.placeholder(n) for n in input_names)
+    graph.output(graph.call_module(name, arguments))
+    return fx.GraphModule(root, graph, type(model).__name__)
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower() or "layer"
 
 
 def choose_input_types(gm: fx.GraphModule, inputs: list[InputSpec]) -> None:
     """Fill in each input's block type: image, sequence, vector, noise, or token ids for an Embedding."""
-    placeholders = {n.name: n for n in gm.graph.nodes if n.op == "placeholder"}
+    placeholders = _placeholders(gm)
     for spec in inputs:
         node = placeholders.get(spec.name)
         if spec.type:
@@ -267,7 +297,9 @@ class FxConverter:
         specs = {s.name: s for s in self.inputs}
         for node in graph.nodes:
             if node.op == "placeholder":
-                spec = specs[node.name]
+                spec = specs.get(str(node.target))
+                if spec is None:
+                    continue  # an optional argument traced at its default
                 bid = self.build.add(spec.type, spec.name, spec.params)
                 self.value[node] = bid
                 self.first_input = self.first_input or bid
@@ -347,14 +379,27 @@ class FxConverter:
             bid = self.value.get(first)
             block = self.build.net.blocks.get(bid) if isinstance(bid, str) else None
             if block is not None and block.type == mapped.type and len(first.users) == 1 \
-                    and first.op != "placeholder" and int(block.params.get("inputs", 2)) < 16 \
+                    and first.op != "placeholder" and int(block.params.get("inputs", 2)) < MAX_INPUTS \
                     and not self.build.net.edges_from(bid):
                 self.build.extend(bid, self.need(args[1]))
                 self.value[node] = bid
                 return
         sources = self.sources(node, args)
-        self.value[node] = self.build.add(mapped.type, name or self._name(node), mapped.params, sources,
-                                          mapped.weights)
+        name = name or self._name(node)
+        if mapped.type == "Concatenate" and len(sources) > MAX_INPUTS:
+            # joining the first 16, then that and up to 15 more, ... gives exactly the one cat
+            bid = self.build.add("Concatenate", f"{name}_1", dict(mapped.params, inputs=MAX_INPUTS),
+                                 sources[:MAX_INPUTS])
+            rest, part = sources[MAX_INPUTS:], 2
+            while rest:
+                chunk, rest = rest[:MAX_INPUTS - 1], rest[MAX_INPUTS - 1:]
+                params = dict(mapped.params, inputs=1 + len(chunk))
+                bid = self.build.add("Concatenate", name if not rest else f"{name}_{part}", params,
+                                     [bid, *chunk])
+                part += 1
+            self.value[node] = bid
+            return
+        self.value[node] = self.build.add(mapped.type, name, mapped.params, sources, mapped.weights)
 
     def _visit_module(self, node: Node) -> None:
         module = self.gm.get_submodule(node.target)
@@ -533,8 +578,10 @@ def import_module(model: nn.Module, inputs: list[InputSpec], heads: list[Head] |
                   registry: Registry, name: str = "model") -> tuple[ImportedNetwork, fx.GraphModule]:
     """Trace `model` and convert it; the GraphModule comes back for checking outputs."""
     gm = trace(model, [s.name for s in inputs])
-    placeholders = [n.name for n in gm.graph.nodes if n.op == "placeholder"]
     by_name = {s.name: s for s in inputs}
+    # arguments fixed at their defaults (concrete_args) stay placeholders, with that default
+    fixed = {name for name, node in _placeholders(gm).items() if name not in by_name and node.args}
+    placeholders = [name for name in _placeholders(gm) if name not in fixed]
     unknown = [p for p in placeholders if p not in by_name]
     if unknown:
         raise ModelImportError(f"forward() takes {', '.join(placeholders)} but no shape was given for "
@@ -543,9 +590,11 @@ def import_module(model: nn.Module, inputs: list[InputSpec], heads: list[Head] |
     choose_input_types(gm, inputs)
     gm.eval()  # running it once for shapes must not move batch-norm statistics
     try:
-        with torch.no_grad():
+        # ShapeProp prints the traceback of a failing call itself: the message below says it in a line
+        with torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):
             ShapeProp(gm).propagate(*example_inputs(inputs))
     except Exception as err:  # the user's model refused the example batch
+        err = err.__cause__ or err  # ShapeProp's own wrapper names the node, not the reason
         shapes = ", ".join(f"{s.name} (B, {', '.join(map(str, s.shape))})" for s in inputs)
         raise ModelImportError(f"running {type(model).__name__} on an example batch of {shapes} failed: "
                             f"{str(err).splitlines()[0] if str(err) else type(err).__name__}; "

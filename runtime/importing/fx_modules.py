@@ -20,7 +20,7 @@ from typing import Any
 
 from torch import nn
 
-from runtime.importing.mapped import Mapped, NoBlockError, single
+from runtime.importing.mapped import Mapped, NoBlockError, dropout_type, single
 
 DEFAULT_EPS = 1e-5
 
@@ -141,7 +141,7 @@ def _group_norm(m: nn.GroupNorm, shape):
 
 def _dropout(type_id: str):
     def rule(m, shape):
-        return Mapped(type_id, _nondefault({"p": float(m.p)}, {"p": 0.5}))
+        return Mapped(dropout_type(type_id, shape), _nondefault({"p": float(m.p)}, {"p": 0.5}))
     return rule
 
 

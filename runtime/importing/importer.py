@@ -35,7 +35,6 @@ from runtime.importing.project_writer import (
 from runtime.importing.source import Candidate, default_input_shape, find_models, split_spec
 
 CHECK_BATCH = 3  # differs from the tracing batch, so a batch size frozen into the graph shows up
-TOLERANCE = 1e-4
 HEADS = {"classification": "ClassificationHead", "binary": "BinaryHead", "regression": "RegressionHead",
          "output": "Output"}
 
@@ -48,6 +47,7 @@ class NetworkReport:
     problems: list[Problem]
     errors: list[str]  # other diagnostics that stop the network compiling
     max_abs_diff: float | None = None  # None: not compared (it does not compile yet)
+    matches: bool | None = None  # every output within export's tolerance (absolute + relative)
 
 
 @dataclass
@@ -61,7 +61,7 @@ class ImportReport:
     def ok(self) -> bool:
         # a NaN difference: not compared (no onnxruntime), which is no problem of the import
         return all(not n.problems and not n.errors and n.max_abs_diff is not None
-                   and (math.isnan(n.max_abs_diff) or n.max_abs_diff <= TOLERANCE) for n in self.networks)
+                   and (math.isnan(n.max_abs_diff) or bool(n.matches)) for n in self.networks)
 
 
 def parse_shapes(texts: list[str]) -> tuple[tuple[int, ...] | None, dict[str, tuple[int, ...]]]:
@@ -105,9 +105,17 @@ def _input_specs(candidate: Candidate, unnamed, named) -> list[InputSpec]:
 def _load_weights(model: nn.Module, path: str) -> None:
     """--weights into the module being imported; a bad file raises WeightsFileError (exit code 2)."""
     from runtime.export import read_state, weights_for
-    from runtime.weights_file import fit_state
+    from runtime.weights_file import WeightsFileError, fit_state
 
-    fit_state(model, weights_for(read_state(path), ["model"], path)["model"], path)
+    state = weights_for(read_state(path), ["model"], path)["model"]
+    try:
+        fit_state(model, state, path)
+    except WeightsFileError:
+        raise
+    except Exception as err:  # a module's own checks of its version (fit_state catches torch's own)
+        reason = str(err).splitlines()[0] if str(err) else ""
+        raise ModelImportError(f"--weights {path}: the model does not take these weights: "
+                               f"{type(err).__name__}: {reason}") from None
 
 
 def _compare(original: nn.Module, imported: nn.Module, inputs: list[InputSpec]) -> float:
@@ -119,9 +127,28 @@ def _compare(original: nn.Module, imported: nn.Module, inputs: list[InputSpec]) 
         want, got = original(*batch), imported(*batch)
     want = tuple(want) if isinstance(want, (tuple, list)) else (want,)
     got = tuple(got) if isinstance(got, (tuple, list)) else (got,)
-    if len(want) != len(got) or any(w.shape != g.shape for w, g in zip(want, got)):
-        return float("inf")
-    return max(float((w.double() - g.double()).abs().max()) if w.numel() else 0.0 for w, g in zip(want, got))
+    return output_difference(want, got)
+
+
+def output_difference(want, got) -> tuple[float, bool]:
+    """The largest absolute difference, and whether every value is within export's tolerance.
+
+    The tolerance is absolute plus relative (|got - want| <= ATOL + RTOL |want|), as `deepwire
+    export` checks: outputs near 458 differ by 1e-4 from float rounding alone.
+    """
+    from runtime.export_project import ATOL, RTOL
+
+    want = [torch.as_tensor(w) for w in want]
+    got = [torch.as_tensor(g) for g in got]
+    if len(want) != len(got) or any(tuple(w.shape) != tuple(g.shape) for w, g in zip(want, got)):
+        return float("inf"), False
+    worst, within = 0.0, True
+    for w, g in zip(want, got):
+        w, g = w.double(), g.double()
+        diff = torch.where(torch.isnan(w - g), torch.inf, (w - g).abs())
+        worst = max(worst, float(diff.max()) if diff.numel() else 0.0)
+        within = within and bool((diff <= ATOL + RTOL * w.abs()).all())
+    return worst, within
 
 
 def run_import(spec: str, out: str | Path, registry: Registry, input_shapes: list[str] | None = None,
@@ -182,7 +209,7 @@ def check_import(project, imported: list[ImportedNetwork], labels: list[str], re
     """Per-network reports and, when everything compiles, the compiled model's checkpoint.
 
     compare: one function per network taking the rebuilt model (imported weights loaded) and
-    returning the largest output difference to the original.
+    returning output_difference() to the original (or NaN when it cannot compare).
     """
     reports = []
     for net_import, label in zip(imported, labels):
@@ -204,7 +231,8 @@ def check_import(project, imported: list[ImportedNetwork], labels: list[str], re
     for report, run in zip(reports, compare):
         report.errors.extend(weight_problems)
         if not weight_problems:
-            report.max_abs_diff = run(models[report.name])
+            result = run(models[report.name])  # (difference, within tolerance), or NaN: not compared
+            report.max_abs_diff, report.matches = result if isinstance(result, tuple) else (result, None)
     if weight_problems:
         return reports, None
     return reports, make_checkpoint(models, module_names, 0, 0, {})

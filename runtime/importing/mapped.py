@@ -40,3 +40,14 @@ def single(value, what: str) -> int:
     if not isinstance(value, int):
         raise NoBlockError(f"{what} {value!r} is not a whole number")
     return value
+
+
+def dropout_type(type_id: str, shape) -> str:
+    """Dropout2d on what is not an image (B, C, H, W) becomes Dropout, which takes any shape.
+
+    torch drops single entries of a (B, F) input there (its channels are the features), exactly
+    what Dropout does; both pass values unchanged at evaluation.
+    """
+    if type_id == "Dropout2d" and shape is not None and len(shape) != 3:
+        return "Dropout"
+    return type_id

@@ -40,6 +40,7 @@ class ImportedNetwork:
 
 
 Head = tuple[str, dict[str, Any]]
+MAX_WIRED = 16  # the Unsupported block's input limit
 
 
 def head_for(heads: list[Head] | Head | None, index: int) -> Head:
@@ -91,12 +92,16 @@ class NetworkBuilder:
 
     def unsupported(self, operation: str, name: str, sources: list[str], detail: str = "",
                     shape: tuple[int, ...] | None = None) -> str:
-        params: dict[str, Any] = {"operation": operation[:200], "inputs": max(1, len(sources))}
+        if len(sources) > MAX_WIRED:  # the block takes 16 wires; the rest are named in the detail
+            detail = (detail + "; " if detail else "") + \
+                f"it reads {len(sources)} tensors, of which the first {MAX_WIRED} are wired"
+        wired = max(1, min(len(sources), MAX_WIRED))
+        params: dict[str, Any] = {"operation": operation[:200], "inputs": wired}
         if detail:
             params["detail"] = detail[:400]
         if shape is not None and len(shape) <= 8 and all(s >= 0 for s in shape):
             params["shape"] = tuple(int(s) for s in shape)
-        bid = self.add("Unsupported", name, params, sources[:16])
+        bid = self.add("Unsupported", name, params, sources[:MAX_WIRED])
         self.result.problems.append(Problem(bid, self.net.blocks[bid].name, operation, detail))
         return bid
 
