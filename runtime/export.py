@@ -219,7 +219,7 @@ def read_state(path: str | Path) -> dict[str, Any]:
     if not isinstance(state, Mapping):
         raise WeightsFileError(path, "expected a state_dict (a dict of tensors), "
                                      f"found {type(state).__name__}")
-    return dict(state)
+    return _with_metadata(state, getattr(state, "_metadata", None))
 
 
 def weights_for(checkpoint: Mapping[str, Any], networks: list[str],

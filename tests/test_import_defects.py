@@ -226,9 +226,8 @@ def test_weights_a_module_refuses_exit_2_in_one_line(tmp_path, capsys):
                      "-o", str(tmp_path / "v.dw.json")])
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err
-    assert err.strip().splitlines() == [f"deepwire: cannot import {SPEC}:Versioned: --weights {weights}: "
-                                        "the model does not take these weights: ValueError: version None "
-                                        "is not supported"]
+    assert err.strip().splitlines() == [f"deepwire: --weights {weights}: the weights do not fit the model: "
+                                        "version None is not supported"]
 
 
 def test_a_wrong_input_shape_is_one_line_without_torchs_traceback(tmp_path, capsys):
