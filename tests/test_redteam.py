@@ -163,3 +163,33 @@ def test_the_harness_counts_the_safety_nets_line_as_a_failure(tmp_path, monkeypa
     result = judge("net", ws, ["check", "iris_mlp"], seconds=30)
     assert result.rc == 2 and result.internal and result.failures() == ["internal error"]
     assert not os.listdir(ws.tmp)
+
+
+@pytest.mark.parametrize("kind", ["pickle os.system", "pickle exec", "pickle in weights", "raw pickle"])
+def test_the_pickle_payloads_really_run_code_when_loaded_unsafely(tmp_path, seeds, kind):
+    """So that "no marker file" in the cells above means a refused attack, not a dud."""
+    import pickle
+
+    import torch
+
+    from tests.redteam import checkpoints
+
+    marker = tmp_path / "PWNED"
+    checkpoints.write(kind, tmp_path / "evil.pt", seeds.checkpoint, marker)
+    if kind == "raw pickle":
+        pickle.loads((tmp_path / "evil.pt").read_bytes())
+    else:
+        torch.load(tmp_path / "evil.pt", weights_only=False)
+    assert marker.exists()
+
+
+def test_the_pickled_npz_really_runs_code_when_loaded_unsafely(tmp_path):
+    import numpy as np
+
+    from tests.redteam import datafiles
+
+    marker = tmp_path / "PWNED"
+    (tmp_path / "evil.npz").write_bytes(datafiles.NPZ["pickled object array"](marker))
+    with np.load(tmp_path / "evil.npz", allow_pickle=True) as arrays:
+        arrays["x"]
+    assert marker.exists()
