@@ -68,10 +68,17 @@ KNOWN = {
     "fail the check) leaves model.py and model.pt behind",
     ("checkpoint", "export onnx --weights"): _LOADER + "; " + W19LOSS + "the ONNX export leaves .ses in "
     "the temporary folder",
-    **{("data", s): _DATA for s in ("check", "train", "export script")},
-    ("special", "check"): _SPECIAL,
-    **{("bomb", s): _BOMB for s in ("check", "train", "export python")},
+    **{("data", s): _DATA for s in ("check", "train", "export script", "evaluate", "studio")},
+    **{("special", s): _SPECIAL for s in ("check", "train", "export script", "preview", "studio",
+                                          "check PROJECT", "export --weights", "train --init",
+                                          "evaluate RUN_DIR", "import MODEL", "sweep --space")},
+    **{("bomb", s): _BOMB for s in ("check", "train", "export python", "export onnx", "export torch-export",
+                                    "export script", "preview")},
     ("run folder", "studio runs"): _RUNS,
+    ("mutate field", "export python"): W19LOSS + "an export whose check fails (out of memory loading the "
+                                       "model back) leaves model.py behind",
+    ("mutate field", "export onnx"): W19LOSS + "the ONNX export leaves .ses (an onnx session-id file) in the "
+                                     "temporary folder",
 }
 
 

@@ -2,7 +2,7 @@
 
 - `deepwire train --resume` on a run whose metrics.jsonl holds bytes that are not UTF-8, lines that
   are JSON but not records, or a step that is not a number: the junk lines are dropped and the run
-  continues (it raised UnicodeDecodeError / AttributeError / TypeError).
+  continues (it raised UnicodeDecodeError / AttributeError / TypeError / ValueError).
 """
 
 from __future__ import annotations
@@ -19,10 +19,12 @@ JUNK = (
     b'[1, 2]\n"text"\n3\nnull\n',
     b'{"type": "step", "step": "eight"}\n',
     b"[" * 50_000 + b"]" * 50_000 + b"\n",
+    b'{"type": "step", "loss": ' + b"1" * 10_000 + b"}\n",
 )
 
 
-@pytest.mark.parametrize("junk", JUNK, ids=("undecodable", "not records", "step not a number", "deep"))
+@pytest.mark.parametrize("junk", JUNK, ids=("undecodable", "not records", "step not a number", "deep",
+                                             "digits"))
 def test_resume_drops_junk_lines_of_metrics_and_continues(tmp_path, capsys, junk):
     project = projects.write(tmp_path, projects.iris())
     run = tmp_path / "run"

@@ -108,7 +108,7 @@ class RunFolder:
             for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
                 try:
                     record = json.loads(line)
-                except (json.JSONDecodeError, RecursionError):
+                except (ValueError, RecursionError):  # JSONDecodeError, or a number of 5,000,000 digits
                     continue  # a line cut short by a crash, or junk
                 step = record.get("step", 0) if isinstance(record, dict) else None
                 if isinstance(step, (int, float)) and not isinstance(step, bool) and step <= keep_until_step:
