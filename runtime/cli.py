@@ -5,7 +5,9 @@ Command modules keep their imports light and import torch inside `run`, so
 `deepwire check` never pays for importing torch.
 
 Exit codes: 0 success, 1 the project has errors or training failed,
-2 the file could not be read or the arguments are wrong.
+2 the file could not be read or the arguments are wrong. An exception no
+command expected is reported in one line, its traceback in a log file
+(runtime/crash_log.py), and exits with 2.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import os
 import signal
 import sys
 import threading
+
+from runtime.crash_log import report_internal_error
 
 # command name -> module under runtime.commands
 COMMANDS = {
@@ -101,6 +105,10 @@ def main(argv: list[str] | None = None) -> int:
                 print("\nStart with:  deepwire examples   then   deepwire check digits_cnn")
                 return 0
             args = parse(parser, argv)
+            if args.command is None:  # e.g. `deepwire --`: options but no command
+                parser.print_usage(sys.stderr)
+                print("deepwire: name a command, e.g. deepwire check digits_cnn", file=sys.stderr)
+                return 2
             return int(_module(args.command).run(args) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -112,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     except Terminated as stop:
         print("deepwire: terminated; files being written were left as they were", file=sys.stderr)
         return int(stop.code)
+    except Exception as err:  # noqa: BLE001 - the last resort: one line and a log file, never a traceback
+        return report_internal_error(argv[0] if argv else "", argv, err)
 
 
 if __name__ == "__main__":

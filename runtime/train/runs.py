@@ -92,12 +92,15 @@ class RunFolder:
         path = self.file(METRICS)
         if keep_until_step is not None and path.is_file():
             kept = []
-            for line in path.read_text(encoding="utf-8").splitlines():
+            # a damaged file (cut lines, bytes that are not UTF-8, lines that are not records) must not
+            # stop the resume: such lines are dropped, like the lines after the checkpoint
+            for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
                 try:
                     record = json.loads(line)
-                except json.JSONDecodeError:
-                    continue  # a line cut short by a crash
-                if record.get("step", 0) <= keep_until_step:
+                except (ValueError, RecursionError):  # JSONDecodeError, or a number of 5,000,000 digits
+                    continue  # a line cut short by a crash, or junk
+                step = record.get("step", 0) if isinstance(record, dict) else None
+                if isinstance(step, (int, float)) and not isinstance(step, bool) and step <= keep_until_step:
                     kept.append(line)
             write_text(path, "".join(line + "\n" for line in kept))
         self._metrics = open(path, "a", encoding="utf-8")  # noqa: SIM115 - kept open for the whole run
