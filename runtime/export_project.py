@@ -180,7 +180,8 @@ def export_project(project: Project, registry: Registry, fmt: str, out: str | Pa
             from runtime.export_script import write_training_script
 
             data_file = next(t.path for t in targets if t.kind == "data")
-            write_training_script(project, registry, target.path, data_file)
+            base_dir = Path(project_path).parent if project_path is not None else None  # relative data
+            write_training_script(project, registry, target.path, data_file, base_dir=base_dir)
         elif target.kind == "data":
             continue  # written with the script, listed after it
         elif target.kind == "weights":

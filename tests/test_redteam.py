@@ -30,57 +30,6 @@ from tests.redteam.seeds import make_seeds
 from tests.redteam.tally import TALLY
 from tests.redteam.workspace import Workspace
 
-W19LOAD = "fixed by w19load: "
-W19LOSS = "fixed by w19loss: "
-_LOADER = (
-    W19LOAD + "one weights loader: a wrong structure (not a dict, nested junk, wrong tensor types) "
-    "escapes as TypeError/AttributeError/RuntimeError"
-)
-_DATA = (
-    W19LOAD + "guarded data reader (.npz declaring a huge shape: MemoryError; export script: DataError "
-    "escapes and relative data paths are looked up in the current folder)"
-)
-_BOMB = W19LOAD + "memory bombs pass analysis (check exits 0) and fail in torch's allocator"
-_SPECIAL = W19LOAD + "special files (FIFO hangs; over-long names, /proc, folders raise OSError)"
-_RUNS = W19LOAD + "studio run-folder validation (Runs panel raises on junk metrics.jsonl / summary.json)"
-# Cells that fail before the fixes of the other helpers of issue 19 are merged: TEMPORARY, to be removed
-# after the merge (the cases stay; only the expectation of failure goes).
-KNOWN = {
-    **{
-        ("checkpoint", s): _LOADER
-        for s in (
-            "export script --weights",
-            "export torch-export --weights",
-            "preview --weights",
-            "train --init",
-            "train --init folder",
-            "import --weights",
-            "train init_checkpoint",
-            "train init_checkpoint folder",
-            "evaluate",
-            "train --resume",
-            "sample",
-            "train pretrained_weights",
-            "export python pretrained_weights",
-        )
-    },
-    ("checkpoint", "export python --weights"): _LOADER + "; " + W19LOSS + "a failed export (NaN weights "
-    "fail the check) leaves model.py and model.pt behind",
-    ("checkpoint", "export onnx --weights"): _LOADER + "; " + W19LOSS + "the ONNX export leaves .ses in "
-    "the temporary folder",
-    **{("data", s): _DATA for s in ("check", "train", "export script", "evaluate", "studio")},
-    **{("special", s): _SPECIAL for s in ("check", "train", "export script", "preview", "studio",
-                                          "check PROJECT", "export --weights", "train --init",
-                                          "evaluate RUN_DIR", "import MODEL", "sweep --space")},
-    **{("bomb", s): _BOMB for s in ("check", "train", "export python", "export onnx", "export torch-export",
-                                    "export script", "preview")},
-    ("run folder", "studio runs"): _RUNS,
-    ("mutate field", "export python"): W19LOSS + "an export whose check fails (out of memory loading the "
-                                       "model back) leaves model.py behind",
-    ("mutate field", "export onnx"): W19LOSS + "the ONNX export leaves .ses (an onnx session-id file) in the "
-                                     "temporary folder",
-}
-
 
 @pytest.fixture(scope="session")
 def seeds(tmp_path_factory):
@@ -105,12 +54,7 @@ def _params(slow: bool):
             klass,
             surface,
             id=f"{klass}-{surface}",
-            marks=marks
-            + (
-                [pytest.mark.xfail(strict=False, reason=KNOWN[(klass, surface)])]
-                if (klass, surface) in KNOWN
-                else []
-            ),
+            marks=marks,
         )
         for klass, surface in plan.cells(slow)
     ]

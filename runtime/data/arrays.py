@@ -66,14 +66,31 @@ def _np_load(path: Path, file: str):
                         f"np.savez; pickles are never loaded)") from None
     except (OSError, EOFError, zipfile.BadZipFile) as exc:
         raise DataError(f"{file}: could not be read as a numpy file ({exc})") from None
+    except MemoryError as exc:  # its header declares an array larger than this machine's memory
+        raise _too_big(file, exc) from None
 
 
 def _member(archive, key: str, file: str) -> np.ndarray:
     try:
-        return archive[key]
+        value = archive[key]
+        if not isinstance(value, np.ndarray):  # numpy hands back the raw bytes of a member that is no .npy
+            raise DataError(f"{file}: member '{key}' is not a numpy array (not written by np.savez); "
+                            "save the arrays with np.savez(file, x=..., y=...)")
+        return value
     except ValueError:
         raise DataError(f"{file}: array '{key}' holds Python objects, which DeepWire never unpickles; "
                         f"save plain numeric arrays instead") from None
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise DataError(f"{file}: array '{key}' could not be read ({exc})") from None
+    except MemoryError as exc:
+        raise _too_big(f"{file}: array '{key}'", exc) from None
+
+
+def _too_big(what: str, exc: MemoryError) -> DataError:
+    """numpy allocates what a file's header declares before reading: a lie there must not crash."""
+    detail = str(exc).split(" for an array")[0].replace("Unable to allocate", "it would need")
+    return DataError(f"{what} declares an array larger than this machine's memory "
+                     f"({detail or 'out of memory'}); the file is damaged or not meant for training here")
 
 
 def _npz_header(path: Path, key: str) -> tuple[tuple[int, ...], np.dtype]:

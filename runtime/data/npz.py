@@ -22,6 +22,7 @@ Plain-numpy reading, e.g.:  data = np.load(path); x = data["train_inputs"]; str(
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -72,8 +73,11 @@ def load_npz_dataset(path: str | Path) -> Dataset:
     try:
         with np.load(path, allow_pickle=False) as data:
             contents = {key: data[key] for key in data.files}
-    except (OSError, ValueError, EOFError) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise DataError(f"{path}: could not be read as a DeepWire data file ({exc})") from None
+    except MemoryError:  # a header declaring more than this machine holds
+        raise DataError(f"{path}: declares an array larger than this machine's memory; the file is "
+                        "damaged or not a DeepWire data file") from None
     if str(contents.get("format", "")) != FORMAT:
         raise DataError(f"{path}: not a DeepWire data file (expected format '{FORMAT}'); "
                         f"write it with runtime.data.write_npz")

@@ -286,6 +286,12 @@ def judge(
     result.code_ran = ws.marker.exists()
     result.changed = ws.changed(before, allowed)
     if writes_files and result.rc not in (0, None):
-        result.partial = ws.outputs_left()
+        # an export whose check failed (exit 1: NaN outputs, not loadable back) says "wrote PATH" for each
+        # file it wrote whole (refusing to replace files without --force, it replaced no good one): those
+        # are reported results, not partial leftovers
+        announced = {line[len("wrote "):].split(" (network")[0].strip()
+                     for line in (result.output or "").splitlines() if line.startswith("wrote ")}
+        result.partial = [p for p in ws.outputs_left()
+                          if result.rc != 1 or str(ws.root / p.split(" left after")[0]) not in announced]
     result.leftovers += ws.temporary_leftovers(temporary_ok)
     return result

@@ -21,6 +21,10 @@ from pathlib import Path
 HASH_LIMIT = 1 << 31  # a sparse 100 MB+ project is hashed too; nothing bigger is ever made
 
 
+# Files libraries keep in the temporary folder on purpose and reuse from run to run (not a leftover of a
+# DeepWire write): onnxruntime's per-user session id file, and torch.compile's (inductor's) cache.
+LIBRARY_CACHES = (".ses", "torchinductor_")
+
 class Workspace:
     def __init__(self, root: Path):
         self.root = Path(root)
@@ -83,10 +87,11 @@ class Workspace:
         ]
 
     def temporary_leftovers(self, ok: tuple[str, ...] = ()) -> list[str]:
+        ok = ok + LIBRARY_CACHES
         return [
             f"temporary {p.relative_to(self.root)} left behind"
             for p in sorted(self.tmp.iterdir())
-            if not (ok and p.name.startswith(ok))
+            if not p.name.startswith(ok)
         ]
 
     @contextlib.contextmanager
