@@ -1,4 +1,4 @@
-"""Shared test set-up: offscreen Qt, fixed seeds, the block registry."""
+"""Shared test set-up: offscreen Qt, fixed seeds, the block registry, the stress tests' totals."""
 
 import os
 
@@ -54,3 +54,37 @@ def _delete_closed_widgets():
 
     if QApplication.instance() is not None:
         QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+
+
+def pytest_sessionfinish(session):
+    """An xdist worker hands the stress tests' counts (tests/reporting.py) to the controller."""
+    from tests import reporting
+
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["deepwire_counts"] = reporting.dump()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    from tests import reporting
+
+    counts = getattr(node, "workeroutput", {}).get("deepwire_counts")
+    if counts:
+        reporting.merge(counts)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The red team's and the kill trials' totals, over all workers (printed only when they ran)."""
+    from tests import reporting
+
+    if reporting.COUNTS.get("redteam"):
+        from tests.redteam.tally import table_from_report
+
+        terminalreporter.write_sep("=", "red team: cases and failures per surface and input class")
+        terminalreporter.write_line(table_from_report())
+    if reporting.COUNTS.get("kills"):
+        from tests.test_faults_kill import kill_summary
+
+        terminalreporter.write_sep("=", "kill and signal trials")
+        terminalreporter.write_line(kill_summary())

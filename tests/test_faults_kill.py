@@ -43,6 +43,7 @@ from graph.blocks import default_registry
 from graph.examples import resolve_project
 from graph.project_io import ProjectFileError, load_project, save_project
 from runtime.lifeline import clean_stale_tempdirs
+from tests import reporting
 from tests.conftest import stressed
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -273,6 +274,10 @@ def run_trials(server, prepared, folder: Path, plan: list[tuple[str, str]], seed
         counts[("signal", signame)] += 1
         counts[("surface", surface)] += 1
         counts[("landed" if answer["killed"] else "finished first", "")] += 1
+        reporting.add("kills", "trials")
+        reporting.add("kills", f"signal|{signame}")
+        reporting.add("kills", f"surface|{surface}")
+        reporting.add("kills", "signalled mid-job" if answer["killed"] else "finished first")
         problems = inspect(Path(job["cwd"]), tmp, marker, registry, versions)
         log = (trial / "child.log").read_text(encoding="utf-8", errors="replace")
         if answer["hung"]:
@@ -283,6 +288,9 @@ def run_trials(server, prepared, folder: Path, plan: list[tuple[str, str]], seed
             problems.append(f"ended with exit code {answer['code']} before the signal: {log[-600:]}")
         if problems:
             failures.append(f"{trial.name} (delay {job['delay']:.2f} s): " + "; ".join(problems))
+            reporting.add("kills", "failures")
+            reporting.add("kills", f"failures|{surface}")
+            reporting.example("kills", surface, failures[-1][:1000])
             with capsys.disabled():  # at once, so a long run that is cut short still tells
                 print(f"\nkill trial failed: {failures[-1][:2000]}", flush=True)
         else:
@@ -305,10 +313,29 @@ def test_a_few_kills_lose_nothing_and_leave_nothing(server, prepared, tmp_path, 
     run_trials(server, prepared, tmp_path / "trials", plan, seed=1, capsys=capsys)
 
 
+KILL_CHUNKS = 8  # the slow trials in chunks, so that pytest-xdist's workers share them
+
+
 @pytest.mark.slow
-def test_hundreds_of_kills_lose_nothing_and_leave_nothing(heavy_server, heavy_prepared, tmp_path, capsys):
+@pytest.mark.parametrize("chunk", range(KILL_CHUNKS))
+def test_hundreds_of_kills_lose_nothing_and_leave_nothing(chunk, heavy_server, heavy_prepared, tmp_path,
+                                                          capsys):
     rng = random.Random(7)
-    count = stressed(240)
+    count = stressed(216)
     plan = [(SURFACES[i % len(SURFACES)], rng.choice(list(SIGNALS))) for i in range(count)]
-    plan += [("train-nproc", name) for name in SIGNALS for _ in range(max(1, stressed(4)))]
-    run_trials(heavy_server, heavy_prepared, tmp_path / "trials", plan, seed=8, capsys=capsys)
+    plan += [("train-nproc", name) for name in SIGNALS for _ in range(max(1, stressed(3)))]
+    run_trials(heavy_server, heavy_prepared, tmp_path / "trials", plan[chunk::KILL_CHUNKS], seed=8 + chunk,
+               capsys=capsys)
+
+
+def kill_summary() -> str:
+    """All kill trials of this session, by every xdist worker (tests/reporting.py)."""
+    counts = reporting.COUNTS["kills"]
+    per_signal = ", ".join(f"{name} {counts[f'signal|{name}']}" for name in SIGNALS)
+    per_surface = ", ".join(f"{s} {counts[f'surface|{s}']} ({counts[f'failures|{s}']} failed)"
+                            for s in (*SURFACES, "train-nproc") if counts[f"surface|{s}"])
+    lines = [f"kill trials: {counts['trials']} ({counts['signalled mid-job']} signalled mid-job, "
+             f"{counts['finished first']} finished first); failures: {counts['failures']}",
+             f"per signal: {per_signal}", f"per surface: {per_surface}"]
+    lines += [f"  e.g. [{s}] {text}" for s, text in sorted(reporting.EXAMPLES.get("kills", {}).items())]
+    return "\n".join(lines)

@@ -57,6 +57,7 @@ def test_every_package_the_tests_import_is_a_dependency_or_in_the_dev_extra():
 def test_plain_pytest_runs_the_default_suite_and_slow_tests_stay_reachable():
     options = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
     assert "-m 'not slow'" in options["addopts"]
+    assert "-n auto" in options["addopts"]  # every core: the default suite within 5 minutes on two
     assert any(marker.startswith("slow:") for marker in options["markers"])
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 
+from tests import reporting
 from tests.redteam.runner import Result
 
 KINDS = (
@@ -43,11 +44,15 @@ class Tally:
         """Count one case; returns its failures."""
         row = self.counts[(surface, klass)]
         row["cases"] += 1
+        reporting.add("redteam", f"{surface}|{klass}|cases")
         failures = result.failures()
         for failure in failures:
-            row[failure.split()[0] if failure.startswith("exit code") else failure] += 1
+            kind = failure.split()[0] if failure.startswith("exit code") else failure
+            row[kind] += 1
+            reporting.add("redteam", f"{surface}|{klass}|{kind}")
         if failures and (surface, klass) not in self.examples:
             self.examples[(surface, klass)] = result.describe()
+            reporting.example("redteam", f"{surface}|{klass}", result.describe())
         return failures
 
     def failed(self, surface: str, klass: str) -> int:
@@ -57,10 +62,10 @@ class Tally:
     def row(self, surface: str, klass: str) -> str:
         row = self.counts[(surface, klass)]
         values = [row["cases"]] + [row[k if k != "exit code" else "exit"] for k in KINDS]
-        return f"{surface:<22} {klass:<12} " + " ".join(f"{v:>10}" for v in values)
+        return f"{surface:<30} {klass:<12} " + " ".join(f"{v:>10}" for v in values)
 
     def table(self) -> str:
-        lines = [f"{'surface':<22} {'class':<12} " + " ".join(f"{h:>10}" for h in HEADERS)]
+        lines = [f"{'surface':<30} {'class':<12} " + " ".join(f"{h:>10}" for h in HEADERS)]
         totals = Counter()
         for surface, klass in sorted(self.counts):
             lines.append(self.row(surface, klass))
@@ -70,12 +75,24 @@ class Tally:
             per_class[klass].update(row)
         for klass, row in sorted(per_class.items()):
             values = [row["cases"]] + [row[k if k != "exit code" else "exit"] for k in KINDS]
-            lines.append(f"{'(all surfaces)':<22} {klass:<12} " + " ".join(f"{v:>10}" for v in values))
+            lines.append(f"{'(all surfaces)':<30} {klass:<12} " + " ".join(f"{v:>10}" for v in values))
         values = [totals["cases"]] + [totals[k if k != "exit code" else "exit"] for k in KINDS]
-        lines.append(f"{'TOTAL':<22} {'':<12} " + " ".join(f"{v:>10}" for v in values))
+        lines.append(f"{'TOTAL':<30} {'':<12} " + " ".join(f"{v:>10}" for v in values))
         for (surface, klass), example in sorted(self.examples.items()):
             lines.append(f"  e.g. [{surface} x {klass}] {example}")
         return "\n".join(lines)
 
 
 TALLY = Tally()
+
+
+def table_from_report() -> str:
+    """The table of every case run in this session, by every xdist worker (tests/reporting.py)."""
+    tally = Tally()
+    for key, n in reporting.COUNTS["redteam"].items():
+        surface, klass, kind = key.split("|")
+        tally.counts[(surface, klass)][kind] += n
+    for key, text in reporting.EXAMPLES.get("redteam", {}).items():
+        surface, klass = key.split("|")
+        tally.examples[(surface, klass)] = text
+    return tally.table()
