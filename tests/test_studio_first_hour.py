@@ -223,15 +223,7 @@ def test_first_hour_session_leaves_no_traceback_and_no_qt_warning(session, qtbot
         qtbot.wait(100)  # late timers (minimap, plots) get their turn to fail
     stderr = capfd.readouterr().err
     problems = noise.problems(stderr)
-    others = [p for p in problems if "minimap.py" not in p and "QTimer) already deleted" not in p]
-    assert others == [], "\n".join(sorted(set(others)))
-    # Issue 13 point 2, fixed on another branch (w13studio): each canvas replaced by File > New / Open
-    # leaves its minimap connected, and every later edit raises "QTimer already deleted" in
-    # minimap.refresh_soon. Until that fix is merged this ends the test as an expected failure, after
-    # every other check above has passed; once merged, the session is clean and the test passes.
-    if problems:
-        pytest.xfail("the minimap traceback flood of issue 13 point 2: " + problems[0])
-    assert problems == []
+    assert problems == [], "\n".join(sorted(set(problems)))  # no traceback, no Qt warning, none at all
 
 
 def test_opening_other_projects_reads_no_stale_analysis(session, qtbot):
@@ -246,4 +238,4 @@ def test_opening_other_projects_reads_no_stale_analysis(session, qtbot):
             assert window.document.undo_stack.count() == 0
             window.document.set_training({"epochs": 2})
         window.actions["new"].trigger()
-    assert [e for e in noise.exceptions if "minimap.py" not in e] == []  # minimap: issue 13 point 2, below
+    assert noise.exceptions == []
