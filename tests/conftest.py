@@ -23,6 +23,18 @@ def registry():
     return default_registry()
 
 
+@pytest.fixture
+def window(qtbot, tmp_path, registry, monkeypatch):
+    """A main window on the digits CNN whose dialogs answer "no" (tests/studio_support.py); a test file
+    that needs another window defines its own `window`."""
+    from tests.studio_support import close_window, make_window, refuse_dialogs
+
+    refuse_dialogs(monkeypatch)
+    win = make_window(qtbot, tmp_path, registry)
+    yield win
+    close_window(win)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _runs_never_in_the_users_home(tmp_path_factory):
     """Runs of examples and untitled projects go to $DEEPWIRE_HOME/runs: a temporary folder in tests."""

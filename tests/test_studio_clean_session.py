@@ -11,17 +11,9 @@ import pytest
 
 from graph.examples import example_path
 from graph.model import Edge
-from tests.studio_support import close_window, make_window, no_noise, refuse_dialogs
+from tests.studio_support import no_noise
 
 FIVE = ("digits_cnn", "sine_lstm", "digits_gan", "residual_cnn", "iris_mlp")
-
-
-@pytest.fixture
-def window(qtbot, tmp_path, registry, monkeypatch):
-    refuse_dialogs(monkeypatch)
-    win = make_window(qtbot, tmp_path, registry)
-    yield win
-    close_window(win)
 
 
 def _edit(window, qtbot) -> None:

@@ -20,14 +20,6 @@ from studio.canvas.style import TEXT_LOD
 from tests.studio_support import block_id, close_window, make_window, refuse_dialogs
 
 
-@pytest.fixture
-def window(qtbot, tmp_path, registry, monkeypatch):
-    refuse_dialogs(monkeypatch)
-    win = make_window(qtbot, tmp_path, registry)
-    yield win
-    close_window(win)
-
-
 def _long_chain(window, count: int = 30) -> list[str]:
     """`count` more blocks in one straight row after the head (a chain far wider than the view)."""
     doc, net = window.document, window.document.network()

@@ -11,18 +11,8 @@ from __future__ import annotations
 
 import itertools
 
-import pytest
-
 from graph.model import Edge
-from tests.studio_support import block_id, close_window, make_window, refuse_dialogs
-
-
-@pytest.fixture
-def window(qtbot, tmp_path, registry, monkeypatch):
-    refuse_dialogs(monkeypatch)
-    win = make_window(qtbot, tmp_path, registry)
-    yield win
-    close_window(win)
+from tests.studio_support import block_id
 
 
 def _errors(window) -> list[str]:

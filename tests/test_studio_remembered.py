@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from PySide6.QtCore import QPointF, QSettings, Qt
 from PySide6.QtWidgets import QFileDialog, QMainWindow
 
@@ -20,15 +19,7 @@ from studio.canvas.style import LIGHT
 from studio.canvas.view import NetworkView
 from studio.document import Document
 from studio.main_window import MainWindow
-from tests.studio_support import close_window, example_document, make_window, refuse_dialogs
-
-
-@pytest.fixture
-def window(qtbot, tmp_path, registry, monkeypatch):
-    refuse_dialogs(monkeypatch)
-    win = make_window(qtbot, tmp_path, registry)
-    yield win
-    close_window(win)
+from tests.studio_support import example_document, refuse_dialogs
 
 
 def _settings(tmp_path: Path) -> QSettings:

@@ -12,15 +12,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QToolBar
 
 from graph.model import Edge
-from tests.studio_support import block_id, close_window, make_window, refuse_dialogs
-
-
-@pytest.fixture
-def window(qtbot, tmp_path, registry, monkeypatch):
-    refuse_dialogs(monkeypatch)
-    win = make_window(qtbot, tmp_path, registry)
-    yield win
-    close_window(win)
+from tests.studio_support import block_id
 
 
 def _button_geometries(window) -> list[tuple[str, int, int]]:

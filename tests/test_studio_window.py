@@ -12,7 +12,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage, QKeySequence
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
@@ -21,17 +20,9 @@ from graph.examples import example_path, list_examples
 from graph.project_io import load_project, save_project
 from studio.app import ThemeManager
 from studio.canvas.mime import BLOCK_MIME
-from tests.studio_support import block_id, close_window, make_window, refuse_dialogs
+from tests.studio_support import block_id
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def window(qtbot, tmp_path, registry, monkeypatch):
-    refuse_dialogs(monkeypatch)
-    win = make_window(qtbot, tmp_path, registry)
-    yield win
-    close_window(win)
 
 
 def _types(document) -> list[str]:
