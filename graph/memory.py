@@ -87,6 +87,7 @@ def weight_diagnostics(network: Network, registry: Registry, inference: Inferenc
                 f"{block_label(spec, block)}: {human_bytes(size)} of weights ({count:,} parameters), more "
                 f"than half of this machine's {human_bytes(machine_memory())} of memory, so it cannot be "
                 "built or trained here; make it smaller", bid, network=network.name))
+    diags += _activation_diagnostics(network, registry, inference, limit)
     if not diags and total * BYTES_PER_WEIGHT > limit:
         diags.append(Diagnostic(
             ERROR, "too_large",
@@ -109,3 +110,31 @@ def block_weights(network: Network, registry: Registry, inference: Inference, bi
         return max(int(spec.count(inference.params[bid], inference.inputs.get(bid, {}), shape)), 0)
     except Exception:  # noqa: BLE001 - a count rule failing must not stop analysis; shapes report it
         return 0
+
+
+# export, preview and the first training step run the network on a batch of at least this many samples
+SMALLEST_BATCH = 2
+
+
+def _activation_diagnostics(network: Network, registry: Registry, inference: Inference,
+                            limit: int) -> list[Diagnostic]:
+    """An error on the first block whose output for the smallest batch cannot fit (a 65536 x 65536
+    image input: 34 GB per sample); weights are not the only thing that can exhaust memory."""
+    for bid, block in network.blocks.items():
+        shape = inference.shapes.get(bid)
+        if shape is None or not block.enabled:
+            continue
+        elements = 1
+        for dim in shape:
+            if isinstance(dim, int) and dim > 0:
+                elements *= dim
+        size = elements * BYTES_PER_WEIGHT * SMALLEST_BATCH
+        if size > limit:
+            spec = registry.get(block.type) if block.type in registry else None
+            return [Diagnostic(
+                ERROR, "too_large",
+                f"{block_label(spec, block)}: its output {tuple(shape)} takes {human_bytes(size)} for a "
+                f"batch of {SMALLEST_BATCH}, more than half of this machine's "
+                f"{human_bytes(machine_memory())} of memory, so the network cannot run here; make it smaller",
+                bid, network=network.name)]
+    return []

@@ -42,6 +42,12 @@ def build_models(project: Project, registry: Registry,
         from runtime.train.errors import SetupError  # not at the top: runtime.train imports this module
 
         raise SetupError(str(exc)) from None
+    except ValueError as exc:  # the generated backbone loader: the file is not the backbone's weights
+        if not str(exc).startswith("pretrained weights "):
+            raise
+        from runtime.train.errors import SetupError
+
+        raise SetupError(str(exc)) from None
     return models, compiled
 
 

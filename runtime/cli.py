@@ -97,6 +97,11 @@ def main(argv: list[str] | None = None) -> int:
 
     die_with_parent()  # started by the studio, a sweep or torchrun: never outlive it
     argv = list(sys.argv[1:] if argv is None else argv)
+    if any("\x00" in arg for arg in argv):  # no file name can hold one; os calls would raise ValueError
+        bad = next(arg for arg in argv if "\x00" in arg)
+        print(f"deepwire: the argument {bad[:80]!r} holds a NUL byte, which no file name or value can "
+              "hold; check how it was typed or generated", file=sys.stderr)
+        return 2
     try:  # Ctrl+C or SIGTERM while the commands are still being imported is an interruption too
         with terminate_cleanly():
             parser = build_parser()
@@ -120,6 +125,13 @@ def main(argv: list[str] | None = None) -> int:
     except Terminated as stop:
         print("deepwire: terminated; files being written were left as they were", file=sys.stderr)
         return int(stop.code)
+    except OSError as err:  # a path given to the command that the system refuses (too long, no access, ...)
+        if err.filename is None:
+            return report_internal_error(argv[0] if argv else "", argv, err)
+        name = str(err.filename)
+        shown = name if len(name) <= 120 else f"{name[:60]}...{name[-40:]} ({len(name)} characters)"
+        print(f"deepwire: {shown}: {err.strerror or err}; check the path", file=sys.stderr)
+        return 2
     except Exception as err:  # noqa: BLE001 - the last resort: one line and a log file, never a traceback
         return report_internal_error(argv[0] if argv else "", argv, err)
 

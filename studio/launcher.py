@@ -91,7 +91,22 @@ def run_studio(arg: str | None, started: float | None = None) -> int:
         from PySide6.QtCore import QTimer
         QTimer.singleShot(0, window.files.offer_recovery)
     window.show()
+    _close_on_interrupt(app, window)
     return int(app.exec())
+
+
+def _close_on_interrupt(app, window) -> None:
+    """Ctrl+C in the terminal closes the window as its close button does (unsaved changes are asked
+    about; the autosave stays for recovery) instead of a KeyboardInterrupt traceback in some slot."""
+    import signal
+
+    from PySide6.QtCore import QTimer
+
+    signal.signal(signal.SIGINT, lambda *_: QTimer.singleShot(0, window.close))
+    signal.signal(signal.SIGTERM, lambda *_: QTimer.singleShot(0, app.quit))
+    ticker = QTimer(window)  # Python runs signal handlers only between bytecodes: let it in now and then
+    ticker.timeout.connect(lambda: None)
+    ticker.start(250)
 
 
 def _quit_after_first_paint(app, window, started: float) -> None:

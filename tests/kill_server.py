@@ -70,7 +70,13 @@ def _autosave_forever(job: dict) -> int:
     app = QApplication([])  # noqa: F841 - the Document's undo stack needs one
     document = Document(default_registry())
     autosave = Autosave(document, job["argv"][0])
+    # as in the studio (studio/launcher.py): Ctrl+C ends the session between steps; raised inside a Qt
+    # slot, a KeyboardInterrupt would only be printed and the loop would go on
+    interrupted = []
+    signal.signal(signal.SIGINT, lambda *_: interrupted.append(True))
     for i in range(1_000_000):
+        if interrupted:
+            return 130
         document.add_block("model", "Linear", (float(i), 0.0))
         autosave.autosave_now()
     return 0

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,17 +106,31 @@ def describe_entry(index: int, entry: Any) -> str:
     return f"space entry {index + 1}" + (f" ('{target}')" if isinstance(target, str) else "")
 
 
+MAX_SPACE_BYTES = 10 * 10**6  # a space file is a few entries; a bigger one is the wrong file
+
+
 def read_space_file(path: str | Path) -> list[Any]:
     """The raw entries of a space file (a list, or an object with a "space" list)."""
     try:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):  # a pipe would block the read forever, a device never end
+            raise SpaceError(f"{path}: not a regular file (a folder, pipe or device); give a .json "
+                             "space file")
+        if info.st_size > MAX_SPACE_BYTES:
+            raise SpaceError(f"{path}: {info.st_size / 1e6:.0f} MB is far more than a space file holds "
+                             f"(at most {MAX_SPACE_BYTES // 10**6} MB)")
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise SpaceError(f"{path}: there is no such space file") from None
-    except (OSError, UnicodeDecodeError) as err:
+    except SpaceError:
+        raise
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        if isinstance(err, json.JSONDecodeError):
+            where = f"line {err.lineno}, column {err.colno}"
+            raise SpaceError(f"{path}: {where}: not valid JSON: {err.msg}") from None
         raise SpaceError(f"{path}: the space file could not be read ({err})") from None
-    except json.JSONDecodeError as err:
-        where = f"line {err.lineno}, column {err.colno}"
-        raise SpaceError(f"{path}: {where}: not valid JSON: {err.msg}") from None
+    except RecursionError:
+        raise SpaceError(f"{path}: nested too deeply to be a space file") from None
     if isinstance(data, dict) and "space" in data:
         data = data["space"]
     if not isinstance(data, list):

@@ -17,6 +17,7 @@ saving never leaves a broken checkpoint behind.
 from __future__ import annotations
 
 import json
+import os
 import platform
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,9 @@ class RunFolder:
     def open_metrics(self, keep_until_step: int | None = None) -> None:
         """Open metrics.jsonl for appending; when resuming, drop lines logged after the checkpoint."""
         path = self.file(METRICS)
+        if os.path.lexists(path) and not path.is_file():  # a folder, a pipe, a dangling link
+            raise SetupError(f"{path}: this run's files are damaged: metrics.jsonl is not a regular file; "
+                             "resume another run, or train afresh (--out NEW_DIR)")
         if keep_until_step is not None and path.is_file():
             kept = []
             # a damaged file (cut lines, bytes that are not UTF-8, lines that are not records) must not

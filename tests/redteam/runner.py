@@ -289,7 +289,7 @@ def judge(
         # an export whose check failed (exit 1: NaN outputs, not loadable back) says "wrote PATH" for each
         # file it wrote whole (refusing to replace files without --force, it replaced no good one): those
         # are reported results, not partial leftovers
-        announced = {line[len("wrote "):].split(" (network")[0].strip()
+        announced = {line[len("wrote "):].split(" (")[0].strip()
                      for line in (result.output or "").splitlines() if line.startswith("wrote ")}
         result.partial = [p for p in ws.outputs_left()
                           if result.rc != 1 or str(ws.root / p.split(" left after")[0]) not in announced]
