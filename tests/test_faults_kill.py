@@ -305,6 +305,7 @@ def run_trials(server, prepared, folder: Path, plan: list[tuple[str, str]], seed
     assert failures == [], "\n".join(failures[:10])
 
 
+@pytest.mark.slow  # 225 trials in the slow suite; kept runnable alone as the quick sample
 def test_a_few_kills_lose_nothing_and_leave_nothing(server, prepared, tmp_path, capsys):
     # a handful for the default suite; sweeps, ONNX and torchrun are in the slow test (and the
     # parent-death mechanism the sweep relies on is in test_lifeline.py)

@@ -43,6 +43,7 @@ def window(qtbot, tmp_path, registry, monkeypatch):
     close_window(win)
 
 
+@pytest.mark.slow  # the same loop, and more, runs by default in tests/test_studio_first_hour.py
 def test_press_train_watch_it_learn_open_the_confusion_matrix_and_export(window, qtbot, tmp_path):
     panel = window.training
     panel.runs_base = tmp_path  # where an untitled project's runs go (normally the user data folder)

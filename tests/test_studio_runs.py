@@ -267,6 +267,7 @@ def test_regression_view_scatters_predicted_against_true(qtbot, tmp_path):
     assert "loss 0.1" in view.header.text()
 
 
+@pytest.mark.slow  # live text samples by default: tests/test_studio_training_samples.py
 def test_language_model_view_samples_a_continuation(qtbot, tmp_path):
     from runtime.cli import main
 
