@@ -6,7 +6,9 @@ each block's weights (its declaration's parameter count, 4 bytes each as
 float32) and makes it an error on the block when they exceed half of this
 machine's memory: training needs several times the weights (gradients,
 optimizer state), so such a network could never train here. The whole
-network's total is checked too.
+network's total is checked too, and so is each block's output for the
+smallest batch any command runs (2 samples): a 65536 x 65536 image input has
+few weights but 17 GB of values per sample.
 
 The machine's memory is read from /proc/meminfo (or os.sysconf) without
 importing torch; DEEPWIRE_MEMORY_BYTES overrides it (tests, or a machine whose
@@ -119,7 +121,7 @@ SMALLEST_BATCH = 2
 def _activation_diagnostics(network: Network, registry: Registry, inference: Inference,
                             limit: int) -> list[Diagnostic]:
     """An error on the first block whose output for the smallest batch cannot fit (a 65536 x 65536
-    image input: 34 GB per sample); weights are not the only thing that can exhaust memory."""
+    image input: 17 GB a sample); weights are not the only thing that can exhaust memory."""
     for bid, block in network.blocks.items():
         shape = inference.shapes.get(bid)
         if shape is None or not block.enabled:
