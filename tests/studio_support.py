@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -120,3 +121,36 @@ def no_noise(capfd, ignore: tuple[str, ...] = OFFSCREEN_ONLY):
     noise.lines.extend(line for line in err.splitlines() if line.strip())
     lines = [line for line in noise.lines if not any(part in line for part in ignore)]
     assert not lines, "the session printed:\n" + "\n".join(lines)
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a child process still runs (a zombie is as good as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().split()[2] != "Z"
+
+
+def grid_view(qtbot, registry, count: int, columns: int):
+    """A 900x600 NetworkView at 100 % over a grid of `count` ReLU cards, the grid's top-left corner in the
+    view's middle, its minimap refreshed (minimap tests)."""
+    from PySide6.QtCore import QPointF
+
+    from graph.model import Block, Network, Project
+    from studio.canvas.style import LIGHT
+    from studio.canvas.view import NetworkView
+
+    net = Network("big")
+    for i in range(count):
+        net.add_block(Block(f"b{i}", "ReLU", f"r{i}", {}, (220.0 * (i % columns), 160.0 * (i // columns))))
+    view = NetworkView(Document(registry, Project("Big", [net])), "big", LIGHT)
+    qtbot.addWidget(view)
+    view.resize(900, 600)
+    view.show()
+    qtbot.waitExposed(view)
+    view.setZoom(1.0)
+    view.centerOn(QPointF(0, 0))
+    view.minimap.refresh()
+    return view

@@ -12,7 +12,7 @@ import pytest
 
 from graph.project_io import dumps_project
 from studio.canvas.heat import GradientLegend, level, norm_color
-from tests.studio_support import block_id, close_window, make_window, refuse_dialogs
+from tests.studio_support import block_id, close_window, make_window, process_alive, refuse_dialogs
 
 CHILD_TIMEOUT_MS = 60_000
 
@@ -178,16 +178,7 @@ def test_a_preview_panel_deleted_while_its_child_runs_ends_quietly(qtbot, regist
     qtbot.waitUntil(lambda: panel.server is not None and panel.server.processId() > 0, timeout=5000)
     pid = panel.server.processId()
     panel.deleteLater()  # e.g. the window closes; a late callback would raise in the event loop
-    qtbot.waitUntil(lambda: not _alive(pid), timeout=10_000)
+    qtbot.waitUntil(lambda: not process_alive(pid), timeout=10_000)
     qtbot.wait(200)
 
 
-def _alive(pid: int) -> bool:
-    import os
-
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    with open(f"/proc/{pid}/stat") as stat:  # a zombie is as good as gone
-        return stat.read().split()[2] != "Z"

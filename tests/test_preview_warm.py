@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import io
 import json
-import os
 
 import numpy as np
 import pytest
 
 from runtime.preview_server import serve
 from studio.insight.preview import IDLE_TEXT, MULTIPLE_TEXT, PreviewPanel
-from tests.studio_support import block_id, example_document
+from tests.studio_support import block_id, example_document, process_alive
 
 CHILD_TIMEOUT_MS = 60_000
 
@@ -30,13 +29,6 @@ def panel(qapp, registry):
     panel.deleteLater()
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    with open(f"/proc/{pid}/stat") as stat:  # a zombie is as good as gone
-        return stat.read().split()[2] != "Z"
 
 
 def test_no_selection_shows_the_idle_state_not_computing(panel, qtbot):
@@ -76,7 +68,7 @@ def test_a_second_preview_reuses_the_child_and_the_child_ends_with_the_panel(pan
     assert panel.server.processId() == pid
     assert panel.data["output"].shape == (4, 32, 8, 8) and (panel.data["output"] >= 0).all()  # a ReLU
     panel.shutdown()
-    assert panel.server is None and not _alive(pid)
+    assert panel.server is None and not process_alive(pid)
 
 
 def test_the_preview_server_answers_each_request_in_order(tmp_path):

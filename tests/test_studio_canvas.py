@@ -23,6 +23,7 @@ from studio.canvas.quick_add import QuickAddPopup, matching_specs
 from studio.canvas.style import GRID, LIGHT
 from studio.canvas.tooltips import tooltip_for
 from studio.document import Document
+from tests.studio_support import grid_view
 
 LEFT = Qt.MouseButton.LeftButton
 NONE = Qt.KeyboardModifier.NoModifier
@@ -548,18 +549,7 @@ def test_group_header_double_click_collapses_it(view, doc):
 
 
 def test_minimap_shows_for_large_graphs_and_moves_the_view(qtbot, registry):
-    net = Network("big")
-    for i in range(120):
-        net.add_block(Block(f"b{i}", "ReLU", f"r{i}", {}, (220.0 * (i % 12), 160.0 * (i // 12))))
-    doc = Document(registry, Project("Big", [net]))
-    view = NetworkView(doc, "big", LIGHT)
-    qtbot.addWidget(view)
-    view.resize(900, 600)
-    view.show()
-    qtbot.waitExposed(view)
-    view.setZoom(1.0)
-    view.centerOn(QPointF(0, 0))
-    view.minimap.refresh()
+    view = grid_view(qtbot, registry, 120, 12)
     assert view.minimap.isVisible()
     target = view.minimap._to_widget(QPointF(2000, 1200)).toPoint()
     QTest.mouseClick(view.minimap, LEFT, NONE, target)

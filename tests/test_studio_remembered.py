@@ -9,17 +9,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from PySide6.QtCore import QPointF, QSettings, Qt
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QFileDialog, QMainWindow
 
 from graph.examples import example_path
-from graph.model import Block, Network, Project
 from studio.app import ThemeManager
-from studio.canvas.style import LIGHT
-from studio.canvas.view import NetworkView
-from studio.document import Document
 from studio.main_window import MainWindow
-from tests.studio_support import example_document, refuse_dialogs
+from tests.studio_support import example_document, grid_view, refuse_dialogs
 
 
 def _settings(tmp_path: Path) -> QSettings:
@@ -111,18 +107,7 @@ def test_the_evaluation_window_opens_over_the_main_window_and_escape_closes_it(q
 
 
 def test_the_minimap_moves_to_a_corner_where_it_covers_no_card(qtbot, registry):
-    net = Network("big")
-    for i in range(60):  # a grid wider and taller than the view
-        net.add_block(Block(f"b{i}", "ReLU", f"r{i}", {}, (220.0 * (i % 10), 160.0 * (i // 10))))
-    doc = Document(registry, Project("Big", [net]))
-    view = NetworkView(doc, "big", LIGHT)
-    qtbot.addWidget(view)
-    view.resize(900, 600)
-    view.show()
-    qtbot.waitExposed(view)
-    view.setZoom(1.0)
-    view.centerOn(QPointF(0, 0))  # the grid's top-left corner in the view's middle:
-    view.minimap.refresh()  # cards under the view's bottom-right corner, none on its left
+    view = grid_view(qtbot, registry, 60, 10)  # cards under the view's bottom-right corner, none on its left
     minimap = view.minimap
     assert minimap.isVisible()
     area = view.viewport().geometry()
