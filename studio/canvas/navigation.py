@@ -18,6 +18,7 @@ from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, QTimer
 from PySide6.QtWidgets import QGraphicsView, QPinchGesture
 
 MIN_ZOOM, MAX_ZOOM = 0.1, 3.0
+OVERVIEW_MIN_ZOOM = 0.01  # Shift+F shows all of a network however big; the wheel alone stops at MIN_ZOOM
 SETTLE_MS = 180
 FIT_MARGIN = 40.0
 READABLE_ZOOM = 0.6  # the smallest zoom Fit uses: cards still show their name, parameters and shape
@@ -39,9 +40,12 @@ class ViewNavigation:
     def zoom(self) -> float:
         return self.transform().m11()
 
-    def setZoom(self, zoom: float, anchor: QPointF | None = None) -> None:
-        """Zoom to `zoom`, keeping the scene point under viewport point `anchor` (default: centre) still."""
-        zoom = max(MIN_ZOOM, min(MAX_ZOOM, zoom))
+    def setZoom(self, zoom: float, anchor: QPointF | None = None, floor: float = MIN_ZOOM) -> None:
+        """Zoom to `zoom`, keeping the scene point under viewport point `anchor` (default: centre) still.
+
+        Never below `floor`, nor below MIN_ZOOM unless already there (after an overview of a huge
+        network): the wheel then cannot zoom out further, but does not jump back in either."""
+        zoom = max(min(floor, MIN_ZOOM, self.zoom()), min(MAX_ZOOM, zoom))
         factor = zoom / self.zoom()
         if abs(factor - 1.0) < 1e-9:
             return
@@ -77,14 +81,14 @@ class ViewNavigation:
         if rect.isNull():
             rect = QRectF(-200, -150, 400, 300)
         self.fitRect(rect.adjusted(-FIT_MARGIN, -FIT_MARGIN, FIT_MARGIN, FIT_MARGIN),
-                     READABLE_ZOOM if readable else MIN_ZOOM)
+                     READABLE_ZOOM if readable else OVERVIEW_MIN_ZOOM)
 
     def fitRect(self, rect: QRectF, min_zoom: float = MIN_ZOOM) -> None:
         area = self.viewport().rect()
         if area.width() < 2 or area.height() < 2:
             return
         zoom = min(area.width() / rect.width(), area.height() / rect.height(), 1.0)
-        self.setZoom(max(zoom, min_zoom))
+        self.setZoom(max(zoom, min_zoom), floor=min_zoom)
         centre = rect.center()
         seen = self.visibleSceneRect()
         if seen.width() < rect.width():  # too wide: keep the left edge in view, not the middle
