@@ -1,0 +1,108 @@
+"""Sample stores: data sets read one batch at a time instead of all at once.
+
+A source may give its inputs (and targets) as a numpy array in memory, as a
+memory-mapped array (`np.memmap`, or a view of one such as a sliding window
+over a token file), or as a `SampleStore`: an object that decodes the rows
+it is asked for (an image folder, an audio folder). Every one of them
+answers the same three questions:
+
+    len(store)                 how many samples
+    store.shape, store.dtype   (N, *one sample) and the decoded dtype
+    store[index]               the rows `index` (an int64 array), in that order, as one ndarray
+
+so the pipeline can split, and the trainer can batch, without knowing which
+it has. `in_memory(array)` tells a plain in-memory array (the small-set path,
+kept exactly as it was) from the two streaming kinds, which must never be
+read whole.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class SampleStore:
+    """Base of stores that decode rows on demand; subclasses implement `read(index)`.
+
+    Must be picklable (DataLoader workers receive a copy): keep paths and
+    offsets, not open files or decoded data.
+    """
+
+    shape: tuple[int, ...] = (0,)
+    dtype: np.dtype = np.dtype(np.float32)
+
+    def __len__(self) -> int:
+        return int(self.shape[0])
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def read(self, index: np.ndarray) -> np.ndarray:  # pragma: no cover - the interface
+        raise NotImplementedError
+
+    def __getitem__(self, index) -> np.ndarray:
+        if isinstance(index, slice):
+            index = np.arange(len(self))[index]
+        index = np.asarray(index, dtype=np.int64)
+        scalar = index.ndim == 0
+        rows = self.read(index.reshape(-1))
+        return rows[0] if scalar else rows
+
+    def subset(self, index: np.ndarray) -> SampleStore:
+        return SubsetStore(self, np.asarray(index, dtype=np.int64))
+
+
+class SubsetStore(SampleStore):
+    """Some rows of another store, in a given order (a split of a data set)."""
+
+    def __init__(self, base: SampleStore, index: np.ndarray):
+        self.base, self.index = base, index
+        self.shape = (len(index), *base.shape[1:])
+        self.dtype = base.dtype
+
+    def read(self, index: np.ndarray) -> np.ndarray:
+        return self.base.read(self.index[index])
+
+    def subset(self, index: np.ndarray) -> SampleStore:
+        return SubsetStore(self.base, self.index[np.asarray(index, dtype=np.int64)])
+
+
+def in_memory(array) -> bool:
+    """A plain ndarray that owns (or views) memory: not a memmap, not a view of one, not a store."""
+    if not isinstance(array, np.ndarray):
+        return False
+    base = array
+    while base is not None:
+        if isinstance(base, np.memmap):
+            return False
+        base = base.base if isinstance(base.base, np.ndarray) else None
+    return True
+
+
+def take_rows(array, index: np.ndarray):
+    """Rows `index` of any input kind; a store stays a store (nothing is decoded)."""
+    if isinstance(array, SampleStore):
+        return array.subset(index)
+    if in_memory(array):
+        return array[index]
+    return IndexedArray(array, np.asarray(index, dtype=np.int64))
+
+
+class IndexedArray(SampleStore):
+    """Rows of a memory-mapped array chosen by index, read only when asked (splitting must not copy)."""
+
+    def __init__(self, array: np.ndarray, index: np.ndarray):
+        self.array, self.index = array, index
+        self.shape = (len(index), *array.shape[1:])
+        self.dtype = array.dtype
+
+    def read(self, index: np.ndarray) -> np.ndarray:
+        rows = self.index[index]
+        order = np.argsort(rows, kind="stable")  # read forwards through the file, then restore the order
+        out = np.empty((len(rows), *self.shape[1:]), dtype=self.dtype)
+        out[order] = self.array[rows[order]]
+        return out
+
+    def subset(self, index: np.ndarray) -> SampleStore:
+        return IndexedArray(self.array, self.index[np.asarray(index, dtype=np.int64)])
