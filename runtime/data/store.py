@@ -73,10 +73,10 @@ def in_memory(array) -> bool:
     if not isinstance(array, np.ndarray):
         return False
     base = array
-    while base is not None:
+    while base is not None:  # views of views (sliding windows pass through a stride-tricks wrapper)
         if isinstance(base, np.memmap):
             return False
-        base = base.base if isinstance(base.base, np.ndarray) else None
+        base = getattr(base, "base", None)
     return True
 
 
