@@ -222,8 +222,7 @@ def _with_frozen(training: str, frozen: list[str]) -> str:
     training = insert(
         "    model = parallel(net, world, device)\n",
         "    if args.init:\n"
-        "        net.load_state_dict(torch.load(args.init, map_location=device, weights_only=True), "
-        "strict=False)\n"
+        "        load_init(net, args.init, device)\n"
         "    freeze(net)\n")
     old_optimizer = "    optimizer = make_optimizer(net.parameters())\n"
     assert old_optimizer in training

@@ -263,6 +263,32 @@ def test_exported_script_freezes_the_same_blocks_and_starts_from_init_weights(tm
     assert not torch.equal(after["fc.weight"], start["fc.weight"])
 
 
+@pytest.mark.slow  # runs the script in a new Python, three times
+def test_exported_script_refuses_init_weights_it_cannot_use_with_a_message(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from runtime.export_script import write_training_script
+
+    net = small_cnn()
+    net.set_frozen("conv", True)
+    script = write_training_script(project(net, epochs=1), REGISTRY, tmp_path / "train.py",
+                                   dataset=digits_images(64, 16))
+    (tmp_path / "garbage.pt").write_bytes(b"not a checkpoint at all")
+    torch.save({"other.weight": torch.zeros(3)}, tmp_path / "other.pt")
+    torch.save({"conv.weight": torch.zeros(1, 1, 1, 1)}, tmp_path / "shapes.pt")
+    expected = {"garbage.pt": "cannot read these weights", "other.pt": "none of its 1 weights belong",
+                "shapes.pt": "these weights are for another network"}
+    for name, message in expected.items():
+        done = subprocess.run([sys.executable, str(script), "--init", str(tmp_path / name)],
+                              capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                              env=dict(os.environ, OMP_NUM_THREADS="1"))
+        assert done.returncode == 1 and message in done.stderr, (name, done.stderr)
+        assert "Traceback" not in done.stderr, name
+    assert not (tmp_path / "train.pt").exists()  # nothing trained on a wrong start
+
+
 # --- the bundled example: pretrain on digits 0-4, reuse the frozen convolutions for 5-9 --------------
 
 def test_the_digits_transfer_example_reuses_the_frozen_convolutions(tmp_path, monkeypatch):

@@ -170,6 +170,29 @@ def freeze(model):
     them out) and their batch-norm statistics (eval mode, so running means stay as loaded)."""
     for name in FROZEN:
         getattr(model, name).requires_grad_(False).eval()
+
+
+def load_init(model, path, device):
+    """Start from the weights in `path` (a state_dict); stop with a message, not a traceback, when the
+    file cannot be read or holds no weights of this network (a wrong file would otherwise load nothing)."""
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except Exception as error:  # unreadable, truncated, not a pickle, refused by weights_only: all one answer
+        raise SystemExit(f"{path}: cannot read these weights ({type(error).__name__}: {error}); "
+                         "pass a .pt state_dict such as a run's weights.pt")
+    if not isinstance(state, dict):
+        raise SystemExit(f"{path}: holds a {type(state).__name__}, not a state_dict of named weights")
+    own = model.state_dict()
+    wrong = [k for k, v in state.items() if k in own and getattr(v, "shape", None) != own[k].shape]
+    if wrong:
+        raise SystemExit(f"{path}: {wrong[0]} has shape {tuple(state[wrong[0]].shape)}, this network's "
+                         f"{tuple(own[wrong[0]].shape)}; these weights are for another network")
+    loaded = [k for k in state if k in own]
+    if not loaded:
+        raise SystemExit(f"{path}: none of its {len(state)} weights belong to this network")
+    model.load_state_dict(state, strict=False)
+    if not dist.is_initialized() or dist.get_rank() == 0:
+        print(f"started from {path}: {len(loaded)} of {len(own)} weights loaded")
 '''
 
 TRAIN_ONE = '''
