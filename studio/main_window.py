@@ -100,6 +100,8 @@ class MainWindow(QMainWindow):
         self.problems.blockActivated.connect(self.reveal_block)
         self.summary.problemsClicked.connect(lambda: self.show_panel("Problems"))
         self.document.titleChanged.connect(self._update_title)
+        # "Training finished: ..." stays until replaced; it is about the project that was open before
+        self.document.projectReplaced.connect(self.statusBar().clearMessage)
         if self.autosave is not None:
             self.autosave.failed.connect(lambda why: self.statusBar().showMessage(why, 10000))
         if theme is not None:

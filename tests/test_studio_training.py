@@ -95,6 +95,9 @@ def test_train_button_grows_curves_and_writes_a_run(window, qtbot, tmp_path):
     assert panel.device_found.text().startswith("Training on cpu")
     assert panel.train_button.isEnabled() and not panel.stop_button.isEnabled()
     assert "Training finished" in window.statusBar().currentMessage()
+    window.document.undo_stack.setClean()
+    window.files.new_project()  # the message was about that project: a new one starts with a clean bar
+    assert window.statusBar().currentMessage() == ""
 
 
 def test_unsaved_edits_train_too(window, qtbot, tmp_path):
