@@ -72,3 +72,24 @@ def test_every_spelling_of_the_mobile_activations_imports_onto_their_blocks(tmp_
     types = _imported(tmp_path, registry, "MobileActivations", "6")
     assert types["ReLU6"] == 5 and types["Hardswish"] == 2 and types["Hardsigmoid"] == 2
     assert types["Mish"] == 2 and types["ReLU"] == 1 and "Unsupported" not in types
+
+
+# --- broadcasting merges --------------------------------------------------------------------
+
+class SqueezeExcite(nn.Module):
+    """torchvision's SqueezeExcitation: per-channel weights (B, C, 1, 1) scale the image (B, C, H, W)."""
+
+    def __init__(self, channels=8, squeezed=2):
+        super().__init__()
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc1 = nn.Conv2d(channels, squeezed, 1)
+        self.fc2 = nn.Conv2d(squeezed, channels, 1)
+
+    def forward(self, x):
+        scale = torch.sigmoid(self.fc2(F.relu(self.fc1(self.avgpool(x)))))
+        return scale * x + x.mean((2, 3), keepdim=True)
+
+
+def test_a_squeeze_excitation_imports_onto_broadcasting_multiply_and_add(tmp_path, registry):
+    types = _imported(tmp_path, registry, "SqueezeExcite", "8,5,6")
+    assert types["Multiply"] == 1 and types["Add"] == 1 and "Unsupported" not in types
