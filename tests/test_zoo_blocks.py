@@ -93,3 +93,48 @@ class SqueezeExcite(nn.Module):
 def test_a_squeeze_excitation_imports_onto_broadcasting_multiply_and_add(tmp_path, registry):
     types = _imported(tmp_path, registry, "SqueezeExcite", "8,5,6")
     assert types["Multiply"] == 1 and types["Add"] == 1 and "Unsupported" not in types
+
+
+# --- stochastic depth and identity ----------------------------------------------------------
+
+def test_stochastic_depth_passes_values_at_evaluation_and_drops_whole_samples_in_training(registry):
+    model, _ = _block_model(registry, "StochasticDepth", {"p": 0.5}, x=(2, 3, 3))
+    x = torch.randn(64, 2, 3, 3)
+    assert torch.equal(model(x), x)
+    model.train()
+    torch.manual_seed(0)
+    y = model(x)
+    kept = (y != 0).flatten(1).all(1)
+    dropped = (y == 0).flatten(1).all(1)
+    assert bool((kept | dropped).all()) and 10 < int(kept.sum()) < 54  # whole samples, about half
+    assert torch.allclose(y[kept], x[kept] * 2)  # scaled by 1 / (1 - p)
+    batch, _ = _block_model(registry, "StochasticDepth", {"p": 0.5, "mode": "batch"}, x=(2, 3, 3))
+    batch.train()
+    outs = [batch(x) for _ in range(8)]
+    assert all(bool((o == 0).all()) or torch.equal(o, x * 2) for o in outs)
+
+
+def test_identity_passes_its_input_unchanged(registry):
+    model, _ = _block_model(registry, "Identity", {}, x=(4,))
+    x = torch.randn(3, 4)
+    assert torch.equal(model(x), x)
+
+
+class StochasticDepthBlock(nn.Module):
+    """torchvision's StochasticDepth and a timm-style DropPath on residual branches."""
+
+    def __init__(self):
+        super().__init__()
+        from tests.zoo_layers import DropPath, StochasticDepth
+
+        self.fc1, self.fc2 = nn.Linear(6, 6), nn.Linear(6, 6)
+        self.drop1, self.drop2 = StochasticDepth(0.2, "row"), DropPath(0.3)
+
+    def forward(self, x):
+        x = x + self.drop1(self.fc1(x))
+        return x + self.drop2(self.fc2(x))
+
+
+def test_stochastic_depth_modules_import_as_blocks_not_as_nothing(tmp_path, registry):
+    types = _imported(tmp_path, registry, "StochasticDepthBlock", "6")
+    assert types["StochasticDepth"] == 2 and types["Add"] == 2 and "Unsupported" not in types

@@ -1,4 +1,4 @@
-"""Normalisation and regularisation: BatchNorm, LayerNorm, GroupNorm, Dropout.
+"""Normalisation and regularisation: BatchNorm, LayerNorm, GroupNorm, Dropout, stochastic depth.
 
 All of them keep the shape of their input. BatchNorm and GroupNorm work per
 channel, the first axis after the batch; LayerNorm normalises the last axis
@@ -7,7 +7,7 @@ channel, the first axis after the batch; LayerNorm normalises the last axis
 
 from __future__ import annotations
 
-from graph.params import Bool, Float, Int
+from graph.params import Bool, Choice, Float, Int
 from graph.pycode import call
 from graph.shapes import format_shape
 from graph.spec import BlockSpec, Emission, Port, ShapeError
@@ -161,4 +161,31 @@ DROPOUT2D = BlockSpec(
     summary=("p",), same_shape=True,
 )
 
-BLOCKS = (BATCH_NORM1D, BATCH_NORM2D, LAYER_NORM, GROUP_NORM, DROPOUT, DROPOUT2D)
+
+
+def _stochastic_depth_code(p, ins, out):
+    options = {}
+    if p["mode"] != "row":
+        options["mode"] = p["mode"]
+    if not p["scale_by_keep"]:
+        options["scale_by_keep"] = False
+    return Emission(call("StochasticDepth", p["p"], **options), "{self}({x})", helpers=("StochasticDepth",))
+
+
+STOCHASTIC_DEPTH = BlockSpec(
+    "StochasticDepth", "Stochastic depth (drop path)", CATEGORY,
+    "While training, drops a whole residual branch for a random share p of the samples (before the Add "
+    "that joins it to the skip connection); passes values unchanged at evaluation. Used by ConvNeXt, "
+    "EfficientNet and vision Transformers.",
+    infer=_same, emit=_stochastic_depth_code,
+    params=(
+        Float("p", 0.1, 0.0, 1.0, "Chance that a sample's branch is dropped while training (0.1 is typical; "
+              "deeper layers often get more)."),
+        Choice("mode", "row", ("row", "batch"),
+               "row: each sample is dropped on its own; batch: the whole batch at once."),
+        Bool("scale_by_keep", True, "Divide what is kept by 1 - p, so the expected output stays the same."),
+    ),
+    summary=("p",), same_shape=True,
+)
+
+BLOCKS = (BATCH_NORM1D, BATCH_NORM2D, LAYER_NORM, GROUP_NORM, DROPOUT, DROPOUT2D, STOCHASTIC_DEPTH)

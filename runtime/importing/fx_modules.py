@@ -262,7 +262,18 @@ def attention_weights(m: nn.MultiheadAttention) -> dict[str, Any]:
     return {f"attention.{k}": v for k, v in _state(m).items()}
 
 
-# class name -> (attributes the helper must have, rule)
+def _stochastic_depth(m, shape):
+    """torchvision's StochasticDepth (and DeepWire's own, the same attributes) and timm's DropPath."""
+    p = float(m.p if hasattr(m, "p") else m.drop_prob)
+    mode = getattr(m, "mode", "row")
+    _require(mode in ("row", "batch"), f"mode '{mode}'")
+    return Mapped("StochasticDepth", _nondefault(
+        {"p": p, "mode": mode, "scale_by_keep": bool(getattr(m, "scale_by_keep", True))},
+        {"p": 0.1, "mode": "row", "scale_by_keep": True}))
+
+
+# class name -> (attributes the helper must have, rule); also other libraries' classes known by name
+# whose forward() an import keeps whole (stochastic depth: traced in eval mode it would vanish)
 HELPER_RULES = {
     "SelfAttention": (("attention", "causal"), _helper_self_attention),
     "CrossAttention": (("attention",), _helper_cross_attention),
@@ -270,6 +281,8 @@ HELPER_RULES = {
     "TransformerDecoderBlock": (("layer", "causal"), _helper_decoder),
     "SinusoidalPositionalEncoding": (("table",), _helper_positions("sinusoidal")),
     "LearnedPositionalEncoding": (("table",), _helper_positions("learned")),
+    "StochasticDepth": (("p", "mode"), _stochastic_depth),  # torchvision.ops and DeepWire's helper
+    "DropPath": (("drop_prob",), _stochastic_depth),  # timm.layers
 }
 
 

@@ -20,4 +20,12 @@ BROADCAST = [
     bad("Add", {}, error="same shape", in1=(4,), in2=(4, 1)),
 ]
 
-CASES = ACTIVATIONS + BROADCAST
+REGULARISE = [
+    case("StochasticDepth", {}, x=IMG),
+    case("StochasticDepth", {"p": 0.5, "mode": "batch", "scale_by_keep": False}, x=SEQ),
+    case("StochasticDepth", {"p": 1.0}, x=(5,)),
+    case("Identity", {}, x=IMG),
+    case("Identity", {}, x=(3,)),
+]
+
+CASES = ACTIVATIONS + BROADCAST + REGULARISE
