@@ -138,3 +138,55 @@ class StochasticDepthBlock(nn.Module):
 def test_stochastic_depth_modules_import_as_blocks_not_as_nothing(tmp_path, registry):
     types = _imported(tmp_path, registry, "StochasticDepthBlock", "6")
     assert types["StochasticDepth"] == 2 and types["Add"] == 2 and "Unsupported" not in types
+
+
+# --- normalisation settings -----------------------------------------------------------------
+
+class NormZoo(nn.Module):
+    """eps and momentum as EfficientNet (1e-3), ConvNeXt and ViT (1e-6) set them; instance norms."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 6, 3, padding=1)
+        self.bn = nn.BatchNorm2d(6, eps=1e-3, momentum=0.01)
+        self.inorm = nn.InstanceNorm2d(6, affine=True, eps=1e-3)
+        self.inorm_plain = nn.InstanceNorm2d(6)
+        self.gn = nn.GroupNorm(3, 6, eps=1e-6)
+        self.flat = nn.Flatten(2)
+        self.inorm1d = nn.InstanceNorm1d(6, track_running_stats=True)
+        self.ln = nn.LayerNorm(20, eps=1e-6)
+        self.ln_scale = nn.LayerNorm(20, bias=False)
+        self.bn1d = nn.BatchNorm1d(6, eps=1e-4)
+
+    def forward(self, x):
+        x = self.gn(self.inorm_plain(self.inorm(self.bn(self.conv(x)))))
+        x = self.inorm1d(self.flat(x))
+        return self.bn1d(self.ln_scale(self.ln(x)))
+
+
+def _randomise_statistics(model: nn.Module) -> None:
+    with torch.no_grad():
+        for m in model.modules():
+            if getattr(m, "running_mean", None) is not None:
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+            if getattr(m, "weight", None) is not None and not isinstance(m, nn.Conv2d):
+                m.weight.uniform_(0.5, 1.5)
+
+
+def test_norm_eps_momentum_and_instance_norms_import_exactly(tmp_path, registry):
+    original = NormZoo()
+    _randomise_statistics(original)
+    weights = tmp_path / "norm.pt"
+    torch.save(original.state_dict(), weights)
+    report = run_import(f"{SPEC}:NormZoo", tmp_path / "norm.dw.json", registry, ["3,4,5"], None, str(weights))
+    net = report.networks[0]
+    assert not net.problems and not net.errors and net.matches, ([p.detail for p in net.problems], net.errors)
+    assert net.max_abs_diff <= 1e-5
+    from graph.project_io import load_project
+
+    blocks = {b.name: b for b in load_project(report.project_path, registry).networks[0].blocks.values()}
+    assert blocks["bn"].params["eps"] == 1e-3 and blocks["bn"].params["momentum"] == 0.01
+    assert blocks["inorm"].type == "InstanceNorm2d" and blocks["inorm"].params["affine"] is True
+    assert blocks["inorm1d"].params["track_running_stats"] is True
+    assert blocks["ln_scale"].params["bias"] is False and blocks["gn"].params["eps"] == 1e-6

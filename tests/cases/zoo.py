@@ -28,4 +28,20 @@ REGULARISE = [
     case("Identity", {}, x=(3,)),
 ]
 
-CASES = ACTIVATIONS + BROADCAST + REGULARISE
+NORM = [
+    case("BatchNorm2d", {"eps": 1e-3, "momentum": 0.01}, x=IMG),
+    case("BatchNorm1d", {"eps": 1e-6}, x=(5,)),
+    case("LayerNorm", {"eps": 1e-6}, x=SEQ),
+    case("LayerNorm", {"bias": False}, x=SEQ),
+    case("LayerNorm", {"affine": False, "bias": False}, x=(5,)),
+    case("GroupNorm", {"groups": 3, "eps": 1e-6}, x=IMG),
+    case("InstanceNorm2d", {}, x=IMG),
+    case("InstanceNorm2d", {"affine": True, "track_running_stats": True, "eps": 1e-3}, x=IMG),
+    case("InstanceNorm1d", {}, x=SEQ),
+    case("InstanceNorm1d", {"affine": True, "momentum": 0.2}, x=SEQ),
+    bad("InstanceNorm2d", {}, error="use Instance norm 1D", x=SEQ),
+    bad("InstanceNorm1d", {}, error="use Instance norm 2D", x=IMG),
+    bad("InstanceNorm1d", {}, error="channels along a length", x=(5,)),
+]
+
+CASES = ACTIVATIONS + BROADCAST + REGULARISE + NORM
