@@ -234,3 +234,42 @@ class SuperResolution(nn.Module):
 def test_padding_modules_functions_and_pixel_shuffle_import_exactly(tmp_path, registry):
     types = _imported(tmp_path, registry, "SuperResolution", "2,4,5")
     assert types["Pad"] == 6 and types["PixelShuffle"] == 2 and "Unsupported" not in types
+
+
+# --- pieces of tensors: chunk, split, unbind, indexing, squeeze -----------------------------
+
+@pytest.mark.parametrize("type_id, params, reference", [
+    ("Slice", {"axis": 2, "start": 1, "end": -1, "step": 2}, lambda x: x[:, :, 1:-1:2]),
+    ("Slice", {"axis": -1, "start": -3}, lambda x: x[..., -3:]),
+    ("Select", {"axis": 1, "index": -1}, lambda x: x[:, -1]),
+    ("Select", {"axis": -1, "index": 2}, lambda x: x[..., 2]),
+])
+def test_slice_and_select_index_as_python_does(registry, type_id, params, reference):
+    model, _ = _block_model(registry, type_id, params, x=(3, 6, 5))
+    x = torch.randn(2, 3, 6, 5)
+    assert torch.equal(model(x), reference(x))
+
+
+class Pieces(nn.Module):
+    """The ways real models cut tensors: GLU-style chunk, qkv split, unbind, cls token, squeeze."""
+
+    def __init__(self):
+        super().__init__()
+        self.qkv = nn.Linear(4, 12)
+
+    def forward(self, x):  # x: (B, 5, 4)
+        a, b = self.qkv(x).chunk(2, dim=-1)
+        q, k, v = torch.split(self.qkv(x), 4, dim=2)
+        first = x.unbind(1)[0]
+        gated = a * torch.sigmoid(b)  # (B, 5, 6)
+        cls = gated[:, 0] + gated[:, -1, :] + torch.cat([x.select(1, 2)[:, 1:3]] * 3, 1) + first[..., :1]
+        column = q[:, 1:4, None].squeeze(2) + k.narrow(1, 1, 3) + v[:, 1:-1]
+        return cls, column.unsqueeze(1).flatten(1)
+
+
+def test_chunk_split_unbind_indexing_and_squeeze_import_as_slices_selects_and_reshapes(tmp_path, registry):
+    types = _imported(tmp_path, registry, "Pieces", "5,4")
+    # chunk 2 + split 3 + [:, 1:3] + [..., :1] + [:, 1:4, None] + narrow + [:, 1:-1]; [:, 0], [:, -1, :],
+    # select, unbind[0]; the None index, squeeze and unsqueeze are Reshapes
+    assert types["Slice"] == 10 and types["Select"] == 4 and types["Reshape"] == 3
+    assert "Unsupported" not in types
