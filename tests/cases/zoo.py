@@ -81,4 +81,10 @@ PIECES = [
     bad("Select", {"axis": -4}, error="only has axes 1 to 3", x=IMG),
 ]
 
-CASES = ACTIVATIONS + BROADCAST + REGULARISE + NORM + RESAMPLE + PIECES
+TRANSFORMERS = [
+    case("TransformerEncoderBlock", {"heads": 2, "feedforward": 12, "activation": "relu"}, x=(5, 8)),
+    case("TransformerDecoderBlock", {"heads": 2, "feedforward": 6, "activation": "relu", "norm_first": False},
+         x=(4, 6), memory=(3, 6)),
+]
+
+CASES = ACTIVATIONS + BROADCAST + REGULARISE + NORM + RESAMPLE + PIECES + TRANSFORMERS
