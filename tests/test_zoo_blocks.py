@@ -303,10 +303,10 @@ def test_torch_transformer_layers_with_relu_import_with_their_activation(tmp_pat
 
 def test_a_transformer_block_saved_before_the_activation_parameter_still_builds_gelu(registry):
     """Project files written before `activation` existed have no such key: they load as GELU, as before."""
-    model, _ = _block_model(registry, "TransformerEncoderBlock", {"heads": 2, "feedforward": 12}, x=(5, 8))
-    layer = model.under_test.layer
-    assert layer.activation is F.gelu
-    net = one_block_network(registry, "TransformerEncoderBlock", {"heads": 2, "feedforward": 12}, {"x": (5, 8)})
+    saved = {"heads": 2, "feedforward": 12}
+    model, _ = _block_model(registry, "TransformerEncoderBlock", saved, x=(5, 8))
+    assert model.under_test.layer.activation is F.gelu
+    net = one_block_network(registry, "TransformerEncoderBlock", saved, {"x": (5, 8)})
     source = compile_network(net, registry, "Old").source
     assert "TransformerEncoderBlock(8, 2, 12)" in source and "activation=" not in source.split("class Old")[1]
 
