@@ -327,3 +327,42 @@ class BiLstmLastStep(nn.Module):
 def test_the_last_step_of_a_bidirectional_lstm_imports_as_a_select_of_its_sequence(tmp_path, registry):
     types = _imported(tmp_path, registry, "BiLstmLastStep", "6,3")
     assert types["LSTM"] == 1 and types["Select"] == 1 and "Unsupported" not in types
+
+
+# --- scaled dot-product attention -----------------------------------------------------------
+
+def test_scaled_dot_product_attention_computes_torchs_function(registry):
+    params = {"causal": True, "scale": 0.3}
+    model, order = _block_model(registry, "ScaledDotProductAttention", params, q=(2, 5, 4), k=(2, 5, 4),
+                                v=(2, 5, 3))
+    q, k, v = torch.randn(3, 2, 5, 4), torch.randn(3, 2, 5, 4), torch.randn(3, 2, 5, 3)
+    by_port = {"in_q": q, "in_k": k, "in_v": v}
+    want = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=0.3)
+    assert torch.allclose(model(*[by_port[b] for b in order]), want, atol=1e-6)
+
+
+class NanoAttention(nn.Module):
+    """nanoGPT's causal self-attention: one projection split into q, k, v, heads, F.sdpa, merge heads."""
+
+    def __init__(self, dim=8, heads=2):
+        super().__init__()
+        self.heads = heads
+        self.c_attn = nn.Linear(dim, 3 * dim)
+        self.c_proj = nn.Linear(dim, dim)
+        self.dropout = 0.1
+
+    def forward(self, x):
+        B, T, C = x.size()  # noqa: N806 - nanoGPT's spelling
+        q, k, v = self.c_attn(x).split(C, dim=2)
+        k = k.view(B, T, self.heads, C // self.heads).transpose(1, 2)
+        q = q.view(B, T, self.heads, C // self.heads).transpose(1, 2)
+        v = v.view(B, T, self.heads, C // self.heads).transpose(1, 2)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=None,
+                                           dropout_p=self.dropout if self.training else 0, is_causal=True)
+        y = y.transpose(1, 2).contiguous().view(B, T, C)
+        return self.c_proj(y)
+
+
+def test_nanogpt_attention_imports_onto_the_sdpa_block(tmp_path, registry):
+    types = _imported(tmp_path, registry, "NanoAttention", "6,8")
+    assert types["ScaledDotProductAttention"] == 1 and types["Slice"] == 3 and "Unsupported" not in types

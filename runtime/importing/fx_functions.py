@@ -451,6 +451,32 @@ def _pad(node, ctx):
     return Mapped("Pad", pad_params(sides, _arg(node, 2, "mode", "constant"), _arg(node, 3, "value") or 0.0))
 
 
+def _sdpa(node, ctx):
+    """F.scaled_dot_product_attention(q, k, v, ...) without a mask -> ScaledDotProductAttention."""
+    q, k, v = (_arg(node, i, name) for i, name in enumerate(("query", "key", "value")))
+    if not all(isinstance(t, Node) and ctx.is_tensor(t) for t in (q, k, v)):
+        raise NoBlockError("queries, keys or values that are not tensors of the model")
+    if _arg(node, 3, "attn_mask") is not None:
+        raise NoBlockError("an attention mask (DeepWire's block takes causal=True or no mask)")
+    if node.kwargs.get("enable_gqa"):
+        raise NoBlockError("enable_gqa (grouped-query attention)")
+    dropout, causal, scale = _arg(node, 4, "dropout_p", 0.0), _arg(node, 5, "is_causal", False), \
+        node.kwargs.get("scale")
+    if not isinstance(dropout, (int, float)) or not isinstance(causal, bool) or \
+            not (scale is None or isinstance(scale, (int, float))):
+        raise NoBlockError("dropout, causal or scale settings that are not constant")
+    params: dict[str, Any] = {}
+    if causal:
+        params["causal"] = True
+    if dropout:
+        params["dropout"] = float(dropout)
+    if scale is not None:
+        if not 0 < scale <= 1000:
+            raise NoBlockError(f"scale {scale} (DeepWire takes above 0 up to 1000)")
+        params["scale"] = float(scale)
+    return Mapped("ScaledDotProductAttention", params, inputs=[q, k, v])
+
+
 def _identity(node, ctx):
     return IDENTITY
 
@@ -473,6 +499,7 @@ FUNCTION_RULES: dict[Any, Any] = {
     operator.getitem: _getitem, torch.select: _select, torch.narrow: _narrow,
     torch.chunk: _pieces_call, torch.split: _pieces_call, torch.tensor_split: _pieces_call,
     torch.unbind: _pieces_call, torch.squeeze: _reshaped, torch.unsqueeze: _reshaped,
+    F.scaled_dot_product_attention: _sdpa,
     F.interpolate: _interpolate, F.pad: _pad, F.pixel_shuffle: lambda node, ctx: Mapped(
         "PixelShuffle", {"upscale_factor": int(_arg(node, 1, "upscale_factor"))}),
     F.max_pool1d: _pool("MaxPool1d", "max"), F.max_pool2d: _pool("MaxPool2d", "max"),
