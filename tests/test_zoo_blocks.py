@@ -366,3 +366,64 @@ class NanoAttention(nn.Module):
 def test_nanogpt_attention_imports_onto_the_sdpa_block(tmp_path, registry):
     types = _imported(tmp_path, registry, "NanoAttention", "6,8")
     assert types["ScaledDotProductAttention"] == 1 and types["Slice"] == 3 and "Unsupported" not in types
+
+
+# --- every new block through ONNX -----------------------------------------------------------
+
+def _zoo_network():
+    from graph.model import Block, Edge, Network
+
+    net = Network("zoo")
+    chain = [
+        ("x", "ImageInput", {"channels": 8, "height": 6, "width": 6}),
+        ("pad", "Pad", {"padding": (1,), "mode": "reflect"}),
+        ("inorm", "InstanceNorm2d", {"affine": True, "eps": 1e-3}),
+        ("hswish", "Hardswish", {}),
+        ("shuffle", "PixelShuffle", {}),
+        ("bn", "BatchNorm2d", {"eps": 1e-3}),
+        ("mish", "Mish", {}),
+        ("gate", "Multiply", {}),
+        ("drop", "StochasticDepth", {"p": 0.2}),
+        ("same", "Identity", {}),
+        ("row", "Select", {"axis": 1, "index": 0}),
+        ("ln", "LayerNorm", {"bias": False, "eps": 1e-6}),
+        ("relu6", "ReLU6", {}),
+        ("attend", "ScaledDotProductAttention", {"causal": True}),
+        ("out", "Output", {}),
+    ]
+    for name, type_id, params in chain:
+        net.add_block(Block(name, type_id, name, params))
+    net.add_block(Block("first", "Slice", "first", {"axis": 1, "end": 1}))
+    net.add_block(Block("hsig", "Hardsigmoid", "hsig", {}))
+    wires = [("x", "pad", "x"), ("pad", "inorm", "x"), ("inorm", "hswish", "x"), ("hswish", "shuffle", "x"),
+             ("shuffle", "bn", "x"), ("bn", "mish", "x"), ("mish", "gate", "in1"), ("mish", "first", "x"),
+             ("first", "hsig", "x"), ("hsig", "gate", "in2"), ("gate", "drop", "x"), ("drop", "same", "x"),
+             ("same", "row", "x"), ("row", "ln", "x"), ("ln", "relu6", "x"), ("relu6", "attend", "q"),
+             ("relu6", "attend", "k"), ("ln", "attend", "v"), ("attend", "out", "x")]
+    for src, dst, port in wires:
+        net.connect(Edge(src, dst, port))
+    return net
+
+
+@pytest.mark.slow
+def test_the_new_blocks_export_to_onnx_with_the_same_outputs(registry, tmp_path):
+    import numpy as np
+    import onnxruntime
+
+    from graph.validate import analyse
+    from runtime.export import export_onnx
+
+    net = _zoo_network()
+    analysis = analyse(net, registry)
+    assert analysis.ok, [d.message for d in analysis.diagnostics]
+    assert analysis.shapes["attend"] == (16, 16)
+    compiled = compile_network(net, registry, "Zoo")
+    info = compiled.network()
+    model = getattr(load_source(compiled.source), info.class_name)().eval()
+    path = export_onnx(model, info, tmp_path / "zoo.onnx", (torch.randn(2, 8, 6, 6),))
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    x = torch.randn(5, 8, 6, 6)
+    with torch.no_grad():
+        want = model(x)
+    got = torch.from_numpy(np.asarray(session.run(None, {info.input_names[0]: x.numpy()})[0]))
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)

@@ -275,6 +275,10 @@ def _sdpa_code(p, ins, out):
     if p["scale"]:
         options.append(f"scale={p['scale']!r}")
     extra = "".join(", " + o for o in options)
+    if len(ins["q"]) == 2:
+        # one head: given as (B, 1, T, E), since ONNX export takes only 4D queries, keys and values
+        return Emission(None, f"F.scaled_dot_product_attention({{q}}[:, None], {{k}}[:, None], {{v}}[:, None]"
+                              f"{extra})[:, 0]")
     return Emission(None, f"F.scaled_dot_product_attention({{q}}, {{k}}, {{v}}{extra})")
 
 
