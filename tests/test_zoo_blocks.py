@@ -427,3 +427,61 @@ def test_the_new_blocks_export_to_onnx_with_the_same_outputs(registry, tmp_path)
         want = model(x)
     got = torch.from_numpy(np.asarray(session.run(None, {info.input_names[0]: x.numpy()})[0]))
     torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+
+
+# --- layer scale: x * a learned parameter ---------------------------------------------------
+
+class TimmLayerScale(nn.Module):
+    """timm's LayerScale interface: gamma of one value per feature, x * gamma."""
+
+    def __init__(self, dim, init_values=1e-5):
+        super().__init__()
+        self.gamma = nn.Parameter(init_values * torch.ones(dim))
+
+    def forward(self, x):
+        return x * self.gamma
+
+
+class LayerScaled(nn.Module):
+    """A vision-Transformer branch (timm's spelling) and a ConvNeXt block's (torchvision's (C, 1, 1))."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(4, 4, 3, padding=1, groups=4)
+        self.layer_scale = nn.Parameter(torch.rand(4, 1, 1))
+        self.fc = nn.Linear(6, 6)
+        self.ls1 = TimmLayerScale(6, 0.5)
+        with torch.no_grad():
+            self.ls1.gamma.uniform_(0.5, 1.5)
+
+    def forward(self, x):  # x: (B, 4, 5, 6)
+        x = (x + self.layer_scale * self.conv(x)).flatten(1, 2)  # (B, 20, 6)
+        return x + self.ls1(self.fc(x))
+
+
+def test_layer_scale_parameters_import_as_layer_scale_blocks_with_their_values(tmp_path, registry):
+    from graph.project_io import load_project
+
+    types = _imported(tmp_path, registry, "LayerScaled", "4,5,6")
+    assert types["LayerScale"] == 2 and "Unsupported" not in types
+    blocks = load_project(tmp_path / "LayerScaled.dw.json", registry).networks[0].blocks.values()
+    axes = sorted(b.params.get("axis", "last") for b in blocks if b.type == "LayerScale")
+    assert axes == ["channels", "last"]
+
+
+class StoredTensor(nn.Module):
+    """A buffer used directly: still an Unsupported block, named as before."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("offset", torch.ones(6))
+        self.fc = nn.Linear(6, 6)
+
+    def forward(self, x):
+        return self.fc(x) - self.offset
+
+
+def test_a_stored_tensor_without_a_block_is_still_named_as_a_problem(tmp_path, registry):
+    report = run_import(f"{SPEC}:StoredTensor", tmp_path / "s.dw.json", registry, ["6"])
+    details = [p.detail for p in report.networks[0].problems]
+    assert any("a tensor stored in the model and used directly in forward()" in d for d in details), details

@@ -315,11 +315,44 @@ def _broadcasts_per_sample(a, b, out) -> bool:
         max(x, y) for x, y in zip(a, b))
 
 
+def _learned_scale(node: Node, operands: list, ctx) -> Mapped | None:
+    """x * self.gamma, with gamma a parameter of one scale per feature or channel: a LayerScale block."""
+    stored = [o for o in operands if isinstance(o, Node) and o.op == "get_attr"]
+    if len(stored) != 1 or len(operands) != 2:
+        return None
+    gamma_node = stored[0]
+    x = operands[1] if operands[0] is gamma_node else operands[0]
+    shape = ctx.shape(x) if isinstance(x, Node) and x.op != "get_attr" else None
+    root = node.graph.owning_module
+    if not shape or root is None:
+        return None
+    try:
+        gamma = root.get_parameter(str(gamma_node.target))
+    except AttributeError:  # a buffer, or not a tensor: not learned, so not a LayerScale
+        return None
+    sizes = tuple(gamma.shape)
+    if len(sizes) == len(shape) + 1 and sizes[0] == 1:
+        sizes = sizes[1:]  # (1, C, 1, 1) and (1, 1, D) name the batch axis too
+    channels = (shape[0], *(1,) * (len(shape) - 1))
+    if sizes in ((shape[-1],), (1,) * (len(shape) - 1) + (shape[-1],)) and len(shape) >= 1:
+        axis, target = "last", (shape[-1],)
+    elif len(shape) >= 2 and sizes == channels:
+        axis, target = "channels", channels
+    else:
+        return None
+    params = {} if axis == "last" else {"axis": "channels"}
+    return Mapped("LayerScale", params, {"gamma": gamma.detach().clone().reshape(target)}, inputs=[x])
+
+
 def _merge(type_id, what):
     def rule(node, ctx):
         operands = list(node.args[:2])
         if node.kwargs.get("alpha", 1) != 1:
             raise NoBlockError("an alpha factor")
+        if type_id == "Multiply":
+            scale = _learned_scale(node, operands, ctx)
+            if scale is not None:
+                return scale
         if not all(isinstance(x, Node) and ctx.is_tensor(x) for x in operands):
             raise NoBlockError(f"{what} a number rather than another tensor of the same shape")
         shapes = [ctx.full_shape(x) for x in operands]
@@ -510,6 +543,7 @@ METHOD_RULES: dict[str, Any] = {
     "leaky_relu": _leaky_relu, "softmax": _softmax("Softmax"), "log_softmax": _softmax("LogSoftmax"),
     "flatten": _flatten, "view": _reshaped, "reshape": _reshaped, "permute": _permute,
     "transpose": _transpose, "add": _merge("Add", "adds"), "mul": _merge("Multiply", "multiplies by"),
+    "mul_": _merge("Multiply", "multiplies by"), "add_": _merge("Add", "adds"),
     "mean": _reduce("GlobalAvgPool"), "amax": _reduce("GlobalMaxPool"),
     "contiguous": _identity, "clamp": _clamp, "clip": _clamp,
     "chunk": _pieces_call, "split": _pieces_call, "tensor_split": _pieces_call, "unbind": _pieces_call,

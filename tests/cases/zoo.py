@@ -26,6 +26,10 @@ REGULARISE = [
     case("StochasticDepth", {"p": 1.0}, x=(5,)),
     case("Identity", {}, x=IMG),
     case("Identity", {}, x=(3,)),
+    case("LayerScale", {}, x=SEQ),
+    case("LayerScale", {"axis": "channels", "init": 1e-6}, x=IMG),
+    case("LayerScale", {"axis": "channels"}, x=SEQ),
+    case("LayerScale", {"init": 0.1}, x=(5,)),
 ]
 
 NORM = [
