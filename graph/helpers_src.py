@@ -78,10 +78,11 @@ class CrossAttention(nn.Module):
 class TransformerEncoderBlock(nn.Module):
     """One Transformer encoder layer (attention + feed-forward, residuals, layer norm)."""
 
-    def __init__(self, dim, heads, feedforward, dropout=0.1, causal=False, norm_first=True):
+    def __init__(self, dim, heads, feedforward, dropout=0.1, causal=False, norm_first=True,
+                 activation="gelu"):
         super().__init__()
         self.layer = nn.TransformerEncoderLayer(
-            dim, heads, feedforward, dropout, activation="gelu", batch_first=True, norm_first=norm_first
+            dim, heads, feedforward, dropout, activation=activation, batch_first=True, norm_first=norm_first
         )
         self.causal = causal
 
@@ -98,10 +99,11 @@ class TransformerDecoderBlock(nn.Module):
     causal=True (the usual decoder) lets step t of x see only steps up to t; memory is seen whole.
     """
 
-    def __init__(self, dim, heads, feedforward, dropout=0.1, causal=True, norm_first=True):
+    def __init__(self, dim, heads, feedforward, dropout=0.1, causal=True, norm_first=True,
+                 activation="gelu"):
         super().__init__()
         self.layer = nn.TransformerDecoderLayer(
-            dim, heads, feedforward, dropout, activation="gelu", batch_first=True, norm_first=norm_first
+            dim, heads, feedforward, dropout, activation=activation, batch_first=True, norm_first=norm_first
         )
         self.causal = causal
 
@@ -110,6 +112,43 @@ class TransformerDecoderBlock(nn.Module):
         if self.causal:
             mask = nn.Transformer.generate_square_subsequent_mask(x.shape[1], device=x.device, dtype=x.dtype)
         return self.layer(x, memory, tgt_mask=mask, tgt_is_causal=self.causal)
+''',
+    "LayerScale": '''
+class LayerScale(nn.Module):
+    """Multiplies by a learned scale per channel or feature (CaiT, ConvNeXt, timm's vision Transformers).
+
+    shape: (D,) scales the last axis; (C, 1, 1) the channels of an image, (C, 1) of a (B, C, L) input.
+    """
+
+    def __init__(self, shape, init=1e-5):
+        super().__init__()
+        self.gamma = nn.Parameter(torch.full(shape, float(init)))
+
+    def forward(self, x):
+        return x * self.gamma
+''',
+    "StochasticDepth": '''
+class StochasticDepth(nn.Module):
+    """Stochastic depth (drop path): while training, drops a whole residual branch at random.
+
+    mode "row" zeroes the input of a random share p of the samples, "batch" of the whole batch at once;
+    what is kept is divided by 1 - p (scale_by_keep) so the expected value stays the same. At evaluation
+    it passes its input unchanged.
+    """
+
+    def __init__(self, p, mode="row", scale_by_keep=True):
+        super().__init__()
+        self.p, self.mode, self.scale_by_keep = p, mode, scale_by_keep
+
+    def forward(self, x):
+        if not self.training or self.p == 0.0:
+            return x
+        keep = 1.0 - self.p
+        shape = (x.shape[0],) + (1,) * (x.dim() - 1) if self.mode == "row" else (1,) * x.dim()
+        mask = x.new_empty(shape).bernoulli_(keep)
+        if keep > 0.0 and self.scale_by_keep:
+            mask.div_(keep)
+        return x * mask
 ''',
 }
 

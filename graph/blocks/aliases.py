@@ -56,6 +56,7 @@ FOREIGN_NAMES: dict[str, tuple[str, ...]] = {
     "SpatialDropout2D": ("Dropout2d",),
     "SpatialDropout1D": ("Dropout",),
     "AlphaDropout": ("Dropout",),
+    "DropPath": ("StochasticDepth",),
     # recurrent and attention
     "SimpleRNN": ("RNN",),
     "CuDNNLSTM": ("LSTM",),
@@ -63,15 +64,18 @@ FOREIGN_NAMES: dict[str, tuple[str, ...]] = {
     "MultiheadAttention": ("SelfAttention", "CrossAttention"),
     "MultiHeadAttention": ("SelfAttention", "CrossAttention"),
     "Attention": ("SelfAttention", "CrossAttention"),
+    "SDPA": ("ScaledDotProductAttention",),
+    "FlashAttention": ("ScaledDotProductAttention",),
     "TransformerEncoderLayer": ("TransformerEncoderBlock",),
     "TransformerEncoder": ("TransformerEncoderBlock",),
     "TransformerDecoderLayer": ("TransformerDecoderBlock",),
     "TransformerDecoder": ("TransformerDecoderBlock",),
     # activations
-    "ReLU6": ("ReLU",),
     "PReLU": ("LeakyReLU",),
     "Swish": ("SiLU",),
-    "Hardswish": ("SiLU",),
+    "HSwish": ("Hardswish",),
+    "HSigmoid": ("Hardsigmoid",),
+    "Hardtanh": ("ReLU6",),
     "Activation": ("ReLU", "GELU", "Sigmoid"),
     # merges
     "Cat": ("Concatenate",),

@@ -58,6 +58,9 @@ def _causal(default):
 NORM_FIRST = Bool("norm_first", True,
                   "Normalise before attention and feed-forward (pre-norm, trains more stably); "
                   "off: the original 2017 layout, normalising after.")
+ACTIVATION = Choice("activation", "gelu", ("gelu", "relu"),
+                    "Non-linearity of the feed-forward part: gelu (DeepWire's default, as in BERT and GPT) "
+                    "or relu (torch's nn.Transformer default and the 2017 paper's).")
 FEEDFORWARD = Int("feedforward", 256, 1, 1_000_000,
                   "Hidden size of the feed-forward part; often 4 times the feature size D.")
 
@@ -141,9 +144,12 @@ def _encoder_count(p, ins, out):
     return _attention_count(dim) + _feedforward_count(dim, p["feedforward"]) + 2 * 2 * dim
 
 
+ENCODER_DEFAULTS = {"dropout": 0.1, "causal": False, "norm_first": True, "activation": "gelu"}
+
+
 def _encoder_code(p, ins, out):
     module = _helper_call("TransformerEncoderBlock", ins["x"][-1], p["heads"], p["feedforward"],
-                          defaults={"dropout": 0.1, "causal": False, "norm_first": True}, p=p)
+                          defaults=ENCODER_DEFAULTS, p=p)
     return Emission(module, "{self}({x})", helpers=("TransformerEncoderBlock",))
 
 
@@ -153,7 +159,7 @@ TRANSFORMER_ENCODER = BlockSpec(
     "skip connection and layer norm. Stack several for a Transformer.",
     infer=_encoder_shape, emit=_encoder_code, count=_encoder_count,
     inputs=(Port("x", "A sequence (B, T, D).", ranks=(2,)),),
-    params=(_heads(), FEEDFORWARD, _dropout(0.1, "values"), _causal(False), NORM_FIRST),
+    params=(_heads(), FEEDFORWARD, _dropout(0.1, "values"), _causal(False), NORM_FIRST, ACTIVATION),
     summary=("heads", "feedforward", "causal"),
     same_shape=True,
 )
@@ -180,7 +186,8 @@ def _decoder_count(p, ins, out):
 
 def _decoder_code(p, ins, out):
     module = _helper_call("TransformerDecoderBlock", ins["x"][-1], p["heads"], p["feedforward"],
-                          defaults={"dropout": 0.1, "causal": True, "norm_first": True}, p=p)
+                          defaults={"dropout": 0.1, "causal": True, "norm_first": True, "activation": "gelu"},
+                          p=p)
     return Emission(module, "{self}({x}, {memory})", helpers=("TransformerDecoderBlock",))
 
 
@@ -191,7 +198,7 @@ TRANSFORMER_DECODER = BlockSpec(
     infer=_decoder_shape, emit=_decoder_code, count=_decoder_count,
     inputs=(Port("x", "The sequence being generated (B, T, D).", ranks=(2,)),
             Port("memory", "The encoder's output (B, S, D).", ranks=(2,))),
-    params=(_heads(), FEEDFORWARD, _dropout(0.1, "values"), _causal(True), NORM_FIRST),
+    params=(_heads(), FEEDFORWARD, _dropout(0.1, "values"), _causal(True), NORM_FIRST, ACTIVATION),
     summary=("heads", "feedforward"),
 )
 
@@ -234,4 +241,64 @@ POSITIONAL_ENCODING = BlockSpec(
     same_shape=True,
 )
 
-BLOCKS = (SELF_ATTENTION, CROSS_ATTENTION, TRANSFORMER_ENCODER, TRANSFORMER_DECODER, POSITIONAL_ENCODING)
+
+
+# --- Scaled dot-product attention (torch's function, on queries, keys and values computed elsewhere) ---
+
+def _sdpa_shape(p, ins):
+    q, k, v = ins["q"], ins["k"], ins["v"]
+    for port, shape in (("q", q), ("k", k), ("v", v)):
+        if len(shape) not in (2, 3):
+            raise ShapeError(f"expects {port} as a sequence (B, T, E) or split into heads (B, H, T, E) but "
+                             f"receives {format_shape(shape)}", port=port)
+    if not len(q) == len(k) == len(v):
+        raise ShapeError(f"needs q, k and v with the same number of axes but receives q {format_shape(q)}, "
+                         f"k {format_shape(k)} and v {format_shape(v)}", port="k")
+    if q[:-2] != k[:-2] or k[:-2] != v[:-2]:
+        raise ShapeError(f"needs q, k and v with the same number of heads but receives q {format_shape(q)}, "
+                         f"k {format_shape(k)} and v {format_shape(v)}", port="k")
+    if k[-1] != q[-1]:
+        raise ShapeError(f"compares each query with each key, so k needs q's {q[-1]} features per step but "
+                         f"receives {format_shape(k)}: give the key projection {q[-1]} features", port="k")
+    if v[-2] != k[-2]:
+        raise ShapeError(f"needs one value per key: k has {k[-2]} steps but v {format_shape(v)} has {v[-2]}",
+                         port="v")
+    return (*q[:-1], v[-1])
+
+
+def _sdpa_code(p, ins, out):
+    options = []
+    if p["dropout"]:
+        options.append(f"dropout_p={p['dropout']!r} if self.training else 0.0")
+    if p["causal"]:
+        options.append("is_causal=True")
+    if p["scale"]:
+        options.append(f"scale={p['scale']!r}")
+    extra = "".join(", " + o for o in options)
+    if len(ins["q"]) == 2:
+        # one head: given as (B, 1, T, E), since ONNX export takes only 4D queries, keys and values
+        return Emission(None, f"F.scaled_dot_product_attention({{q}}[:, None], {{k}}[:, None], {{v}}[:, None]"
+                              f"{extra})[:, 0]")
+    return Emission(None, f"F.scaled_dot_product_attention({{q}}, {{k}}, {{v}}{extra})")
+
+
+SDPA = BlockSpec(
+    "ScaledDotProductAttention", "Scaled dot-product attention", CATEGORY,
+    "torch's attention function on queries, keys and values computed by other blocks: "
+    "softmax(q·kᵀ · scale) · v, per head. For models written with F.scaled_dot_product_attention "
+    "(nanoGPT, many vision Transformers); Self-attention is the same with its projections built in.",
+    infer=_sdpa_shape, emit=_sdpa_code,
+    inputs=(Port("q", "Queries (B, T, E) or per head (B, H, T, E).", ranks=(2, 3)),
+            Port("k", "Keys (B, S, E) or (B, H, S, E).", ranks=(2, 3)),
+            Port("v", "Values (B, S, Ev) or (B, H, S, Ev).", ranks=(2, 3))),
+    params=(
+        _causal(False),
+        _dropout(0.0, "attention weights"),
+        Float("scale", 0.0, 0.0, 1_000.0,
+              "Factor on q·kᵀ before the softmax; 0 means torch's default 1/√E."),
+    ),
+    summary=("causal",),
+)
+
+BLOCKS = (SELF_ATTENTION, CROSS_ATTENTION, TRANSFORMER_ENCODER, TRANSFORMER_DECODER, POSITIONAL_ENCODING,
+          SDPA)

@@ -51,6 +51,7 @@ from runtime.importing.fx_modules import (
 from runtime.importing.mapped import Mapped, NoBlockError
 from runtime.importing.network_builder import Head, ImportedNetwork, NetworkBuilder, head_for
 
+STORED = "a tensor stored in the model and used directly in forward()"
 TRACE_BATCH = 2  # not 1, so a reshape that folds the batch away shows up
 MAX_INPUTS = 16  # the most inputs a variadic block (Concatenate, Add, Unsupported) takes
 
@@ -226,7 +227,8 @@ class FxConverter:
         if isinstance(value, GlobalPool):
             return self._pool_block(value, flat=not value.keeps_dims, node=node)
         # a value no rule produced (e.g. a tuple): stand in for it so the wire is not lost
-        bid = self._unsupported(node, "an intermediate value DeepWire cannot pass along")
+        bid = self._unsupported(node, STORED if node.op == "get_attr" else
+                                "an intermediate value DeepWire cannot pass along")
         return bid
 
     def sources(self, node: Node, args: list[Node] | None = None) -> list[str]:
@@ -329,8 +331,8 @@ class FxConverter:
 
     def _visit(self, node: Node) -> None:
         if node.op == "get_attr":
-            if self.ctx.is_tensor(node):
-                self._unsupported(node, "a tensor stored in the model and used directly in forward()")
+            # left to its users: x * self.gamma becomes a LayerScale block holding gamma; a user that
+            # cannot take it asks need() for it, which then makes the Unsupported block
             return
         if node.op == "call_module":
             self._visit_module(node)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch.nn.functional as F  # noqa: N812 - the name everyone uses
 from torch import nn
 
 from runtime.importing.mapped import Mapped, NoBlockError, dropout_type, single
@@ -114,29 +115,43 @@ def is_global_pool(m: nn.Module) -> str | None:
     return kind if all(s == 1 for s in sizes) else None
 
 
+def _eps(m: nn.Module) -> dict[str, float]:
+    """{"eps": value} when the layer's eps is not torch's default 1e-5 (the blocks' default too)."""
+    _require(1e-12 <= m.eps <= 1.0, f"eps {m.eps:g} (DeepWire takes 1e-12 to 1)")
+    return {} if abs(m.eps - DEFAULT_EPS) < 1e-12 else {"eps": float(m.eps)}
+
+
 def _batch_norm(type_id: str):
     def rule(m, shape):
-        _require(abs(m.eps - DEFAULT_EPS) < 1e-12, f"eps {m.eps:g} (DeepWire's batch norm uses 1e-05)")
         _require(m.track_running_stats, "track_running_stats=False")
         _require(m.momentum is not None, "momentum=None (a cumulative average)")
         params = {"momentum": float(m.momentum), "affine": bool(m.affine)}
-        return Mapped(type_id, _nondefault(params, {"momentum": 0.1, "affine": True}), _state(m))
+        defaults = {"momentum": 0.1, "affine": True}
+        return Mapped(type_id, {**_nondefault(params, defaults), **_eps(m)}, _state(m))
+    return rule
+
+
+def _instance_norm(type_id: str):
+    def rule(m, shape):
+        _require(m.momentum is not None, "momentum=None (a cumulative average)")
+        params = {"momentum": float(m.momentum), "affine": bool(m.affine),
+                  "track_running_stats": bool(m.track_running_stats)}
+        defaults = {"momentum": 0.1, "affine": False, "track_running_stats": False}
+        return Mapped(type_id, {**_nondefault(params, defaults), **_eps(m)}, _state(m))
     return rule
 
 
 def _layer_norm(m: nn.LayerNorm, shape):
     _require(len(m.normalized_shape) == 1, f"normalised shape {tuple(m.normalized_shape)} "
              "(DeepWire's layer norm normalises the last axis only)")
-    _require(abs(m.eps - DEFAULT_EPS) < 1e-12, f"eps {m.eps:g} (DeepWire's layer norm uses 1e-05)")
-    _require(not m.elementwise_affine or m.bias is not None, "bias=False")
     affine = bool(m.elementwise_affine)
-    return Mapped("LayerNorm", _nondefault({"affine": affine}, {"affine": True}), _state(m))
+    params = {"affine": affine, "bias": not affine or m.bias is not None}
+    return Mapped("LayerNorm", {**_nondefault(params, {"affine": True, "bias": True}), **_eps(m)}, _state(m))
 
 
 def _group_norm(m: nn.GroupNorm, shape):
-    _require(abs(m.eps - DEFAULT_EPS) < 1e-12, f"eps {m.eps:g} (DeepWire's group norm uses 1e-05)")
-    return Mapped("GroupNorm", _nondefault({"groups": m.num_groups, "affine": bool(m.affine)},
-                                           {"affine": True}), _state(m))
+    return Mapped("GroupNorm", {**_nondefault({"groups": m.num_groups, "affine": bool(m.affine)},
+                                              {"affine": True}), **_eps(m)}, _state(m))
 
 
 def _dropout(type_id: str):
@@ -158,6 +173,12 @@ def _activation(type_id: str, **params):
     return rule
 
 
+def _hardtanh(m: nn.Hardtanh, shape):
+    _require((m.min_val, m.max_val) == (0.0, 6.0),
+             f"bounds ({m.min_val:g}, {m.max_val:g}); DeepWire's ReLU6 clips to (0, 6)")
+    return Mapped("ReLU6")
+
+
 def _gelu(m: nn.GELU, shape):
     return Mapped("GELU", _nondefault({"approximate": m.approximate}, {"approximate": "none"}))
 
@@ -172,8 +193,41 @@ def _softmax(type_id: str):
 
 
 def _flatten(m: nn.Flatten, shape):
-    _require(m.start_dim == 1 and m.end_dim == -1, f"start_dim {m.start_dim}, end_dim {m.end_dim}")
-    return Mapped("Flatten")
+    if m.start_dim == 1 and m.end_dim == -1:
+        return Mapped("Flatten")
+    # nn.Flatten(2) of ViT's patches: a Reshape to the sizes the traced input has
+    _require(shape is not None, f"start_dim {m.start_dim}, end_dim {m.end_dim} on an input of unknown shape")
+    full = (0, *shape)
+    start, end = m.start_dim % len(full), m.end_dim % len(full)
+    _require(start >= 1, f"start_dim {m.start_dim} (it flattens the batch axis into the samples)")
+    merged = 1
+    for size in full[start:end + 1]:
+        merged *= size
+    out = (*full[1:start], merged, *full[end + 1:])
+    _require(1 <= len(out) <= 4, f"a shape of {len(out)} axes after the batch (Reshape takes 1 to 4)")
+    return Mapped("Flatten") if len(out) == 1 else Mapped("Reshape", {"shape": tuple(out)})
+
+
+def pad_params(sides, mode: str, value=0.0) -> dict[str, Any]:
+    """Pad block parameters for torch's padding sides (left, right[, top, bottom]) and mode."""
+    modes = {"constant": "zeros", "reflect": "reflect", "replicate": "replicate", "circular": "circular"}
+    _require(mode in modes, f"mode '{mode}'")
+    _require(mode != "constant" or not value, f"padding with the value {value} (DeepWire pads with zeros)")
+    sides = tuple(int(s) for s in sides)
+    _require(len(sides) in (2, 4) and min(sides) >= 0, f"padding {sides} (DeepWire pads 1 or 2 axes, "
+             "never crops)")
+    padding = sides[:1] if len(set(sides)) == 1 else sides
+    return _nondefault({"padding": padding, "mode": modes[mode]}, {"padding": (1,), "mode": "zeros"})
+
+
+def _pad(mode: str):
+    def rule(m, shape):
+        value = getattr(m, "value", 0.0)
+        sides = m.padding
+        if shape is not None and len(shape) == 3 and len(sides) == 2:
+            sides = (*sides, 0, 0)  # a 1D padding module on an image pads the width only
+        return Mapped("Pad", pad_params(sides, mode, value))
+    return rule
 
 
 def recurrent_params(m: nn.Module) -> dict[str, Any]:
@@ -210,11 +264,22 @@ def _helper_cross_attention(m, shape):
                   _state(m))
 
 
+def _activation_name(layer: nn.Module) -> str:
+    """"relu" or "gelu" for a torch Transformer layer's feed-forward activation; NoBlockError otherwise."""
+    activation = layer.activation
+    if activation in (F.relu, F.gelu):
+        return activation.__name__
+    if type(activation) in (nn.ReLU, nn.GELU) and getattr(activation, "approximate", "none") == "none":
+        return "relu" if isinstance(activation, nn.ReLU) else "gelu"
+    raise NoBlockError(f"the feed-forward activation {activation!r} (DeepWire's blocks take gelu or relu)")
+
+
 def _layer_params(layer: nn.Module, causal: bool, causal_default: bool) -> dict[str, Any]:
     params = {"heads": layer.self_attn.num_heads, "feedforward": layer.linear1.out_features,
-              "dropout": float(layer.dropout.p), "causal": bool(causal), "norm_first": bool(layer.norm_first)}
+              "dropout": float(layer.dropout.p), "causal": bool(causal), "norm_first": bool(layer.norm_first),
+              "activation": _activation_name(layer)}
     return _nondefault(params, {"heads": 4, "feedforward": 256, "dropout": 0.1, "causal": causal_default,
-                                "norm_first": True})
+                                "norm_first": True, "activation": "gelu"})
 
 
 def _helper_encoder(m, shape):
@@ -239,8 +304,6 @@ def _helper_positions(kind: str):
 def encoder_layer(layer: nn.TransformerEncoderLayer) -> tuple[dict[str, Any], dict[str, Any]]:
     """(params, weights) of a TransformerEncoderBlock equal to this torch layer; NoBlockError if none is."""
     _require(layer.self_attn.batch_first, "batch_first=False (DeepWire sequences are (B, T, D))")
-    _require(getattr(layer, "activation_relu_or_gelu", 0) == 2,
-             "an activation other than GELU (DeepWire's encoder block uses GELU)")
     _require(abs(layer.norm1.eps - DEFAULT_EPS) < 1e-12 and abs(layer.norm2.eps - DEFAULT_EPS) < 1e-12,
              f"layer_norm_eps {layer.norm1.eps:g} (DeepWire uses 1e-05)")
     _require(layer.linear1.bias is not None and layer.norm1.bias is not None, "bias=False")
@@ -256,7 +319,18 @@ def attention_weights(m: nn.MultiheadAttention) -> dict[str, Any]:
     return {f"attention.{k}": v for k, v in _state(m).items()}
 
 
-# class name -> (attributes the helper must have, rule)
+def _stochastic_depth(m, shape):
+    """torchvision's StochasticDepth (and DeepWire's own, the same attributes) and timm's DropPath."""
+    p = float(m.p if hasattr(m, "p") else m.drop_prob)
+    mode = getattr(m, "mode", "row")
+    _require(mode in ("row", "batch"), f"mode '{mode}'")
+    return Mapped("StochasticDepth", _nondefault(
+        {"p": p, "mode": mode, "scale_by_keep": bool(getattr(m, "scale_by_keep", True))},
+        {"p": 0.1, "mode": "row", "scale_by_keep": True}))
+
+
+# class name -> (attributes the helper must have, rule); also other libraries' classes known by name
+# whose forward() an import keeps whole (stochastic depth: traced in eval mode it would vanish)
 HELPER_RULES = {
     "SelfAttention": (("attention", "causal"), _helper_self_attention),
     "CrossAttention": (("attention",), _helper_cross_attention),
@@ -264,6 +338,8 @@ HELPER_RULES = {
     "TransformerDecoderBlock": (("layer", "causal"), _helper_decoder),
     "SinusoidalPositionalEncoding": (("table",), _helper_positions("sinusoidal")),
     "LearnedPositionalEncoding": (("table",), _helper_positions("learned")),
+    "StochasticDepth": (("p", "mode"), _stochastic_depth),  # torchvision.ops and DeepWire's helper
+    "DropPath": (("drop_prob",), _stochastic_depth),  # timm.layers
 }
 
 
@@ -285,6 +361,8 @@ MODULE_RULES = {
     nn.BatchNorm1d: _batch_norm("BatchNorm1d"),
     nn.BatchNorm2d: _batch_norm("BatchNorm2d"),
     nn.LayerNorm: _layer_norm,
+    nn.InstanceNorm1d: _instance_norm("InstanceNorm1d"),
+    nn.InstanceNorm2d: _instance_norm("InstanceNorm2d"),
     nn.GroupNorm: _group_norm,
     nn.Dropout: _dropout("Dropout"),
     nn.Dropout2d: _dropout("Dropout2d"),
@@ -293,12 +371,24 @@ MODULE_RULES = {
     nn.SiLU: _activation("SiLU"),
     nn.Sigmoid: _activation("Sigmoid"),
     nn.Tanh: _activation("Tanh"),
+    nn.ReLU6: _activation("ReLU6"),
+    nn.Hardtanh: _hardtanh,
+    nn.Hardswish: _activation("Hardswish"),
+    nn.Hardsigmoid: _activation("Hardsigmoid"),
+    nn.Mish: _activation("Mish"),
     nn.LeakyReLU: _activation("LeakyReLU", negative_slope=lambda m: float(m.negative_slope)),
     nn.ELU: _activation("ELU", alpha=lambda m: float(m.alpha)),
     nn.GELU: _gelu,
     nn.Softmax: _softmax("Softmax"),
     nn.LogSoftmax: _softmax("LogSoftmax"),
     nn.Flatten: _flatten,
+    nn.PixelShuffle: lambda m, shape: Mapped("PixelShuffle", _nondefault({"upscale_factor": m.upscale_factor},
+                                                                        {"upscale_factor": 2})),
+    nn.ZeroPad1d: _pad("constant"), nn.ZeroPad2d: _pad("constant"),
+    nn.ConstantPad1d: _pad("constant"), nn.ConstantPad2d: _pad("constant"),
+    nn.ReflectionPad1d: _pad("reflect"), nn.ReflectionPad2d: _pad("reflect"),
+    nn.ReplicationPad1d: _pad("replicate"), nn.ReplicationPad2d: _pad("replicate"),
+    nn.CircularPad1d: _pad("circular"), nn.CircularPad2d: _pad("circular"),
 }
 
 # modules that return their input unchanged
