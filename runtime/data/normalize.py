@@ -15,9 +15,12 @@ Statistics are per channel for images (mean shape (C, 1, 1)) and per feature
 Streamed inputs (a memmap or a `SampleStore`, see store.py) are never read
 whole: their statistics are gathered in chunks of rows (float64 sums per
 feature, merged with Chan's formula; minimum and maximum chunk by chunk), over
-every training row when there are at most `STATS_ROWS`, else over a fixed-seed
-sample of `STATS_ROWS` rows (read in file order), and the scaling is applied to
-each batch when it is read (`ScaledStore`). An in-memory array takes the
+every training row when there are at most `STATS_ROWS` (20,000; 1,024 when
+every row is a file to decode, such as an image), else over a fixed-seed
+sample of that many rows (read in file order); the per-channel mean and
+spread of 1,024 images of a thousand pixels each are within a fraction of a
+percent of the whole folder's. The scaling is applied to each batch when it
+is read (`ScaledStore`). An in-memory array takes the
 whole-array path exactly as before.
 """
 
@@ -25,6 +28,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from runtime.data.base import DataError
+from runtime.data.rows import read_checked
 from runtime.data.store import SampleStore, in_memory
 
 _TINY = 1e-6  # a constant feature keeps std 1 rather than dividing by zero
@@ -61,6 +66,7 @@ def _range_stats(low, high, target: tuple[float, float]) -> tuple[np.ndarray, np
 
 
 STATS_ROWS = 20_000  # streamed inputs: statistics from at most this many training rows (a fixed-seed sample)
+STATS_DECODED_ROWS = 1_024  # ... and from this many when each row is a file to decode (5,400 PNGs/s: 0.2 s)
 STATS_CHUNK_BYTES = 32 * 2**20  # rows read at a time while gathering them
 STATS_SEED = 20_240_601  # the sample is the same on every run, whatever the project's seed
 
@@ -97,22 +103,37 @@ def _broadcast(kind: str, ndim: int, stat: np.ndarray) -> tuple[int, ...]:
     return tuple(len(stat) if axis == keep else 1 for axis in range(ndim))
 
 
-def stats_rows(count: int) -> tuple[np.ndarray, bool]:
+def stats_rows(count: int, limit: int = STATS_ROWS) -> tuple[np.ndarray, bool]:
     """The training rows statistics are gathered from (sorted) and whether that is a sample."""
-    if count <= STATS_ROWS:
+    if count <= limit:
         return np.arange(count, dtype=np.int64), False
     rng = np.random.default_rng(STATS_SEED)
-    return np.sort(rng.choice(count, STATS_ROWS, replace=False)).astype(np.int64), True
+    return np.sort(rng.choice(count, limit, replace=False)).astype(np.int64), True
+
+
+def decodes(array) -> bool:
+    """Whether reading rows of `array` decodes files (an image store): then statistics use fewer rows."""
+    while array is not None:
+        if getattr(array, "decodes", False):
+            return True
+        array = getattr(array, "base", None)
+    return False
 
 
 def streamed_stats(train, kind: str) -> ChunkedStats:
     """Statistics of a streamed training split, read `STATS_CHUNK_BYTES` at a time."""
-    rows, _sampled = stats_rows(len(train))
+    rows, _sampled = stats_rows(len(train), STATS_DECODED_ROWS if decodes(train) else STATS_ROWS)
     row_bytes = max(1, int(np.prod(train.shape[1:])) * 4)
     chunk = max(1, STATS_CHUNK_BYTES // row_bytes)
     stats = ChunkedStats(kind)
     for start in range(0, len(rows), chunk):
-        stats.add(np.asarray(train[rows[start:start + chunk]], dtype=np.float32))
+        values, bad, _names = read_checked(train, rows[start:start + chunk])
+        values = np.asarray(values if bad is None else values[~bad], dtype=np.float32)
+        if len(values):  # rows a store could not decode (a corrupt image) do not count
+            stats.add(values)
+    if stats.mean is None:
+        raise DataError("none of the training samples could be read (every file in the sample of "
+                        f"{len(rows)} failed to decode); check the data files")
     return stats
 
 
