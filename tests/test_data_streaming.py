@@ -332,7 +332,8 @@ def test_run_warns_about_files_skipped_while_training(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_image_folder_streamed_with_workers_trains_like_in_memory(tmp_path, monkeypatch):
-    root = _folder(tmp_path / "pets", per_class=150, classes=tuple(f"c{i}" for i in range(10)))
+    root = _folder(tmp_path / "pets", per_class=100, classes=tuple(f"c{i}" for i in range(10)))  # 800 rows
+    # to train: statistics from every one of them (a sample above STATS_DECODED_ROWS), as in memory
     proj = project(small_cnn(), epochs=2, batch_size=32, val_fraction=0.2)
     run_training(proj, _image_data(root, val_fraction=0.2), tmp_path / "memory")
     monkeypatch.setenv("DEEPWIRE_IN_MEMORY_BYTES", "0")
