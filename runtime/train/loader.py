@@ -116,6 +116,10 @@ class LazyRows:
         rows = torch.from_numpy(np.ascontiguousarray(rows))
         return rows[0] if index.ndim == 0 else rows
 
+    def cpu(self) -> torch.Tensor:
+        """Every row as one tensor (evaluation pictures of a validation split; never the training loop)."""
+        return self[:]
+
     def _reduce(self, fn) -> torch.Tensor:
         chunk, out = 4096, None
         for start in range(0, len(self.array), chunk):
