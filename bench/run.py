@@ -50,6 +50,7 @@ BENCHMARKS = [
     ("canvas", "bench_canvas", True),
     ("startup", "bench_startup", True),
     ("studio_train", "bench_studio_train", True),
+    ("data", "bench_data", True),
     ("gpu", "bench_gpu", False),
 ]
 DEFAULT_JSON = ROOT / "bench" / "results" / "latest.json"

@@ -48,9 +48,9 @@ def write_npz(dataset: Dataset, path: str | Path) -> Path:
         split = getattr(dataset, name)
         if split is None:
             continue
-        arrays[f"{name}_inputs"] = np.asarray(split.inputs)
+        arrays[f"{name}_inputs"] = _whole(split.inputs)
         if split.targets is not None:
-            arrays[f"{name}_targets"] = np.asarray(split.targets)
+            arrays[f"{name}_targets"] = _whole(split.targets)
     if dataset.class_names is not None:
         arrays["class_names"] = np.array(dataset.class_names, dtype=str)
     if dataset.vocab is not None:
@@ -63,6 +63,13 @@ def write_npz(dataset: Dataset, path: str | Path) -> Path:
     with atomic_open(path, "wb") as stream:
         np.savez(stream, **arrays)
     return path
+
+
+def _whole(array) -> np.ndarray:
+    """Every row of any input kind (a streamed split is read whole here: the script needs one file)."""
+    if isinstance(array, np.ndarray):
+        return np.asarray(array)
+    return np.asarray(array[np.arange(len(array), dtype=np.int64)])
 
 
 def load_npz_dataset(path: str | Path) -> Dataset:
