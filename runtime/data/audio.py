@@ -59,7 +59,7 @@ ADJUST = ", or change the data source's duration, sample_rate, features, hop_len
 def feature_params(sample_rate: int, duration: float, n_fft: int, hop_length: int, mels: int) -> tuple:
     return (
         Int("sample_rate", sample_rate, 1000, 384_000, "Samples per second (Hz) every clip is resampled to."),
-        Float("duration", duration, 0.001, 3600.0,
+        Float("duration", duration, 0.0001, 3600.0,
               "Seconds per clip: a longer clip keeps its centre, a shorter one is padded with silence."),
         Choice("features", "waveform", ("waveform", "log_mel"),
                "waveform: the samples (B, T, 1) for a Sequence input; log_mel: a log-mel spectrogram "
