@@ -401,7 +401,8 @@ LOG_MEL_PROJECT = {
         {"id": "b2", "type": "Conv2d", "name": "conv1", "params": {"channels": 16, "kernel_size": 3,
                                                                     "padding": 1}, "position": [200, 0]},
         {"id": "b3", "type": "ReLU", "name": "relu1", "params": {}, "position": [400, 0]},
-        {"id": "b4", "type": "MaxPool2d", "name": "pool1", "params": {"kernel_size": 4}, "position": [600, 0]},
+        {"id": "b4", "type": "MaxPool2d", "name": "pool1", "params": {"kernel_size": 4},
+         "position": [600, 0]},
         {"id": "b5", "type": "Flatten", "name": "flatten", "params": {}, "position": [800, 0]},
         {"id": "b6", "type": "Linear", "name": "scores", "params": {"features": 5}, "position": [1000, 0]},
         {"id": "b7", "type": "ClassificationHead", "name": "sound", "params": {"classes": 5},
@@ -422,3 +423,22 @@ def test_a_folder_of_wav_files_trains_a_log_mel_cnn(tmp_path):
     summary = _train([str(project)], tmp_path / "run")
     assert summary["test"]["accuracy"] >= 0.9, summary["test"]
     assert sorted(p.relative_to(tmp_path) for p in (tmp_path / "sounds").rglob("*")) == before
+
+
+def test_a_long_recording_reads_only_the_centre_it_keeps(tmp_path, monkeypatch):
+    rate, seconds = 22050, 30
+    t = np.arange(rate * seconds) / rate
+    tone = np.round(12000 * np.sin(2 * np.pi * 700 * t))
+    path = _wav(tmp_path / "long" / "tone" / "a.wav", tone, rate=rate)
+    _wav(tmp_path / "long" / "quiet" / "b.wav", np.zeros(100), rate=rate)
+    whole_16k = resample(read_audio(path)[0], rate, 16000)
+    expected = fix_length(whole_16k, 4000)
+    asked = []
+    real = audio_source.read_audio
+    monkeypatch.setattr(audio_source, "read_audio", lambda p, *a: asked.append(a) or real(p, *a))
+    raw = _read({"path": str(tmp_path / "long"), "sample_rate": 16000, "duration": 0.25})
+    clip = raw.inputs[np.array([1])][0, :, 0]
+    start, count = asked[0]
+    assert count < 6000 and start > 300_000  # a quarter second from the middle, not 30 s
+    np.testing.assert_allclose(clip, expected, atol=1e-5)  # as if the whole file had been resampled
+    assert _peak_hz(clip, 16000) == pytest.approx(700.0, abs=4.0)

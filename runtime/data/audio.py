@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -177,25 +178,56 @@ def _names(paths: list[Path], folder: Path, reasons: list[str] | None = None) ->
     return ", ".join(shown) + more
 
 
-class AudioFolderStore(SampleStore):
-    """Clips of a folder decoded on demand: (N, *features.shape) float32."""
+def centre_segment(frames: int, rate: int, target: int, length: int) -> tuple[int, int, int] | None:
+    """(start, count, offset): the input frames to read so a clip's centre comes out exactly as if the
+    whole file had been resampled and then cut (`offset`: where the clip starts in the resampled part).
 
-    def __init__(self, files: list[str], features: Features):
+    The start is a whole number of resampling periods, so the output samples
+    fall on the same instants; a margin on each side keeps the filter's edges
+    out of the part kept. None: read the whole file (it is not much longer).
+    """
+    g = math.gcd(int(rate), int(target))
+    up, down = target // g, rate // g
+    centre = (resampled_length(frames, rate, target) - length) // 2  # first output sample kept
+    if centre <= 0:
+        return None
+    margin = 0 if up == down else 10 * -(-rate // target) + 16  # resample_poly's filter reach, in frames
+    start = max(0, centre * down // up - margin) // down * down
+    end = -(-(centre + length) * down // up) + margin
+    if end >= frames or (start == 0 and end > frames // 2):
+        return None
+    return start, end - start, centre - start // down * up
+
+
+class AudioFolderStore(SampleStore):
+    """Clips of a folder decoded on demand: (N, *features.shape) float32.
+
+    headers: [frames, rate, ...] per file from the index, so only the part of
+    a long recording that the clip keeps is read.
+    """
+
+    def __init__(self, files: list[str], headers: list[list], features: Features):
         self.files, self.features = files, features
+        self.segments = [centre_segment(h[0], h[1], features.sample_rate, features.length) for h in headers]
         self.shape = (len(files), *features.shape)
         self.dtype = np.dtype(np.float32)
 
     def read(self, index: np.ndarray) -> np.ndarray:
-        clips = np.empty((len(index), self.features.length), dtype=np.float32)
+        length = self.features.length
+        clips = np.zeros((len(index), length), dtype=np.float32)
         for row, i in enumerate(index):
-            path = Path(self.files[int(i)])
+            path, segment = Path(self.files[int(i)]), self.segments[int(i)]
             try:
-                samples, rate = read_audio(path)
+                samples, rate = read_audio(path, segment[0], segment[1]) if segment else read_audio(path)
             except AudioFileError as exc:  # it was readable when the folder was indexed
                 raise DataError(f"{path}: {exc} (the file changed after the folder was read); "
                                 f"replace or delete that file") from None
             samples = resample(samples, rate, self.features.sample_rate)
-            clips[row] = fix_length(samples, self.features.length)
+            if segment:  # the clip starts at the segment's offset
+                part = samples[segment[2]:segment[2] + length]
+                clips[row, :len(part)] = part
+            else:
+                clips[row] = fix_length(samples, length)
         return self.features.apply(clips)
 
 
@@ -239,7 +271,7 @@ def _read_folder(options: dict, context: Context) -> RawData:
         warnings.append(f"{folder}: {len(short)} of {len(good)} clips are shorter than "
                         f"{features.length / features.sample_rate:g} s and are padded with silence at "
                         f"the end: {_names([listing.files[n] for n in short], folder)}")
-    store = AudioFolderStore([str(listing.files[n]) for n in good], features)
+    store = AudioFolderStore([str(listing.files[n]) for n in good], [headers[n] for n in good], features)
     description = (f"{len(good)} clips of {len(listing.classes)} classes from {folder.name}, "
                    f"{_sample_words(features)} as {features.kind}.")
     if bad:

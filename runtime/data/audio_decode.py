@@ -65,25 +65,33 @@ def read_info(path: Path) -> AudioInfo:
     return _wav_layout(path, size).info
 
 
-def read_audio(path: Path) -> tuple[np.ndarray, int]:
-    """(samples, rate): mono float32 samples in [-1, 1] and their rate in Hz."""
+def read_audio(path: Path, start: int = 0, frames: int | None = None) -> tuple[np.ndarray, int]:
+    """(samples, rate): mono float32 samples in [-1, 1] and their rate in Hz.
+
+    start, frames: read only that part (in frames), so a short clip cut from a
+    long recording never decodes the whole file.
+    """
     size = _size(path)
     if path.suffix.lower() == ".flac":
-        return _read_flac(path)
+        return _read_flac(path, start, frames)
     layout = _wav_layout(path, size)
-    check_size(path, layout.data_bytes)
+    channels, width = layout.info.channels, layout.bits // 8
+    frame_bytes = channels * width
+    begin = min(max(0, start) * frame_bytes, layout.data_bytes)
+    wanted = layout.data_bytes - begin
+    if frames is not None:
+        wanted = min(frames * frame_bytes, wanted)
+    check_size(path, wanted)
     try:
         with open(path, "rb") as stream:
-            stream.seek(layout.data_offset)
-            data = stream.read(layout.data_bytes)
+            stream.seek(layout.data_offset + begin)
+            data = stream.read(wanted)
     except OSError as exc:
         raise AudioFileError(f"could not be read ({exc.strerror or exc})") from None
-    channels, width = layout.info.channels, layout.bits // 8
-    frames = len(data) // (channels * width)
-    if frames == 0:
+    count = len(data) // frame_bytes
+    if count == 0:
         raise AudioFileError("holds no samples")
-    data = data[: frames * channels * width]
-    values = _decode(data, layout.encoding, layout.bits).reshape(frames, channels)
+    values = _decode(data[: count * frame_bytes], layout.encoding, layout.bits).reshape(count, channels)
     return values.mean(axis=1, dtype=np.float64).astype(np.float32), layout.info.rate
 
 
@@ -185,10 +193,11 @@ def _flac_info(path: Path) -> AudioInfo:
     return AudioInfo(int(info.frames), int(info.samplerate), int(info.channels))
 
 
-def _read_flac(path: Path) -> tuple[np.ndarray, int]:
+def _read_flac(path: Path, start: int, frames: int | None) -> tuple[np.ndarray, int]:
     soundfile = _soundfile()
     try:
-        values, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+        values, rate = soundfile.read(str(path), frames=-1 if frames is None else frames, start=max(0, start),
+                                      dtype="float32", always_2d=True)
     except Exception as exc:
         raise AudioFileError(f"could not be read as FLAC ({_short(exc)})") from None
     if len(values) == 0:
