@@ -442,3 +442,17 @@ def test_a_long_recording_reads_only_the_centre_it_keeps(tmp_path, monkeypatch):
     assert count < 6000 and start > 300_000  # a quarter second from the middle, not 30 s
     np.testing.assert_allclose(clip, expected, atol=1e-5)  # as if the whole file had been resampled
     assert _peak_hz(clip, 16000) == pytest.approx(700.0, abs=4.0)
+
+
+def test_a_class_folder_that_cannot_be_listed_is_named(tmp_path, monkeypatch):
+    root = _folder(tmp_path)
+    real = Path.iterdir
+
+    def refuse(self):
+        if self.name == "dog":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self)
+
+    monkeypatch.setattr(Path, "iterdir", refuse)
+    with pytest.raises(DataError, match=r"dog: the folder cannot be listed \(Permission denied\)"):
+        _read({"path": str(root)})

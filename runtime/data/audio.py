@@ -117,6 +117,15 @@ class _Listing:
 
 
 def _list(folder: Path) -> _Listing:
+    try:
+        return _list_classes(folder)
+    except OSError as exc:  # a class folder that cannot be opened (permissions, vanished while listing)
+        where = exc.filename or folder
+        raise DataError(f"{where}: the folder cannot be listed ({exc.strerror or exc}); check its "
+                        f"permissions") from None
+
+
+def _list_classes(folder: Path) -> _Listing:
     entries = sorted(p for p in folder.iterdir() if _visible(p))
     subfolders = [p for p in entries if p.is_dir()]
     if not subfolders:
