@@ -10,6 +10,8 @@ Sources (options in `SOURCES[name].params`):
                                         default "ascii" vocabulary has 97 ids
                                         (TokenInput.vocab_size = 97)
     csv, image_folder, arrays           the user's CSV table, image folder, .npz/.npy
+    audio_folder, audio_tones           the user's .wav/.flac per class folder, synthesised
+                                        sound classes: waveforms (T, 1) or log-mel (1, mels, frames)
     torchvision                         MNIST / FashionMNIST / CIFAR10 from a local
                                         folder (optional torchvision package)
 

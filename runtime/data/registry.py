@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runtime.data import arrays, bundled, csv_file, images, synthetic, text, vision
+from runtime.data import arrays, audio, bundled, csv_file, images, synthetic, text, vision
 from runtime.data.base import DataError
 from runtime.data.source import Probe, Source
 
@@ -26,7 +26,8 @@ def _index(*groups: tuple[Source, ...]) -> dict[str, Source]:
 
 
 SOURCES: dict[str, Source] = _index(bundled.SOURCES, synthetic.SOURCES, text.SOURCES, csv_file.SOURCES,
-                                    images.SOURCES, arrays.SOURCES, vision.SOURCES)
+                                    images.SOURCES, arrays.SOURCES, vision.SOURCES,
+                                    audio.SOURCES)
 
 
 def source_info(name: str) -> Source:

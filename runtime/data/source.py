@@ -50,7 +50,9 @@ class Natural:
 
     flexible: "fixed" (only a reshape with the same number of values fits),
     "length" (sequences and text: the time steps T come from the network),
-    "image_size" (image files: resized to the network's channels, height, width).
+    "image_size" (image files: resized to the network's channels, height, width),
+    "exact" (audio: only this very shape; a spectrogram is never silently reshaped).
+    adjust: what else makes the data fit, appended to a mismatch message.
     """
 
     shape: tuple[int, ...]
@@ -59,6 +61,7 @@ class Natural:
     num_classes: int | None
     what: str  # how messages name the samples, e.g. "the digits images"
     flexible: str = "fixed"
+    adjust: str = ""
 
 
 @dataclass
@@ -208,6 +211,12 @@ def fit_shape(natural: Natural, source: str, input_shape: tuple[int, ...] | None
             raise DataError(
                 f"{natural.what} can be read with 1 (grey), 3 (RGB) or 4 (RGBA) channels, but the "
                 f"network's input block expects {shape[0]} channels {shape_text(shape)}")
+        return shape, kind
+    if natural.flexible == "exact":
+        if shape != tuple(natural.shape):
+            raise DataError(f"{natural.what} are {shape_text(natural.shape)} but the network's input block "
+                            f"expects {shape_text(shape)}; change the input block to "
+                            f"{shape_text(natural.shape)}{natural.adjust}")
         return shape, kind
     if math.prod(shape) != math.prod(natural.shape):
         raise mismatch
