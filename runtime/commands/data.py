@@ -78,14 +78,36 @@ def _class_lines(names: list[str], counts: list[int]) -> list[str]:
     return lines
 
 
+def short_path(report, path: str) -> str:
+    """A file as the table shows it: relative to the data folder when inside it."""
+    root = report.path
+    if root and path.startswith(root.rstrip("/") + "/"):
+        return path[len(root.rstrip("/")) + 1:]
+    return path
+
+
+def _file_lines(report, problem, reasons: dict[str, str]) -> list[str]:
+    """The files of one problem: each with its own reason when the message does not say it."""
+    shown = problem.files[:SHOWN_FILES]
+    more = problem.count - len(shown)
+    more_text = f"(+{more:,} more; --json lists {len(problem.files)})" if more > 0 else ""
+    own = [reasons.get(path, "") for path in shown]
+    if any(reason and reason not in problem.message for reason in own):
+        lines = [f"           {short_path(report, path)}: {reason}" for path, reason in zip(shown, own)]
+        return lines + ([f"           {more_text}"] if more_text else [])
+    return [f"           {', '.join(short_path(report, p) for p in shown)} {more_text}".rstrip()]
+
+
 def format_report(report) -> list[str]:
     """The human table, as lines."""
     where = f"  {report.path}" if report.path else ""
     lines = [f"Project '{report.project}'  data: {report.source}{where}"]
     data = report.as_dict()
-    if report.files_seen:
+    if report.files_seen and report.image_sizes is not None:
         how = "decoding every image" if report.decoded else "headers and PNG checksums; --decode decodes all"
         lines.append(f"Scanned {report.files_seen:,} file(s) in {report.seconds:.2f} s ({how})")
+    elif report.files_seen:
+        lines.append(f"Scanned {report.path} in {report.seconds:.2f} s")
     if report.cancelled:
         lines.append("Cancelled: the figures below cover only what was scanned.")
     lines.append("")
@@ -119,15 +141,13 @@ def format_report(report) -> list[str]:
             lines.append(f"            first block to refuse: '{bad['name']}' ({bad['type']})")
     lines.append("")
     errors = [p for p in report.problems if p.severity == "error"]
+    reasons = {path: reason for path, _, reason in report.skipped.files}
     if report.problems:
         lines.append(f"{len(errors)} error(s), {len(report.problems) - len(errors)} warning(s):")
         for problem in report.problems:
             lines.append(f"  {problem.severity:<7}  {problem.message}")
             if problem.files and not (len(problem.files) == 1 and problem.files[0] == report.path):
-                shown = ", ".join(problem.files[:SHOWN_FILES])
-                more = problem.count - min(len(problem.files), SHOWN_FILES)
-                more_text = f" (+{more:,} more; --json lists 20)" if more > 0 else ""
-                lines.append(f"           {shown}{more_text}")
+                lines += _file_lines(report, problem, reasons)
         lines.append("")
     if report.cancelled:
         lines.append("Not finished: the scan was cancelled.")

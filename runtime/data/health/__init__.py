@@ -112,6 +112,10 @@ def _fill(report: Report, project, registry, base_dir, progress, stop, decode: b
         except DataError as exc:
             if not any(p.severity == ERROR for p in report.problems):
                 report.problem(ERROR, "source", str(exc))
+            if report.shape is not None:  # the scan counted the columns: the dry run can still go on
+                targets = "class" if report.class_names is not None else "value"
+                natural = Natural(report.shape, "vector", targets, len(report.class_names or ()) or None,
+                                  f"the rows of {path.name}")
         shape = natural.shape if natural is not None else None
     else:
         natural = source.natural(options, context)
@@ -152,14 +156,15 @@ def _fed_shape(project, registry, natural: Natural):
 def _skipped_problems(report: Report) -> None:
     for code, files in report.skipped.by_code().items():
         reasons = {reason for _, reason in files}
-        detail = f": {next(iter(reasons))}" if len(reasons) == 1 else ""
+        # one reason for all: said once; several: the CLI and the panel show each file's own
+        detail = f": {next(iter(reasons))}" if len(reasons) == 1 and code not in ("zero_bytes",) else ""
         report.problem(WARNING, code, f"{len(files)} file(s) {SKIP_WORDS.get(code, code)}{detail}; skipped",
                        [path for path, _ in files])
 
 
 def _balance(report: Report) -> None:
     found = report.imbalance()
-    if found is None or found["ratio"] is None or found["ratio"] <= IMBALANCE_RATIO:
+    if found is None or found["ratio"] <= IMBALANCE_RATIO:
         return
     counts = dict(zip(report.class_names, report.class_counts))
     report.problem(WARNING, "imbalance",

@@ -67,7 +67,7 @@ def _list_class(report: Report, sub: Path) -> list[Path]:
                     continue
             if entry.is_dir(follow_symlinks=False):
                 report.skipped.add(str(path), "nested_folder",
-                                   "a folder inside a class folder; class folders are read one level deep")
+                                   "class folders are read one level deep")
                 continue
             info = entry.stat()
         except OSError as exc:
@@ -91,7 +91,7 @@ def _read_header(image_module, path: Path, decode: bool) -> tuple[str, str] | tu
     except OSError as exc:
         return "changed", f"vanished while scanning ({exc.strerror or exc})"
     if before.st_size == 0:
-        return "zero_bytes", "the file is empty (0 bytes)"
+        return "zero_bytes", "0 bytes"
     bomb_errors = (image_module.DecompressionBombError, image_module.DecompressionBombWarning)
     try:
         with image_module.open(path) as image:
@@ -101,7 +101,7 @@ def _read_header(image_module, path: Path, decode: bool) -> tuple[str, str] | tu
             else:
                 image.verify()  # checks chunk CRCs and the end of the file; decodes nothing
     except bomb_errors as exc:
-        return "bomb", f"refused: {exc}".replace("could be decompression bomb DOS attack.",
+        return "bomb", f"{exc}".replace("could be decompression bomb DOS attack.",
                                                    "could be a decompression bomb")
     except FileNotFoundError as exc:
         return "changed", f"vanished while scanning ({exc.strerror})"

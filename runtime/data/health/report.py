@@ -13,7 +13,7 @@ field is only ever added, never renamed or removed, within one version.
       "splits": {"train": int, "val": int, "test": int} | null,
       "classes": [{"name": str, "count": int}] | null,   # in class-id order
       "labels": [str] | null,         # the label set (class names), in class-id order
-      "imbalance": {"largest": str, "smallest": str, "ratio": float} | null,
+      "imbalance": {"largest": str, "smallest": str, "ratio": float} | null,  # classes with samples
       "images": {"sizes": [{"width": int, "height": int, "mode": str, "channels": int,
                             "count": int, "fraction": float}]} | null,   # most common first
       "missing": {"cells": int, "rows": int, "columns": {name: int}} | null,   # tables
@@ -111,6 +111,7 @@ class Report:
     skipped: Skipped = field(default_factory=Skipped)
     problems: list[Problem] = field(default_factory=list)
     dry_runs: list[DryRun] = field(default_factory=list)
+    shape: tuple[int, ...] | None = None  # one sample as stored (the dry run's input), when known
     files_seen: int = 0
     seconds: float = 0.0
     decoded: bool = False
@@ -128,14 +129,14 @@ class Report:
 
     def imbalance(self) -> dict[str, Any] | None:
         """Largest and smallest class and their ratio, when there are two or more classes."""
-        if not self.class_counts or len(self.class_counts) < 2:
+        # classes without samples are a problem of their own (empty_class), not part of the ratio
+        present = [i for i, n in enumerate(self.class_counts or ()) if n > 0]
+        if len(present) < 2:
             return None
-        big = max(range(len(self.class_counts)), key=self.class_counts.__getitem__)
-        small = min(range(len(self.class_counts)), key=self.class_counts.__getitem__)
-        low = self.class_counts[small]
-        ratio = float("inf") if low == 0 else self.class_counts[big] / low
+        big = max(present, key=self.class_counts.__getitem__)
+        small = min(present, key=self.class_counts.__getitem__)
         return {"largest": self.class_names[big], "smallest": self.class_names[small],
-                "ratio": round(ratio, 2) if low else None}
+                "ratio": round(self.class_counts[big] / self.class_counts[small], 2)}
 
     def size_rows(self) -> list[dict[str, Any]]:
         if not self.image_sizes:

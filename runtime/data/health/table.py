@@ -121,6 +121,7 @@ def scan_csv(report: Report, path: Path, options: dict, recipe: str | None, prog
     label = _label_column(names, options.get("label", ""), path.name, report)
     if label == "bad":
         return None
+    report.shape = (feature_count(options, len(names), label is not None),)
     missing_by_column = {name: 0 for name in names}
     missing_rows = 0
     not_numbers: dict[str, tuple[int, int, str]] = {}  # column -> (count, first row, first text)
@@ -169,10 +170,10 @@ def scan_csv(report: Report, path: Path, options: dict, recipe: str | None, prog
     return labels
 
 
-def feature_count(options: dict, names: int) -> int:
-    """How many feature columns the csv source makes of a table with `names` columns (label excluded)."""
+def feature_count(options: dict, names: int, has_label: bool) -> int:
+    """How many feature columns the csv source makes of a table with `names` columns."""
     features = options.get("features", "").strip()
     if features:
         return len([part for part in features.split(",") if part.strip()])
-    return names - (0 if options.get("label", "").strip().lower() == "none" else 1)
+    return names - has_label
 
