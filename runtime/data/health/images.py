@@ -164,6 +164,7 @@ def scan_image_folder(report: Report, folder: Path, progress, stop, decode: bool
         classes[index] = (name, _list_class(report, folder / name))
         progress(0, None, f"listing class folders: {index + 1} of {len(classes)}")
     total = sum(len(files) for _, files in classes)
+    listed_out = len(report.skipped.files)  # links, folders and non-images passed over while listing
     sizes: Counter = Counter()
     counts = [0] * len(classes)
     labels: list[int] = []
@@ -187,7 +188,7 @@ def scan_image_folder(report: Report, folder: Path, progress, stop, decode: bool
                 counts[class_id] += 1
                 labels.append(class_id)
     progress(total, total, "reading image headers")
-    report.files_seen = total
+    report.files_seen = total + listed_out
     report.samples = len(labels)
     report.class_names = [name for name, _ in classes]
     report.class_counts = counts
