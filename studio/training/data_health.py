@@ -289,9 +289,9 @@ class DataHealth(QWidget):
         verdict = f"<span style='color:{colour}'>{word}</span>"
         block = run.failing or {"id": run.block_id, "name": run.block_name}
         href = html.escape(f"block:{run.network}:{block['id']}", quote=True)
-        link = f"<a href='{href}'>{html.escape(block['name'])}</a>"
-        return (f"<b>Dry run</b> ({html.escape(run.network)}): {verdict}, block {link}<br>"
-                f"<span>{html.escape(run.message)}</span>")
+        link = f"<a href='{href}'>{html.escape(block['name'], quote=False)}</a>"
+        return (f"<b>Dry run</b> ({html.escape(run.network, quote=False)}): {verdict}, block {link}<br>"
+                f"<span>{html.escape(run.message, quote=False)}</span>")
 
     def problem_lines(self, report) -> list[str]:
         """Each problem as HTML: the message (its block a link), then its files with their reasons."""
@@ -301,7 +301,7 @@ class DataHealth(QWidget):
         parts = []
         for problem in report.problems:
             colour = BAD if problem.severity == "error" else WARN
-            text = html.escape(problem.message)
+            text = html.escape(problem.message, quote=False)
             if problem.block is not None:
                 href = html.escape(f"block:{problem.network or network}:{problem.block}", quote=True)
                 text += f" <a href='{href}'>show block</a>"
@@ -312,7 +312,7 @@ class DataHealth(QWidget):
                 shown = path[len(root):] if report.path and path.startswith(root) else path
                 reason = reasons.get(path, "")
                 own = f": {reason}" if reason and reason not in problem.message else ""
-                files.append(html.escape(shown + own))
+                files.append(html.escape(shown + own, quote=False))
             more = problem.count - min(len(problem.files), FILES_SHOWN)
             if files and more > 0:
                 files.append(f"… and {more:,} more")
