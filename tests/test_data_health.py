@@ -275,3 +275,16 @@ def test_suffixes_and_grey_modes_match_the_image_source():
 
     assert health_images.IMAGE_SUFFIXES == images.IMAGE_SUFFIXES
     assert set(health_images.GREY_MODES) == set(getattr(images, "_GREY_MODES", health_images.GREY_MODES))
+
+
+@pytest.mark.parametrize("name", ["ragged.csv", "unterminated.csv", "nul.csv", "undecodable.csv", "empty.csv",
+                                  "bad.npz", "random.npz", "objects.npz", "text.npz", "undecodable.txt",
+                                  "fifo.csv", "folder.csv", "long", "/dev/zero", "/proc/self/mem",
+                                  "/proc/self/status"])
+def test_hostile_data_files_are_one_clear_problem_never_a_traceback(tmp_path, name):
+    from tests.test_hostile_data import _cli
+    from tests.test_hostile_data import _project as hostile_project
+
+    rc, out = _cli("data", str(hostile_project(tmp_path, name)), seconds=20)
+    assert "Traceback" not in out and rc == 1, out
+    assert "Not ready" in out and "error" in out, out

@@ -147,7 +147,7 @@ def scan_csv(report: Report, path: Path, options: dict, recipe: str | None, prog
                        "delete those rows", [str(path)], count=missing_rows)
     for name, (count, first, shown) in not_numbers.items():
         report.problem(ERROR, "not_number", f"{path.name}, column '{name}': {count} value(s) are not numbers "
-                       f"(first: row {first}, '{shown[:40]}'); a feature column must hold numbers only "
+                       f"(first: row {first}, {shown[:40]!r}); a feature column must hold numbers only "
                        "(or make it the label column)", [str(path)], count=count)
     report.samples = len(good)
     task = options.get("task", "auto")
