@@ -330,3 +330,19 @@ def test_the_command_line_exit_codes_in_a_real_process(messy, tmp_path):
     assert good.returncode == 0 and "Healthy" in good.stdout and "Traceback" not in good.stderr
     missing = run(str(tmp_path / "nope.dw.json"))
     assert missing.returncode == 2 and "nope.dw.json" in missing.stderr and missing.stdout == ""
+
+
+def test_split_counts_equal_the_trainers_split(tmp_path, registry):
+    from runtime.data import load_dataset
+
+    data = tmp_path / "d"
+    for name, count in (("a", 13), ("b", 5), ("c", 8)):
+        (data / name).mkdir(parents=True)
+        for i in range(count):
+            _png(data / name / f"{i}.png", 4, 4, "L")
+    project = load_project(_project(registry, tmp_path, DataSpec("image_folder", {"path": "d"})), registry)
+    project.training.val_fraction, project.training.test_fraction = 0.3, 0.15
+    dataset = load_dataset(project.data, project.training, project.seed, (1, 8, 8), "image",
+                           base_dir=tmp_path)
+    report = check_data(project, registry, base_dir=tmp_path)
+    assert report.splits == {"train": len(dataset.train), "val": len(dataset.val), "test": len(dataset.test)}

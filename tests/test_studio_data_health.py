@@ -137,3 +137,15 @@ def test_progress_shows_file_counts_while_scanning(qtbot, registry, tmp_path, mo
     gate.set()
     qtbot.waitUntil(lambda: not health.is_running(), timeout=10_000)
     assert health.report.samples == 800
+
+
+def test_another_project_clears_the_report(qtbot, registry, tmp_path):
+    from graph.examples import example_path
+
+    _folder(tmp_path / "d", {"a": 3, "b": 3})
+    health = _health(qtbot, registry, tmp_path, DataSpec("image_folder", {"path": "d"}))
+    _check(qtbot, health)
+    assert health.bars.isVisible()
+    health.document.replace_project(load_project(example_path("iris_mlp"), registry), None)
+    assert health.report is None and not health.bars.isVisible()
+    assert "Check data scans" in health.verdict.text()

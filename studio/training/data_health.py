@@ -34,6 +34,8 @@ from studio.document import Document
 
 POLL_MS = 50  # how often the GUI shows the scan's progress
 MAX_BARS = 40  # classes drawn as bars; the rest are summed in one line
+IDLE_TEXT = ("Check data scans every file the data source names (headers only) and tries the network "
+             "on the shape the samples really have.")
 FILES_SHOWN = 5  # file names under each problem (the report keeps 20, `deepwire data --json` lists them)
 GOOD, BAD, WARN = "#2e7d32", "#c0392b", "#b9770e"
 
@@ -51,6 +53,7 @@ class _Scan:
     what: str = "starting"
     report: object = None
     error: BaseException | None = None
+    discard: bool = False  # the project was replaced meanwhile: show nothing of it
 
     def start(self) -> None:
         threading.Thread(target=self._run, name="data-health", daemon=True).start()
@@ -168,13 +171,12 @@ class DataHealth(QWidget):
         column.addWidget(self.running)
         for widget in (self.verdict, self.summary, self.bars, self.dry_run, self.problems):
             column.addWidget(widget)
-        self._show_idle("Check data scans every file the data source names (headers only) and tries "
-                        "the network on the shape the samples really have.")
+        self._show_idle(IDLE_TEXT)
         self._timer = QTimer(self)
         self._timer.setInterval(POLL_MS)
         self._timer.timeout.connect(self._poll)
         document.undo_stack.indexChanged.connect(self._maybe_stale)
-        document.projectReplaced.connect(self._maybe_stale)
+        document.projectReplaced.connect(self._forget)
 
     # --- running ---
     def _key(self):
@@ -222,6 +224,9 @@ class DataHealth(QWidget):
         self.check_button.setEnabled(True)
         self.cancel_button.setEnabled(True)
         self.running.setVisible(False)
+        if scan.discard:
+            self._show_idle(IDLE_TEXT)
+            return
         if scan.error is not None:
             self._show_idle(f"The check failed: {type(scan.error).__name__}: {scan.error}", BAD)
             return
@@ -231,6 +236,14 @@ class DataHealth(QWidget):
         if self.report is not None and self._checked_key != self._key() and self.scan is None:
             self.verdict.setText(self.verdict.text().split("<br>")[0] +
                                  "<br><i>The data or the network changed since: check again.</i>")
+
+    def _forget(self, *_args) -> None:
+        """Another project: its report says nothing about this one (a running scan is cancelled)."""
+        if self.scan is not None:
+            self.scan.discard = True
+            self.cancel()
+        self.report = None
+        self._show_idle(IDLE_TEXT)
 
     # --- showing ---
     def _show_idle(self, text: str, colour: str | None = None) -> None:

@@ -127,12 +127,14 @@ def _fill(report: Report, project, registry, base_dir, progress, stop, decode: b
     _skipped_problems(report)
     _balance(report)
     _sizes(report)
-    _splits(report, labels, training, project.seed)
+    target_kind = None
     if natural is not None:
         try:
-            target_kind_for(natural.target_kind, source.name, training.recipe)
+            target_kind = target_kind_for(natural.target_kind, source.name, training.recipe)
         except DataError as exc:
             report.problem(ERROR, "recipe", str(exc))
+    # split as training will: stratified by class only when the recipe trains on the classes
+    _splits(report, labels if target_kind == "class" else None, training, project.seed)
     dry_run(report, project, registry, natural, shape)
 
 
