@@ -192,14 +192,25 @@ def test_image_folder_class_without_images(tmp_path):
     assert "dogs" in message and "holds no images" in message
 
 
-def test_image_folder_unreadable_image_named_by_path(tmp_path):
+def test_image_folder_unreadable_image_skipped_and_named_by_path(tmp_path):
     for name in ("cats", "dogs"):
         (tmp_path / name).mkdir()
         _png(tmp_path / name / "a.png")
     broken = tmp_path / "dogs" / "b.png"
     broken.write_bytes(b"\x89PNG\r\n\x1a\n this is not really a png")
+    dataset = load_dataset(DataSpec("image_folder", {"path": str(tmp_path)}), CONFIG, 0, input_shape=(1, 4, 4))
+    assert len(dataset.train) == 2 and dataset.train.targets.tolist().count(1) == 1  # b.png left out
+    message = " ".join(dataset.extra["warnings"])
+    assert str(broken) in message and "skipped 1 file(s) that could not be read as images" in message
+
+
+def test_image_folder_class_whose_images_are_all_unreadable(tmp_path):
+    for name in ("cats", "dogs"):
+        (tmp_path / name).mkdir()
+    _png(tmp_path / "cats" / "a.png")
+    (tmp_path / "dogs" / "b.png").write_bytes(b"\x89PNG\r\n\x1a\n this is not really a png")
     message = _message("image_folder", {"path": str(tmp_path)}, input_shape=(1, 4, 4))
-    assert str(broken) in message and "could not be read as an image" in message
+    assert "none of the images of class 'dogs' could be read" in message and "b.png" in message
 
 
 def test_image_folder_missing_and_bad_channel_count(tmp_path):

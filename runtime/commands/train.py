@@ -52,6 +52,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-seconds", type=float, metavar="S",
                         help="stop cleanly (saving a checkpoint) after this many seconds of training")
     parser.add_argument("--threads", type=int, metavar="N", help="CPU threads for PyTorch")
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help="processes reading streamed data (big image folders, memory-mapped arrays); "
+                        "default: min(4, CPUs - 1), none for small sets")
     scale = parser.add_mutually_exclusive_group()
     scale.add_argument("--gpus", type=int, metavar="N", help="train on N local GPUs, one process each "
                        "(DistributedDataParallel started with torchrun); 1 trains in this process")
@@ -161,8 +164,11 @@ def run(args: argparse.Namespace) -> int:
     if args.events == "jsonl" and cluster.is_main and not sys.stdin.isatty():
         watch_stdin(stop)  # the studio may write "stop" instead of sending a signal
 
+    from runtime.train.data import IndexProgress
+
+    progress = IndexProgress(sys.stderr) if cluster.is_main and not args.quiet else None
     try:
-        dataset = load_project_data(project, registry, base_dir=path.parent)
+        dataset = load_project_data(project, registry, base_dir=path.parent, progress=progress)
     except (DataError, SetupError) as err:
         if not cluster.is_main:
             return EXIT_UNREADABLE  # rank 0 says it
@@ -172,7 +178,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         run_dir = Path(args.out) if args.out else _default_out(project.name, path)
     options = TrainOptions(run_dir=run_dir, resume=bool(args.resume), max_seconds=args.max_seconds,
-                           project_path=path, stop=stop, cluster=cluster)
+                           project_path=path, stop=stop, cluster=cluster, workers=args.workers)
     try:
         Trainer(project, registry, dataset, options, listeners).run()
     except SetupError as err:  # the trainer has sent the error event; the bar has printed it

@@ -8,10 +8,21 @@ Inputs are (N, ...) numbers: (N, F) tables, (N, T, F) sequences, (N, C, H, W)
 images (uint8 inputs count as images with pixels 0..255). Class labels are
 whole numbers 0..K-1, (N,) or per step (N, T); regression targets any numbers.
 Nothing is ever unpickled: object arrays are refused.
+
+Large inputs are memory-mapped, never read whole: a `.npy` with
+np.load(mmap_mode="r"); a `.npz` member stored uncompressed (np.savez) is
+mapped at its offset inside the zip file, a compressed one (np.savez_compressed)
+is extracted once into the data cache (runtime/data/cache.py) and mapped
+there. Inputs that take less than `in_memory_bytes()` as float32 (512 MB,
+DEEPWIRE_IN_MEMORY_BYTES) are read into memory exactly as before; bigger ones
+are streamed: `MappedRows` reads (and converts to float32) only the rows a
+batch asks for, and the NaN check goes through the file in chunks.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +33,19 @@ from graph.params import Choice, Text
 from runtime.data.base import DataError
 from runtime.data.files import existing_path
 from runtime.data.source import KIND_BY_RANK, Context, Natural, RawData, Source
+from runtime.data.store import SampleStore
+
+IN_MEMORY_ENV = "DEEPWIRE_IN_MEMORY_BYTES"
+IN_MEMORY_BYTES = 512 * 2**20  # decoded (float32) inputs below this are read whole; above, memory-mapped
+CHECK_CHUNK_BYTES = 64 * 2**20  # the NaN check of a mapped file reads this much at a time
+
+
+def in_memory_bytes() -> int:
+    """The decoded size below which a source reads its inputs into memory (DEEPWIRE_IN_MEMORY_BYTES)."""
+    try:
+        return int(os.environ.get(IN_MEMORY_ENV, IN_MEMORY_BYTES))
+    except ValueError:
+        return IN_MEMORY_BYTES
 
 _KEY_PAIRS = (("x", "y"), ("X", "y"), ("inputs", "targets"), ("data", "labels"))
 _DTYPE_WORDS = {"U": "text", "S": "bytes", "O": "Python object", "c": "complex-number",
@@ -50,9 +74,81 @@ class _Arrays:
 
     def load_x(self) -> np.ndarray:
         if self.x is not None:
-            return self.x
+            return np.asarray(self.x) if isinstance(self.x, np.memmap) else self.x
         with _np_load(self.x_path, self.file) as archive:
             return _member(archive, self.x_key, self.file)
+
+    def map_x(self) -> np.ndarray:
+        """The inputs memory-mapped (read-only), never read whole."""
+        if self.x is not None:
+            return self.x
+        return map_npz_member(self.x_path, self.x_key, self.file)
+
+
+class MappedRows(SampleStore):
+    """Rows of a memory-mapped array as float32 samples of `shape`, read only when asked for."""
+
+    def __init__(self, array: np.ndarray, shape: tuple[int, ...]):
+        self.array = array
+        self.shape = (len(array), *shape)
+        self.dtype = np.dtype(np.float32)
+
+    def read(self, index: np.ndarray) -> np.ndarray:
+        order = np.argsort(index, kind="stable")  # forwards through the file, then back to the asked order
+        out = np.empty((len(index), *self.shape[1:]), dtype=np.float32)
+        out[order] = self.array[index[order]].astype(np.float32).reshape((len(index), *self.shape[1:]))
+        return out
+
+
+def _member_info(path: Path, key: str) -> zipfile.ZipInfo:
+    with zipfile.ZipFile(path) as archive:
+        return archive.getinfo(key + ".npy")
+
+
+def map_npz_member(path: Path, key: str, file: str) -> np.ndarray:
+    """One .npz member memory-mapped: in place when stored uncompressed, else extracted to the cache once."""
+    try:
+        info = _member_info(path, key)
+        if info.compress_type == zipfile.ZIP_STORED:
+            with open(path, "rb") as stream:
+                stream.seek(info.header_offset)
+                local = stream.read(30)
+                name_length = int.from_bytes(local[26:28], "little")
+                extra_length = int.from_bytes(local[28:30], "little")
+                start = info.header_offset + 30 + name_length + extra_length
+                stream.seek(start)
+                version = np.lib.format.read_magic(stream)
+                read = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+                    np.lib.format.read_array_header_2_0
+                shape, fortran, dtype = read(stream)
+                offset = stream.tell()
+            if dtype.hasobject:
+                raise ValueError("Object arrays cannot be loaded")
+            return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=tuple(shape),
+                             order="F" if fortran else "C")
+        return _extracted(path, key, info)
+    except ValueError as exc:
+        if "Object arrays" in str(exc):
+            raise DataError(f"{file}: array '{key}' holds Python objects, which DeepWire never unpickles; "
+                            f"save plain numeric arrays instead") from None
+        raise DataError(f"{file}: array '{key}' could not be memory-mapped ({exc})") from None
+    except (OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+        raise DataError(f"{file}: array '{key}' could not be read ({exc})") from None
+
+
+def _extracted(path: Path, key: str, info: zipfile.ZipInfo) -> np.ndarray:
+    """A compressed member copied out (once, to the data cache) as a plain .npy, then mapped."""
+    from runtime.data.cache import cache_entry, fingerprint
+
+    entry = cache_entry(path, "npz-member", {"key": key})
+    current = fingerprint([path])
+    target = entry.folder / "member.npy"
+    if not entry.valid(current):
+        entry.prepare()
+        with zipfile.ZipFile(path) as archive, archive.open(info) as member, open(target, "wb") as out:
+            shutil.copyfileobj(member, out, 1 << 22)
+        entry.seal(current, member=key)
+    return np.load(target, mmap_mode="r", allow_pickle=False)
 
 
 def _np_load(path: Path, file: str):
@@ -68,6 +164,22 @@ def _np_load(path: Path, file: str):
         raise DataError(f"{file}: could not be read as a numpy file ({exc})") from None
     except MemoryError as exc:  # its header declares an array larger than this machine's memory
         raise _too_big(file, exc) from None
+
+
+def _np_load_mapped(path: Path, file: str):
+    """A .npy file memory-mapped (only its header is read now); DataError as for `_np_load`."""
+    try:
+        return np.load(path, mmap_mode="r", allow_pickle=False)
+    except ValueError as exc:
+        if "Object arrays" in str(exc) or "allow_pickle" in str(exc):
+            raise DataError(f"{file} holds Python objects, which DeepWire never unpickles (they can run "
+                            f"code); save plain numeric arrays instead") from None
+        if "mmap length is greater than file size" in str(exc):
+            raise DataError(f"{file} declares an array larger than the file holds; the file is damaged or "
+                            "cut short") from None
+        return _np_load(path, file)  # not a .npy after all: the same messages as before
+    except (OSError, EOFError) as exc:
+        raise DataError(f"{file}: could not be read as a numpy file ({exc})") from None
 
 
 def _member(archive, key: str, file: str) -> np.ndarray:
@@ -136,7 +248,7 @@ def _open(options: dict, context: Context) -> _Arrays:
         shape, dtype = _npz_header(path, x_key)
         arrays = _Arrays(file, shape, dtype, path, x_key, y, y_file=file)
     else:
-        x = _np_load(path, file)
+        x = _np_load_mapped(path, file)
         if not isinstance(x, np.ndarray):
             raise DataError(f"{file}: expected one array in a .npy file; for several use .npz")
         y, y_file = None, ""
@@ -214,15 +326,34 @@ def _natural(options: dict, context: Context) -> Natural:
     return Natural(shape, kind, target_kind, classes, f"the samples in {arrays.file}")
 
 
+def _first_bad_chunked(x: np.ndarray) -> int | None:
+    """The first sample holding NaN or infinity, reading a mapped file a chunk at a time."""
+    row_bytes = max(1, x.itemsize * int(np.prod(x.shape[1:])))
+    chunk = max(1, CHECK_CHUNK_BYTES // row_bytes)
+    for start in range(0, len(x), chunk):
+        bad = _first_bad(np.asarray(x[start:start + chunk]))
+        if bad is not None:
+            return start + bad
+    return None
+
+
 def _read(options: dict, context: Context) -> RawData:
     arrays = _open(options, context)
-    x = arrays.load_x()
-    bad = _first_bad(x.astype(np.float64, copy=False)) if x.dtype.kind == "f" else None
+    decoded = 4 * int(np.prod(arrays.x_shape, dtype=np.int64))
+    if decoded < in_memory_bytes():  # small: read whole, exactly as before
+        x = arrays.load_x()
+        bad = _first_bad(x.astype(np.float64, copy=False)) if x.dtype.kind == "f" else None
+        inputs = None
+    else:  # large: memory-mapped, rows read per batch
+        x = arrays.map_x()
+        bad = _first_bad_chunked(x) if x.dtype.kind == "f" else None
+        inputs = MappedRows(x, tuple(context.shape))
     if bad is not None:
         raise DataError(f"{arrays.file}: input sample {bad} holds NaN (not a number) or infinite values; "
                         f"remove or fill in that sample")
     pixels = (0.0, 255.0) if x.dtype == np.uint8 else None
-    inputs = x.astype(np.float32).reshape((len(x), *context.shape))
+    if inputs is None:
+        inputs = x.astype(np.float32).reshape((len(x), *context.shape))
     target_kind = _target_kind(arrays, options, context)
     description = f"{len(x)} samples from {arrays.file}."
     if target_kind == "none":

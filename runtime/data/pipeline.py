@@ -4,6 +4,12 @@ Steps: check the options; fit the source's natural sample shape to the
 network's input block; read every sample; drop or check the targets for the
 recipe; split with the seed (stratified by class); scale the inputs with
 training-split statistics. Every problem is a DataError before training starts.
+
+A source may hand back its inputs streamed (a memory-mapped array or a
+`SampleStore`, see store.py) instead of in memory: then the splits are index
+views (`take_rows`, nothing is copied or decoded), the statistics are gathered
+in chunks and the scaling is applied per batch as rows are read (normalize.py).
+In-memory inputs take the same steps as always, with the same results.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from runtime.data.normalize import apply_scaling, choose_scaling
 from runtime.data.registry import source_info
 from runtime.data.source import Context, RawData, fit_shape, target_kind_for
 from runtime.data.split import split_indices
+from runtime.data.store import take_rows
 
 
 def _check_labels(raw: RawData, num_classes: int | None) -> None:
@@ -47,26 +54,28 @@ def _split(raw: RawData, target_kind: str, config, seed: int) -> list[Split | No
         if not wanted:
             splits.append(None)
             continue
-        targets = raw.targets[part] if keep_targets and raw.targets is not None else None
-        splits.append(Split(raw.inputs[part], targets))
+        targets = take_rows(raw.targets, part) if keep_targets and raw.targets is not None else None
+        splits.append(Split(take_rows(raw.inputs, part), targets))
     return splits
 
 
 def load_dataset(spec, config, seed: int, input_shape: tuple[int, ...] | None = None,
                  input_kind: str | None = None, *, num_classes: int | None = None,
-                 base_dir: str | Path | None = None) -> Dataset:
+                 base_dir: str | Path | None = None, progress=None) -> Dataset:
     """Load `spec` (a DataSpec) for a network whose input block gives `input_shape`/`input_kind`.
 
     config: a TrainingConfig (recipe, val_fraction, test_fraction, normalize).
     seed: fixes the split (and nothing else: generated data has its own data_seed).
     num_classes: the network's class count, when known: labels beyond it are refused.
     base_dir: the folder relative file paths are read from (the project's folder).
+    progress: called as progress(what, done, total) while a big folder is indexed (total may be
+    None); raising from it (e.g. `IndexCancelled`) stops the load.
     """
     source = source_info(spec.source)
     options = source.check_options(spec.options)
     context = Context(recipe=config.recipe, base_dir=Path(base_dir) if base_dir is not None else None,
                       seed=seed, val_fraction=config.val_fraction, test_fraction=config.test_fraction,
-                      num_classes=num_classes)
+                      num_classes=num_classes, progress=progress)
     natural = source.natural(options, context)
     shape, kind = fit_shape(natural, source.name, input_shape, input_kind)
     target_kind = target_kind_for(natural.target_kind, source.name, config.recipe)

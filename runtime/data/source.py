@@ -72,6 +72,7 @@ class Context:
     test_fraction: float = 0.0
     shape: tuple[int, ...] | None = None  # the fitted sample shape, set before `read`
     num_classes: int | None = None  # the network's class count, when known
+    progress: Callable | None = None  # progress(what, done, total) while indexing a big folder
 
     def path(self, text: str) -> Path:
         path = Path(text).expanduser()

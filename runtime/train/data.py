@@ -50,11 +50,29 @@ def data_request(project: Project, compiled: CompiledProject) -> tuple[tuple[int
 
 
 def load_project_data(project: Project, registry: Registry, base_dir: Path | None = None,
-                      compiled: CompiledProject | None = None) -> Dataset:
-    """The project's dataset, shaped for its network (raises DataError or SetupError)."""
+                      compiled: CompiledProject | None = None, progress=None) -> Dataset:
+    """The project's dataset, shaped for its network (raises DataError or SetupError).
+
+    progress: progress(what, done, total) while a big folder is indexed (see runtime/data/image_index.py).
+    """
     from runtime.data import load_dataset
 
     compiled = compiled or compile_for_training(project, registry)
     shape, kind, classes = data_request(project, compiled)
     return load_dataset(project.data, project.training, project.seed, input_shape=shape, input_kind=kind,
-                        num_classes=classes, base_dir=base_dir)
+                        num_classes=classes, base_dir=base_dir, progress=progress)
+
+
+class IndexProgress:
+    """Prints 'indexing pets: 40,960 files' on one line of a stream (stderr) while a folder is indexed."""
+
+    def __init__(self, stream):
+        self.stream, self.shown = stream, False
+
+    def __call__(self, what: str, done: int, total: int | None) -> None:
+        end = "\n" if total is not None else ""
+        if total is not None and not self.shown:
+            return  # a folder indexed in under one progress step: nothing was shown, nothing to end
+        self.shown = True
+        self.stream.write(f"\r{what}: {done:,} files{' (done)' if total is not None else ''}{end}")
+        self.stream.flush()

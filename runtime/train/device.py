@@ -9,6 +9,13 @@
   indexing a shuffled permutation: far cheaper than a DataLoader, which
   would collate every sample in Python. A split too big for the GPU stays in
   pinned CPU memory and each batch is copied asynchronously.
+- `StreamSplit`: a split whose inputs are streamed (a memory-mapped array or
+  a `SampleStore` that decodes files, see runtime/data/store.py). Batches
+  come from a `torch.utils.data.DataLoader` whose batch sampler yields exactly
+  the batches the in-memory path would take (the epoch's permutation from
+  the resumed batch on, this process's shard of each), read and decoded in
+  worker processes (runtime/train/loader.py).
+`place_split` picks between them.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import numpy as np
 import torch
 
 from runtime.data.base import Split
+from runtime.data.store import in_memory
 from runtime.train.errors import SetupError
 
 # use at most this share of free GPU memory for keeping the data there
@@ -124,3 +132,26 @@ class DeviceSplit:
             index = torch.arange(start, min(start + batch_size, len(self)), device=self.index_device())
             yield self.take(index)
 
+
+    def feed(self, order: torch.Tensor, batches: range, global_batch: int, shard):
+        """The training batches of one epoch: this process's shard of `order`'s batches `batches`."""
+        for batch in batches:
+            yield self.take(shard(order[batch * global_batch:(batch + 1) * global_batch]))
+
+    def close(self) -> None:
+        pass
+
+
+def is_streamed(split: Split) -> bool:
+    return not in_memory(split.inputs) or (split.targets is not None and not in_memory(split.targets))
+
+
+def place_split(split: Split | None, device: torch.device, workers: int | None = None):
+    """A split ready for training on `device`: in memory (DeviceSplit) or streamed (StreamSplit)."""
+    if split is None or not len(split):
+        return None
+    if is_streamed(split):
+        from runtime.train.loader import StreamSplit
+
+        return StreamSplit(split, device, workers)
+    return DeviceSplit(split, device)

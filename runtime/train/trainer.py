@@ -4,7 +4,8 @@
     summary = trainer.run()      # raises SetupError (bad project/data) or TrainingError
 
 The hot loop is kept as lean as a hand-written one: data sits on the device
-once and batches are slices of a shuffled permutation; the step's loss stays
+once and batches are slices of a shuffled permutation (streamed data: the
+same batches, read ahead by DataLoader workers, runtime/train/loader.py); the step's loss stays
 a tensor (no `.item()`), and losses are read back together every
 `log_every` steps, which is also when a NaN loss is noticed and the step
 event goes out. Statistics hooks exist only on `stats_every` steps.
@@ -43,7 +44,7 @@ from runtime.train import memory
 from runtime.train.accelerate import CompiledOrEager, wants_channels_last
 from runtime.train.checkpoint import load_checkpoint, load_models, make_checkpoint
 from runtime.train.data import compile_for_training
-from runtime.train.device import Precision, pick_device
+from runtime.train.device import DeviceSplit, Precision, pick_device
 from runtime.train.errors import SetupError, TrainingError
 from runtime.train.faults import describe_failure, non_finite_failure
 from runtime.train.optim import make_optimizer, make_scheduler
@@ -66,6 +67,7 @@ class TrainOptions:
     handle_signals: bool = True  # Ctrl+C / SIGTERM set the stop flag while training (main thread only)
     cluster: dist.Cluster | None = None  # this process's place under torchrun (default: one process)
     compile_fn: object = None  # replaces torch.compile (tests of the fallback)
+    workers: int | None = None  # DataLoader workers for streamed data (None: automatic, see loader.py)
 
 
 class Trainer:
@@ -112,6 +114,7 @@ class Trainer:
             with guard:
                 return self._run(wall_start)
         finally:
+            self._close_data()  # a streamed split's DataLoader workers
             if self.joined:
                 dist.leave(self.cluster)
 
@@ -190,8 +193,13 @@ class Trainer:
                 name: CompiledOrEager(model, name, lambda text: self.emit(ev.RunWarning(text)), compile_fn)
                 for name, model in forward_models.items()}
         setup = RecipeSetup(project, self.compiled, forward_models, self.dataset, config, self.device,
-                            self.precision, warnings)
+                            self.precision, warnings, self.options.workers)
         self.recipe = recipe = make_recipe(setup)
+        self.skipped_reported: dict[int, int] = {}
+        for split in self._splits():
+            split.seed, split.rank = project.seed, cluster.rank  # a streamed split seeds its workers
+        for message in self.dataset.extra.get("warnings", []):  # e.g. files the source skipped
+            warnings.append(message)
         self.monitor = self._pick_monitor()
 
         n = len(recipe.train_data)
@@ -322,7 +330,6 @@ class Trainer:
         config, recipe, stop = self.config, self.recipe, self.stop
         data = recipe.train_data
         n, global_batch, steps = len(data), self.global_batch, self.steps_per_epoch
-        cluster = self.cluster
         log_every, stats_every = config.log_every, config.stats_every if self.collectors else 0
         augment = config.augment and self.dataset.input_kind == "image"
         if augment:
@@ -340,6 +347,9 @@ class Trainer:
             self.epoch_open = True
             self.window_start = (perf_counter(), self.samples_seen)
             started = perf_counter()
+            # the epoch's batches from the resumed one on, this process's shard of each: sliced from
+            # tensors in memory, or read ahead by DataLoader workers for streamed data (the same batches)
+            feed = self._feed(data, order, range(self.batch_in_epoch, steps), epoch)
             for batch in range(self.batch_in_epoch, steps):
                 if self._should_stop(deadline):
                     self.train_seconds += perf_counter() - started
@@ -347,7 +357,7 @@ class Trainer:
                     self._save_last()
                     return stop.reason if stop.requested else "time_limit"
                 index = order[batch * global_batch:(batch + 1) * global_batch]
-                x, y = data.take(dist.shard(index, cluster))
+                x, y = next(feed)
                 if augment:
                     x = augment_batch(x)
                 if stats_every and (self.step + 1) % stats_every == 0:
@@ -360,6 +370,7 @@ class Trainer:
                 if self.step % log_every == 0:
                     self._flush(epoch)
             self._flush(epoch)
+            self._report_skipped()
             seconds = perf_counter() - started
             self.train_seconds += seconds
             self.batch_in_epoch = 0
@@ -368,6 +379,32 @@ class Trainer:
             if self._end_epoch(epoch, seconds):
                 return "early_stopped"
         return "completed"
+
+    def _feed(self, data, order: torch.Tensor, batches: range, epoch: int):
+        cluster = self.cluster
+        shard = lambda index: dist.shard(index, cluster)  # noqa: E731 - the shard rule, passed on
+        if isinstance(data, DeviceSplit):
+            return data.feed(order, batches, self.global_batch, shard)
+        return data.feed(order, batches, self.global_batch, shard, epoch)
+
+    def _splits(self) -> list:
+        recipe = self.recipe
+        return [s for s in (recipe.train_data, recipe.val_data, recipe.test_data) if s is not None]
+
+    def _report_skipped(self) -> None:
+        """Files a streamed split could not decode, once each: a count and the first names."""
+        for split in self._splits():
+            new = split.skipped[self.skipped_reported.get(id(split), 0):] if hasattr(split, "skipped") else []
+            if new:
+                self.skipped_reported[id(split)] = len(split.skipped)
+                names = ", ".join(new[:5]) + (f" and {len(new) - 5} more" if len(new) > 5 else "")
+                self.emit(ev.RunWarning(f"skipped {len(new)} file(s) that could not be read as images "
+                                        f"(corrupt, unreadable or too large): {names}; training goes on "
+                                        "without them"))
+
+    def _close_data(self) -> None:
+        for split in self._splits() if hasattr(self, "recipe") else []:
+            split.close()
 
     def _should_stop(self, deadline: float | None) -> bool:
         wanted = self.stop.requested or (deadline is not None and perf_counter() > deadline)

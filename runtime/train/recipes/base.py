@@ -22,7 +22,7 @@ from graph.model import Project
 from graph.shapes import format_shape
 from graph.training_config import TrainingConfig
 from runtime.data.base import Dataset
-from runtime.train.device import DeviceSplit, Precision
+from runtime.train.device import DeviceSplit, Precision, place_split
 from runtime.train.errors import SetupError
 from runtime.train.updater import Updater
 
@@ -40,6 +40,7 @@ class RecipeSetup:
     device: torch.device
     precision: Precision
     warnings: list[str] = field(default_factory=list)  # the trainer turns these into warning events
+    workers: int | None = None  # DataLoader workers for streamed data (None: automatic)
 
 
 @dataclass
@@ -82,10 +83,10 @@ class Recipe:
         self.test_data: DeviceSplit | None = None
 
     def place_data(self) -> None:
-        ds = self.setup.dataset
-        self.train_data = DeviceSplit(ds.train, self.device)
-        self.val_data = DeviceSplit(ds.val, self.device) if ds.val is not None and len(ds.val) else None
-        self.test_data = DeviceSplit(ds.test, self.device) if ds.test is not None and len(ds.test) else None
+        ds, workers = self.setup.dataset, self.setup.workers
+        self.train_data = place_split(ds.train, self.device, workers)  # streamed data: a StreamSplit
+        self.val_data = place_split(ds.val, self.device, workers)
+        self.test_data = place_split(ds.test, self.device, workers)
 
     def optimizer_groups(self) -> dict[str, OptimizerGroup]:
         raise NotImplementedError
