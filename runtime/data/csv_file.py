@@ -6,6 +6,11 @@ Columns are named by their header text or by their index counting from 0
 order, and their text becomes class_names) or numbers (regression: targets
 (N, 1)). Errors name the file, the row as an editor shows it (line number,
 header included) and the column.
+
+Files up to `column_store.stream_bytes()` (8 MB) are read into memory here,
+exactly as always. Bigger files are parsed once, in chunks, into a column
+store in the cache (column_store.py) and read as memory maps, so the trainer
+streams batches from disk and a 1M-row table never sits in memory twice.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from graph.params import Bool, Choice, Text
+from runtime.data import column_store
 from runtime.data.base import DataError
 from runtime.data.files import existing_path, read_text
 from runtime.data.source import Context, Natural, RawData, Source
@@ -170,13 +176,7 @@ def _class_ids(table: _Table, label: int) -> tuple[np.ndarray, list[str]]:
             raise DataError(f"{table.file}, row {line}, {table.column(label)}: the label is empty; "
                             f"fill it in or delete the row")
         texts.append(text)
-    distinct = set(texts)
-    try:  # whole numbers sort as numbers, so '10' comes after '9'
-        numbers = {text: float(text) for text in distinct}
-        numeric = all(math.isfinite(v) and v.is_integer() for v in numbers.values())
-    except ValueError:
-        numeric = False
-    names = sorted(distinct, key=numbers.__getitem__) if numeric else sorted(distinct)
+    names = column_store.sort_labels(texts)  # the column store orders big files' classes alike
     ids = {name: i for i, name in enumerate(names)}
     return np.array([ids[text] for text in texts], dtype=np.int64), names
 
@@ -210,7 +210,10 @@ def _load(options: dict, context: Context) -> RawData:
 
 def _natural(options: dict, context: Context) -> Natural:
     # The class count needs the label column, so probing reads the table; the features are
-    # converted to numbers only by a full load.
+    # converted to numbers only by a full load. A big file builds (or opens) its column store.
+    big = _big(options, context)
+    if big is not None:
+        return _natural_big(big, options, context)
     table = _read_table(options, context)
     label, features = _columns(table, options)
     what = f"the rows of {table.file}"
@@ -222,7 +225,63 @@ def _natural(options: dict, context: Context) -> Natural:
     return Natural((len(features),), "vector", "class", len(names), what)
 
 
+# --- big files: the column store ----------------------------------------------------------------------
+
+def _big(options: dict, context: Context):
+    """The file's path when it is big enough to stream (a column store), else None."""
+    path = existing_path(context, options["path"], "csv", "path")
+    return path if path.stat().st_size > column_store.stream_bytes() else None
+
+
+def _layout(path, options: dict, context: Context) -> column_store.Layout:
+    delimiter = DELIMITERS[options["delimiter"]]
+    names = column_store.read_header(path, delimiter, options["header"])
+    table = _Table(path.name, names, options["header"], [])
+    label, features = _columns(table, options)
+    task = "none" if label is None else _task(options, context)
+    return column_store.Layout(path.name, names, options["header"], delimiter, label, features, task)
+
+
+def _columns_of(path, options: dict, context: Context) -> tuple[column_store.Layout, column_store.Columns]:
+    layout = _layout(path, options, context)
+    return layout, column_store.open_columns(path, layout, getattr(context, "progress", None))
+
+
+def _natural_big(path, options: dict, context: Context) -> Natural:
+    layout, columns = _columns_of(path, options, context)
+    what = f"the rows of {layout.file}"
+    shape = (len(layout.features),)
+    if layout.task == "classification":
+        return Natural(shape, "vector", "class", len(columns.class_names), what)
+    return Natural(shape, "vector", "value" if layout.task == "regression" else "none", None, what)
+
+
+def _load_big(path, options: dict, context: Context) -> RawData:
+    layout, columns = _columns_of(path, options, context)
+    rows = len(columns.inputs)
+    extra = {"feature_names": [layout.names[i] for i in layout.features], "warnings": columns.warnings,
+             "missing_values": columns.info.get("missing", {}), "column_store": True}
+    where = f"{rows} rows of {layout.file}"
+    if layout.task == "none":
+        return RawData(columns.inputs, None, "none", origin=layout.file, extra=extra,
+                       description=f"{where}, {len(layout.features)} columns.")
+    extra["label_name"] = layout.names[layout.label]
+    description = f"{where}: {len(layout.features)} features, label {layout.column(layout.label)}."
+    if layout.task == "regression":
+        return RawData(columns.inputs, columns.targets, "value", origin=layout.file, description=description,
+                       extra=extra)
+    names = columns.class_names
+    return RawData(columns.inputs, columns.targets, "class", origin=layout.file, num_classes=len(names),
+                   class_names=names, description=description, extra=extra)
+
+
 def _read(options: dict, context: Context) -> RawData:
+    big = _big(options, context)
+    if big is not None:
+        raw = _load_big(big, options, context)
+        if tuple(context.shape) != raw.inputs.shape[1:]:  # a reshape of a memory map stays a memory map
+            raw.inputs = raw.inputs.reshape((len(raw.inputs), *context.shape))
+        return raw
     raw = _load(options, context)
     raw.inputs = raw.inputs.reshape((len(raw.inputs), *context.shape))
     return raw

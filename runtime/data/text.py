@@ -17,6 +17,11 @@ ids[:T] and targets ids[1:] (the next character at every step). Windows start
 every `stride` characters (0: every T, so they do not overlap). The text is
 split into contiguous parts (train first, then validation, then test) before
 windowing, so overlapping windows never put validation text into training.
+
+A text_file above `column_store.stream_bytes()` (8 MB) is tokenised once into
+a memory-mapped token file in the cache (token_file.py) and its windows are
+read from it batch by batch; smaller files and pydoc_text are read into
+memory exactly as before.
 """
 
 from __future__ import annotations
@@ -24,7 +29,9 @@ from __future__ import annotations
 import numpy as np
 
 from graph.params import Choice, Int, Text
+from runtime.data import token_file
 from runtime.data.base import DataError
+from runtime.data.column_store import stream_bytes
 from runtime.data.files import existing_path, read_text
 from runtime.data.source import Context, Natural, RawData, Source
 
@@ -83,10 +90,10 @@ def windows(ids: np.ndarray, steps: int, stride: int) -> tuple[np.ndarray, np.nd
     return np.ascontiguousarray(view[:, :-1]), np.ascontiguousarray(view[:, 1:])
 
 
-def _split_windows(ids: np.ndarray, options: dict, context: Context, origin: str) -> tuple:
+def _split_bounds(total: int, options: dict, context: Context, origin: str) -> tuple[int, int, list]:
+    """(steps, stride, [(start, stop) or None per part]): the contiguous parts of `total` ids."""
     steps = context.shape[0] if context.shape else options["length"]
     stride = options["stride"] or steps
-    total = len(ids)
     if total < steps + 1:
         raise DataError(
             f"{origin}: the text has {total} characters, shorter than one window of {steps + 1} "
@@ -95,21 +102,26 @@ def _split_windows(ids: np.ndarray, options: dict, context: Context, origin: str
     val_count = round(total * context.val_fraction)
     test_count = round(total * context.test_fraction)
     train_count = total - val_count - test_count
-    parts = {"training": ids[:train_count], "validation": ids[train_count:train_count + val_count],
-             "test": ids[train_count + val_count:]}
+    parts = {"training": (0, train_count), "validation": (train_count, train_count + val_count),
+             "test": (train_count + val_count, total)}
     wanted = {"training": True, "validation": context.val_fraction > 0, "test": context.test_fraction > 0}
-    result = []
-    for part, part_ids in parts.items():
+    bounds = []
+    for part, (start, stop) in parts.items():
         if not wanted[part]:
-            result.append(None)
+            bounds.append(None)
             continue
-        if len(part_ids) < steps + 1:
+        if stop - start < steps + 1:
             raise DataError(
-                f"{origin}: the {part} part of the text has {len(part_ids)} characters, shorter than "
+                f"{origin}: the {part} part of the text has {stop - start} characters, shorter than "
                 f"one window of {steps + 1}; use a longer text, a shorter Token input length or a "
                 f"larger {part} fraction")
-        result.append(windows(part_ids, steps, stride))
-    return tuple(result)
+        bounds.append((start, stop))
+    return steps, stride, bounds
+
+
+def _split_windows(ids: np.ndarray, options: dict, context: Context, origin: str) -> tuple:
+    steps, stride, bounds = _split_bounds(len(ids), options, context, origin)
+    return tuple(None if b is None else windows(ids[b[0]:b[1]], steps, stride) for b in bounds)
 
 
 def _raw(text: str, options: dict, context: Context, origin: str, description: str) -> RawData:
@@ -138,18 +150,43 @@ def _read_pydoc(options: dict, context: Context) -> RawData:
                 f"{len(text):,} characters of Python's built-in help pages (pydoc_data).")
 
 
-def _natural_file(options: dict, context: Context) -> Natural:
+def _big_file(options: dict, context: Context):
     path = existing_path(context, options["path"], "text_file", "path")
+    return path, path.stat().st_size > stream_bytes()
+
+
+def _tokens(path, options: dict, context: Context):
+    return token_file.open_tokens(path, options, ASCII_VOCAB, ASCII_FOLDS, getattr(context, "progress", None))
+
+
+def _natural_file(options: dict, context: Context) -> Natural:
+    path, big = _big_file(options, context)
     size = ASCII_VOCAB_SIZE
     if options["vocab"] != "ascii":  # the vocabulary is the file's characters: read it
-        size = len(build_vocab(_prepare(read_text(path), options), "all"))
+        size = len(_tokens(path, options, context)[3]) if big else \
+            len(build_vocab(_prepare(read_text(path), options), "all"))
     return _natural(options, size, f"the windows of {path.name}")
 
 
 def _read_file(options: dict, context: Context) -> RawData:
-    path = existing_path(context, options["path"], "text_file", "path")
+    path, big = _big_file(options, context)
+    if big:
+        return _read_big_file(path, options, context)
     text = _prepare(read_text(path), options)
     return _raw(text, options, context, path.name, f"{len(text):,} characters of {path.name}.")
+
+
+def _read_big_file(path, options: dict, context: Context) -> RawData:
+    """The windows of a big file as stores over its token file: nothing is read into memory."""
+    file, dtype, count, vocab = _tokens(path, options, context)
+    steps, stride, bounds = _split_bounds(count, options, context, path.name)
+    splits = tuple(None if b is None else tuple(
+        token_file.TokenWindows(file, dtype, count, b[0], b[1], steps, stride, shift) for shift in (0, 1))
+        for b in bounds)
+    extra = {"unknown_id": len(vocab) - 1} if options["vocab"] == "ascii" else {}
+    return RawData(None, None, "tokens", origin=path.name, num_classes=len(vocab), vocab=vocab,
+                   description=f"{count:,} characters of {path.name} (a token file in the cache).",
+                   splits=splits, extra=extra)
 
 
 SOURCES = (
