@@ -346,3 +346,16 @@ def test_split_counts_equal_the_trainers_split(tmp_path, registry):
                            base_dir=tmp_path)
     report = check_data(project, registry, base_dir=tmp_path)
     assert report.splits == {"train": len(dataset.train), "val": len(dataset.val), "test": len(dataset.test)}
+
+
+def test_a_big_csv_skips_a_stray_ragged_row_and_reads_latin1_lines_so_they_only_warn(tmp_path, registry,
+                                                                                      monkeypatch):
+    """Above the column store's threshold the csv source skips up to 1 ragged row in 100 and reads
+    non-UTF-8 lines as Windows-1252: the report says so as warnings, and the file is still usable."""
+    monkeypatch.setenv("DEEPWIRE_CSV_STREAM_BYTES", "100")
+    rows = "".join(f"{i},{i % 7},{i % 5},{i % 3},{'ab'[i % 2]}\n" for i in range(300))
+    (tmp_path / "t.csv").write_bytes(("w,x,y,z,label\n" + rows + "1,2\n").encode() + b"5,5,5,5,caf\xe9\n")
+    report = _report(registry, _project(registry, tmp_path, DataSpec("csv", {"path": "t.csv"}), "iris_mlp"))
+    codes = _codes(report)
+    assert codes["ragged_row"][:2] == ("warning", 1) and codes["encoding"][:2] == ("warning", 1)
+    assert report.class_names == ["a", "b", "café"] and report.class_counts == [150, 150, 1]

@@ -3,9 +3,13 @@
 Unlike the csv source, which stops at the first bad row, the scan reads to
 the end and counts: rows with too few or too many values (ragged), lines
 that are not UTF-8 (mixed encodings: a file saved partly as Latin-1), empty
-or non-number cells per column. Each of these is an error: the csv source
-refuses a file holding any of them. The label set and the count per class
-come from the label column as the csv source chooses it (the same options).
+or non-number cells per column. Severities follow the csv source: a file
+up to `column_store.stream_bytes()` (8 MB) is refused for any of them; a
+bigger one (the column store) skips ragged rows while they are at most 1 in
+`RAGGED_SHARE` and reads non-UTF-8 lines as Windows-1252, with a warning, so
+those are warnings there. Missing values and non-numbers stop both. The
+label set and the count per class come from the label column as the csv
+source chooses it (the same options).
 """
 
 from __future__ import annotations
@@ -15,15 +19,30 @@ import io
 import math
 from pathlib import Path
 
-from runtime.data.health.report import ERROR, MAX_LISTED, Cancelled, Report
+from runtime.data.health.report import ERROR, MAX_LISTED, WARNING, Cancelled, Report
 
 DELIMITERS = {",": ",", ";": ";", "tab": "\t", "|": "|", "space": " "}
 MISSING = {"", "na", "n/a", "nan", "null", "none", "?", "-"}  # how spreadsheets write a missing value
 PROGRESS_EVERY = 20_000  # rows between two progress calls
 
 
+def _streamed(size: int) -> bool:
+    """Whether the csv source reads a file this big through the column store (which skips more)."""
+    try:
+        from runtime.data import column_store
+    except ImportError:  # before the column store: every file is read whole
+        return False
+    return size > column_store.stream_bytes()
+
+
+def _ragged_share() -> int:
+    from runtime.data import column_store
+
+    return column_store.RAGGED_SHARE
+
+
 def _decode(report: Report, path: Path, data: bytes) -> str:
-    """The text; lines that are not UTF-8 are named, and read as Latin-1 so the scan goes on."""
+    """The text; lines that are not UTF-8 are named, and read as Windows-1252 so the scan goes on."""
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -34,14 +53,18 @@ def _decode(report: Report, path: Path, data: bytes) -> str:
             lines.append(raw.decode("utf-8-sig" if number == 1 else "utf-8"))
         except UnicodeDecodeError as exc:
             bad.append(number)
-            lines.append(raw.decode("latin-1"))
+            lines.append(raw.decode("cp1252", errors="replace"))
             if len(bad) == 1:
                 first = (number, raw[exc.start])
     shown = ", ".join(str(n) for n in bad[:MAX_LISTED]) + (" ..." if len(bad) > MAX_LISTED else "")
-    report.problem(ERROR, "encoding", f"{path.name}: {len(bad)} line(s) are not UTF-8 text (first: line "
-                   f"{first[0]}, byte 0x{first[1]:02x}), e.g. a file saved partly as Latin-1 (Windows-1252); "
-                   f"lines {shown}; save the file as UTF-8 (the csv source refuses it)", [str(path)],
-                   count=len(bad))
+    what = (f"{path.name}: {len(bad)} line(s) are not UTF-8 text (first: line {first[0]}, byte "
+            f"0x{first[1]:02x}), e.g. a file saved partly as Latin-1 (Windows-1252); lines {shown}")
+    if _streamed(len(data)):
+        report.problem(WARNING, "encoding", f"{what}; they are read as Windows-1252: check their labels",
+                       [str(path)], count=len(bad))
+    else:
+        report.problem(ERROR, "encoding", f"{what}; save the file as UTF-8 (the csv source refuses it)",
+                       [str(path)], count=len(bad))
     return "\n".join(lines)
 
 
@@ -76,7 +99,10 @@ def scan_csv(report: Report, path: Path, options: dict, recipe: str | None, prog
              read_bytes) -> list[int] | None:
     """Fill `report` for a CSV file; return each good row's class id (None: no classes or unusable)."""
     progress(0, None, f"reading {path.name}")
-    text = _decode(report, path, read_bytes(path))
+    data = read_bytes(path)
+    size_streamed = _streamed(len(data))
+    text = _decode(report, path, data)
+    del data
     if stop():
         raise Cancelled
     delimiter = DELIMITERS.get(options.get("delimiter", ","), ",")
@@ -115,9 +141,14 @@ def scan_csv(report: Report, path: Path, options: dict, recipe: str | None, prog
         return None
     if ragged:
         shown = ", ".join(str(n) for n in ragged[:MAX_LISTED]) + (" ..." if len(ragged) > MAX_LISTED else "")
-        report.problem(ERROR, "ragged_row", f"{path.name}: {len(ragged)} row(s) have a different number of "
-                       f"values than the header ({ragged_detail}); rows {shown}; the csv source refuses them:"
-                       " fix or delete those rows", [str(path)], count=len(ragged))
+        what = (f"{path.name}: {len(ragged)} row(s) have a different number of values than the header "
+                f"({ragged_detail}); rows {shown}")
+        if size_streamed and len(ragged) * _ragged_share() <= len(good) + len(ragged):
+            report.problem(WARNING, "ragged_row", f"{what}; skipped (at most 1 row in "
+                           f"{_ragged_share()} may be)", [str(path)], count=len(ragged))
+        else:
+            report.problem(ERROR, "ragged_row", f"{what}; the csv source refuses them: fix or delete "
+                           "those rows", [str(path)], count=len(ragged))
     label = _label_column(names, options.get("label", ""), path.name, report)
     if label == "bad":
         return None
