@@ -359,3 +359,26 @@ def test_a_big_csv_skips_a_stray_ragged_row_and_reads_latin1_lines_so_they_only_
     codes = _codes(report)
     assert codes["ragged_row"][:2] == ("warning", 1) and codes["encoding"][:2] == ("warning", 1)
     assert report.class_names == ["a", "b", "café"] and report.class_counts == [150, 150, 1]
+
+
+@pytest.mark.slow
+def test_the_csv_scan_memory_stays_flat_as_the_table_grows(tmp_path, registry):
+    """Peak Python memory of the scan at 40k and 160k rows: the rows are checked in chunks and only a
+    class id per row is kept, so four times the rows may not take much more than the chunk."""
+    import tracemalloc
+
+    peaks = []
+    for rows in (40_000, 160_000):
+        path = tmp_path / f"t{rows}.csv"
+        with open(path, "w") as stream:
+            stream.write(",".join(f"f{i}" for i in range(14)) + ",label\n")
+            line = ",".join(f"0.{i}123" for i in range(14))
+            for i in range(rows):
+                stream.write(f"{line},{i % 5}\n")
+        project = _project(registry, tmp_path, DataSpec("csv", {"path": path.name}), "iris_mlp")
+        tracemalloc.start()
+        report = _report(registry, project)
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+        assert report.samples == rows and report.class_counts == [rows // 5] * 5
+    assert peaks[1] < 1.5 * peaks[0], peaks  # a per-row list would make it 4x

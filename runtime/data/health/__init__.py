@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from runtime.data.base import DataError
-from runtime.data.files import existing_path, read_bytes
+from runtime.data.files import existing_path
 from runtime.data.health.dry_run import dry_run
 from runtime.data.health.images import data_shape as image_shape
 from runtime.data.health.images import scan_image_folder
@@ -106,17 +106,13 @@ def _fill(report: Report, project, registry, base_dir, progress, stop, decode: b
     elif source.name == "csv":
         path = existing_path(context, options["path"], source.name, "path")
         report.path = str(path.resolve())
-        labels = scan_csv(report, path, options, training.recipe, progress, stop, read_bytes)
-        try:
-            natural = source.natural(options, context)
-        except DataError as exc:
-            if not any(p.severity == ERROR for p in report.problems):
-                report.problem(ERROR, "source", str(exc))
-            if report.shape is not None:  # the scan counted the columns: the dry run can still go on
-                targets = "class" if report.class_names is not None else "value"
-                natural = Natural(report.shape, "vector", targets, len(report.class_names or ()) or None,
-                                  f"the rows of {path.name}")
-        shape = natural.shape if natural is not None else None
+        labels = scan_csv(report, path, options, training.recipe, progress, stop)
+        # what the csv source's natural() would say, from the scan (no second parse of a big file)
+        if report.shape is not None:
+            natural = Natural(report.shape, "vector", report.target_kind,
+                              len(report.class_names) if report.target_kind == "class" else None,
+                              f"the rows of {path.name}")
+        shape = report.shape
     else:
         natural = source.natural(options, context)
         shape = natural.shape

@@ -112,6 +112,7 @@ class Report:
     problems: list[Problem] = field(default_factory=list)
     dry_runs: list[DryRun] = field(default_factory=list)
     shape: tuple[int, ...] | None = None  # one sample as stored (the dry run's input), when known
+    target_kind: str | None = None  # what a table's label column gives: class, value or none
     files_seen: int = 0
     seconds: float = 0.0
     decoded: bool = False
