@@ -74,6 +74,11 @@ class _Scan:
             self.finished.set()
 
 
+def breakable(text: str) -> str:
+    """Escaped HTML in which a long path may wrap after each '/' (a 300-pixel dock never scrolls sideways)."""
+    return html.escape(text, quote=False).replace("/", "/\u200b").replace("_", "_\u200b")
+
+
 class ClassBars(QWidget):
     """One row per class: name, count, a bar as long as the count (painted: compact, never cut off)."""
 
@@ -268,7 +273,7 @@ class DataHealth(QWidget):
         if report.class_names and report.class_counts:
             self.bars.set_counts(report.class_names, report.class_counts)
         self.bars.setVisible(bool(report.class_names and report.class_counts))
-        self.dry_run.setText("<br>".join(self._dry_run_html(run) for run in report.dry_runs))
+        self.dry_run.setText("<br>".join(self._dry_run_html(run, report) for run in report.dry_runs))
         self.dry_run.setVisible(bool(report.dry_runs))
         self._fill_problems(report)
 
@@ -294,7 +299,7 @@ class DataHealth(QWidget):
         return lines
 
     @staticmethod
-    def _dry_run_html(run) -> str:
+    def _dry_run_html(run, report) -> str:
         if run.fits:
             word, colour = ("fits", GOOD) if not run.failing else ("fits (resized)", WARN)
         else:
@@ -304,7 +309,8 @@ class DataHealth(QWidget):
         href = html.escape(f"block:{run.network}:{block['id']}", quote=True)
         link = f"<a href='{href}'>{html.escape(block['name'], quote=False)}</a>"
         return (f"<b>Dry run</b> ({html.escape(run.network, quote=False)}): {verdict}, block {link}<br>"
-                f"<span>{html.escape(run.message, quote=False)}</span>")
+                + ("(see the problems below)" if any(run.message in p.message for p in report.problems)
+                   else f"<span>{breakable(run.message)}</span>"))
 
     def problem_lines(self, report) -> list[str]:
         """Each problem as HTML: the message (its block a link), then its files with their reasons."""
@@ -314,7 +320,7 @@ class DataHealth(QWidget):
         parts = []
         for problem in report.problems:
             colour = BAD if problem.severity == "error" else WARN
-            text = html.escape(problem.message, quote=False)
+            text = breakable(problem.message)
             if problem.block is not None:
                 href = html.escape(f"block:{problem.network or network}:{problem.block}", quote=True)
                 text += f" <a href='{href}'>show block</a>"
@@ -325,7 +331,7 @@ class DataHealth(QWidget):
                 shown = path[len(root):] if report.path and path.startswith(root) else path
                 reason = reasons.get(path, "")
                 own = f": {reason}" if reason and reason not in problem.message else ""
-                files.append(html.escape(shown + own, quote=False))
+                files.append(breakable(shown + own))
             more = problem.count - min(len(problem.files), FILES_SHOWN)
             if files and more > 0:
                 files.append(f"… and {more:,} more")

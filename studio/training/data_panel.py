@@ -47,7 +47,7 @@ INPUT_TYPES = {"ImageInput": "image", "SequenceInput": "sequence", "VectorInput"
                "TabularInput": "vector", "TokenInput": "tokens"}
 NO_PREVIEW = ("torchvision",)  # reading these imports torch
 GRID = (4, 6)  # preview images: rows, columns (fits a 300-pixel dock)
-CELL = 48  # pixels per preview image
+CELL = 42  # pixels per preview image: 6 columns fit a 300-pixel dock beside a vertical scroll bar
 POLL_MS = 30  # how often the GUI looks whether the background read is done
 READ_TIMEOUT_S = 20.0  # a preview read taking longer is given up (and said so)
 
