@@ -45,6 +45,7 @@ class _Scan:
     """One scan on its thread; the GUI reads `done`, `total`, `what` and, at the end, `report`."""
 
     project: object
+    registry: object
     base_dir: object
     stop: threading.Event = field(default_factory=threading.Event)
     finished: threading.Event = field(default_factory=threading.Event)
@@ -63,10 +64,9 @@ class _Scan:
 
     def _run(self) -> None:
         try:
-            from graph.blocks import default_registry
             from runtime.data.health import check_data
 
-            self.report = check_data(self.project, default_registry(), base_dir=self.base_dir,
+            self.report = check_data(self.project, self.registry, base_dir=self.base_dir,
                                      progress=self._progress, stop=self.stop.is_set)
         except BaseException as err:  # noqa: BLE001 - handed to the GUI thread, which says it
             self.error = err
@@ -193,7 +193,8 @@ class DataHealth(QWidget):
         if self.scan is not None:
             return
         path = self.document.path
-        self.scan = _Scan(self.document.project.copy(), path.parent if path is not None else None)
+        self.scan = _Scan(self.document.project.copy(), self.document.registry,
+                          path.parent if path is not None else None)
         self._checked_key = self._key()
         self.check_button.setEnabled(False)
         self.running.setVisible(True)
