@@ -382,3 +382,13 @@ def test_the_csv_scan_memory_stays_flat_as_the_table_grows(tmp_path, registry):
         tracemalloc.stop()
         assert report.samples == rows and report.class_counts == [rows // 5] * 5
     assert peaks[1] < 1.5 * peaks[0], peaks  # a per-row list would make it 4x
+
+
+def test_arrays_counts_and_dry_run(tmp_path, registry, capsys):
+    x = np.zeros((30, 64), np.float32)
+    np.savez(tmp_path / "d.npz", x=x, y=np.arange(30) % 3)
+    path = _project(registry, tmp_path, DataSpec("arrays", {"path": "d.npz"}))
+    assert main(["data", str(path), "--json"]) == 0  # 64 values per sample fit the 1x8x8 input block
+    data = json.loads(capsys.readouterr().out)
+    assert data["samples"] == 30 and data["classes"] == [{"name": str(i), "count": 10} for i in range(3)]
+    assert data["path"] == str(tmp_path / "d.npz") and data["dry_run"][0]["fits"] is True

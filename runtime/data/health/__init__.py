@@ -114,6 +114,8 @@ def _fill(report: Report, project, registry, base_dir, progress, stop, decode: b
                               f"the rows of {path.name}")
         shape = report.shape
     else:
+        if isinstance(options.get("path"), str) and options["path"].strip():
+            report.path = str(context.path(options["path"]).absolute())
         natural = source.natural(options, context)
         shape = natural.shape
         context.shape = _fed_shape(project, registry, natural) or tuple(natural.shape)
