@@ -25,6 +25,7 @@ from runtime.crash_log import report_internal_error
 # command name -> module under runtime.commands
 COMMANDS = {
     "check": "Shapes and problems of a project, as a table.",
+    "data": "Data health before training: counts per split and class, bad files, sizes, the dry run.",
     "export": "Export a project as Python code, a training script, ONNX or torch.export.",
     "import": "Import a PyTorch module (torch.fx) or an ONNX file as a project, weights included.",
     "evaluate": "Evaluate a finished run: confusion matrix, saliency, predictions (evaluation.json).",

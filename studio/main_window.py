@@ -84,6 +84,7 @@ class MainWindow(QMainWindow):
         self.data_panel = DataPanel(self.document)  # data source, preview, shapes against the input block
         self.add_dock("Data", self.data_panel, Area.RightDockWidgetArea, 300)
         self.tabifyDockWidget(self.docks["Inspector"], self.docks["Data"])
+        self.data_panel.health.blockRequested.connect(self.reveal_block)  # the dry run's failing block
         self.docks["Inspector"].raise_()
         self.docks["Problems"].raise_()
         self.setCorner(Qt.Corner.BottomLeftCorner, Area.LeftDockWidgetArea)

@@ -10,6 +10,7 @@ text excerpt) reads the data with the source's own `read`, which needs no
 torch, on a background thread with a timeout (the window paints first and
 never waits on a disk); it is computed only while the dock is visible, since
 reading a set can take a second. torchvision sets get no preview: reading them needs torch.
+Below the shapes, "Check data" runs the data-health report (studio/training/data_health.py).
 """
 
 from __future__ import annotations
@@ -40,12 +41,13 @@ from runtime.data.source import Context, shape_text
 from studio.data_fit import input_fix
 from studio.document import Document
 from studio.param_editors import ParamEditor, make_editor
+from studio.training.data_health import DataHealth
 
 INPUT_TYPES = {"ImageInput": "image", "SequenceInput": "sequence", "VectorInput": "vector",
                "TabularInput": "vector", "TokenInput": "tokens"}
 NO_PREVIEW = ("torchvision",)  # reading these imports torch
 GRID = (4, 6)  # preview images: rows, columns (fits a 300-pixel dock)
-CELL = 48  # pixels per preview image
+CELL = 42  # pixels per preview image: 6 columns fit a 300-pixel dock beside a vertical scroll bar
 POLL_MS = 30  # how often the GUI looks whether the background read is done
 READ_TIMEOUT_S = 20.0  # a preview read taking longer is given up (and said so)
 
@@ -176,6 +178,8 @@ class DataPanel(QWidget):
         column.addWidget(self.files)
         column.addWidget(self.shapes)
         column.addWidget(self.problem_label)
+        self.health = DataHealth(document)  # `deepwire data`: counts, bad files, the dry run; on request
+        column.addWidget(self.health)
         self.preview_title = QLabel("<b>Preview</b>")
         column.addWidget(self.preview_title)
         for widget in (self.images, self.table, self.text):
