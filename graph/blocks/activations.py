@@ -37,6 +37,15 @@ SIGMOID = _plain("Sigmoid", "Sigmoid", "torch.sigmoid",
                  "Squashes values into (0, 1), e.g. for probabilities or gates.")
 TANH = _plain("Tanh", "Tanh", "torch.tanh",
               "Squashes values into (-1, 1), e.g. for a GAN generator's images.")
+RELU6 = _plain("ReLU6", "ReLU6", "F.relu6",
+               "min(max(0, x), 6): a ReLU capped at 6, as in MobileNet (robust in low precision).")
+HARDSWISH = _plain("Hardswish", "Hard swish", "F.hardswish",
+                   "x · relu6(x + 3) / 6: a cheap piecewise-linear SiLU, used by MobileNetV3.")
+HARDSIGMOID = _plain("Hardsigmoid", "Hard sigmoid", "F.hardsigmoid",
+                     "relu6(x + 3) / 6: a cheap piecewise-linear Sigmoid, e.g. the gate of MobileNetV3's "
+                     "squeeze-excitation.")
+MISH = _plain("Mish", "Mish", "F.mish",
+              "x · tanh(softplus(x)): a smooth ReLU-like curve (YOLOv4, some timm models).")
 
 
 def _leaky_relu_code(p, ins, out):
@@ -113,4 +122,5 @@ LOG_SOFTMAX = _softmax_block(
     "LogSoftmax", "Log-softmax", "F.log_softmax",
     "The logarithm of softmax along one axis, computed stably (e.g. for NLL losses).")
 
-BLOCKS = (RELU, LEAKY_RELU, ELU, GELU, SILU, SIGMOID, TANH, SOFTMAX, LOG_SOFTMAX)
+BLOCKS = (RELU, LEAKY_RELU, ELU, GELU, SILU, SIGMOID, TANH, RELU6, HARDSWISH, HARDSIGMOID, MISH, SOFTMAX,
+          LOG_SOFTMAX)

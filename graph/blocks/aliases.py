@@ -68,10 +68,11 @@ FOREIGN_NAMES: dict[str, tuple[str, ...]] = {
     "TransformerDecoderLayer": ("TransformerDecoderBlock",),
     "TransformerDecoder": ("TransformerDecoderBlock",),
     # activations
-    "ReLU6": ("ReLU",),
     "PReLU": ("LeakyReLU",),
     "Swish": ("SiLU",),
-    "Hardswish": ("SiLU",),
+    "HSwish": ("Hardswish",),
+    "HSigmoid": ("Hardsigmoid",),
+    "Hardtanh": ("ReLU6",),
     "Activation": ("ReLU", "GELU", "Sigmoid"),
     # merges
     "Cat": ("Concatenate",),

@@ -56,7 +56,31 @@ _PLAIN = {
     "Sigmoid": ({torch.sigmoid, F.sigmoid}, {"sigmoid"}),
     "Tanh": ({torch.tanh, F.tanh}, {"tanh"}),
     "SiLU": ({F.silu}, set()),
+    "ReLU6": ({F.relu6}, set()),
+    "Hardswish": ({F.hardswish}, set()),
+    "Hardsigmoid": ({F.hardsigmoid}, set()),
+    "Mish": ({F.mish}, set()),
 }
+
+
+def _hardtanh(node, ctx):
+    """F.hardtanh(x, 0, 6) is ReLU6 (torch's ReLU6 is that very call); other bounds have no block."""
+    low, high = _arg(node, 1, "min_val", -1.0), _arg(node, 2, "max_val", 1.0)
+    if (low, high) != (0, 6):
+        raise NoBlockError(f"bounds ({low}, {high}); DeepWire's ReLU6 clips to (0, 6)")
+    return Mapped("ReLU6")
+
+
+def _clamp(node, ctx):
+    """x.clamp(0, 6) is ReLU6, x.clamp(min=0) ReLU: the same values, written another way."""
+    low, high = _arg(node, 1, "min"), _arg(node, 2, "max")
+    if isinstance(low, Node) or isinstance(high, Node):
+        raise NoBlockError("bounds that are tensors")
+    if low == 0 and high == 6:
+        return Mapped("ReLU6")
+    if low == 0 and high is None:
+        return Mapped("ReLU")
+    raise NoBlockError(f"bounds ({low}, {high}); only (0, 6) and (0, none) have blocks (ReLU6, ReLU)")
 
 
 def _leaky_relu(node, ctx):
@@ -284,7 +308,8 @@ def _identity(node, ctx):
 
 
 FUNCTION_RULES: dict[Any, Any] = {
-    F.leaky_relu: _leaky_relu, F.elu: _elu, F.gelu: _gelu,
+    F.leaky_relu: _leaky_relu, F.elu: _elu, F.gelu: _gelu, F.hardtanh: _hardtanh,
+    torch.clamp: _clamp, torch.clip: _clamp,
     torch.softmax: _softmax("Softmax"), F.softmax: _softmax("Softmax"),
     torch.log_softmax: _softmax("LogSoftmax"), F.log_softmax: _softmax("LogSoftmax"),
     F.dropout: _dropout("Dropout"), F.dropout2d: _dropout("Dropout2d"),
@@ -307,7 +332,7 @@ METHOD_RULES: dict[str, Any] = {
     "flatten": _flatten, "view": _reshaped, "reshape": _reshaped, "permute": _permute,
     "transpose": _transpose, "add": _merge("Add", "adds"), "mul": _merge("Multiply", "multiplies by"),
     "mean": _reduce("GlobalAvgPool"), "amax": _reduce("GlobalMaxPool"),
-    "contiguous": _identity,
+    "contiguous": _identity, "clamp": _clamp, "clip": _clamp,
 }
 
 for _type_id, (_functions, _methods) in _PLAIN.items():

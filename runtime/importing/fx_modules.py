@@ -158,6 +158,12 @@ def _activation(type_id: str, **params):
     return rule
 
 
+def _hardtanh(m: nn.Hardtanh, shape):
+    _require((m.min_val, m.max_val) == (0.0, 6.0),
+             f"bounds ({m.min_val:g}, {m.max_val:g}); DeepWire's ReLU6 clips to (0, 6)")
+    return Mapped("ReLU6")
+
+
 def _gelu(m: nn.GELU, shape):
     return Mapped("GELU", _nondefault({"approximate": m.approximate}, {"approximate": "none"}))
 
@@ -293,6 +299,11 @@ MODULE_RULES = {
     nn.SiLU: _activation("SiLU"),
     nn.Sigmoid: _activation("Sigmoid"),
     nn.Tanh: _activation("Tanh"),
+    nn.ReLU6: _activation("ReLU6"),
+    nn.Hardtanh: _hardtanh,
+    nn.Hardswish: _activation("Hardswish"),
+    nn.Hardsigmoid: _activation("Hardsigmoid"),
+    nn.Mish: _activation("Mish"),
     nn.LeakyReLU: _activation("LeakyReLU", negative_slope=lambda m: float(m.negative_slope)),
     nn.ELU: _activation("ELU", alpha=lambda m: float(m.alpha)),
     nn.GELU: _gelu,
