@@ -210,7 +210,8 @@ def _exported(row: Row, model: Model, original: nn.Module, project: Path, folder
 
     code = folder / "exported.py"
     weights = project.with_name("model.weights.pt")
-    status, text = cli("export", str(project), "--format", "python", "-o", str(code), "--weights", str(weights))
+    status, text = cli("export", str(project), "--format", "python", "-o", str(code),
+                       "--weights", str(weights))
     row.traceback = row.traceback or "Traceback" in text
     if status != 0:
         row.message = f"export exit {status}: {_first_problem(text)}"

@@ -120,35 +120,43 @@ def timm_vit_tiny():
 
 # --- Hugging Face transformers, from small configs (no download) ---------------------------
 
+def _transformers():
+    """transformers imports torchvision when it is installed: through the shim first."""
+    torchvision_models()
+    import transformers
+    return transformers
+
+
 def hf_bert():
+    _transformers()
     from transformers import BertConfig, BertForSequenceClassification
     config = BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=32, num_labels=3, return_dict=False)
+                        intermediate_size=64, max_position_embeddings=32, num_labels=3)
     return BertForSequenceClassification(config)
 
 
 def hf_gpt2():
+    _transformers()
     from transformers import GPT2Config, GPT2LMHeadModel
     config = GPT2Config(vocab_size=100, n_positions=32, n_embd=32, n_layer=2, n_head=2, use_cache=False,
-                        return_dict=False)
+                        bos_token_id=0, eos_token_id=0)
     return GPT2LMHeadModel(config)
 
 
 def hf_vit():
+    _transformers()
     from transformers import ViTConfig, ViTForImageClassification
     config = ViTConfig(image_size=32, patch_size=8, num_channels=3, hidden_size=32, num_hidden_layers=2,
-                       num_attention_heads=2, intermediate_size=64, num_labels=CLASSES, return_dict=False)
+                       num_attention_heads=2, intermediate_size=64, num_labels=CLASSES)
     return ViTForImageClassification(config)
 
 
 IMAGE = "3,32,32"
-ENTRIES = [
-    Entry("tv_resnet18", IMAGE), Entry("tv_resnet50", IMAGE), Entry("tv_vgg11", IMAGE),
-    Entry("tv_alexnet", "3,64,64"), Entry("tv_densenet121", IMAGE), Entry("tv_mobilenet_v2", IMAGE),
-    Entry("tv_mobilenet_v3_small", IMAGE), Entry("tv_efficientnet_b0", IMAGE), Entry("tv_mnasnet0_5", IMAGE),
-    Entry("tv_shufflenet_v2_x0_5", IMAGE), Entry("tv_squeezenet1_1", IMAGE), Entry("tv_regnet_y_400mf", IMAGE),
-    Entry("tv_convnext_tiny", IMAGE), Entry("tv_vit_small", IMAGE), Entry("tv_googlenet", IMAGE),
-    Entry("timm_resnet18", IMAGE), Entry("timm_efficientnet_b0", IMAGE), Entry("timm_mobilenetv3_small", IMAGE),
-    Entry("timm_convnext_atto", IMAGE), Entry("timm_vit_tiny", IMAGE),
-    Entry("hf_bert", "input_ids=16"), Entry("hf_gpt2", "input_ids=16"), Entry("hf_vit", "pixel_values=3,32,32"),
-]
+ENTRIES = [Entry(name, IMAGE) for name in (
+    "tv_resnet18", "tv_resnet50", "tv_vgg11", "tv_densenet121", "tv_mobilenet_v2", "tv_mobilenet_v3_small",
+    "tv_efficientnet_b0", "tv_mnasnet0_5", "tv_shufflenet_v2_x0_5", "tv_squeezenet1_1", "tv_regnet_y_400mf",
+    "tv_convnext_tiny", "tv_vit_small", "tv_googlenet", "timm_resnet18", "timm_efficientnet_b0",
+    "timm_mobilenetv3_small", "timm_convnext_atto", "timm_vit_tiny")]
+ENTRIES[3:3] = [Entry("tv_alexnet", "3,64,64")]  # its features need 63 pixels or more
+ENTRIES += [Entry("hf_bert", "input_ids=16"), Entry("hf_gpt2", "input_ids=16"),
+            Entry("hf_vit", "pixel_values=3,32,32")]
