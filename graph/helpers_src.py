@@ -111,6 +111,29 @@ class TransformerDecoderBlock(nn.Module):
             mask = nn.Transformer.generate_square_subsequent_mask(x.shape[1], device=x.device, dtype=x.dtype)
         return self.layer(x, memory, tgt_mask=mask, tgt_is_causal=self.causal)
 ''',
+    "StochasticDepth": '''
+class StochasticDepth(nn.Module):
+    """Stochastic depth (drop path): while training, drops a whole residual branch at random.
+
+    mode "row" zeroes the input of a random share p of the samples, "batch" of the whole batch at once;
+    what is kept is divided by 1 - p (scale_by_keep) so the expected value stays the same. At evaluation
+    it passes its input unchanged.
+    """
+
+    def __init__(self, p, mode="row", scale_by_keep=True):
+        super().__init__()
+        self.p, self.mode, self.scale_by_keep = p, mode, scale_by_keep
+
+    def forward(self, x):
+        if not self.training or self.p == 0.0:
+            return x
+        keep = 1.0 - self.p
+        shape = (x.shape[0],) + (1,) * (x.dim() - 1) if self.mode == "row" else (1,) * x.dim()
+        mask = x.new_empty(shape).bernoulli_(keep)
+        if keep > 0.0 and self.scale_by_keep:
+            mask.div_(keep)
+        return x * mask
+''',
 }
 
 # the pretrained backbones' classes live in their own file (they are long); same dict, same use

@@ -72,3 +72,121 @@ def test_every_spelling_of_the_mobile_activations_imports_onto_their_blocks(tmp_
     types = _imported(tmp_path, registry, "MobileActivations", "6")
     assert types["ReLU6"] == 5 and types["Hardswish"] == 2 and types["Hardsigmoid"] == 2
     assert types["Mish"] == 2 and types["ReLU"] == 1 and "Unsupported" not in types
+
+
+# --- broadcasting merges --------------------------------------------------------------------
+
+class SqueezeExcite(nn.Module):
+    """torchvision's SqueezeExcitation: per-channel weights (B, C, 1, 1) scale the image (B, C, H, W)."""
+
+    def __init__(self, channels=8, squeezed=2):
+        super().__init__()
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc1 = nn.Conv2d(channels, squeezed, 1)
+        self.fc2 = nn.Conv2d(squeezed, channels, 1)
+
+    def forward(self, x):
+        scale = torch.sigmoid(self.fc2(F.relu(self.fc1(self.avgpool(x)))))
+        return scale * x + x.mean((2, 3), keepdim=True)
+
+
+def test_a_squeeze_excitation_imports_onto_broadcasting_multiply_and_add(tmp_path, registry):
+    types = _imported(tmp_path, registry, "SqueezeExcite", "8,5,6")
+    assert types["Multiply"] == 1 and types["Add"] == 1 and "Unsupported" not in types
+
+
+# --- stochastic depth and identity ----------------------------------------------------------
+
+def test_stochastic_depth_passes_values_at_evaluation_and_drops_whole_samples_in_training(registry):
+    model, _ = _block_model(registry, "StochasticDepth", {"p": 0.5}, x=(2, 3, 3))
+    x = torch.randn(64, 2, 3, 3)
+    assert torch.equal(model(x), x)
+    model.train()
+    torch.manual_seed(0)
+    y = model(x)
+    kept = (y != 0).flatten(1).all(1)
+    dropped = (y == 0).flatten(1).all(1)
+    assert bool((kept | dropped).all()) and 10 < int(kept.sum()) < 54  # whole samples, about half
+    assert torch.allclose(y[kept], x[kept] * 2)  # scaled by 1 / (1 - p)
+    batch, _ = _block_model(registry, "StochasticDepth", {"p": 0.5, "mode": "batch"}, x=(2, 3, 3))
+    batch.train()
+    outs = [batch(x) for _ in range(8)]
+    assert all(bool((o == 0).all()) or torch.equal(o, x * 2) for o in outs)
+
+
+def test_identity_passes_its_input_unchanged(registry):
+    model, _ = _block_model(registry, "Identity", {}, x=(4,))
+    x = torch.randn(3, 4)
+    assert torch.equal(model(x), x)
+
+
+class StochasticDepthBlock(nn.Module):
+    """torchvision's StochasticDepth and a timm-style DropPath on residual branches."""
+
+    def __init__(self):
+        super().__init__()
+        from tests.zoo_layers import DropPath, StochasticDepth
+
+        self.fc1, self.fc2 = nn.Linear(6, 6), nn.Linear(6, 6)
+        self.drop1, self.drop2 = StochasticDepth(0.2, "row"), DropPath(0.3)
+
+    def forward(self, x):
+        x = x + self.drop1(self.fc1(x))
+        return x + self.drop2(self.fc2(x))
+
+
+def test_stochastic_depth_modules_import_as_blocks_not_as_nothing(tmp_path, registry):
+    types = _imported(tmp_path, registry, "StochasticDepthBlock", "6")
+    assert types["StochasticDepth"] == 2 and types["Add"] == 2 and "Unsupported" not in types
+
+
+# --- normalisation settings -----------------------------------------------------------------
+
+class NormZoo(nn.Module):
+    """eps and momentum as EfficientNet (1e-3), ConvNeXt and ViT (1e-6) set them; instance norms."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 6, 3, padding=1)
+        self.bn = nn.BatchNorm2d(6, eps=1e-3, momentum=0.01)
+        self.inorm = nn.InstanceNorm2d(6, affine=True, eps=1e-3)
+        self.inorm_plain = nn.InstanceNorm2d(6)
+        self.gn = nn.GroupNorm(3, 6, eps=1e-6)
+        self.flat = nn.Flatten(2)
+        self.inorm1d = nn.InstanceNorm1d(6, track_running_stats=True)
+        self.ln = nn.LayerNorm(20, eps=1e-6)
+        self.ln_scale = nn.LayerNorm(20, bias=False)
+        self.bn1d = nn.BatchNorm1d(6, eps=1e-4)
+
+    def forward(self, x):
+        x = self.gn(self.inorm_plain(self.inorm(self.bn(self.conv(x)))))
+        x = self.inorm1d(self.flat(x))
+        return self.bn1d(self.ln_scale(self.ln(x)))
+
+
+def _randomise_statistics(model: nn.Module) -> None:
+    with torch.no_grad():
+        for m in model.modules():
+            if getattr(m, "running_mean", None) is not None:
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+            if getattr(m, "weight", None) is not None and not isinstance(m, nn.Conv2d):
+                m.weight.uniform_(0.5, 1.5)
+
+
+def test_norm_eps_momentum_and_instance_norms_import_exactly(tmp_path, registry):
+    original = NormZoo()
+    _randomise_statistics(original)
+    weights = tmp_path / "norm.pt"
+    torch.save(original.state_dict(), weights)
+    report = run_import(f"{SPEC}:NormZoo", tmp_path / "norm.dw.json", registry, ["3,4,5"], None, str(weights))
+    net = report.networks[0]
+    assert not net.problems and not net.errors and net.matches, ([p.detail for p in net.problems], net.errors)
+    assert net.max_abs_diff <= 1e-5
+    from graph.project_io import load_project
+
+    blocks = {b.name: b for b in load_project(report.project_path, registry).networks[0].blocks.values()}
+    assert blocks["bn"].params["eps"] == 1e-3 and blocks["bn"].params["momentum"] == 0.01
+    assert blocks["inorm"].type == "InstanceNorm2d" and blocks["inorm"].params["affine"] is True
+    assert blocks["inorm1d"].params["track_running_stats"] is True
+    assert blocks["ln_scale"].params["bias"] is False and blocks["gn"].params["eps"] == 1e-6

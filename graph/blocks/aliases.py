@@ -56,6 +56,7 @@ FOREIGN_NAMES: dict[str, tuple[str, ...]] = {
     "SpatialDropout2D": ("Dropout2d",),
     "SpatialDropout1D": ("Dropout",),
     "AlphaDropout": ("Dropout",),
+    "DropPath": ("StochasticDepth",),
     # recurrent and attention
     "SimpleRNN": ("RNN",),
     "CuDNNLSTM": ("LSTM",),

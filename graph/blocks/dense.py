@@ -1,4 +1,4 @@
-"""Dense blocks: Linear, Flatten, Reshape, Permute, Embedding."""
+"""Dense blocks: Linear, Flatten, Reshape, Permute, Embedding, Identity."""
 
 from __future__ import annotations
 
@@ -141,4 +141,10 @@ EMBEDDING = BlockSpec(
     tags=("token_ids",),  # its input must hold integer token ids, not float features
 )
 
-BLOCKS = (LINEAR, FLATTEN, RESHAPE, PERMUTE, EMBEDDING)
+IDENTITY = BlockSpec(
+    "Identity", "Identity", CATEGORY,
+    "Passes its input on unchanged: a named point to branch from, or a stand-in for a layer to add later.",
+    infer=lambda p, ins: ins["x"], emit=lambda p, ins, out: Emission(None, "{x}"), same_shape=True,
+)
+
+BLOCKS = (LINEAR, FLATTEN, RESHAPE, PERMUTE, EMBEDDING, IDENTITY)

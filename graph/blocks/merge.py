@@ -1,4 +1,8 @@
-"""Merge blocks: combine several inputs (residual Add, Concatenate, Multiply)."""
+"""Merge blocks: combine several inputs (residual Add, Concatenate, Multiply).
+
+Add and Multiply broadcast as torch does, within the axes after the batch:
+inputs have as many axes, and where sizes differ one of them is 1.
+"""
 
 from __future__ import annotations
 
@@ -23,16 +27,32 @@ def _channel_fix(want, got) -> tuple[str, str | None, dict]:
     return "match the channels/sizes of both branches", None, {}
 
 
-def _same_shapes(p, ins):
+def _broadcast(a, b):
+    """The shape a ⊙ b has when every axis matches or one side is 1 (torch's broadcasting); else None.
+
+    Both shapes hold the axes after the batch, so they must have as many axes: torch would align a
+    shorter one with the last axes, putting the batch of one beside an axis of the other.
+    """
+    if len(a) != len(b) or any(x != y and 1 not in (x, y) for x, y in zip(a, b)):
+        return None
+    return tuple(max(x, y) for x, y in zip(a, b))
+
+
+def _broadcast_shapes(p, ins):
     shapes = _inputs(ins)
+    out = shapes[0]
     for i, shape in enumerate(shapes[1:], start=2):
-        if shape != shapes[0]:
-            advice, fix, fix_params = _channel_fix(shapes[0], shape)
+        joined = _broadcast(out, shape)
+        if joined is None:
+            advice, fix, fix_params = _channel_fix(out, shape)
+            size_one = "" if len(out) != len(shape) else \
+                " (or of size 1 on the axes where they differ, which is repeated along them)"
             raise ShapeError(
-                f"needs inputs of the same shape but receives {format_shape(shapes[0])} "
+                f"needs inputs of the same shape{size_one} but receives {format_shape(out)} "
                 f"and {format_shape(shape)}: {advice}",
                 port=f"in{i}", fix=fix, fix_params=fix_params)
-    return shapes[0]
+        out = joined
+    return out
 
 
 def _operator_code(op):
@@ -43,16 +63,19 @@ def _operator_code(op):
 
 ADD = BlockSpec(
     "Add", "Add", CATEGORY,
-    "Adds inputs of equal shape element by element: the skip connection of residual networks.",
-    infer=_same_shapes, emit=_operator_code("+"), variadic="inputs",
+    "Adds inputs element by element: the skip connection of residual networks. An input of size 1 "
+    "on an axis is repeated along it, e.g. a per-channel (B, C, 1, 1) added to an image (B, C, H, W).",
+    infer=_broadcast_shapes, emit=_operator_code("+"), variadic="inputs",
     inputs=(Port("in"),),
     params=(Int("inputs", 2, 2, 16, "How many inputs to add."),),
 )
 
 MULTIPLY = BlockSpec(
     "Multiply", "Multiply", CATEGORY,
-    "Multiplies inputs of equal shape element by element, e.g. to gate one branch by another's Sigmoid.",
-    infer=_same_shapes, emit=_operator_code("*"), variadic="inputs",
+    "Multiplies inputs element by element, e.g. to gate one branch by another's Sigmoid. An input of "
+    "size 1 on an axis is repeated along it: squeeze-excitation's (B, C, 1, 1) weights scale every pixel "
+    "of an image (B, C, H, W).",
+    infer=_broadcast_shapes, emit=_operator_code("*"), variadic="inputs",
     inputs=(Port("in"),),
     params=(Int("inputs", 2, 2, 16, "How many inputs to multiply."),),
 )

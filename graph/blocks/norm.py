@@ -1,4 +1,4 @@
-"""Normalisation and regularisation: BatchNorm, LayerNorm, GroupNorm, Dropout.
+"""Normalisation and regularisation: BatchNorm, LayerNorm, GroupNorm, InstanceNorm, Dropout, stochastic depth.
 
 All of them keep the shape of their input. BatchNorm and GroupNorm work per
 channel, the first axis after the batch; LayerNorm normalises the last axis
@@ -7,7 +7,7 @@ channel, the first axis after the batch; LayerNorm normalises the last axis
 
 from __future__ import annotations
 
-from graph.params import Bool, Float, Int
+from graph.params import Bool, Choice, Float, Int
 from graph.pycode import call
 from graph.shapes import format_shape
 from graph.spec import BlockSpec, Emission, Port, ShapeError
@@ -16,6 +16,19 @@ CATEGORY = "Normalization"
 
 MOMENTUM_HELP = "How fast the running mean/variance used at test time follows new batches."
 AFFINE_HELP = "Learn a scale and an offset per channel after normalising."
+DEFAULT_EPS = 1e-5
+
+
+def _eps() -> object:
+    return Float("eps", DEFAULT_EPS, 1e-12, 1.0,
+                 "Small number added to the variance so it never divides by zero; 1e-5 is torch's "
+                 "default, 1e-6 or 1e-3 are used by some model families.")
+
+
+def _eps_option(p, extra: dict) -> dict:
+    if p["eps"] != DEFAULT_EPS:
+        extra["eps"] = p["eps"]
+    return extra
 
 
 def _expect_ranks(x, ranks: tuple[int, ...], words: str, hint: str = "") -> None:
@@ -43,7 +56,7 @@ def _affine_count(p, ins, out):
 
 def _batch_norm_code(cls: str):
     def emit(p, ins, out):
-        extra = {}
+        extra = _eps_option(p, {})
         if p["momentum"] != 0.1:
             extra["momentum"] = p["momentum"]
         if not p["affine"]:
@@ -56,6 +69,7 @@ def _batch_norm_params() -> tuple:
     return (
         Float("momentum", 0.1, 0.0, 1.0, MOMENTUM_HELP),
         Bool("affine", True, AFFINE_HELP),
+        _eps(),
     )
 
 
@@ -81,16 +95,27 @@ def _same(p, ins):
 
 
 def _layer_norm_code(p, ins, out):
-    extra = {} if p["affine"] else {"elementwise_affine": False}
+    extra = _eps_option(p, {})
+    if not p["affine"]:
+        extra["elementwise_affine"] = False
+    elif not p["bias"]:
+        extra["bias"] = False
     return Emission(call("nn.LayerNorm", ins["x"][-1], **extra), "{self}({x})")
+
+
+def _layer_norm_count(p, ins, out):
+    if not p["affine"]:
+        return 0
+    return ins["x"][-1] * (2 if p["bias"] else 1)
 
 
 LAYER_NORM = BlockSpec(
     "LayerNorm", "Layer norm", CATEGORY,
     "Normalises the last axis of each sample on its own (no batch statistics); standard in Transformers.",
-    infer=_same, emit=_layer_norm_code,
-    count=lambda p, ins, out: 2 * ins["x"][-1] if p["affine"] else 0,
-    params=(Bool("affine", True, "Learn a scale and an offset per feature after normalising."),),
+    infer=_same, emit=_layer_norm_code, count=_layer_norm_count,
+    params=(Bool("affine", True, "Learn a scale and an offset per feature after normalising."),
+            _eps(),
+            Bool("bias", True, "With affine: learn the offset too (off: a scale only, as in some GPTs)."),),
     same_shape=True,
 )
 
@@ -114,7 +139,7 @@ def _group_norm_shape(p, ins):
 
 
 def _group_norm_code(p, ins, out):
-    extra = {} if p["affine"] else {"affine": False}
+    extra = _eps_option(p, {} if p["affine"] else {"affine": False})
     return Emission(call("nn.GroupNorm", p["groups"], ins["x"][0], **extra), "{self}({x})")
 
 
@@ -126,9 +151,60 @@ GROUP_NORM = BlockSpec(
     params=(
         Int("groups", 8, 1, 65_536, "How many groups the channels are split into; must divide them."),
         Bool("affine", True, AFFINE_HELP),
+        _eps(),
     ),
     summary=("groups",), same_shape=True,
 )
+
+
+def _instance_norm_shape(dims: int):
+    def infer(p, ins):
+        x = ins["x"]
+        if dims == 1:
+            _expect_ranks(x, (2,), "channels along a length (B, C, L)",
+                          ": use Instance norm 2D for images" if len(x) == 3 else "")
+        else:
+            _expect_ranks(x, (3,), "an image (B, C, H, W)",
+                          ": use Instance norm 1D for (B, C, L) inputs" if len(x) == 2 else "")
+        return x
+    return infer
+
+
+def _instance_norm_code(cls: str):
+    def emit(p, ins, out):
+        extra = _eps_option(p, {})
+        if p["momentum"] != 0.1:
+            extra["momentum"] = p["momentum"]
+        if p["affine"]:
+            extra["affine"] = True
+        if p["track_running_stats"]:
+            extra["track_running_stats"] = True
+        return Emission(call(cls, ins["x"][0], **extra), "{self}({x})")
+    return emit
+
+
+def _instance_norm(dims: int) -> BlockSpec:
+    words = "channels along a length (B, C, L)" if dims == 1 else "an image (B, C, H, W)"
+    return BlockSpec(
+        f"InstanceNorm{dims}d", f"Instance norm {dims}D", CATEGORY,
+        f"Normalises each channel of each sample on its own over its positions ({words}); "
+        "the usual normalisation of style transfer and some GAN generators.",
+        infer=_instance_norm_shape(dims), emit=_instance_norm_code(f"nn.InstanceNorm{dims}d"),
+        count=_affine_count,
+        inputs=(Port("x", words, ranks=(dims + 1,)),),
+        params=(
+            Bool("affine", False, AFFINE_HELP + " Off by default, as in torch."),
+            Bool("track_running_stats", False,
+                 "Keep running means/variances and use them at test time instead of each sample's own."),
+            Float("momentum", 0.1, 0.0, 1.0, MOMENTUM_HELP + " Only with track_running_stats."),
+            _eps(),
+        ),
+        same_shape=True,
+    )
+
+
+INSTANCE_NORM1D = _instance_norm(1)
+INSTANCE_NORM2D = _instance_norm(2)
 
 
 def _dropout_code(cls: str):
@@ -161,4 +237,32 @@ DROPOUT2D = BlockSpec(
     summary=("p",), same_shape=True,
 )
 
-BLOCKS = (BATCH_NORM1D, BATCH_NORM2D, LAYER_NORM, GROUP_NORM, DROPOUT, DROPOUT2D)
+
+
+def _stochastic_depth_code(p, ins, out):
+    options = {}
+    if p["mode"] != "row":
+        options["mode"] = p["mode"]
+    if not p["scale_by_keep"]:
+        options["scale_by_keep"] = False
+    return Emission(call("StochasticDepth", p["p"], **options), "{self}({x})", helpers=("StochasticDepth",))
+
+
+STOCHASTIC_DEPTH = BlockSpec(
+    "StochasticDepth", "Stochastic depth (drop path)", CATEGORY,
+    "While training, drops a whole residual branch for a random share p of the samples (before the Add "
+    "that joins it to the skip connection); passes values unchanged at evaluation. Used by ConvNeXt, "
+    "EfficientNet and vision Transformers.",
+    infer=_same, emit=_stochastic_depth_code,
+    params=(
+        Float("p", 0.1, 0.0, 1.0, "Chance that a sample's branch is dropped while training (0.1 is typical; "
+              "deeper layers often get more)."),
+        Choice("mode", "row", ("row", "batch"),
+               "row: each sample is dropped on its own; batch: the whole batch at once."),
+        Bool("scale_by_keep", True, "Divide what is kept by 1 - p, so the expected output stays the same."),
+    ),
+    summary=("p",), same_shape=True,
+)
+
+BLOCKS = (BATCH_NORM1D, BATCH_NORM2D, LAYER_NORM, GROUP_NORM, INSTANCE_NORM1D, INSTANCE_NORM2D, DROPOUT,
+          DROPOUT2D, STOCHASTIC_DEPTH)

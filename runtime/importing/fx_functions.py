@@ -181,6 +181,14 @@ def _transpose(node, ctx):
 
 # --- merges ---------------------------------------------------------------------------------
 
+def _broadcasts_per_sample(a, b, out) -> bool:
+    """a ⊙ b broadcasts the way the Add/Multiply blocks do: both keep the batch, sizes equal or 1."""
+    if a is None or b is None or out is None or len(a) != len(b) or not a or a[0] != b[0]:
+        return False
+    return all(x == y or 1 in (x, y) for x, y in zip(a[1:], b[1:])) and tuple(out) == tuple(
+        max(x, y) for x, y in zip(a, b))
+
+
 def _merge(type_id, what):
     def rule(node, ctx):
         operands = list(node.args[:2])
@@ -189,9 +197,9 @@ def _merge(type_id, what):
         if not all(isinstance(x, Node) and ctx.is_tensor(x) for x in operands):
             raise NoBlockError(f"{what} a number rather than another tensor of the same shape")
         shapes = [ctx.full_shape(x) for x in operands]
-        if shapes[0] != shapes[1]:
-            raise NoBlockError(f"{what} tensors of different shapes {shapes[0]} and {shapes[1]} "
-                               "(broadcasting)")
+        if shapes[0] != shapes[1] and not _broadcasts_per_sample(shapes[0], shapes[1], ctx.full_shape(node)):
+            raise NoBlockError(f"{what} tensors of shapes {shapes[0]} and {shapes[1]}, which do not "
+                               "broadcast sample by sample (as many axes, the same batch, sizes equal or 1)")
         return Mapped(type_id, {"inputs": 2}, inputs=operands)
     return rule
 

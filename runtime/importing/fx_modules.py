@@ -114,29 +114,43 @@ def is_global_pool(m: nn.Module) -> str | None:
     return kind if all(s == 1 for s in sizes) else None
 
 
+def _eps(m: nn.Module) -> dict[str, float]:
+    """{"eps": value} when the layer's eps is not torch's default 1e-5 (the blocks' default too)."""
+    _require(1e-12 <= m.eps <= 1.0, f"eps {m.eps:g} (DeepWire takes 1e-12 to 1)")
+    return {} if abs(m.eps - DEFAULT_EPS) < 1e-12 else {"eps": float(m.eps)}
+
+
 def _batch_norm(type_id: str):
     def rule(m, shape):
-        _require(abs(m.eps - DEFAULT_EPS) < 1e-12, f"eps {m.eps:g} (DeepWire's batch norm uses 1e-05)")
         _require(m.track_running_stats, "track_running_stats=False")
         _require(m.momentum is not None, "momentum=None (a cumulative average)")
         params = {"momentum": float(m.momentum), "affine": bool(m.affine)}
-        return Mapped(type_id, _nondefault(params, {"momentum": 0.1, "affine": True}), _state(m))
+        defaults = {"momentum": 0.1, "affine": True}
+        return Mapped(type_id, {**_nondefault(params, defaults), **_eps(m)}, _state(m))
+    return rule
+
+
+def _instance_norm(type_id: str):
+    def rule(m, shape):
+        _require(m.momentum is not None, "momentum=None (a cumulative average)")
+        params = {"momentum": float(m.momentum), "affine": bool(m.affine),
+                  "track_running_stats": bool(m.track_running_stats)}
+        defaults = {"momentum": 0.1, "affine": False, "track_running_stats": False}
+        return Mapped(type_id, {**_nondefault(params, defaults), **_eps(m)}, _state(m))
     return rule
 
 
 def _layer_norm(m: nn.LayerNorm, shape):
     _require(len(m.normalized_shape) == 1, f"normalised shape {tuple(m.normalized_shape)} "
              "(DeepWire's layer norm normalises the last axis only)")
-    _require(abs(m.eps - DEFAULT_EPS) < 1e-12, f"eps {m.eps:g} (DeepWire's layer norm uses 1e-05)")
-    _require(not m.elementwise_affine or m.bias is not None, "bias=False")
     affine = bool(m.elementwise_affine)
-    return Mapped("LayerNorm", _nondefault({"affine": affine}, {"affine": True}), _state(m))
+    params = {"affine": affine, "bias": not affine or m.bias is not None}
+    return Mapped("LayerNorm", {**_nondefault(params, {"affine": True, "bias": True}), **_eps(m)}, _state(m))
 
 
 def _group_norm(m: nn.GroupNorm, shape):
-    _require(abs(m.eps - DEFAULT_EPS) < 1e-12, f"eps {m.eps:g} (DeepWire's group norm uses 1e-05)")
-    return Mapped("GroupNorm", _nondefault({"groups": m.num_groups, "affine": bool(m.affine)},
-                                           {"affine": True}), _state(m))
+    return Mapped("GroupNorm", {**_nondefault({"groups": m.num_groups, "affine": bool(m.affine)},
+                                              {"affine": True}), **_eps(m)}, _state(m))
 
 
 def _dropout(type_id: str):
@@ -178,8 +192,19 @@ def _softmax(type_id: str):
 
 
 def _flatten(m: nn.Flatten, shape):
-    _require(m.start_dim == 1 and m.end_dim == -1, f"start_dim {m.start_dim}, end_dim {m.end_dim}")
-    return Mapped("Flatten")
+    if m.start_dim == 1 and m.end_dim == -1:
+        return Mapped("Flatten")
+    # nn.Flatten(2) of ViT's patches: a Reshape to the sizes the traced input has
+    _require(shape is not None, f"start_dim {m.start_dim}, end_dim {m.end_dim} on an input of unknown shape")
+    full = (0, *shape)
+    start, end = m.start_dim % len(full), m.end_dim % len(full)
+    _require(start >= 1, f"start_dim {m.start_dim} (it flattens the batch axis into the samples)")
+    merged = 1
+    for size in full[start:end + 1]:
+        merged *= size
+    out = (*full[1:start], merged, *full[end + 1:])
+    _require(1 <= len(out) <= 4, f"a shape of {len(out)} axes after the batch (Reshape takes 1 to 4)")
+    return Mapped("Flatten") if len(out) == 1 else Mapped("Reshape", {"shape": tuple(out)})
 
 
 def recurrent_params(m: nn.Module) -> dict[str, Any]:
@@ -262,7 +287,18 @@ def attention_weights(m: nn.MultiheadAttention) -> dict[str, Any]:
     return {f"attention.{k}": v for k, v in _state(m).items()}
 
 
-# class name -> (attributes the helper must have, rule)
+def _stochastic_depth(m, shape):
+    """torchvision's StochasticDepth (and DeepWire's own, the same attributes) and timm's DropPath."""
+    p = float(m.p if hasattr(m, "p") else m.drop_prob)
+    mode = getattr(m, "mode", "row")
+    _require(mode in ("row", "batch"), f"mode '{mode}'")
+    return Mapped("StochasticDepth", _nondefault(
+        {"p": p, "mode": mode, "scale_by_keep": bool(getattr(m, "scale_by_keep", True))},
+        {"p": 0.1, "mode": "row", "scale_by_keep": True}))
+
+
+# class name -> (attributes the helper must have, rule); also other libraries' classes known by name
+# whose forward() an import keeps whole (stochastic depth: traced in eval mode it would vanish)
 HELPER_RULES = {
     "SelfAttention": (("attention", "causal"), _helper_self_attention),
     "CrossAttention": (("attention",), _helper_cross_attention),
@@ -270,6 +306,8 @@ HELPER_RULES = {
     "TransformerDecoderBlock": (("layer", "causal"), _helper_decoder),
     "SinusoidalPositionalEncoding": (("table",), _helper_positions("sinusoidal")),
     "LearnedPositionalEncoding": (("table",), _helper_positions("learned")),
+    "StochasticDepth": (("p", "mode"), _stochastic_depth),  # torchvision.ops and DeepWire's helper
+    "DropPath": (("drop_prob",), _stochastic_depth),  # timm.layers
 }
 
 
@@ -291,6 +329,8 @@ MODULE_RULES = {
     nn.BatchNorm1d: _batch_norm("BatchNorm1d"),
     nn.BatchNorm2d: _batch_norm("BatchNorm2d"),
     nn.LayerNorm: _layer_norm,
+    nn.InstanceNorm1d: _instance_norm("InstanceNorm1d"),
+    nn.InstanceNorm2d: _instance_norm("InstanceNorm2d"),
     nn.GroupNorm: _group_norm,
     nn.Dropout: _dropout("Dropout"),
     nn.Dropout2d: _dropout("Dropout2d"),

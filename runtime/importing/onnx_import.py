@@ -323,14 +323,14 @@ class OnnxConverter:
         scale, bias, mean, var = (self.init.get(n) for n in node.input[1:5])
         if any(v is None for v in (scale, bias, mean, var)):
             raise NoBlockError("statistics computed in the graph (training mode)")
-        if abs(float(a.get("epsilon", 1e-5)) - EPS) > 1e-9:
-            raise NoBlockError(f"epsilon {a.get('epsilon'):g} (DeepWire's batch norm uses 1e-05)")
+        eps = float(a.get("epsilon", 1e-5))
         rank = len(self.shapes.get(node.input[0]) or ())
         type_id = "BatchNorm2d" if rank == 4 else "BatchNorm1d"
         momentum = round(1.0 - float(a.get("momentum", 0.9)), 6)
         weights = self._weights(weight=scale, bias=bias, running_mean=mean, running_var=var,
                                 num_batches_tracked=np.array(0, dtype=np.int64))
-        self._place(node, Mapped(type_id, {"momentum": momentum}, weights), [node.input[0]])
+        params = {"momentum": momentum} if abs(eps - EPS) <= 1e-9 else {"momentum": momentum, "eps": eps}
+        self._place(node, Mapped(type_id, params, weights), [node.input[0]])
 
     def _reshape(self, node, a) -> None:
         x, out = node.input[0], node.output[0]

@@ -1,6 +1,6 @@
 """Cases for the blocks public model zoos need (issue 14): ReLU6, Hardswish, Hardsigmoid, Mish, ..."""
 
-from tests.cases import case
+from tests.cases import bad, case
 
 IMG = (3, 5, 4)
 SEQ = (4, 6)
@@ -11,4 +11,37 @@ ACTIVATIONS = [
     for shape in ((7,), SEQ, IMG)
 ]
 
-CASES = ACTIVATIONS
+BROADCAST = [
+    case("Multiply", {}, in1=(4, 1, 1), in2=(4, 5, 3)),  # squeeze-excitation
+    case("Multiply", {}, in1=(4, 5, 3), in2=(1, 5, 3)),
+    case("Add", {"inputs": 3}, in1=(1, 6), in2=(5, 1), in3=(5, 6)),
+    case("Add", {}, in1=(1,), in2=(7,)),
+    bad("Multiply", {}, error="or of size 1 on the axes where they differ", in1=(4, 2, 2), in2=(3, 2, 2)),
+    bad("Add", {}, error="same shape", in1=(4,), in2=(4, 1)),
+]
+
+REGULARISE = [
+    case("StochasticDepth", {}, x=IMG),
+    case("StochasticDepth", {"p": 0.5, "mode": "batch", "scale_by_keep": False}, x=SEQ),
+    case("StochasticDepth", {"p": 1.0}, x=(5,)),
+    case("Identity", {}, x=IMG),
+    case("Identity", {}, x=(3,)),
+]
+
+NORM = [
+    case("BatchNorm2d", {"eps": 1e-3, "momentum": 0.01}, x=IMG),
+    case("BatchNorm1d", {"eps": 1e-6}, x=(5,)),
+    case("LayerNorm", {"eps": 1e-6}, x=SEQ),
+    case("LayerNorm", {"bias": False}, x=SEQ),
+    case("LayerNorm", {"affine": False, "bias": False}, x=(5,)),
+    case("GroupNorm", {"groups": 3, "eps": 1e-6}, x=IMG),
+    case("InstanceNorm2d", {}, x=IMG),
+    case("InstanceNorm2d", {"affine": True, "track_running_stats": True, "eps": 1e-3}, x=IMG),
+    case("InstanceNorm1d", {}, x=SEQ),
+    case("InstanceNorm1d", {"affine": True, "momentum": 0.2}, x=SEQ),
+    bad("InstanceNorm2d", {}, error="use Instance norm 1D", x=SEQ),
+    bad("InstanceNorm1d", {}, error="use Instance norm 2D", x=IMG),
+    bad("InstanceNorm1d", {}, error="channels along a length", x=(5,)),
+]
+
+CASES = ACTIVATIONS + BROADCAST + REGULARISE + NORM
