@@ -77,9 +77,11 @@ class _Recurrent:
 
 @dataclass
 class _Stored:
-    """A parameter or buffer of the model (get_attr), waiting for the call that uses it."""
+    """A parameter or buffer of the model (get_attr), or a value computed from them alone
+    (self.gamma.reshape(1, -1, 1, 1)), waiting for the call that uses it."""
 
     node: Node
+    tensor: torch.Tensor
 
 
 @dataclass
@@ -235,7 +237,7 @@ class FxConverter:
     def _visit(self, node: Node) -> None:
         if node.op == "get_attr":
             if self.ctx.is_tensor(node):  # a block only when a value is made of it (need())
-                self.value[node] = _Stored(node)
+                self.value[node] = _Stored(node, _read(self.gm, str(node.target)))
             return
         if node.op == "call_module":
             self._visit_module(node)
@@ -250,13 +252,19 @@ class FxConverter:
             return
         if not self.ctx.is_tensor(node) and not _holds_tensors(node):
             return  # sizes, shapes and other plain values: read by the calls that use them
+        folded = self._fold(node)
+        if folded is not None:
+            self.value[node] = _Stored(node, folded)
+            return
         try:
-            mapped = map_weighted(node, self.ctx, lambda target: _read(self.gm, target))
+            mapped = map_weighted(node, self.ctx, self._stored)
             mapped = map_call(node, self.ctx) if mapped is None else mapped
         except NoBlockError as why:
             self._unsupported(node, str(why))
             return
         if mapped is IDENTITY:
+            if source is None and node.args and isinstance(node.args[0], (list, tuple)):
+                source = node.args[0][0]  # torch.cat([x]): x itself
             self.value[node] = self.value.get(source) if source in self.value else self.need(source)
             return
         if isinstance(mapped, GlobalPool):
@@ -277,6 +285,26 @@ class FxConverter:
                 self.value[node] = _Recurrent(**{**pending.__dict__, "stage": "last"})
                 return
         self._place(node, mapped)
+
+    def _stored(self, node: Node) -> torch.Tensor | None:
+        value = self.value.get(node)
+        return value.tensor if isinstance(value, _Stored) else None
+
+    def _fold(self, node: Node) -> torch.Tensor | None:
+        """The value of a call on stored tensors alone (no input reaches it), computed once."""
+        args = _flatten_args(node)
+        if not args or not all(isinstance(self.value.get(a), _Stored) for a in args):
+            return None
+        values = fx.node.map_arg((node.args, node.kwargs), lambda n: self.value[n].tensor)
+        try:
+            with torch.no_grad():
+                if node.op == "call_method":
+                    result = getattr(values[0][0], node.target)(*values[0][1:], **values[1])
+                else:
+                    result = node.target(*values[0], **values[1])
+        except Exception:  # noqa: BLE001 - not foldable: the call stays, as a block or Unsupported
+            return None
+        return result if isinstance(result, torch.Tensor) else None
 
     def _place(self, node: Node, mapped: Mapped, name: str | None = None) -> None:
         args = mapped.inputs

@@ -11,10 +11,13 @@ checks apply and the block's weights are that layer's state_dict. It returns
 None when the call reads no stored tensor (then the plain function rules
 apply), and raises NoBlockError when the call has no equal layer. The block's
 only input is the call's data argument: the weights travel with the block.
+Two stored operands are matched too: a per-channel factor (x * gamma, layer
+scale) and a learned table of positions added to a sequence (x + pos_embed).
 """
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -26,7 +29,9 @@ from torch.fx import Node
 from runtime.importing.fx_modules import map_module
 from runtime.importing.mapped import Mapped, NoBlockError
 
-Read = Callable[[str], torch.Tensor]  # a get_attr target ("ln.weight") -> the tensor it reads
+# a node -> the tensor it holds when that is stored in the model (a get_attr, or computed from stored
+# tensors alone: self.gamma.reshape(1, -1, 1, 1)), else None
+Read = Callable[[Node], "torch.Tensor | None"]
 
 
 def _arg(node: Node, index: int, name: str, default: Any = None) -> Any:
@@ -36,11 +41,12 @@ def _arg(node: Node, index: int, name: str, default: Any = None) -> Any:
 
 
 def _stored(value, read: Read) -> torch.Tensor | None:
-    """The tensor a get_attr argument reads; None for no argument; NoBlockError for a computed one."""
+    """The tensor a stored argument holds; None for no argument; NoBlockError for a computed one."""
     if value is None:
         return None
-    if isinstance(value, Node) and value.op == "get_attr":
-        return read(str(value.target)).detach()
+    tensor = read(value) if isinstance(value, Node) else None
+    if tensor is not None:
+        return tensor.detach()
     raise NoBlockError("its weights are computed in forward() rather than stored in the model")
 
 
@@ -102,9 +108,12 @@ def _batch_norm(node, read):
 
 def _batches_tracked(mean: Node, read: Read) -> torch.Tensor | None:
     """The num_batches_tracked beside a running_mean buffer (its module's), when there is one."""
+    if mean.op != "get_attr":
+        return None
     owner, _, _ = str(mean.target).rpartition(".")
+    root = mean.graph.owning_module
     try:
-        return read(f"{owner}.num_batches_tracked" if owner else "num_batches_tracked")
+        return root.get_buffer(f"{owner}.num_batches_tracked" if owner else "num_batches_tracked")
     except AttributeError:
         return None
 
@@ -147,20 +156,67 @@ RULES = {
 DATA_ARGUMENT = {F.embedding: 0}  # which argument carries the data (the first, unless named here)
 
 
-def reads_stored(node: Node) -> bool:
-    """Whether any argument of the call is a tensor stored in the model (a get_attr node)."""
-    return any(isinstance(a, Node) and a.op == "get_attr" for a in (*node.args, *node.kwargs.values()))
+def _operands(node: Node, read: Read) -> tuple[Node, torch.Tensor] | None:
+    """(computed value, stored tensor) of x * self.scale / self.pos + x, either order; None otherwise."""
+    if len(node.args) != 2 or node.kwargs or not all(isinstance(a, Node) for a in node.args):
+        return None
+    a, b = node.args
+    stored_a, stored_b = read(a), read(b)
+    if stored_b is not None and stored_a is None:
+        return a, stored_b.detach()
+    if stored_a is not None and stored_b is None:
+        return b, stored_a.detach()
+    return None
+
+
+def _scaled(node: Node, ctx, read: Read) -> Mapped:
+    """x * gamma with one learned factor per channel of an image (ConvNeXt's layer scale):
+    a depthwise 1x1 convolution without bias computes exactly that product, with C weights."""
+    data, gamma = _operands(node, read)
+    shape = ctx.full_shape(data)
+    channels = shape[1] if shape is not None and len(shape) == 4 else None
+    if channels is None or gamma.numel() != channels or tuple(s for s in gamma.shape if s != 1) not in \
+            ((channels,), ()) or gamma.dim() > 4 or (gamma.dim() >= 3 and gamma.shape[-3] != channels):
+        raise NoBlockError("a stored factor that is not one per channel of a (B, C, H, W) image")
+    conv = nn.Conv2d(channels, channels, 1, groups=channels, bias=False)
+    return _as_block(_load(conv, weight=gamma.reshape(channels, 1, 1, 1)), ctx, data)
+
+
+def _positions(node: Node, ctx, read: Read) -> Mapped:
+    """x + self.pos_embedding, a learned (1, T, D) table on a (B, T, D) sequence: a learned
+    PositionalEncoding of max_length T."""
+    data, table = _operands(node, read)
+    shape = ctx.full_shape(data)
+    if shape is None or len(shape) != 3 or tuple(table.shape) not in ((1, *shape[1:]), tuple(shape[1:])):
+        raise NoBlockError("a stored tensor added that is not a (1, T, D) table of positions")
+    steps = shape[1]
+    return Mapped("PositionalEncoding", {"kind": "learned", "max_length": steps},
+                  {"table": table.reshape(steps, shape[2]).clone()}, inputs=[data])
+
+
+def _as_block(module: nn.Module, ctx, data: Node) -> Mapped:
+    mapped = map_module(module, ctx.shape(data))
+    mapped.inputs = [data]
+    return mapped
+
+
+OPERAND_RULES = {operator.mul: _scaled, "mul": _scaled, operator.add: _positions, "add": _positions}
+
+
+def reads_stored(node: Node, read: Read) -> bool:
+    """Whether any argument of the call is a tensor stored in the model."""
+    return any(isinstance(a, Node) and read(a) is not None for a in (*node.args, *node.kwargs.values()))
 
 
 def map_weighted(node: Node, ctx, read: Read) -> Mapped | None:
     """The block a weighted functional call equals; None when the call reads no stored tensor."""
+    if node.op in ("call_function", "call_method") and node.target in OPERAND_RULES \
+            and _operands(node, read) is not None:
+        return OPERAND_RULES[node.target](node, ctx, read)
     rule = RULES.get(node.target) if node.op == "call_function" else None
-    if rule is None or not reads_stored(node):
+    if rule is None or not reads_stored(node, read):
         return None
     data = node.args[DATA_ARGUMENT.get(node.target, 0)] if node.args else node.kwargs.get("input")
-    if not isinstance(data, Node) or data.op == "get_attr":
+    if not isinstance(data, Node) or read(data) is not None:
         raise NoBlockError("its data argument is a stored tensor, not a value computed from the inputs")
-    module = rule(node, read)
-    mapped = map_module(module, ctx.shape(data))
-    mapped.inputs = [data]
-    return mapped
+    return _as_block(rule(node, read), ctx, data)
