@@ -190,3 +190,47 @@ def test_norm_eps_momentum_and_instance_norms_import_exactly(tmp_path, registry)
     assert blocks["inorm"].type == "InstanceNorm2d" and blocks["inorm"].params["affine"] is True
     assert blocks["inorm1d"].params["track_running_stats"] is True
     assert blocks["ln_scale"].params["bias"] is False and blocks["gn"].params["eps"] == 1e-6
+
+
+# --- pixel shuffle and padding --------------------------------------------------------------
+
+@pytest.mark.parametrize("params, reference", [
+    ({"padding": (1, 2, 0, 3), "mode": "reflect"}, nn.ReflectionPad2d((1, 2, 0, 3))),
+    ({"padding": (2,)}, nn.ZeroPad2d(2)),
+    ({"padding": (1, 3, 2, 0), "mode": "replicate"}, nn.ReplicationPad2d((1, 3, 2, 0))),
+    ({"padding": (2,), "mode": "circular"}, nn.CircularPad2d(2)),
+])
+def test_pad_computes_what_torch_padding_modules_do(registry, params, reference):
+    model, _ = _block_model(registry, "Pad", params, x=(2, 4, 5))
+    x = torch.randn(3, 2, 4, 5)
+    assert torch.equal(model(x), reference(x))
+
+
+def test_pixel_shuffle_computes_what_torch_does(registry):
+    model, _ = _block_model(registry, "PixelShuffle", {"upscale_factor": 3}, x=(18, 2, 3))
+    x = torch.randn(2, 18, 2, 3)
+    assert torch.equal(model(x), nn.PixelShuffle(3)(x))
+
+
+class SuperResolution(nn.Module):
+    """pytorch/examples' super-resolution shape: reflection and zero padding, a conv, a pixel shuffle."""
+
+    def __init__(self):
+        super().__init__()
+        self.pad = nn.ReflectionPad2d(1)
+        self.conv = nn.Conv2d(2, 8, 3)
+        self.shuffle = nn.PixelShuffle(2)
+        self.zero = nn.ZeroPad2d((1, 0, 2, 1))
+        self.wave = nn.Conv1d(2, 2, 3)
+        self.pad1d = nn.ReplicationPad1d((2, 1))
+
+    def forward(self, x):
+        x = self.zero(self.shuffle(self.conv(self.pad(x))))
+        x = F.pad(x, (1, 1, 0, 0), mode="reflect") + F.pad(x, (1, 1))
+        line = self.pad1d(self.wave(x.flatten(2)))
+        return F.pixel_shuffle(F.pad(x, (0, 1, 1, 0), mode="replicate"), 1), line
+
+
+def test_padding_modules_functions_and_pixel_shuffle_import_exactly(tmp_path, registry):
+    types = _imported(tmp_path, registry, "SuperResolution", "2,4,5")
+    assert types["Pad"] == 6 and types["PixelShuffle"] == 2 and "Unsupported" not in types

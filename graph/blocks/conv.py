@@ -1,4 +1,4 @@
-"""Convolution blocks: Conv1d, Conv2d, ConvTranspose2d, Upsample.
+"""Convolution blocks: Conv1d, Conv2d, ConvTranspose2d, Upsample, PixelShuffle, Pad.
 
 Conv1d works on (B, C, L): channels along a length, the layout torch uses.
 DeepWire sequences are (B, T, F); a Permute block with dims (2, 1) turns
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import math
 
-from graph.params import Bool, Choice, Int
-from graph.pycode import call
+from graph.params import Bool, Choice, Int, Tuple
+from graph.pycode import Raw, call
 from graph.shapes import check_window, conv_out, conv_transpose_out, format_shape
 from graph.spec import BlockSpec, Emission, Port, ShapeError
 
@@ -227,4 +227,94 @@ UPSAMPLE = BlockSpec(
     summary=("scale_factor", "mode"),
 )
 
-BLOCKS = (CONV1D, CONV2D, CONV_TRANSPOSE2D, UPSAMPLE)
+
+
+def _pixel_shuffle_shape(p, ins):
+    x = ins["x"]
+    _expect_image(x)
+    factor = p["upscale_factor"]
+    if x[0] % (factor * factor):
+        need = factor * factor
+        raise ShapeError(
+            f"has upscale_factor {factor}, so its input needs a multiple of {need} channels "
+            f"({factor}×{factor} per output channel) but receives {format_shape(x)}: give the conv before "
+            f"it {need * max(1, x[0] // need)} channels or lower upscale_factor",
+            port="x", param="upscale_factor")
+    return (x[0] // (factor * factor), x[1] * factor, x[2] * factor)
+
+
+PIXEL_SHUFFLE = BlockSpec(
+    "PixelShuffle", "Pixel shuffle", CATEGORY,
+    "Rearranges channels into pixels: (B, C·r², H, W) becomes (B, C, H·r, W·r), the learned upsampling "
+    "of super-resolution networks (a conv with r² times the channels, then this).",
+    infer=_pixel_shuffle_shape,
+    emit=lambda p, ins, out: Emission(call("nn.PixelShuffle", p["upscale_factor"]), "{self}({x})"),
+    inputs=(Port("x", "an image (B, C·r², H, W)", ranks=(3,)),),
+    params=(Int("upscale_factor", 2, 1, 64, "How many times larger height and width become (r)."),),
+    summary=("upscale_factor",),
+)
+
+PAD_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "replicate", "circular": "circular"}
+
+
+def _pad_sides(p, x) -> tuple[int, ...]:
+    """torch's order for F.pad: (left, right) for (B, C, L); (left, right, top, bottom) for images."""
+    pad = p["padding"]
+    if len(x) not in (2, 3):
+        raise ShapeError(f"expects an image (B, C, H, W) or channels along a length (B, C, L) but receives "
+                         f"{format_shape(x)}", port="x")
+    sides = 2 * (len(x) - 1)
+    if len(pad) == 1:
+        return pad * sides
+    if len(pad) != sides:
+        shown = "(left, right)" if sides == 2 else "(left, right, top, bottom)"
+        raise ShapeError(f"has padding {tuple(pad)}, but an input {format_shape(x)} takes one number for "
+                         f"every side or {sides}: {shown}", param="padding")
+    return tuple(pad)
+
+
+def _pad_shape(p, ins):
+    x = ins["x"]
+    sides = _pad_sides(p, x)
+    # F.pad's pairs start at the last axis: (left, right) widen W, (top, bottom) H
+    spatial = list(x[1:])
+    for i in range(len(spatial)):
+        before, after = sides[2 * i], sides[2 * i + 1]
+        axis = len(spatial) - 1 - i
+        # reflect copies from inside the input (at most size - 1 values), circular wraps (at most size)
+        limit = {"reflect": spatial[axis] - 1, "circular": spatial[axis]}.get(p["mode"])
+        if limit is not None and max(before, after) > limit:
+            raise ShapeError(
+                f"uses mode '{p['mode']}' with padding {max(before, after)} on an axis of size "
+                f"{spatial[axis]}, but it can add at most {limit} there (it copies from inside the input): "
+                "lower padding or use mode 'zeros' or 'replicate'", param="padding")
+        spatial[axis] += before + after
+    return (x[0], *spatial)
+
+
+def _pad_code(p, ins, out):
+    sides = _pad_sides(p, ins["x"])
+    mode = PAD_MODES[p["mode"]]
+    extra = {} if mode == "constant" else {"mode": mode}
+    return Emission(None, call("F.pad", Raw("{x}"), sides, **extra))
+
+
+PAD = BlockSpec(
+    "Pad", "Pad", CATEGORY,
+    "Adds rows and columns around an image (or steps around a (B, C, L) input): zeros, or a mirror "
+    "image of the border (reflect, used before convs in style transfer and CycleGAN), or repeated "
+    "edge values (replicate).",
+    infer=_pad_shape, emit=_pad_code,
+    inputs=(Port("x", "an image (B, C, H, W) or (B, C, L)", ranks=(2, 3)),),
+    params=(
+        Tuple("padding", (1,), 0, 1024,
+              "One number for every side, or (left, right) for (B, C, L), or (left, right, top, bottom) "
+              "for images.", length=(1, 4)),
+        Choice("mode", "zeros", tuple(PAD_MODES),
+               "zeros: adds zeros; reflect: mirrors the values next to the edge; replicate: repeats the "
+               "edge; circular: wraps around from the other side."),
+    ),
+    summary=("padding", "mode"),
+)
+
+BLOCKS = (CONV1D, CONV2D, CONV_TRANSPOSE2D, UPSAMPLE, PIXEL_SHUFFLE, PAD)

@@ -23,7 +23,8 @@ import sys
 # train options passed on unchanged: attribute -> flag (None values are left out)
 PASSED_ON = {"epochs": "--epochs", "batch_size": "--batch-size", "lr": "--lr", "seed": "--seed",
              "resume": "--resume", "events": "--events", "max_seconds": "--max-seconds",
-             "threads": "--threads", "init": "--init", "init_blocks": "--init-blocks"}
+             "threads": "--threads", "init": "--init", "init_blocks": "--init-blocks",
+             "data": "--data"}
 FLAGS_PASSED_ON = {"quiet": "--quiet", "from_scratch": "--from-scratch"}  # store_true options
 # what the launcher itself decides for every process
 DECIDED_HERE = {"project", "device", "out", "gpus", "nproc", "help"}

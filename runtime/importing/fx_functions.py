@@ -319,6 +319,20 @@ def _interpolate(node, ctx):
     return Mapped("Upsample", {"scale_factor": scale, "mode": mode})
 
 
+def _pad(node, ctx):
+    """F.pad(x, (l, r[, t, b]), mode) of a (B, C, L) or (B, C, H, W) tensor -> Pad."""
+    from runtime.importing.fx_modules import pad_params
+
+    sides = _arg(node, 1, "pad")
+    full = ctx.full_shape(_tensor_arg(node))
+    if not isinstance(sides, (tuple, list)) or not all(isinstance(s, int) for s in sides):
+        raise NoBlockError("padding sizes that are not constant")
+    if full is None or len(full) not in (3, 4) or len(sides) > 2 * (len(full) - 2):
+        raise NoBlockError("padding other axes than the positions of (B, C, L) or (B, C, H, W)")
+    sides = tuple(sides) + (0,) * (2 * (len(full) - 2) - len(sides))
+    return Mapped("Pad", pad_params(sides, _arg(node, 2, "mode", "constant"), _arg(node, 3, "value") or 0.0))
+
+
 def _identity(node, ctx):
     return IDENTITY
 
@@ -338,7 +352,8 @@ FUNCTION_RULES: dict[Any, Any] = {
     F.adaptive_avg_pool1d: _adaptive("GlobalAvgPool"), F.adaptive_avg_pool2d: _adaptive("GlobalAvgPool"),
     F.adaptive_max_pool1d: _adaptive("GlobalMaxPool"), F.adaptive_max_pool2d: _adaptive("GlobalMaxPool"),
     torch.mean: _reduce("GlobalAvgPool"), torch.amax: _reduce("GlobalMaxPool"),
-    F.interpolate: _interpolate,
+    F.interpolate: _interpolate, F.pad: _pad, F.pixel_shuffle: lambda node, ctx: Mapped(
+        "PixelShuffle", {"upscale_factor": int(_arg(node, 1, "upscale_factor"))}),
     F.max_pool1d: _pool("MaxPool1d", "max"), F.max_pool2d: _pool("MaxPool2d", "max"),
     F.avg_pool1d: _pool("AvgPool1d", "avg"), F.avg_pool2d: _pool("AvgPool2d", "avg"),
 }

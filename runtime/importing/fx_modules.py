@@ -207,6 +207,28 @@ def _flatten(m: nn.Flatten, shape):
     return Mapped("Flatten") if len(out) == 1 else Mapped("Reshape", {"shape": tuple(out)})
 
 
+def pad_params(sides, mode: str, value=0.0) -> dict[str, Any]:
+    """Pad block parameters for torch's padding sides (left, right[, top, bottom]) and mode."""
+    modes = {"constant": "zeros", "reflect": "reflect", "replicate": "replicate", "circular": "circular"}
+    _require(mode in modes, f"mode '{mode}'")
+    _require(mode != "constant" or not value, f"padding with the value {value} (DeepWire pads with zeros)")
+    sides = tuple(int(s) for s in sides)
+    _require(len(sides) in (2, 4) and min(sides) >= 0, f"padding {sides} (DeepWire pads 1 or 2 axes, "
+             "never crops)")
+    padding = sides[:1] if len(set(sides)) == 1 else sides
+    return _nondefault({"padding": padding, "mode": modes[mode]}, {"padding": (1,), "mode": "zeros"})
+
+
+def _pad(mode: str):
+    def rule(m, shape):
+        value = getattr(m, "value", 0.0)
+        sides = m.padding
+        if shape is not None and len(shape) == 3 and len(sides) == 2:
+            sides = (*sides, 0, 0)  # a 1D padding module on an image pads the width only
+        return Mapped("Pad", pad_params(sides, mode, value))
+    return rule
+
+
 def recurrent_params(m: nn.Module) -> dict[str, Any]:
     """Parameters of an RNN/LSTM/GRU block for this module, its `output` still to be chosen."""
     _require(m.batch_first, "batch_first=False (DeepWire sequences are (B, T, F))")
@@ -350,6 +372,13 @@ MODULE_RULES = {
     nn.Softmax: _softmax("Softmax"),
     nn.LogSoftmax: _softmax("LogSoftmax"),
     nn.Flatten: _flatten,
+    nn.PixelShuffle: lambda m, shape: Mapped("PixelShuffle", _nondefault({"upscale_factor": m.upscale_factor},
+                                                                        {"upscale_factor": 2})),
+    nn.ZeroPad1d: _pad("constant"), nn.ZeroPad2d: _pad("constant"),
+    nn.ConstantPad1d: _pad("constant"), nn.ConstantPad2d: _pad("constant"),
+    nn.ReflectionPad1d: _pad("reflect"), nn.ReflectionPad2d: _pad("reflect"),
+    nn.ReplicationPad1d: _pad("replicate"), nn.ReplicationPad2d: _pad("replicate"),
+    nn.CircularPad1d: _pad("circular"), nn.CircularPad2d: _pad("circular"),
 }
 
 # modules that return their input unchanged

@@ -44,4 +44,21 @@ NORM = [
     bad("InstanceNorm1d", {}, error="channels along a length", x=(5,)),
 ]
 
-CASES = ACTIVATIONS + BROADCAST + REGULARISE + NORM
+RESAMPLE = [
+    case("PixelShuffle", {}, x=(8, 3, 5)),
+    case("PixelShuffle", {"upscale_factor": 3}, x=(9, 2, 2)),
+    case("PixelShuffle", {"upscale_factor": 1}, x=IMG),
+    bad("PixelShuffle", {}, error="needs a multiple of 4 channels", x=(6, 3, 3)),
+    bad("PixelShuffle", {}, error="expects an image", x=SEQ),
+    case("Pad", {}, x=IMG),
+    case("Pad", {"padding": (1, 2, 0, 3), "mode": "reflect"}, x=IMG),
+    case("Pad", {"padding": (3,), "mode": "replicate"}, x=(2, 2, 2)),
+    case("Pad", {"padding": (2, 0), "mode": "circular"}, x=SEQ),
+    case("Pad", {"padding": (5,), "mode": "reflect"}, x=SEQ),
+    bad("Pad", {"padding": (4,), "mode": "reflect"}, error="can add at most 3", x=(2, 4, 6)),
+    bad("Pad", {"padding": (1, 1)}, error="(left, right, top, bottom)", x=IMG),
+    bad("Pad", {"padding": (1, 1, 1, 1)}, error="(left, right)", x=SEQ),
+    bad("Pad", {}, error="expects an image", x=(5,)),
+]
+
+CASES = ACTIVATIONS + BROADCAST + REGULARISE + NORM + RESAMPLE
