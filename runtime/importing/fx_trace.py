@@ -176,11 +176,15 @@ def capture_graph(model: nn.Module, inputs: list[InputSpec]) -> fx.GraphModule:
         guessed = [InputSpec(s.name, s.shape, s.type, dict(s.params)) for s in inputs]
         _guess_types(model, guessed)
         try:
-            return capture(model, example_inputs(guessed), names)
+            gm = capture(model, example_inputs(guessed), names)
         except CaptureError as err:
             raise ModelImportError(f"{fx_failed}; torch.export cannot capture it either: {err}. A "
                                    "forward() that branches on tensor values (if x.sum() > 0) has no "
                                    "single graph: move that out of forward()") from None
+        for spec, guess in zip(inputs, guessed):  # the types the capture ran with
+            if not spec.type and guess.type == "TokenInput":
+                spec.type, spec.params = guess.type, guess.params
+        return gm
 
 
 def _guess_types(model: nn.Module, inputs: list[InputSpec]) -> None:

@@ -156,6 +156,20 @@ def _project_blocks(path: Path) -> Counter:
         Counter(b["type"] for net in project["networks"] for b in net["blocks"])
 
 
+def _data_option(model: Model, original: nn.Module, folder: Path) -> str:
+    """--data for a few training steps: random arrays of the input's shape, or text for token ids."""
+    if len(model.shapes) != 1:
+        return "n/a (2 inputs)"  # the data sources feed one input
+    x = _inputs(model, original, 2, torch.Generator().manual_seed(1))[0]
+    if x.dtype == torch.int64:
+        with torch.no_grad():
+            per_step = _outputs(original(x))[0].dim() == 3
+        if not per_step:
+            return "n/a (token labels)"  # no source gives token ids with one class each
+        return f"pydoc_text:vocab=ascii,length={x.shape[1]},max_chars=3000"
+    return f"arrays:path={_training_data(model, original, folder)}"
+
+
 def _training_data(model: Model, original: nn.Module, folder: Path) -> Path | None:
     """An .npz of 24 random samples of the input's shape, labels fitting the head; None for 2+ inputs."""
     if len(model.shapes) != 1:
@@ -228,11 +242,11 @@ def _exported(row: Row, model: Model, original: nn.Module, project: Path, folder
     again = folder / "again.dw.json"
     row.round_trip = "same" if status == 0 and again.exists() and _project_blocks(again) == blocks \
         else f"differs (exit {status})"
-    data = _training_data(model, original, folder)
-    if data is None:
-        row.train = "n/a (2 inputs)"
+    data = _data_option(model, original, folder)
+    if data.startswith("n/a"):
+        row.train = data
         return
-    status, text = cli("train", str(project), "--data", f"arrays:path={data}", "--epochs", "1", "--quiet",
+    status, text = cli("train", str(project), "--data", data, "--epochs", "1", "--quiet",
                        "--batch-size", "8", "--out", str(folder / "run"), "--threads", "1")
     row.traceback = row.traceback or "Traceback" in text
     row.train = "ok" if status == 0 else f"exit {status}: {_first_problem(text)[:60]}"

@@ -60,7 +60,7 @@ class MaskedEncoder(nn.Module):
 class TinyGpt(nn.Module):
     """A language model whose output layer is its token embedding (tied weights)."""
 
-    def __init__(self, vocab=40, dim=16, length=12):
+    def __init__(self, vocab=128, dim=16, length=12):
         super().__init__()
         self.tokens = nn.Embedding(vocab, dim)
         self.positions = nn.Parameter(torch.zeros(1, length, dim))
