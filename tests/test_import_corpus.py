@@ -68,7 +68,8 @@ def test_the_public_model_corpus_imports(tmp_path, capsys):
                 problems.append(f"{row.name} imports fully now: take it out of KNOWN_GAPS")
         elif not row.full:
             problems.append(f"{row.name}: not imported fully (exit {row.exit}, {row.unsupported} "
-                            f"Unsupported, parameters {row.params}, difference {row.max_diff}): {row.message}")
+                            f"Unsupported, parameters {row.params}, difference {row.max_diff}): "
+                            f"{row.message}")
         elif row.round_trip != "same" or not (row.train == "ok" or row.train.startswith("n/a")):
             problems.append(f"{row.name}: round trip {row.round_trip}, training {row.train}")
     assert not problems, "\n".join(problems)

@@ -256,7 +256,7 @@ def _first_problem(text: str) -> str:
     for line in text.splitlines():
         stripped = line.strip()
         if stripped.startswith("- ") or stripped.startswith("deepwire:") or stripped.startswith("problem:"):
-            return stripped.lstrip("- ")[:160]
+            return stripped.lstrip("- ")
     return ""
 
 
