@@ -27,7 +27,10 @@ def _types(report) -> Counter:
     return report.networks[0].blocks
 
 
-@pytest.mark.parametrize("name, shape", [("IsCuda", "12"), ("LenOfBatch", "1,8,8"), ("SizeBranch", "3,32,32")])
+UNTRACEABLE = [("IsCuda", "12"), ("LenOfBatch", "1,8,8"), ("SizeBranch", "3,32,32")]
+
+
+@pytest.mark.parametrize("name, shape", UNTRACEABLE)
 def test_code_fx_cannot_trace_is_captured_by_torch_export_and_imports_fully(tmp_path, registry, name, shape):
     report = run_import(f"{OWN}:{name}", tmp_path / "m.dw.json", registry, [shape], "classification")
 
