@@ -78,10 +78,11 @@ class CrossAttention(nn.Module):
 class TransformerEncoderBlock(nn.Module):
     """One Transformer encoder layer (attention + feed-forward, residuals, layer norm)."""
 
-    def __init__(self, dim, heads, feedforward, dropout=0.1, causal=False, norm_first=True):
+    def __init__(self, dim, heads, feedforward, dropout=0.1, causal=False, norm_first=True,
+                 activation="gelu"):
         super().__init__()
         self.layer = nn.TransformerEncoderLayer(
-            dim, heads, feedforward, dropout, activation="gelu", batch_first=True, norm_first=norm_first
+            dim, heads, feedforward, dropout, activation=activation, batch_first=True, norm_first=norm_first
         )
         self.causal = causal
 
@@ -98,10 +99,11 @@ class TransformerDecoderBlock(nn.Module):
     causal=True (the usual decoder) lets step t of x see only steps up to t; memory is seen whole.
     """
 
-    def __init__(self, dim, heads, feedforward, dropout=0.1, causal=True, norm_first=True):
+    def __init__(self, dim, heads, feedforward, dropout=0.1, causal=True, norm_first=True,
+                 activation="gelu"):
         super().__init__()
         self.layer = nn.TransformerDecoderLayer(
-            dim, heads, feedforward, dropout, activation="gelu", batch_first=True, norm_first=norm_first
+            dim, heads, feedforward, dropout, activation=activation, batch_first=True, norm_first=norm_first
         )
         self.causal = causal
 

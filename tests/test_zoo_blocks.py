@@ -234,3 +234,96 @@ class SuperResolution(nn.Module):
 def test_padding_modules_functions_and_pixel_shuffle_import_exactly(tmp_path, registry):
     types = _imported(tmp_path, registry, "SuperResolution", "2,4,5")
     assert types["Pad"] == 6 and types["PixelShuffle"] == 2 and "Unsupported" not in types
+
+
+# --- pieces of tensors: chunk, split, unbind, indexing, squeeze -----------------------------
+
+@pytest.mark.parametrize("type_id, params, reference", [
+    ("Slice", {"axis": 2, "start": 1, "end": -1, "step": 2}, lambda x: x[:, :, 1:-1:2]),
+    ("Slice", {"axis": -1, "start": -3}, lambda x: x[..., -3:]),
+    ("Select", {"axis": 1, "index": -1}, lambda x: x[:, -1]),
+    ("Select", {"axis": -1, "index": 2}, lambda x: x[..., 2]),
+])
+def test_slice_and_select_index_as_python_does(registry, type_id, params, reference):
+    model, _ = _block_model(registry, type_id, params, x=(3, 6, 5))
+    x = torch.randn(2, 3, 6, 5)
+    assert torch.equal(model(x), reference(x))
+
+
+class Pieces(nn.Module):
+    """The ways real models cut tensors: GLU-style chunk, qkv split, unbind, cls token, squeeze."""
+
+    def __init__(self):
+        super().__init__()
+        self.qkv = nn.Linear(4, 12)
+
+    def forward(self, x):  # x: (B, 5, 4)
+        a, b = self.qkv(x).chunk(2, dim=-1)
+        q, k, v = torch.split(self.qkv(x), 4, dim=2)
+        first = x.unbind(1)[0]
+        gated = a * torch.sigmoid(b)  # (B, 5, 6)
+        cls = gated[:, 0] + gated[:, -1, :] + torch.cat([x.select(1, 2)[:, 1:3]] * 3, 1) + first[..., :1]
+        column = q[:, 1:4, None].squeeze(2) + k.narrow(1, 1, 3) + v[:, 1:-1]
+        return cls, column.unsqueeze(1).flatten(1)
+
+
+def test_chunk_split_unbind_indexing_and_squeeze_import_as_slices_selects_and_reshapes(tmp_path, registry):
+    types = _imported(tmp_path, registry, "Pieces", "5,4")
+    # chunk 2 + split 3 + [:, 1:3] + [..., :1] + [:, 1:4, None] + narrow + [:, 1:-1]; [:, 0], [:, -1, :],
+    # select, unbind[0]; the None index, squeeze and unsqueeze are Reshapes
+    assert types["Slice"] == 10 and types["Select"] == 4 and types["Reshape"] == 3
+    assert "Unsupported" not in types
+
+
+# --- Transformer feed-forward activation, LSTM time steps -----------------------------------
+
+class TorchTransformer(nn.Module):
+    """torch's own encoder layers with their default ReLU feed-forward, and a post-norm GELU one."""
+
+    def __init__(self):
+        super().__init__()
+        layer = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True)
+        self.encoder = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+        self.last = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, activation="gelu", batch_first=True,
+                                               norm_first=True)
+
+    def forward(self, x):
+        return self.last(self.encoder(x))[:, 0]
+
+
+def test_torch_transformer_layers_with_relu_import_with_their_activation(tmp_path, registry):
+    from graph.project_io import load_project
+
+    _imported(tmp_path, registry, "TorchTransformer", "5,8")
+    blocks = load_project(tmp_path / "TorchTransformer.dw.json", registry).networks[0].blocks.values()
+    encoders = [b for b in blocks if b.type == "TransformerEncoderBlock"]
+    assert [b.params.get("activation", "gelu") for b in encoders] == ["relu", "relu", "gelu"]
+    assert sum(b.type == "Select" for b in blocks) == 1  # the class token x[:, 0]
+
+
+def test_a_transformer_block_saved_before_the_activation_parameter_still_builds_gelu(registry):
+    """Project files written before `activation` existed have no such key: they load as GELU, as before."""
+    saved = {"heads": 2, "feedforward": 12}
+    model, _ = _block_model(registry, "TransformerEncoderBlock", saved, x=(5, 8))
+    assert model.under_test.layer.activation is F.gelu
+    net = one_block_network(registry, "TransformerEncoderBlock", saved, {"x": (5, 8)})
+    source = compile_network(net, registry, "Old").source
+    assert "TransformerEncoderBlock(8, 2, 12)" in source and "activation=" not in source.split("class Old")[1]
+
+
+class BiLstmLastStep(nn.Module):
+    """out[:, -1] of a bidirectional LSTM: not its final hidden states, so a Select of the sequence."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(3, 4, batch_first=True, bidirectional=True)
+        self.fc = nn.Linear(8, 2)
+
+    def forward(self, x):
+        out, _ = self.lstm(x)
+        return self.fc(out[:, -1])
+
+
+def test_the_last_step_of_a_bidirectional_lstm_imports_as_a_select_of_its_sequence(tmp_path, registry):
+    types = _imported(tmp_path, registry, "BiLstmLastStep", "6,3")
+    assert types["LSTM"] == 1 and types["Select"] == 1 and "Unsupported" not in types

@@ -58,6 +58,9 @@ def _causal(default):
 NORM_FIRST = Bool("norm_first", True,
                   "Normalise before attention and feed-forward (pre-norm, trains more stably); "
                   "off: the original 2017 layout, normalising after.")
+ACTIVATION = Choice("activation", "gelu", ("gelu", "relu"),
+                    "Non-linearity of the feed-forward part: gelu (DeepWire's default, as in BERT and GPT) "
+                    "or relu (torch's nn.Transformer default and the 2017 paper's).")
 FEEDFORWARD = Int("feedforward", 256, 1, 1_000_000,
                   "Hidden size of the feed-forward part; often 4 times the feature size D.")
 
@@ -141,9 +144,12 @@ def _encoder_count(p, ins, out):
     return _attention_count(dim) + _feedforward_count(dim, p["feedforward"]) + 2 * 2 * dim
 
 
+ENCODER_DEFAULTS = {"dropout": 0.1, "causal": False, "norm_first": True, "activation": "gelu"}
+
+
 def _encoder_code(p, ins, out):
     module = _helper_call("TransformerEncoderBlock", ins["x"][-1], p["heads"], p["feedforward"],
-                          defaults={"dropout": 0.1, "causal": False, "norm_first": True}, p=p)
+                          defaults=ENCODER_DEFAULTS, p=p)
     return Emission(module, "{self}({x})", helpers=("TransformerEncoderBlock",))
 
 
@@ -153,7 +159,7 @@ TRANSFORMER_ENCODER = BlockSpec(
     "skip connection and layer norm. Stack several for a Transformer.",
     infer=_encoder_shape, emit=_encoder_code, count=_encoder_count,
     inputs=(Port("x", "A sequence (B, T, D).", ranks=(2,)),),
-    params=(_heads(), FEEDFORWARD, _dropout(0.1, "values"), _causal(False), NORM_FIRST),
+    params=(_heads(), FEEDFORWARD, _dropout(0.1, "values"), _causal(False), NORM_FIRST, ACTIVATION),
     summary=("heads", "feedforward", "causal"),
     same_shape=True,
 )
@@ -180,7 +186,8 @@ def _decoder_count(p, ins, out):
 
 def _decoder_code(p, ins, out):
     module = _helper_call("TransformerDecoderBlock", ins["x"][-1], p["heads"], p["feedforward"],
-                          defaults={"dropout": 0.1, "causal": True, "norm_first": True}, p=p)
+                          defaults={"dropout": 0.1, "causal": True, "norm_first": True, "activation": "gelu"},
+                          p=p)
     return Emission(module, "{self}({x}, {memory})", helpers=("TransformerDecoderBlock",))
 
 
@@ -191,7 +198,7 @@ TRANSFORMER_DECODER = BlockSpec(
     infer=_decoder_shape, emit=_decoder_code, count=_decoder_count,
     inputs=(Port("x", "The sequence being generated (B, T, D).", ranks=(2,)),
             Port("memory", "The encoder's output (B, S, D).", ranks=(2,))),
-    params=(_heads(), FEEDFORWARD, _dropout(0.1, "values"), _causal(True), NORM_FIRST),
+    params=(_heads(), FEEDFORWARD, _dropout(0.1, "values"), _causal(True), NORM_FIRST, ACTIVATION),
     summary=("heads", "feedforward"),
 )
 

@@ -1,10 +1,16 @@
-"""Dense blocks: Linear, Flatten, Reshape, Permute, Embedding, Identity."""
+"""Dense blocks: Linear, Flatten, Reshape, Permute, Slice, Select, Embedding, Identity.
+
+A block has one output, so a tensor split into pieces (torch.chunk, split,
+unbind) is one Slice (or Select) block per piece, each reading the same
+input: every piece is then a wire of its own, named and placed like any
+other value.
+"""
 
 from __future__ import annotations
 
 from graph.params import Bool, Int, Tuple
 from graph.pycode import call
-from graph.shapes import axes_range, expect_rank, format_shape, numel
+from graph.shapes import axes_range, axis_name, expect_rank, format_shape, normalize_axis, numel
 from graph.spec import BlockSpec, Emission, Port, ShapeError
 
 CATEGORY = "Dense"
@@ -115,6 +121,98 @@ PERMUTE = BlockSpec(
 )
 
 
+def _axis(p, x, words: str) -> int:
+    """The block's axis as 1..rank, or a ShapeError naming the axes its input has."""
+    if p["axis"] == 0:
+        raise ShapeError(f"has axis 0, the batch axis, but it {words} each sample: use an axis from 1 "
+                         "(or -1 for the last)", param="axis")
+    axis = normalize_axis(p["axis"], len(x))
+    if axis is None:
+        raise ShapeError(f"has axis {p['axis']}, but its input {format_shape(x)} only has "
+                         f"{axes_range(len(x))} (or -1 to -{len(x)} from the end)", param="axis")
+    return axis
+
+
+def _index_text(axis: int, item: str) -> str:
+    """x[:, :, item]: the item on axis `axis` (1-based after the batch), every other axis whole."""
+    return "[" + ", ".join([":"] * axis + [item]) + "]"
+
+
+def _slice_range(p, size: int) -> range:
+    end = None if p["end"] == "end" else p["end"]
+    return range(*slice(p["start"], end, p["step"]).indices(size))
+
+
+def _slice_shape(p, ins):
+    x = ins["x"]
+    axis = _axis(p, x, "cuts a range out of")
+    kept = len(_slice_range(p, x[axis - 1]))
+    if kept == 0:
+        raise ShapeError(
+            f"keeps nothing: start {p['start']} to end {p['end']} of {axis_name(axis, len(x))} of its input "
+            f"{format_shape(x)}, which has {x[axis - 1]} entries: choose start below end (negative "
+            "values count from the end)", param="start")
+    return (*x[: axis - 1], kept, *x[axis:])
+
+
+def _slice_code(p, ins, out):
+    axis = normalize_axis(p["axis"], len(ins["x"]))
+    end = "" if p["end"] == "end" else str(p["end"])
+    start = str(p["start"]) if p["start"] else ""
+    item = f"{start}:{end}" + (f":{p['step']}" if p["step"] != 1 else "")
+    return Emission(None, "{x}" + _index_text(axis, item))
+
+
+SLICE = BlockSpec(
+    "Slice", "Slice", CATEGORY,
+    "Keeps a range of one axis, like x[:, start:end]: e.g. the first half of the channels. Several "
+    "Slices of one input give the pieces torch.chunk or torch.split would.",
+    infer=_slice_shape, emit=_slice_code,
+    params=(
+        Int("axis", -1, -4, 4, "Axis to cut, counted after the batch from 1; -1 is the last."),
+        Int("start", 0, -1_000_000, 1_000_000, "First entry kept, from 0; negative counts from the end."),
+        Int("end", "end", -1_000_000, 1_000_000,
+            "Entry after the last one kept (exclusive, as in Python); 'end' keeps up to the end.",
+            specials=("end",)),
+        Int("step", 1, 1, 1_000_000, "Keep every step-th entry: 2 keeps every other one."),
+    ),
+    summary=("axis", "start", "end"),
+)
+
+
+def _select_shape(p, ins):
+    x = ins["x"]
+    if len(x) == 1:
+        end = p["index"] + 1 if p["index"] != -1 else "end"
+        raise ShapeError(
+            f"would leave a single number per sample from its input {format_shape(x)}: use Slice with "
+            f"start {p['index']} and end {end} instead, to keep it as (B, 1)", port="x")
+    axis = _axis(p, x, "picks one entry of")
+    size, index = x[axis - 1], p["index"]
+    if not -size <= index < size:
+        raise ShapeError(
+            f"has index {index}, but {axis_name(axis, len(x))} of its input {format_shape(x)} has {size} "
+            f"entries: use 0 to {size - 1}, or -1 to -{size} from the end", param="index")
+    return (*x[: axis - 1], *x[axis:])
+
+
+SELECT = BlockSpec(
+    "Select", "Select", CATEGORY,
+    "Picks one entry of an axis and drops that axis, like x[:, 0]: a Transformer's class token, or the "
+    "last time step x[:, -1] of an LSTM's output sequence.",
+    infer=_select_shape,
+    emit=lambda p, ins, out: Emission(
+        None, "{x}" + _index_text(normalize_axis(p["axis"], len(ins["x"])), str(p["index"]))),
+    inputs=(Port("x", ranks=(2, 3)),),
+    params=(
+        Int("axis", 1, -4, 4, "Axis to pick from, counted after the batch from 1 (1: the steps of a "
+            "sequence); -1 is the last."),
+        Int("index", 0, -1_000_000, 1_000_000, "Which entry, from 0; -1 is the last (e.g. the last step)."),
+    ),
+    summary=("axis", "index"),
+)
+
+
 def _embedding_shape(p, ins):
     x = ins["x"]
     if len(x) != 1:
@@ -147,4 +245,4 @@ IDENTITY = BlockSpec(
     infer=lambda p, ins: ins["x"], emit=lambda p, ins, out: Emission(None, "{x}"), same_shape=True,
 )
 
-BLOCKS = (LINEAR, FLATTEN, RESHAPE, PERMUTE, EMBEDDING, IDENTITY)
+BLOCKS = (LINEAR, FLATTEN, RESHAPE, PERMUTE, SLICE, SELECT, EMBEDDING, IDENTITY)

@@ -166,6 +166,12 @@ def _instance_norm_shape(dims: int):
         else:
             _expect_ranks(x, (3,), "an image (B, C, H, W)",
                           ": use Instance norm 1D for (B, C, L) inputs" if len(x) == 2 else "")
+        positions = x[1] if dims == 1 else x[1] * x[2]
+        if positions < 2:
+            raise ShapeError(
+                f"normalises each channel over its positions, but its input {format_shape(x)} has only one "
+                "per channel (its variance is undefined): remove it, or use Batch norm, which also averages "
+                "over the batch", port="x")
         return x
     return infer
 

@@ -179,6 +179,132 @@ def _transpose(node, ctx):
     return Mapped("Permute", {"dims": tuple(dims[1:])})
 
 
+def _axis_param(dim: int, rank: int) -> int:
+    """A torch dim of a (B, ...) tensor of `rank` axes as a block's axis (1..rank-1, or -1 for the last)."""
+    dim %= rank
+    if dim == 0:
+        raise NoBlockError("it cuts along the batch axis")
+    return -1 if dim == rank - 1 else dim
+
+
+def _slice_params(axis: int, start, stop, step, size: int) -> dict[str, Any]:
+    start, stop, step = slice(start, stop, step).indices(size)
+    if step < 1:
+        raise NoBlockError("a negative step (reversing)")
+    params: dict[str, Any] = {"axis": axis, "start": start}
+    if stop < size:
+        params["end"] = stop
+    if step != 1:
+        params["step"] = step
+    return params
+
+
+def _pieces(node: Node, ctx) -> tuple[Node, int, list[tuple[int, int]]] | None:
+    """For torch.chunk/split/tensor_split/unbind: (input, dim, [(start, length) of each piece])."""
+    if node.op == "call_method":
+        name = node.target
+    else:
+        name = getattr(node.target, "__name__", "")
+    if name not in ("chunk", "split", "tensor_split", "unbind", "split_with_sizes"):
+        return None
+    source = _tensor_arg(node)
+    full = ctx.full_shape(source)
+    metas = node.meta.get("tensor_meta")
+    if full is None or not isinstance(metas, (tuple, list)):
+        return None
+    dim = _arg(node, 1, "dim", 0) if name == "unbind" else _arg(node, 2, "dim", 0)
+    if not isinstance(dim, int):
+        return None
+    dim %= len(full)
+    if name == "unbind":
+        return source, dim, [(i, 0) for i in range(full[dim])]
+    lengths = [int(m.shape[dim]) for m in metas]
+    starts = [sum(lengths[:i]) for i in range(len(lengths))]
+    return source, dim, list(zip(starts, lengths))
+
+
+def _getitem(node, ctx):
+    """A piece of torch.chunk/split/unbind, or x[:, 0] / x[..., 2:5] / x[:, None]: Slice, Select, Reshape."""
+    source, index = node.args
+    if not isinstance(source, Node):
+        raise NoBlockError("indexing what is not a tensor of the model")
+    pieces = _pieces(source, ctx)
+    if pieces is not None and isinstance(index, int):
+        tensor, dim, spans = pieces
+        full = ctx.full_shape(tensor)
+        axis = _axis_param(dim, len(full))
+        start, length = spans[index]
+        if length == 0:  # unbind: the entry, its axis dropped
+            return Mapped("Select", {"axis": axis, "index": start}, inputs=[tensor])
+        return Mapped("Slice", _slice_params(axis, start, start + length, 1, full[dim]), inputs=[tensor])
+    full, out = ctx.full_shape(source), ctx.full_shape(node)
+    if full is None or out is None:
+        raise NoBlockError("indexing a value that is not one tensor")
+    if len(out) < 2:
+        raise NoBlockError("it leaves a single number per sample (DeepWire keeps at least one axis)")
+    items = list(index) if isinstance(index, tuple) else [index]
+    plain = (int, slice, type(None), type(Ellipsis))
+    if any(isinstance(i, (Node, bool)) or not isinstance(i, plain) for i in items):
+        raise NoBlockError("indexing with a tensor or a list (DeepWire slices by constant positions)")
+    if items.count(Ellipsis) > 1:
+        raise NoBlockError("more than one '...'")
+    if Ellipsis in items:  # '...' stands for as many whole axes as the other items leave
+        at = items.index(Ellipsis)
+        named = len([i for i in items if i is not None and i is not Ellipsis])
+        items[at:at + 1] = [slice(None)] * (len(full) - named)
+    steps: list[Mapped] = []
+    dim = 0  # the axis of the input each item stands for
+    removed = 0  # axes dropped by integer items so far: later items sit that much further left
+    for item in items:
+        if item is None:
+            continue
+        whole = isinstance(item, slice) and item == slice(None)
+        if dim == 0 and not whole:
+            raise NoBlockError("it picks samples from the batch")
+        if isinstance(item, int):
+            steps.append(Mapped("Select", {"axis": dim - removed, "index": item}))
+            removed += 1
+        elif not whole:
+            for part in (item.start, item.stop, item.step):
+                if part is not None and not isinstance(part, int):
+                    raise NoBlockError("slice bounds that are not constant")
+            steps.append(Mapped("Slice", _slice_params(dim - removed, item.start, item.stop, item.step,
+                                                       full[dim])))
+        dim += 1
+    if None in items:  # x[:, None]: new axes of size 1, a Reshape to the traced result
+        if not 1 <= len(out) - 1 <= 4:
+            raise NoBlockError("new axes giving more than 4 axes after the batch")
+        steps.append(Mapped("Flatten") if len(out) == 2 else Mapped("Reshape", {"shape": tuple(out[1:])}))
+    if not steps:
+        return IDENTITY
+    return steps[0] if len(steps) == 1 else steps
+
+
+def _pieces_call(node, ctx):
+    """torch.chunk and friends: nothing of its own; each piece taken with [i] becomes a Slice."""
+    if _pieces(node, ctx) is None:
+        raise NoBlockError("pieces of sizes that are not known")
+    return IDENTITY
+
+
+def _select(node, ctx):
+    full = ctx.full_shape(_tensor_arg(node))
+    dim, index = _arg(node, 1, "dim"), _arg(node, 2, "index")
+    if full is None or not isinstance(dim, int) or not isinstance(index, int):
+        raise NoBlockError("an axis or index that is not constant")
+    return Mapped("Select", {"axis": _axis_param(dim, len(full)), "index": index})
+
+
+def _narrow(node, ctx):
+    full = ctx.full_shape(_tensor_arg(node))
+    dim, start, length = _arg(node, 1, "dim"), _arg(node, 2, "start"), _arg(node, 3, "length")
+    if full is None or not all(isinstance(v, int) for v in (dim, start, length)):
+        raise NoBlockError("an axis, start or length that is not constant")
+    start %= full[dim % len(full)]
+    return Mapped("Slice", _slice_params(_axis_param(dim, len(full)), start, start + length, 1,
+                                         full[dim % len(full)]))
+
+
 # --- merges ---------------------------------------------------------------------------------
 
 def _broadcasts_per_sample(a, b, out) -> bool:
@@ -352,6 +478,9 @@ FUNCTION_RULES: dict[Any, Any] = {
     F.adaptive_avg_pool1d: _adaptive("GlobalAvgPool"), F.adaptive_avg_pool2d: _adaptive("GlobalAvgPool"),
     F.adaptive_max_pool1d: _adaptive("GlobalMaxPool"), F.adaptive_max_pool2d: _adaptive("GlobalMaxPool"),
     torch.mean: _reduce("GlobalAvgPool"), torch.amax: _reduce("GlobalMaxPool"),
+    operator.getitem: _getitem, torch.select: _select, torch.narrow: _narrow,
+    torch.chunk: _pieces_call, torch.split: _pieces_call, torch.tensor_split: _pieces_call,
+    torch.unbind: _pieces_call, torch.squeeze: _reshaped, torch.unsqueeze: _reshaped,
     F.interpolate: _interpolate, F.pad: _pad, F.pixel_shuffle: lambda node, ctx: Mapped(
         "PixelShuffle", {"upscale_factor": int(_arg(node, 1, "upscale_factor"))}),
     F.max_pool1d: _pool("MaxPool1d", "max"), F.max_pool2d: _pool("MaxPool2d", "max"),
@@ -364,6 +493,8 @@ METHOD_RULES: dict[str, Any] = {
     "transpose": _transpose, "add": _merge("Add", "adds"), "mul": _merge("Multiply", "multiplies by"),
     "mean": _reduce("GlobalAvgPool"), "amax": _reduce("GlobalMaxPool"),
     "contiguous": _identity, "clamp": _clamp, "clip": _clamp,
+    "chunk": _pieces_call, "split": _pieces_call, "tensor_split": _pieces_call, "unbind": _pieces_call,
+    "select": _select, "narrow": _narrow, "squeeze": _reshaped, "unsqueeze": _reshaped,
 }
 
 for _type_id, (_functions, _methods) in _PLAIN.items():

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch.nn.functional as F  # noqa: N812 - the name everyone uses
 from torch import nn
 
 from runtime.importing.mapped import Mapped, NoBlockError, dropout_type, single
@@ -263,11 +264,22 @@ def _helper_cross_attention(m, shape):
                   _state(m))
 
 
+def _activation_name(layer: nn.Module) -> str:
+    """"relu" or "gelu" for a torch Transformer layer's feed-forward activation; NoBlockError otherwise."""
+    activation = layer.activation
+    if activation in (F.relu, F.gelu):
+        return activation.__name__
+    if type(activation) in (nn.ReLU, nn.GELU) and getattr(activation, "approximate", "none") == "none":
+        return "relu" if isinstance(activation, nn.ReLU) else "gelu"
+    raise NoBlockError(f"the feed-forward activation {activation!r} (DeepWire's blocks take gelu or relu)")
+
+
 def _layer_params(layer: nn.Module, causal: bool, causal_default: bool) -> dict[str, Any]:
     params = {"heads": layer.self_attn.num_heads, "feedforward": layer.linear1.out_features,
-              "dropout": float(layer.dropout.p), "causal": bool(causal), "norm_first": bool(layer.norm_first)}
+              "dropout": float(layer.dropout.p), "causal": bool(causal), "norm_first": bool(layer.norm_first),
+              "activation": _activation_name(layer)}
     return _nondefault(params, {"heads": 4, "feedforward": 256, "dropout": 0.1, "causal": causal_default,
-                                "norm_first": True})
+                                "norm_first": True, "activation": "gelu"})
 
 
 def _helper_encoder(m, shape):
@@ -292,8 +304,6 @@ def _helper_positions(kind: str):
 def encoder_layer(layer: nn.TransformerEncoderLayer) -> tuple[dict[str, Any], dict[str, Any]]:
     """(params, weights) of a TransformerEncoderBlock equal to this torch layer; NoBlockError if none is."""
     _require(layer.self_attn.batch_first, "batch_first=False (DeepWire sequences are (B, T, D))")
-    _require(getattr(layer, "activation_relu_or_gelu", 0) == 2,
-             "an activation other than GELU (DeepWire's encoder block uses GELU)")
     _require(abs(layer.norm1.eps - DEFAULT_EPS) < 1e-12 and abs(layer.norm2.eps - DEFAULT_EPS) < 1e-12,
              f"layer_norm_eps {layer.norm1.eps:g} (DeepWire uses 1e-05)")
     _require(layer.linear1.bias is not None and layer.norm1.bias is not None, "bias=False")

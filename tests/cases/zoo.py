@@ -42,6 +42,8 @@ NORM = [
     bad("InstanceNorm2d", {}, error="use Instance norm 1D", x=SEQ),
     bad("InstanceNorm1d", {}, error="use Instance norm 2D", x=IMG),
     bad("InstanceNorm1d", {}, error="channels along a length", x=(5,)),
+    bad("InstanceNorm2d", {}, error="has only one per channel", x=(3, 1, 1)),
+    bad("InstanceNorm1d", {"affine": True}, error="its variance is undefined", x=(4, 1)),
 ]
 
 RESAMPLE = [
@@ -61,4 +63,28 @@ RESAMPLE = [
     bad("Pad", {}, error="expects an image", x=(5,)),
 ]
 
-CASES = ACTIVATIONS + BROADCAST + REGULARISE + NORM + RESAMPLE
+PIECES = [
+    case("Slice", {}, x=IMG),
+    case("Slice", {"axis": 1, "start": 1, "end": 3}, x=IMG),
+    case("Slice", {"axis": -1, "start": -2}, x=SEQ),
+    case("Slice", {"axis": 2, "start": 0, "end": -1, "step": 2}, x=IMG),
+    case("Slice", {"axis": 1, "end": 2}, x=(5,)),
+    bad("Slice", {"axis": 1, "start": 3, "end": 2}, error="keeps nothing", x=IMG),
+    bad("Slice", {"axis": 0}, error="the batch axis", x=IMG),
+    bad("Slice", {"axis": 3}, error="only has axes 1 and 2", x=SEQ),
+    case("Select", {}, x=SEQ),
+    case("Select", {"index": -1}, x=SEQ),
+    case("Select", {"axis": -1, "index": 2}, x=IMG),
+    case("Select", {"axis": 2, "index": 4}, x=IMG),
+    bad("Select", {"index": 4}, error="use 0 to 3, or -1 to -4", x=SEQ),
+    bad("Select", {}, error="use Slice with start 0 and end 1", x=(5,)),
+    bad("Select", {"axis": -4}, error="only has axes 1 to 3", x=IMG),
+]
+
+TRANSFORMERS = [
+    case("TransformerEncoderBlock", {"heads": 2, "feedforward": 12, "activation": "relu"}, x=(5, 8)),
+    case("TransformerDecoderBlock", {"heads": 2, "feedforward": 6, "activation": "relu", "norm_first": False},
+         x=(4, 6), memory=(3, 6)),
+]
+
+CASES = ACTIVATIONS + BROADCAST + REGULARISE + NORM + RESAMPLE + PIECES + TRANSFORMERS
