@@ -220,6 +220,35 @@ class ConvAutoencoder(nn.Module):
         return self.up(self.down(x))
 
 
+class SqueezeExcite(nn.Module):
+    """A CNN with a squeeze-excitation gate: x * sigmoid(fc(mean(x))), broadcast over the positions."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.squeeze = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(8, 2, 1), nn.ReLU(),
+                                     nn.Conv2d(2, 8, 1), nn.Sigmoid())
+        self.fc = nn.Linear(8, 4)
+
+    def forward(self, x):
+        x = F.relu(self.conv(x))
+        x = x * self.squeeze(x)
+        return self.fc(x.mean((2, 3)))
+
+
+class TimeFirstLstm(nn.Module):
+    """An LSTM with torch's default batch_first=False, fed (T, B, F) by a transpose; the last step."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(5, 10)
+        self.fc = nn.Linear(10, 3)
+
+    def forward(self, x):
+        out, _ = self.lstm(x.transpose(0, 1))
+        return self.fc(out[-1])
+
+
 ENTRY_SHAPES = {  # name -> (--input-shape values, head)
     "InputArgument": (["12"], "classification"),
     "sequential_mlp": (["1,8,8"], "classification"),
@@ -237,4 +266,6 @@ ENTRY_SHAPES = {  # name -> (--input-shape values, head)
     "ModuleListResidual": (["10"], "regression"),
     "GruClassifier": (["9,6"], "classification"),
     "ConvAutoencoder": (["1,8,8"], "regression"),
+    "SqueezeExcite": (["3,8,8"], "classification"),
+    "TimeFirstLstm": (["7,5"], "classification"),
 }
