@@ -46,6 +46,7 @@ from bench.figures import format_markdown, format_table  # noqa: E402
 BENCHMARKS = [
     ("graph", "bench_graph", True),
     ("codegen", "bench_codegen", True),
+    ("import", "bench_import", True),
     ("train", "bench_train", True),
     ("canvas", "bench_canvas", True),
     ("startup", "bench_startup", True),

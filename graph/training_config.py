@@ -115,12 +115,25 @@ def _check_json_value(key: str, value: Any) -> None:
     raise ParamError(f"data option '{key}' must be a number, text, true/false or a list of those")
 
 
+# the source of a project that has no data yet (an imported model): training asks for data,
+# `deepwire check` and the studio show it as a notice, not as an error
+NO_DATA = "none"
+
+
 @dataclass
 class DataSpec:
-    """Which data source feeds the network, and its options (e.g. a CSV path and columns)."""
+    """Which data source feeds the network, and its options (e.g. a CSV path and columns).
+
+    `DataSpec(NO_DATA)` means no data has been chosen yet (see `chosen`).
+    """
 
     source: str = "digits"
     options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def chosen(self) -> bool:
+        """False until the user picks a data source (an imported project starts without one)."""
+        return self.source != NO_DATA
 
     def __post_init__(self) -> None:
         if not isinstance(self.source, str) or not self.source.isidentifier():

@@ -182,7 +182,7 @@ def test_tracing_leaves_training_branches_out_and_restores_the_modes(tmp_path, r
 
 
 def test_trace_restores_each_modules_own_mode():
-    from runtime.importing.fx_import import trace
+    from runtime.importing.fx_trace import trace
 
     model = TrainingBranch()
     model.fc.eval()  # a mixed state, as a partly frozen model has

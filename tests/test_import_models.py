@@ -94,7 +94,9 @@ def test_a_functional_mlp_imports_and_fine_tunes_from_its_weights(tmp_path, regi
     project, model = _as_trained(report, registry)
     assert _types(project) == Counter({"ImageInput": 1, "Flatten": 1, "Linear": 2, "ReLU": 1, "Dropout": 1,
                                        "ClassificationHead": 1})
-    assert project.training.recipe == "classification" and project.data.source == "digits"
+    # no data until the user picks some (issue 14, D7); the note names the bundled set that fits
+    assert project.training.recipe == "classification" and not project.data.chosen
+    assert any("--data digits" in note for note in report.notes)
     assert _max_diff(original, model, torch.randn(5, 1, 8, 8)) < 1e-6
 
 
@@ -156,8 +158,8 @@ def test_training_the_imported_project_starts_from_the_imported_weights(tmp_path
     original, report = _import(tmp_path, registry, "FunctionalMlp", "1,8,8", head="classification")
     run = tmp_path / "run"
     # a learning rate so small that one epoch leaves the weights where they started
-    code = cli_main(["train", str(report.project_path), "--epochs", "1", "--lr", "1e-7", "--quiet",
-                     "--out", str(run)])
+    code = cli_main(["train", str(report.project_path), "--data", "digits", "--epochs", "1", "--lr", "1e-7",
+                     "--quiet", "--out", str(run)])
     assert code == 0, capsys.readouterr().err
     trained = torch.load(run / "best.pt", weights_only=True)["models"]["model"]
     hidden = next(k for k in trained if k.endswith("weight") and trained[k].shape == (32, 64))

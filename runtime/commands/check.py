@@ -96,6 +96,8 @@ def data_diagnostics(project: Project, registry: Registry, analyses: dict[str, A
     except ImportError:  # a trimmed install without the data package: shapes are still checked
         return []
     diagnostics: list[Diagnostic] = []
+    if not project.data.chosen:
+        return diagnostics  # no data yet: a notice (data_notice), not a problem of the project
     recipe = project.training.recipe
     for net in project.networks:
         inference = analyses[net.name].inference
@@ -112,6 +114,15 @@ def data_diagnostics(project: Project, registry: Registry, analyses: dict[str, A
             continue
         diagnostics += _class_count_diagnostics(project, registry, net, inference, found)
     return diagnostics
+
+
+def data_notice(project: Project) -> str | None:
+    """What to say about a project that has no data yet (an imported model), or None."""
+    if project.data.chosen:
+        return None
+    from runtime.data.registry import NO_DATA_MESSAGE
+
+    return NO_DATA_MESSAGE
 
 
 def _class_count_diagnostics(project, registry, net, inference, found) -> list[Diagnostic]:
@@ -177,7 +188,7 @@ def _diagnostic_lines(diagnostics: list[Diagnostic]) -> list[str]:
 
 
 def _as_json(project: Project, results: list[tuple[Network, list[Row]]],
-             diagnostics: list[Diagnostic]) -> str:
+             diagnostics: list[Diagnostic], notices: list[str]) -> str:
     return json.dumps({
         "project": project.name,
         "ok": not any(d.is_error for d in diagnostics),
@@ -190,6 +201,7 @@ def _as_json(project: Project, results: list[tuple[Network, list[Row]]],
         "diagnostics": [{"severity": d.severity, "code": d.code, "network": d.network, "block": d.block,
                          "port": d.port, "param": d.param, "message": d.message,
                          "fix": d.fix.title if d.fix else None} for d in diagnostics],
+        "notices": notices,
     }, indent=2, ensure_ascii=False)
 
 
@@ -209,11 +221,13 @@ def run(args: argparse.Namespace) -> int:
     diagnostics.sort(key=lambda d: d.severity != ERROR)
     errors = sum(d.is_error for d in diagnostics)
 
+    notice = data_notice(project)
     if args.json:
-        print(_as_json(project, results, diagnostics))
+        print(_as_json(project, results, diagnostics, [notice] if notice else []))
         return EXIT_ERRORS if errors else EXIT_OK
 
-    print(f"{_cell(project.name, 80)}  (data: {project.data.source}, recipe: {project.training.recipe})")
+    data = project.data.source if project.data.chosen else "none yet"
+    print(f"{_cell(project.name, 80)}  (data: {data}, recipe: {project.training.recipe})")
     for net, rows in results:
         print()
         print(f"Network '{_cell(net.name, 80)}'")
@@ -224,6 +238,9 @@ def run(args: argparse.Namespace) -> int:
         kept = f" ({frozen:,} frozen, {total - frozen:,} trained)" if frozen else ""
         print(f"  Total parameters: {total:,}{kept}{unknown}")
     print()
+    if notice:
+        print(f"notice: {notice}")
+        print()
     warnings = len(diagnostics) - errors
     if not diagnostics:
         print("No problems found.")

@@ -24,7 +24,8 @@ import sys
 PASSED_ON = {"epochs": "--epochs", "batch_size": "--batch-size", "lr": "--lr", "seed": "--seed",
              "resume": "--resume", "events": "--events", "max_seconds": "--max-seconds",
              "threads": "--threads", "init": "--init", "init_blocks": "--init-blocks",
-             "workers": "--workers"}
+             "workers": "--workers",
+             "data": "--data"}
 FLAGS_PASSED_ON = {"quiet": "--quiet", "from_scratch": "--from-scratch"}  # store_true options
 # what the launcher itself decides for every process
 DECIDED_HERE = {"project", "device", "out", "gpus", "nproc", "help"}

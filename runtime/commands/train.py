@@ -64,6 +64,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "folder, its best.pt, or a state_dict file); sets init_checkpoint")
     parser.add_argument("--init-blocks", metavar="LIST", help="transfer learning: the blocks to copy (ids, "
                         "names or group names, comma-separated); sets init_blocks")
+    parser.add_argument("--data", metavar="SOURCE[:NAME=VALUE,...]",
+                        help="train on this data instead of the project's (for this run; the run folder "
+                        "records it), e.g. --data digits, --data csv:path=data.csv,label=price; "
+                        "'deepwire train --data help' lists the sources")
     parser.add_argument("--from-scratch", action="store_true", help="ignore init_checkpoint and frozen "
                         "blocks: every block starts from random weights and learns (a baseline)")
 
@@ -74,6 +78,30 @@ def _overrides(args: argparse.Namespace) -> dict:
     if args.from_scratch:
         wanted["init_checkpoint"] = ""
     return {k: v for k, v in wanted.items() if v is not None}
+
+
+def _data_sources() -> str:
+    from runtime.data import SOURCES
+
+    lines = [f"  {name:<14} {source.title}; options: {', '.join(p.name for p in source.params) or '(none)'}"
+             for name, source in SOURCES.items()]
+    return "data sources for --data SOURCE[:NAME=VALUE,...]:\n" + "\n".join(lines)
+
+
+def _apply_data(project, text: str | None) -> str | None:
+    """Set the project's data from --data (None: keep it); the message when it cannot train on any."""
+    from runtime.data import DataError, parse_data_option
+
+    if text is not None:
+        try:
+            project.data = parse_data_option(text)
+        except DataError as err:
+            return str(err)
+    if not project.data.chosen:
+        return ("this project has no data yet (an imported model starts without any): pass --data "
+                "SOURCE[:NAME=VALUE,...], e.g. --data csv:path=data.csv,label=price ('--data help' "
+                "lists the sources), or pick the data in the studio's Data panel and save")
+    return None
 
 
 def _fail_before_start(message: str, listeners, reason: str) -> int:
@@ -108,6 +136,9 @@ def run(args: argparse.Namespace) -> int:
     from graph.params import ParamError
 
     registry = default_registry()
+    if args.data is not None and args.data.strip().lower() == "help":
+        print(_data_sources())
+        return EXIT_OK
     opened = open_project(args.project, registry)
     if opened is None:
         return EXIT_UNREADABLE
@@ -116,6 +147,11 @@ def run(args: argparse.Namespace) -> int:
         print("deepwire: give either --resume RUN_DIR (continue that run in its folder) or --out DIR "
               "(a new run), not both", file=sys.stderr)
         return EXIT_UNREADABLE
+    if args.data is not None or not project.data.chosen:  # say it once, before any process starts
+        data_problem = _apply_data(project.copy(), args.data)
+        if data_problem is not None:
+            print(f"deepwire: {data_problem}", file=sys.stderr)
+            return EXIT_UNREADABLE
     from runtime.commands.launch import launch_processes, processes_wanted
 
     wanted = processes_wanted(args)
@@ -134,6 +170,10 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_UNREADABLE
     if args.seed is not None:
         project.seed = args.seed
+    data_problem = _apply_data(project, args.data)
+    if data_problem is not None:
+        print(f"deepwire: {data_problem}", file=sys.stderr)
+        return EXIT_UNREADABLE
     if args.from_scratch:
         for net in project.networks:
             for block_id in net.blocks:

@@ -24,14 +24,14 @@ from __future__ import annotations
 from runtime.data.base import INPUT_KINDS, TARGET_KINDS, DataError, Dataset, Split
 from runtime.data.npz import load_npz_dataset, write_npz
 from runtime.data.pipeline import load_dataset
-from runtime.data.registry import SOURCES, probe, source_info
+from runtime.data.registry import SOURCES, NoDataError, parse_data_option, probe, source_info
 from runtime.data.source import Probe, Source
 from runtime.data.text import ASCII_VOCAB, ASCII_VOCAB_SIZE
 
 __all__ = [
     "ASCII_VOCAB", "ASCII_VOCAB_SIZE", "INPUT_KINDS", "SOURCES", "TARGET_KINDS", "DataError", "Dataset",
-    "Probe", "Source", "Split", "augment_batch", "load_dataset", "load_npz_dataset", "probe",
-    "source_info", "write_npz",
+    "NoDataError", "Probe", "Source", "Split", "augment_batch", "load_dataset", "load_npz_dataset",
+    "parse_data_option", "probe", "source_info", "write_npz",
 ]
 
 

@@ -368,8 +368,10 @@ def _cat(node, ctx):
     dim = _arg(node, 1, "dim", 0)
     if not isinstance(tensors, (list, tuple)) or not all(isinstance(t, Node) for t in tensors):
         raise NoBlockError("a list of tensors that is not fixed")
-    if len(tensors) < 2:
-        raise NoBlockError(f"{len(tensors)} input (Concatenate joins 2 or more)")
+    if len(tensors) == 1:  # DenseNet's torch.cat([x], 1): the tensor itself
+        return IDENTITY
+    if not tensors:
+        raise NoBlockError("no input")
     full = ctx.full_shape(node)
     rank = len(full) - 1
     axis = dim % (rank + 1)
@@ -389,13 +391,19 @@ def fixed_adaptive(kind: str, before, after) -> Any:
 
     Returns IDENTITY when it keeps the size (VGG's 7×7 pooling of a 7×7 map), or a plain pooling
     with kernel = stride = in/out when the input divides evenly: then torch's adaptive windows are
-    exactly those. Otherwise NoBlockError.
+    exactly those. An output a whole multiple k of the input (VGG's 7×7 of a small image's 1×1
+    map) is an Upsample by k, nearest: each of torch's windows is then the one input pixel
+    floor(i / k). Otherwise NoBlockError.
     """
     if before is None or after is None or len(before) not in (3, 4):
         raise NoBlockError("an adaptive pooling of unknown size")
     sizes, targets = before[2:], after[2:]
     if tuple(sizes) == tuple(targets):
         return IDENTITY
+    growth = {t // s for s, t in zip(sizes, targets) if s and t % s == 0 and t > s}
+    if len(sizes) == 2 and len(growth) == 1 and \
+            all(s and t % s == 0 and t > s for s, t in zip(sizes, targets)):
+        return Mapped("Upsample", {"scale_factor": growth.pop(), "mode": "nearest"})
     factors = {s // t for s, t in zip(sizes, targets) if t and s % t == 0}
     if len(factors) != 1 or any(t == 0 or s % t for s, t in zip(sizes, targets)):
         raise NoBlockError(f"output size {tuple(targets)} from {tuple(sizes)}, which is not a whole "

@@ -1,15 +1,16 @@
-"""Import a PyTorch nn.Module as a DeepWire network, by tracing it with torch.fx.
+"""Import a PyTorch nn.Module as a DeepWire network, from its torch.fx graph.
 
-`import_module(model, inputs, heads, registry)` traces the module
-(`torch.fx`, with torch.nn layers and DeepWire's own helper classes kept
-whole as leaves), runs the traced graph once on an example batch to learn
-every value's shape, then walks the graph in order and turns each call into
-a block (fx_modules, fx_functions). A few patterns span several calls and are
-matched here: which output of an LSTM/GRU/RNN is used (its sequence, or its
-last state via h_n[-1] or out[:, -1]), an adaptive pooling to 1 followed by
-a flatten (one Global pool block), and chains a + b + c (one Add). What has
-no block becomes an Unsupported block in place, named after the operation:
-never dropped. Values the output does not depend on are left out.
+`import_module(model, inputs, heads, registry)` gets the module's graph
+(fx_trace: torch.fx, or a torch.export capture where fx cannot follow the
+code), runs it once on an example batch to learn every value's shape, then
+walks the graph in order and turns each call into a block (fx_modules,
+fx_functions, and fx_weighted for functional calls on the model's weights).
+A few patterns span several calls and are matched here: which output of an
+LSTM/GRU/RNN is used (its sequence, or its last state via h_n[-1] or
+out[:, -1]), an adaptive pooling to 1 followed by a flatten (one Global
+pool block), and chains a + b + c (one Add). What has no block becomes an
+Unsupported block in place, named after the operation: never dropped.
+Values the output does not depend on are left out.
 """
 
 from __future__ import annotations
@@ -17,8 +18,7 @@ from __future__ import annotations
 import contextlib
 import io
 import operator
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -43,131 +43,26 @@ from runtime.importing.fx_modules import (
     attention_weights,
     encoder_layer,
     is_global_pool,
-    is_helper,
     map_module,
     module_label,
     recurrent_params,
 )
+from runtime.importing.fx_trace import (  # noqa: F401 - InputSpec, ModelImportError: this module's API
+    TRACE_BATCH,
+    InputSpec,
+    ModelImportError,
+    _placeholders,
+    _read,
+    capture_graph,
+    choose_input_types,
+    example_inputs,
+)
+from runtime.importing.fx_weighted import map_weighted
 from runtime.importing.mapped import Mapped, NoBlockError
 from runtime.importing.network_builder import Head, ImportedNetwork, NetworkBuilder, head_for
 
 STORED = "a tensor stored in the model and used directly in forward()"
-TRACE_BATCH = 2  # not 1, so a reshape that folds the batch away shows up
 MAX_INPUTS = 16  # the most inputs a variadic block (Concatenate, Add, Unsupported) takes
-
-
-class ModelImportError(RuntimeError):
-    """The model could not be imported at all; the message says why and what to do."""
-
-
-@dataclass
-class InputSpec:
-    """One forward() argument: its name, its shape without the batch, and the input block it becomes."""
-
-    name: str
-    shape: tuple[int, ...]
-    type: str = ""  # chosen by the importer when empty
-    params: dict[str, Any] = field(default_factory=dict)
-
-
-class _Tracer(fx.Tracer):
-    """torch.nn layers (fx's default) and DeepWire's helper classes stay whole, as one call each."""
-
-    def is_leaf_module(self, m: nn.Module, qualified_name: str) -> bool:
-        return is_helper(m) or super().is_leaf_module(m, qualified_name)
-
-
-def trace(model: nn.Module, input_names: list[str]) -> fx.GraphModule:
-    """The fx graph of model.forward, with arguments not in input_names fixed at their defaults."""
-    import inspect
-
-    signature = inspect.signature(model.forward)
-    concrete = {}
-    for name, parameter in signature.parameters.items():
-        if name in input_names or parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
-            continue
-        if parameter.default is parameter.empty:
-            raise ModelImportError(f"forward() takes '{name}', which has no shape: give it one with "
-                                f"--input-shape {name}=C,H,W (sizes without the batch)")
-        concrete[name] = parameter.default
-    tracer = _Tracer()
-    if tracer.is_leaf_module(model, ""):
-        return _whole_module(model, input_names)
-    # eval mode: what the user runs for inference (and what the outputs are compared against), so
-    # `if self.training:` branches stay out; F.dropout(x, training=self.training) then reads
-    # training=False, which the dropout rule still keeps as a Dropout block
-    modes = {m: m.training for m in model.modules()}
-    model.eval()
-    try:
-        graph = tracer.trace(model, concrete_args=concrete or None)
-    except Exception as err:  # fx raises many kinds for code it cannot follow
-        raise ModelImportError(
-            f"torch.fx cannot trace {type(model).__name__}.forward: {str(err).splitlines()[0]}. "
-            "Python control flow that depends on tensor values (if x.sum() > 0, loops over x.shape) "
-            "cannot be traced; move it out of forward() or fix the sizes") from None
-    finally:
-        for module, training in modes.items():  # each submodule's own mode, as it was
-            module.training = training
-    return fx.GraphModule(tracer.root, graph, type(model).__name__)
-
-
-def _placeholders(gm: fx.GraphModule) -> dict[str, Node]:
-    """forward()'s arguments by their name in the signature: fx renames the nodes (input -> input_1)."""
-    return {str(n.target): n for n in gm.graph.nodes if n.op == "placeholder"}
-
-
-def _whole_module(model: nn.Module, input_names: list[str]) -> fx.GraphModule:
-    """A torch layer imported by itself (nn.Linear): one call of it, not the functions inside it."""
-    root = nn.Module()
-    name = _snake(type(model).__name__)
-    root.add_module(name, model)
-    graph = fx.Graph()
-    arguments = tuple(graph.placeholder(n) for n in input_names)
-    graph.output(graph.call_module(name, arguments))
-    return fx.GraphModule(root, graph, type(model).__name__)
-
-
-def _snake(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower() or "layer"
-
-
-def choose_input_types(gm: fx.GraphModule, inputs: list[InputSpec]) -> None:
-    """Fill in each input's block type: image, sequence, vector, noise, or token ids for an Embedding."""
-    placeholders = _placeholders(gm)
-    for spec in inputs:
-        node = placeholders.get(spec.name)
-        if spec.type:
-            continue
-        embeddings = [gm.get_submodule(u.target) for u in (node.users if node else ())
-                      if u.op == "call_module" and isinstance(gm.get_submodule(u.target), nn.Embedding)]
-        rank = len(spec.shape)
-        if embeddings and rank == 1:
-            spec.type = "TokenInput"
-            spec.params = {"length": spec.shape[0], "vocab_size": min(e.num_embeddings for e in embeddings)}
-        elif rank == 1 and spec.name.lower() in ("noise", "z", "latent", "latent_noise"):
-            spec.type, spec.params = "NoiseInput", {"size": spec.shape[0]}
-        elif rank == 1:
-            spec.type, spec.params = "VectorInput", {"features": spec.shape[0]}
-        elif rank == 2:
-            spec.type, spec.params = "SequenceInput", {"length": spec.shape[0], "features": spec.shape[1]}
-        elif rank == 3:
-            spec.type = "ImageInput"
-            spec.params = {"channels": spec.shape[0], "height": spec.shape[1], "width": spec.shape[2]}
-        else:
-            raise ModelImportError(f"input '{spec.name}' has shape {spec.shape}: DeepWire inputs are "
-                                   "vectors (F), sequences (T, F), token ids (T) or images (C, H, W)")
-
-
-def example_inputs(inputs: list[InputSpec], batch: int = TRACE_BATCH,
-                   generator: torch.Generator | None = None) -> list[torch.Tensor]:
-    values = []
-    for spec in inputs:
-        if spec.type == "TokenInput":
-            values.append(torch.randint(0, spec.params["vocab_size"], (batch, *spec.shape),
-                                        generator=generator))
-        else:
-            values.append(torch.randn(batch, *spec.shape, generator=generator))
-    return values
 
 
 @dataclass
@@ -179,6 +74,15 @@ class _Recurrent:
     params: dict[str, Any]
     weights: dict[str, Any]
     stage: str  # call, state, h, h2 (last two h of a bidirectional), h2t, seq, last
+
+
+@dataclass
+class _Stored:
+    """A parameter or buffer of the model (get_attr), or a value computed from them alone
+    (self.gamma.reshape(1, -1, 1, 1)), waiting for the call that uses it."""
+
+    node: Node
+    tensor: torch.Tensor
 
 
 @dataclass
@@ -226,14 +130,17 @@ class FxConverter:
             return self._recurrent_block(node, value)
         if isinstance(value, GlobalPool):
             return self._pool_block(value, flat=not value.keeps_dims, node=node)
+        if isinstance(value, _Stored):
+            return self._unsupported(node, "a tensor stored in the model and used directly in forward()")
         # a value no rule produced (e.g. a tuple): stand in for it so the wire is not lost
         bid = self._unsupported(node, STORED if node.op == "get_attr" else
                                 "an intermediate value DeepWire cannot pass along")
         return bid
 
     def sources(self, node: Node, args: list[Node] | None = None) -> list[str]:
-        if args is None:
-            args = [a for a in _flatten_args(node) if a in self.value or self.ctx.is_tensor(a)]
+        if args is None:  # every tensor argument but the model's own weights (they stay in the model)
+            args = [a for a in _flatten_args(node) if (a in self.value or self.ctx.is_tensor(a))
+                    and not isinstance(self.value.get(a), _Stored)]
         return [self.need(a) for a in args]
 
     def _recurrent_block(self, node: Node, rec: _Recurrent) -> str:
@@ -331,8 +238,8 @@ class FxConverter:
 
     def _visit(self, node: Node) -> None:
         if node.op == "get_attr":
-            # left to its users: x * self.gamma becomes a LayerScale block holding gamma; a user that
-            # cannot take it asks need() for it, which then makes the Unsupported block
+            if self.ctx.is_tensor(node):  # a block only when a value is made of it (need())
+                self.value[node] = _Stored(node, _read(self.gm, str(node.target)))
             return
         if node.op == "call_module":
             self._visit_module(node)
@@ -347,12 +254,19 @@ class FxConverter:
             return
         if not self.ctx.is_tensor(node) and not _holds_tensors(node):
             return  # sizes, shapes and other plain values: read by the calls that use them
+        folded = self._fold(node)
+        if folded is not None:
+            self.value[node] = _Stored(node, folded)
+            return
         try:
-            mapped = map_call(node, self.ctx)
+            mapped = map_weighted(node, self.ctx, self._stored)
+            mapped = map_call(node, self.ctx) if mapped is None else mapped
         except NoBlockError as why:
             self._unsupported(node, str(why))
             return
         if mapped is IDENTITY:
+            if source is None and node.args and isinstance(node.args[0], (list, tuple)):
+                source = node.args[0][0]  # torch.cat([x]): x itself
             self.value[node] = self.value.get(source) if source in self.value else self.need(source)
             return
         if isinstance(mapped, GlobalPool):
@@ -373,6 +287,26 @@ class FxConverter:
                 self.value[node] = _Recurrent(**{**pending.__dict__, "stage": "last"})
                 return
         self._place(node, mapped)
+
+    def _stored(self, node: Node) -> torch.Tensor | None:
+        value = self.value.get(node)
+        return value.tensor if isinstance(value, _Stored) else None
+
+    def _fold(self, node: Node) -> torch.Tensor | None:
+        """The value of a call on stored tensors alone (no input reaches it), computed once."""
+        args = _flatten_args(node)
+        if not args or not all(isinstance(self.value.get(a), _Stored) for a in args):
+            return None
+        values = fx.node.map_arg((node.args, node.kwargs), lambda n: self.value[n].tensor)
+        try:
+            with torch.no_grad():
+                if node.op == "call_method":
+                    result = getattr(values[0][0], node.target)(*values[0][1:], **values[1])
+                else:
+                    result = node.target(*values[0], **values[1])
+        except Exception:  # noqa: BLE001 - not foldable: the call stays, as a block or Unsupported
+            return None
+        return result if isinstance(result, torch.Tensor) else None
 
     def _place(self, node: Node, mapped: Mapped, name: str | None = None) -> None:
         args = mapped.inputs
@@ -579,7 +513,7 @@ def _ancestors(output: Node) -> set[Node]:
 def import_module(model: nn.Module, inputs: list[InputSpec], heads: list[Head] | Head | None,
                   registry: Registry, name: str = "model") -> tuple[ImportedNetwork, fx.GraphModule]:
     """Trace `model` and convert it; the GraphModule comes back for checking outputs."""
-    gm = trace(model, [s.name for s in inputs])
+    gm = capture_graph(model, inputs)
     by_name = {s.name: s for s in inputs}
     # arguments fixed at their defaults (concrete_args) stay placeholders, with that default
     fixed = {name for name, node in _placeholders(gm).items() if name not in by_name and node.args}

@@ -176,27 +176,31 @@ def run_import(spec: str, out: str | Path, registry: Registry, input_shapes: lis
     stem = Path(split_spec(spec)[0]).stem if len(candidates) > 1 else _snake(names[0])
     project_path, weights_path = project_paths(out, stem)
     sources = ", ".join(c.label for c in candidates)
-    project, data_found = build_project(names[0] if len(candidates) == 1 else stem, imported, registry,
+    project, suggested = build_project(names[0] if len(candidates) == 1 else stem, imported, registry,
                                         weights_path.name, f"Imported from {sources} by 'deepwire import'.")
     reports, checkpoint = check_import(project, imported, [c.label for c in candidates], registry,
                                        [_runner(c.model, i) for c, i in zip(candidates, specs)])
     write(project, checkpoint or checkpoint_by_block(imported), project_path, weights_path)
     notes = [note for c in candidates for note in c.notes] + [note for n in imported for note in n.notes]
-    notes.append(data_note(project, data_found, imported, registry))
+    notes.append(data_note(project, suggested, imported, registry, project_path))
     return ImportReport(project_path, weights_path, reports, notes)
 
 
-def data_note(project, found: bool, imported: list[ImportedNetwork], registry: Registry) -> str:
+def data_note(project, suggested, imported: list[ImportedNetwork], registry: Registry,
+              project_path: Path | None = None) -> str:
+    """What the import says about data: the project has none yet; how to give it some."""
     from runtime.importing.project_writer import only_plain_outputs
 
     if project.training.recipe != "gan" and only_plain_outputs(imported, registry):
         return ("the outputs end in plain Output heads (no loss is known): import again with --head "
                 "classification|regression|binary, or change the head in the studio, then choose the data")
-    if found:
-        return (f"training data: the bundled '{project.data.source}' set fits this network; "
-                "choose your own data in the project's data settings")
-    return ("training data: no bundled data set fits this network; choose your data (csv, image_folder, "
-            "arrays, ...) in the project's data settings before training")
+    where = project_path.name if project_path is not None else "PROJECT"
+    if suggested is not None:
+        return (f"no training data yet: pick your data in the studio's Data panel, or train with "
+                f"'deepwire train {where} --data SOURCE[:NAME=VALUE,...]' (the bundled "
+                f"'{suggested.source}' set fits this network: --data {suggested.source})")
+    return ("no training data yet: pick your data (csv, image_folder, arrays, ...) in the studio's Data "
+            f"panel, or train with 'deepwire train {where} --data SOURCE[:NAME=VALUE,...]'")
 
 
 def _runner(model: nn.Module, inputs: list[InputSpec]):

@@ -24,7 +24,7 @@ from graph.examples import SUFFIX
 from graph.model import Project
 from graph.project_io import save_project
 from graph.spec import Registry
-from graph.training_config import DataSpec, TrainingConfig
+from graph.training_config import NO_DATA, DataSpec, TrainingConfig
 from graph.validate import analyse
 from runtime.importing.network_builder import ImportedNetwork
 
@@ -72,7 +72,7 @@ def choose_recipe(networks: list[ImportedNetwork], registry: Registry) -> str:
     return "regression"
 
 
-# bundled data sets worth trying, per recipe, in order: the first that fits the network is chosen
+# bundled data sets worth trying, per recipe, in order: the first that fits the network is suggested
 DATA_CANDIDATES = {
     "classification": ("digits", "iris", "wine", "breast_cancer", "sine_classes"),
     "regression": ("sine",),
@@ -118,14 +118,17 @@ def choose_data(networks: list[ImportedNetwork], registry: Registry, recipe: str
 
 
 def build_project(name: str, networks: list[ImportedNetwork], registry: Registry, weights_file: str,
-                  description: str) -> tuple[Project, bool]:
-    """The project, and whether a bundled data set fitting it was found (else the user picks the data)."""
+                  description: str) -> tuple[Project, DataSpec | None]:
+    """The project (with no data: the user picks it), and a bundled data set that would fit, if any.
+
+    An imported model's data is the user's: a bundled set is only suggested (the note says how to
+    use it), never set, so `deepwire check` does not report a data set the model never asked for.
+    """
     recipe = choose_recipe(networks, registry)
     training = TrainingConfig({"recipe": recipe, "init_checkpoint": weights_file, "freeze_init": False})
-    data = choose_data(networks, registry, recipe)
-    project = Project(name=name, networks=[n.network for n in networks], data=data or DataSpec(),
+    project = Project(name=name, networks=[n.network for n in networks], data=DataSpec(NO_DATA),
                       training=training, description=description[:2000])
-    return project, data is not None
+    return project, choose_data(networks, registry, recipe)
 
 
 def load_block_weights(models: dict[str, nn.Module], module_names: dict[str, dict[str, str]],

@@ -50,6 +50,8 @@ GRID = (4, 6)  # preview images: rows, columns (fits a 300-pixel dock)
 CELL = 42  # pixels per preview image: 6 columns fit a 300-pixel dock beside a vertical scroll bar
 POLL_MS = 30  # how often the GUI looks whether the background read is done
 READ_TIMEOUT_S = 20.0  # a preview read taking longer is given up (and said so)
+NO_DATA_NOTICE = ("No data yet (an imported model starts without any): pick a source above, "
+                  "or train from the command line with deepwire train PROJECT --data SOURCE")
 
 
 def _exists(path: Path) -> bool:
@@ -140,6 +142,7 @@ class DataPanel(QWidget):
         self.document = document
         self.editors: dict[str, ParamEditor] = {}
         self.problem = ""
+        self.notice = ""  # "no data yet": shown in grey, never as a problem
         self.shapes_text = ""
         self.preview_kind = ""  # images, table, text, or "" (tests and screenshots read it)
         self._previewed: tuple | None = None
@@ -160,6 +163,11 @@ class DataPanel(QWidget):
         self.files.setWordWrap(True)
         self.files.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.files.setStyleSheet("color: #555")
+        self.notice_label = QLabel()  # "no data yet" (an imported model): a hint, not a problem
+        self.notice_label.setWordWrap(True)
+        self.notice_label.setStyleSheet("color: #555")
+        self.notice_label.setVisible(False)
+        self.source.setPlaceholderText("No data yet: pick a source")
         self.problem_label = QLabel()
         self.problem_label.setWordWrap(True)
         self.problem_label.setStyleSheet("color: #c0392b")
@@ -177,6 +185,7 @@ class DataPanel(QWidget):
         column.addLayout(self.options)
         column.addWidget(self.files)
         column.addWidget(self.shapes)
+        column.addWidget(self.notice_label)
         column.addWidget(self.problem_label)
         self.health = DataHealth(document)  # `deepwire data`: counts, bad files, the dry run; on request
         column.addWidget(self.health)
@@ -224,9 +233,31 @@ class DataPanel(QWidget):
             self.editors[param.name] = editor
         self._shown_source = source_name
 
+    def _build_options_none(self) -> None:
+        for editor in self.editors.values():
+            editor.retire()
+        while self.options.rowCount():
+            self.options.removeRow(0)
+        self.editors = {}
+        self._shown_source = None
+
     # --- showing ---
     def refresh(self, *_args) -> None:
         spec = self.document.project.data
+        self.notice = "" if spec.chosen else NO_DATA_NOTICE
+        self.notice_label.setText(self.notice)
+        self.notice_label.setVisible(bool(self.notice))
+        if not spec.chosen:
+            self.source.setCurrentIndex(-1)
+            self.help.setText("")
+            self._build_options_none()
+            self.files.setVisible(False)
+            self.shapes_text = ""
+            self.shapes.setText("")
+            self._set_problem("")  # no data is no problem of the network: nothing on its input block
+            for widget in (self.images, self.table, self.text, self.preview_title):
+                widget.setVisible(False)
+            return
         source = SOURCES.get(spec.source)
         if source is None:
             self._set_problem(f"unknown data source '{spec.source}'")
@@ -322,7 +353,7 @@ class DataPanel(QWidget):
         for widget in (self.images, self.table, self.text, self.preview_title):
             widget.setVisible(False)
         self.preview_kind = ""
-        if spec.source in NO_PREVIEW or self.problem:
+        if spec.source in NO_PREVIEW or self.problem or not spec.chosen:
             return
         source = SOURCES[spec.source]
         found = input_block(self.document)
