@@ -198,7 +198,8 @@ def test_image_folder_unreadable_image_skipped_and_named_by_path(tmp_path):
         _png(tmp_path / name / "a.png")
     broken = tmp_path / "dogs" / "b.png"
     broken.write_bytes(b"\x89PNG\r\n\x1a\n this is not really a png")
-    dataset = load_dataset(DataSpec("image_folder", {"path": str(tmp_path)}), CONFIG, 0, input_shape=(1, 4, 4))
+    dataset = load_dataset(DataSpec("image_folder", {"path": str(tmp_path)}), CONFIG, 0,
+                           input_shape=(1, 4, 4))
     assert len(dataset.train) == 2 and dataset.train.targets.tolist().count(1) == 1  # b.png left out
     message = " ".join(dataset.extra["warnings"])
     assert str(broken) in message and "skipped 1 file(s) that could not be read as images" in message
