@@ -113,6 +113,20 @@ class TransformerDecoderBlock(nn.Module):
             mask = nn.Transformer.generate_square_subsequent_mask(x.shape[1], device=x.device, dtype=x.dtype)
         return self.layer(x, memory, tgt_mask=mask, tgt_is_causal=self.causal)
 ''',
+    "LayerScale": '''
+class LayerScale(nn.Module):
+    """Multiplies by a learned scale per channel or feature (CaiT, ConvNeXt, timm's vision Transformers).
+
+    shape: (D,) scales the last axis; (C, 1, 1) the channels of an image, (C, 1) of a (B, C, L) input.
+    """
+
+    def __init__(self, shape, init=1e-5):
+        super().__init__()
+        self.gamma = nn.Parameter(torch.full(shape, float(init)))
+
+    def forward(self, x):
+        return x * self.gamma
+''',
     "StochasticDepth": '''
 class StochasticDepth(nn.Module):
     """Stochastic depth (drop path): while training, drops a whole residual branch at random.

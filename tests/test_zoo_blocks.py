@@ -327,3 +327,161 @@ class BiLstmLastStep(nn.Module):
 def test_the_last_step_of_a_bidirectional_lstm_imports_as_a_select_of_its_sequence(tmp_path, registry):
     types = _imported(tmp_path, registry, "BiLstmLastStep", "6,3")
     assert types["LSTM"] == 1 and types["Select"] == 1 and "Unsupported" not in types
+
+
+# --- scaled dot-product attention -----------------------------------------------------------
+
+def test_scaled_dot_product_attention_computes_torchs_function(registry):
+    params = {"causal": True, "scale": 0.3}
+    model, order = _block_model(registry, "ScaledDotProductAttention", params, q=(2, 5, 4), k=(2, 5, 4),
+                                v=(2, 5, 3))
+    q, k, v = torch.randn(3, 2, 5, 4), torch.randn(3, 2, 5, 4), torch.randn(3, 2, 5, 3)
+    by_port = {"in_q": q, "in_k": k, "in_v": v}
+    want = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=0.3)
+    assert torch.allclose(model(*[by_port[b] for b in order]), want, atol=1e-6)
+
+
+class NanoAttention(nn.Module):
+    """nanoGPT's causal self-attention: one projection split into q, k, v, heads, F.sdpa, merge heads."""
+
+    def __init__(self, dim=8, heads=2):
+        super().__init__()
+        self.heads = heads
+        self.c_attn = nn.Linear(dim, 3 * dim)
+        self.c_proj = nn.Linear(dim, dim)
+        self.dropout = 0.1
+
+    def forward(self, x):
+        B, T, C = x.size()  # noqa: N806 - nanoGPT's spelling
+        q, k, v = self.c_attn(x).split(C, dim=2)
+        k = k.view(B, T, self.heads, C // self.heads).transpose(1, 2)
+        q = q.view(B, T, self.heads, C // self.heads).transpose(1, 2)
+        v = v.view(B, T, self.heads, C // self.heads).transpose(1, 2)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=None,
+                                           dropout_p=self.dropout if self.training else 0, is_causal=True)
+        y = y.transpose(1, 2).contiguous().view(B, T, C)
+        return self.c_proj(y)
+
+
+def test_nanogpt_attention_imports_onto_the_sdpa_block(tmp_path, registry):
+    types = _imported(tmp_path, registry, "NanoAttention", "6,8")
+    assert types["ScaledDotProductAttention"] == 1 and types["Slice"] == 3 and "Unsupported" not in types
+
+
+# --- every new block through ONNX -----------------------------------------------------------
+
+def _zoo_network():
+    from graph.model import Block, Edge, Network
+
+    net = Network("zoo")
+    chain = [
+        ("x", "ImageInput", {"channels": 8, "height": 6, "width": 6}),
+        ("pad", "Pad", {"padding": (1,), "mode": "reflect"}),
+        ("inorm", "InstanceNorm2d", {"affine": True, "eps": 1e-3}),
+        ("hswish", "Hardswish", {}),
+        ("shuffle", "PixelShuffle", {}),
+        ("bn", "BatchNorm2d", {"eps": 1e-3}),
+        ("mish", "Mish", {}),
+        ("gate", "Multiply", {}),
+        ("drop", "StochasticDepth", {"p": 0.2}),
+        ("same", "Identity", {}),
+        ("row", "Select", {"axis": 1, "index": 0}),
+        ("ln", "LayerNorm", {"bias": False, "eps": 1e-6}),
+        ("relu6", "ReLU6", {}),
+        ("attend", "ScaledDotProductAttention", {"causal": True}),
+        ("out", "Output", {}),
+    ]
+    for name, type_id, params in chain:
+        net.add_block(Block(name, type_id, name, params))
+    net.add_block(Block("first", "Slice", "first", {"axis": 1, "end": 1}))
+    net.add_block(Block("hsig", "Hardsigmoid", "hsig", {}))
+    wires = [("x", "pad", "x"), ("pad", "inorm", "x"), ("inorm", "hswish", "x"), ("hswish", "shuffle", "x"),
+             ("shuffle", "bn", "x"), ("bn", "mish", "x"), ("mish", "gate", "in1"), ("mish", "first", "x"),
+             ("first", "hsig", "x"), ("hsig", "gate", "in2"), ("gate", "drop", "x"), ("drop", "same", "x"),
+             ("same", "row", "x"), ("row", "ln", "x"), ("ln", "relu6", "x"), ("relu6", "attend", "q"),
+             ("relu6", "attend", "k"), ("ln", "attend", "v"), ("attend", "out", "x")]
+    for src, dst, port in wires:
+        net.connect(Edge(src, dst, port))
+    return net
+
+
+@pytest.mark.slow
+def test_the_new_blocks_export_to_onnx_with_the_same_outputs(registry, tmp_path):
+    import numpy as np
+    import onnxruntime
+
+    from graph.validate import analyse
+    from runtime.export import export_onnx
+
+    net = _zoo_network()
+    analysis = analyse(net, registry)
+    assert analysis.ok, [d.message for d in analysis.diagnostics]
+    assert analysis.shapes["attend"] == (16, 16)
+    compiled = compile_network(net, registry, "Zoo")
+    info = compiled.network()
+    model = getattr(load_source(compiled.source), info.class_name)().eval()
+    path = export_onnx(model, info, tmp_path / "zoo.onnx", (torch.randn(2, 8, 6, 6),))
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    x = torch.randn(5, 8, 6, 6)
+    with torch.no_grad():
+        want = model(x)
+    got = torch.from_numpy(np.asarray(session.run(None, {info.input_names[0]: x.numpy()})[0]))
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+
+
+# --- layer scale: x * a learned parameter ---------------------------------------------------
+
+class TimmLayerScale(nn.Module):
+    """timm's LayerScale interface: gamma of one value per feature, x * gamma."""
+
+    def __init__(self, dim, init_values=1e-5):
+        super().__init__()
+        self.gamma = nn.Parameter(init_values * torch.ones(dim))
+
+    def forward(self, x):
+        return x * self.gamma
+
+
+class LayerScaled(nn.Module):
+    """A vision-Transformer branch (timm's spelling) and a ConvNeXt block's (torchvision's (C, 1, 1))."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(4, 4, 3, padding=1, groups=4)
+        self.layer_scale = nn.Parameter(torch.rand(4, 1, 1))
+        self.fc = nn.Linear(6, 6)
+        self.ls1 = TimmLayerScale(6, 0.5)
+        with torch.no_grad():
+            self.ls1.gamma.uniform_(0.5, 1.5)
+
+    def forward(self, x):  # x: (B, 4, 5, 6)
+        x = (x + self.layer_scale * self.conv(x)).flatten(1, 2)  # (B, 20, 6)
+        return x + self.ls1(self.fc(x))
+
+
+def test_layer_scale_parameters_import_as_layer_scale_blocks_with_their_values(tmp_path, registry):
+    from graph.project_io import load_project
+
+    types = _imported(tmp_path, registry, "LayerScaled", "4,5,6")
+    assert types["LayerScale"] == 2 and "Unsupported" not in types
+    blocks = load_project(tmp_path / "LayerScaled.dw.json", registry).networks[0].blocks.values()
+    axes = sorted(b.params.get("axis", "last") for b in blocks if b.type == "LayerScale")
+    assert axes == ["channels", "last"]
+
+
+class StoredTensor(nn.Module):
+    """A buffer used directly: still an Unsupported block, named as before."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("offset", torch.ones(6))
+        self.fc = nn.Linear(6, 6)
+
+    def forward(self, x):
+        return self.fc(x) - self.offset
+
+
+def test_a_stored_tensor_without_a_block_is_still_named_as_a_problem(tmp_path, registry):
+    report = run_import(f"{SPEC}:StoredTensor", tmp_path / "s.dw.json", registry, ["6"])
+    details = [p.detail for p in report.networks[0].problems]
+    assert any("a tensor stored in the model and used directly in forward()" in d for d in details), details

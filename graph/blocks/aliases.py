@@ -64,6 +64,8 @@ FOREIGN_NAMES: dict[str, tuple[str, ...]] = {
     "MultiheadAttention": ("SelfAttention", "CrossAttention"),
     "MultiHeadAttention": ("SelfAttention", "CrossAttention"),
     "Attention": ("SelfAttention", "CrossAttention"),
+    "SDPA": ("ScaledDotProductAttention",),
+    "FlashAttention": ("ScaledDotProductAttention",),
     "TransformerEncoderLayer": ("TransformerEncoderBlock",),
     "TransformerEncoder": ("TransformerEncoderBlock",),
     "TransformerDecoderLayer": ("TransformerDecoderBlock",),

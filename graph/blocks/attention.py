@@ -241,4 +241,64 @@ POSITIONAL_ENCODING = BlockSpec(
     same_shape=True,
 )
 
-BLOCKS = (SELF_ATTENTION, CROSS_ATTENTION, TRANSFORMER_ENCODER, TRANSFORMER_DECODER, POSITIONAL_ENCODING)
+
+
+# --- Scaled dot-product attention (torch's function, on queries, keys and values computed elsewhere) ---
+
+def _sdpa_shape(p, ins):
+    q, k, v = ins["q"], ins["k"], ins["v"]
+    for port, shape in (("q", q), ("k", k), ("v", v)):
+        if len(shape) not in (2, 3):
+            raise ShapeError(f"expects {port} as a sequence (B, T, E) or split into heads (B, H, T, E) but "
+                             f"receives {format_shape(shape)}", port=port)
+    if not len(q) == len(k) == len(v):
+        raise ShapeError(f"needs q, k and v with the same number of axes but receives q {format_shape(q)}, "
+                         f"k {format_shape(k)} and v {format_shape(v)}", port="k")
+    if q[:-2] != k[:-2] or k[:-2] != v[:-2]:
+        raise ShapeError(f"needs q, k and v with the same number of heads but receives q {format_shape(q)}, "
+                         f"k {format_shape(k)} and v {format_shape(v)}", port="k")
+    if k[-1] != q[-1]:
+        raise ShapeError(f"compares each query with each key, so k needs q's {q[-1]} features per step but "
+                         f"receives {format_shape(k)}: give the key projection {q[-1]} features", port="k")
+    if v[-2] != k[-2]:
+        raise ShapeError(f"needs one value per key: k has {k[-2]} steps but v {format_shape(v)} has {v[-2]}",
+                         port="v")
+    return (*q[:-1], v[-1])
+
+
+def _sdpa_code(p, ins, out):
+    options = []
+    if p["dropout"]:
+        options.append(f"dropout_p={p['dropout']!r} if self.training else 0.0")
+    if p["causal"]:
+        options.append("is_causal=True")
+    if p["scale"]:
+        options.append(f"scale={p['scale']!r}")
+    extra = "".join(", " + o for o in options)
+    if len(ins["q"]) == 2:
+        # one head: given as (B, 1, T, E), since ONNX export takes only 4D queries, keys and values
+        return Emission(None, f"F.scaled_dot_product_attention({{q}}[:, None], {{k}}[:, None], {{v}}[:, None]"
+                              f"{extra})[:, 0]")
+    return Emission(None, f"F.scaled_dot_product_attention({{q}}, {{k}}, {{v}}{extra})")
+
+
+SDPA = BlockSpec(
+    "ScaledDotProductAttention", "Scaled dot-product attention", CATEGORY,
+    "torch's attention function on queries, keys and values computed by other blocks: "
+    "softmax(q·kᵀ · scale) · v, per head. For models written with F.scaled_dot_product_attention "
+    "(nanoGPT, many vision Transformers); Self-attention is the same with its projections built in.",
+    infer=_sdpa_shape, emit=_sdpa_code,
+    inputs=(Port("q", "Queries (B, T, E) or per head (B, H, T, E).", ranks=(2, 3)),
+            Port("k", "Keys (B, S, E) or (B, H, S, E).", ranks=(2, 3)),
+            Port("v", "Values (B, S, Ev) or (B, H, S, Ev).", ranks=(2, 3))),
+    params=(
+        _causal(False),
+        _dropout(0.0, "attention weights"),
+        Float("scale", 0.0, 0.0, 1_000.0,
+              "Factor on q·kᵀ before the softmax; 0 means torch's default 1/√E."),
+    ),
+    summary=("causal",),
+)
+
+BLOCKS = (SELF_ATTENTION, CROSS_ATTENTION, TRANSFORMER_ENCODER, TRANSFORMER_DECODER, POSITIONAL_ENCODING,
+          SDPA)

@@ -245,6 +245,32 @@ DROPOUT2D = BlockSpec(
 
 
 
+def _scale_shape(p, x) -> tuple[int, ...]:
+    """The learned scale's shape: (D,) for the last axis, (C, 1, ...) for the channels."""
+    return (x[-1],) if p["axis"] == "last" else (x[0], *(1,) * (len(x) - 1))
+
+
+def _layer_scale_code(p, ins, out):
+    args = [_scale_shape(p, ins["x"])] + ([p["init"]] if p["init"] != 1e-5 else [])
+    return Emission(call("LayerScale", *args), "{self}({x})", helpers=("LayerScale",))
+
+
+LAYER_SCALE = BlockSpec(
+    "LayerScale", "Layer scale", CATEGORY,
+    "Multiplies by a learned scale per feature (last axis) or per channel, starting small so a residual "
+    "branch begins almost switched off: ConvNeXt and deep vision Transformers put one before each Add.",
+    infer=_same, emit=_layer_scale_code,
+    count=lambda p, ins, out: ins["x"][-1] if p["axis"] == "last" else ins["x"][0],
+    params=(
+        Choice("axis", "last", ("last", "channels"),
+               "last: one scale per feature of a vector or sequence; channels: one per channel of "
+               "(B, C, H, W) or (B, C, L)."),
+        Float("init", 1e-5, 0.0, 1000.0, "Starting value of every scale (1e-6 in ConvNeXt, 1e-5 in timm)."),
+    ),
+    summary=("axis",), same_shape=True,
+)
+
+
 def _stochastic_depth_code(p, ins, out):
     options = {}
     if p["mode"] != "row":
@@ -271,4 +297,4 @@ STOCHASTIC_DEPTH = BlockSpec(
 )
 
 BLOCKS = (BATCH_NORM1D, BATCH_NORM2D, LAYER_NORM, GROUP_NORM, INSTANCE_NORM1D, INSTANCE_NORM2D, DROPOUT,
-          DROPOUT2D, STOCHASTIC_DEPTH)
+          DROPOUT2D, STOCHASTIC_DEPTH, LAYER_SCALE)

@@ -315,11 +315,44 @@ def _broadcasts_per_sample(a, b, out) -> bool:
         max(x, y) for x, y in zip(a, b))
 
 
+def _learned_scale(node: Node, operands: list, ctx) -> Mapped | None:
+    """x * self.gamma, with gamma a parameter of one scale per feature or channel: a LayerScale block."""
+    stored = [o for o in operands if isinstance(o, Node) and o.op == "get_attr"]
+    if len(stored) != 1 or len(operands) != 2:
+        return None
+    gamma_node = stored[0]
+    x = operands[1] if operands[0] is gamma_node else operands[0]
+    shape = ctx.shape(x) if isinstance(x, Node) and x.op != "get_attr" else None
+    root = node.graph.owning_module
+    if not shape or root is None:
+        return None
+    try:
+        gamma = root.get_parameter(str(gamma_node.target))
+    except AttributeError:  # a buffer, or not a tensor: not learned, so not a LayerScale
+        return None
+    sizes = tuple(gamma.shape)
+    if len(sizes) == len(shape) + 1 and sizes[0] == 1:
+        sizes = sizes[1:]  # (1, C, 1, 1) and (1, 1, D) name the batch axis too
+    channels = (shape[0], *(1,) * (len(shape) - 1))
+    if sizes in ((shape[-1],), (1,) * (len(shape) - 1) + (shape[-1],)) and len(shape) >= 1:
+        axis, target = "last", (shape[-1],)
+    elif len(shape) >= 2 and sizes == channels:
+        axis, target = "channels", channels
+    else:
+        return None
+    params = {} if axis == "last" else {"axis": "channels"}
+    return Mapped("LayerScale", params, {"gamma": gamma.detach().clone().reshape(target)}, inputs=[x])
+
+
 def _merge(type_id, what):
     def rule(node, ctx):
         operands = list(node.args[:2])
         if node.kwargs.get("alpha", 1) != 1:
             raise NoBlockError("an alpha factor")
+        if type_id == "Multiply":
+            scale = _learned_scale(node, operands, ctx)
+            if scale is not None:
+                return scale
         if not all(isinstance(x, Node) and ctx.is_tensor(x) for x in operands):
             raise NoBlockError(f"{what} a number rather than another tensor of the same shape")
         shapes = [ctx.full_shape(x) for x in operands]
@@ -459,6 +492,32 @@ def _pad(node, ctx):
     return Mapped("Pad", pad_params(sides, _arg(node, 2, "mode", "constant"), _arg(node, 3, "value") or 0.0))
 
 
+def _sdpa(node, ctx):
+    """F.scaled_dot_product_attention(q, k, v, ...) without a mask -> ScaledDotProductAttention."""
+    q, k, v = (_arg(node, i, name) for i, name in enumerate(("query", "key", "value")))
+    if not all(isinstance(t, Node) and ctx.is_tensor(t) for t in (q, k, v)):
+        raise NoBlockError("queries, keys or values that are not tensors of the model")
+    if _arg(node, 3, "attn_mask") is not None:
+        raise NoBlockError("an attention mask (DeepWire's block takes causal=True or no mask)")
+    if node.kwargs.get("enable_gqa"):
+        raise NoBlockError("enable_gqa (grouped-query attention)")
+    dropout, causal, scale = _arg(node, 4, "dropout_p", 0.0), _arg(node, 5, "is_causal", False), \
+        node.kwargs.get("scale")
+    if not isinstance(dropout, (int, float)) or not isinstance(causal, bool) or \
+            not (scale is None or isinstance(scale, (int, float))):
+        raise NoBlockError("dropout, causal or scale settings that are not constant")
+    params: dict[str, Any] = {}
+    if causal:
+        params["causal"] = True
+    if dropout:
+        params["dropout"] = float(dropout)
+    if scale is not None:
+        if not 0 < scale <= 1000:
+            raise NoBlockError(f"scale {scale} (DeepWire takes above 0 up to 1000)")
+        params["scale"] = float(scale)
+    return Mapped("ScaledDotProductAttention", params, inputs=[q, k, v])
+
+
 def _identity(node, ctx):
     return IDENTITY
 
@@ -481,6 +540,7 @@ FUNCTION_RULES: dict[Any, Any] = {
     operator.getitem: _getitem, torch.select: _select, torch.narrow: _narrow,
     torch.chunk: _pieces_call, torch.split: _pieces_call, torch.tensor_split: _pieces_call,
     torch.unbind: _pieces_call, torch.squeeze: _reshaped, torch.unsqueeze: _reshaped,
+    F.scaled_dot_product_attention: _sdpa,
     F.interpolate: _interpolate, F.pad: _pad, F.pixel_shuffle: lambda node, ctx: Mapped(
         "PixelShuffle", {"upscale_factor": int(_arg(node, 1, "upscale_factor"))}),
     F.max_pool1d: _pool("MaxPool1d", "max"), F.max_pool2d: _pool("MaxPool2d", "max"),
@@ -491,6 +551,7 @@ METHOD_RULES: dict[str, Any] = {
     "leaky_relu": _leaky_relu, "softmax": _softmax("Softmax"), "log_softmax": _softmax("LogSoftmax"),
     "flatten": _flatten, "view": _reshaped, "reshape": _reshaped, "permute": _permute,
     "transpose": _transpose, "add": _merge("Add", "adds"), "mul": _merge("Multiply", "multiplies by"),
+    "mul_": _merge("Multiply", "multiplies by"), "add_": _merge("Add", "adds"),
     "mean": _reduce("GlobalAvgPool"), "amax": _reduce("GlobalMaxPool"),
     "contiguous": _identity, "clamp": _clamp, "clip": _clamp,
     "chunk": _pieces_call, "split": _pieces_call, "tensor_split": _pieces_call, "unbind": _pieces_call,

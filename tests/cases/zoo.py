@@ -26,6 +26,10 @@ REGULARISE = [
     case("StochasticDepth", {"p": 1.0}, x=(5,)),
     case("Identity", {}, x=IMG),
     case("Identity", {}, x=(3,)),
+    case("LayerScale", {}, x=SEQ),
+    case("LayerScale", {"axis": "channels", "init": 1e-6}, x=IMG),
+    case("LayerScale", {"axis": "channels"}, x=SEQ),
+    case("LayerScale", {"init": 0.1}, x=(5,)),
 ]
 
 NORM = [
@@ -87,4 +91,16 @@ TRANSFORMERS = [
          x=(4, 6), memory=(3, 6)),
 ]
 
-CASES = ACTIVATIONS + BROADCAST + REGULARISE + NORM + RESAMPLE + PIECES + TRANSFORMERS
+ATTENTION = [
+    case("ScaledDotProductAttention", {}, q=(5, 8), k=(5, 8), v=(5, 8)),
+    case("ScaledDotProductAttention", {"causal": True, "dropout": 0.1}, q=(2, 5, 4), k=(2, 5, 4),
+         v=(2, 5, 3)),
+    case("ScaledDotProductAttention", {"scale": 0.5}, q=(3, 4), k=(6, 4), v=(6, 2)),
+    bad("ScaledDotProductAttention", {}, error="k needs q's 8 features", q=(5, 8), k=(5, 6), v=(5, 8)),
+    bad("ScaledDotProductAttention", {}, error="one value per key", q=(5, 8), k=(5, 8), v=(4, 8)),
+    bad("ScaledDotProductAttention", {}, error="same number of heads", q=(2, 5, 4), k=(3, 5, 4), v=(3, 5, 4)),
+    bad("ScaledDotProductAttention", {}, error="same number of axes", q=(2, 5, 4), k=(5, 4), v=(5, 4)),
+    bad("ScaledDotProductAttention", {}, error="split into heads", q=(8,), k=(5, 8), v=(5, 8)),
+]
+
+CASES = ACTIVATIONS + BROADCAST + REGULARISE + NORM + RESAMPLE + PIECES + TRANSFORMERS + ATTENTION
