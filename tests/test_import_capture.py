@@ -100,10 +100,9 @@ def test_stored_operands_and_enlarging_pools_import_as_blocks(registry, tmp_path
 
     assert types["Upsample"] == 1  # adaptive_avg_pool2d of a 1x1 map to 3x3
     assert types["BatchNorm2d"] == 1 and types["Concatenate"] == 0
-    conv = [b for b in network.network.blocks.values() if b.type == "Conv2d"]
-    assert len(conv) == 2 and any(b.params.get("groups") == 4 for b in conv)  # the layer scale
-    scale = next(b for b in conv if b.params.get("groups") == 4)
-    assert torch.equal(network.weights[scale.id]["weight"].flatten(), model.gamma.detach())
+    scale = [b for b in network.network.blocks.values() if b.type == "LayerScale"]
+    assert len(scale) == 1 and scale[0].params == {"axis": "channels"}  # gamma reshaped in forward()
+    assert torch.equal(network.weights[scale[0].id]["gamma"].flatten(), model.gamma.detach())
     positions = [b for b in network.network.blocks.values() if b.type == "PositionalEncoding"]
     assert len(positions) == 1 and positions[0].params == {"kind": "learned", "max_length": 6}
     assert not any(p.operation.startswith("parameter") for p in network.problems)

@@ -131,7 +131,7 @@ class FxConverter:
         if isinstance(value, GlobalPool):
             return self._pool_block(value, flat=not value.keeps_dims, node=node)
         if isinstance(value, _Stored):
-            return self._unsupported(node, "a tensor stored in the model and used directly in forward()")
+            return self._unsupported(node, STORED)
         # a value no rule produced (e.g. a tuple): stand in for it so the wire is not lost
         bid = self._unsupported(node, STORED if node.op == "get_attr" else
                                 "an intermediate value DeepWire cannot pass along")
@@ -177,6 +177,9 @@ class FxConverter:
     def _unsupported(self, node: Node, detail: str, operation: str | None = None,
                      args: list[Node] | None = None) -> str:
         sources = self.sources(node, args)
+        stored = [str(a.target) for a in _flatten_args(node) if isinstance(self.value.get(a), _Stored)]
+        if stored and args is None:  # the weights stay in the model; the message names them
+            detail = (detail + "; " if detail else "") + f"{STORED} ({', '.join(stored)[:100]})"
         if not sources and self.first_input is not None:
             sources = [self.first_input]
             detail = (detail + "; " if detail else "") + \
@@ -238,7 +241,9 @@ class FxConverter:
 
     def _visit(self, node: Node) -> None:
         if node.op == "get_attr":
-            if self.ctx.is_tensor(node):  # a block only when a value is made of it (need())
+            # left to its users (need() makes the Unsupported block only for one no rule takes):
+            # F.linear(x, self.w) becomes a Linear, x * self.gamma a LayerScale holding gamma
+            if self.ctx.is_tensor(node):
                 self.value[node] = _Stored(node, _read(self.gm, str(node.target)))
             return
         if node.op == "call_module":

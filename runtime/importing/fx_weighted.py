@@ -11,8 +11,8 @@ checks apply and the block's weights are that layer's state_dict. It returns
 None when the call reads no stored tensor (then the plain function rules
 apply), and raises NoBlockError when the call has no equal layer. The block's
 only input is the call's data argument: the weights travel with the block.
-Two stored operands are matched too: a per-channel factor (x * gamma, layer
-scale) and a learned table of positions added to a sequence (x + pos_embed).
+Two stored operands are matched too: a factor per feature or channel (x * gamma,
+a LayerScale) and a learned table of positions added to a sequence (x + pos_embed).
 """
 
 from __future__ import annotations
@@ -170,16 +170,24 @@ def _operands(node: Node, read: Read) -> tuple[Node, torch.Tensor] | None:
 
 
 def _scaled(node: Node, ctx, read: Read) -> Mapped:
-    """x * gamma with one learned factor per channel of an image (ConvNeXt's layer scale):
-    a depthwise 1x1 convolution without bias computes exactly that product, with C weights."""
+    """x * gamma, one learned factor per feature (last axis) or per channel: a LayerScale block.
+    gamma may be reshaped in forward() first (timm's x.mul(self.gamma.reshape(1, -1, 1, 1)))."""
     data, gamma = _operands(node, read)
-    shape = ctx.full_shape(data)
-    channels = shape[1] if shape is not None and len(shape) == 4 else None
-    if channels is None or gamma.numel() != channels or tuple(s for s in gamma.shape if s != 1) not in \
-            ((channels,), ()) or gamma.dim() > 4 or (gamma.dim() >= 3 and gamma.shape[-3] != channels):
-        raise NoBlockError("a stored factor that is not one per channel of a (B, C, H, W) image")
-    conv = nn.Conv2d(channels, channels, 1, groups=channels, bias=False)
-    return _as_block(_load(conv, weight=gamma.reshape(channels, 1, 1, 1)), ctx, data)
+    shape = ctx.shape(data)
+    if not shape:
+        raise NoBlockError("a stored factor on a value of unknown shape")
+    sizes = tuple(gamma.shape)
+    if len(sizes) == len(shape) + 1 and sizes[0] == 1:
+        sizes = sizes[1:]  # (1, C, 1, 1) and (1, 1, D) name the batch axis too
+    channels = (shape[0], *(1,) * (len(shape) - 1))
+    if sizes in ((shape[-1],), (1,) * (len(shape) - 1) + (shape[-1],)):
+        params, target = {}, (shape[-1],)
+    elif len(shape) >= 2 and sizes == channels:
+        params, target = {"axis": "channels"}, channels
+    else:
+        raise NoBlockError(f"a stored factor of shape {tuple(gamma.shape)}: not one per feature or channel "
+                           f"of {tuple(shape)}")
+    return Mapped("LayerScale", params, {"gamma": gamma.clone().reshape(target)}, inputs=[data])
 
 
 def _positions(node: Node, ctx, read: Read) -> Mapped:
