@@ -162,7 +162,23 @@ class Palette(QWidget):
         if type_id:
             self.add_block(type_id)
 
-    def _add_first(self) -> None:
+    def best_match(self) -> str | None:
+        """What Enter adds: a block named like the query before one that only mentions it in its help
+        ("lstm" adds LSTM, not a block whose help says it takes an LSTM's output)."""
         visible = self.visible_types()
-        if visible:
-            self.add_block(visible[0])
+        query = self.search.text().strip().lower()
+
+        def rank(type_id: str) -> int:
+            spec = self.registry.get(type_id)
+            names = (type_id.lower(), spec.title.lower())
+            if query in names:
+                return 0
+            if any(name.startswith(query) for name in names):
+                return 1
+            return 2 if any(query in name for name in names) else 3
+        return min(visible, key=rank) if visible else None  # min keeps palette order among equals
+
+    def _add_first(self) -> None:
+        best = self.best_match()
+        if best:
+            self.add_block(best)

@@ -22,13 +22,15 @@ def _normal(name: str) -> str:
 
 def _declared() -> set[str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    requirements = project["dependencies"] + project["optional-dependencies"]["dev"]
+    extras = project["optional-dependencies"]
+    requirements = project["dependencies"] + extras["dev"] + extras["corpus"]  # corpus: the import corpus
     return {_normal(re.split(r"[\s<>=!~;\[]", req, maxsplit=1)[0]) for req in requirements}
 
 
 def _imported_by_tests() -> dict[str, str]:
     """Top-level third-party module -> a test file importing it."""
     found: dict[str, str] = {}
+    local = {path.stem for path in (ROOT / "tests").rglob("*.py")}  # helpers a test puts on sys.path
     for path in sorted((ROOT / "tests").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if isinstance(node, ast.Import):
@@ -39,7 +41,7 @@ def _imported_by_tests() -> dict[str, str]:
                 continue
             for name in names:
                 top = name.split(".")[0]
-                if top not in sys.stdlib_module_names and top not in OWN:
+                if top not in sys.stdlib_module_names and top not in OWN and top not in local:
                     found.setdefault(top, path.name)
     return found
 

@@ -185,7 +185,7 @@ def test_cli_exit_code_2_for_bad_data_naming_the_file_and_row(tmp_path, capsys):
 
 
 def test_cli_exit_code_1_for_a_nan_loss_with_the_suggestion(tmp_path, capsys, monkeypatch):
-    def nan_data(project, registry, base_dir=None, compiled=None):
+    def nan_data(project, registry, base_dir=None, compiled=None, **_options):
         data = digits_vectors(train=64, val=32)
         data.train.inputs[:] = np.nan
         return data
