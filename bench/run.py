@@ -51,6 +51,7 @@ BENCHMARKS = [
     ("startup", "bench_startup", True),
     ("studio_train", "bench_studio_train", True),
     ("gpu", "bench_gpu", False),
+    ("data_csv", "bench_data_csv", True),  # issue 15: big CSV tables (flat memory, samples/s vs pandas)
 ]
 DEFAULT_JSON = ROOT / "bench" / "results" / "latest.json"
 TIMEOUT_S = {True: 300, False: 1200}  # per benchmark, by --quick: a hung child must not hang the suite
