@@ -53,6 +53,7 @@ BENCHMARKS = [
     ("studio_train", "bench_studio_train", True),
     ("data", "bench_data", True),
     ("gpu", "bench_gpu", False),
+    ("data_csv", "bench_data_csv", True),  # issue 15: big CSV tables (flat memory, samples/s vs pandas)
 ]
 DEFAULT_JSON = ROOT / "bench" / "results" / "latest.json"
 TIMEOUT_S = {True: 300, False: 1200}  # per benchmark, by --quick: a hung child must not hang the suite

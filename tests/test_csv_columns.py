@@ -38,6 +38,11 @@ def _read(path, recipe="classification", **options):
     return natural, source.read(checked, context)
 
 
+def _all(rows) -> np.ndarray:
+    """Every row of a store, in order."""
+    return rows[np.arange(len(rows))]
+
+
 def _both(path, monkeypatch, recipe="classification", **options):
     monkeypatch.setenv(column_store.STREAM_BYTES_ENV, str(2**40))
     small = _read(path, recipe, **options)
@@ -64,12 +69,24 @@ def test_column_store_gives_the_small_readers_numbers(tmp_path, monkeypatch, cas
     path.write_text(text, encoding="utf-8")
     (n1, small), (n2, big) = _both(path, monkeypatch, **options)
     assert n1 == n2
-    assert in_memory(small.inputs) and isinstance(big.inputs, np.memmap) and not in_memory(big.targets)
-    np.testing.assert_array_equal(small.inputs, big.inputs)
-    np.testing.assert_array_equal(small.targets, big.targets)
+    assert in_memory(small.inputs) and not in_memory(big.inputs) and in_memory(big.targets)
+    everything = np.arange(len(small.inputs))
+    np.testing.assert_array_equal(small.inputs, big.inputs[everything])
+    np.testing.assert_array_equal(small.targets, big.targets[everything])
     assert small.targets.dtype == big.targets.dtype and small.inputs.dtype == big.inputs.dtype == np.float32
     assert small.class_names == big.class_names
     assert big.extra["warnings"] == [] and big.extra["feature_names"] == small.extra["feature_names"]
+
+
+def test_rows_are_read_in_any_order_reshaped_and_picklable(tmp_path, stream):
+    path = tmp_path / "t.csv"
+    path.write_text("a,b,c,d,label\n" + "".join(f"{i},{i + 1},{i + 2},{i + 3},x\n" for i in range(50)))
+    _, raw = _read(path)
+    rows = raw.inputs[np.array([7, 2, 40, 2])]
+    np.testing.assert_array_equal(rows[:, 0], [7, 2, 40, 2])
+    copy = pickle.loads(pickle.dumps(raw.inputs.reshaped((2, 2))))  # what a DataLoader worker gets
+    assert copy.shape == (50, 2, 2) and copy[3].tolist() == [[3, 4], [5, 6]]
+    assert raw.targets[np.array([1])].dtype == np.int64
 
 
 def test_regression_and_unlabelled_tables(tmp_path, monkeypatch):
@@ -77,10 +94,10 @@ def test_regression_and_unlabelled_tables(tmp_path, monkeypatch):
     path.write_text("a,b,price\n1,2,10.5\n3,4,-2\n5,6,7\n", encoding="utf-8")
     (_, small), (_, big) = _both(path, monkeypatch, recipe="regression")
     assert big.targets.shape == (3, 1) and big.targets.dtype == np.float32
-    np.testing.assert_array_equal(small.targets, big.targets)
+    np.testing.assert_array_equal(small.targets, _all(big.targets))
     (_, small), (_, big) = _both(path, monkeypatch, label="none")
     assert big.targets is None and big.inputs.shape == (3, 3)
-    np.testing.assert_array_equal(small.inputs, big.inputs)
+    np.testing.assert_array_equal(small.inputs, _all(big.inputs))
 
 
 def test_store_is_reused_and_rebuilt_when_the_file_changes(tmp_path, stream, monkeypatch):
@@ -91,12 +108,12 @@ def test_store_is_reused_and_rebuilt_when_the_file_changes(tmp_path, stream, mon
     real = column_store._build
     monkeypatch.setattr(column_store, "_build", lambda *a: (builds.append(a), real(*a)))
     _, again = _read(path)
-    assert builds == [] and np.array_equal(first.inputs, again.inputs)
+    assert builds == [] and np.array_equal(_all(first.inputs), _all(again.inputs))
     path.write_text("a,b,label\n9,8,z\n3,4,y\n7,7,z\n", encoding="utf-8")
     os.utime(path, ns=(1, 1))  # a different mtime even on a coarse clock
     _, changed = _read(path)
     assert len(builds) == 1
-    np.testing.assert_array_equal(changed.inputs, [[9, 8], [3, 4], [7, 7]])
+    np.testing.assert_array_equal(_all(changed.inputs), [[9, 8], [3, 4], [7, 7]])
     assert changed.class_names == ["y", "z"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.csv"]  # nothing written beside the data
 
@@ -135,7 +152,7 @@ def test_mixed_encodings_read_with_a_fallback_and_a_warning(tmp_path, stream):
     path.write_bytes("a,label\n1,café\n2,x\n".encode() + b"3,caf\xe9\n")
     _, raw = _read(path)
     assert raw.class_names == ["café", "x"]
-    np.testing.assert_array_equal(raw.targets, [0, 1, 0])
+    np.testing.assert_array_equal(_all(raw.targets), [0, 1, 0])
     (warning,) = raw.extra["warnings"]
     assert "m.csv: 1 line(s) are not UTF-8 (lines 4)" in warning and "Windows-1252" in warning
 

@@ -9,8 +9,9 @@ header included) and the column.
 
 Files up to `column_store.stream_bytes()` (8 MB) are read into memory here,
 exactly as always. Bigger files are parsed once, in chunks, into a column
-store in the cache (column_store.py) and read as memory maps, so the trainer
-streams batches from disk and a 1M-row table never sits in memory twice.
+store in the cache (column_store.py) and read through memory maps batch by
+batch, so the trainer streams from disk and a 1M-row table never sits in
+memory.
 """
 
 from __future__ import annotations
@@ -279,8 +280,8 @@ def _read(options: dict, context: Context) -> RawData:
     big = _big(options, context)
     if big is not None:
         raw = _load_big(big, options, context)
-        if tuple(context.shape) != raw.inputs.shape[1:]:  # a reshape of a memory map stays a memory map
-            raw.inputs = raw.inputs.reshape((len(raw.inputs), *context.shape))
+        if tuple(context.shape) != raw.inputs.shape[1:]:  # each row reshaped as it is read
+            raw.inputs = raw.inputs.reshaped(context.shape)
         return raw
     raw = _load(options, context)
     raw.inputs = raw.inputs.reshape((len(raw.inputs), *context.shape))
