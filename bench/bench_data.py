@@ -13,11 +13,22 @@ cores) and reused; the 5k folder holds hard links to the first 5,000 files.
   hand-written loop's time (target: within 1.2x).
 - images.samples_per_s: steady samples/s over the epoch after the first
   step, 40k images, same worker count as the reference (>= 0.95x).
-- digits.samples_per_s: `deepwire train digits_cnn` of this checkout against
-  /work/main's (today's in-memory path), samples/s from its summary (>= 1.0x).
-- arrays.1.2M: a 1.2M x 64 float32 .npy (307 MB) memory-mapped, trained
-  for a few seconds: peak anonymous memory (RssAnon, sampled; file pages of
-  the map are page cache the kernel reclaims) against a 120k-row file.
+- digits.samples_per_s: "no regression on digits" means against the code
+  before streaming, so the reference is pinned: commit PRE_STREAMING (the
+  last main commit before the streaming work was merged), extracted with
+  `git archive` into a temporary folder. Both run `deepwire train digits_cnn
+  --epochs 10 --threads 1` alternately in this one run; samples/s from each
+  summary (the batch loop alone), ratio per pair (>= 1.0x). Without git or
+  without that commit the row is left out (said in details). Comparing a
+  checkout against /work/main, as before, measured nothing once main held
+  the same code.
+- arrays.1.2M: a 1.2M x 64 float32 .npy (307 MB) and a 120k-row one, both
+  run with DEEPWIRE_IN_MEMORY_BYTES=0 so that both really take the
+  memory-mapped, streamed path (307 MB is under the 512 MB in-memory line,
+  so without it the big file was read whole); a child that did not stream
+  fails the bench. Trained for 4 s each: peak anonymous memory (RssAnon,
+  sampled; file pages of the map are page cache the kernel reclaims), 1.2M
+  against 120k.
 
 The reference is a plain DataLoader loop: an os.scandir index, PIL decode
 in `__getitem__`, DataLoader(batch 64, shuffle, the same num_workers), the
@@ -255,7 +266,7 @@ def child_hand(path: str, steps: int) -> dict:
         if steps and len(times) >= steps:
             break
     return {"first_step_s": times[0] - start, "steps": len(times),
-            "samples_per_s": (len(times) - 1) * BATCH / (times[-1] - times[0]),
+            "samples_per_s": (len(times) - 1) * BATCH / (times[-1] - times[0]) if len(times) > 1 else 0.0,
             "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
 
 
@@ -266,8 +277,8 @@ def _child(args: list[str]) -> dict:
     return child_deepwire(args[1], args[2], int(args[3]), float(args[4]) or None)
 
 
-def run_child(*args, home: str | None = None) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+def run_child(*args, home: str | None = None, env_extra: dict | None = None) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **(env_extra or {})}
     if home:
         env["DEEPWIRE_HOME"] = home
     done = subprocess.run([sys.executable, __file__, "--child", *map(str, args)], cwd=ROOT, env=env,
@@ -277,13 +288,32 @@ def run_child(*args, home: str | None = None) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+PRE_STREAMING = "6fcd13d6ddc206831625b0629f8026a56ff17271"  # main just before 'Merge branch w15stream'
+DIGITS_EPOCHS = 10  # 3 epochs (~1.5 s of batches) swung +-10 % between runs of the same code
+
+
+def pre_streaming_tree(into: Path) -> Path | None:
+    """The code of PRE_STREAMING extracted into `into` (None when git or the commit is not there)."""
+    try:
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", PRE_STREAMING], capture_output=True,
+                                 timeout=120)
+        if archive.returncode != 0:
+            return None
+        into.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True, timeout=120)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return into
+
+
 def digits_run(code: Path) -> float:
-    """samples/s of `deepwire train digits_cnn` (3 epochs) with the code in `code`, from its summary."""
+    """samples/s of `deepwire train digits_cnn` (DIGITS_EPOCHS) with the code in `code`, from its summary."""
     env = {**os.environ, "PYTHONPATH": str(code), "OMP_NUM_THREADS": "1"}
     with tempfile.TemporaryDirectory() as out:
         env["DEEPWIRE_HOME"] = out
-        done = subprocess.run([sys.executable, "-m", "runtime.cli", "train", "digits_cnn", "--epochs", "3",
-                               "--quiet", "--threads", "1", "--out", f"{out}/run", "--seed", "0"],
+        done = subprocess.run([sys.executable, "-m", "runtime.cli", "train", "digits_cnn",
+                               "--epochs", str(DIGITS_EPOCHS), "--quiet", "--threads", "1",
+                               "--out", f"{out}/run", "--seed", "0"],
                               cwd=code, env=env, capture_output=True, text=True, timeout=600)
         if done.returncode != 0:
             raise RuntimeError(f"digits_cnn with {code}: {done.stderr[-2000:]}")
@@ -329,23 +359,31 @@ def measure(quick: bool = False) -> dict:
                           [r["samples_per_s"] for r in runs["dw40k"]],
                           [r["samples_per_s"] for r in runs["hand40k"]], "hand-written DataLoader", 0.95,
                           higher_is_faster=True))
-    main = Path(os.environ.get("DEEPWIRE_BASELINE", "/work/main"))
-    digits = {"ours": [], "main": []}
-    if (main / "runtime" / "trainer.py").exists() or (main / "runtime" / "train" / "trainer.py").exists():
-        for _ in range(rounds + 1):
-            digits["main"].append(digits_run(main))
-            digits["ours"].append(digits_run(ROOT))
-        rows.append(speed_row("data.digits.samples_per_s", "digits_cnn (in memory), 3 epochs: this checkout "
-                              f"vs {main} (the path before streaming)", "samples/s", digits["ours"],
-                              digits["main"], f"{main}", 1.0, higher_is_faster=True))
+    digits = {"ours": [], "pre_streaming": []}
+    pre = pre_streaming_tree(homes / "pre-streaming")
+    if pre is not None:
+        for r in range(rounds + 1):
+            pair = [("pre_streaming", pre), ("ours", ROOT)]
+            for key, code in pair if r % 2 == 0 else pair[::-1]:
+                digits[key].append(digits_run(code))
+        rows.append(speed_row("data.digits.samples_per_s", f"digits_cnn (in memory), {DIGITS_EPOCHS} epochs: "
+                              f"this checkout vs commit {PRE_STREAMING[:10]} (the path before streaming)",
+                              "samples/s", digits["ours"], digits["pre_streaming"],
+                              f"pre-streaming {PRE_STREAMING[:7]}", 1.0, higher_is_faster=True))
+    else:
+        digits["left_out"] = f"git archive {PRE_STREAMING[:10]} failed: no git or no such commit here"
     million, tenth = array_file(1_200_000), array_file(120_000)
     arrays = {"1.2M": [], "120k": []}
     for _ in range(rounds):
-        arrays["120k"].append(run_child("deepwire", "arrays", tenth, 0, 4.0))
-        arrays["1.2M"].append(run_child("deepwire", "arrays", million, 0, 4.0))
+        for key, path in (("120k", tenth), ("1.2M", million)):
+            run = run_child("deepwire", "arrays", path, 0, 4.0, env_extra={"DEEPWIRE_IN_MEMORY_BYTES": "0"})
+            if run["streamed"] == "ndarray":
+                raise RuntimeError(f"arrays {key}: read into memory, not streamed; the row would be invalid")
+            arrays[key].append(run)
     anon = [b["peak_anon"] / a["peak_anon"] for a, b in zip(arrays["120k"], arrays["1.2M"])]
-    row = budget_row("data.arrays.1.2M_anon_growth", "peak anonymous memory training 4 s on a memory-mapped "
-                     "1.2M x 64 float32 .npy (307 MB) / on a 120k-row one", "x", anon, 1.15)
+    row = budget_row("data.arrays.1.2M_anon_growth", "peak anonymous memory training 4 s on a memory-mapped, "
+                     "streamed 1.2M x 64 float32 .npy (307 MB) / on a 120k-row one "
+                     "(DEEPWIRE_IN_MEMORY_BYTES=0)", "x", anon, 1.15)
     rows.append(row)
     rows.append(budget_row("data.arrays.1.2M_first_step", "seconds to the first step on the 1.2M-row map "
                            "(NaN check in chunks, statistics of a 20k sample)", "s",
