@@ -130,32 +130,36 @@ def _scan_class(name: str, path: str, skipped: list[str], tick: Callable[[], Non
             skipped.append(f"{os.path.join(path, file)} ({why})")
 
     try:
-        entries = sorted((e for e in os.scandir(path) if not e.name.startswith(".")), key=lambda e: e.name)
+        with os.scandir(path) as listing:
+            entries = sorted((e for e in listing if e.name[:1] != "."), key=lambda e: e.name)
     except OSError as exc:
         raise DataError(f"{path}: the class folder '{name}' cannot be listed "
                         f"({exc.strerror or exc})") from None
+    suffixes = IMAGE_SUFFIXES
     for entry in entries:
         tick()
+        file = entry.name
         try:
             if entry.is_dir():
                 continue  # sub-folders of a class folder are not read (as before)
+            if not file.lower().endswith(suffixes):
+                skip(file, "not an image file")  # no stat needed to know (the lean path: 40k files)
+                continue
             info = entry.stat()
         except FileNotFoundError:
-            skip(entry.name, "vanished while the folder was read" if not entry.is_symlink()
+            skip(file, "vanished while the folder was read" if not entry.is_symlink()
                  else "a link to a file that does not exist")
             continue
         except OSError as exc:
-            skip(entry.name, "a loop of symbolic links" if exc.errno == errno.ELOOP else
+            skip(file, "a loop of symbolic links" if exc.errno == errno.ELOOP else
                  f"cannot be read: {exc.strerror or exc}")
             continue
-        if os.path.splitext(entry.name)[1].lower() not in IMAGE_SUFFIXES:
-            skip(entry.name, "not an image file")
-        elif not entry.is_file():
-            skip(entry.name, "not a regular file")
+        if not entry.is_file():
+            skip(file, "not a regular file")
         elif info.st_size == 0:
-            skip(entry.name, "empty, 0 bytes")
+            skip(file, "empty, 0 bytes")
         else:
-            names.append(f"{name}/{entry.name}")
+            names.append(f"{name}/{file}")
             sizes.append(info.st_size)
     return names, sizes, count
 
