@@ -415,3 +415,23 @@ def test_two_gloo_processes_each_read_only_their_shard(tmp_path):
         expected = [row for b in range(steps) for row in order[b * 32:(b + 1) * 32][rank::2].tolist()]
         assert read[rank] == expected  # exactly its shard of every batch, in order
     assert not set(read[0]) & set(read[1]) and len(read[0]) == len(read[1]) == 100
+
+
+def test_cli_prints_the_skipped_files_even_when_quiet(tmp_path, capsys):
+    from graph.project_io import save_project
+    from runtime.cli import main
+
+    root = _folder(tmp_path / "pets", per_class=10)
+    (root / "cats" / "empty.png").write_bytes(b"")
+    (root / "dogs" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    net = small_cnn()
+    net.blocks["head"].params["classes"] = 2
+    net.blocks["fc"].params["features"] = 2
+    proj = project(net, epochs=1, batch_size=8, val_fraction=0.0)
+    proj.data = DataSpec("image_folder", {"path": str(root)})
+    path = tmp_path / "pets.dw.json"
+    save_project(proj, path)
+    assert main(["train", str(path), "--quiet", "--out", str(tmp_path / "run")]) == 0
+    err = capsys.readouterr().err
+    assert "skipped 1 file(s) that are not usable images" in err and "empty.png (empty, 0 bytes)" in err, err
+    assert "skipped 1 file(s) that could not be read as images" in err and "broken.png" in err, err

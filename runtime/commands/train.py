@@ -119,6 +119,22 @@ def _fail_before_start(message: str, listeners, reason: str) -> int:
     return EXIT_UNREADABLE
 
 
+class DataWarnings:
+    """Prints the run's warnings about the data (files skipped, with their count and first names) on a
+    stream, where no progress bar does: a user must learn that files were left out, not only the studio."""
+
+    WORDS = ("skipped", "could not be read", "not usable")
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def on_event(self, event) -> None:
+        message = getattr(event, "message", None)
+        if getattr(event, "kind", None) == "warning" and message and any(w in message for w in self.WORDS):
+            self.stream.write(f"deepwire: warning: {message}\n")
+            self.stream.flush()
+
+
 def _has_bar(listeners) -> bool:
     from runtime.train.progress import ProgressBar
 
@@ -200,6 +216,8 @@ def run(args: argparse.Namespace) -> int:
         listeners.append(JsonLinesWriter(sys.stdout))
     if not args.quiet and cluster.is_main and (args.events is None or sys.stderr.isatty()):
         listeners.append(ProgressBar(sys.stderr))
+    elif cluster.is_main:
+        listeners.append(DataWarnings(sys.stderr))  # skipped files are said even with --quiet or events
     stop = StopFlag()
     if args.events == "jsonl" and cluster.is_main and not sys.stdin.isatty():
         watch_stdin(stop)  # the studio may write "stop" instead of sending a signal
