@@ -108,6 +108,43 @@ class BiGruTagger(nn.Module):
         return F.log_softmax(self.tags(out), dim=-1)
 
 
+class TimeFirstGru(nn.Module):
+    """A bidirectional GRU with torch's default batch_first=False: swapped in, its sequence swapped back."""
+
+    def __init__(self):
+        super().__init__()
+        self.gru = nn.GRU(5, 6, num_layers=2, bidirectional=True)
+        self.tags = nn.Linear(12, 3)
+
+    def forward(self, x):
+        out, _ = self.gru(x.transpose(0, 1))
+        return self.tags(out.transpose(0, 1))
+
+
+class TimeFirstRnnState(nn.Module):
+    """A time-first 2-layer RNN read through h_n[-1]; the swap spelt as a permute."""
+
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.RNN(4, 8, num_layers=2)
+        self.fc = nn.Linear(8, 2)
+
+    def forward(self, x):
+        _, h = self.rnn(x.permute(1, 0, 2))
+        return self.fc(h[-1])
+
+
+class TimeFirstUnswapped(nn.Module):
+    """A batch_first=False LSTM given (B, T, F) as it is: it would read the batch as time."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(5, 4)
+
+    def forward(self, x):
+        return self.lstm(x)[0]
+
+
 class WithFourier(nn.Module):
     """Uses torch.fft, which no DeepWire block does: the import must name it as a problem."""
 

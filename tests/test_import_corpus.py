@@ -36,7 +36,6 @@ KNOWN_GAPS = {
     "hf_gpt2": "HF Conv1D (torch.addmm on a flattened batch), gelu_new written as tanh arithmetic, masks",
     "hf_vit": "the class token and the attention-mask arithmetic",
     "TinyGpt": "tied weights (D9): the head's copy of the embedding doubles the parameter",
-    "TimeFirstLstm": "an LSTM with batch_first=False behind x.transpose(0, 1): moves the batch axis",
     "Siamese": "a shared module (D9): each use became a block with its own copy",
 }
 FLOOR = 0.75  # the share of the corpus (refusals left out) that imports fully today

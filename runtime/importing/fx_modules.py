@@ -231,8 +231,10 @@ def _pad(mode: str):
 
 
 def recurrent_params(m: nn.Module) -> dict[str, Any]:
-    """Parameters of an RNN/LSTM/GRU block for this module, its `output` still to be chosen."""
-    _require(m.batch_first, "batch_first=False (DeepWire sequences are (B, T, F))")
+    """Parameters of an RNN/LSTM/GRU block for this module, its `output` still to be chosen.
+
+    batch_first=False is the importer's to judge: behind x.transpose(0, 1) it is the same block.
+    """
     _require(m.bias, "bias=False")
     _require(getattr(m, "proj_size", 0) == 0, "proj_size (projected LSTM)")
     params: dict[str, Any] = {"hidden_size": m.hidden_size, "num_layers": m.num_layers,
