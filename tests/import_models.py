@@ -145,6 +145,22 @@ class TimeFirstUnswapped(nn.Module):
         return self.lstm(x)[0]
 
 
+class ChannelsLastMlp(nn.Module):
+    """ConvNeXt's block layout, small: a depthwise conv, then LayerNorm and Linear on (B, H, W, C)."""
+
+    def __init__(self):
+        super().__init__()
+        self.dwconv = nn.Conv2d(4, 4, 3, padding=1, groups=4)
+        self.norm = nn.LayerNorm(4, eps=1e-6)
+        self.up = nn.Linear(4, 8)
+        self.down = nn.Linear(8, 4)
+
+    def forward(self, x):
+        y = self.dwconv(x).permute(0, 2, 3, 1)
+        y = self.down(F.gelu(self.up(self.norm(y))))
+        return x + y.permute(0, 3, 1, 2)
+
+
 class WithFourier(nn.Module):
     """Uses torch.fft, which no DeepWire block does: the import must name it as a problem."""
 

@@ -26,8 +26,6 @@ pytestmark = pytest.mark.slow
 
 # model -> why it does not import fully yet
 KNOWN_GAPS = {
-    "tv_convnext_tiny": "Linear on a channels-last image (B, H, W, C): the Linear block takes (B, F) "
-                        "or (B, T, F)",
     "tv_vit_small": "the class token: torch.cat of a learned (1, 1, D) token expanded over the batch",
     "timm_vit_tiny": "the class token, as tv_vit_small, and timm's attention (qkv reshaped and permuted "
                      "across the batch axis, F.scaled_dot_product_attention)",

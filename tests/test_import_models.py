@@ -215,6 +215,15 @@ def test_time_first_recurrent_layers_behind_a_swap_become_plain_blocks(tmp_path,
     assert _max_diff(original, model, torch.randn(3, 6, 4)) < 1e-6
 
 
+def test_linear_on_a_channels_last_image_applies_at_every_position(tmp_path, registry):
+    original, report = _import(tmp_path, registry, "ChannelsLastMlp", "4,5,6")
+    assert report.ok and not report.networks[0].problems
+    project, model = _as_trained(report, registry)
+    linears = [b for b in project.networks[0].blocks.values() if b.type == "Linear"]
+    assert [(b.params["features"], b.params["per_position"]) for b in linears] == [(8, True), (4, True)]
+    assert _max_diff(original, model, torch.randn(3, 4, 5, 6)) < 1e-6
+
+
 def test_a_time_first_layer_without_the_swap_is_a_named_problem(tmp_path, registry):
     _original, report = _import(tmp_path, registry, "TimeFirstUnswapped", "7,5")
     problems = report.networks[0].problems

@@ -40,8 +40,11 @@ def _require(condition: bool, reason: str) -> None:
 
 
 def _linear(m: nn.Linear, shape):
-    return Mapped("Linear", _nondefault({"features": m.out_features, "bias": m.bias is not None},
-                                        {"bias": True}), _state(m))
+    # torch's Linear acts on the last axis of any input: (B, H, W, C) of ConvNeXt's channels-last blocks
+    per_position = shape is not None and len(shape) > 2
+    return Mapped("Linear", _nondefault({"features": m.out_features, "bias": m.bias is not None,
+                                         "per_position": per_position},
+                                        {"bias": True, "per_position": False}), _state(m))
 
 
 def _conv(type_id: str):
