@@ -10,8 +10,10 @@ LSTM/GRU/RNN is used (its sequence, or its last state via h_n[-1] or
 out[:, -1]), an adaptive pooling to 1 followed by a flatten (one Global
 pool block), and chains a + b + c (one Add). What has no block becomes an
 Unsupported block in place, named after the operation: never dropped.
-A batch_first=False LSTM/GRU/RNN behind x.transpose(0, 1) is the same layer
-batch-first on x (its output swapped back, or out[-1], read as usual).
+A learned (1, 1, D) token expanded over the batch and put in front of a
+sequence by torch.cat is one Class token block (ViT). A batch_first=False
+LSTM/GRU/RNN behind x.transpose(0, 1) is the same layer batch-first on x
+(its output swapped back, or out[-1], read as usual).
 Values the output does not depend on are left out.
 """
 
@@ -102,6 +104,16 @@ class _Stored:
 
 
 @dataclass
+class _Token:
+    """self.cls_token.expand(B, -1, -1): a learned (1, 1, D) token repeated for every sample, waiting for
+    the torch.cat that puts it in front of a sequence (one Class token block)."""
+
+    node: Node
+    tensor: torch.Tensor
+    name: str
+
+
+@dataclass
 class _Attention:
     """An nn.MultiheadAttention call whose first output (the attended values) becomes one block."""
 
@@ -150,6 +162,9 @@ class FxConverter:
             return self._unsupported(node, STORED)
         if isinstance(value, _TimeFirst):
             return self._unsupported(node, "it moves the batch axis")
+        if isinstance(value, _Token):
+            return self._unsupported(node, STORED + ", repeated over the batch (a Class token block is this "
+                                     "followed by torch.cat in front of a sequence)")
         # a value no rule produced (e.g. a tuple): stand in for it so the wire is not lost
         bid = self._unsupported(node, STORED if node.op == "get_attr" else
                                 "an intermediate value DeepWire cannot pass along")
@@ -284,6 +299,13 @@ class FxConverter:
                 return
         if not self.ctx.is_tensor(node) and not _holds_tensors(node):
             return  # sizes, shapes and other plain values: read by the calls that use them
+        if isinstance(pending, _Stored) and node.op == "call_method" and node.target == "expand":
+            token = _token(pending, node, self.ctx)
+            if token is not None:
+                self.value[node] = token
+                return
+        if node.target in (torch.cat, torch.concat) and self._class_token(node):
+            return
         folded = self._fold(node)
         if folded is not None:
             self.value[node] = _Stored(node, folded)
@@ -317,6 +339,21 @@ class FxConverter:
                 self.value[node] = _Recurrent(**{**pending.__dict__, "stage": "last"})
                 return
         self._place(node, mapped)
+
+    def _class_token(self, node: Node) -> bool:
+        """torch.cat([token.expand(B, -1, -1), x], dim=1) on a (B, T, D) x: one Class token block."""
+        tensors = node.args[0] if node.args else node.kwargs.get("tensors")
+        dim = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim", 0)
+        if not isinstance(tensors, (list, tuple)) or len(tensors) != 2 or not isinstance(dim, int):
+            return False
+        token, x = (self.value.get(t) for t in tensors)
+        shape = self.ctx.full_shape(tensors[1])
+        if not isinstance(token, _Token) or isinstance(x, (_Token, _Stored)) or shape is None \
+                or len(shape) != 3 or dim % 3 != 1 or shape[2] != token.tensor.shape[-1]:
+            return False
+        self.value[node] = self.build.add("ClassToken", token.name, {}, [self.need(tensors[1])],
+                                          {"token": token.tensor.detach().clone().reshape(1, 1, -1)})
+        return True
 
     def _stored(self, node: Node) -> torch.Tensor | None:
         value = self.value.get(node)
@@ -513,6 +550,16 @@ def _is_last_step(index) -> bool:
         return False
     whole = slice(None, None, None)
     return index[0] == whole and index[1] == -1 and (len(index) == 2 or index[2] == whole)
+
+
+def _token(stored: _Stored, node: Node, ctx: _Context) -> _Token | None:
+    """A (1, 1, D) stored tensor expanded to (B, 1, D), as a class token is; None otherwise."""
+    full = ctx.full_shape(node)
+    if tuple(stored.tensor.shape) != (1, 1, stored.tensor.shape[-1]) or full is None or len(full) != 3 \
+            or tuple(full[1:]) != (1, stored.tensor.shape[-1]):
+        return None
+    target = stored.node.target if stored.node.op == "get_attr" else stored.node.name
+    return _Token(node, stored.tensor, str(target))
 
 
 def _swaps_batch_and_time(node: Node, ctx: _Context) -> bool:

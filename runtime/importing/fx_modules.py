@@ -343,6 +343,7 @@ HELPER_RULES = {
     "TransformerDecoderBlock": (("layer", "causal"), _helper_decoder),
     "SinusoidalPositionalEncoding": (("table",), _helper_positions("sinusoidal")),
     "LearnedPositionalEncoding": (("table",), _helper_positions("learned")),
+    "ClassToken": (("token",), lambda m, shape: Mapped("ClassToken", {}, _state(m))),
     "StochasticDepth": (("p", "mode"), _stochastic_depth),  # torchvision.ops and DeepWire's helper
     "DropPath": (("drop_prob",), _stochastic_depth),  # timm.layers
 }
