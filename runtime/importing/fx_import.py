@@ -187,8 +187,10 @@ class FxConverter:
             params = dict(rec.params, output=output)
             first = output == "sequence" or ("rnn", rec.node, "sequence") not in self.made
             name = str(rec.node.target) if first else f"{rec.node.target}_last"
-            self.made[key] = self.build.add(rec.type_id, name, params, [self.need(rec.reads)],
-                                            dict(rec.weights))
+            source = self.need(rec.reads)
+            user, self.build.scope = self.build.scope, module_path(rec.node)  # made when first used:
+            self.made[key] = self.build.add(rec.type_id, name, params, [source], dict(rec.weights))
+            self.build.scope = user  # in its own module's group, not its user's
         return self.made[key]
 
     def _pool_block(self, pool: GlobalPool, flat: bool, node: Node) -> str:
@@ -251,11 +253,14 @@ class FxConverter:
             elif node not in live:
                 continue
             elif node.op == "output":
+                self.build.scope = ""
                 self._heads(node)
             else:
+                self.build.scope = module_path(node)
                 self._visit(node)
         self._note_shared_modules(live)
         self.build.layout()
+        self.build.group_by_modules()
         return self.build.result
 
     def _note_shared_modules(self, live: set[Node]) -> None:
@@ -550,6 +555,19 @@ def _is_last_step(index) -> bool:
         return False
     whole = slice(None, None, None)
     return index[0] == whole and index[1] == -1 and (len(index) == 2 or index[2] == whole)
+
+
+def module_path(node: Node) -> str:
+    """The module an operation belongs to: "layer1.0.conv1" for that call, "layer1.0" for the residual
+    add in that block's forward(), "" for the model's own forward() (or a capture that keeps none)."""
+    if node.op == "call_module":
+        return str(node.target)
+    stack = node.meta.get("nn_module_stack")
+    if not stack:
+        return ""
+    path = list(stack.values())[-1]
+    path = path[0] if isinstance(path, tuple) else path
+    return path if isinstance(path, str) and path.replace(".", "").replace("_", "").isalnum() else ""
 
 
 def _token(stored: _Stored, node: Node, ctx: _Context) -> _Token | None:
