@@ -41,6 +41,20 @@ class LearnedPositionalEncoding(nn.Module):
     def forward(self, x):
         return x + self.table[: x.shape[1]]
 ''',
+    "ClassToken": '''
+class ClassToken(nn.Module):
+    """Puts one learned token in front of a (B, T, D) sequence: (B, T + 1, D), the class token of a ViT.
+
+    Every sample gets the same token; what attention gathers into it is read at the end with x[:, 0].
+    """
+
+    def __init__(self, dim):
+        super().__init__()
+        self.token = nn.Parameter(torch.zeros(1, 1, dim))
+
+    def forward(self, x):
+        return torch.cat([self.token.expand(x.shape[0], -1, -1), x], dim=1)
+''',
     "SelfAttention": '''
 class SelfAttention(nn.Module):
     """Multi-head self-attention over a (B, T, D) sequence; causal=True hides future steps."""

@@ -211,3 +211,56 @@ class Upsampler(nn.Module):
     def forward(self, x):
         x = F.interpolate(torch.relu(self.inner(x)), scale_factor=2, mode="bilinear")
         return torch.sigmoid(self.outer(x))
+
+
+class TimeFirstGru(nn.Module):
+    """A bidirectional GRU with torch's default batch_first=False: swapped in, its sequence swapped back."""
+
+    def __init__(self):
+        super().__init__()
+        self.gru = nn.GRU(5, 6, num_layers=2, bidirectional=True)
+        self.tags = nn.Linear(12, 3)
+
+    def forward(self, x):
+        out, _ = self.gru(x.transpose(0, 1))
+        return self.tags(out.transpose(0, 1))
+
+
+class TimeFirstRnnState(nn.Module):
+    """A time-first 2-layer RNN read through h_n[-1]; the swap spelt as a permute."""
+
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.RNN(4, 8, num_layers=2)
+        self.fc = nn.Linear(8, 2)
+
+    def forward(self, x):
+        _, h = self.rnn(x.permute(1, 0, 2))
+        return self.fc(h[-1])
+
+
+class TimeFirstUnswapped(nn.Module):
+    """A batch_first=False LSTM given (B, T, F) as it is: it would read the batch as time."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(5, 4)
+
+    def forward(self, x):
+        return self.lstm(x)[0]
+
+
+class ChannelsLastMlp(nn.Module):
+    """ConvNeXt's block layout, small: a depthwise conv, then LayerNorm and Linear on (B, H, W, C)."""
+
+    def __init__(self):
+        super().__init__()
+        self.dwconv = nn.Conv2d(4, 4, 3, padding=1, groups=4)
+        self.norm = nn.LayerNorm(4, eps=1e-6)
+        self.up = nn.Linear(4, 8)
+        self.down = nn.Linear(8, 4)
+
+    def forward(self, x):
+        y = self.dwconv(x).permute(0, 2, 3, 1)
+        y = self.down(F.gelu(self.up(self.norm(y))))
+        return x + y.permute(0, 3, 1, 2)

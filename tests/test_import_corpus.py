@@ -26,8 +26,6 @@ pytestmark = pytest.mark.slow
 
 # model -> why it does not import fully yet
 KNOWN_GAPS = {
-    "tv_convnext_tiny": "Linear on a channels-last image (B, H, W, C): the Linear block takes (B, F) "
-                        "or (B, T, F)",
     "tv_vit_small": "the class token: torch.cat of a learned (1, 1, D) token expanded over the batch",
     "timm_vit_tiny": "the class token, as tv_vit_small, and timm's attention (qkv reshaped and permuted "
                      "across the batch axis, F.scaled_dot_product_attention)",
@@ -36,7 +34,6 @@ KNOWN_GAPS = {
     "hf_gpt2": "HF Conv1D (torch.addmm on a flattened batch), gelu_new written as tanh arithmetic, masks",
     "hf_vit": "the class token and the attention-mask arithmetic",
     "TinyGpt": "tied weights (D9): the head's copy of the embedding doubles the parameter",
-    "TimeFirstLstm": "an LSTM with batch_first=False behind x.transpose(0, 1): moves the batch axis",
     "Siamese": "a shared module (D9): each use became a block with its own copy",
 }
 FLOOR = 0.75  # the share of the corpus (refusals left out) that imports fully today

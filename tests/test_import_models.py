@@ -195,6 +195,42 @@ def test_recurrent_models_keep_which_output_they_use(tmp_path, registry):
     assert _max_diff(original, model, torch.randn(3, 7, 5)) < 1e-6
 
 
+def test_time_first_recurrent_layers_behind_a_swap_become_plain_blocks(tmp_path, registry):
+    # x.transpose(0, 1) -> GRU(batch_first=False) -> .transpose(0, 1): one GRU block on (B, T, F)
+    original, report = _import(tmp_path, registry, "TimeFirstGru", "7,5")
+    assert report.ok and not report.networks[0].problems
+    project, model = _as_trained(report, registry)
+    assert _types(project) == Counter({"SequenceInput": 1, "GRU": 1, "Linear": 1, "Output": 1})
+    gru = next(b for b in project.networks[0].blocks.values() if b.type == "GRU")
+    assert gru.params["output"] == "sequence" and gru.params["bidirectional"] is True
+    x = torch.randn(3, 7, 5)
+    assert _max_diff(original, model, x) < 1e-6
+
+    original, report = _import(tmp_path, registry, "TimeFirstRnnState", "6,4")
+    assert report.ok and not report.networks[0].problems
+    project, model = _as_trained(report, registry)
+    rnn = next(b for b in project.networks[0].blocks.values() if b.type == "RNN")
+    assert rnn.params["output"] == "last" and rnn.params["num_layers"] == 2
+    assert "Permute" not in _types(project)
+    assert _max_diff(original, model, torch.randn(3, 6, 4)) < 1e-6
+
+
+def test_linear_on_a_channels_last_image_applies_at_every_position(tmp_path, registry):
+    original, report = _import(tmp_path, registry, "ChannelsLastMlp", "4,5,6")
+    assert report.ok and not report.networks[0].problems
+    project, model = _as_trained(report, registry)
+    linears = [b for b in project.networks[0].blocks.values() if b.type == "Linear"]
+    assert [(b.params["features"], b.params["per_position"]) for b in linears] == [(8, True), (4, True)]
+    assert _max_diff(original, model, torch.randn(3, 4, 5, 6)) < 1e-6
+
+
+def test_a_time_first_layer_without_the_swap_is_a_named_problem(tmp_path, registry):
+    _original, report = _import(tmp_path, registry, "TimeFirstUnswapped", "7,5")
+    problems = report.networks[0].problems
+    assert problems[0].operation == "nn.LSTM"  # (then its [0], which reads an Unsupported block)
+    assert "batch_first=False" in problems[0].detail and "transpose(0, 1)" in problems[0].detail
+
+
 def test_an_operation_without_a_block_becomes_a_named_problem_from_the_command_line(tmp_path, capsys):
     out = tmp_path / "fourier.dw.json"
     code = cli_main(["import", f"{MODELS_FILE}:WithFourier", "--input-shape", "16", "-o", str(out)])

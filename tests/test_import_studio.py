@@ -49,7 +49,8 @@ def test_the_classes_of_a_file_are_found_without_running_it(tmp_path):
     assert module_classes(MODELS_FILE) == ["BasicBlock", "TinyResNet", "FunctionalMlp", "LstmLastStep",
                                            "BiGruTagger", "WithFourier", "TinyVgg",
                                            "TokenTransformer", "Branchy", "SharedLayer",
-                                           "ImageAndTable", "Upsampler"]
+                                           "ImageAndTable", "Upsampler", "TimeFirstGru", "TimeFirstRnnState",
+                                           "TimeFirstUnswapped", "ChannelsLastMlp"]
     exported = tmp_path / "exported.py"
     exported.write_text("from torch import nn\nraise SystemExit('never run')\n\nclass Net(nn.Module):\n"
                         "    def forward(self, image):\n        # image: (B, 1, 8, 8)\n"

@@ -1,4 +1,4 @@
-"""Attention blocks: self- and cross-attention, Transformer blocks, positional encodings.
+"""Attention blocks: self- and cross-attention, Transformer blocks, positional encodings, class token.
 
 All work on sequences (B, T, D) and take D from their input. Their code uses
 the small helper classes of graph.helpers_src (which wrap torch's own
@@ -242,6 +242,25 @@ POSITIONAL_ENCODING = BlockSpec(
 )
 
 
+# --- Class token ---
+
+def _class_token_shape(p, ins):
+    x = ins["x"]
+    expect_sequence(x, "x", SEQUENCE)
+    return (x[0] + 1, x[1])
+
+
+CLASS_TOKEN = BlockSpec(
+    "ClassToken", "Class token", CATEGORY,
+    "Puts one learned token in front of each sequence, (B, T, D) into (B, T + 1, D): attention gathers "
+    "a summary of the whole sequence into it, read at the end by a Select of step 0 (ViT, BERT's [CLS]).",
+    infer=_class_token_shape,
+    emit=lambda p, ins, out: Emission(call("ClassToken", ins["x"][-1]), "{self}({x})",
+                                      helpers=("ClassToken",)),
+    count=lambda p, ins, out: ins["x"][-1],
+    inputs=(Port("x", "A sequence (B, T, D), e.g. image patches.", ranks=(2,)),),
+)
+
 
 # --- Scaled dot-product attention (torch's function, on queries, keys and values computed elsewhere) ---
 
@@ -301,4 +320,4 @@ SDPA = BlockSpec(
 )
 
 BLOCKS = (SELF_ATTENTION, CROSS_ATTENTION, TRANSFORMER_ENCODER, TRANSFORMER_DECODER, POSITIONAL_ENCODING,
-          SDPA)
+          CLASS_TOKEN, SDPA)

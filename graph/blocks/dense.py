@@ -18,8 +18,10 @@ CATEGORY = "Dense"
 
 def _linear_shape(p, ins):
     x = ins["x"]
-    expect_rank(x, (1, 2), "x", "a flat (B, F) input or a sequence (B, T, F)",
-                fix="Flatten" if len(x) > 2 else None)
+    if not p["per_position"]:
+        # an image wired straight into Linear is almost always a forgotten Flatten: say so
+        expect_rank(x, (1, 2), "x", "a flat (B, F) input or a sequence (B, T, F)",
+                    fix="Flatten" if len(x) > 2 else None)
     return (*x[:-1], p["features"])
 
 
@@ -34,12 +36,17 @@ def _linear_code(p, ins, out):
 
 LINEAR = BlockSpec(
     "Linear", "Linear", CATEGORY,
-    "Fully connected layer: every output is a learned weighted sum of all input features.",
+    "Fully connected layer: every output is a learned weighted sum of all input features (the last "
+    "axis). With per_position it applies at every position of any input, as torch's Linear does.",
     infer=_linear_shape, emit=_linear_code, count=_linear_count,
-    inputs=(Port("x", ranks=(1, 2)),),
+    inputs=(Port("x", "(B, F) or a sequence (B, T, F); with per_position (B, ..., F) of any rank"),),
     params=(
         Int("features", 64, 1, 10_000_000, "Number of output features."),
         Bool("bias", True, "Learn an offset added to each output."),
+        Bool("per_position", False,
+             "Apply to the last axis at every position of an input of any rank, e.g. a channels-last "
+             "image (B, H, W, C) becomes (B, H, W, features), as in ConvNeXt. Off: takes (B, F) or "
+             "(B, T, F), so an image wired in without a Flatten is caught."),
     ),
     summary=("features",),
 )

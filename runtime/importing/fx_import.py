@@ -10,6 +10,10 @@ LSTM/GRU/RNN is used (its sequence, or its last state via h_n[-1] or
 out[:, -1]), an adaptive pooling to 1 followed by a flatten (one Global
 pool block), and chains a + b + c (one Add). What has no block becomes an
 Unsupported block in place, named after the operation: never dropped.
+A learned (1, 1, D) token expanded over the batch and put in front of a
+sequence by torch.cat is one Class token block (ViT). A batch_first=False
+LSTM/GRU/RNN behind x.transpose(0, 1) is the same layer batch-first on x
+(its output swapped back, or out[-1], read as usual).
 Values the output does not depend on are left out.
 """
 
@@ -73,7 +77,21 @@ class _Recurrent:
     type_id: str
     params: dict[str, Any]
     weights: dict[str, Any]
-    stage: str  # call, state, h, h2 (last two h of a bidirectional), h2t, seq, last
+    stage: str  # call, state, h, h2 (last two h of a bidirectional), h2t, seq, last; tseq: (T, B, H)
+    source: Node | None = None  # the (B, T, F) sequence it reads (a time-first layer: before the swap)
+
+    @property
+    def reads(self) -> Node:
+        return self.source if self.source is not None else self.node.args[0]
+
+
+@dataclass
+class _TimeFirst:
+    """x.transpose(0, 1) of a (B, T, F) sequence, waiting for the batch_first=False LSTM/GRU/RNN that
+    reads it: that layer becomes a plain (batch-first) block reading x, and the swap disappears."""
+
+    node: Node
+    source: Node
 
 
 @dataclass
@@ -83,6 +101,16 @@ class _Stored:
 
     node: Node
     tensor: torch.Tensor
+
+
+@dataclass
+class _Token:
+    """self.cls_token.expand(B, -1, -1): a learned (1, 1, D) token repeated for every sample, waiting for
+    the torch.cat that puts it in front of a sequence (one Class token block)."""
+
+    node: Node
+    tensor: torch.Tensor
+    name: str
 
 
 @dataclass
@@ -132,6 +160,11 @@ class FxConverter:
             return self._pool_block(value, flat=not value.keeps_dims, node=node)
         if isinstance(value, _Stored):
             return self._unsupported(node, STORED)
+        if isinstance(value, _TimeFirst):
+            return self._unsupported(node, "it moves the batch axis")
+        if isinstance(value, _Token):
+            return self._unsupported(node, STORED + ", repeated over the batch (a Class token block is this "
+                                     "followed by torch.cat in front of a sequence)")
         # a value no rule produced (e.g. a tuple): stand in for it so the wire is not lost
         bid = self._unsupported(node, STORED if node.op == "get_attr" else
                                 "an intermediate value DeepWire cannot pass along")
@@ -147,15 +180,17 @@ class FxConverter:
         if rec.stage not in ("seq", "last"):
             return self._unsupported(node, f"this value of {rec.type_id} '{rec.node.target}' (DeepWire's "
                                      f"{rec.type_id} gives its output sequence or its last hidden state)",
-                                     args=[rec.node.args[0]])
+                                     args=[rec.reads])
         output = "sequence" if rec.stage == "seq" else "last"
         key = ("rnn", rec.node, output)
         if key not in self.made:
             params = dict(rec.params, output=output)
             first = output == "sequence" or ("rnn", rec.node, "sequence") not in self.made
             name = str(rec.node.target) if first else f"{rec.node.target}_last"
-            self.made[key] = self.build.add(rec.type_id, name, params, [self.need(rec.node.args[0])],
-                                            dict(rec.weights))
+            source = self.need(rec.reads)
+            user, self.build.scope = self.build.scope, module_path(rec.node)  # made when first used:
+            self.made[key] = self.build.add(rec.type_id, name, params, [source], dict(rec.weights))
+            self.build.scope = user  # in its own module's group, not its user's
         return self.made[key]
 
     def _pool_block(self, pool: GlobalPool, flat: bool, node: Node) -> str:
@@ -218,11 +253,14 @@ class FxConverter:
             elif node not in live:
                 continue
             elif node.op == "output":
+                self.build.scope = ""
                 self._heads(node)
             else:
+                self.build.scope = module_path(node)
                 self._visit(node)
         self._note_shared_modules(live)
         self.build.layout()
+        self.build.group_by_modules()
         return self.build.result
 
     def _note_shared_modules(self, live: set[Node]) -> None:
@@ -257,8 +295,22 @@ class FxConverter:
                 and node.target == "transpose" and tuple(node.args[1:]) == (0, 1):
             self.value[node] = _Recurrent(**{**pending.__dict__, "stage": "h2t"})
             return
+        if source is not None and _swaps_batch_and_time(node, self.ctx):
+            if isinstance(pending, _Recurrent) and pending.stage == "tseq":
+                self.value[node] = _Recurrent(**{**pending.__dict__, "stage": "seq"})  # back to (B, T, H)
+                return
+            if not isinstance(pending, (_Stored, _TimeFirst)):
+                self.value[node] = _TimeFirst(node, source)
+                return
         if not self.ctx.is_tensor(node) and not _holds_tensors(node):
             return  # sizes, shapes and other plain values: read by the calls that use them
+        if isinstance(pending, _Stored) and node.op == "call_method" and node.target == "expand":
+            token = _token(pending, node, self.ctx)
+            if token is not None:
+                self.value[node] = token
+                return
+        if node.target in (torch.cat, torch.concat) and self._class_token(node):
+            return
         folded = self._fold(node)
         if folded is not None:
             self.value[node] = _Stored(node, folded)
@@ -292,6 +344,21 @@ class FxConverter:
                 self.value[node] = _Recurrent(**{**pending.__dict__, "stage": "last"})
                 return
         self._place(node, mapped)
+
+    def _class_token(self, node: Node) -> bool:
+        """torch.cat([token.expand(B, -1, -1), x], dim=1) on a (B, T, D) x: one Class token block."""
+        tensors = node.args[0] if node.args else node.kwargs.get("tensors")
+        dim = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim", 0)
+        if not isinstance(tensors, (list, tuple)) or len(tensors) != 2 or not isinstance(dim, int):
+            return False
+        token, x = (self.value.get(t) for t in tensors)
+        shape = self.ctx.full_shape(tensors[1])
+        if not isinstance(token, _Token) or isinstance(x, (_Token, _Stored)) or shape is None \
+                or len(shape) != 3 or dim % 3 != 1 or shape[2] != token.tensor.shape[-1]:
+            return False
+        self.value[node] = self.build.add("ClassToken", token.name, {}, [self.need(tensors[1])],
+                                          {"token": token.tensor.detach().clone().reshape(1, 1, -1)})
+        return True
 
     def _stored(self, node: Node) -> torch.Tensor | None:
         value = self.value.get(node)
@@ -356,8 +423,15 @@ class FxConverter:
             if len([a for a in node.args if a is not None]) > 1 or node.kwargs:
                 self._unsupported(node, "a starting state passed in (DeepWire starts from zeros)")
                 return
+            swapped = self.value.get(node.args[0])
+            if not module.batch_first and not isinstance(swapped, _TimeFirst):
+                self._unsupported(node, "batch_first=False on a sequence not swapped from (B, T, F) by "
+                                  "x.transpose(0, 1) (DeepWire sequences are (B, T, F))")
+                return
             weights = {k: v.detach().clone() for k, v in module.state_dict().items()}
-            self.value[node] = _Recurrent(node, RECURRENT[type(module)], params, weights, "call")
+            # time-first: the same layer with batch_first=True reading the sequence before the swap
+            source = None if module.batch_first else swapped.source
+            self.value[node] = _Recurrent(node, RECURRENT[type(module)], params, weights, "call", source)
             return
         if isinstance(module, (nn.TransformerEncoderLayer, nn.TransformerEncoder, nn.MultiheadAttention)):
             try:
@@ -439,7 +513,7 @@ class FxConverter:
         layers = int(rec.params.get("num_layers", 1)) * (2 if bidirectional else 1)
         stage = None
         if rec.stage == "call" and index == 0:
-            stage = "seq"
+            stage = "seq" if rec.source is None else "tseq"
         elif rec.stage == "call" and index == 1:
             stage = "state" if rec.type_id == "LSTM" else "h"
         elif rec.stage == "state" and index == 0:
@@ -451,6 +525,9 @@ class FxConverter:
             stage = "h2"
         elif rec.stage == "seq" and not bidirectional and _is_last_step(index):
             stage = "last"
+        elif rec.stage == "tseq" and not bidirectional and index in (-1, (-1,), (-1, slice(None)),
+                                                                     (-1, slice(None), slice(None))):
+            stage = "last"  # out[-1] of a (T, B, H) output: the last step, the top layer's h_n
         if stage is None:
             return False
         self.value[node] = _Recurrent(**{**rec.__dict__, "stage": stage})
@@ -478,6 +555,45 @@ def _is_last_step(index) -> bool:
         return False
     whole = slice(None, None, None)
     return index[0] == whole and index[1] == -1 and (len(index) == 2 or index[2] == whole)
+
+
+def module_path(node: Node) -> str:
+    """The module an operation belongs to: "layer1.0.conv1" for that call, "layer1.0" for the residual
+    add in that block's forward(), "" for the model's own forward() (or a capture that keeps none)."""
+    if node.op == "call_module":
+        return str(node.target)
+    stack = node.meta.get("nn_module_stack")
+    if not stack:
+        return ""
+    path = list(stack.values())[-1]
+    path = path[0] if isinstance(path, tuple) else path
+    return path if isinstance(path, str) and path.replace(".", "").replace("_", "").isalnum() else ""
+
+
+def _token(stored: _Stored, node: Node, ctx: _Context) -> _Token | None:
+    """A (1, 1, D) stored tensor expanded to (B, 1, D), as a class token is; None otherwise."""
+    full = ctx.full_shape(node)
+    if tuple(stored.tensor.shape) != (1, 1, stored.tensor.shape[-1]) or full is None or len(full) != 3 \
+            or tuple(full[1:]) != (1, stored.tensor.shape[-1]):
+        return None
+    target = stored.node.target if stored.node.op == "get_attr" else stored.node.name
+    return _Token(node, stored.tensor, str(target))
+
+
+def _swaps_batch_and_time(node: Node, ctx: _Context) -> bool:
+    """x.transpose(0, 1), torch.transpose(x, 0, 1), x.swapaxes(0, 1) or x.permute(1, 0, 2) of a (B, T, F)
+    sequence: what feeds a batch_first=False recurrent layer (and turns its output back)."""
+    full = ctx.full_shape(node)
+    if full is None or len(full) != 3:
+        return False
+    args = list(node.args[1:])
+    if node.target in ("transpose", "swapaxes", torch.transpose, torch.swapaxes):
+        axes = sorted(a % 3 for a in args if isinstance(a, int))
+        return len(args) == 2 and not node.kwargs and axes == [0, 1]
+    if node.target in ("permute", torch.permute):
+        dims = args[0] if len(args) == 1 and isinstance(args[0], (list, tuple)) else args
+        return not node.kwargs and [d % 3 if isinstance(d, int) else d for d in dims] == [1, 0, 2]
+    return False
 
 
 def _flatten_args(node: Node) -> list[Node]:

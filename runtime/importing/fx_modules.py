@@ -40,8 +40,11 @@ def _require(condition: bool, reason: str) -> None:
 
 
 def _linear(m: nn.Linear, shape):
-    return Mapped("Linear", _nondefault({"features": m.out_features, "bias": m.bias is not None},
-                                        {"bias": True}), _state(m))
+    # torch's Linear acts on the last axis of any input: (B, H, W, C) of ConvNeXt's channels-last blocks
+    per_position = shape is not None and len(shape) > 2
+    return Mapped("Linear", _nondefault({"features": m.out_features, "bias": m.bias is not None,
+                                         "per_position": per_position},
+                                        {"bias": True, "per_position": False}), _state(m))
 
 
 def _conv(type_id: str):
@@ -231,8 +234,10 @@ def _pad(mode: str):
 
 
 def recurrent_params(m: nn.Module) -> dict[str, Any]:
-    """Parameters of an RNN/LSTM/GRU block for this module, its `output` still to be chosen."""
-    _require(m.batch_first, "batch_first=False (DeepWire sequences are (B, T, F))")
+    """Parameters of an RNN/LSTM/GRU block for this module, its `output` still to be chosen.
+
+    batch_first=False is the importer's to judge: behind x.transpose(0, 1) it is the same block.
+    """
     _require(m.bias, "bias=False")
     _require(getattr(m, "proj_size", 0) == 0, "proj_size (projected LSTM)")
     params: dict[str, Any] = {"hidden_size": m.hidden_size, "num_layers": m.num_layers,
@@ -338,6 +343,7 @@ HELPER_RULES = {
     "TransformerDecoderBlock": (("layer", "causal"), _helper_decoder),
     "SinusoidalPositionalEncoding": (("table",), _helper_positions("sinusoidal")),
     "LearnedPositionalEncoding": (("table",), _helper_positions("learned")),
+    "ClassToken": (("token",), lambda m, shape: Mapped("ClassToken", {}, _state(m))),
     "StochasticDepth": (("p", "mode"), _stochastic_depth),  # torchvision.ops and DeepWire's helper
     "DropPath": (("drop_prob",), _stochastic_depth),  # timm.layers
 }

@@ -3,7 +3,8 @@
 Shared by the torch.fx and ONNX importers: it gives blocks stable ids and
 unique readable names, wires inputs to ports, keeps each block's weights
 (the state_dict its compiled submodule will load), records the Unsupported
-blocks as problems, and lays the finished graph out left to right.
+blocks as problems, and lays the finished graph out left to right, in groups
+named after the modules its blocks came from.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from graph.layout import layered_layout
 from graph.model import Block, Edge, Network
 from graph.spec import Registry
+from runtime.importing.module_groups import module_groups
 
 
 @dataclass
@@ -37,6 +39,7 @@ class ImportedNetwork:
     weights: dict[str, dict[str, Any]] = field(default_factory=dict)  # block id -> submodule state_dict
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    scopes: dict[str, str] = field(default_factory=dict)  # block id -> module path it came from ("" none)
 
 
 Head = tuple[str, dict[str, Any]]
@@ -63,6 +66,7 @@ class NetworkBuilder:
         self.registry = registry
         self.result = ImportedNetwork(Network(name))
         self.net = self.result.network
+        self.scope = ""  # the module path of the operation being converted; each new block records it
 
     def add(self, type_id: str, name: str, params: dict[str, Any] | None = None,
             sources: list[str] | None = None, weights: dict[str, Any] | None = None) -> str:
@@ -75,6 +79,7 @@ class NetworkBuilder:
         spec.check_params(kept)  # a mapping bug must not write a project that fails to load
         bid = self.net.new_block_id()
         self.net.add_block(Block(bid, type_id, self.net.unique_name(block_name(name)), kept))
+        self.result.scopes[bid] = self.scope
         ports = spec.input_ports(kept)
         for port, src in zip(ports, sources or []):
             self.net.connect(Edge(src, bid, port.name))
@@ -108,3 +113,8 @@ class NetworkBuilder:
     def layout(self) -> None:
         for bid, position in layered_layout(self.net).items():
             self.net.move_block(bid, position)
+
+    def group_by_modules(self) -> None:
+        """Canvas groups after the modules the blocks came from (runtime/importing/module_groups.py)."""
+        inputs = {bid for bid, b in self.net.blocks.items() if self.registry.get(b.type).role == "input"}
+        self.net.set_groups(module_groups(self.net, self.result.scopes, inputs))

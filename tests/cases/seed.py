@@ -11,6 +11,10 @@ CASES = [
     case("Linear", {"features": 7}, x=(5,)),
     case("Linear", {"features": 3, "bias": False}, x=(4, 6)),
     bad("Linear", {"features": 3}, error="insert Flatten", x=(16, 5, 5)),
+    # a channels-last image (B, H, W, C): the last axis at every position, as torch does
+    case("Linear", {"features": 5, "per_position": True}, x=(4, 3, 6)),
+    case("Linear", {"features": 2, "per_position": True, "bias": False}, x=(3, 2, 7)),
+    case("Linear", {"features": 4, "per_position": True}, x=(6,)),
     case("Flatten", {}, x=(16, 5, 5)),
     case("Flatten", {}, x=(4, 6)),
     case("Flatten", {}, x=(6,)),

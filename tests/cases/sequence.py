@@ -64,6 +64,9 @@ CASES = [
     bad("TransformerDecoderBlock", {}, error="expects a sequence (B, S, D)", x=(5, 8), memory=(8,)),
 
     case("PositionalEncoding", {}, x=(5, 8)),
+    case("ClassToken", {}, x=(4, 6)),
+    case("ClassToken", {}, x=(1, 3)),
+    bad("ClassToken", {}, error="expects a sequence (B, T, D)", x=(3, 4, 4)),
     case("PositionalEncoding", {"kind": "sinusoidal", "max_length": 7}, x=(7, 5)),
     case("PositionalEncoding", {"kind": "learned", "max_length": 10}, x=(6, 3)),
     case("PositionalEncoding", {"kind": "learned", "max_length": 4}, x=(4, 1)),
