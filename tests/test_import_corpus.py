@@ -36,7 +36,7 @@ KNOWN_GAPS = {
     "TinyGpt": "tied weights (D9): the head's copy of the embedding doubles the parameter",
     "Siamese": "a shared module (D9): each use became a block with its own copy",
 }
-FLOOR = 0.84  # the share of the corpus (refusals left out) that imports fully today: 32/38
+FLOOR = 0.85  # the share of the corpus (refusals left out) that imports fully today: 34/40
 
 
 def test_the_public_model_corpus_imports(tmp_path, capsys):

@@ -95,7 +95,7 @@ def test_example_projects_survive_save_and_load(path, tmp_path):
 def test_hand_written_file_gets_defaults_and_float_positions():
     project = project_from_dict(_base(), REGISTRY)
     net = project.network()
-    assert net.blocks["b3"].params == {"features": 10, "bias": True}
+    assert net.blocks["b3"].params == {"features": 10, "bias": True, "per_position": False}
     assert net.blocks["b2"].params == {}
     assert net.blocks["b1"].position == (0.0, 0.0) and isinstance(net.blocks["b1"].position[0], float)
     assert net.blocks["b4"].position == (0.0, 0.0)
@@ -118,7 +118,7 @@ def test_saved_text_holds_only_what_it_must():
     assert "groups" not in data["networks"][0]
     blocks = data["networks"][0]["blocks"]
     assert [b.get("enabled") for b in blocks] == [None, None, None, None, False]
-    assert blocks[2]["params"] == {"bias": True, "features": 10}  # full params in a saved file
+    assert blocks[2]["params"] == {"bias": True, "features": 10, "per_position": False}  # full params
     assert "modèle 💥" in text  # readable, not \u-escaped
     assert text.endswith("}\n") and '\n  "version": 2,' in text
 
@@ -428,7 +428,8 @@ def test_data_that_is_not_json_is_refused():
 
 def _sample_project() -> Project:
     net = Network("model", [Block("b1", "VectorInput", "x", {"features": 4}),
-                            Block("b2", "Linear", "fc", {"features": 2, "bias": True}, (10.0, 5.0))],
+                            Block("b2", "Linear", "fc", {"features": 2, "bias": True, "per_position": False},
+                                  (10.0, 5.0))],
                   [Edge("b1", "b2", "x")])
     return Project("sample", [net])
 
