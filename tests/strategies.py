@@ -328,7 +328,9 @@ def graph_networks(draw, registry: Registry, max_layers: int = 8) -> Network:
     edges: list[Edge] = []
     shapes: dict[str, tuple | None] = {}
     ids: dict[str, int] = {}  # blocks whose output is integer token ids -> their vocabulary size
-    rng = draw(st.randoms(use_true_random=False))
+    # a Random seeded from the example: one hypothesis manages replays its choices across examples,
+    # which left whole families of the catalog (every Conv, every RNN) out of a 400-graph run
+    rng = draw(st.randoms(use_true_random=True))
     for _ in range(draw(st.integers(1, 2))):
         block, shape = draw(_input_block(registry, f"b{len(blocks) + 1}"))
         blocks.append(block)
@@ -337,9 +339,9 @@ def graph_networks(draw, registry: Registry, max_layers: int = 8) -> Network:
             ids[block.id] = block.params["vocab_size"]
     for _ in range(rng.randint(0, max_layers)):
         block_id = f"b{len(blocks) + 1}"
-        # a type, then up to four inputs that may fit it; types drawn uniformly (hypothesis's own
+        # three types, then up to four inputs that may fit each; types drawn uniformly (hypothesis's own
         # choices lean towards the first items, which would starve the end of the catalog)
-        tries = [(spec, first) for spec in rng.sample(layer_types, 2)
+        tries = [(spec, first) for spec in rng.sample(layer_types, 3)
                  for first in rng.sample(sorted(shapes), min(4, len(shapes)))]
         for attempt, (spec, first) in enumerate(tries):
             params = draw(small_block_params(spec, shapes[first]))
