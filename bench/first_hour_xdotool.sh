@@ -76,22 +76,22 @@ for attempt in 1 2 3; do
   fi
   echo "warm-up drag $attempt was lost"
 done
-palette_drop "Image input" 330 160
-palette_drop "Conv 2D" 570 160
-palette_drop "ReLU" 810 160
-palette_drop "Max pool 2D" 1050 160
-palette_drop "Flatten" 330 400
-palette_drop "Linear" 570 400
-palette_drop "Classification head" 810 400 153                          # 2nd entry: Softmax matches too
+palette_drop "Image input" 390 160
+palette_drop "Conv 2D" 630 160
+palette_drop "ReLU" 870 160
+palette_drop "Max pool 2D" 1110 160
+palette_drop "Flatten" 390 400
+palette_drop "Linear" 630 400
+palette_drop "Classification head" 870 400 153                          # 2nd entry: Softmax matches too
 shot 02-dropped-seven-blocks
-wire 330 160 570 160; wire 570 160 810 160; wire 810 160 1050 160; wire 1050 160 330 400
-wire 330 400 570 400; wire 570 400 810 400
+wire 390 160 630 160; wire 630 160 870 160; wire 870 160 1110 160; wire 1110 160 390 400
+wire 390 400 630 400; wire 630 400 870 400
 shot 03-wired
-xdotool mousemove 330 175 click 1; sleep 0.6                           # select image_input
+xdotool mousemove 390 175 click 1; sleep 0.6                           # select image_input
 field 1445 344 8; field 1445 371 8                                     # height, width: the digits are 8x8
 shot 04-input-8x8
-xdotool mousemove 570 415 click 1; sleep 0.6                           # select linear
-field 1440 269 10                                                      # 10 classes
+xdotool mousemove 630 415 click 1; sleep 0.6                           # select linear
+field 1440 297 10                                                      # 10 classes
 shot 05-no-problems
 
 xdotool key ctrl+s; file_dialog "$OUT/work/first_cnn.dw.json"          # untitled: Save asks where
@@ -99,7 +99,7 @@ shot 06-saved
 xdotool mousemove 448 912 click 1                                      # the Training tab
 xdotool key ctrl+t; shot 07-training ${TRAIN_SECONDS:-40}              # Ctrl+T: train (a loaded machine: slow start)
 xdotool key shift+F5; shot 08-stopped 4                                # Shift+F5: Stop
-xdotool mousemove 1050 175 click 1; sleep 0.4; xdotool key Delete      # delete max_pool2d
+xdotool mousemove 1110 175 click 1; sleep 0.4; xdotool key Delete      # delete max_pool2d
 shot 09-deleted-pool
 xdotool key ctrl+z; shot 10-undo                                       # Ctrl+Z brings it back, wires too
 xdotool key ctrl+y; shot 11-redo-ctrl-y                                # Ctrl+Y should delete it again
@@ -111,7 +111,7 @@ xdotool key ctrl+o; file_dialog "$ROOT/assets/examples/digits_gan.dw.json"
 shot 14-opened-digits-gan 1.5
 xdotool key ctrl+o; file_dialog "$OUT/work/first_cnn.dw.json"         # reopen the saved CNN
 shot 15-reopened 1.5
-xdotool mousemove 330 175 click 1; sleep 0.3
+xdotool mousemove 390 175 click 1; sleep 0.3
 xdotool mousemove 1464 912 click 1                                     # the Preview tab
 shot 16-preview 4
 

@@ -127,3 +127,41 @@ def test_opening_another_project_clears_the_last_runs_curves_and_samples(window,
     for plot in panel.plots.plots():
         (x0, x1), _ = plot.getPlotItem().getViewBox().viewRange()
         assert x1 - x0 < 5, plot.getPlotItem().titleLabel.text
+
+
+def _a_long_run(panel, lr: float = 0.001) -> None:
+    for step in range(10, 250, 10):
+        panel.worker.eventReceived.emit({"kind": "step", "epoch": 1, "step": step, "loss": 1.0 / step,
+                                         "lr": lr, "samples_per_second": 100.0, "eta_seconds": 1.0})
+        if step % 20 == 0:
+            panel.worker.eventReceived.emit({"kind": "validation", "epoch": 1, "step": step,
+                                             "metrics": {"loss": 0.5, "accuracy": 0.9}})
+
+
+def test_after_a_long_run_another_project_starts_with_fresh_axes(window, qtbot):
+    """Xvfb: after a 240-step run, opening char_transformer showed empty plots on the old run's axes
+    (steps 0-240, accuracy 0.85-0.95): auto-range still saw the curves' old points."""
+    window.show()
+    panel = window.training
+    _a_long_run(panel)
+    box = panel.plots.metric_plot.getPlotItem().getViewBox()
+    qtbot.waitUntil(lambda: box.viewRange()[0][1] > 200, timeout=3000)
+    assert window.files.open_path(example_path("char_transformer"), as_copy=True)
+    qtbot.wait(1500)  # past the live and the slow-curve redraws
+    for plot in panel.plots.plots():
+        (x0, x1), (y0, y1) = plot.getPlotItem().getViewBox().viewRange()
+        assert (x0, x1, y0, y1) == (0, 1, 0, 1), plot.getPlotItem().titleLabel.text
+
+
+def test_a_constant_learning_rate_is_drawn_on_an_axis_that_shows_its_value(window, qtbot):
+    """Auto-range centred a flat lr of 0.001 on -0.5 .. 0.5, where it read as 0."""
+    window.show()
+    panel = window.training
+    _a_long_run(panel, lr=0.001)
+    box = panel.plots.lr_plot.getPlotItem().getViewBox()
+    qtbot.waitUntil(lambda: panel.plots.series["lr"].n == 24 and
+                    panel.plots.curves["lr"].getData()[0] is not None and
+                    len(panel.plots.curves["lr"].getData()[0]) == 24, timeout=3000)
+    _, (y0, y1) = box.viewRange()
+    assert (y0, y1) == (0.0, 0.002)
+

@@ -182,6 +182,10 @@ class TrainingPlots(QWidget):
         self.metric_name = None
         self.metric_plot.getPlotItem().setTitle("Validation metric", size="9pt")
         self.metric_plot.getPlotItem().setLabel("left", "")
+        # the drawn data goes now, not at the next redraw: auto-range would size the axes to the last
+        # run's points again, and an empty redraw never shrinks them (the Xvfb session saw it)
+        for curve in self.curves.values():
+            curve.setData([], [])
         for plot in self.plots():  # the last run's axes are not the next one's (another project's)
             item = plot.getPlotItem()
             item.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
@@ -282,3 +286,17 @@ class TrainingPlots(QWidget):
             if self.log_box.isChecked() and name in ("step_loss", "train_loss", "val_loss"):
                 y = np.where(y > 0, y, np.nan)  # log of zero or less would break the axis
             curve.setData(x, y, connect="finite")
+            if name == "lr":
+                self._frame_flat_lr(y)
+
+    def _frame_flat_lr(self, y: np.ndarray) -> None:
+        """A constant learning rate gets the axis 0 .. 2 x lr: auto-range would centre a flat line on a
+        +-0.5 span, where 0.001 reads as 0."""
+        box = self.lr_plot.getPlotItem().getViewBox()
+        finite = y[np.isfinite(y)]
+        if len(finite) and finite.max() - finite.min() <= 1e-12 * max(abs(finite.max()), 1e-30):
+            top = abs(float(finite.max())) * 2 or 1.0
+            box.enableAutoRange(y=False)
+            box.setYRange(0.0, top, padding=0)
+        else:
+            box.enableAutoRange(y=True)
