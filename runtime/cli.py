@@ -31,6 +31,7 @@ COMMANDS = {
     "evaluate": "Evaluate a finished run: confusion matrix, saliency, predictions (evaluation.json).",
     "examples": "List the bundled example projects.",
     "blocks": "List every block type: id, title, category, parameters (defaults, bounds) and ports.",
+    "predict": "Predict with a trained run: image files or folders, .npy, .csv rows, or --text.",
     "preview": "One block's output for a few samples (feature maps, sequences, attention) as .npz.",
     "sample": "Continue a text prompt with a trained language-model run.",
     "sweep": "Search hyper-parameters and block parameters (optuna); one run folder per trial.",

@@ -49,6 +49,8 @@ class Preprocessing:
     vocab: tuple[str, ...] | None = None  # token id -> character
     unknown: int | None = None  # the id characters outside the vocabulary become (None: refused)
     folds: tuple[tuple[str, str], ...] = ()  # characters replaced before the lookup
+    pixel_range: tuple[float, float] | None = None  # the raw values of image data (0..255 files, 0..16 digits)
+    features: tuple[str, ...] | None = None  # a table's feature columns, in the network's order
 
     # --- made from training data ---------------------------------------------------------------------
     @classmethod
@@ -71,6 +73,7 @@ class Preprocessing:
             "input_kind": dataset.input_kind, "input_shape": list(dataset.input_shape),
             "stat_shape": stat_shape, "mean": mean, "std": std, "classes": classes,
             "vocab": dataset.vocab, "unknown": unknown, "folds": folds,
+            "pixel_range": dataset.extra.get("pixel_range"), "features": dataset.extra.get("feature_names"),
         })
 
     # --- plain data (checkpoints, JSON) --------------------------------------------------------------
@@ -83,7 +86,8 @@ class Preprocessing:
                 "input_kind": self.input_kind, "input_shape": list(self.input_shape),
                 "stat_shape": listed(self.stat_shape), "mean": listed(self.mean), "std": listed(self.std),
                 "classes": listed(self.classes), "vocab": listed(self.vocab), "unknown": self.unknown,
-                "folds": [list(pair) for pair in self.folds]}
+                "folds": [list(pair) for pair in self.folds], "pixel_range": listed(self.pixel_range),
+                "features": listed(self.features)}
 
     @classmethod
     def from_dict(cls, data: Any) -> Preprocessing:
@@ -115,10 +119,16 @@ class Preprocessing:
                 isinstance(p, (list, tuple)) and len(p) == 2 and all(isinstance(c, str) for c in p)
                 for p in folds):
             raise PreprocessingError("folds must be a list of [character, replacement] pairs")
+        pixel_range = _floats(data, "pixel_range")  # absent in checkpoints of older versions
+        if pixel_range is not None and (len(pixel_range) != 2 or not pixel_range[0] < pixel_range[1]):
+            raise PreprocessingError(f"pixel_range must be [low, high] with low < high, found {pixel_range}")
+        features = _texts(data, "features")
         return cls(network=_text(data, "network"), recipe=_text(data, "recipe"), source=_text(data, "source"),
                    input_kind=kind, input_shape=_shape(data, "input_shape"), stat_shape=stat_shape,
                    mean=mean, std=std, classes=_texts(data, "classes"), vocab=vocab, unknown=unknown,
-                   folds=tuple((a, b) for a, b in folds))
+                   folds=tuple((a, b) for a, b in folds),
+                   pixel_range=None if pixel_range is None else (pixel_range[0], pixel_range[1]),
+                   features=features)
 
     def summary(self) -> str:
         """One line for the export command, e.g. "inputs scaled as x' = (x - mean) / std, 10 class names"."""
