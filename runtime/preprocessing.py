@@ -49,7 +49,7 @@ class Preprocessing:
     vocab: tuple[str, ...] | None = None  # token id -> character
     unknown: int | None = None  # the id characters outside the vocabulary become (None: refused)
     folds: tuple[tuple[str, str], ...] = ()  # characters replaced before the lookup
-    pixel_range: tuple[float, float] | None = None  # the raw values of image data (0..255 files, 0..16 digits)
+    pixel_range: tuple[float, float] | None = None  # raw image values: 0..255 files, 0..16 digits
     features: tuple[str, ...] | None = None  # a table's feature columns, in the network's order
 
     # --- made from training data ---------------------------------------------------------------------

@@ -77,6 +77,8 @@ class RunsPanel(QWidget):
                 ("rerun", "Re-run", self.rerun, "Take the run's settings into the project, or open the "
                  "project as it was trained; then press Train to run it again"),
                 ("evaluate", "Evaluate", self.evaluate, "Confusion matrix, saliency, predictions of the run"),
+                ("try", "Try It", self.try_it, "Predict with the run: drop images, choose files, type a "
+                 "row or text"),
                 ("delete", "Delete", self.delete, "Delete the run's folder")):
             button = QPushButton(text)
             button.setToolTip(tip)
@@ -238,6 +240,7 @@ class RunsPanel(QWidget):
         self.use_settings_action.setEnabled(self.document is not None)
         busy = self.process is not None
         self.buttons["evaluate"].setEnabled(run is not None and not busy)
+        self.buttons["try"].setEnabled(run is not None and run.has_checkpoint)
 
     # --- curves -------------------------------------------------------------------------------------
     def plot_ticked(self) -> None:
@@ -345,6 +348,26 @@ class RunsPanel(QWidget):
         self.message.setText(out.strip().splitlines()[-1] if out.strip() else f"Evaluated {run.name}.")
         self.evaluationReady.emit(run.path)
         self.show_evaluation(run.path)
+
+    def try_it(self) -> QWidget | None:
+        """A window that predicts with the selected run on inputs the user brings."""
+        from studio.runs.try_it import TryItWindow, input_kind_of
+
+        run = self.current_run()
+        if run is None:
+            return None
+        if not run.has_checkpoint:
+            self.message.setText(f"Cannot try {run.name}: it saved no checkpoint (best.pt or last.pt); "
+                                 "train it for at least one epoch.")
+            return None
+        window = TryItWindow(run.path, input_kind_of(run.path), self)
+        window.setWindowFlag(Qt.WindowType.Window, True)
+        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        window.destroyed.connect(lambda *_: self.evaluation_windows.remove(window)
+                                 if window in self.evaluation_windows else None)
+        self.evaluation_windows.append(window)
+        window.show()
+        return window
 
     def show_evaluation(self, run_dir: Path) -> QWidget | None:
         from studio.runs.evaluation import EvaluationView
