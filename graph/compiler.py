@@ -179,8 +179,8 @@ def _compile_class(network: Network, registry: Registry, analysis: Analysis, cla
     for key, source in network.ties.items():
         parts = [split_key(network, k) for k in (key, source)]
         if any(p is None or p[0] not in module_names or not PARAM_PATH.match(p[1]) for p in parts):
-            raise CompileError(network.name, [Diagnostic(ERROR, "tie", f"tied parameter {key!r} -> {source!r} "
-                                                         "names no parameter of a block with weights")])
+            problem = f"tied parameter {key!r} -> {source!r} names no parameter of a block with weights"
+            raise CompileError(network.name, [Diagnostic(ERROR, "tie", problem)])
         (tb, tp), (sb, sp) = parts
         init_lines.append(f"        self.{module_names[tb]}.{tp} = self.{module_names[sb]}.{sp}")
 

@@ -264,7 +264,8 @@ class Network:
                 raise ModelError(f"block {block.name!r} ({block.type}) cannot use the module of "
                                  f"{other.name!r} ({other.type}): they are different kinds of block")
             if any(b.shares == block_id for b in self.blocks.values()):
-                raise ModelError(f"other blocks use the module of {block.name!r}; hand it to one of them first")
+                raise ModelError(f"other blocks use the module of {block.name!r}; "
+                                 "hand it to one of them first")
         if block.shares == owner:
             return
         self._sharers += (owner is not None) - (block.shares is not None)

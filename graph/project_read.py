@@ -332,8 +332,8 @@ def _read_ties(value: dict[str, Any], where: str) -> dict[str, str]:
     ties: dict[str, str] = {}
     for key, source in value.items():
         if not isinstance(source, str) or not source:
-            raise FieldError(_join(where, key_in_location(key)), f"a tied parameter names the parameter "
-                             f"whose tensor it uses, as text like \"b3.weight\", not {describe_value(source)}")
+            raise FieldError(_join(where, key_in_location(key)), "a tied parameter names the parameter "
+                             f"whose tensor it uses, as text like 'b3.weight', not {describe_value(source)}")
         ties[key] = source
     return ties
 

@@ -71,7 +71,7 @@ def _parameter_shape(expr: str, helpers: tuple[str, ...], path: str) -> tuple[in
     import os
 
     import torch
-    import torch.nn.functional as F
+    import torch.nn.functional as F  # noqa: N812 - the name the generated code uses
     from torch import nn
 
     from graph.helpers_src import HELPERS

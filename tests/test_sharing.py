@@ -30,8 +30,8 @@ def siamese(shared: bool = True) -> Network:
     net.add_block(Block("cat", "Concatenate", "cat", {"inputs": 2}))
     net.add_block(Block("s", "Linear", "score", {"features": 1}))
     net.add_block(Block("o", "BinaryHead", "output", {}))
-    for edge in (Edge("l", "e1", "x"), Edge("r", "e2", "x"), Edge("e1", "cat", "in1"), Edge("e2", "cat", "in2"),
-                 Edge("cat", "s", "x"), Edge("s", "o", "x")):
+    for edge in (Edge("l", "e1", "x"), Edge("r", "e2", "x"), Edge("e1", "cat", "in1"),
+                 Edge("e2", "cat", "in2"), Edge("cat", "s", "x"), Edge("s", "o", "x")):
         net.connect(edge)
     return net
 
