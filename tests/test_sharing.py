@@ -174,3 +174,22 @@ def test_sharing_and_ties_survive_save_and_load(registry):
     # a file without the fields loads with none
     data = json.loads(dumps_project(Project(name="q", networks=[siamese(shared=False)])))
     assert all("shares" not in b for b in data["networks"][0]["blocks"]) and "ties" not in data["networks"][0]
+
+
+@pytest.mark.parametrize("fmt, suffix", [("python", ".py"), ("onnx", ".onnx"), ("torch-export", ".pt2")])
+def test_exports_keep_the_sharing_and_check_equal(tmp_path, registry, fmt, suffix, capsys):
+    from graph.project_io import save_project
+    from runtime.cli import main
+
+    project = Project(name="twins", networks=[siamese()])
+    path = tmp_path / "twins.dw.json"
+    save_project(project, path)
+    out = tmp_path / f"twins{suffix}"
+    assert main(["export", str(path), "--format", fmt, "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert out.exists()
+    if fmt == "python":
+        source = out.read_text()
+        assert source.count("nn.Linear(10, 8)") == 1 and "self.encoder(right)" in source
+    else:
+        assert "matches the in-app model" in text
