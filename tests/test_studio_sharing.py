@@ -13,6 +13,7 @@ from graph.model import Project
 from studio.canvas import NetworkView
 from studio.canvas.menus import block_menu
 from studio.canvas.style import LIGHT
+from studio.canvas.tooltips import tooltip_for
 from studio.commands import SetShares
 from studio.document import Document
 from studio.inspector import Inspector
@@ -60,6 +61,8 @@ def test_add_another_use_from_the_block_menu_is_one_undo_step(view, doc):
     assert block.shares == "e1" and block.type == "Linear" and block.params == net.blocks["e1"].params
     assert doc.undo_stack.count() == 1 and doc.undo_stack.undoText() == "Add another use of encoder"
     assert "Make independent" in _texts(block_menu(view.scene(), new[0]))
+    assert "Uses the module of encoder" in tooltip_for(view.scene(), view.scene().blocks[new[0]])
+    assert "Uses the module" not in tooltip_for(view.scene(), view.scene().blocks["e1"])
     assert "Make independent" not in _texts(block_menu(view.scene(), "e1"))
     doc.undo_stack.undo()
     assert new[0] not in net.blocks
