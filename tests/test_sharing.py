@@ -193,3 +193,17 @@ def test_exports_keep_the_sharing_and_check_equal(tmp_path, registry, fmt, suffi
         assert source.count("nn.Linear(10, 8)") == 1 and "self.encoder(right)" in source
     else:
         assert "matches the in-app model" in text
+
+
+def test_the_preview_of_a_use_whose_holder_is_cut_off_runs_the_holders_weights(registry):
+    from runtime.export_project import prepare_models
+    from runtime.preview import compute_preview
+
+    project = Project(name="twins", networks=[siamese()])
+    preview = compute_preview(project, registry, "encoder_right", samples=3)
+    models, _ = prepare_models(project, registry, None, None)
+    with torch.no_grad():
+        want = models["siamese"].encoder(torch.as_tensor(preview.inputs))
+    np_want = want.numpy()
+    assert preview.output.shape == np_want.shape == (3, 8)
+    assert abs(preview.output - np_want).max() < 1e-6
