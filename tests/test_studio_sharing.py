@@ -63,6 +63,10 @@ def test_add_another_use_from_the_block_menu_is_one_undo_step(view, doc):
     assert "Make independent" in _texts(block_menu(view.scene(), new[0]))
     assert "Uses the module of encoder" in tooltip_for(view.scene(), view.scene().blocks[new[0]])
     assert "Uses the module" not in tooltip_for(view.scene(), view.scene().blocks["e1"])
+    assert view.scene().blocks[new[0]].content.summary.startswith("uses encoder")
+    doc.rename_block("siamese", "e1", "shared_encoder")
+    assert view.scene().blocks[new[0]].content.summary.startswith("uses shared_encoder")
+    doc.undo_stack.undo()
     assert "Make independent" not in _texts(block_menu(view.scene(), "e1"))
     doc.undo_stack.undo()
     assert new[0] not in net.blocks
