@@ -169,7 +169,7 @@ def test_an_imported_siamese_net_keeps_one_encoder_through_export_and_back(tmp_p
     project, model = _as_trained(report, registry)
     net = project.networks[0]
     sharing = {b.name: net.blocks[b.shares].name for b in net.blocks.values() if b.shares}
-    assert sharing == {"encoder_02": "encoder_0", "encoder_22": "encoder_2"}
+    assert sharing == {"encoder_0_use2": "encoder_0", "encoder_2_use2": "encoder_2"}
     count = sum(p.numel() for p in original.parameters())
     assert sum(p.numel() for p in model.parameters()) == count == 329
     left, right = torch.randn(3, 10), torch.randn(3, 10)

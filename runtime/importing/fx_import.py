@@ -149,6 +149,7 @@ class FxConverter:
         self.made: dict[tuple, str] = {}  # materialised pending values -> block id
         self.first_input: str | None = None
         self.module_block: dict[str, str] = {}  # module path -> the block its first call became
+        self.uses: dict[str, int] = {}  # module path -> how many calls of it have become blocks
         self.shared_targets: set[str] = set()  # modules called more than once, their uses sharing one block
 
     # --- values ---
@@ -489,7 +490,9 @@ class FxConverter:
         first = self.module_block.get(str(node.target))
         if first is not None and mapped.weights:
             # the same module called again: another use of the first call's block, sharing its weights
-            self._place(node, Mapped(mapped.type, mapped.params, None, mapped.inputs))
+            uses = self.uses[str(node.target)] = self.uses.get(str(node.target), 1) + 1
+            self._place(node, Mapped(mapped.type, mapped.params, None, mapped.inputs),
+                        name=f"{node.target}_use{uses}")
             bid = self.value.get(node)
             block = self.build.net.blocks.get(bid) if isinstance(bid, str) else None
             owner = self.build.net.blocks[first]
