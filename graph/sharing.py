@@ -36,8 +36,7 @@ def holder(network: Network, block_id: str) -> str | None:
 
 def counts_weights(network: Network, block_id: str) -> bool:
     """Whether this block's weights count (a shared module counts once, at its holder)."""
-    block = network.blocks[block_id]
-    if block.shares is None and not any(b.shares == block_id for b in network.blocks.values()):
+    if len(network.uses_of(block_id)) == 1:  # (no scan at all while the network shares nothing)
         return True
     return holder(network, block_id) == block_id
 
