@@ -20,7 +20,7 @@ import math
 import re
 from functools import lru_cache
 
-from graph.diagnostics import ERROR, Diagnostic
+from graph.diagnostics import ERROR, WARNING, Diagnostic
 from graph.infer import Inference, block_label
 from graph.model import Network
 from graph.spec import Registry
@@ -155,6 +155,13 @@ def _ties(network: Network, registry: Registry, inference: Inference) -> tuple[l
             continue
         if tshape is not None:
             good[tb] = good.get(tb, 0) + math.prod(tshape)
+        tblock, sblock = network.blocks[tb], network.blocks[sb]
+        if tblock.frozen != sblock.frozen:
+            frozen, other = (tblock, sblock) if tblock.frozen else (sblock, tblock)
+            diags.append(Diagnostic(WARNING, "tie", f"{block_label(registry.get(frozen.type), frozen)} is "
+                                    f"frozen and {block_label(registry.get(other.type), other)} is not, but "
+                                    f"their tied {tp} is one tensor: it stays fixed for both; freeze or "
+                                    "unfreeze both", tb, network=network.name))
     return diags, good
 
 

@@ -156,6 +156,14 @@ def test_a_tie_with_different_shapes_names_both_blocks(registry):
     assert "(50, 8)" in diags[0].message and "(50, 16)" in diags[0].message
 
 
+def test_a_tie_between_a_frozen_and_a_training_block_is_a_warning(registry):
+    net = tied_lm()
+    net.set_frozen("emb", True)
+    diags = [d for d in analyse(net, registry).diagnostics if d.code == "tie"]
+    assert len(diags) == 1 and not diags[0].is_error
+    assert "Embedding 'tokens' is frozen and Linear 'head' is not" in diags[0].message
+
+
 def test_a_tie_naming_no_block_or_parameter_is_a_diagnostic(registry):
     net = tied_lm()
     net.set_ties({"h.wieght": "emb.weight", "zz.weight": "emb.weight"})
