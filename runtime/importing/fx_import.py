@@ -15,6 +15,9 @@ sequence by torch.cat is one Class token block (ViT). A batch_first=False
 LSTM/GRU/RNN behind x.transpose(0, 1) is the same layer batch-first on x
 (its output swapped back, or out[-1], read as usual).
 Values the output does not depend on are left out.
+A module called again is another use of its first call's block (Block.shares: one module, its
+weights once), and one Parameter held by several modules a tie (Network.ties), so the parameter
+count stays the original's.
 """
 
 from __future__ import annotations
