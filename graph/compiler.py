@@ -16,11 +16,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from graph.diagnostics import Diagnostic
+from graph.diagnostics import ERROR, Diagnostic
 from graph.helpers_src import HELPERS
 from graph.model import Network, Project
 from graph.pycode import Namespace, reads_name, to_class_name, to_identifier
 from graph.shapes import format_shape
+from graph.sharing import PARAM_PATH, split_key
 from graph.spec import Registry, Shape
 from graph.validate import Analysis, analyse
 from graph.walk import order
@@ -58,6 +59,7 @@ class CompiledNetwork:
     losses: list[str | None]  # loss constructor per head (None: the recipe decides)
     head_types: list[str]
     lines: dict[str, int] = field(default_factory=dict)  # block id -> 1-based line of its forward code
+    shared: dict[str, str] = field(default_factory=dict)  # block id -> block whose submodule it calls
 
 
 @dataclass
@@ -123,6 +125,7 @@ def _compile_class(network: Network, registry: Registry, analysis: Analysis, cla
     forward_lines: list[str] = []
     helpers: set[str] = set()
     module_names: dict[str, str] = {}
+    shared: dict[str, str] = {}  # another use of a module -> the block holding it
     line_of: dict[str, int] = {}
 
     def fresh_local(block_name: str) -> str:
@@ -148,9 +151,14 @@ def _compile_class(network: Network, registry: Registry, analysis: Analysis, cla
         helpers.update(emission.helpers)
         template_args = dict(in_vars, inputs=", ".join(in_vars[p] for p in ports))
         if emission.module is not None:
-            attr = attrs.name(block.name, key=bid)
-            module_names[bid] = attr
-            init_lines.append(f"        self.{attr} = {emission.module}")
+            # another use of a shared module calls its owner's submodule, made once (by its first use)
+            holder = network.owner_of(bid)
+            attr = attrs.name(blocks[holder].name, key=holder)
+            if holder not in module_names:
+                module_names[holder] = attr
+                init_lines.append(f"        self.{attr} = {emission.module}")
+            if holder != bid:
+                shared[bid] = holder
             template_args["self"] = f"self.{attr}"
         expr = emission.forward.format(**template_args)
 
@@ -166,6 +174,15 @@ def _compile_class(network: Network, registry: Registry, analysis: Analysis, cla
         live[out_var] = bid
         line_of[bid] = len(forward_lines)
         forward_lines.append(f"        {out_var} = {expr}  # {format_shape(out_shape)}")
+
+    # tied parameters: the tensor of one submodule becomes another's (after both exist)
+    for key, source in network.ties.items():
+        parts = [split_key(network, k) for k in (key, source)]
+        if any(p is None or p[0] not in module_names or not PARAM_PATH.match(p[1]) for p in parts):
+            problem = f"tied parameter {key!r} -> {source!r} names no parameter of a block with weights"
+            raise CompileError(network.name, [Diagnostic(ERROR, "tie", problem)])
+        (tb, tp), (sb, sp) = parts
+        init_lines.append(f"        self.{module_names[tb]}.{tp} = self.{module_names[sb]}.{sp}")
 
     returned = [var[bid] for bid in heads]
     signature = ", ".join(["self", *arg_names])
@@ -204,6 +221,7 @@ def _compile_class(network: Network, registry: Registry, analysis: Analysis, cla
         losses=losses,
         head_types=[blocks[b].type for b in heads],
         lines={bid: body_start + i for bid, i in line_of.items()},  # 0-based within the class
+        shared=shared,
     )
     return _Class(lines, info, helpers)
 

@@ -23,6 +23,7 @@ from functools import lru_cache
 from graph.diagnostics import ERROR, Diagnostic
 from graph.infer import Inference, block_label
 from graph.model import Network
+from graph.sharing import counts_weights, tied_counts
 from graph.spec import Registry
 
 MEMORY_ENV = "DEEPWIRE_MEMORY_BYTES"
@@ -108,10 +109,13 @@ def block_weights(network: Network, registry: Registry, inference: Inference, bi
     spec = registry.get(block.type)
     if spec.role != "layer" or bid not in inference.params:
         return 0
+    if not counts_weights(network, bid):  # another use of a module: its weights count once, at its holder
+        return 0
     try:
-        return max(int(spec.count(inference.params[bid], inference.inputs.get(bid, {}), shape)), 0)
+        count = max(int(spec.count(inference.params[bid], inference.inputs.get(bid, {}), shape)), 0)
     except Exception:  # noqa: BLE001 - a count rule failing must not stop analysis; shapes report it
         return 0
+    return max(count - tied_counts(network, registry, inference).get(bid, 0), 0)  # a tied tensor counts once
 
 
 # export, preview and the first training step run the network on a batch of at least this many samples

@@ -41,6 +41,9 @@ class Block:
     position: tuple[float, float] = (0.0, 0.0)
     enabled: bool = True
     frozen: bool = False  # transfer learning: its weights stay fixed while training
+    # another use of block `shares`: no module of its own, it calls that block's (a siamese encoder);
+    # its params and frozen state are kept equal to the owner's by Network
+    shares: str | None = None
 
 
 @dataclass
@@ -57,7 +60,7 @@ class Group:
 class Change:
     """A change event. kind: block_added, block_removed, edge_added, edge_removed,
     param_changed, block_moved, block_renamed, block_enabled, block_frozen, group_changed,
-    network_renamed."""
+    network_renamed, block_shares (which module a block uses), ties_changed (tied parameters)."""
 
     kind: str
     block: str | None = None
@@ -76,8 +79,13 @@ class Network:
     """A graph of blocks. Blocks keep insertion order, which orders forward() arguments."""
 
     def __init__(self, name: str = "model", blocks: list[Block] | None = None,
-                 edges: list[Edge] | None = None, groups: list[Group] | None = None):
+                 edges: list[Edge] | None = None, groups: list[Group] | None = None,
+                 ties: dict[str, str] | None = None):
         self.name = name
+        # tied parameters: "block_id.param" -> "block_id.param" whose tensor it is (a GPT's head weight
+        # is its token embedding's); the compiler assigns one to the other after building both
+        self.ties: dict[str, str] = dict(ties or {})
+        self._sharers = 0  # blocks with `shares` set: when none, a setting concerns one block only
         self.blocks: dict[str, Block] = {}
         self.edges: list[Edge] = []  # read-only outside this class: change it through the methods
         # indexes kept in step with `edges`, so wiring a big network is not quadratic
@@ -98,7 +106,7 @@ class Network:
         if not isinstance(other, Network):
             return NotImplemented
         return (self.name == other.name and list(self.blocks.values()) == list(other.blocks.values())
-                and self.edges == other.edges and self.groups == other.groups)
+                and self.edges == other.edges and self.groups == other.groups and self.ties == other.ties)
 
     def __repr__(self) -> str:
         return f"Network({self.name!r}, {len(self.blocks)} blocks, {len(self.edges)} edges)"
@@ -141,6 +149,18 @@ class Network:
         """The wire feeding one input port, if any."""
         return self._into.get(block_id, {}).get(port)
 
+    def owner_of(self, block_id: str) -> str:
+        """The block whose module this one runs: its `shares` target, or itself."""
+        shares = self.block(block_id).shares
+        return shares if shares is not None and shares in self.blocks else block_id
+
+    def uses_of(self, block_id: str) -> list[str]:
+        """Every block running the same module as this one (the owner first), in canvas order."""
+        if not self._sharers:
+            return [block_id]
+        owner = self.owner_of(block_id)
+        return [owner] + [bid for bid, b in self.blocks.items() if b.shares == owner and bid != owner]
+
     def new_block_id(self, prefix: str = "b") -> str:
         n = len(self.blocks) + 1
         while f"{prefix}{n}" in self.blocks:
@@ -166,6 +186,7 @@ class Network:
             items = list(self.blocks.items())
             items.insert(index, (block.id, block))
             self.blocks = dict(items)
+        self._sharers += block.shares is not None
         self._emit(Change("block_added", block=block.id))
 
     def remove_block(self, block_id: str) -> Block:
@@ -173,7 +194,12 @@ class Network:
         block = self.block(block_id)
         if self.edges_of(block_id):
             raise ModelError(f"block {block.name!r} still has wires; disconnect them first")
+        sharers = [b.name for b in self.blocks.values() if b.shares == block_id and b.id != block_id]
+        if sharers:
+            raise ModelError(f"block {block.name!r} holds the module that {', '.join(map(repr, sharers))} "
+                             "also use; make them independent (or hand them the module) first")
         del self.blocks[block_id]
+        self._sharers -= block.shares is not None
         self._emit(Change("block_removed", block=block_id))
         return block
 
@@ -209,18 +235,52 @@ class Network:
         return index
 
     def set_param(self, block_id: str, name: str, value: Any) -> None:
-        block = self.block(block_id)
-        if block.params.get(name, _MISSING) == value and type(block.params.get(name)) is type(value):
-            return
-        block.params[name] = value
-        self._emit(Change("param_changed", block=block_id, name=name))
+        """Set one setting; every other use of the same module gets it too (one module, one setting)."""
+        self.block(block_id)
+        for bid in self.uses_of(block_id):
+            block = self.blocks[bid]
+            if block.params.get(name, _MISSING) == value and type(block.params.get(name)) is type(value):
+                continue
+            block.params[name] = value
+            self._emit(Change("param_changed", block=bid, name=name))
 
     def set_params(self, block_id: str, params: dict[str, Any]) -> None:
+        self.block(block_id)
+        for bid in self.uses_of(block_id):
+            block = self.blocks[bid]
+            if block.params == params:
+                continue
+            block.params = dict(params)
+            self._emit(Change("param_changed", block=bid))
+
+    def set_shares(self, block_id: str, owner: str | None) -> None:
+        """Make a block another use of `owner`'s module (it takes the owner's settings), or its own (None)."""
         block = self.block(block_id)
-        if block.params == params:
+        if owner is not None:
+            other = self.block(owner)
+            if owner == block_id or other.shares is not None:
+                raise ModelError(f"block {block.name!r} can only use the module of a block that has its own")
+            if other.type != block.type:
+                raise ModelError(f"block {block.name!r} ({block.type}) cannot use the module of "
+                                 f"{other.name!r} ({other.type}): they are different kinds of block")
+            if any(b.shares == block_id for b in self.blocks.values()):
+                raise ModelError(f"other blocks use the module of {block.name!r}; "
+                                 "hand it to one of them first")
+        if block.shares == owner:
             return
-        block.params = dict(params)
-        self._emit(Change("param_changed", block=block_id))
+        self._sharers += (owner is not None) - (block.shares is not None)
+        block.shares = owner
+        if owner is not None:
+            block.params = dict(self.blocks[owner].params)
+            block.frozen = self.blocks[owner].frozen
+        self._emit(Change("block_shares", block=block_id))
+
+    def set_ties(self, ties: dict[str, str]) -> None:
+        """Replace the tied parameters ("block.param" -> "block.param" whose tensor it uses)."""
+        if ties == self.ties:
+            return
+        self.ties = dict(ties)
+        self._emit(Change("ties_changed"))
 
     def move_block(self, block_id: str, position: tuple[float, float]) -> None:
         block = self.block(block_id)
@@ -245,11 +305,14 @@ class Network:
         self._emit(Change("block_enabled", block=block_id))
 
     def set_frozen(self, block_id: str, frozen: bool) -> None:
-        block = self.block(block_id)
-        if block.frozen == frozen:
-            return
-        block.frozen = frozen
-        self._emit(Change("block_frozen", block=block_id))
+        """Freeze or unfreeze a block's weights, with every other use of the same module."""
+        self.block(block_id)
+        for bid in self.uses_of(block_id):
+            block = self.blocks[bid]
+            if block.frozen == frozen:
+                continue
+            block.frozen = frozen
+            self._emit(Change("block_frozen", block=bid))
 
     def set_groups(self, groups: list[Group]) -> None:
         if groups == self.groups:
@@ -266,7 +329,7 @@ class Network:
     def copy(self) -> Network:
         """A deep copy without listeners."""
         return Network(self.name, [copy.deepcopy(b) for b in self.blocks.values()],
-                       list(self.edges), [copy.deepcopy(g) for g in self.groups])
+                       list(self.edges), [copy.deepcopy(g) for g in self.groups], dict(self.ties))
 
 
 _MISSING = object()

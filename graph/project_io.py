@@ -87,6 +87,8 @@ def _network_to_dict(net: Network) -> dict[str, Any]:
             entry["enabled"] = False
         if block.frozen:  # written only when set, so older files and goldens stay as they were
             entry["frozen"] = True
+        if block.shares is not None:  # another use of that block's module
+            entry["shares"] = block.shares
         blocks.append(entry)
     edges = []
     for edge in net.edges:
@@ -94,6 +96,8 @@ def _network_to_dict(net: Network) -> dict[str, Any]:
             raise ValueError(f"cannot save {where}: wire {edge} must leave its block through 'out'")
         edges.append({"from": edge.src, "to": edge.dst, "port": edge.dst_port})
     out: dict[str, Any] = {"name": net.name, "blocks": blocks, "edges": edges}
+    if net.ties:  # tied parameters, written only when there are some
+        out["ties"] = dict(sorted(net.ties.items()))
     if net.groups:
         out["groups"] = [{"id": g.id, "name": g.name, "blocks": list(g.blocks), "collapsed": g.collapsed}
                          for g in net.groups]

@@ -304,7 +304,7 @@ def _read_training(values: dict[str, Any]) -> TrainingConfig:
 def _read_network(value: Any, where: str, registry: Registry) -> Network:
     if isinstance(value, dict) and isinstance(value.get("name"), str):
         where = f"{where} {quote_name(value['name'])}"
-    obj = _object(value, where, "a network", ("name", "blocks", "edges", "groups"))
+    obj = _object(value, where, "a network", ("name", "blocks", "edges", "groups", "ties"))
     name = _field(obj, "name", "text", where)
     blocks: dict[str, Block] = {}
     specs: dict[str, BlockSpec] = {}
@@ -323,7 +323,19 @@ def _read_network(value: Any, where: str, registry: Registry) -> Network:
         blocks[block.id], specs[block.id], index[block.id] = block, spec, i
     edges = _read_edges(edges_data, where, blocks, specs)
     groups = _read_groups(_field(obj, "groups", "list", where, []), where, blocks)
-    return Network(name, list(blocks.values()), edges, groups)
+    ties = _read_ties(_field(obj, "ties", "object", where, {}), _join(where, "ties"))
+    return Network(name, list(blocks.values()), edges, groups, ties)
+
+
+def _read_ties(value: dict[str, Any], where: str) -> dict[str, str]:
+    """Tied parameters, "block.param": "block.param"; what they name is checked by validation."""
+    ties: dict[str, str] = {}
+    for key, source in value.items():
+        if not isinstance(source, str) or not source:
+            raise FieldError(_join(where, key_in_location(key)), "a tied parameter names the parameter "
+                             f"whose tensor it uses, as text like 'b3.weight', not {describe_value(source)}")
+        ties[key] = source
+    return ties
 
 
 def _read_block(value: Any, where: str, registry: Registry) -> tuple[Block, BlockSpec, str]:
@@ -332,7 +344,7 @@ def _read_block(value: Any, where: str, registry: Registry) -> tuple[Block, Bloc
         if isinstance(label, str):
             where = f"{where} {quote_name(label)}"
     obj = _object(value, where, "a block", ("id", "type", "name", "params", "position", "enabled",
-                                                "frozen"))
+                                                "frozen", "shares"))
     block_id = _nonempty_text(obj, "id", where)
     type_id = registry.resolve(_field(obj, "type", "text", where))
     if type_id not in registry:
@@ -351,7 +363,9 @@ def _read_block(value: Any, where: str, registry: Registry) -> tuple[Block, Bloc
     position = _read_position(obj.get("position", [0.0, 0.0]), _join(where, "position"))
     enabled = _field(obj, "enabled", "bool", where, True)
     frozen = _field(obj, "frozen", "bool", where, False)
-    return Block(block_id, type_id, name, params, position, enabled, frozen), spec, where
+    # another use of that block's module; a block not in the network is a diagnostic, not a load error
+    shares = _field(obj, "shares", "text", where, None)
+    return Block(block_id, type_id, name, params, position, enabled, frozen, shares or None), spec, where
 
 
 def unknown_type_message(type_id: str, registry: Registry) -> str:

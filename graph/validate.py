@@ -19,6 +19,7 @@ from graph.diagnostics import ERROR, WARNING, Diagnostic, has_errors, set_params
 from graph.infer import Inference, ShapeCache, block_label, infer
 from graph.memory import weight_diagnostics
 from graph.model import Network, Project
+from graph.sharing import sharing_diagnostics
 from graph.spec import BlockSpec, Registry
 from graph.walk import Order, order, to_digraph
 
@@ -236,6 +237,7 @@ def analyse(network: Network, registry: Registry, cache: AnalysisCache | None = 
     diagnostics = _structural(network, registry, structure) + _token_ids(network, structure)
     diagnostics += _files(network, structure, base_dir)
     diagnostics += inference.diagnostics
+    diagnostics += sharing_diagnostics(network, registry, inference)
     diagnostics += weight_diagnostics(network, registry, inference)  # before torch allocates any of it
     rank = {bid: i for i, bid in enumerate(network.blocks)}
     # errors first, then in canvas order, so lists read top to bottom

@@ -79,7 +79,7 @@ def find_nonfinite(project: Project, registry: Registry, network: str, model: nn
         cut_compiled = compile_network(cut_net, registry, name="Probe")
         cut_info = cut_compiled.network()
         cut = getattr(load_source(cut_compiled.source, "deepwire_probe"), cut_info.class_name)()
-        copy_weights(model, info.module_names, cut, cut_info.module_names)
+        copy_weights(model, info.module_names, cut, cut_info.module_names, info.shared)
         cut.eval()
         feed = [inputs[info.input_blocks.index(b)] for b in cut_info.input_blocks]
         with torch.no_grad():

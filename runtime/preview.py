@@ -89,8 +89,16 @@ def truncated_network(net: Network, block_id: str, registry: Registry) -> tuple[
             todo += [e.src for e in net.edges_into(bid)]
     blocks = [b for bid, b in net.blocks.items() if bid in keep]
     edges = [e for e in net.edges if e.src in keep and e.dst in keep]
-    copies = [Block(b.id, b.type, b.name, dict(b.params), b.position, b.enabled) for b in blocks]
-    cut = Network(net.name, copies, edges)
+    # a shared module stays shared among the uses kept; the first kept use holds it when its holder goes
+    holders = {}
+    for b in blocks:
+        holders.setdefault(net.owner_of(b.id), b.id)
+    copies = [Block(b.id, b.type, b.name, dict(b.params), b.position, b.enabled,
+                    shares=holders[net.owner_of(b.id)] if holders[net.owner_of(b.id)] != b.id else None)
+              for b in blocks]
+    ties = {k: v for k, v in net.ties.items()
+            if all(any(key.startswith(bid + ".") for bid in keep) for key in (k, v))}
+    cut = Network(net.name, copies, edges, ties=ties)
     head = cut.new_block_id("preview_out")
     cut.add_block(Block(head, "Output", cut.unique_name("preview_output"), {}))
     cut.connect(Edge(target, head, "x"))
@@ -133,12 +141,16 @@ def _input_batch(project: Project, registry: Registry, net_name: str, info, samp
     return batch, f"random inputs: {reason}"
 
 
-def copy_weights(full: nn.Module, full_names: dict[str, str],
-                  cut: nn.Module, cut_names: dict[str, str]) -> None:
-    """Block by block: attribute names may differ between the two generated classes."""
+def copy_weights(full: nn.Module, full_names: dict[str, str], cut: nn.Module, cut_names: dict[str, str],
+                 full_shared: dict[str, str] | None = None) -> None:
+    """Block by block: attribute names may differ between the two generated classes.
+
+    full_shared: the full network's uses of shared modules -> their holders (CompiledNetwork.shared):
+    a use whose holder was cut off holds the module in the cut, with the holder's weights."""
     for bid, attr in cut_names.items():
-        if bid in full_names:
-            getattr(cut, attr).load_state_dict(getattr(full, full_names[bid]).state_dict())
+        source = full_names.get(bid) or full_names.get((full_shared or {}).get(bid, ""))
+        if source is not None:
+            getattr(cut, attr).load_state_dict(getattr(full, source).state_dict())
 
 
 def _attention_module(module: nn.Module) -> nn.MultiheadAttention | None:
@@ -173,7 +185,7 @@ def compute_preview(project: Project, registry: Registry, block: str, network: s
     cut_compiled = compile_network(cut_net, registry, name="Preview")
     cut_info = cut_compiled.network()
     cut = getattr(load_source(cut_compiled.source, "deepwire_preview"), cut_info.class_name)()
-    copy_weights(full, full_info.module_names, cut, cut_info.module_names)
+    copy_weights(full, full_info.module_names, cut, cut_info.module_names, full_info.shared)
     cut.eval()
 
     inputs, source = _input_batch(project, registry, net.name, cut_info, samples, base_dir, project.seed)

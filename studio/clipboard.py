@@ -133,6 +133,9 @@ def placed(fragment: Fragment, network: Network, offset: Point = (40.0, 40.0),
         x, y = block.position
         blocks.append(replace(block, id=bid, name=name, params=copy.deepcopy(block.params),
                               position=(float(x + offset[0]), float(y + offset[1]))))
+    # copies share a module among themselves when its holder was copied too; otherwise each is its own
+    blocks = [replace(b, shares=new_id.get(old.shares)) if old.shares is not None else b
+              for b, old in zip(blocks, fragment.blocks)]
     edges = [replace(e, src=new_id[e.src], dst=new_id[e.dst]) for e in fragment.edges
              if e.src in new_id and e.dst in new_id]
     group_ids = {g.id for g in network.groups}

@@ -131,16 +131,71 @@ class Macro(QUndoCommand):
 
 
 def remove_blocks(network: Network, block_ids: list[str]) -> Macro:
-    """One undo step removing blocks and every wire touching them (wires first)."""
+    """One undo step removing blocks and every wire touching them (wires first).
+
+    A shared module outlives the block holding it: the first use that stays gets it (the others
+    use it from there), so no block is left using a module that is gone; ties to a removed block go.
+    """
     wanted = set(block_ids)
     ids = [bid for bid in network.blocks if bid in wanted]
     names = ", ".join(network.block(b).name for b in ids[:3]) + ("…" if len(ids) > 3 else "")
     macro = Macro(f"Delete {names}")
     for edge in [e for e in network.edges if e.src in wanted or e.dst in wanted]:
         macro.add(Disconnect(network, edge))
+    gone = [key for key, source in network.ties.items()
+            if any(k.startswith(bid + ".") for k in (key, source) for bid in ids)]
+    if gone:
+        macro.add(SetTies(network, {k: v for k, v in network.ties.items() if k not in gone}))
     for bid in ids:
+        staying = [b for b in network.uses_of(bid)[1:] if b not in wanted] \
+            if network.blocks[bid].shares is None else []
+        if staying:
+            macro.add(SetShares(network, staying[0], None))
+            for other in staying[1:]:
+                macro.add(SetShares(network, other, staying[0]))
+    # uses of a module go before the block holding it
+    for bid in sorted(ids, key=lambda b: network.blocks[b].shares is None):
         macro.add(_RemoveBlock(network, bid))
     return macro
+
+
+class SetShares(QUndoCommand):
+    """Make a block another use of a module (None: its own module, with the settings it had)."""
+
+    def __init__(self, network: Network, block_id: str, owner: str | None, parent=None):
+        block = network.block(block_id)
+        text = f"Make {block.name} independent" if owner is None else \
+            f"Use the module of {network.block(owner).name} in {block.name}"
+        super().__init__(text, parent)
+        self.network, self.block_id = network, block_id
+        self.old, self.new = block.shares, owner
+        self.params, self.frozen = copy.deepcopy(block.params), block.frozen
+
+    def redo(self):
+        self.network.set_shares(self.block_id, self.new)
+
+    def undo(self):
+        if self.old is None:
+            self.network.set_shares(self.block_id, None)
+            self.network.set_params(self.block_id, copy.deepcopy(self.params))
+            self.network.set_frozen(self.block_id, self.frozen)
+        else:
+            self.network.set_shares(self.block_id, self.old)
+
+
+class SetTies(QUndoCommand):
+    """Replace a network's tied parameters ("block.param" -> "block.param")."""
+
+    def __init__(self, network: Network, ties: dict[str, str], text: str = "Change tied parameters",
+                 parent=None):
+        super().__init__(text, parent)
+        self.network, self.old, self.new = network, dict(network.ties), dict(ties)
+
+    def redo(self):
+        self.network.set_ties(self.new)
+
+    def undo(self):
+        self.network.set_ties(self.old)
 
 
 class MoveBlocks(QUndoCommand):

@@ -15,6 +15,7 @@ live in studio/files.py).
 
 from __future__ import annotations
 
+import copy
 import re
 from pathlib import Path
 
@@ -265,6 +266,40 @@ class Document(QObject):
     def set_frozen(self, network: str, block_ids: list[str], frozen: bool) -> None:
         """Freeze (keep fixed while training) or unfreeze blocks: one undo step."""
         self.push(commands.SetFrozen(self.network(network), block_ids, frozen))
+
+    # --- shared modules and tied parameters ---
+    def add_shared_use(self, network: str, block_id: str) -> str:
+        """Another use of a block's module (shared weights), placed below it, unwired; returns its id."""
+        net = self.network(network)
+        owner = net.block(net.owner_of(block_id))
+        block = Block(net.new_block_id(), owner.type, net.unique_name(owner.name),
+                      copy.deepcopy(owner.params), (owner.position[0], owner.position[1] + 140.0),
+                      frozen=owner.frozen, shares=owner.id)
+        command = commands.AddBlock(net, block)
+        command.setText(f"Add another use of {owner.name}")
+        self.push(command)
+        return block.id
+
+    def make_independent(self, network: str, block_id: str) -> None:
+        """The block gets its own module (a copy of the settings) and its tied parameters their own
+        tensors: one undo step. A block whose module others use hands it to the first of them."""
+        net = self.network(network)
+        block = net.block(block_id)
+        macro = commands.Macro(f"Make {block.name} independent")
+        if block.shares is not None:
+            macro.add(commands.SetShares(net, block_id, None))
+        else:
+            others = net.uses_of(block_id)[1:]
+            if others:
+                macro.add(commands.SetShares(net, others[0], None))
+                for other in others[1:]:
+                    macro.add(commands.SetShares(net, other, others[0]))
+                macro.add(commands.SetShares(net, block_id, None))
+        untied = {k: v for k, v in net.ties.items() if not k.startswith(block_id + ".")}
+        if untied != net.ties:
+            macro.add(commands.SetTies(net, untied))
+        if macro.steps:
+            self.push(macro)
 
     def init_from_checkpoint(self, path: str, blocks: list[str], network: str | None = None,
                              freeze: list[str] | None = None) -> None:

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QPushButton,
     QScrollArea,
     QVBoxLayout,
     QWidget,
@@ -26,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from graph.model import ModelError
 from graph.shapes import format_shape
+from graph.sharing import counts_weights, split_key, tied_counts
 from graph.spec import BlockSpec
 from studio.document import Document
 from studio.param_editors import ParamEditor, make_editor
@@ -76,6 +78,14 @@ class Inspector(QWidget):
         self.frozen.setToolTip("Transfer learning: a frozen block keeps the weights it starts with (from a "
                                "checkpoint); the optimizer leaves it alone, its batch-norm statistics stay")
         self.frozen.toggled.connect(self._set_frozen)
+        # shared module / tied parameters: what this block's weights are, and the way out
+        self.sharing = _label("", "help")
+        self.sharing.hide()
+        self.independent = QPushButton("Make independent")
+        self.independent.setToolTip("Give this block its own weights: a copy of the settings, trained "
+                                    "separately from the block it shares them with (one undo step)")
+        self.independent.clicked.connect(self._make_independent)
+        self.independent.hide()
         self.shapes = _label()
         self.shapes.setTextFormat(Qt.TextFormat.RichText)
         self.count = _label()
@@ -104,6 +114,8 @@ class Inspector(QWidget):
         details.addLayout(name_row)
         details.addWidget(self.name_error)
         details.addWidget(self.frozen)
+        details.addWidget(self.sharing)
+        details.addWidget(self.independent)
         details.addWidget(self.shapes)
         details.addWidget(self.count)
         details.addWidget(self.problems)
@@ -223,11 +235,55 @@ class Inspector(QWidget):
                 self._set_error(name, "")
             self.shapes.setText(self._shapes_html(spec, block.id, inference))
             count = block_param_count(spec, inference, block.id)
-            self.count.setText("Weights: unknown until its input shapes are known" if count is None
-                               else f"Weights: {count:,} parameters")
+            net = self.document.network(self.network)
+            if count is not None and not counts_weights(net, block.id):
+                self.count.setText(f"Weights: none of its own ({count:,} parameters, counted at "
+                                   f"'{net.blocks[net.owner_of(block.id)].name}')")
+            else:
+                tied = tied_counts(net, self.document.registry, inference).get(block.id, 0)
+                held = "" if not tied else f" ({tied:,} more are tied to another block's, counted there)"
+                self.count.setText("Weights: unknown until its input shapes are known" if count is None
+                                   else f"Weights: {max(count - tied, 0):,} parameters{held}")
+            self._show_sharing(net, block)
         problems = [d.message for d in analysis.diagnostics if d.block == block.id]
         self.problems.setText("\n".join(f"• {p}" for p in problems))
         self.problems.setVisible(bool(problems))
+
+    def sharing_text(self) -> str:
+        """What the inspector says about shared weights ("" for a block with its own)."""
+        return self.sharing.text() if self.sharing.isVisibleTo(self) else ""
+
+    def _show_sharing(self, net, block) -> None:
+        lines = []
+        independent = False
+        if block.shares is not None:
+            owner = net.blocks.get(block.shares)
+            lines.append(f"Uses the module of {owner.name!r}: the same weights, trained together; its "
+                         "settings are that block's" if owner is not None else
+                         f"Uses the module of block {block.shares!r}, which is missing")
+            independent = True
+        else:
+            others = [net.blocks[b].name for b in net.uses_of(block.id)[1:]]
+            if others:
+                lines.append("Its module is also used by " + ", ".join(repr(n) for n in others))
+        for key, source in net.ties.items():
+            mine, theirs = split_key(net, key), split_key(net, source)
+            if mine is not None and mine[0] == block.id:
+                target = repr(source) if theirs is None else \
+                    f"the {theirs[1]} of {net.blocks[theirs[0]].name!r}"
+                lines.append(f"Parameter {mine[1]} is tied to {target} (one tensor, trained together)")
+                independent = True
+            elif theirs is not None and theirs[0] == block.id:
+                user = f"the {mine[1]} of {net.blocks[mine[0]].name!r}" if mine is not None else repr(key)
+                lines.append(f"Parameter {theirs[1]} is also {user} (tied)")
+        self.sharing.setText("\n".join(lines))
+        self.sharing.setVisible(bool(lines))
+        self.independent.setVisible(independent)
+
+    def _make_independent(self) -> None:
+        block, _spec = self._block()
+        if block is not None:
+            self.document.make_independent(self.network, block.id)
 
     def _shapes_html(self, spec: BlockSpec, block_id: str, inference) -> str:
         received = inference.inputs.get(block_id, {})

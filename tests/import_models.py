@@ -176,7 +176,7 @@ class Branchy(nn.Module):
 
 
 class SharedLayer(nn.Module):
-    """One Linear applied twice: DeepWire gives each use its own block and its own copy of the weights."""
+    """One Linear applied twice: one block holds it, the second use is another use of that block."""
 
     def __init__(self):
         super().__init__()

@@ -125,14 +125,86 @@ def test_a_transformer_on_torch_layers_imports_onto_deepwire_blocks(tmp_path, re
     assert _max_diff(original, model, torch.randint(0, 50, (3, 12))) < 1e-5
 
 
-def test_a_layer_used_twice_becomes_two_blocks_with_the_same_weights_and_a_note(tmp_path, registry):
+def test_a_layer_used_twice_is_one_module_used_twice(tmp_path, registry):
     original, report = _import(tmp_path, registry, "SharedLayer", "6")
 
     assert report.ok
-    assert any("module 'fc' is used 2 times" in note for note in report.notes)
+    assert not any("is used 2 times" in note for note in report.notes)  # nothing copied to warn about
     project, model = _as_trained(report, registry)
-    assert _types(project)["Linear"] == 2
+    linears = [b for b in project.networks[0].blocks.values() if b.type == "Linear"]
+    assert len(linears) == 2 and linears[1].shares == linears[0].id and linears[0].shares is None
+    assert sum(p.numel() for p in model.parameters()) == sum(p.numel() for p in original.parameters()) == 42
     assert _max_diff(original, model, torch.randn(3, 6)) < 1e-6
+
+
+CORPUS_MODELS = Path(__file__).parent / "corpus" / "own_models.py"
+
+
+def _import_corpus(tmp_path, registry, name, shapes, head):
+    from tests.corpus import own_models
+
+    torch.manual_seed(0)
+    original = getattr(own_models, name)().eval()
+    weights = tmp_path / f"{name}.state.pt"
+    torch.save(original.state_dict(), weights)
+    report = run_import(f"{CORPUS_MODELS}:{name}", tmp_path / f"{name}.dw.json", registry, shapes, head,
+                        str(weights))
+    return original, report
+
+
+def _exported(tmp_path, report, registry):
+    """`deepwire export --format python` of the imported project, loaded with the weights it wrote."""
+    code = tmp_path / "exported.py"
+    weights = report.project_path.with_name(report.project_path.name.replace(".dw.json", ".weights.pt"))
+    assert cli_main(["export", str(report.project_path), "--format", "python", "-o", str(code),
+                     "--weights", str(weights)]) == 0
+    exported = find_models(str(code))[0].model
+    exported.load_state_dict(torch.load(code.with_suffix(".pt"), weights_only=True))
+    return code, exported.eval()
+
+
+def test_an_imported_siamese_net_keeps_one_encoder_through_export_and_back(tmp_path, registry):
+    original, report = _import_corpus(tmp_path, registry, "Siamese", ["10", "right=10"], "binary")
+    assert report.ok, [str(p) for n in report.networks for p in n.problems] + report.networks[0].errors
+    project, model = _as_trained(report, registry)
+    net = project.networks[0]
+    sharing = {b.name: net.blocks[b.shares].name for b in net.blocks.values() if b.shares}
+    assert sharing == {"encoder_0_use2": "encoder_0", "encoder_2_use2": "encoder_2"}
+    count = sum(p.numel() for p in original.parameters())
+    assert sum(p.numel() for p in model.parameters()) == count == 329
+    left, right = torch.randn(3, 10), torch.randn(3, 10)
+    with torch.no_grad():
+        torch.testing.assert_close(model(left, right), original(left, right))
+    code, exported = _exported(tmp_path, report, registry)
+    assert sum(p.numel() for p in exported.parameters()) == count
+    assert "self.encoder_0(left)" in code.read_text() and "self.encoder_0(right)" in code.read_text()
+    with torch.no_grad():
+        torch.testing.assert_close(exported(left, right), original(left, right))
+    # importing the export gives the same sharing again
+    again = run_import(str(code), tmp_path / "again.dw.json", registry, ["10", "right=10"], "binary")
+    shared_again = [b for b in load_project(again.project_path, registry).networks[0].blocks.values()
+                    if b.shares]
+    assert len(shared_again) == 2
+
+
+def test_an_imported_tiny_gpt_keeps_its_head_tied_to_its_embedding(tmp_path, registry):
+    original, report = _import_corpus(tmp_path, registry, "TinyGpt", ["idx=12"], "classification")
+    assert report.ok, [str(p) for n in report.networks for p in n.problems] + report.networks[0].errors
+    project, model = _as_trained(report, registry)
+    net = project.networks[0]
+    (target, source), = net.ties.items()
+    assert net.blocks[target.split(".")[0]].name == "head"
+    assert net.blocks[source.split(".")[0]].name == "tokens"
+    assert model.head.weight is model.tokens.weight
+    torch.testing.assert_close(model.head.weight, original.tokens.weight)
+    count = sum(p.numel() for p in original.parameters())
+    assert sum(p.numel() for p in model.parameters()) == count == 4496
+    code, exported = _exported(tmp_path, report, registry)
+    assert exported.head.weight is exported.tokens.weight
+    assert "self.head.weight = self.tokens.weight" in code.read_text()
+    idx = torch.randint(0, 128, (3, 12))
+    with torch.no_grad():
+        torch.testing.assert_close(exported(idx), original(idx), rtol=1e-5, atol=1e-5)
 
 
 def test_a_model_with_two_inputs_takes_one_shape_per_input(tmp_path, registry):

@@ -158,6 +158,27 @@ def test_renamed_block_types_load_under_their_new_id():
     assert project_from_dict(data, registry).network().blocks["b3"].type == "Linear"
 
 
+def test_shared_modules_and_tied_parameters_survive_save_and_load():
+    data = _base()
+    blocks = data["networks"][0]["blocks"]
+    blocks.insert(3, {"id": "b6", "type": "Linear", "name": "fc_again", "params": {"features": 10},
+                      "shares": "b3"})
+    data["networks"][0]["ties"] = {"b6.bias": "b3.bias"}
+    project = project_from_dict(data, REGISTRY)
+    net = project.networks[0]
+    assert net.blocks["b6"].shares == "b3" and net.blocks["b3"].shares is None
+    assert net.ties == {"b6.bias": "b3.bias"}
+    text = dumps_project(project)
+    saved = json.loads(text)["networks"][0]
+    assert [b.get("shares") for b in saved["blocks"]] == [None, None, None, "b3", None, None]
+    assert saved["ties"] == {"b6.bias": "b3.bias"}
+    assert loads_project(text, REGISTRY) == project
+    # a file without the fields: no sharing, no ties, and none written back
+    plain = project_from_dict(_base(), REGISTRY)
+    assert plain.networks[0].ties == {} and all(b.shares is None for b in plain.networks[0].blocks.values())
+    assert '"shares"' not in dumps_project(plain) and '"ties"' not in dumps_project(plain)
+
+
 def test_loading_does_not_change_the_data_passed_in():
     data = _base()
     kept = copy.deepcopy(data)
@@ -275,6 +296,10 @@ ERROR_CASES = [
     ("position inf", _set((*BLOCK, "position"), [0, float("-inf")]), f"{FC} > position", "-Infinity"),
     ("enabled text", _set((*BLOCK, "enabled"), "no"), f"{FC} > enabled", "true or false"),
     ("block unknown field", _set((*BLOCK, "color"), "red"), f"{FC} > color", "a block has no field 'color'"),
+    ("shares number", _set((*BLOCK, "shares"), 3), f"{FC} > shares", "'shares' must be text"),
+    ("ties list", _set((*NET, "ties"), []), f"{M} > ties", "must be an object"),
+    ("tie number", _set((*NET, "ties"), {"b3.weight": 4}), f"{M} > ties > b3.weight",
+     "names the parameter whose tensor it uses"),
     ("edge list", _set(EDGE, []), f"{M} > edges[0]", "a wire must be an object"),
     ("edge port missing", _delete((*EDGE, "port")), f"{M} > edges[0]", "the field 'port' is missing"),
     ("edge from unknown", _set((*EDGE, "from"), "b9"), f"{M} > edges[0] > from", "no block with id 'b9'"),

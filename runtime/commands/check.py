@@ -17,6 +17,7 @@ from graph.diagnostics import ERROR, WARNING, Diagnostic, set_params_fix
 from graph.infer import block_label
 from graph.model import Network, Project
 from graph.shapes import format_shape
+from graph.sharing import counts_weights, tied_counts
 from graph.spec import Registry
 from graph.validate import Analysis, analyse
 
@@ -65,16 +66,18 @@ def block_rows(network: Network, registry: Registry, analysis: Analysis) -> list
     visited = set(inference.order.blocks)
     order = list(inference.order.blocks) + [b for b in network.blocks if b not in visited]
     rows = []
+    tied = tied_counts(network, registry, inference)
     for block_id in order:
         block = network.blocks[block_id]
         shape = inference.shapes.get(block_id)
         count: int | None = None
         if block.type in registry and shape is not None:
             spec = registry.get(block.type)
-            if not block.enabled or spec.role != "layer":
-                count = 0
+            if not block.enabled or spec.role != "layer" or not counts_weights(network, block_id):
+                count = 0  # another use of a shared module counts nothing: its holder counts the weights
             else:
                 count = int(spec.count(inference.params[block_id], inference.inputs[block_id], shape))
+                count -= tied.get(block_id, 0)  # a tied tensor counts once, at the block it belongs to
         rows.append(Row(block_id, block.name, block.type, format_shape(shape), count, block.enabled,
                         block.frozen))
     return rows

@@ -15,6 +15,9 @@ sequence by torch.cat is one Class token block (ViT). A batch_first=False
 LSTM/GRU/RNN behind x.transpose(0, 1) is the same layer batch-first on x
 (its output swapped back, or out[-1], read as usual).
 Values the output does not depend on are left out.
+A module called again is another use of its first call's block (Block.shares: one module, its
+weights once), and one Parameter held by several modules a tie (Network.ties), so the parameter
+count stays the original's.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from torch import nn
 from torch.fx import Node
 from torch.fx.passes.shape_prop import ShapeProp, TensorMetadata
 
+from graph.sharing import PARAM_PATH
 from graph.spec import Registry
 from runtime.importing.fx_functions import (
     IDENTITY,
@@ -147,6 +151,9 @@ class FxConverter:
         self.value: dict[Node, Any] = {}  # node -> block id, _Recurrent or GlobalPool
         self.made: dict[tuple, str] = {}  # materialised pending values -> block id
         self.first_input: str | None = None
+        self.module_block: dict[str, str] = {}  # module path -> the block its first call became
+        self.uses: dict[str, int] = {}  # module path -> how many calls of it have become blocks
+        self.shared_targets: set[str] = set()  # modules called more than once, their uses sharing one block
 
     # --- values ---
     def need(self, node: Node) -> str:
@@ -259,6 +266,7 @@ class FxConverter:
                 self.build.scope = module_path(node)
                 self._visit(node)
         self._note_shared_modules(live)
+        self._tie_parameters()
         self.build.layout()
         self.build.group_by_modules()
         return self.build.result
@@ -272,10 +280,32 @@ class FxConverter:
             if next(self.gm.get_submodule(node.target).parameters(), None) is not None:
                 calls[node.target] = calls.get(node.target, 0) + 1
         for target, count in calls.items():
-            if count > 1:
+            if count > 1 and target not in self.shared_targets:
                 self.build.result.notes.append(
                     f"module '{target}' is used {count} times: each use became its own block with a copy of "
                     "its weights, so fine-tuning trains the copies separately")
+
+    def _tie_parameters(self) -> None:
+        """One Parameter held by several modules (a GPT's head weight is its token embedding): tied
+        parameters of their blocks, so the tensor stays one and is counted once."""
+        holders: dict[int, list[tuple[str, torch.Tensor]]] = {}
+        for name, param in self.gm.named_parameters(remove_duplicate=False):
+            holders.setdefault(id(param), []).append((name, param))
+        ties: dict[str, str] = {}
+        for places in holders.values():
+            found = []
+            for name, param in places:
+                target, _, key = name.rpartition(".")
+                bid = self.module_block.get(target)
+                weight = self.build.result.weights.get(bid, {}).get(key) if bid is not None else None
+                # the block's weight of that name is this very parameter's value (not a renamed one)
+                if isinstance(weight, torch.Tensor) and weight.shape == param.shape and \
+                        torch.equal(weight, param.detach()) and PARAM_PATH.match(key):
+                    found.append(f"{bid}.{key}")
+            for key in found[1:]:
+                ties[key] = found[0]
+        if ties:
+            self.build.net.set_ties(ties)
 
     def _visit(self, node: Node) -> None:
         if node.op == "get_attr":
@@ -460,7 +490,25 @@ class FxConverter:
         except NoBlockError as why:
             self._unsupported(node, str(why))
             return
+        first = self.module_block.get(str(node.target))
+        if first is not None and mapped.weights:
+            # the same module called again: another use of the first call's block, sharing its weights
+            uses = self.uses[str(node.target)] = self.uses.get(str(node.target), 1) + 1
+            self._place(node, Mapped(mapped.type, mapped.params, None, mapped.inputs),
+                        name=f"{node.target}_use{uses}")
+            bid = self.value.get(node)
+            block = self.build.net.blocks.get(bid) if isinstance(bid, str) else None
+            owner = self.build.net.blocks[first]
+            if block is not None and block.type == owner.type and block.params == owner.params:
+                self.build.net.set_shares(bid, first)
+                self.shared_targets.add(str(node.target))
+            elif bid is not None:
+                self.build.result.weights[bid] = mapped.weights  # not the same block: its own copy
+            return
         self._place(node, mapped)
+        bid = self.value.get(node)
+        if mapped.weights and isinstance(bid, str) and bid in self.build.result.weights:
+            self.module_block[str(node.target)] = bid
 
     def _transformer(self, node: Node, module: nn.Module) -> None:
         """torch's encoder layers (one block each, plus a final LayerNorm) and multi-head attention."""

@@ -63,7 +63,7 @@ def problem_lines(diagnostics: Iterable[Diagnostic]) -> list[str]:
 
 
 def block_tooltip(spec: BlockSpec | None, block: Block, shape_text: str,
-                  diagnostics: Iterable[Diagnostic]) -> str:
+                  diagnostics: Iterable[Diagnostic], owner_name: str | None = None) -> str:
     """Rich text: title, help, output shape, then every problem with its message."""
     title = spec.title if spec else block.type
     lines = [f"<b>{escape(block.name)}</b> — {escape(title)}"]
@@ -73,6 +73,8 @@ def block_tooltip(spec: BlockSpec | None, block: Block, shape_text: str,
         lines.append(f"output: {escape(shape_text)}")
     if not block.enabled:
         lines.append("<i>disabled: data passes through unchanged</i>")
+    if owner_name is not None:
+        lines.append(f"<b>🔗 Uses the module of {escape(owner_name)}</b> (shared weights)")
     if block.frozen:
         lines.append("<b>🔒 Frozen: excluded from training</b> (its weights stay as they are loaded)")
     for d in diagnostics:

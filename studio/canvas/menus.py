@@ -83,6 +83,7 @@ def block_menu(scene, block_id: str) -> QMenu:
     _add(menu, "Enable" if enable else "Disable", lambda: doc.set_enabled(net, ids, enable))
     if optional(doc, "set_frozen") is not None:
         _add_transfer(menu, scene, ids)
+    _add_sharing(menu, scene, block_id, ids)
     menu.addSeparator()
     for name, text, key in (("cut_blocks", "Cut", "Ctrl+X"), ("copy_blocks", "Copy", "Ctrl+C"),
                             ("duplicate_blocks", "Duplicate", "Ctrl+D")):
@@ -102,6 +103,21 @@ def block_menu(scene, block_id: str) -> QMenu:
     _add(menu, "Delete" if len(ids) == 1 else f"Delete {len(ids)} blocks", scene.delete_selection, "Del")
     menu.setTitle(block.name)
     return menu
+
+
+def _add_sharing(menu: QMenu, scene, block_id: str, ids: list[str]) -> None:
+    """Another use of a block's module (a siamese encoder), and the way back to weights of its own."""
+    doc, net, network = scene.doc, scene.network_name, scene.net
+    adder, freer = optional(doc, "add_shared_use"), optional(doc, "make_independent")
+    if len(ids) != 1 or adder is None:
+        return
+    block = network.block(block_id)
+    spec = doc.registry.get(block.type) if block.type in doc.registry else None
+    if spec is not None and spec.role == "layer":
+        _add(menu, "Add another use (shared weights)", lambda: adder(net, block_id))
+    tied = any(k.startswith(block_id + ".") for k in network.ties)
+    if freer is not None and (block.shares is not None or tied):
+        _add(menu, "Make independent", lambda: freer(net, block_id))
 
 
 def _arrange(scene, ids: list[str] | None) -> None:

@@ -118,7 +118,11 @@ class NetworkScene(SceneGroups, SceneInteraction, QGraphicsScene):
             ports = tuple(p.name for p in spec.input_ports(params))
         except (TypeError, ValueError):  # a broken count parameter: show the declared ports
             ports = tuple(p.name for p in spec.input_ports(None))
-        return CardContent(block.name, spec.title, spec.category, labels.summary_text(spec, params),
+        summary = labels.summary_text(spec, params)
+        owner = self.net.blocks.get(block.shares) if block.shares is not None else None
+        if owner is not None:  # another use of a module: the card says whose
+            summary = f"uses {owner.name}" + (f" · {summary}" if summary else "")
+        return CardContent(block.name, spec.title, spec.category, summary,
                            ports, spec.has_output, block.enabled, block.frozen)
 
     def _add_block(self, block: Block) -> BlockItem:
@@ -223,8 +227,11 @@ class NetworkScene(SceneGroups, SceneInteraction, QGraphicsScene):
                 if group is not None and group.collapsed:
                     self._fit_group(group)
                     self.group_item_moved(group)
-        elif kind in ("param_changed", "block_renamed", "block_enabled", "block_frozen"):
+        elif kind in ("param_changed", "block_renamed", "block_enabled", "block_frozen", "block_shares"):
             self._refresh_block(bid)
+            if kind == "block_renamed":  # the cards of other uses of its module name it
+                for other in self.net.uses_of(bid)[1:] if self.net.blocks[bid].shares is None else ():
+                    self._refresh_block(other)
         elif kind == "group_changed":
             self._sync_groups()
 

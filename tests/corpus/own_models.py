@@ -70,7 +70,7 @@ class TinyGpt(nn.Module):
         self.head.weight = self.tokens.weight
 
     def forward(self, idx):
-        x = self.tokens(idx)
+        x = self.tokens(idx) + self.positions  # nanoGPT: token embedding plus a learned position table
         return self.head(self.norm(self.block(x)))
 
 
