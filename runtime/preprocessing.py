@@ -219,8 +219,10 @@ def python_section(prep: Preprocessing, info: CompiledNetwork) -> str:
         f"# {info.class_name}'s weights were trained on data source {prep.source!r}",
         f"# (recipe {prep.recipe!r}), prepared as below.",
     ]
-    if prep.input_kind == "tokens":
+    if prep.input_kind == "tokens" and prep.vocab is not None:
         lines += _token_section(prep, info)
+    elif prep.input_kind == "tokens":  # integer ids from arrays: no characters to map
+        lines += _ids_section(prep, info)
     else:
         lines += _scaling_section(prep, info, raw)
     return "\n".join(lines) + "\n"
@@ -285,6 +287,26 @@ def _scaling_section(prep: Preprocessing, info: CompiledNetwork, raw: str) -> li
                   "    with torch.no_grad():",
                   "        outputs = model(preprocess(inputs))",
                   f"    return {back}"]
+    return lines
+
+
+def _ids_section(prep: Preprocessing, info: CompiledNetwork) -> list[str]:
+    classify = (prep.classes is not None and info.head_types[:1] == ["ClassificationHead"]
+                and len(info.output_shapes[0]) == 1)
+    first = "[0]" if len(info.output_blocks) > 1 else ""
+    lines = ["# The network reads integer token ids, as the training arrays held them (no vocabulary).",
+             "#     predict(model, ids)  # " + ("one class name per row of ids" if classify
+                                                else "the outputs for rows of ids"), ""]
+    if classify:
+        lines.append(f"CLASSES = {_listing(prep.classes)}  # class id -> name, the order of the scores")
+    lines += ["", "", "def predict(model, ids):",
+              '    """' + ("The class name of each row of token ids." if classify
+                           else "The model's outputs for rows of token ids.") + '"""',
+              "    model.eval()",
+              "    with torch.no_grad():",
+              f"        scores = model(torch.as_tensor(ids, dtype=torch.long)){first}"]
+    lines.append("    return [CLASSES[i] for i in scores.argmax(dim=-1).tolist()]" if classify
+                 else "    return scores")
     return lines
 
 

@@ -88,15 +88,15 @@ class _Arrays:
 class MappedRows(SampleStore):
     """Rows of a memory-mapped array as float32 samples of `shape`, read only when asked for."""
 
-    def __init__(self, array: np.ndarray, shape: tuple[int, ...]):
+    def __init__(self, array: np.ndarray, shape: tuple[int, ...], dtype=np.float32):
         self.array = array
         self.shape = (len(array), *shape)
-        self.dtype = np.dtype(np.float32)
+        self.dtype = np.dtype(dtype)  # int64 for the token ids of a Token ids input
 
     def read(self, index: np.ndarray) -> np.ndarray:
         order = np.argsort(index, kind="stable")  # forwards through the file, then back to the asked order
-        out = np.empty((len(index), *self.shape[1:]), dtype=np.float32)
-        out[order] = self.array[index[order]].astype(np.float32).reshape((len(index), *self.shape[1:]))
+        out = np.empty((len(index), *self.shape[1:]), dtype=self.dtype)
+        out[order] = self.array[index[order]].astype(self.dtype).reshape((len(index), *self.shape[1:]))
         return out
 
 
@@ -323,7 +323,9 @@ def _natural(options: dict, context: Context) -> Natural:
     kind = KIND_BY_RANK.get(len(shape), "image")
     target_kind = _target_kind(arrays, options, context)
     classes = int(_class_labels(arrays, context).max()) + 1 if target_kind == "class" else None
-    return Natural(shape, kind, target_kind, classes, f"the samples in {arrays.file}")
+    # (N, T) whole numbers: token ids when the network starts with a Token ids input, else numbers
+    ids = arrays.x_dtype.kind in "iu" and len(shape) == 1
+    return Natural(shape, kind, target_kind, classes, f"the samples in {arrays.file}", integer_ids=ids)
 
 
 def _first_bad_chunked(x: np.ndarray) -> int | None:
@@ -337,8 +339,32 @@ def _first_bad_chunked(x: np.ndarray) -> int | None:
     return None
 
 
+def _token_ids(arrays: _Arrays) -> tuple[np.ndarray | MappedRows, int]:
+    """Integer inputs kept as int64 token ids (an Embedding indexes with them), with the largest id;
+    negative ids refused. A chunk of rows at a time: a mapped file is never read whole."""
+    small = 8 * int(np.prod(arrays.x_shape, dtype=np.int64)) < in_memory_bytes()
+    x = arrays.load_x() if small else arrays.map_x()
+    rows = max(1, CHECK_CHUNK_BYTES // max(1, x.itemsize * x.shape[1]))
+    largest = 0
+    for start in range(0, len(x), rows):
+        chunk = np.asarray(x[start:start + rows])
+        negative = np.flatnonzero((chunk < 0).any(axis=1))
+        if len(negative):
+            sample = start + int(negative[0])
+            raise DataError(f"{arrays.file}: input sample {sample} holds a negative token id "
+                            f"({int(chunk[negative[0]].min())}); token ids count from 0")
+        largest = max(largest, int(chunk.max(initial=0)))
+    return (x.astype(np.int64) if small else MappedRows(x, tuple(x.shape[1:]), np.int64)), largest
+
+
 def _read(options: dict, context: Context) -> RawData:
     arrays = _open(options, context)
+    if context.input_kind == "tokens":  # fit_shape let integer ids through to a Token ids input
+        ids, largest = _token_ids(arrays)
+        raw = _labelled(arrays, options, context, ids, None,
+                        f"{arrays.x_shape[0]} token-id samples from {arrays.file}.")
+        raw.extra["max_token_id"] = largest  # the recipe checks it against the input's vocab_size
+        return raw
     decoded = 4 * int(np.prod(arrays.x_shape, dtype=np.int64))
     if decoded < in_memory_bytes():  # small: read whole, exactly as before
         x = arrays.load_x()
@@ -354,8 +380,13 @@ def _read(options: dict, context: Context) -> RawData:
     pixels = (0.0, 255.0) if x.dtype == np.uint8 else None
     if inputs is None:
         inputs = x.astype(np.float32).reshape((len(x), *context.shape))
+    return _labelled(arrays, options, context, inputs, pixels, f"{len(x)} samples from {arrays.file}.")
+
+
+def _labelled(arrays: _Arrays, options: dict, context: Context, inputs, pixels,
+              description: str) -> RawData:
+    """The inputs with their targets, as the options and the recipe say (none, values or classes)."""
     target_kind = _target_kind(arrays, options, context)
-    description = f"{len(x)} samples from {arrays.file}."
     if target_kind == "none":
         return RawData(inputs, None, "none", origin=arrays.file, pixel_range=pixels, description=description)
     if target_kind == "value":

@@ -79,7 +79,7 @@ def load_dataset(spec, config, seed: int, input_shape: tuple[int, ...] | None = 
     natural = source.natural(options, context)
     shape, kind = fit_shape(natural, source.name, input_shape, input_kind)
     target_kind = target_kind_for(natural.target_kind, source.name, config.recipe)
-    context.shape = shape
+    context.shape, context.input_kind = shape, kind
     raw = source.read(options, context)
     _check_labels(raw, num_classes)
     train, val, test = _split(raw, target_kind, config, seed)

@@ -62,6 +62,7 @@ class Natural:
     what: str  # how messages name the samples, e.g. "the digits images"
     flexible: str = "fixed"
     adjust: str = ""
+    integer_ids: bool = False  # whole numbers >= 0 that may also feed a Token ids input (arrays)
 
 
 @dataclass
@@ -74,6 +75,7 @@ class Context:
     val_fraction: float = 0.0
     test_fraction: float = 0.0
     shape: tuple[int, ...] | None = None  # the fitted sample shape, set before `read`
+    input_kind: str | None = None  # the fitted input kind, set before `read` ("tokens": keep integer ids)
     num_classes: int | None = None  # the network's class count, when known
     progress: Callable | None = None  # progress(what, done, total) while indexing a big folder
 
@@ -173,7 +175,7 @@ def fit_shape(natural: Natural, source: str, input_shape: tuple[int, ...] | None
     (digits 1x8x8 -> (64,) or (8, 8)); sequences and text take their length from
     the network; image files are resized. Otherwise DataError names both shapes.
     """
-    is_tokens = natural.input_kind == "tokens"
+    is_tokens = natural.input_kind == "tokens" or (natural.integer_ids and input_kind == "tokens")
     if input_kind is not None and (input_kind == "tokens") != is_tokens:
         wanted = INPUT_BLOCK_NAMES.get(input_kind, input_kind)
         if is_tokens:
@@ -192,6 +194,10 @@ def fit_shape(natural: Natural, source: str, input_shape: tuple[int, ...] | None
         f"{natural.what} are {_values_text(natural.shape)} but the network's input block expects "
         f"{shape_text(shape)}; change the input block to {shape_text(natural.shape)}")
     if is_tokens:
+        if natural.integer_ids and natural.input_kind != "tokens" and shape != tuple(natural.shape):
+            raise DataError(f"{natural.what} are token ids {shape_text(natural.shape)}, but the network's "
+                            f"Token ids input expects {shape_text(shape)}; set its length to "
+                            f"{natural.shape[0]}")
         if len(shape) != 1:
             raise DataError(f"{natural.what} are token ids (B, T), but the network's input block expects "
                             f"{shape_text(shape)}; use a Token ids input (TokenInput)")

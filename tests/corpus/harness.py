@@ -164,9 +164,9 @@ def _data_option(model: Model, original: nn.Module, folder: Path) -> str:
     if x.dtype == torch.int64:
         with torch.no_grad():
             per_step = _outputs(original(x))[0].dim() == 3
-        if not per_step:
-            return "n/a (token labels)"  # no source gives token ids with one class each
-        return f"pydoc_text:vocab=ascii,length={x.shape[1]},max_chars=3000"
+        if per_step:  # a language model: text gives the next-token targets
+            return f"pydoc_text:vocab=ascii,length={x.shape[1]},max_chars=3000"
+        # a classifier of token ids: integer arrays with one class each (they stay int64 ids)
     return f"arrays:path={_training_data(model, original, folder)}"
 
 

@@ -47,6 +47,14 @@ class Supervised(SingleNetworkRecipe):
             setup.warnings.append(f"the recipe is set to {setup.config.recipe}, but the network ends in a "
                                   f"{head}; training it for {task}")
         check_input(info, dataset)
+        largest = dataset.extra.get("max_token_id")
+        if largest is not None:  # integer ids from arrays: each must index the input's table
+            block = setup.project.network(self.network).blocks[info.input_blocks[0]]
+            allowed = block.params.get("vocab_size", 128)
+            if largest >= allowed:
+                raise SetupError(f"the data '{dataset.name}' holds token ids up to {largest}, but the input "
+                                 f"block '{block.name}' allows ids below {allowed}; set its vocab_size (and "
+                                 f"the Embedding's) to {largest + 1}")
         self.head = head
         self.out_shape = out_shape
         self.loss_fn = self.model.make_loss()
