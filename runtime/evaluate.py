@@ -128,6 +128,7 @@ def evaluate_run(run_dir: Path, split: str = "val") -> dict[str, Any]:
                 result.update(_classification(recipe, data, pictures))
             else:
                 result.update(_regression(recipe, data))
+        _keep_attacks(opened.path, result, pictures)
         text = json.dumps(plain_json(result), indent=1, allow_nan=False)
     except BaseException:
         shutil.rmtree(pictures, ignore_errors=True)
@@ -136,6 +137,20 @@ def evaluate_run(run_dir: Path, split: str = "val") -> dict[str, Any]:
     pictures.rename(opened.path / PICTURES)
     write_text(opened.path / EVALUATION, text + "\n")
     return result
+
+
+def _keep_attacks(run_dir: Path, result: dict[str, Any], pictures: Path) -> None:
+    """An earlier `--attack` result (runtime/adversarial.py) survives a new evaluation, pictures too."""
+    try:
+        previous = json.loads((run_dir / EVALUATION).read_text())
+    except (OSError, ValueError):
+        return
+    attacks = previous.get("attacks") if isinstance(previous, dict) else None
+    if not isinstance(attacks, dict) or result.get("kind") != "classification":
+        return
+    result["attacks"] = attacks
+    for picture in (run_dir / PICTURES).glob("attack_*.png"):
+        shutil.copy2(picture, pictures / picture.name)
 
 
 # --- classification -----------------------------------------------------------------------------

@@ -104,10 +104,10 @@ def test_evaluate_then_clicking_a_cell_shows_its_samples(panel, qtbot, runs_fold
     assert texts[0].startswith(f"#{cell['indices'][0]}\n")
     assert all(not view.samples.item(i).icon().isNull() for i in range(view.samples.count()))
     assert f"true {result['class_names'][cell['true']]}" in view.cell_title.text()
-    # the per-class table and the saliency tab come with it
+    # the per-class table, the saliency and the robustness tabs come with it
     assert view.per_class.rowCount() == len(result["class_names"])
     assert [view.tabs.tabText(i) for i in range(view.tabs.count())] == ["Confusion matrix", "Per class",
-                                                                         "Saliency"]
+                                                                         "Saliency", "Robustness"]
 
 
 def test_evaluation_errors_are_reported(panel, qtbot, runs_folder, tmp_path):

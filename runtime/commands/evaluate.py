@@ -26,6 +26,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", choices=("val", "test", "train"), default="val",
                         help="which split to evaluate (default: val, the one the run was validated on)")
     parser.add_argument("--json", metavar="OUT", help="also write the result to this file")
+    parser.add_argument("--attack", choices=("fgsm", "pgd"),
+                        help="adversarial robustness instead: accuracy under this attack over a range of eps")
+    parser.add_argument("--eps", metavar="E[,E...]",
+                        help="attack sizes: a fraction of the pixel range for images, else standard "
+                             "deviations (default 0,0.02,0.05,0.1,0.15,0.2,0.3)")
+    parser.add_argument("--steps", type=int, default=10, help="PGD steps (default 10)")
 
 
 def add_sample_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
 
     from runtime.evaluate import EVALUATION, evaluate_run
 
+    if getattr(args, "attack", None) or getattr(args, "eps", None):
+        return _run_attack(args)
     try:
         result = evaluate_run(Path(args.run_dir), args.split)
     except _usable_errors() as err:
@@ -63,6 +71,33 @@ def run(args: argparse.Namespace) -> int:
     where = f"on {result['split']} ({result['size']} samples)" if "size" in result else "(its sample grids)"
     print(f"evaluated {result['kind']} run {where}: {metrics or 'no metrics'}; "
           f"wrote {Path(args.run_dir) / EVALUATION}")
+    return EXIT_OK
+
+
+def _run_attack(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from runtime.adversarial import DEFAULT_EPS, attack_run, format_curve
+
+    if not args.attack:
+        print("deepwire: --eps needs --attack fgsm or --attack pgd", file=sys.stderr)
+        return EXIT_UNUSABLE
+    try:
+        eps = [float(part) for part in args.eps.split(",")] if args.eps else list(DEFAULT_EPS)
+    except ValueError:
+        print(f"deepwire: --eps takes numbers separated by commas (e.g. 0.05,0.1), not {args.eps!r}",
+              file=sys.stderr)
+        return EXIT_UNUSABLE
+    try:
+        result = attack_run(Path(args.run_dir), args.attack, eps, args.steps, args.split)
+    except _usable_errors() as err:
+        print(f"deepwire: {err}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    if args.json:
+        from graph.atomic import write_text
+
+        write_text(Path(args.json), json.dumps(result, indent=1) + "\n")
+    print(format_curve(result))
     return EXIT_OK
 
 

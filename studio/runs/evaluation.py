@@ -171,6 +171,10 @@ class EvaluationView(QWidget):
         self.tabs.addTab(self._per_class_table(), "Per class")
         if self.result.get("saliency"):
             self.tabs.addTab(self._saliency(), "Saliency")
+        from studio.runs.robustness import RobustnessTab
+
+        self.robustness = RobustnessTab(self.run_dir, self.result, self)
+        self.tabs.addTab(self.robustness, "Robustness")
         wrong = [c for c in self.cells.values() if c["true"] != c["predicted"]]
         if wrong:  # open on the most frequent mistake: the first thing a user wants to see
             worst = max(wrong, key=lambda c: c["count"])
@@ -342,6 +346,8 @@ class EvaluationView(QWidget):
         if self.process is not None:
             self.process.kill()
             self.process.waitForFinished(2000)
+        if getattr(self, "robustness", None) is not None:
+            self.robustness.shutdown()
         super().closeEvent(event)
 
 

@@ -1,0 +1,42 @@
+"""The Evaluation view's Robustness tab draws what `deepwire evaluate --attack` wrote, and runs attacks."""
+
+from __future__ import annotations
+
+import json
+
+from studio.runs.evaluation import EvaluationView
+from tests.test_predict import digits_cnn_run  # noqa: F401 - the module fixture
+
+CHILD_TIMEOUT_MS = 120_000
+
+
+def test_the_tab_draws_each_attack_and_runs_a_new_one(digits_cnn_run, qtbot):  # noqa: F811
+    from runtime.adversarial import attack_run
+
+    attack_run(digits_cnn_run, "fgsm", [0.0, 0.1, 0.2])
+    view = EvaluationView(digits_cnn_run)
+    qtbot.addWidget(view)
+    tab = view.robustness
+    assert view.tabs.tabText(view.tabs.indexOf(tab)) == "Robustness"
+    curves = {c.name(): c for c in tab.plot.getPlotItem().listDataItems()}
+    assert set(curves) == {"FGSM", "clean"}
+    xs, ys = curves["FGSM"].getData()
+    stored = json.loads((digits_cnn_run / "evaluation.json").read_text())["attacks"]["fgsm"]
+    assert list(xs) == [0.0, 0.1, 0.2] and list(ys) == [100 * p["accuracy"] for p in stored["curve"]]
+    assert [tab.example_eps.itemText(i) for i in range(tab.example_eps.count())] == ["FGSM 0.1", "FGSM 0.2"]
+    assert not tab.picture.pixmap().isNull() and tab.caption.text().startswith("Predicted, row by row: ")
+
+    tab.method.setCurrentIndex(1)  # PGD
+    tab.eps.setText("0.1")
+    tab.run_attack()
+    assert not tab.run_button.isEnabled()
+    qtbot.waitUntil(lambda: tab.process is None, timeout=CHILD_TIMEOUT_MS)
+    assert tab.run_button.isEnabled() and "eps is measured in fraction of the pixel range 0..16" in \
+        tab.status.text(), tab.status.text()
+    assert {c.name() for c in tab.plot.getPlotItem().listDataItems()} == {"FGSM", "PGD", "clean"}
+
+    tab.eps.setText("0.1, big")
+    tab.run_attack()
+    qtbot.waitUntil(lambda: tab.process is None, timeout=CHILD_TIMEOUT_MS)
+    assert tab.status.text().startswith("The attack failed: --eps takes numbers"), tab.status.text()
+    view.close()
