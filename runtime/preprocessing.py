@@ -340,14 +340,33 @@ def _token_section(prep: Preprocessing, info: CompiledNetwork) -> list[str]:
               "", "", "def decode(ids):",
               '    """The text of a sequence of token ids."""',
               '    return "".join(VOCAB[i] for i in torch.as_tensor(ids).reshape(-1).tolist())',
-              "", "", "def predict(model, text):",
-              f'    """The most likely character after `text` (the network reads its last {steps} '
-              'characters)."""',
-              "    model.eval()",
-              "    with torch.no_grad():",
-              f"        scores = model(encode(text)[:, -{steps}:])"
-              + ("[0]" if len(info.output_blocks) > 1 else ""),
-              "    return VOCAB[int(scores[0, -1].argmax())]"]
+              "", "", "def predict(model, text):"]
+    first = "[0]" if len(info.output_blocks) > 1 else ""
+    # the network reads exactly its last `steps` characters; a shorter text is padded with spaces on the
+    # left, as the trainer padded texts and `deepwire predict --text` does
+    window = [f"    ids = encode(text)[:, -{steps}:]"]
+    if " " in (prep.vocab or ()):
+        window.append(f"    pad = torch.full((1, {steps} - ids.shape[1]), TOKEN_IDS[' '], dtype=torch.long)")
+        window.append("    ids = torch.cat([pad, ids], dim=1)")
+    classify = (prep.recipe != "language_model" and prep.classes is not None
+                and info.head_types[:1] == ["ClassificationHead"] and len(info.output_shapes[0]) == 1)
+    if classify:
+        lines += [f'    """The class name of `text` (the network reads its last {steps} characters)."""',
+                  "    model.eval()", *window,
+                  "    with torch.no_grad():",
+                  f"        scores = model(ids){first}",
+                  "    return CLASSES[int(scores[0].argmax())]"]
+        lines.insert(lines.index(f"VOCAB = {_listing(prep.vocab)}") + 1,
+                     f"CLASSES = {_listing(prep.classes)}  # class id -> name, the order of the scores")
+        lines[lines.index('#     predict(model, "def main(")  # the most likely next character')] = \
+            '#     predict(model, "the film was not dull")  # the class name of a text'
+    else:
+        lines += [f'    """The most likely character after `text` (the network reads its last {steps} '
+                  'characters)."""',
+                  "    model.eval()", *window,
+                  "    with torch.no_grad():",
+                  f"        scores = model(ids){first}",
+                  "    return VOCAB[int(scores[0, -1].argmax())]"]
     return lines
 
 

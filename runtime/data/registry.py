@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from graph.training_config import NO_DATA
-from runtime.data import arrays, audio, bundled, csv_file, images, synthetic, text, vision
+from runtime.data import arrays, audio, bundled, csv_file, images, synthetic, text, text_classes, vision
 from runtime.data.base import DataError
 from runtime.data.source import Probe, Source
 
@@ -28,7 +28,7 @@ def _index(*groups: tuple[Source, ...]) -> dict[str, Source]:
 
 SOURCES: dict[str, Source] = _index(bundled.SOURCES, synthetic.SOURCES, text.SOURCES, csv_file.SOURCES,
                                     images.SOURCES, arrays.SOURCES, vision.SOURCES,
-                                    audio.SOURCES)
+                                    audio.SOURCES, text_classes.SOURCES)
 
 
 class NoDataError(DataError):

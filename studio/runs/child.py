@@ -8,13 +8,12 @@ that cannot start or crashes reports a non-zero code and a message instead.
 from __future__ import annotations
 
 import os
-
 from collections.abc import Callable
 
 import shiboken6
-from runtime.lifeline import ENV as LIFELINE
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment
 
+from runtime.lifeline import ENV as LIFELINE
 from studio.runs.run_info import REPO_ROOT, cli_command
 
 Done = Callable[[int, str, str], None]

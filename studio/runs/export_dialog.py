@@ -77,7 +77,7 @@ class ExportDialog(QDialog):
         self._tmp = tempfile.TemporaryDirectory(prefix="deepwire-export-")
         self.runs: list[RunInfo] = [r for r in list_runs(runs_folder, document.project)
                                     if r.best_checkpoint is not None]
-        self.refusal = ""  # why the chosen run's weights cannot be exported with this project ("" if they can)
+        self.refusal = ""  # why the chosen run's weights cannot be exported with this project ("": they can)
 
         self.format = QComboBox()
         for key, text, _suffix in FORMATS:

@@ -11,7 +11,6 @@ Everything here is plain JSON reading, so the GUI process never imports torch.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from dataclasses import dataclass, field

@@ -377,8 +377,8 @@ class RunsPanel(QWidget):
         except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
             # evaluation.json of the wrong shape: a field missing or of another type than it should be
             what = exc if isinstance(exc, (OSError, ValueError)) else f"{type(exc).__name__} {exc}"
-            self.message.setText(f"The evaluation of {Path(run_dir).name} could not be read: this run's files "
-                                 f"are damaged: evaluation.json: {what}")
+            self.message.setText(f"The evaluation of {Path(run_dir).name} could not be read: this run's "
+                                 f"files are damaged: evaluation.json: {what}")
             return None
         view.setWindowFlag(Qt.WindowType.Window, True)
         view.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)

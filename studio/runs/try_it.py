@@ -60,8 +60,9 @@ class TryItWindow(QWidget):
         self.folder_button.setToolTip("Every image file in a folder and its sub-folders")
         self.folder_button.clicked.connect(self.choose_folder)
         self.entry = QLineEdit()
-        self.entry.setPlaceholderText("text to continue" if input_kind == "tokens"
-                                      else "a row of numbers, e.g. 5.1, 3.5, 1.4, 0.2")
+        typed_hint = ("some text: its class, or the character that comes next" if input_kind == "tokens"
+                      else "a row of numbers, e.g. 5.1, 3.5, 1.4, 0.2")
+        self.entry.setPlaceholderText(typed_hint)
         self.entry.returnPressed.connect(self.predict_entry)
         self.predict_button = QPushButton("Predict")
         self.predict_button.clicked.connect(self.predict_entry)
@@ -100,7 +101,8 @@ class TryItWindow(QWidget):
     def _hint_text(self) -> str:
         what = {"image": "Drop image files or a folder here, or choose them",
                 "vector": "Type a row of numbers, or drop or choose a .csv file",
-                "tokens": "Type some text: the run predicts the character that comes next",
+                "tokens": "Type some text: a classifier names its class, a language model the next "
+                          "character",
                 "sequence": "Drop or choose a .npy file of samples"}.get(self.input_kind or "",
                                                                           "Drop or choose input files")
         return f"{what}. The run's own preprocessing is applied, as in training."
