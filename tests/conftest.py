@@ -100,3 +100,22 @@ def pytest_terminal_summary(terminalreporter):
 
         terminalreporter.write_sep("=", "kill and signal trials")
         terminalreporter.write_line(kill_summary())
+
+
+@pytest.fixture(scope="session")
+def _digits_cnn_trained(tmp_path_factory):
+    """digits_cnn trained 2 epochs once per test process (runtime/predict, attacks, Try It read it)."""
+    from tests.test_evaluate import train
+
+    return train("digits_cnn", tmp_path_factory.mktemp("trained") / "cnn", "--epochs", "2")
+
+
+@pytest.fixture
+def digits_cnn_run(_digits_cnn_trained, tmp_path):
+    """A test's own copy of that run folder: what one test writes into it (an evaluation, an attack)
+    never reaches another."""
+    import shutil
+
+    copy = tmp_path / "run" / _digits_cnn_trained.name
+    shutil.copytree(_digits_cnn_trained, copy)
+    return copy

@@ -18,7 +18,6 @@ from runtime.adversarial import _perturb, _Scale, attack_run
 from runtime.cli import main as cli_main
 from runtime.evaluate import open_run
 from tests.test_evaluate import train
-from tests.test_predict import digits_cnn_run  # noqa: F401 - the module fixture
 
 EPS = [0.0, 0.05, 0.1, 0.2]
 
@@ -39,7 +38,7 @@ def _reference_fgsm(run_dir, eps: float) -> float:
         return float((recipe.model((adversarial - mean) / std).argmax(-1) == y).float().mean())
 
 
-def test_fgsm_curve_matches_a_hand_written_attack_and_pgd_is_stronger(digits_cnn_run):  # noqa: F811
+def test_fgsm_curve_matches_a_hand_written_attack_and_pgd_is_stronger(digits_cnn_run):
     fgsm = attack_run(digits_cnn_run, "fgsm", EPS)
     pgd = attack_run(digits_cnn_run, "pgd", EPS, steps=10)
     evaluation = json.loads((digits_cnn_run / "evaluation.json").read_text())
@@ -60,7 +59,7 @@ def test_fgsm_curve_matches_a_hand_written_attack_and_pgd_is_stronger(digits_cnn
             assert (digits_cnn_run / shown["png"]).is_file() and len(shown["predicted"]) == 8
 
 
-def test_perturbations_stay_inside_the_eps_ball_and_the_pixel_range(digits_cnn_run):  # noqa: F811
+def test_perturbations_stay_inside_the_eps_ball_and_the_pixel_range(digits_cnn_run):
     recipe = open_run(digits_cnn_run).recipe
     scale = _Scale(recipe.setup.dataset)
     x = recipe.val_data.inputs[:64].float()
@@ -73,7 +72,7 @@ def test_perturbations_stay_inside_the_eps_ball_and_the_pixel_range(digits_cnn_r
         assert float((raw - before).abs().max()) > 0.5  # it did move
 
 
-def test_a_new_evaluation_keeps_the_attack_results(digits_cnn_run, capsys):  # noqa: F811
+def test_a_new_evaluation_keeps_the_attack_results(digits_cnn_run, capsys):
     assert cli_main(["evaluate", str(digits_cnn_run), "--attack", "fgsm", "--eps", "0.1"]) == 0
     table = capsys.readouterr().out.splitlines()
     assert table[0].startswith("FGSM on the val split (359 samples)") and table[-1].split()[0] == "0.1"
@@ -83,7 +82,7 @@ def test_a_new_evaluation_keeps_the_attack_results(digits_cnn_run, capsys):  # n
     assert (digits_cnn_run / png).is_file()
 
 
-def test_attacks_refuse_what_they_cannot_measure(digits_cnn_run, tmp_path, capsys):  # noqa: F811
+def test_attacks_refuse_what_they_cannot_measure(digits_cnn_run, tmp_path, capsys):
     sine = train("sine_lstm", tmp_path / "sine", "--max-seconds", "2")
     cases = [
         (["evaluate", str(sine), "--attack", "fgsm"], "attacks measure a classifier's accuracy"),

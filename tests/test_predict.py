@@ -32,11 +32,6 @@ from tests.test_train_fixtures import REGISTRY, chain
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def digits_cnn_run(tmp_path_factory) -> Path:
-    return train("digits_cnn", tmp_path_factory.mktemp("runs") / "cnn", "--epochs", "2")
-
-
 def _predict(capsys, *argv: str) -> tuple[int, list[dict], str]:
     code = cli_main(["predict", *argv, "--json"])
     captured = capsys.readouterr()
@@ -117,8 +112,10 @@ def test_table_output_names_each_file(digits_cnn_run, tmp_path, capsys):
 ])
 def test_unusable_inputs_are_named_and_nothing_is_printed_half_way(digits_cnn_run, tmp_path, capsys,
                                                                   make, expected):
-    make(tmp_path)
-    given = next(p for p in tmp_path.iterdir())
+    inputs = tmp_path / "inputs"  # beside the run's copy in tmp_path
+    inputs.mkdir()
+    make(inputs)
+    given = next(p for p in inputs.iterdir())
     code, rows, err = _predict(capsys, str(digits_cnn_run), str(given))
     assert code == 2 and rows == []
     assert expected in err and "Traceback" not in err, err

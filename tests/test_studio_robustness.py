@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 
 from studio.runs.evaluation import EvaluationView
-from tests.test_predict import digits_cnn_run  # noqa: F401 - the module fixture
 
 CHILD_TIMEOUT_MS = 120_000
 
 
-def test_the_tab_draws_each_attack_and_runs_a_new_one(digits_cnn_run, qtbot):  # noqa: F811
+def test_the_tab_draws_each_attack_and_runs_a_new_one(digits_cnn_run, qtbot):
     from runtime.adversarial import attack_run
 
     attack_run(digits_cnn_run, "fgsm", [0.0, 0.1, 0.2])

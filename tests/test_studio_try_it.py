@@ -20,14 +20,14 @@ from runtime.predict import open_predictor
 from studio.runs.runs_panel import RunsPanel
 from studio.runs.try_it import TryItWindow, input_kind_of
 from tests.test_export_preprocessing import raw_validation_digits
-from tests.test_predict import _blobs, _write_pngs, digits_cnn_run, table_run  # noqa: F401 - fixtures
+from tests.test_predict import _blobs, _write_pngs, table_run  # noqa: F401 - table_run is a fixture
 from tests.test_train_fixtures import REGISTRY
 
 CHILD_TIMEOUT_MS = 120_000  # a child imports torch and builds the model: seconds on a loaded 2-core box
 
 
 @pytest.fixture
-def pngs(digits_cnn_run, tmp_path) -> list[Path]:  # noqa: F811 - the fixture imported above
+def pngs(digits_cnn_run, tmp_path) -> list[Path]:
     project = load_project(digits_cnn_run / "project.dw.json", REGISTRY)
     images, labels = raw_validation_digits(project)
     _write_pngs(tmp_path / "pngs", images[:6], labels[:6])
@@ -47,7 +47,7 @@ def _rows(window: TryItWindow) -> list[list[str]]:
             for i in range(tree.topLevelItemCount())]
 
 
-def test_chosen_images_show_the_classes_the_command_line_computes(digits_cnn_run, pngs, qtbot):  # noqa: F811
+def test_chosen_images_show_the_classes_the_command_line_computes(digits_cnn_run, pngs, qtbot):
     window = _window(qtbot, digits_cnn_run)
     assert window.input_kind == "image" and "Drop image files" in window.hint.text()
     with qtbot.waitSignal(window.finished, timeout=CHILD_TIMEOUT_MS):
@@ -61,7 +61,7 @@ def test_chosen_images_show_the_classes_the_command_line_computes(digits_cnn_run
     assert window.message.text() == "3 inputs predicted." and window.choose_button.isEnabled()
 
 
-def test_a_dropped_folder_is_predicted_like_a_chosen_one(digits_cnn_run, pngs, qtbot):  # noqa: F811
+def test_a_dropped_folder_is_predicted_like_a_chosen_one(digits_cnn_run, pngs, qtbot):
     window = _window(qtbot, digits_cnn_run)
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(pngs[0].parent))])
@@ -76,7 +76,7 @@ def test_a_dropped_folder_is_predicted_like_a_chosen_one(digits_cnn_run, pngs, q
     assert [r[0] for r in _rows(window)] == [str(p) for p in pngs]
 
 
-def test_an_unreadable_image_is_named_in_red_and_the_old_results_stay(digits_cnn_run, pngs, qtbot,  # noqa: F811
+def test_an_unreadable_image_is_named_in_red_and_the_old_results_stay(digits_cnn_run, pngs, qtbot,
                                                                       tmp_path):
     window = _window(qtbot, digits_cnn_run)
     with qtbot.waitSignal(window.finished, timeout=CHILD_TIMEOUT_MS):
@@ -110,7 +110,7 @@ def test_a_typed_row_goes_through_the_same_reader_as_a_csv_file(table_run, qtbot
     assert "deepwire-try-" not in message  # the temporary file's path never shows
 
 
-def test_the_runs_panel_opens_try_it_for_the_selected_run(digits_cnn_run, qtbot, tmp_path):  # noqa: F811
+def test_the_runs_panel_opens_try_it_for_the_selected_run(digits_cnn_run, qtbot, tmp_path):
     root = tmp_path / "runs"
     shutil.copytree(digits_cnn_run, root / "Digits-CNN" / digits_cnn_run.name)
     panel = RunsPanel()
