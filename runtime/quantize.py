@@ -163,13 +163,14 @@ def _check_belongs(snapshot: Path, project_file: Path) -> None:
     try:
         trained = load_project(snapshot, registry)
     except (ProjectFileError, OSError) as err:
-        raise QuantizeError(f"{snapshot}: the project this run was trained as cannot be read ({err})") from None
+        raise QuantizeError(f"{snapshot}: the project this run was trained as cannot be read "
+                            f"({err})") from None
     differences = network_differences(trained, project)
     if differences:
-        raise QuantizeError(f"{snapshot.parent}: refused: this run was trained on another network than project "
-                            f"'{project.name[:60]}' has ({describe_differences(differences)}); it is a run "
-                            "of another project, or of this one before it changed. Quantize it without "
-                            "--project, or choose one of this project's runs")
+        raise QuantizeError(f"{snapshot.parent}: refused: this run was trained on another network than "
+                            f"project '{project.name[:60]}' has ({describe_differences(differences)}); "
+                            "it is a run of another project, or of this one before it changed. Quantize it "
+                            "without --project, or choose one of this project's runs")
 
 
 def _checkpoint_metadata(checkpoint: Path) -> dict[str, str] | None:
@@ -262,12 +263,12 @@ def plan_blocks(model_proto, owned: dict[str, list[str]], method: str,
     unknown = [b for b in keep_float if b not in owned]
     if unknown:
         names = ", ".join(sorted(b for b, nodes in owned.items() if nodes)) or "none"
-        raise QuantizeError(f"--keep-float: no block named {', '.join(map(repr, unknown))} with weights in this "
-                            f"network; blocks with weights: {names}")
+        raise QuantizeError(f"--keep-float: no block named {', '.join(map(repr, unknown))} with weights in "
+                            f"this network; blocks with weights: {names}")
     empty = [b for b in keep_float if not owned[b]]
     if empty:
-        raise QuantizeError(f"--keep-float: block {', '.join(map(repr, empty))} has no operation of its own in "
-                            "the exported graph (folded away or unused), so there is nothing to keep in float")
+        raise QuantizeError(f"--keep-float: block {', '.join(map(repr, empty))} has no operation of its own "
+                            "in the exported graph (folded away or unused): nothing to keep in float")
     ops = {node.name: node.op_type for node in model_proto.graph.node}
     weights = {init.name for init in model_proto.graph.initializer if len(init.dims) >= 1}
     weighted = {node.name for node in model_proto.graph.node if any(n in weights for n in node.input)}
@@ -281,8 +282,8 @@ def plan_blocks(model_proto, owned: dict[str, list[str]], method: str,
         recurrent = sorted(set(kinds) & RECURRENT_OPS)
         if recurrent and not (method == "dynamic" and recurrent == ["LSTM"]):
             hint = "use --method dynamic (INT8 LSTM weights) or " if recurrent == ["LSTM"] else "use "
-            refused.append(f"block '{block}' ({', '.join(recurrent)}): onnxruntime's {method} INT8 has no kernel "
-                           f"for it, so its weights would stay float; {hint}--keep-float {block}")
+            refused.append(f"block '{block}' ({', '.join(recurrent)}): onnxruntime's {method} INT8 has no "
+                           f"kernel for it, so its weights would stay float; {hint}--keep-float {block}")
         elif not set(kinds) & supported:
             other = "static" if method == "dynamic" else "dynamic"
             hint = f"--method {other} or " if set(kinds) & _registry(other) else ""
@@ -314,9 +315,9 @@ def calibration_inputs(inputs: np.ndarray, count: int, expected: tuple[int, ...]
     if len(inputs) == 0:
         raise QuantizeError("the run's training split is empty: there is no data to calibrate on")
     if tuple(inputs.shape[1:]) != tuple(expected):
-        raise QuantizeError(f"the run's training data has samples of shape {tuple(inputs.shape[1:])}, but the "
-                            f"network reads {tuple(expected)}: the data changed since the run was trained; "
-                            "train again on the current data")
+        raise QuantizeError(f"the run's training data has samples of shape {tuple(inputs.shape[1:])}, but "
+                            f"the network reads {tuple(expected)}: the data changed since the run was "
+                            "trained; train again on the current data")
     if inputs.dtype.kind == "f" and not np.isfinite(inputs).all():
         raise QuantizeError("the run's training data holds NaN or infinite values, which cannot set INT8 "
                             "ranges; fix the data (deepwire data PROJECT shows where) and train again")
@@ -350,7 +351,8 @@ def accuracy(outputs: np.ndarray, targets: np.ndarray, head: str) -> float:
     return float(np.mean(pred == truth)) if len(truth) else 0.0
 
 
-def time_sessions(sessions: dict[str, Any], input_name: str, batch: np.ndarray, rounds: int) -> dict[str, list]:
+def time_sessions(sessions: dict[str, Any], input_name: str, batch: np.ndarray,
+                  rounds: int) -> dict[str, list]:
     """ms per batch of each session, in alternating rounds (a slow spell hits both alike)."""
     for session in sessions.values():  # warm up
         for _ in range(2):
@@ -388,8 +390,9 @@ def quantize_run(run_dir: Path, out: Path, method: str = "static", calibration: 
     run_dir, out = Path(run_dir), Path(out)
     keep_float = list(dict.fromkeys(keep_float or []))
     if fmt == "torch":
-        raise QuantizeError("--format torch: torch.ao's PT2E quantization (torch.ao.quantization.quantize_pt2e) "
-                            "is not part of this torch build; use --format onnx (onnxruntime's quantization)")
+        raise QuantizeError("--format torch: torch.ao's PT2E quantization "
+                            "(torch.ao.quantization.quantize_pt2e) is not part of this torch build; "
+                            "use --format onnx (onnxruntime's quantization)")
     if fmt not in FORMATS:
         raise QuantizeError(f"unknown format '{fmt}'; choose one of {', '.join(FORMATS)}")
     if method not in METHODS:
@@ -454,8 +457,9 @@ def quantize_run(run_dir: Path, out: Path, method: str = "static", calibration: 
             proto = onnx.load(str(written))
             strip_debug_metadata(proto)
             props = {p.key: p.value for p in proto.metadata_props}
-            props[QUANT_METADATA] = json.dumps({"method": method, "calibration": len(calib) if calib is not None
-                                                else 0, "kept_float": keep_float, "network": network})
+            used = len(calib) if calib is not None else 0
+            props[QUANT_METADATA] = json.dumps({"method": method, "calibration": used,
+                                                "kept_float": keep_float, "network": network})
             onnx.helper.set_model_props(proto, props)
             onnx.save(proto, str(temp))
             report = _measure(float_path, temp, input_name, val_x, val_y, recipe, latency_batch, rounds,

@@ -59,7 +59,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--latency-batch", type=int, default=256, metavar="B",
                         help="batch size of the CPU latency figure (default 256)")
     parser.add_argument("--rounds", type=int, default=10, help="timing rounds per model (default 10)")
-    parser.add_argument("--threads", type=int, default=1, help="onnxruntime CPU threads for timing (default 1)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="onnxruntime CPU threads for timing (default 1)")
     parser.add_argument("--force", action="store_true", help="replace OUT if it exists")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
 
@@ -72,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
     keep = [name.strip() for name in args.keep_float.split(",") if name.strip()]
     try:
         report = quantize_run(Path(args.run_dir), Path(args.output), method=args.method,
-                              calibration=args.calibration, fmt=args.format, keep_float=keep, force=args.force,
+                              calibration=args.calibration, fmt=args.format, keep_float=keep,
+                              force=args.force,
                               project=Path(args.project) if args.project else None,
                               latency_batch=args.latency_batch, rounds=args.rounds, threads=args.threads)
     except QuantizeError as err:
