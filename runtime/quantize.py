@@ -385,8 +385,12 @@ def check_output(out: Path, force: bool) -> None:
 def quantize_run(run_dir: Path, out: Path, method: str = "static", calibration: int = 256, fmt: str = "onnx",
                  keep_float: list[str] | None = None, force: bool = False, project: Path | None = None,
                  latency_batch: int = LATENCY_BATCH, rounds: int = 10, threads: int = 1,
-                 seed: int = 0) -> QuantizeReport:
-    """Quantize a run's trained network to INT8 ONNX at `out` and measure it against float."""
+                 seed: int = 0, float_onnx: Path | None = None) -> QuantizeReport:
+    """Quantize a run's trained network to INT8 ONNX at `out` and measure it against float.
+
+    float_onnx: an existing float export of the run to quantize instead of exporting afresh
+    (checked to be readable and to compute what the run's network computes).
+    """
     run_dir, out = Path(run_dir), Path(out)
     keep_float = list(dict.fromkeys(keep_float or []))
     if fmt == "torch":
@@ -435,13 +439,16 @@ def quantize_run(run_dir: Path, out: Path, method: str = "static", calibration: 
 
     with tempfile.TemporaryDirectory(prefix="deepwire-quantize-") as tmp:
         float_path = Path(tmp) / "float.onnx"
-        example = sample_inputs(info, vocab_sizes=vocab_sizes(setup.project, network))
-        try:
-            export_onnx(recipe.model, info, float_path, example, _checkpoint_metadata(opened.checkpoint))
-        except ExportError as err:
-            raise QuantizeError(f"{err}; a model that does not export to ONNX cannot be quantized here "
-                                "(deepwire export PROJECT -f onnx shows the same)") from None
-        float_proto = onnx.load(str(float_path))
+        if float_onnx is not None:
+            float_proto = given_float(Path(float_onnx), recipe.model, input_name, val_x, float_path)
+        else:
+            example = sample_inputs(info, vocab_sizes=vocab_sizes(setup.project, network))
+            try:
+                export_onnx(recipe.model, info, float_path, example, _checkpoint_metadata(opened.checkpoint))
+            except ExportError as err:
+                raise QuantizeError(f"{err}; a model that does not export to ONNX cannot be quantized here "
+                                    "(deepwire export PROJECT -f onnx shows the same)") from None
+            float_proto = onnx.load(str(float_path))
         owned = block_nodes(float_proto, net, info.module_names)
         excluded, quantized = plan_blocks(float_proto, owned, method, keep_float)
         prepared = Path(tmp) / "prepared.onnx"
@@ -468,6 +475,42 @@ def quantize_run(run_dir: Path, out: Path, method: str = "static", calibration: 
                           calibration=len(calib) if calib is not None else 0, kept_float=keep_float,
                           quantized_blocks=quantized, notes=notes, threads=threads)
         return QuantizeReport(**report)
+
+
+def given_float(path: Path, model, input_name: str, val_x: np.ndarray, copy_to: Path):
+    """A float ONNX file the user gave: readable, valid, and the run's network (outputs compared)."""
+    import shutil
+
+    import onnx
+    import torch
+
+    if not path.is_file():
+        raise QuantizeError(f"{path}: no such ONNX file")
+    again = "export it again: deepwire export RUN/project.dw.json -f onnx --weights RUN -o FILE.onnx"
+    try:
+        proto = onnx.load(str(path))
+        onnx.checker.check_model(proto)
+    except Exception as err:  # noqa: BLE001 - protobuf and the checker raise many kinds
+        why = str(err).splitlines()[0][:160] if str(err) else type(err).__name__
+        raise QuantizeError(f"{path}: not a valid ONNX file (corrupted or truncated? {why}); "
+                            f"{again}") from None
+    names = [i.name for i in proto.graph.input if i.name not in {t.name for t in proto.graph.initializer}]
+    if names != [input_name]:
+        raise QuantizeError(f"{path}: its inputs are {names}, but this run's network reads ['{input_name}']: "
+                            f"it is the export of another network; {again}")
+    sample = np.ascontiguousarray(val_x[:32])
+    try:
+        got = _session(path, 1).run(None, {input_name: sample})[0]
+    except Exception as err:  # noqa: BLE001
+        raise QuantizeError(f"{path}: onnxruntime cannot run it on this run's data "
+                            f"({str(err).splitlines()[0][:160]}); {again}") from None
+    with torch.no_grad():
+        want = model(torch.from_numpy(sample)).float().numpy()
+    if got.shape != want.shape or not np.allclose(got, want, atol=1e-3, rtol=1e-3):
+        raise QuantizeError(f"{path}: its outputs differ from this run's trained network on validation "
+                            f"samples: it is not this run's export (other weights or another network); {again}")
+    shutil.copyfile(path, copy_to)
+    return proto
 
 
 def _prepare(src: Path, dst: Path) -> None:

@@ -56,6 +56,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="blocks to keep in float (by their names on the canvas)")
     parser.add_argument("--project", metavar="PROJECT",
                         help="refuse the run unless it was trained on this project's network")
+    parser.add_argument("--onnx", metavar="FLOAT.onnx",
+                        help="quantize this float export of the run instead of exporting it afresh "
+                             "(checked to compute what the run's network computes)")
     parser.add_argument("--latency-batch", type=int, default=256, metavar="B",
                         help="batch size of the CPU latency figure (default 256)")
     parser.add_argument("--rounds", type=int, default=10, help="timing rounds per model (default 10)")
@@ -76,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
                               calibration=args.calibration, fmt=args.format, keep_float=keep,
                               force=args.force,
                               project=Path(args.project) if args.project else None,
-                              latency_batch=args.latency_batch, rounds=args.rounds, threads=args.threads)
+                              latency_batch=args.latency_batch, rounds=args.rounds, threads=args.threads,
+                              float_onnx=Path(args.onnx) if args.onnx else None)
     except QuantizeError as err:
         print(f"deepwire: {err}", file=sys.stderr)
         return EXIT_UNUSABLE
