@@ -508,7 +508,8 @@ def given_float(path: Path, model, input_name: str, val_x: np.ndarray, copy_to: 
         want = model(torch.from_numpy(sample)).float().numpy()
     if got.shape != want.shape or not np.allclose(got, want, atol=1e-3, rtol=1e-3):
         raise QuantizeError(f"{path}: its outputs differ from this run's trained network on validation "
-                            f"samples: it is not this run's export (other weights or another network); {again}")
+                            f"samples: it is not this run's export (other weights or another network); "
+                            f"{again}")
     shutil.copyfile(path, copy_to)
     return proto
 
