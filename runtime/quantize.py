@@ -85,6 +85,8 @@ class QuantizeReport:
     kept_float: list[str] = field(default_factory=list)  # blocks kept in float (--keep-float)
     quantized_blocks: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    float_samples: list[float] = field(default_factory=list, repr=False)  # ms per batch, round by round
+    int8_samples: list[float] = field(default_factory=list, repr=False)
 
     @property
     def size_ratio(self) -> float:
@@ -591,4 +593,4 @@ def _measure(float_path: Path, int8_path: Path, input_name: str, val_x: np.ndarr
             "int8_metric": int8_metric, "float_bytes": os.path.getsize(float_path),
             "int8_bytes": os.path.getsize(int8_path), "latency_batch": latency_batch,
             "float_ms": statistics.median(times["float"]), "int8_ms": statistics.median(times["int8"]),
-            "latency_rounds": rounds}
+            "latency_rounds": rounds, "float_samples": times["float"], "int8_samples": times["int8"]}
