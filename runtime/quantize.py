@@ -476,7 +476,13 @@ def quantize_run(run_dir: Path, out: Path, method: str = "static", calibration: 
             report.update(run=str(run_dir), output=str(out), method=method, network=network,
                           calibration=len(calib) if calib is not None else 0, kept_float=keep_float,
                           quantized_blocks=quantized, notes=notes, threads=threads)
-        return QuantizeReport(**report)
+        result = QuantizeReport(**report)
+        if result.latency_ratio > 1:
+            hint = (": dynamic INT8 quantizes activations anew on every batch; --method static, calibrated "
+                    "once, is the fast one for convolutions and linear layers" if method == "dynamic" else "")
+            result.notes.append(f"INT8 ran slower than float here ({result.latency_ratio:.2f}x at batch "
+                                f"{latency_batch}){hint}")
+        return result
 
 
 def given_float(path: Path, model, input_name: str, val_x: np.ndarray, copy_to: Path):
