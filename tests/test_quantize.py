@@ -14,6 +14,7 @@ import numpy as np
 import onnx
 import onnxruntime
 import pytest
+import torch
 
 from graph.atomic import is_temporary
 from runtime.cli import main
@@ -37,6 +38,11 @@ def cnn_run(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def gru_run(tmp_path_factory) -> Path:
     return _train(tmp_path_factory, "sine_classes_gru", 1)
+
+
+@pytest.fixture(scope="module")
+def lstm_run(tmp_path_factory) -> Path:
+    return _train(tmp_path_factory, "sine_lstm", 1)
 
 
 def _leftovers(folder: Path) -> list[str]:
@@ -125,6 +131,28 @@ def test_recurrent_block_refused_for_static_and_kept_float_on_request(gru_run, t
     assert report.kept_float == ["gru"] and report.quantized_blocks
 
 
+def test_lstm_refused_for_static_and_quantized_by_dynamic(lstm_run, tmp_path, capsys):
+    out = tmp_path / "lstm.onnx"
+    _refused([str(lstm_run), "-o", str(out)], capsys, "block 'lstm' (LSTM)", "--method dynamic")
+    assert not out.exists()
+    report = quantize_run(lstm_run, out, method="dynamic", **FAST)
+    assert report.metric == "mean_abs_diff" and report.calibration == 0 and "lstm" in report.quantized_blocks
+    model = onnx.load(str(out))
+    assert "DynamicQuantizeLSTM" in {node.op_type for node in model.graph.node}
+    assert report.int8_bytes == out.stat().st_size < report.float_bytes
+    recipe, x, _y = _val(lstm_run)
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1  # dynamic INT8 outputs vary with the thread count and the batch
+    session = onnxruntime.InferenceSession(str(out), options, providers=["CPUExecutionProvider"])
+    with torch.no_grad():
+        want = recipe.model(torch.from_numpy(x)).numpy()
+    name = session.get_inputs()[0].name  # ranges are per batch: the same batches of 256
+    got = np.concatenate([session.run(None, {name: x[i:i + 256]})[0] for i in range(0, len(x), 256)])
+    recomputed = float(np.mean(np.abs(got.astype(np.float64) - want)))
+    assert report.int8_metric == pytest.approx(recomputed, rel=1e-3)
+    assert 0 < report.int8_metric < 0.05 * float(np.abs(want).mean())  # close to float, not equal to it
+
+
 def test_bad_inputs_are_refused_with_a_message_and_nothing_written(cnn_run, tmp_path, capsys):
     out = tmp_path / "q.onnx"
     not_a_run = tmp_path / "elsewhere"
@@ -142,6 +170,9 @@ def test_bad_inputs_are_refused_with_a_message_and_nothing_written(cnn_run, tmp_
                  "-o", str(corrupt)]) == 0
     corrupt.write_bytes(corrupt.read_bytes()[:20000])  # truncated mid-way
     _refused([str(cnn_run), "-o", str(out), "--onnx", str(corrupt)], capsys, "not a valid ONNX file")
+    fresh = tmp_path / "fresh.onnx"  # the same network with fresh weights: not this run's model
+    assert main(["export", str(cnn_run / "project.dw.json"), "-f", "onnx", "-o", str(fresh)]) == 0
+    _refused([str(cnn_run), "-o", str(out), "--onnx", str(fresh)], capsys, "its outputs differ")
     assert not out.exists() and _leftovers(tmp_path) == []
 
     out.write_bytes(b"keep me")  # an existing file is replaced only with --force
