@@ -76,3 +76,19 @@ def test_export_quantized_shows_the_figures_of_the_written_file(qtbot, registry,
     dialog.format.setCurrentIndex(dialog.format.findData("onnx"))
     assert not dialog.form.isRowVisible(dialog.method)
     dialog.reject()
+
+
+def test_export_quantized_through_a_real_child_process(qtbot, registry, runs_folder, tmp_path):
+    run = runs_folder / "Digits-CNN" / "run-1"
+    dialog = ExportDialog(example_document(registry, "digits_cnn"), runs_folder, run)
+    qtbot.addWidget(dialog)
+    dialog.format.setCurrentIndex(dialog.format.findData("quantized"))
+    out = tmp_path / "child.int8.onnx"
+    dialog.output.setText(str(out))
+    dialog.export()
+    assert dialog.process is not None  # `deepwire quantize` runs beside the GUI, not in it
+    qtbot.waitUntil(lambda: dialog.process is None, timeout=180_000)
+    assert dialog.quantized is not None, dialog.report_text
+    assert dialog.quantized["int8_bytes"] == out.stat().st_size
+    assert dialog.report_text.startswith("Quantized to child.int8.onnx (static INT8): validation accuracy")
+    dialog.reject()
