@@ -54,6 +54,7 @@ BENCHMARKS = [
     ("data", "bench_data", True),
     ("gpu", "bench_gpu", False),
     ("data_csv", "bench_data_csv", True),  # issue 15: big CSV tables (flat memory, samples/s vs pandas)
+    ("quantize", "bench_quantize", True),  # issue 17: INT8 digits CNN vs float (accuracy, latency, size)
 ]
 DEFAULT_JSON = ROOT / "bench" / "results" / "latest.json"
 TIMEOUT_S = {True: 300, False: 1200}  # per benchmark, by --quick: a hung child must not hang the suite

@@ -32,6 +32,7 @@ COMMANDS = {
     "examples": "List the bundled example projects.",
     "blocks": "List every block type: id, title, category, parameters (defaults, bounds) and ports.",
     "predict": "Predict with a trained run: image files or folders, .npy, .csv rows, or --text.",
+    "quantize": "Post-training INT8 of a trained run (onnxruntime): accuracy, size and latency vs float.",
     "preview": "One block's output for a few samples (feature maps, sequences, attention) as .npz.",
     "sample": "Continue a text prompt with a trained language-model run.",
     "sweep": "Search hyper-parameters and block parameters (optuna); one run folder per trial.",

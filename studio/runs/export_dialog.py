@@ -1,4 +1,4 @@
-"""File > Export…: write the model as code, a training script, ONNX or a torch.export program.
+"""File > Export…: write the model as code, a training script, ONNX, a torch.export program or INT8 ONNX.
 
 The user picks the format, whose weights (a fresh seeded initialisation of
 the project as it is now, or the best checkpoint of one of its runs), and
@@ -12,11 +12,14 @@ model code (for the training script, the whole script once written).
 Export runs `deepwire export ... [--weights RUN/best.pt]` as a child
 process, which loads the written files back, runs them next to the in-app
 model on one batch and prints the largest difference; the dialog reports
-that number.
+that number. "Quantized (INT8)" runs `deepwire quantize RUN --json --project ...`
+instead (a run is required) and shows its figures, float next to INT8:
+validation accuracy, file size and CPU latency per batch.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import tempfile
 from pathlib import Path
@@ -49,7 +52,8 @@ from studio.runs.run_info import RunInfo, list_runs
 FORMATS = (("python", "Python model code (.py)", ".py"),
            ("script", "Standalone training script (.py)", ".py"),
            ("onnx", "ONNX (.onnx)", ".onnx"),
-           ("torch-export", "torch.export program (.pt2)", ".pt2"))
+           ("torch-export", "torch.export program (.pt2)", ".pt2"),
+           ("quantized", "Quantized (INT8) ONNX (.onnx)", ".onnx"))
 REPLACE_HINT = "add --force to replace it"  # how `deepwire export` refuses to replace a file
 DIFF = re.compile(r"max abs difference ([0-9.eE+-]+|nan|inf)")
 # what the run's checkpoint recorded about its data, carried into the files (runtime/preprocessing.py)
@@ -72,12 +76,13 @@ class ExportDialog(QDialog):
         self.registry = document.registry
         self.process: QProcess | None = None
         self.report_text = ""
+        self.quantized: dict | None = None  # the figures of `deepwire quantize --json` (float vs INT8)
         self.max_difference: float | None = None
         self.nonfinite: str | None = None  # why the check could not compare: NaN/inf, naming the block
         self._tmp = tempfile.TemporaryDirectory(prefix="deepwire-export-")
         self.runs: list[RunInfo] = [r for r in list_runs(runs_folder, document.project)
                                     if r.best_checkpoint is not None]
-        self.refusal = ""  # why the chosen run's weights cannot be exported with this project ("": they can)
+        self.refusal = ""  # why the chosen run's weights cannot be exported with this project ("" if none)
 
         self.format = QComboBox()
         for key, text, _suffix in FORMATS:
@@ -90,6 +95,11 @@ class ExportDialog(QDialog):
             index = self.weights.findData(str(run))
             if index >= 0:
                 self.weights.setCurrentIndex(index)
+        self.method = QComboBox()  # quantized only
+        self.method.addItem("Static (calibrated on the run's training data)", "static")
+        self.method.addItem("Dynamic (weights only; for LSTM networks)", "dynamic")
+        self.keep_float = QLineEdit()
+        self.keep_float.setPlaceholderText("blocks to keep in float, e.g. scores, conv1 (optional)")
         self.output = QLineEdit()
         browse = QPushButton("Browse…")
         browse.clicked.connect(self.browse)
@@ -113,7 +123,10 @@ class ExportDialog(QDialog):
         form = QFormLayout()
         form.addRow("Format", self.format)
         form.addRow("Weights", self.weights)
+        form.addRow("INT8 method", self.method)
+        form.addRow("Keep in float", self.keep_float)
         form.addRow("Write to", out_row)
+        self.form = form
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.note)
@@ -142,6 +155,9 @@ class ExportDialog(QDialog):
     def _refusal(self) -> str:
         """Why the chosen run cannot be exported with the open project, in words ("" when it can)."""
         if self.run_dir is None:
+            if self.fmt == "quantized":
+                return ("Quantized (INT8) needs trained weights: choose a run above (its training data "
+                        "calibrates the ranges, its validation split measures the accuracy).")
             return ""
         try:
             trained = load_project(self.run_dir / "project.dw.json", self.registry)
@@ -173,7 +189,11 @@ class ExportDialog(QDialog):
                       "is written.",
             "onnx": "An ONNX graph per network, batch dimension free; checked with onnxruntime.",
             "torch-export": "A torch.export program per network (.pt2; load with torch.export.load).",
+            "quantized": "Post-training INT8 ONNX (onnxruntime): validation accuracy, file size and CPU "
+                         "latency are measured next to the float model.",
         }
+        for widget in (self.method, self.keep_float):
+            self.form.setRowVisible(widget, self.fmt == "quantized")
         note = notes[self.fmt]
         if self.run_dir is not None:
             note += f" Weights: the best checkpoint of {self.run_dir.name}"
@@ -202,6 +222,11 @@ class ExportDialog(QDialog):
         # the document as it is now, unsaved edits included; a run's weights are checked against it
         project_file = Path(self._tmp.name) / f"{_stem(self.document.project.name)}.dw.json"
         project_file.write_text(dumps_project(self.document.project), encoding="utf-8")
+        if self.fmt == "quantized":  # the run is checked to be this project's network (--project)
+            args = ["quantize", str(self.run_dir), "-o", self.output.text(), "--json", "--project",
+                    str(project_file), "--method", self.method.currentData()]
+            keep = ",".join(n.strip() for n in self.keep_float.text().split(",") if n.strip())
+            return args + (["--keep-float", keep] if keep else [])
         args = ["export", str(project_file), "--format", self.fmt, "-o", self.output.text()]
         if self.run_dir is not None:
             info = next(r for r in self.runs if r.path == self.run_dir)
@@ -221,7 +246,9 @@ class ExportDialog(QDialog):
         Path(self.output.text()).parent.mkdir(parents=True, exist_ok=True)
         self.export_button.setEnabled(False)
         self.max_difference = None
-        self.report.setText("Exporting and checking the written files against the in-app model…")
+        self.quantized = None
+        self.report.setText("Quantizing, then measuring INT8 against float…" if self.fmt == "quantized"
+                            else "Exporting and checking the written files against the in-app model…")
         arguments = self.export_arguments() + (["--force"] if replace else [])
         self.process = start_cli(self, arguments, self._exported)
 
@@ -235,6 +262,9 @@ class ExportDialog(QDialog):
                 self.report_text = "Export cancelled: the existing files were kept"
                 self.report.setStyleSheet("")
                 self.report.setText(self.report_text)
+            return
+        if self.fmt == "quantized":
+            self._quantized(code, out, err)
             return
         written = [line.removeprefix("wrote ").split(" (network")[0] for line in out.splitlines()
                    if line.startswith("wrote ")]
@@ -264,6 +294,32 @@ class ExportDialog(QDialog):
             self.report_text = f"Export failed: {child_error(err, code)}{wrote}"
             self.report.setStyleSheet("color: #c0392b;")
         self.report.setText(self.report_text)
+
+    def _quantized(self, code: int, out: str, err: str) -> None:
+        """Show `deepwire quantize --json`'s figures: the same table the command prints."""
+        from runtime.quantize import QuantizeReport
+
+        lines = [line for line in out.splitlines() if line.startswith("{")]
+        if code != 0 or not lines:
+            self.report_text = f"Quantization failed: {child_error(err, code)}"
+            self.report.setStyleSheet("color: #c0392b;")
+            self.report.setText(self.report_text)
+            return
+        self.quantized = json.loads(lines[-1])
+        fields = {k: v for k, v in self.quantized.items() if k not in ("size_ratio", "latency_ratio")}
+        report = QuantizeReport(**fields)
+        if report.metric == "accuracy":
+            quality = (f"validation accuracy {report.float_metric:.2%} float, {report.int8_metric:.2%} INT8")
+        else:
+            quality = f"mean abs output difference to float {report.int8_metric:.3g}"
+        self.report_text = (f"Quantized to {Path(report.output).name} ({report.method} INT8): {quality}; "
+                            f"file {report.size_ratio:.2f}x; CPU latency per batch of {report.latency_batch} "
+                            f"{report.latency_ratio:.2f}x")
+        self.report.setStyleSheet("")
+        self.report.setText(self.report_text)
+        kept = f"\nkept in float: {', '.join(report.kept_float)}" if report.kept_float else ""
+        notes = "".join(f"\nnote: {note}" for note in report.notes)
+        self.preview.setPlainText(report.table() + kept + notes)
 
     def _confirm_replace(self, err: str) -> bool:
         """The export refused to replace files that exist: ask, naming them (the CLI wrote nothing)."""
