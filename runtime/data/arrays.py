@@ -33,7 +33,7 @@ from graph.params import Choice, Text
 from runtime.data.base import DataError
 from runtime.data.files import existing_path
 from runtime.data.source import KIND_BY_RANK, Context, Natural, RawData, Source
-from runtime.data.store import SampleStore
+from runtime.data.store import SampleStore, data_key
 
 IN_MEMORY_ENV = "DEEPWIRE_IN_MEMORY_BYTES"
 IN_MEMORY_BYTES = 512 * 2**20  # decoded (float32) inputs below this are read whole; above, memory-mapped
@@ -98,6 +98,11 @@ class MappedRows(SampleStore):
         out = np.empty((len(index), *self.shape[1:]), dtype=np.float32)
         out[order] = self.array[index[order]].astype(np.float32).reshape((len(index), *self.shape[1:]))
         return out
+
+    def cache_key(self):
+        """The mapped file's identity (path, size, mtime, offset, dtype) and the sample shape."""
+        mapped = data_key(self.array)
+        return None if mapped is None else {"mapped": mapped, "sample": list(self.shape[1:])}
 
 
 def _member_info(path: Path, key: str) -> zipfile.ZipInfo:

@@ -76,6 +76,7 @@ class Context:
     shape: tuple[int, ...] | None = None  # the fitted sample shape, set before `read`
     num_classes: int | None = None  # the network's class count, when known
     progress: Callable | None = None  # progress(what, done, total) while indexing a big folder
+    memo: dict = field(default_factory=dict)  # what `natural` found that `read` reuses (a folder's index)
 
     def path(self, text: str) -> Path:
         path = Path(text).expanduser()
