@@ -345,13 +345,14 @@ def _first_bad_chunked(x: np.ndarray) -> int | None:
 def _read(options: dict, context: Context) -> RawData:
     arrays = _open(options, context)
     decoded = 4 * int(np.prod(arrays.x_shape, dtype=np.int64))
-    if decoded < in_memory_bytes():  # small: read whole, exactly as before
+    if decoded < in_memory_bytes() and not context.stream:  # small: read whole, exactly as before
         x = arrays.load_x()
         bad = _first_bad(x.astype(np.float64, copy=False)) if x.dtype.kind == "f" else None
         inputs = None
     else:  # large: memory-mapped, rows read per batch
         x = arrays.map_x()
-        bad = _first_bad_chunked(x) if x.dtype.kind == "f" else None
+        # a preview (context.stream) reads a few rows, not the whole file for the NaN check: it shows them
+        bad = _first_bad_chunked(x) if x.dtype.kind == "f" and not context.stream else None
         inputs = MappedRows(x, tuple(context.shape))
     if bad is not None:
         raise DataError(f"{arrays.file}: input sample {bad} holds NaN (not a number) or infinite values; "

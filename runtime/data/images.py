@@ -194,7 +194,7 @@ def _read(options: dict, context: Context) -> RawData:
     labels = index.labels
     notes = list(index.warnings())
     decoded = 4 * len(store) * int(np.prod(context.shape))
-    if decoded < image_in_memory_bytes():
+    if decoded < image_in_memory_bytes() and not context.stream:
         inputs, labels, bad = _decode_all(store, labels, folder, index.classes)
         if bad:
             notes.append(f"{folder.name}: skipped {len(bad)} file(s) that could not be read as images: "

@@ -77,6 +77,9 @@ class Context:
     num_classes: int | None = None  # the network's class count, when known
     progress: Callable | None = None  # progress(what, done, total) while indexing a big folder
     memo: dict = field(default_factory=dict)  # what `natural` found that `read` reuses (a folder's index)
+    # the caller reads a few rows only (the studio's preview): a source that can stream streams, whatever
+    # the size, so that nothing is decoded but the rows asked for
+    stream: bool = False
 
     def path(self, text: str) -> Path:
         path = Path(text).expanduser()
