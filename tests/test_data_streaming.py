@@ -522,3 +522,38 @@ def test_cli_prints_the_skipped_files_even_when_quiet(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "skipped 2 file(s) that could not be read as images" in err, err
     assert "empty.png (empty, 0 bytes)" in err and "broken.png" in err, err
+
+
+# --- memory: nothing per row beyond the order itself ------------------------------------------------
+
+class _Zeros(SampleStore):
+    """2M rows of zeros, made when asked for (a stand-in for a big streamed split)."""
+
+    def __init__(self, rows: int = 2_000_000):
+        self.shape = (rows, 4)
+
+    def read(self, index):
+        return np.zeros((len(index), 4), np.float32)
+
+
+def test_slices_and_batch_plans_of_a_big_split_allocate_nothing_per_row():
+    import tracemalloc
+
+    from runtime.train.loader import LazyRows, _BatchPlan
+
+    store = _Zeros()
+    order = torch.randperm(len(store), generator=torch.Generator().manual_seed(0))
+    tracemalloc.start()
+    try:
+        assert store[:4].shape == (4, 4) and store[10:20:5].shape == (2, 4)
+        assert LazyRows(store)[:4].shape == (4, 4)
+        plan = _BatchPlan(order, range(31_250), 64, lambda part: part)
+        first = list(zip(range(3), plan))
+        _now, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # an arange of 2M rows (16 MB) sliced, or a list of 31,250 batch arrays (~19 MB), would show here
+    assert peak < 256 * 1024, peak
+    assert len(plan) == 31_250
+    for b, batch in first:
+        assert batch.dtype == np.int64 and batch.tolist() == order[b * 64:(b + 1) * 64].tolist()

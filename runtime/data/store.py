@@ -42,8 +42,8 @@ class SampleStore:
         raise NotImplementedError
 
     def __getitem__(self, index) -> np.ndarray:
-        if isinstance(index, slice):
-            index = np.arange(len(self))[index]
+        if isinstance(index, slice):  # store[:4]: those rows only (not an arange of every row, sliced)
+            index = np.arange(*index.indices(len(self)), dtype=np.int64)
         index = np.asarray(index, dtype=np.int64)
         scalar = index.ndim == 0
         rows = self.read(index.reshape(-1))
