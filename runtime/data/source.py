@@ -119,6 +119,9 @@ class Source:
     natural: Callable[[dict[str, Any], Context], Natural]
     read: Callable[[dict[str, Any], Context], RawData]
     required: tuple[str, ...] = ()  # options that must be set, e.g. a file path
+    # why the training setting 'augment' (random left-right flips and shifts of images) must stay off
+    # for this source's samples, e.g. sounds; "" when it may be on
+    no_augment: str = ""
 
     def param(self, name: str) -> Param:
         for param in self.params:

@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 
 from graph.training_config import DataSpec
 from runtime.data import SOURCES, DataError
+from runtime.data.registry import augment_problem
 from runtime.data.source import Context, shape_text
 from studio.data_fit import input_fix
 from studio.document import Document
@@ -373,7 +374,8 @@ class DataPanel(QWidget):
         vocab = f" · vocabulary {probe.num_classes}" if probe.target_kind == "tokens" else ""
         self.shapes_text = f"Gives {probe.input_kind} batches {shape_text(probe.input_shape)}{classes}{vocab}"
         self.shapes.setText(self.shapes_text)
-        self._set_problem("")
+        # a training setting that does not fit this data (image flips on sounds): said here, before Train
+        self._set_problem(augment_problem(spec.source, self.document.project.training.augment) or "")
 
     def _set_problem(self, text: str, fix=None) -> None:
         self.problem_label.setText(text)
