@@ -258,6 +258,15 @@ def test_statistics_are_cached_with_the_index_and_recomputed_when_anything_chang
     changed = _image_data(root, **settings)
     assert len(decoded) == 13 and float(changed.mean.ravel()[0]) > float(first.mean.ravel()[0])
 
+    decoded.clear()
+    folder_time = os.stat(root / "cats").st_mtime_ns
+    _png(root / "cats" / "000.png", 255)  # rewritten in place: the folder's mtime stays, the file's not
+    os.utime(root / "cats", ns=(folder_time, folder_time))
+    os.utime(root / "cats" / "000.png", ns=(folder_time + 10**9, folder_time + 10**9))
+    rewritten = _image_data(root, **settings)
+    assert len(decoded) == 13  # the index is still valid, the statistics of its files are not
+    assert float(rewritten.mean.ravel()[0]) > float(changed.mean.ravel()[0])
+
 
 def test_statistics_of_a_memory_map_are_cached_by_its_file(digits_npy, streamed, monkeypatch, tmp_path):
     import runtime.data.normalize as normalize

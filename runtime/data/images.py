@@ -122,6 +122,17 @@ class ImageStore(SampleStore):
         return {"images": self.root, "fingerprint": self.fingerprint, "decode": list(self.decode_shape),
                 "sample": list(self.shape[1:]), "files": len(self.names)}
 
+    def stat_rows(self, index: np.ndarray) -> list[tuple[int, int]]:
+        """(size, mtime_ns) of the files of rows `index`; (-1, -1) for one that cannot be read."""
+        out = []
+        for i in index:
+            try:
+                info = os.stat(os.path.join(self.root, str(self.names[i])))
+                out.append((info.st_size, info.st_mtime_ns))
+            except OSError:
+                out.append((-1, -1))
+        return out
+
     def read_checked(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
         channels, height, width = self.decode_shape
         pixels = np.zeros((len(index), height, width, channels), dtype=np.uint8)

@@ -28,8 +28,9 @@ data) under a key made of what they were computed from: the data's identity
 (`store.data_key`: an image folder's size+mtime fingerprint and decode shape,
 a memory-mapped file's path, size, mtime, offset, shape and dtype), a digest
 of the training split's rows (so the split, its seed and fractions), a digest
-of the sampled rows, and the kind. Any change there is another key, so a
-stale entry is never read; a warm start skips the decoding pass (1,024 PNGs,
+of the sampled rows, the size and mtime of each sampled file (an image
+rewritten in place leaves its folder's mtime as it was), and the kind. Any
+change there is another key, so a stale entry is never read; a warm start skips the decoding pass (1,024 PNGs,
 0.2-0.4 s before the first step on 40k images). Data without a cheap identity
 is never cached.
 """
@@ -40,7 +41,7 @@ import numpy as np
 
 from runtime.data.base import DataError
 from runtime.data.rows import read_checked
-from runtime.data.store import SampleStore, data_key, in_memory
+from runtime.data.store import SampleStore, data_key, in_memory, rows_fingerprint
 
 _TINY = 1e-6  # a constant feature keeps std 1 rather than dividing by zero
 
@@ -168,7 +169,7 @@ def _stats_entry(train, kind: str, rows: np.ndarray):
 
     sample = hashlib.sha256(np.ascontiguousarray(rows, dtype=np.int64).tobytes()).hexdigest()[:24]
     key = {"data": identity, "kind": kind, "sample": sample, "sampled": len(rows),
-           "version": STATS_CACHE_VERSION}
+           "files": rows_fingerprint(train, rows), "version": STATS_CACHE_VERSION}
     return cache_entry("/", "stats", key), key
 
 
