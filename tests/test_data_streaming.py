@@ -566,3 +566,23 @@ def test_slices_and_batch_plans_of_a_big_split_allocate_nothing_per_row():
     assert len(plan) == 31_250
     for b, batch in first:
         assert batch.dtype == np.int64 and batch.tolist() == order[b * 64:(b + 1) * 64].tolist()
+
+
+def test_statistics_read_in_threads_equal_one_read_even_with_a_broken_file(tmp_path, monkeypatch, streamed):
+    import runtime.data.normalize as normalize
+
+    root = _folder(tmp_path / "pets", per_class=9)
+    (root / "dogs" / "004.png").write_bytes(b"\x89PNG\r\n\x1a\n not a png")  # dropped from the statistics
+    data = _image_data(root, normalize=False)
+    monkeypatch.setattr(normalize, "_save_stats", lambda *a: None)  # computed each time, not cached
+    threads = []
+    real = normalize.read_checked
+    monkeypatch.setattr(normalize, "read_checked",
+                        lambda *a: threads.append(__import__("threading").current_thread().name) or real(*a))
+    together = normalize.streamed_stats(data.train.inputs, "image")
+    assert len(threads) == 4 and all(name.startswith("stats-read") for name in threads)
+    monkeypatch.setattr(normalize, "STATS_READ_THREADS", 1)
+    alone = normalize.streamed_stats(data.train.inputs, "image")
+    assert together.count == alone.count == 17 * 64  # 17 readable 8x8 images
+    for name in ("mean", "m2", "low", "high"):
+        assert np.array_equal(getattr(together, name), getattr(alone, name)), name
