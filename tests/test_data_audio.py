@@ -457,3 +457,89 @@ def test_a_class_folder_that_cannot_be_listed_is_named(tmp_path, monkeypatch):
     monkeypatch.setattr(Path, "iterdir", refuse)
     with pytest.raises(DataError, match=r"dog: the folder cannot be listed \(Permission denied\)"):
         _read({"path": str(root)})
+
+
+# --- augmentation: image flips and shifts are refused on sounds ----------------------------------------
+
+def _log_mel_project(tmp_path: Path, augment: bool) -> Path:
+    import json
+
+    write_folder(tmp_path / "sounds", per_class=4, noise=0.3)
+    spec = json.loads(json.dumps(LOG_MEL_PROJECT))
+    spec["training"].update({"augment": augment, "epochs": 1})
+    project = tmp_path / "log_mel.dw.json"
+    project.write_text(json.dumps(spec), encoding="utf-8")
+    return project
+
+
+def _cli(capsys, *argv: str) -> tuple[int, str]:
+    from runtime.cli import main
+
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out + out.err
+
+
+@pytest.mark.parametrize("augment", [True, False])
+def test_check_says_augment_does_not_fit_audio(tmp_path, capsys, augment):
+    code, text = _cli(capsys, "check", str(_log_mel_project(tmp_path, augment)))
+    said = "training setting 'augment' is on, but data source 'audio_folder' gives sounds" in text
+    assert said == augment, text
+    if augment:
+        assert code != 0 and "plays a clip backwards" in text and "turn 'augment' off" in text, text
+    else:
+        assert code == 0, text
+
+
+def test_check_json_names_the_setting(tmp_path, capsys):
+    import json
+
+    code, text = _cli(capsys, "check", str(_log_mel_project(tmp_path, True)), "--json")
+    [problem] = [d for d in json.loads(text)["diagnostics"] if d["param"] == "augment"]
+    assert code != 0 and problem["severity"] == "error" and problem["code"] == "data"
+    assert "'audio_folder'" in problem["message"]
+
+
+def test_train_refuses_augment_on_audio_before_the_first_step(tmp_path, capsys):
+    code, text = _cli(capsys, "train", str(_log_mel_project(tmp_path, True)), "--out", str(tmp_path / "run"),
+                      "--quiet", "--device", "cpu", "--threads", "1")
+    assert code != 0 and "training setting 'augment' is on" in text and "audio_folder" in text, text
+    assert "Traceback" not in text
+    assert not (tmp_path / "run" / "last.pt").exists()  # no step was taken
+
+
+def test_the_trainer_refuses_augment_on_synthesised_tones_too(tmp_path):
+    from graph.blocks import default_registry
+    from graph.examples import example_path
+    from graph.project_io import load_project
+    from runtime.train import SetupError, StopFlag, Trainer, TrainOptions
+    from runtime.train.data import load_project_data
+
+    registry = default_registry()
+    project = load_project(example_path("audio_tones_cnn"), registry)
+    project.training = project.training.replace(augment=True, epochs=1)
+    project.data.options = {**project.data.options, "samples": 50}
+    dataset = load_project_data(project, registry)
+    options = TrainOptions(run_dir=tmp_path / "run", stop=StopFlag(), handle_signals=False, workers=0)
+    with pytest.raises(SetupError, match=r"'augment' is on, but data source 'audio_tones' gives sounds"):
+        Trainer(project, registry, dataset, options).run()
+
+
+def test_the_studio_data_panel_shows_the_refusal_on_the_input_block(qtbot, tmp_path):
+    from graph.project_io import load_project
+    from studio.document import Document
+    from studio.training.data_panel import DataPanel
+    from tests.test_train_fixtures import REGISTRY
+
+    document = Document(REGISTRY, load_project(_log_mel_project(tmp_path, False), REGISTRY))
+    document.path = tmp_path / "log_mel.dw.json"
+    panel = DataPanel(document)
+    qtbot.addWidget(panel)
+    panel.show()
+    assert panel.problem == ""
+    document.set_training({"augment": True})  # one undo step, as the Training settings panel does
+    assert "training setting 'augment' is on" in panel.problem and panel.problem_label.isVisible()
+    [problem] = [d for d in document.analysis().diagnostics if d.code == "data"]
+    assert problem.is_error and problem.block == "b1" and "audio_folder" in problem.message
+    document.undo_stack.undo()
+    assert panel.problem == "" and not [d for d in document.analysis().diagnostics if d.code == "data"]

@@ -201,11 +201,100 @@ def test_index_is_cached_and_rebuilt_when_a_class_folder_changes(tmp_path):
     assert not first.cached and first.names.tolist()[:2] == ["cats/000.png", "cats/001.png"]
     again = index_folder(root)
     assert again.cached and again.names.tolist() == first.names.tolist()
-    assert again.labels.tolist() == [0] * 4 + [1] * 4 and again.sizes.min() > 0
+    assert again.labels.tolist() == [0] * 4 + [1] * 4 and again.fingerprint == first.fingerprint != []
     _png(root / "dogs" / "new.png", 9)
     rebuilt = index_folder(root)
     assert not rebuilt.cached and "dogs/new.png" in rebuilt.names.tolist()
     assert not any(root.rglob("*.npz")) and not any(root.rglob("*.json"))  # nothing beside the data
+
+
+def _counting_decodes(monkeypatch) -> list[str]:
+    """Every image decoded from now on, by path (the store calls images.decode_image)."""
+    import runtime.data.images as images
+
+    decoded: list[str] = []
+    real = images.decode_image
+
+    def counted(path, *args):
+        decoded.append(path)
+        return real(path, *args)
+
+    monkeypatch.setattr(images, "decode_image", counted)
+    return decoded
+
+
+def test_statistics_are_cached_with_the_index_and_recomputed_when_anything_changes(tmp_path, monkeypatch,
+                                                                                    streamed):
+    root = _folder(tmp_path / "pets", per_class=6)
+    decoded = _counting_decodes(monkeypatch)
+    settings = {"normalize": True}
+    first = _image_data(root, **settings)
+    assert isinstance(first.train.inputs, ScaledStore) and len(decoded) == 12  # every training image
+    # the same mean and std as the whole folder decoded in memory
+    whole = np.stack([np.asarray(__import__("PIL.Image").Image.open(root / n), np.float32)
+                      for n in sorted(str(q.relative_to(root)) for q in root.rglob("*.png"))])
+    assert np.isclose(float(first.mean.ravel()[0]), whole.mean(), rtol=1e-5)
+    assert np.isclose(float(first.std.ravel()[0]), whole.std(), rtol=1e-5)
+
+    decoded.clear()
+    again = _image_data(root, **settings)
+    assert decoded == []  # warm: statistics from the cache, nothing decoded before the first batch
+    assert np.array_equal(again.mean, first.mean) and np.array_equal(again.std, first.std)
+
+    held_out = _image_data(root, val_fraction=0.25, **settings)  # another training split: computed anew
+    assert len(decoded) == len(held_out.train) == 8  # 2 of each class's 6 held out
+    decoded.clear()
+    _image_data(root, val_fraction=0.25, **settings)
+    assert decoded == []
+    load_dataset(DataSpec("image_folder", {"path": str(root)}),  # another seed: another split
+                 TrainingConfig({"val_fraction": 0.25, **settings}), 1, (1, 8, 8), "image")
+    assert len(decoded) == 8
+    decoded.clear()
+    _image_data(root, shape=(1, 4, 4), **settings)  # decoded at another size: computed anew
+    assert len(decoded) == 12
+
+    decoded.clear()
+    _png(root / "dogs" / "late.png", 250)  # the folder changed: index and statistics are rebuilt
+    changed = _image_data(root, **settings)
+    assert len(decoded) == 13 and float(changed.mean.ravel()[0]) > float(first.mean.ravel()[0])
+
+    decoded.clear()
+    folder_time = os.stat(root / "cats").st_mtime_ns
+    _png(root / "cats" / "000.png", 255)  # rewritten in place: the folder's mtime stays, the file's not
+    os.utime(root / "cats", ns=(folder_time, folder_time))
+    os.utime(root / "cats" / "000.png", ns=(folder_time + 10**9, folder_time + 10**9))
+    rewritten = _image_data(root, **settings)
+    assert len(decoded) == 13  # the index is still valid, the statistics of its files are not
+    assert float(rewritten.mean.ravel()[0]) > float(changed.mean.ravel()[0])
+
+
+def test_statistics_of_a_memory_map_are_cached_by_its_file(digits_npy, streamed, monkeypatch, tmp_path):
+    import runtime.data.normalize as normalize
+
+    calls = []
+    real = normalize.read_checked
+    monkeypatch.setattr(normalize, "read_checked", lambda *a: calls.append(1) or real(*a))
+    first = _load(digits_npy)
+    assert calls and not isinstance(first.mean, type(None))
+    calls.clear()
+    again = _load(digits_npy)
+    assert calls == [] and np.array_equal(again.mean, first.mean) and np.array_equal(again.std, first.std)
+    x = np.load(tmp_path / "x.npy")
+    np.save(tmp_path / "x.npy", x * 2)  # rewritten: size equal, mtime not, statistics computed again
+    os.utime(tmp_path / "x.npy", ns=(1, 1))
+    doubled = _load(digits_npy)
+    assert calls and np.allclose(doubled.mean, 2 * first.mean, rtol=1e-4)
+
+
+def test_a_read_only_cache_still_trains_and_computes_statistics(tmp_path, monkeypatch, streamed):
+    from runtime.data import cache
+
+    root = _folder(tmp_path / "pets", per_class=3)
+    monkeypatch.setattr(cache.CacheEntry, "prepare", lambda self: (_ for _ in ()).throw(OSError("read-only")))
+    decoded = _counting_decodes(monkeypatch)
+    first = _image_data(root, normalize=True)
+    second = _image_data(root, normalize=True)
+    assert len(decoded) == 12 and np.array_equal(first.mean, second.mean)  # nothing cached, nothing broke
 
 
 def test_index_progress_is_reported_and_can_cancel(tmp_path, monkeypatch):
@@ -273,20 +362,24 @@ def test_bad_files_are_skipped_counted_and_named(tmp_path, monkeypatch, mode):
     (root / "cats" / "broken.jpg").write_bytes(b"\xff\xd8\xff not a jpeg at all")
     data = _image_data(root)
     message = " ".join(data.extra["warnings"])
-    assert "skipped 4 file(s) that are not usable images" in message
-    for name, why in (("empty.png", "empty, 0 bytes"), ("notes.txt", "not an image file"),
-                      ("loop.png", "a loop of symbolic links"),
+    # found by the index (the listing and the links, no stat per file)
+    assert "skipped 3 file(s) that are not usable images" in message
+    for name, why in (("notes.txt", "not an image file"), ("loop.png", "a loop of symbolic links"),
                       ("gone.png", "a link to a file that does not exist")):
         assert f"{name} ({why}" in message
-    if mode == "memory":  # decoded now: the broken file is left out at once
-        assert "broken.jpg" in message and len(data.train) == 8
+    if mode == "memory":  # decoded now: the empty and the broken file are left out at once
+        assert "skipped 2 file(s) that could not be read as images" in message
+        assert "empty.png (empty, 0 bytes)" in message and "broken.jpg" in message and len(data.train) == 8
         return
-    assert len(data.train) == 9  # decoded per batch: found when read, dropped from its batch
+    assert "empty.png" not in message
+    assert len(data.train) == 10  # decoded per batch: found when read, dropped from its batch
     split = StreamSplit(data.train, torch.device("cpu"), 0)
-    order = torch.arange(9)
-    batches = list(split.feed(order, range(1), 9, lambda i: i))
+    order = torch.arange(10)
+    batches = list(split.feed(order, range(1), 10, lambda i: i))
     assert len(batches[0][0]) == 8 and len(batches[0][1]) == 8
-    assert split.skipped_count == 1 and "broken.jpg" in split.skipped[0]
+    assert split.skipped_count == 2
+    assert sorted(Path(s.split(" (")[0]).name for s in split.skipped) == ["broken.jpg", "empty.png"]
+    assert any(s.endswith("empty.png (empty, 0 bytes)") for s in split.skipped), split.skipped
 
 
 def test_decompression_bomb_is_refused_not_decoded(tmp_path, monkeypatch):
@@ -310,8 +403,11 @@ def test_folder_layouts_that_cannot_work_say_why(tmp_path):
         _image_data(root)
     root = _folder(tmp_path / "c")
     (root / "birds").mkdir()
-    (root / "birds" / "empty.png").write_bytes(b"")
-    with pytest.raises(DataError, match=r"'birds' holds no images .*1 file\(s\) skipped: .*empty.png"):
+    (root / "birds" / "notes.txt").write_text("no picture")
+    with pytest.raises(DataError, match=r"'birds' holds no images .*1 file\(s\) skipped: .*notes.txt"):
+        _image_data(root)
+    (root / "birds" / "empty.png").write_bytes(b"")  # indexed (no stat per file), found empty when decoded
+    with pytest.raises(DataError, match=r"class 'birds' could be read \(.*empty.png \(empty, 0 bytes\)"):
         _image_data(root)
 
 
@@ -433,5 +529,60 @@ def test_cli_prints_the_skipped_files_even_when_quiet(tmp_path, capsys):
     save_project(proj, path)
     assert main(["train", str(path), "--quiet", "--out", str(tmp_path / "run")]) == 0
     err = capsys.readouterr().err
-    assert "skipped 1 file(s) that are not usable images" in err and "empty.png (empty, 0 bytes)" in err, err
-    assert "skipped 1 file(s) that could not be read as images" in err and "broken.png" in err, err
+    assert "skipped 2 file(s) that could not be read as images" in err, err
+    assert "empty.png (empty, 0 bytes)" in err and "broken.png" in err, err
+
+
+# --- memory: nothing per row beyond the order itself ------------------------------------------------
+
+class _Zeros(SampleStore):
+    """2M rows of zeros, made when asked for (a stand-in for a big streamed split)."""
+
+    def __init__(self, rows: int = 2_000_000):
+        self.shape = (rows, 4)
+
+    def read(self, index):
+        return np.zeros((len(index), 4), np.float32)
+
+
+def test_slices_and_batch_plans_of_a_big_split_allocate_nothing_per_row():
+    import tracemalloc
+
+    from runtime.train.loader import LazyRows, _BatchPlan
+
+    store = _Zeros()
+    order = torch.randperm(len(store), generator=torch.Generator().manual_seed(0))
+    tracemalloc.start()
+    try:
+        assert store[:4].shape == (4, 4) and store[10:20:5].shape == (2, 4)
+        assert LazyRows(store)[:4].shape == (4, 4)
+        plan = _BatchPlan(order, range(31_250), 64, lambda part: part)
+        first = list(zip(range(3), plan))
+        _now, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # an arange of 2M rows (16 MB) sliced, or a list of 31,250 batch arrays (~19 MB), would show here
+    assert peak < 256 * 1024, peak
+    assert len(plan) == 31_250
+    for b, batch in first:
+        assert batch.dtype == np.int64 and batch.tolist() == order[b * 64:(b + 1) * 64].tolist()
+
+
+def test_statistics_read_in_threads_equal_one_read_even_with_a_broken_file(tmp_path, monkeypatch, streamed):
+    import runtime.data.normalize as normalize
+
+    root = _folder(tmp_path / "pets", per_class=9)
+    (root / "dogs" / "004.png").write_bytes(b"\x89PNG\r\n\x1a\n not a png")  # dropped from the statistics
+    data = _image_data(root, normalize=False)
+    monkeypatch.setattr(normalize, "_save_stats", lambda *a: None)  # computed each time, not cached
+    threads = []
+    real = normalize.read_checked
+    monkeypatch.setattr(normalize, "read_checked",
+                        lambda *a: threads.append(__import__("threading").current_thread().name) or real(*a))
+    together = normalize.streamed_stats(data.train.inputs, "image")
+    assert len(threads) == 4 and all(name.startswith("stats-read") for name in threads)
+    monkeypatch.setattr(normalize, "STATS_READ_THREADS", 1)
+    alone = normalize.streamed_stats(data.train.inputs, "image")
+    assert together.count == alone.count == 17 * 64  # 17 readable 8x8 images
+    for name in ("mean", "m2", "low", "high"):
+        assert np.array_equal(getattr(together, name), getattr(alone, name)), name

@@ -101,6 +101,11 @@ def data_diagnostics(project: Project, registry: Registry, analyses: dict[str, A
     diagnostics: list[Diagnostic] = []
     if not project.data.chosen:
         return diagnostics  # no data yet: a notice (data_notice), not a problem of the project
+    from runtime.data.registry import augment_problem
+
+    refused = augment_problem(project.data.source, project.training.augment)  # image flips on sounds
+    if refused:
+        diagnostics.append(Diagnostic(ERROR, "data", refused, param="augment"))
     recipe = project.training.recipe
     for net in project.networks:
         inference = analyses[net.name].inference

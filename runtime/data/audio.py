@@ -337,17 +337,23 @@ def _read_tones(options: dict, context: Context) -> RawData:
                    extra={"sample_rate": features.sample_rate, "features": features.kind})
 
 
+# Flipping a spectrogram left-right (or a waveform end to end) plays the clip backwards: a rising chirp
+# becomes a falling one, another class; shifting it up or down moves its pitch. Refused, never applied.
+NO_AUGMENT = ("sounds (waveforms or log-mel spectrograms): augmentation flips each sample left-right, "
+              "which plays a clip backwards (a rising chirp becomes a falling one), and shifts it up or "
+              "down, which changes a spectrogram's pitch")
+
 SOURCES = (
     Source("audio_folder", "Audio folder",
            "Your sounds (.wav, .flac), one sub-folder per class, as waveforms or log-mel spectrograms.",
            (Text("path", "", "The folder with one sub-folder of .wav/.flac clips per class, e.g. 'sounds'."),
             *feature_params(16000, 1.0, 512, 160, 40)),
-           _natural_folder, _read_folder, required=("path",)),
+           _natural_folder, _read_folder, required=("path",), no_augment=NO_AUGMENT),
     Source("audio_tones", "Tones, chirps and noise",
            "Synthesised sounds in 5 classes (low/high tones, rising/falling chirps, noise), made offline.",
            (Int("samples", 2000, 10, 1_000_000, "How many clips to generate."),
             Float("noise", 0.05, 0.0, 10.0, "Standard deviation of the background noise on every clip."),
             Int("data_seed", 0, 0, 2**31 - 1, "Seed of the generator: the same seed gives the same clips."),
             *feature_params(8000, 0.5, 256, 128, 32)),
-           _natural_tones, _read_tones),
+           _natural_tones, _read_tones, no_augment=NO_AUGMENT),
 )

@@ -7,12 +7,13 @@ image is read with Pillow, converted to grey (1 channel), RGB (3) or RGBA (4)
 by the network's Image input, and resized to its height and width; pixel
 values are 0..255 before normalisation. Hidden files are ignored.
 
-The folder is indexed once (image_index.py: every file's path, class and
-size, by os.scandir) and the index is kept in the data cache. Files that are
-not images by their extension, empty (0 bytes), links leading nowhere or
-vanished while indexing are skipped there; files that turn out corrupt,
-unreadable or decompression bombs (more than Pillow's MAX_IMAGE_PIXELS) are
-skipped when decoded. Skipped files never stop a run: they are counted and
+The folder is indexed once (image_index.py: every file's path and class, by
+os.scandir) and the index is kept in the data cache; one load indexes (or
+reads the cached index) once, for the sample shape and the read alike.
+Files that are not images by their extension and links leading nowhere are
+skipped there; files that turn out empty (0 bytes), corrupt, unreadable or
+decompression bombs (more than Pillow's MAX_IMAGE_PIXELS) are skipped when
+decoded. Skipped files never stop a run: they are counted and
 the first names are shown in a warning (Dataset.extra["warnings"] for the
 load, a run warning for files met while training).
 
@@ -86,10 +87,19 @@ def decode_image(path: str, channels: int, height: int, width: int) -> np.ndarra
             return np.asarray(image, dtype=np.uint8).reshape(height, width, channels)
 
 
-def _why(exc: Exception) -> str:
+def _why(exc: Exception, path: str | None = None) -> str:
+    if path is not None and _empty(path):  # the index does not stat files: an empty one is found here
+        return "empty, 0 bytes"
     if type(exc).__name__.startswith("DecompressionBomb"):
         return "a decompression bomb: more pixels than Pillow's limit"
     return str(exc).split("\n")[0][:120] or type(exc).__name__
+
+
+def _empty(path: str) -> bool:
+    try:
+        return os.path.getsize(path) == 0
+    except OSError:
+        return False
 
 
 class ImageStore(SampleStore):
@@ -103,6 +113,25 @@ class ImageStore(SampleStore):
         self.decode_shape = decode_shape  # (channels, height, width) decoded
         self.shape = (len(index.names), *sample)
         self.dtype = np.dtype(np.float32)
+        self.fingerprint = index.fingerprint  # [] when the index could not be sealed: nothing is cached
+
+    def cache_key(self):
+        """What the rows depend on (the folder's size+mtime, the decode), or None: no statistics cache."""
+        if not self.fingerprint:
+            return None
+        return {"images": self.root, "fingerprint": self.fingerprint, "decode": list(self.decode_shape),
+                "sample": list(self.shape[1:]), "files": len(self.names)}
+
+    def stat_rows(self, index: np.ndarray) -> list[tuple[int, int]]:
+        """(size, mtime_ns) of the files of rows `index`; (-1, -1) for one that cannot be read."""
+        out = []
+        for i in index:
+            try:
+                info = os.stat(os.path.join(self.root, str(self.names[i])))
+                out.append((info.st_size, info.st_mtime_ns))
+            except OSError:
+                out.append((-1, -1))
+        return out
 
     def read_checked(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
         channels, height, width = self.decode_shape
@@ -115,7 +144,7 @@ class ImageStore(SampleStore):
                 pixels[row] = decode_image(path, channels, height, width)
             except Exception as exc:  # noqa: BLE001 - Pillow raises many kinds for a bad file
                 bad[row] = True
-                names.append(f"{path} ({_why(exc)})")
+                names.append(f"{path} ({_why(exc, path)})")
         rows = pixels.transpose(0, 3, 1, 2).astype(np.float32).reshape((len(index), *self.shape[1:]))
         return rows, bad, names
 
@@ -124,8 +153,13 @@ class ImageStore(SampleStore):
 
 
 def _index(options: dict, context: Context) -> tuple[Path, FolderIndex]:
+    """The folder and its index, indexed (or read from the cache) once per load: `natural` and `read`
+    share it through the context."""
     folder = existing_path(context, options["path"], "image_folder", "path", folder=True)
-    return folder, index_folder(folder, context.progress)
+    key = ("image_index", str(folder))
+    if key not in context.memo:
+        context.memo[key] = index_folder(folder, context.progress)
+    return folder, context.memo[key]
 
 
 def _natural(options: dict, context: Context) -> Natural:
@@ -171,7 +205,7 @@ def _read(options: dict, context: Context) -> RawData:
     labels = index.labels
     notes = list(index.warnings())
     decoded = 4 * len(store) * int(np.prod(context.shape))
-    if decoded < image_in_memory_bytes():
+    if decoded < image_in_memory_bytes() and not context.stream:
         inputs, labels, bad = _decode_all(store, labels, folder, index.classes)
         if bad:
             notes.append(f"{folder.name}: skipped {len(bad)} file(s) that could not be read as images: "

@@ -137,3 +137,16 @@ def _typed(source: str, param, value: str):
                   "tuple": "whole numbers joined by '+', e.g. 28+28"}[kind]
         raise DataError(f"{where} must be {wanted}; got {value!r}") from None
     return value  # choice and text: as written
+
+
+def augment_problem(source: str, augment: bool) -> str | None:
+    """What is wrong with training setting 'augment' on this data source, or None (it fits, or is off).
+
+    Audio sources refuse it: image flips and shifts would teach the network sounds that do not exist.
+    Said by `deepwire check`, the studio's Data panel, and refused by the trainer before the first step.
+    """
+    if not augment or source not in SOURCES or not SOURCES[source].no_augment:
+        return None
+    return (f"training setting 'augment' is on, but data source '{source}' gives "
+            f"{SOURCES[source].no_augment}; turn 'augment' off (the studio's Training settings, or "
+            f"\"augment\": false in the project's training settings) to train on this data")

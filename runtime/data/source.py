@@ -78,6 +78,10 @@ class Context:
     input_kind: str | None = None  # the fitted input kind, set before `read` ("tokens": keep integer ids)
     num_classes: int | None = None  # the network's class count, when known
     progress: Callable | None = None  # progress(what, done, total) while indexing a big folder
+    memo: dict = field(default_factory=dict)  # what `natural` found that `read` reuses (a folder's index)
+    # the caller reads a few rows only (the studio's preview): a source that can stream streams, whatever
+    # the size, so that nothing is decoded but the rows asked for
+    stream: bool = False
 
     def path(self, text: str) -> Path:
         path = Path(text).expanduser()
@@ -117,6 +121,9 @@ class Source:
     natural: Callable[[dict[str, Any], Context], Natural]
     read: Callable[[dict[str, Any], Context], RawData]
     required: tuple[str, ...] = ()  # options that must be set, e.g. a file path
+    # why the training setting 'augment' (random left-right flips and shifts of images) must stay off
+    # for this source's samples, e.g. sounds; "" when it may be on
+    no_augment: str = ""
 
     def param(self, name: str) -> Param:
         for param in self.params:

@@ -39,6 +39,7 @@ def split_indices(count: int, val_fraction: float, test_fraction: float, seed: i
         test.append(group[n_val:n_val + n_test])
         train.append(group[n_val + n_test:])
     parts = [np.concatenate(p) if p else np.empty(0, np.int64) for p in (train, val, test)]
+    del groups, train, val, test  # at 1.2M samples each copy of the index is 9.6 MB: keep the peak low
     # Tiny classes can round every share to zero: make sure a requested part is not empty.
     for index, fraction in ((1, val_fraction), (2, test_fraction)):
         if fraction > 0 and len(parts[index]) == 0 and len(parts[0]) > 1:
@@ -49,4 +50,4 @@ def split_indices(count: int, val_fraction: float, test_fraction: float, seed: i
                         f"{val_fraction:.0%} for validation and {test_fraction:.0%} for test "
                         f"and still train; add data or lower the fractions")
     # Mix the classes (stratified parts come out grouped by class); the seed keeps it reproducible.
-    return tuple(rng.permutation(part).astype(np.int64) for part in parts)
+    return tuple(rng.permutation(part).astype(np.int64, copy=False) for part in parts)

@@ -42,8 +42,8 @@ class SampleStore:
         raise NotImplementedError
 
     def __getitem__(self, index) -> np.ndarray:
-        if isinstance(index, slice):
-            index = np.arange(len(self))[index]
+        if isinstance(index, slice):  # store[:4]: those rows only (not an arange of every row, sliced)
+            index = np.arange(*index.indices(len(self)), dtype=np.int64)
         index = np.asarray(index, dtype=np.int64)
         scalar = index.ndim == 0
         rows = self.read(index.reshape(-1))
@@ -51,6 +51,11 @@ class SampleStore:
 
     def subset(self, index: np.ndarray) -> SampleStore:
         return SubsetStore(self, np.asarray(index, dtype=np.int64))
+
+    def cache_key(self):
+        """A JSON-able identity of exactly these rows (files' size+mtime, options), or None when it cannot
+        be told cheaply: derived figures such as normalisation statistics are then never cached."""
+        return None
 
 
 class SubsetStore(SampleStore):
@@ -66,6 +71,9 @@ class SubsetStore(SampleStore):
 
     def subset(self, index: np.ndarray) -> SampleStore:
         return SubsetStore(self.base, self.index[np.asarray(index, dtype=np.int64)])
+
+    def cache_key(self):
+        return _rows_key(data_key(self.base), self.index)
 
 
 def in_memory(array) -> bool:
@@ -106,3 +114,57 @@ class IndexedArray(SampleStore):
 
     def subset(self, index: np.ndarray) -> SampleStore:
         return IndexedArray(self.array, self.index[np.asarray(index, dtype=np.int64)])
+
+    def cache_key(self):
+        return _rows_key(data_key(self.array), self.index)
+
+
+def _rows_key(base, index: np.ndarray):
+    """The key of rows `index` of data keyed `base` (a digest of the index: the split, its seed)."""
+    if base is None:
+        return None
+    import hashlib
+
+    digest = hashlib.sha256(np.ascontiguousarray(index, dtype=np.int64).tobytes()).hexdigest()[:24]
+    return {"of": base, "rows": digest, "count": len(index)}
+
+
+def data_key(array):
+    """A JSON-able identity of `array`'s rows for caches of derived figures, or None (not cached).
+
+    A store says it itself (`cache_key`); a memory-mapped array is its file's path, size and mtime
+    with the map's offset, shape and dtype; an in-memory array has none (it is read whole anyway).
+    """
+    if isinstance(array, SampleStore):
+        return array.cache_key()
+    import mmap
+
+    # only a map that owns its mapping: a view of one (a slice) keeps the parent's offset and name
+    owns_map = isinstance(array, np.memmap) and isinstance(array.base, mmap.mmap)
+    if owns_map and getattr(array, "filename", None):
+        import os
+
+        try:
+            info = os.stat(array.filename)
+        except OSError:
+            return None
+        return {"map": str(array.filename), "size": info.st_size, "mtime": info.st_mtime_ns,
+                "offset": int(array.offset), "shape": list(array.shape), "dtype": str(array.dtype)}
+    return None
+
+
+def rows_fingerprint(array, index: np.ndarray) -> str | None:
+    """A digest of the size and mtime of the files behind rows `index`, or None (no files per row).
+
+    An image folder's index is valid while its folders' mtimes hold, which an image rewritten in place
+    does not change; figures derived from a few decoded rows (normalisation statistics) add this, one
+    stat per row they read (1,024: ~5 ms), so rewriting any of those files invalidates them."""
+    index = np.asarray(index, dtype=np.int64)
+    while isinstance(array, SubsetStore):
+        array, index = array.base, array.index[index]
+    stat_rows = getattr(array, "stat_rows", None)
+    if stat_rows is None:
+        return None
+    import hashlib
+
+    return hashlib.sha256(np.asarray(stat_rows(index), dtype=np.int64).tobytes()).hexdigest()[:24]

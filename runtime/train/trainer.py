@@ -168,6 +168,11 @@ class Trainer:
         self.joined = dist.join(cluster, self.device)
         self.precision = Precision(self.device, config.mixed_precision)
         self.compiled = compile_for_training(project, self.registry)
+        from runtime.data.registry import augment_problem
+
+        refused = augment_problem(self.dataset.name, config.augment)  # image flips and shifts on sounds
+        if refused:
+            raise SetupError(refused)
         torch.manual_seed(project.seed)  # same seed, same initial weights (in every process)
         models, _ = build_models(project, self.registry, self.compiled)  # SetupError: a bad weights file
         self.models = {name: model.to(self.device) for name, model in models.items()}

@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,7 @@ from PySide6.QtWidgets import (
 
 from graph.training_config import DataSpec
 from runtime.data import SOURCES, DataError
+from runtime.data.registry import augment_problem
 from runtime.data.source import Context, shape_text
 from studio.data_fit import input_fix
 from studio.document import Document
@@ -92,7 +94,7 @@ def image_grid(inputs: np.ndarray, labels: list[str], pixel_range) -> QImage:
     painter.setFont(QFont("sans", 8))
     span = (high - low) or 1.0
     for i in range(count):
-        sample = np.clip((np.asarray(inputs[i], dtype=np.float32) - low) / span, 0, 1)
+        sample = np.clip(np.nan_to_num((np.asarray(inputs[i], dtype=np.float32) - low) / span), 0, 1)
         if sample.shape[0] == 3:  # colour: as it is
             rgb = np.ascontiguousarray((255 * sample.transpose(1, 2, 0)).astype(np.uint8))
             tile = QImage(rgb.data, rgb.shape[1], rgb.shape[0], 3 * rgb.shape[1], QImage.Format.Format_RGB888)
@@ -107,13 +109,70 @@ def image_grid(inputs: np.ndarray, labels: list[str], pixel_range) -> QImage:
     return image
 
 
-def _read_sample(source, options: dict, recipe, base_dir, shape):
-    """(raw data, natural shape) as the preview needs them; runs on the reader thread (no Qt here)."""
+PREVIEW_IMAGES = GRID[0] * GRID[1]  # images the grid shows
+PREVIEW_ROWS = 8  # table rows shown
+PREVIEW_TEXT_ROWS = 6  # text windows shown
+
+
+@dataclass
+class Sample:
+    """What the preview shows, already read on the reader thread: a few rows, never the data set.
+
+    The GUI thread only paints these; it never touches the source's arrays or stores (a streamed
+    image folder turned into a numpy array there would decode every file in it)."""
+
+    kind: str  # "images", "table" or "text"
+    inputs: np.ndarray | None = None  # the rows shown, (n, ...)
+    labels: list[str] = field(default_factory=list)
+    pixel_range: tuple | None = None
+    text: str = ""
+    total: int = 0  # samples in the data, for the title
+
+
+def shown_rows(count: int, wanted: int) -> np.ndarray:
+    """`wanted` row numbers spread evenly over `count` rows (a folder sorted by class shows every class)."""
+    if count <= wanted:
+        return np.arange(count, dtype=np.int64)
+    return np.unique(np.linspace(0, count - 1, wanted).round().astype(np.int64))
+
+
+def _label(value, raw) -> str:
+    names = raw.class_names or []
+    if raw.target_kind == "class" and np.ndim(value) == 0 and 0 <= int(value) < len(names):
+        return names[int(value)]
+    return f"{float(value):.3g}" if np.ndim(value) == 0 else ""
+
+
+def _read_sample(source, options: dict, recipe, base_dir, shape) -> Sample:
+    """The rows the preview shows; runs on the reader thread (no Qt here).
+
+    The source is read with `Context.stream`: whatever can stream does (an image folder of any size
+    is only indexed), and only the shown rows are then read: PREVIEW_IMAGES images (decoded), or
+    PREVIEW_ROWS table rows, or PREVIEW_TEXT_ROWS text windows.
+    """
+    from runtime.data.rows import read_checked
+
     options = source.check_options(options)
-    context = Context(recipe=recipe, base_dir=base_dir)
+    context = Context(recipe=recipe, base_dir=base_dir, stream=True)
     natural = source.natural(options, context)
     context.shape = shape if shape and natural.flexible != "fixed" else natural.shape
-    return source.read(options, context), natural
+    raw = source.read(options, context)
+    if raw.inputs is None and raw.splits and raw.vocab:  # text: windows of character ids
+        first = raw.splits[0]
+        ids = first[0] if isinstance(first, tuple) else first
+        rows = np.asarray(ids[:PREVIEW_TEXT_ROWS])
+        rows = rows.reshape(len(rows), -1)
+        text = "\n".join("".join(raw.vocab[i] for i in row).replace("\n", "⏎") for row in rows)
+        return Sample("text", text=text, total=len(ids))
+    images = natural.input_kind == "image" and len(raw.inputs.shape) == 4
+    rows = shown_rows(len(raw.inputs), PREVIEW_IMAGES if images else PREVIEW_ROWS)
+    inputs, bad, _names = read_checked(raw.inputs, rows)
+    inputs = np.asarray(inputs)
+    if bad is not None and bad.any():  # a file that does not decode is left out of the preview
+        inputs, rows = inputs[~bad], rows[~bad]
+    targets = np.asarray(raw.targets[rows]) if raw.targets is not None else None
+    labels = [_label(t, raw) for t in targets] if targets is not None else []
+    return Sample("images" if images else "table", inputs, labels, raw.pixel_range, total=len(raw.inputs))
 
 
 class _Reading:
@@ -315,7 +374,8 @@ class DataPanel(QWidget):
         vocab = f" · vocabulary {probe.num_classes}" if probe.target_kind == "tokens" else ""
         self.shapes_text = f"Gives {probe.input_kind} batches {shape_text(probe.input_shape)}{classes}{vocab}"
         self.shapes.setText(self.shapes_text)
-        self._set_problem("")
+        # a training setting that does not fit this data (image flips on sounds): said here, before Train
+        self._set_problem(augment_problem(spec.source, self.document.project.training.augment) or "")
 
     def _set_problem(self, text: str, fix=None) -> None:
         self.problem_label.setText(text)
@@ -385,35 +445,27 @@ class DataPanel(QWidget):
         if future.error is not None:  # a reader's bug: said here, the window goes on
             self._set_problem(f"The data could not be read: {type(future.error).__name__}: {future.error}")
             return
-        self._show(*future.result)
+        self._show(future.result)
 
     def preview_pending(self) -> bool:
         return self._reading is not None
 
-    def _show(self, raw, natural) -> None:
-        if raw.inputs is None and raw.splits and raw.vocab:  # text: windows of character ids
-            first = raw.splits[0]
-            ids = np.asarray(first[0] if isinstance(first, tuple) else first)
-            rows = ids[:6].reshape(min(6, len(ids)), -1)
-            self.text.setPlainText("\n".join("".join(raw.vocab[i] for i in row).replace("\n", "⏎")
-                                             for row in rows))
+    def _show(self, sample: Sample) -> None:
+        """Paint what the reader thread read: a few rows, already in memory (nothing is read here)."""
+        if sample.kind == "text":
+            self.text.setPlainText(sample.text)
             self.text.setVisible(True)
             self.preview_kind = "text"
             self.preview_title.setVisible(True)
             return
-        inputs = np.asarray(raw.inputs)
-        targets = np.asarray(raw.targets) if raw.targets is not None else None
-        names = raw.class_names or []
-        labels = [names[int(t)] if raw.target_kind == "class" and int(t) < len(names) else
-                  (f"{float(t):.3g}" if np.ndim(t) == 0 else "") for t in (targets[:32] if targets is not None
-                                                                        else [])]
-        if natural.input_kind == "image" and inputs.ndim == 4:
-            self.images.setPixmap(QPixmap.fromImage(image_grid(inputs, labels, raw.pixel_range)))
+        inputs, labels = sample.inputs, sample.labels
+        if sample.kind == "images":
+            self.images.setPixmap(QPixmap.fromImage(image_grid(inputs, labels, sample.pixel_range)))
             self.images.setVisible(True)
             self.preview_kind = "images"
             self.preview_title.setVisible(True)
             return
-        flat = inputs[:8].reshape(min(8, len(inputs)), -1)[:, :12]
+        flat = inputs[:PREVIEW_ROWS].reshape(min(PREVIEW_ROWS, len(inputs)), -1)[:, :12]
         self.table.setRowCount(len(flat))
         self.table.setColumnCount(flat.shape[1] + 1)
         self.table.setHorizontalHeaderLabels([f"x{j}" for j in range(flat.shape[1])] + ["label"])
