@@ -164,3 +164,38 @@ def exported_blocks(project, network: str) -> list[str]:
     net = project.network(network)
     return [bid for bid, b in net.blocks.items()
             if registry.get(b.type).role not in ("input", "head") and b.enabled]
+
+
+def test_the_export_dialog_names_and_selects_the_first_diverging_block(window, tmp_path, capsys,
+                                                                         monkeypatch):
+    """The dialog reads the check's verdict (the real CLI's, on a file poisoned at conv2), says which
+    block and by how much, and the window selects that block on the canvas; the model is not edited."""
+    from studio.runs.export_dialog import ExportDialog
+
+    poison_conv2(monkeypatch)
+    out_file = tmp_path / "m.py"
+    code = main(["export", "digits_cnn", "-o", str(out_file), "--explain"])
+    out, err = capsys.readouterr()
+    shown: list[ExportDialog] = []
+    monkeypatch.setattr(ExportDialog, "exec", lambda self: shown.append(self) or 0)
+    before = window.document.project
+    window.tabs.select_block("model", "b2", center=False)
+    assert window.tabs.selected_ids() == ["b2"]
+    window.actions["export"].trigger()  # File > Export
+    (dialog,) = shown
+    dialog.explain.setChecked(True)
+    assert dialog.export_arguments()[-1] == "--explain"
+    dialog._exported(code, out, err)
+
+    report = dialog.report_text
+    assert report.startswith("Exported m.py, but it departs from the in-app model: the first block whose "
+                             "output differs is 'conv2' (Conv2d) of network 'model' (selected on the "
+                             "canvas): max abs diff 0.01 (rel "), report
+    assert dialog.report_text.endswith("; the 3 blocks before it match")
+    assert dialog.divergence == ("model", "b5")
+    assert window.tabs.selected_ids() == ["b5"]
+    assert window.document.project is before and window.document.undo_stack.count() == 0
+    preview = dialog.preview.toPlainText()
+    assert preview.startswith(f"per-block check of {out_file} (network 'model'):")
+    assert "conv2    Conv2d" in preview and "class " not in preview
+    dialog.reject()

@@ -12,7 +12,11 @@ model code (for the training script, the whole script once written).
 Export runs `deepwire export ... [--weights RUN/best.pt]` as a child
 process, which loads the written files back, runs them next to the in-app
 model on one batch and prints the largest difference; the dialog reports
-that number.
+that number. When a file departs from the model, the check names the first
+block whose value differs (runtime/parity.py): the dialog says which and by
+how much, and asks the window to select that block on the canvas
+(`blockRequested`); "Compare every block" adds --explain and shows the
+per-block table in the preview.
 """
 
 from __future__ import annotations
@@ -21,9 +25,10 @@ import re
 import tempfile
 from pathlib import Path
 
-from PySide6.QtCore import QProcess
+from PySide6.QtCore import QProcess, Signal
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -56,6 +61,11 @@ DIFF = re.compile(r"max abs difference ([0-9.eE+-]+|nan|inf)")
 PREPROCESSING = re.compile(r"^the run's preprocessing travels with it \((.*)\):", re.MULTILINE)
 # the check's own verdict when the model itself gives NaN or infinite outputs (runtime/nonfinite.py)
 NONFINITE = re.compile(r"written, but (network .* outputs on a random input batch, .*)")
+# the per-block check's verdict on a file that departs from the model (runtime/parity.py BlockReport)
+DIVERGENCE = re.compile(r"first divergence at block '(?P<name>.*)' \((?P<type>\w+), id (?P<id>[^)]+)\) "
+                        r"of network '(?P<network>.*)': (?P<how>.*?); (?P<before>(the \d+ blocks? before it "
+                        r"match|it is the first block computed))")
+TABLES = re.compile(r"^per-block check of .*:$", re.MULTILINE)
 
 
 def _stem(name: str) -> str:
@@ -63,6 +73,8 @@ def _stem(name: str) -> str:
 
 
 class ExportDialog(QDialog):
+    blockRequested = Signal(str, str)  # network, block id: the first block an exported file departs at
+
     def __init__(self, document, runs_folder: Path | None = None, run: Path | None = None,
                  parent: QWidget | None = None):
         super().__init__(parent)
@@ -74,10 +86,11 @@ class ExportDialog(QDialog):
         self.report_text = ""
         self.max_difference: float | None = None
         self.nonfinite: str | None = None  # why the check could not compare: NaN/inf, naming the block
+        self.divergence: tuple[str, str] | None = None  # (network, block id) where a file departs
         self._tmp = tempfile.TemporaryDirectory(prefix="deepwire-export-")
         self.runs: list[RunInfo] = [r for r in list_runs(runs_folder, document.project)
                                     if r.best_checkpoint is not None]
-        self.refusal = ""  # why the chosen run's weights cannot be exported with this project ("" if they can)
+        self.refusal = ""  # why the chosen run's weights cannot be exported with this project ("": they can)
 
         self.format = QComboBox()
         for key, text, _suffix in FORMATS:
@@ -102,6 +115,7 @@ class ExportDialog(QDialog):
         self.preview.setReadOnly(True)
         self.preview.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.preview.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.explain = QCheckBox("Compare every block (slower: shows the per-block table)")
         self.report = QLabel()
         self.report.setWordWrap(True)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
@@ -114,6 +128,7 @@ class ExportDialog(QDialog):
         form.addRow("Format", self.format)
         form.addRow("Weights", self.weights)
         form.addRow("Write to", out_row)
+        form.addRow("", self.explain)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.note)
@@ -206,6 +221,8 @@ class ExportDialog(QDialog):
         if self.run_dir is not None:
             info = next(r for r in self.runs if r.path == self.run_dir)
             args += ["--weights", str(info.best_checkpoint)]
+        if self.explain.isChecked():
+            args.append("--explain")
         return args
 
     def export(self, replace: bool = False) -> None:
@@ -243,7 +260,16 @@ class ExportDialog(QDialog):
         nonfinite = [m.group(1) for m in map(NONFINITE.search, err.splitlines()) if m]
         self.nonfinite = nonfinite[0] if nonfinite else None
         names = ", ".join(Path(p).name for p in written) or "nothing"
-        if self.nonfinite and written:
+        diverged = DIVERGENCE.search(err)
+        self.divergence = self._block_of(diverged) if diverged else None
+        if diverged and written:
+            where = " (selected on the canvas)" if self.divergence else ""
+            self.report_text = (f"Exported {names}, but it departs from the in-app model: the first block "
+                                f"whose output differs is '{diverged['name']}' ({diverged['type']}) of "
+                                f"network '{diverged['network']}'{where}: {diverged['how']}; "
+                                f"{diverged['before']}")
+            self.report.setStyleSheet("color: #c0392b;")
+        elif self.nonfinite and written:
             self.report_text = f"Exported {names}, but it could not be checked: {self.nonfinite}"
             self.report.setStyleSheet("color: #c0392b;")
         elif code == 0:
@@ -264,6 +290,19 @@ class ExportDialog(QDialog):
             self.report_text = f"Export failed: {child_error(err, code)}{wrote}"
             self.report.setStyleSheet("color: #c0392b;")
         self.report.setText(self.report_text)
+        tables = TABLES.search(out)
+        if tables:  # --explain: the per-block tables replace the code preview
+            self.preview.setPlainText(out[tables.start():])
+        if self.divergence is not None:
+            self.blockRequested.emit(*self.divergence)
+
+    def _block_of(self, found: re.Match) -> tuple[str, str] | None:
+        """(network, block id) of the diverging block, when the open project still has it."""
+        project = self.document.project
+        network = next((net for net in project.networks if net.name == found["network"]), None)
+        if network is None or found["id"] not in network.blocks:
+            return None
+        return network.name, found["id"]
 
     def _confirm_replace(self, err: str) -> bool:
         """The export refused to replace files that exist: ask, naming them (the CLI wrote nothing)."""
