@@ -22,6 +22,11 @@ the target runs its operation).
 Rewriting the source (rather than forward hooks) is what reaches every
 block: many blocks are plain expressions in forward() (x + y, F.relu(x)),
 with no submodule to hook.
+
+For pipelines that transform an ONNX graph (quantization), `write_onnx_probe`
+gives the ONNX file with every block as a named output, `run_onnx_blocks`
+reads those outputs back from the transformed file, and `compare_blocks`
+takes wider bounds (`tol`).
 """
 
 from __future__ import annotations
@@ -169,8 +174,7 @@ def tapped_source(source: str, info: CompiledNetwork, blocks: list[str]) -> str:
             "", "    def __init__(self, model):", "        super().__init__()", "        self.model = model",
             "", f"    def forward(self, {args}):",
             f"        return {info.class_name}.forward(self.model, {args})", ""]
-    text = "\n".join(out)
-    return text.replace("\nfrom torch import nn\n", "\nimport torch as _dw_torch\nfrom torch import nn\n", 1)
+    return "import torch as _dw_torch\n" + "\n".join(out)  # before the docstring: it is only a string then
 
 
 def tapped_model(model: nn.Module, source: str, info: CompiledNetwork, blocks: list[str]) -> nn.Module:
@@ -191,14 +195,17 @@ def _shape(shape) -> str:
     return "(" + ", ".join(str(int(n)) for n in shape) + ")"
 
 
-def compare_value(got, want: torch.Tensor) -> tuple[float, float, bool, str]:
-    """(max abs diff, max rel diff, within tolerance, problem) of one block's value."""
+def compare_value(got, want: torch.Tensor,
+                  tol: tuple[float, float] | None = None) -> tuple[float, float, bool, str]:
+    """(max abs diff, max rel diff, within tolerance, problem) of one block's value.
+
+    tol: (rtol, atol) instead of the dtype's (an INT8 file is compared with wider bounds)."""
     if not isinstance(got, torch.Tensor):
         return math.inf, math.inf, False, f"the file gives {type(got).__name__}, not a tensor"
     if tuple(got.shape) != tuple(want.shape):
         return (math.inf, math.inf, False,
                 f"shape {_shape(got.shape)} where the in-app model gives {_shape(want.shape)}")
-    rtol, atol = tolerance(want.dtype)
+    rtol, atol = tol if tol is not None else tolerance(want.dtype)
     if want.numel() == 0:
         return 0.0, 0.0, True, ""
     g, w = got.double(), want.double()
@@ -213,11 +220,14 @@ def compare_value(got, want: torch.Tensor) -> tuple[float, float, bool, str]:
 
 
 def compare_blocks(network: Network, blocks: list[str], got: list, want: list[torch.Tensor],
-                   network_name: str) -> BlockReport:
+                   network_name: str, tol: tuple[float, float] | None = None) -> BlockReport:
+    """Block by block, in the order given (topological): got[i] is the file's value of blocks[i]."""
+    if not len(blocks) == len(got) == len(want):
+        raise ParityError(f"the file gives {len(got)} block values for {len(blocks)} blocks")
     report = BlockReport(network_name)
     for bid, g, w in zip(blocks, got, want):
         block = network.blocks[bid]
-        worst, rel, ok, problem = compare_value(g, w)
+        worst, rel, ok, problem = compare_value(g, w, tol)
         report.blocks.append(BlockParity(bid, block.name, block.type, _shape(w.shape),
                                          str(w.dtype).removeprefix("torch."), worst, rel, ok, problem))
     return report
@@ -235,27 +245,44 @@ def reference_values(model: nn.Module, source: str, info: CompiledNetwork, block
     return [b for b, _v in kept], [v for _b, v in kept]
 
 
-def onnx_values(model: nn.Module, source: str, info: CompiledNetwork, blocks: list[str],
-                example: tuple[torch.Tensor, ...], inputs: tuple[torch.Tensor, ...]) -> list[torch.Tensor]:
-    """Each block's value from a temporary ONNX export whose graph outputs every block (named
-    `block:<id>`), run in onnxruntime."""
-    import onnxruntime
+def write_onnx_probe(model: nn.Module, source: str, info: CompiledNetwork, blocks: list[str],
+                     example: tuple[torch.Tensor, ...], path: Path) -> Path:
+    """An ONNX file of the network whose graph also outputs every block's value, named
+    `block:<id>` after the network's own outputs (made by the writer of the user's file).
 
+    Another pipeline working on ONNX graphs (quantization) can transform this file and read the
+    block outputs of the result with `run_onnx_blocks`."""
     from runtime.export import export_onnx, output_names
 
     probe = tapped_model(model, source, info, blocks)
-    names = output_names(info) + [f"block:{bid}" for bid in blocks]
+    return export_onnx(probe, info, path, example, outputs=output_names(info) + block_outputs(blocks))
+
+
+def block_outputs(blocks: list[str]) -> list[str]:
+    return [f"block:{bid}" for bid in blocks]
+
+
+def run_onnx_blocks(path: Path, info: CompiledNetwork, blocks: list[str],
+                    inputs: tuple[torch.Tensor, ...]) -> list[torch.Tensor]:
+    """The `block:<id>` outputs of an ONNX file, run in onnxruntime on `inputs`."""
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    feed = {name: x.numpy() for name, x in zip(info.input_names, inputs)}
+    wanted = block_outputs(blocks)
+    present = {o.name for o in session.get_outputs()}
+    missing = [n for n in wanted if n not in present]
+    if missing:
+        raise ParityError(f"the ONNX file lacks the block outputs {', '.join(missing[:5])}")
+    return [torch.from_numpy(y) for y in session.run(wanted, feed)]
+
+
+def onnx_values(model: nn.Module, source: str, info: CompiledNetwork, blocks: list[str],
+                example: tuple[torch.Tensor, ...], inputs: tuple[torch.Tensor, ...]) -> list[torch.Tensor]:
+    """Each block's value from a temporary ONNX export that outputs every block, in onnxruntime."""
     with tempfile.TemporaryDirectory(prefix="deepwire-parity-") as folder:
-        path = Path(folder) / "probe.onnx"
-        export_onnx(probe, info, path, example, outputs=names)
-        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        feed = {name: x.numpy() for name, x in zip(info.input_names, inputs)}
-        wanted = [f"block:{bid}" for bid in blocks]
-        present = {o.name for o in session.get_outputs()}
-        missing = [n for n in wanted if n not in present]
-        if missing:
-            raise ParityError(f"the ONNX exporter dropped the block outputs {', '.join(missing[:5])}")
-        return [torch.from_numpy(y) for y in session.run(wanted, feed)]
+        path = write_onnx_probe(model, source, info, blocks, example, Path(folder) / "probe.onnx")
+        return run_onnx_blocks(path, info, blocks, inputs)
 
 
 def torch_export_values(model: nn.Module, source: str, info: CompiledNetwork, blocks: list[str],
