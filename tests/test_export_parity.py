@@ -199,3 +199,18 @@ def test_the_export_dialog_names_and_selects_the_first_diverging_block(window, t
     assert preview.startswith(f"per-block check of {out_file} (network 'model'):")
     assert "conv2    Conv2d" in preview and "class " not in preview
     dialog.reject()
+
+
+def test_a_python_file_with_lines_added_above_the_classes_is_still_read_block_by_block(registry, tmp_path):
+    """The preprocessing section of a trained run's export adds lines above the classes (an import,
+    docstring lines): the file's forward lines are found where they moved to."""
+    project = load_project(resolve_project("digits_cnn"), registry)
+    exported = export(project, registry, "python", tmp_path / "m.py")
+    text = (tmp_path / "m.py").read_text()
+    text = text.replace("\nfrom torch import nn\n", "\nimport torch\n# added\n\nfrom torch import nn\n")
+    text = text.replace("        x = self.conv2(x)  #", "        x = self.conv2(x) + 0.01  #")
+    (tmp_path / "m.py").write_text(text)
+    [comparison] = verify_export(exported)
+    assert not comparison.ok and comparison.block_note == ""
+    assert comparison.first_divergence.name == "conv2"
+    assert [b.name for b in comparison.blocks.blocks if b.ok] == BEFORE
