@@ -152,6 +152,8 @@ def run(args: argparse.Namespace) -> int:
         if args.explain and c.blocks is not None:
             print(f"per-block check of {c.path} (network '{c.network}'):")
             print(c.blocks.table())
+            if c.ok and c.first_divergence is not None:  # the outputs match, within their tolerance
+                print(f"note: the outputs match, but {c.blocks.message()}")
         elif args.explain and not c.nonfinite and not c.note and not c.block_note:
             print(f"{c.path}: no per-block check for this format")
     return status
