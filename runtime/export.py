@@ -163,10 +163,13 @@ def export_torch_program(model: nn.Module, info: CompiledNetwork, out_path: str 
 
 
 def export_onnx(model: nn.Module, info: CompiledNetwork, out_path: str | Path,
-                example: tuple[torch.Tensor, ...], metadata: Mapping[str, str] | None = None) -> Path:
+                example: tuple[torch.Tensor, ...], metadata: Mapping[str, str] | None = None,
+                outputs: list[str] | None = None) -> Path:
     """Export to ONNX with the torch.export-based exporter, batch dimension named "batch".
 
     metadata (e.g. the run's preprocessing: mean, std, classes) goes into the model's metadata_props.
+    outputs: the graph's output names, when the model returns more than the network's outputs (the
+    per-block check's copy, runtime/parity.py, also returns every block's value).
     """
     out_path = Path(out_path)
     model.eval()
@@ -175,7 +178,7 @@ def export_onnx(model: nn.Module, info: CompiledNetwork, out_path: str | Path,
         with quiet_exporters(), atomic_path(out_path) as temp:  # a kill mid-export keeps the old file
             torch.onnx.export(
                 model, example, str(temp), dynamo=True, external_data=False, verbose=False,
-                input_names=list(info.input_names), output_names=output_names(info),
+                input_names=list(info.input_names), output_names=outputs or output_names(info),
                 dynamic_shapes=_batch_dynamic_shapes(info),
             )
             if metadata:  # into the temporary too: the file appears whole, metadata included

@@ -45,6 +45,7 @@ from runtime.export import (
     weights_for,
 )
 from runtime.nonfinite import all_finite, find_nonfinite
+from runtime.parity import BlockParity, BlockReport
 from runtime.preprocessing import Preprocessing, PreprocessingError
 
 FORMATS = ("python", "script", "onnx", "torch-export")
@@ -85,6 +86,12 @@ class Comparison:
     ok: bool
     note: str = ""
     nonfinite: str = ""  # the in-app model gives NaN or infinite outputs: why, naming the first block
+    blocks: BlockReport | None = None  # each block's value versus the in-app model (failed, or explain)
+    block_note: str = ""  # why the per-block check was not made, when it was wanted
+
+    @property
+    def first_divergence(self) -> BlockParity | None:
+        return self.blocks.first_divergence if self.blocks is not None else None
 
 
 RUN_SNAPSHOT = "project.dw.json"  # runtime/train/runs.py: the project a run was trained as
@@ -278,11 +285,14 @@ def onnxruntime_available() -> bool:
     return importlib.util.find_spec("onnxruntime") is not None
 
 
-def verify_export(exported: Exported, seed: int = 0) -> list[Comparison]:
+def verify_export(exported: Exported, seed: int = 0, explain: bool = False) -> list[Comparison]:
     """Outputs of every written model file versus the in-app model, on one random batch each.
 
     When the in-app model's own outputs are NaN or infinite, nothing can be compared: the
     comparison fails with `nonfinite` saying which block first produces such values.
+    When a file's outputs differ (or with `explain`), every block's value is compared too
+    (runtime/parity.py), on the same batch: `blocks` holds the table, whose first block outside
+    tolerance is where the file departs from the model.
     """
     results = []
     nonfinite: dict[str, str] = {}  # network -> message, found once per network
@@ -310,5 +320,51 @@ def verify_export(exported: Exported, seed: int = 0) -> list[Comparison]:
                 continue
             got = _run_artefact(artefact, exported, network, inputs)
             worst, ok = _max_diff(got, want)
-            results.append(Comparison(network, artefact.path, worst, ok))
+            comparison = Comparison(network, artefact.path, worst, ok)
+            if artefact.kind == "script" and explain:
+                comparison.block_note = ("not compared block by block: the training script's model is "
+                                         "the python format's code (export --format python --explain)")
+            elif explain or not ok:
+                try:
+                    comparison.blocks = block_parity(exported, artefact, network, inputs)
+                except Exception as err:  # noqa: BLE001 - the exporters raise many kinds; the final check stands
+                    comparison.block_note = f"the per-block check could not be made: {_first_line(err)}"
+            results.append(comparison)
     return results
+
+
+def _first_line(err: Exception) -> str:
+    text = str(err).strip().splitlines()
+    return text[0] if text else type(err).__name__
+
+
+def block_parity(exported: Exported, artefact: Artefact, network: str,
+                 inputs: tuple[torch.Tensor, ...]) -> BlockReport:
+    """Each block's value in `artefact` (a copy of it made the same way) versus the in-app model.
+
+    The reference is the in-app model run by its own source, compiled afresh from the project
+    and registry; the file's side is the source the file was exported from (`exported.compiled`),
+    through the file's own writer and runtime, or the Python file's text itself.
+    """
+    from runtime import parity
+
+    reference = compile_project(exported.project, exported.registry)
+    ref_info, info = reference.network(network), exported.compiled.network(network)
+    net = exported.project.network(network)
+    model = exported.models[network]
+    kept, values = parity.reference_values(model, reference.source, ref_info,
+                                           parity.computed_blocks(ref_info), inputs)
+    by_block = dict(zip(kept, values))
+    blocks = [b for b in kept if b in info.lines]  # both sources compute it (they are one, but for tests)
+    want = [by_block[b] for b in blocks]
+    example = sample_inputs(info, vocab_sizes=vocab_sizes(exported.project, network))
+    if artefact.kind == "onnx":
+        got = parity.onnx_values(model, exported.compiled.source, info, blocks, example, inputs)
+    elif artefact.kind == "torch-export":
+        got = parity.torch_export_values(model, exported.compiled.source, info, blocks, example, inputs)
+    elif artefact.kind == "python":
+        text = artefact.path.read_text(encoding="utf-8")
+        got = parity.python_values(model, text, exported.compiled.source, info, blocks, inputs)
+    else:
+        raise ExportError(f"a {artefact.kind} file is not compared block by block")
+    return parity.compare_blocks(net, blocks, got, want, network)

@@ -275,7 +275,9 @@ class MainWindow(QMainWindow):
         from studio.runs.export_dialog import ExportDialog
 
         run = self.runs.current_run()
-        ExportDialog(self.document, self.runs.folder, run.path if run else None, self).exec()
+        dialog = ExportDialog(self.document, self.runs.folder, run.path if run else None, self)
+        dialog.blockRequested.connect(self.reveal_block)  # an export that departs: its first block
+        dialog.exec()
 
     # --- editing: the canvas's own selection commands, which end in Document calls ---
     def _selection(self) -> tuple[str, list[str]]:

@@ -2,7 +2,10 @@
 
 After writing, every artefact is loaded back the way a user would load it
 and run on one random batch next to the in-app model with the same weights;
-the largest difference is printed. Exit codes: 0 written and matching,
+the largest difference is printed. When a file's outputs differ, every
+block's value is compared too (runtime/parity.py) and the first block whose
+value departs from the model's is named; --explain prints that per-block table
+for every file. Exit codes: 0 written and matching,
 1 the project has errors, the export failed or the outputs differ,
 2 the project (or weights file) could not be read, or the output may not be written
 (see runtime/export_targets.py).
@@ -39,6 +42,15 @@ predict() helpers, onnx as metadata_props, torch-export as deepwire.json in the
 archive. A model whose outputs are NaN or infinite cannot be checked: the
 check names the first block that produces such values.
 
+per-block check: when a file's outputs differ from the in-app model's, each
+block's value is compared as well (ONNX and torch.export through a temporary
+copy of the file that also outputs every block; the python file's own
+forward), and the first block outside tolerance is named with its difference:
+the blocks before it match. Tolerance per value dtype, |got - want| <= atol +
+rtol * |want|: float32 and float64 rtol 1e-4 atol 1e-4, float16 2e-3 and 2e-3,
+bfloat16 1.6e-2 and 1e-2; integer values must be equal. --explain prints the
+table (block, type, shape, max abs diff, max rel diff, ok) for every file.
+
 safety: an export never writes over the project, its data or the weights it
 reads, never writes two networks to one file, never makes folders, and
 replaces other existing files only with --force. Each file is written under a
@@ -59,6 +71,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "of 'deepwire train' (its best.pt), a checkpoint, a state_dict .pt file or "
                              ".safetensors; a run trained on another network is refused")
     parser.add_argument("--network", metavar="NAME", help="export only this network (e.g. generator)")
+    parser.add_argument("--explain", action="store_true",
+                        help="compare every block's value too and print the per-block table (block, type, "
+                             "shape, max abs diff, max rel diff, ok); slower: the file is exported once more")
     parser.add_argument("--force", action="store_true",
                         help="replace files that already exist (never the project, its data or the weights "
                              "being exported)")
@@ -113,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: {note}")
 
     try:
-        comparisons = verify_export(exported)
+        comparisons = verify_export(exported, explain=args.explain)
     except Exception as err:  # any failure to load an artefact back means the export is not usable
         print(f"deepwire: the exported file could not be loaded back to check it: {err}", file=sys.stderr)
         return EXIT_ERRORS
@@ -128,6 +143,17 @@ def run(args: argparse.Namespace) -> int:
             print(f"{c.network}: matches the in-app model (max abs difference {c.max_abs_diff:.2e})")
         else:
             status = EXIT_ERRORS
+            where = f"; {c.blocks.message()}" if c.blocks is not None else ""
             print(f"deepwire: {c.path}: network '{c.network}' gives different outputs from the in-app model "
-                  f"(max abs difference {c.max_abs_diff:.3g}); please report this as a bug", file=sys.stderr)
+                  f"(max abs difference {c.max_abs_diff:.3g}){where}; please report this as a bug",
+                  file=sys.stderr)
+        if c.block_note:
+            print(f"{c.network}: {c.block_note}", file=sys.stderr if not c.ok else sys.stdout)
+        if args.explain and c.blocks is not None:
+            print(f"per-block check of {c.path} (network '{c.network}'):")
+            print(c.blocks.table())
+            if c.ok and c.first_divergence is not None:  # the outputs match, within their tolerance
+                print(f"note: the outputs match, but {c.blocks.message()}")
+        elif args.explain and not c.nonfinite and not c.note and not c.block_note:
+            print(f"{c.path}: no per-block check for this format")
     return status

@@ -12,9 +12,13 @@ model code (for the training script, the whole script once written).
 Export runs `deepwire export ... [--weights RUN/best.pt]` as a child
 process, which loads the written files back, runs them next to the in-app
 model on one batch and prints the largest difference; the dialog reports
-that number. "Quantized (INT8)" runs `deepwire quantize RUN --json --project ...`
-instead (a run is required) and shows its figures, float next to INT8:
-validation accuracy, file size and CPU latency per batch.
+that number. When a file departs from the model, the check names the first
+block whose value differs (runtime/parity.py): the dialog says which and by
+how much, and asks the window to select that block on the canvas
+(`blockRequested`); "Compare every block" adds --explain and shows the
+per-block table in the preview. "Quantized (INT8)" runs `deepwire quantize
+RUN --json --project ...` instead (a run is required) and shows its figures,
+float next to INT8: validation accuracy, file size and CPU latency per batch.
 """
 
 from __future__ import annotations
@@ -24,9 +28,10 @@ import re
 import tempfile
 from pathlib import Path
 
-from PySide6.QtCore import QProcess
+from PySide6.QtCore import QProcess, Signal
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -60,6 +65,11 @@ DIFF = re.compile(r"max abs difference ([0-9.eE+-]+|nan|inf)")
 PREPROCESSING = re.compile(r"^the run's preprocessing travels with it \((.*)\):", re.MULTILINE)
 # the check's own verdict when the model itself gives NaN or infinite outputs (runtime/nonfinite.py)
 NONFINITE = re.compile(r"written, but (network .* outputs on a random input batch, .*)")
+# the per-block check's verdict on a file that departs from the model (runtime/parity.py BlockReport)
+DIVERGENCE = re.compile(r"first divergence at block '(?P<name>.*)' \((?P<type>\w+), id (?P<id>[^)]+)\) "
+                        r"of network '(?P<network>.*)': (?P<how>.*?); (?P<before>(the \d+ blocks? before it "
+                        r"match|it is the first block computed))")
+TABLES = re.compile(r"^per-block check of .*:$", re.MULTILINE)
 
 
 def _stem(name: str) -> str:
@@ -67,6 +77,8 @@ def _stem(name: str) -> str:
 
 
 class ExportDialog(QDialog):
+    blockRequested = Signal(str, str)  # network, block id: the first block an exported file departs at
+
     def __init__(self, document, runs_folder: Path | None = None, run: Path | None = None,
                  parent: QWidget | None = None):
         super().__init__(parent)
@@ -79,6 +91,7 @@ class ExportDialog(QDialog):
         self.quantized: dict | None = None  # the figures of `deepwire quantize --json` (float vs INT8)
         self.max_difference: float | None = None
         self.nonfinite: str | None = None  # why the check could not compare: NaN/inf, naming the block
+        self.divergence: tuple[str, str] | None = None  # (network, block id) where a file departs
         self._tmp = tempfile.TemporaryDirectory(prefix="deepwire-export-")
         self.runs: list[RunInfo] = [r for r in list_runs(runs_folder, document.project)
                                     if r.best_checkpoint is not None]
@@ -112,6 +125,7 @@ class ExportDialog(QDialog):
         self.preview.setReadOnly(True)
         self.preview.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.preview.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.explain = QCheckBox("Compare every block (slower: shows the per-block table)")
         self.report = QLabel()
         self.report.setWordWrap(True)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
@@ -126,6 +140,7 @@ class ExportDialog(QDialog):
         form.addRow("INT8 method", self.method)
         form.addRow("Keep in float", self.keep_float)
         form.addRow("Write to", out_row)
+        form.addRow("", self.explain)
         self.form = form
         layout = QVBoxLayout(self)
         layout.addLayout(form)
@@ -194,6 +209,7 @@ class ExportDialog(QDialog):
         }
         for widget in (self.method, self.keep_float):
             self.form.setRowVisible(widget, self.fmt == "quantized")
+        self.form.setRowVisible(self.explain, self.fmt != "quantized")  # a quantize reports no blocks
         note = notes[self.fmt]
         if self.run_dir is not None:
             note += f" Weights: the best checkpoint of {self.run_dir.name}"
@@ -231,6 +247,8 @@ class ExportDialog(QDialog):
         if self.run_dir is not None:
             info = next(r for r in self.runs if r.path == self.run_dir)
             args += ["--weights", str(info.best_checkpoint)]
+        if self.explain.isChecked():
+            args.append("--explain")
         return args
 
     def export(self, replace: bool = False) -> None:
@@ -273,7 +291,16 @@ class ExportDialog(QDialog):
         nonfinite = [m.group(1) for m in map(NONFINITE.search, err.splitlines()) if m]
         self.nonfinite = nonfinite[0] if nonfinite else None
         names = ", ".join(Path(p).name for p in written) or "nothing"
-        if self.nonfinite and written:
+        diverged = DIVERGENCE.search(err)
+        self.divergence = self._block_of(diverged) if diverged else None
+        if diverged and written:
+            where = " (selected on the canvas)" if self.divergence else ""
+            self.report_text = (f"Exported {names}, but it departs from the in-app model: the first block "
+                                f"whose output differs is '{diverged['name']}' ({diverged['type']}) of "
+                                f"network '{diverged['network']}'{where}: {diverged['how']}; "
+                                f"{diverged['before']}")
+            self.report.setStyleSheet("color: #c0392b;")
+        elif self.nonfinite and written:
             self.report_text = f"Exported {names}, but it could not be checked: {self.nonfinite}"
             self.report.setStyleSheet("color: #c0392b;")
         elif code == 0:
@@ -294,6 +321,19 @@ class ExportDialog(QDialog):
             self.report_text = f"Export failed: {child_error(err, code)}{wrote}"
             self.report.setStyleSheet("color: #c0392b;")
         self.report.setText(self.report_text)
+        tables = TABLES.search(out)
+        if tables:  # --explain: the per-block tables replace the code preview
+            self.preview.setPlainText(out[tables.start():])
+        if self.divergence is not None:
+            self.blockRequested.emit(*self.divergence)
+
+    def _block_of(self, found: re.Match) -> tuple[str, str] | None:
+        """(network, block id) of the diverging block, when the open project still has it."""
+        project = self.document.project
+        network = next((net for net in project.networks if net.name == found["network"]), None)
+        if network is None or found["id"] not in network.blocks:
+            return None
+        return network.name, found["id"]
 
     def _quantized(self, code: int, out: str, err: str) -> None:
         """Show `deepwire quantize --json`'s figures: the same table the command prints."""
