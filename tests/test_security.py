@@ -205,7 +205,11 @@ def test_load_source_only_ever_runs_compiler_output():
                 callers.append((path.relative_to(ROOT), ast.unparse(call.args[0])))
     assert callers, "load_source is used"
     for where, argument in callers:
-        assert argument.endswith("compiled.source"), f"{where}: load_source({argument})"
+        # runtime/parity.py runs compiler output (or the file export just wrote, which the export check
+        # imports and runs anyway) with a copy of each block's value kept after its line: tapped_source
+        # adds only fixed lines naming locals that a strict pattern matched in that source
+        tapped = str(where) == "runtime/parity.py" and argument == "tapped_source(source, info, blocks)"
+        assert argument.endswith("compiled.source") or tapped, f"{where}: load_source({argument})"
 
 
 # --- 3. injection through text that reaches generated code --------------------------------------------
