@@ -119,6 +119,7 @@ def _refused(args: list[str], capsys, *expected: str) -> str:
     return captured.err
 
 
+@pytest.mark.slow  # trains a GRU and quantizes it twice: 15 s of the default suite's 5-minute budget
 def test_recurrent_block_refused_for_static_and_kept_float_on_request(gru_run, tmp_path, capsys):
     out = tmp_path / "gru.onnx"
     _refused([str(gru_run), "-o", str(out), "--rounds", "1"], capsys, "block 'gru' (GRU)",

@@ -78,6 +78,7 @@ def test_export_quantized_shows_the_figures_of_the_written_file(qtbot, registry,
     dialog.reject()
 
 
+@pytest.mark.slow  # the in-process test above covers the dialog; this one adds the child process (11 s)
 def test_export_quantized_through_a_real_child_process(qtbot, registry, runs_folder, tmp_path):
     run = runs_folder / "Digits-CNN" / "run-1"
     dialog = ExportDialog(example_document(registry, "digits_cnn"), runs_folder, run)
