@@ -156,6 +156,9 @@ def checkpoint_cases(seeds: Seeds, kinds: list[str]) -> dict[str, list[Case]]:
         ("evaluate", surfaces.evaluate, seeds.iris_run),
         ("train --resume", surfaces.resume, seeds.iris_run),
         ("sample", surfaces.sample, seeds.lm_run),
+        ("predict", surfaces.predict, seeds.iris_run),
+        ("evaluate --attack", surfaces.attack, seeds.iris_run),
+        ("quantize", surfaces.quantize, seeds.iris_run),
     ):
 
         def run_folder(ws, kind, surface=surface, source=source):

@@ -48,6 +48,9 @@ CHECKPOINT_SURFACES = (
     "evaluate",
     "train --resume",
     "sample",
+    "predict",
+    "evaluate --attack",
+    "quantize",
     "check pretrained_weights",
     "train pretrained_weights",
     "export python pretrained_weights",
@@ -65,11 +68,14 @@ FIELD_SURFACES = (
 )
 
 
+SLOW_ONLY = ("quantize", "evaluate --attack")  # seconds a case: the default suite has 5 minutes in all
+
+
 def _sizes(slow: bool) -> dict:
     """(class, surface) -> how many kinds (None: all) or mutations."""
     if not slow:
         return {
-            **{("checkpoint", s): 5 for s in CHECKPOINT_SURFACES},
+            **{("checkpoint", s): 5 for s in CHECKPOINT_SURFACES if s not in SLOW_ONLY},
             ("checkpoint", "export python --weights"): None,
             ("checkpoint", "studio init_checkpoint"): 2,
             ("checkpoint", "sweep init_checkpoint"): 2,
@@ -92,6 +98,7 @@ def _sizes(slow: bool) -> dict:
             ("run folder", "studio runs"): 3,
             ("run folder", "sample"): 4,
             ("run folder", "train --resume"): 4,
+            ("run folder", "predict"): 4,
             ("mutate field", "check"): 150,
             ("mutate field", "export python"): 5,
             ("mutate field", "train"): 3,
@@ -105,6 +112,10 @@ def _sizes(slow: bool) -> dict:
         **{("bomb", s): None for s in cases_inputs.BOMB_SURFACES},
         **{("huge", s): None for s in cases_inputs.HUGE_SURFACES},
         **{("run folder", s): None for s in cases_props.RUN_SURFACES},
+        # an attack or a quantization takes seconds a case (a calibration, an ONNX export): a sample
+        ("checkpoint", "evaluate --attack"): stressed(24),
+        ("checkpoint", "quantize"): stressed(12),
+        ("run folder", "quantize"): stressed(10),
         ("mutate field", "check"): stressed(16_000),
         ("mutate field", "export python"): stressed(300),
         ("mutate field", "export script"): stressed(100),
@@ -123,6 +134,14 @@ def cells(slow: bool) -> list[tuple[str, str]]:
     return list(_sizes(slow))
 
 
+def _spread(items: list, count: int) -> list:
+    """`count` items taken evenly across `items` (all of them when there are fewer)."""
+    items = list(items)
+    if count >= len(items):
+        return items
+    return [items[round(i * (len(items) - 1) / max(1, count - 1))] for i in range(count)]
+
+
 def _first(items: list, count: int | None) -> list:
     return list(items) if count is None else list(items)[:count]
 
@@ -130,6 +149,8 @@ def _first(items: list, count: int | None) -> list:
 def build(klass: str, surface: str, slow: bool, seeds: Seeds, huge: cases_inputs.HugeFiles | None) -> list:
     count = _sizes(slow)[(klass, surface)]
     if klass == "checkpoint":
+        if slow and count is not None:  # a sample spread over every kind, not the first few
+            return cases.checkpoint_cases(seeds, _spread(cases.checkpoint_kinds(slow, seeds), count))[surface]
         kinds = cases.checkpoint_kinds(slow, seeds) if count is None else FEW_CHECKPOINTS
         return cases.checkpoint_cases(seeds, _first(kinds, count))[surface]
     if klass == "data":
@@ -151,6 +172,8 @@ def build(klass: str, surface: str, slow: bool, seeds: Seeds, huge: cases_inputs
     if klass == "huge":
         return cases_inputs.huge_cases(huge, _first(cases_inputs.HUGE_KINDS, count), (surface,))[surface]
     if klass == "run folder":
+        if slow and count is not None:
+            return cases_props.run_cases(seeds, _spread(list(runfolders.KINDS), count), (surface,))[surface]
         kinds = list(runfolders.KINDS) if count is None or surface == "evaluate" else FEW_RUNS
         return cases_props.run_cases(seeds, _first(kinds, count), (surface,))[surface]
     if klass == "mutate field":

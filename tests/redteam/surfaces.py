@@ -3,7 +3,8 @@
 PROJECT_SURFACES take a project file: check, export in each format, train
 (one tiny epoch), preview, sweep (one trial), studio (open + first paint +
 Runs panel). RUN_SURFACES take a run folder: evaluate, sample, train
---resume, studio (a project whose runs/ holds the run). WEIGHTS_SURFACES
+--resume, studio (a project whose runs/ holds the run), predict, evaluate
+--attack, quantize. WEIGHTS_SURFACES
 take a checkpoint path: export --weights in each format, preview --weights,
 train --init, import --weights. `child=True` runs any of them in a child
 process (for inputs that may hang where no timer reaches).
@@ -143,7 +144,25 @@ def studio_runs(ws: Workspace, run: Path) -> Invocation:
     )
 
 
-RUN_SURFACES = {"evaluate": evaluate, "sample": sample, "train --resume": resume, "studio runs": studio_runs}
+def predict(ws: Workspace, run: Path) -> Invocation:
+    rows = ws.inputs / "rows.csv"  # two iris flowers, as a user would type them
+    rows.write_text("5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3\n")
+    return Invocation(["predict", str(run), str(rows), "--json"], seconds=60, writes_files=False,
+                      allowed=("runs/",))
+
+
+def attack(ws: Workspace, run: Path) -> Invocation:
+    return Invocation(["evaluate", str(run), "--attack", "fgsm", "--eps", "0,0.1"], seconds=60,
+                      writes_files=False, allowed=("runs/",))
+
+
+def quantize(ws: Workspace, run: Path) -> Invocation:
+    return Invocation(["quantize", str(run), "-o", str(ws.out / "model.int8.onnx"), "--calibration", "32",
+                       "--rounds", "1"], seconds=120, allowed=("runs/",))
+
+
+RUN_SURFACES = {"evaluate": evaluate, "sample": sample, "train --resume": resume, "studio runs": studio_runs,
+                "predict": predict, "evaluate --attack": attack, "quantize": quantize}
 
 
 # --- a checkpoint path, for a project that fits it ---
