@@ -234,6 +234,29 @@ def _with_frozen(training: str, frozen: list[str]) -> str:
 
 
 def _train_one(config, network: CompiledNetwork, kind: str) -> str:
+    text = _train_one_text(config, network, kind)
+    if len(network.input_names) < 2:
+        return text
+    # several inputs: the .npz holds them side by side, one flat vector per sample (as DeepWire trains)
+    shapes = [tuple(int(d) for d in s) for s in network.input_shapes]
+    anchor = f"    net = {network.class_name}().to(device)\n"
+    if anchor not in text:
+        raise AssertionError("the training loop's text changed: no 'net = ...' line to split inputs after")
+    split = (anchor +
+             f"    # the data holds the inputs {', '.join(network.input_names)} side by side, one flat\n"
+             "    # vector per sample: each batch is cut apart before forward() (its state_dict unchanged)\n"
+             f"    shapes = {shapes!r}\n"
+             "    sizes = [math.prod(shape) for shape in shapes]\n\n"
+             "    def split_inputs(_module, args):\n"
+             "        if len(args) != 1 or args[0].shape[-1:] != (sum(sizes),):\n"
+             "            return None\n"
+             "        pieces = torch.split(args[0], sizes, dim=1)\n"
+             "        return tuple(p.reshape(len(p), *shape) for p, shape in zip(pieces, shapes))\n\n"
+             "    net.register_forward_pre_hook(split_inputs)\n")
+    return text.replace(anchor, split, 1)
+
+
+def _train_one_text(config, network: CompiledNetwork, kind: str) -> str:
     scheduled = not (config.schedule == "constant" and not config.warmup_epochs)
     loss_fn = "net.make_loss()" if network.losses[0] is not None else "nn.MSELoss()"
     return parts.TRAIN_ONE.format(

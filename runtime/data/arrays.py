@@ -243,9 +243,50 @@ def _check_numeric(dtype: np.dtype, file: str, what: str) -> None:
                         f"(int or float arrays)")
 
 
+def _open_parts(path: Path, options: dict, context: Context) -> _Arrays:
+    """A network with several inputs: one array per forward() argument, side by side as one flat
+    float32 vector per sample (read into memory: such pairs are small next to an image folder)."""
+    file = path.name
+    names = [name for name, _shape in context.input_parts]
+    wanted = ", ".join(f"{n}=..." for n in names)
+    if path.suffix.lower() != ".npz":
+        raise DataError(f"{file}: the network has {len(names)} inputs ({', '.join(names)}): save one array "
+                        f"per input in a .npz, np.savez(file, {wanted}, y=...)")
+    with _np_load(path, file) as archive:
+        present = list(archive.files)
+        missing = [n for n in names if n not in present]
+        if missing:
+            raise DataError(f"{file}: no array named {', '.join(repr(n) for n in missing)}; the network's "
+                            f"inputs are {', '.join(names)}, so save np.savez(file, {wanted}, y=...) (it "
+                            f"holds {', '.join(present) or 'nothing'})")
+        y_key = options["targets_key"] or next((k for k in ("y", "targets", "labels") if k in present), None)
+        if options["targets_key"] and options["targets_key"] not in present:
+            raise DataError(f"{file}: option 'targets_key' names array '{options['targets_key']}', which is "
+                            f"not in the file; its arrays are: {', '.join(present)}")
+        y = _member(archive, y_key, file) if y_key else None
+        columns, count = [], None
+        for name, shape in context.input_parts:
+            x = _member(archive, name, file)
+            _check_numeric(x.dtype, file, f"inputs '{name}'")
+            if tuple(x.shape[1:]) != tuple(shape) and int(np.prod(x.shape[1:])) != int(np.prod(shape)):
+                raise DataError(f"{file}: array '{name}' holds samples of shape {tuple(x.shape[1:])}, but "
+                                f"the network's input '{name}' expects {tuple(shape)}")
+            if count is not None and len(x) != count:
+                raise DataError(f"{file}: array '{name}' has {len(x)} samples but '{names[0]}' has {count}; "
+                                "every input needs one row per sample")
+            count = len(x)
+            columns.append(np.asarray(x, dtype=np.float32).reshape(len(x), -1))
+    flat = np.concatenate(columns, axis=1)
+    return _Arrays(file, flat.shape, flat.dtype, path, None, y, flat, file if y is not None else "")
+
+
 def _open(options: dict, context: Context) -> _Arrays:
     path = existing_path(context, options["path"], "arrays", "path")
     file = path.name
+    if context.input_parts:
+        arrays = _open_parts(path, options, context)
+        _check_labels_match(arrays)
+        return arrays
     if path.suffix.lower() == ".npz":
         with _np_load(path, file) as archive:
             x_key, y_key = _pick_keys(list(archive.files), options, file)
@@ -264,6 +305,12 @@ def _open(options: dict, context: Context) -> _Arrays:
                 raise DataError(f"{y_file}: expected one array of labels in a .npy file")
         arrays = _Arrays(file, x.shape, x.dtype, path, None, y, x, y_file)
     _check_numeric(arrays.x_dtype, file, "inputs")
+    _check_labels_match(arrays)
+    return arrays
+
+
+def _check_labels_match(arrays: _Arrays) -> None:
+    file = arrays.file
     if not arrays.x_shape or arrays.x_shape[0] == 0:
         raise DataError(f"{file}: the inputs hold no samples; expected an array of shape (N, ...)")
     if arrays.y is not None:
@@ -273,7 +320,6 @@ def _open(options: dict, context: Context) -> _Arrays:
             where = file if arrays.y_file == file else f"{file} and {arrays.y_file}"
             raise DataError(f"{where}: the inputs have {arrays.x_shape[0]} samples but the labels have "
                             f"{count}; they must match one to one")
-    return arrays
 
 
 def _first_bad(values: np.ndarray) -> int | None:
@@ -413,5 +459,5 @@ def _labelled(arrays: _Arrays, options: dict, context: Context, inputs, pixels,
 
 SOURCES = (
     Source("arrays", "Numpy arrays", "Your own numpy arrays: a .npz of inputs and labels, or .npy files.",
-           PARAMS, _natural, _read, required=("path",)),
+           PARAMS, _natural, _read, required=("path",), several_inputs=True),
 )

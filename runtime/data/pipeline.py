@@ -61,7 +61,7 @@ def _split(raw: RawData, target_kind: str, config, seed: int) -> list[Split | No
 
 def load_dataset(spec, config, seed: int, input_shape: tuple[int, ...] | None = None,
                  input_kind: str | None = None, *, num_classes: int | None = None,
-                 base_dir: str | Path | None = None, progress=None) -> Dataset:
+                 base_dir: str | Path | None = None, progress=None, input_parts=None) -> Dataset:
     """Load `spec` (a DataSpec) for a network whose input block gives `input_shape`/`input_kind`.
 
     config: a TrainingConfig (recipe, val_fraction, test_fraction, normalize).
@@ -70,12 +70,21 @@ def load_dataset(spec, config, seed: int, input_shape: tuple[int, ...] | None = 
     base_dir: the folder relative file paths are read from (the project's folder).
     progress: called as progress(what, done, total) while a big folder is indexed (total may be
     None); raising from it (e.g. `IndexCancelled`) stops the load.
+    input_parts: [(forward argument, sample shape)] of a network with several inputs, fed as one flat
+    vector of their values side by side (only the arrays source reads such data: one array each).
     """
     source = source_info(spec.source)
     options = source.check_options(spec.options)
     context = Context(recipe=config.recipe, base_dir=Path(base_dir) if base_dir is not None else None,
                       seed=seed, val_fraction=config.val_fraction, test_fraction=config.test_fraction,
-                      num_classes=num_classes, progress=progress)
+                      num_classes=num_classes, progress=progress,
+                      input_parts=[(str(n), tuple(sh)) for n, sh in input_parts] if input_parts else None)
+    if context.input_parts and not source.several_inputs:
+        names = ", ".join(n for n, _s in context.input_parts)
+        raise DataError(f"the network has {len(context.input_parts)} inputs ({names}), but data source "
+                        f"'{source.name}' feeds one; save one array per input with np.savez(file, "
+                        f"{', '.join(f'{n}=...' for n, _s in context.input_parts)}, y=...) and use the "
+                        "arrays source")
     natural = source.natural(options, context)
     shape, kind = fit_shape(natural, source.name, input_shape, input_kind)
     target_kind = target_kind_for(natural.target_kind, source.name, config.recipe)
@@ -92,5 +101,6 @@ def load_dataset(spec, config, seed: int, input_shape: tuple[int, ...] | None = 
         name=source.name, train=train, val=val, test=test, input_shape=tuple(shape), input_kind=kind,
         target_kind=target_kind, num_classes=raw.num_classes if has_classes else None,
         class_names=raw.class_names, vocab=raw.vocab, mean=mean, std=std, description=raw.description,
-        extra={"source": source.name, "options": options, "pixel_range": raw.pixel_range, **raw.extra},
+        extra={"source": source.name, "options": options, "pixel_range": raw.pixel_range, **raw.extra,
+               **({"input_parts": context.input_parts} if context.input_parts else {})},
     )

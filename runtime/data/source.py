@@ -78,6 +78,7 @@ class Context:
     input_kind: str | None = None  # the fitted input kind, set before `read` ("tokens": keep integer ids)
     num_classes: int | None = None  # the network's class count, when known
     progress: Callable | None = None  # progress(what, done, total) while indexing a big folder
+    input_parts: list | None = None  # [(argument, shape)] of a network with several inputs (arrays only)
     memo: dict = field(default_factory=dict)  # what `natural` found that `read` reuses (a folder's index)
     # the caller reads a few rows only (the studio's preview): a source that can stream streams, whatever
     # the size, so that nothing is decoded but the rows asked for
@@ -124,6 +125,7 @@ class Source:
     # why the training setting 'augment' (random left-right flips and shifts of images) must stay off
     # for this source's samples, e.g. sounds; "" when it may be on
     no_augment: str = ""
+    several_inputs: bool = False  # reads one array per input of a network with several (arrays)
 
     def param(self, name: str) -> Param:
         for param in self.params:

@@ -7,6 +7,7 @@ for, and a classification head how many classes labels may have.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from graph.compiler import CompiledNetwork, CompiledProject, CompileError, compile_project
@@ -34,19 +35,44 @@ def data_network(project: Project, compiled: CompiledProject) -> CompiledNetwork
 
 
 def data_request(project: Project, compiled: CompiledProject) -> tuple[tuple[int, ...], str, int | None]:
-    """(input shape, input kind, class count or None) of the network that reads the data."""
+    """(input shape, input kind, class count or None) of the network that reads the data.
+
+    A network with several data inputs (a siamese pair) asks for one flat vector per sample, the
+    inputs' values side by side in forward() order (see `input_parts`); the recipe splits it again.
+    """
     recipe = project.training.recipe
     network = data_network(project, compiled)
     reads = [(t, s) for t, s in zip(network.input_types, network.input_shapes)
              if INPUT_KINDS.get(t, "noise") != "noise"]
-    if len(reads) != 1:
-        raise SetupError(f"network '{network.network}' must have exactly one data input block (image, "
-                         f"sequence, table or token ids) for training; it has {len(reads)}")
-    block_type, shape = reads[0]
+    if not reads:
+        raise SetupError(f"network '{network.network}' must have a data input block (image, sequence, "
+                         "table or token ids) for training; it has none")
     classes = None
     if recipe == "classification" and network.head_types[:1] == ["ClassificationHead"]:
         classes = network.output_shapes[0][-1]
+    if len(reads) > 1:
+        parts = input_parts(network)
+        return (sum(math.prod(shape) for _name, shape in parts),), "vector", classes
+    block_type, shape = reads[0]
     return tuple(shape), INPUT_KINDS[block_type], classes
+
+
+def input_parts(network: CompiledNetwork) -> list[tuple[str, tuple[int, ...]]] | None:
+    """(forward() argument, sample shape) of each input of a network with several data inputs; None
+    for one. Several inputs are fed as one flat vector (the arrays source: one array per argument)."""
+    named = zip(network.input_names, network.input_types, network.input_shapes)
+    reads = [(n, t, tuple(s)) for n, t, s in named if INPUT_KINDS.get(t, "noise") != "noise"]
+    if len(reads) < 2:
+        return None
+    if len(reads) != len(network.input_types):
+        raise SetupError(f"network '{network.network}' mixes Latent noise with other inputs; train it with "
+                         "one data input, or only data inputs")
+    tokens = [n for n, t, _s in reads if INPUT_KINDS[t] == "tokens"]
+    if tokens:
+        raise SetupError(f"network '{network.network}' has {len(reads)} inputs, one of them token ids "
+                         f"('{tokens[0]}'); several inputs are fed as numbers side by side, so give it one "
+                         "Token ids input or none")
+    return [(n, s) for n, _t, s in reads]
 
 
 def load_project_data(project: Project, registry: Registry, base_dir: Path | None = None,
@@ -59,8 +85,9 @@ def load_project_data(project: Project, registry: Registry, base_dir: Path | Non
 
     compiled = compiled or compile_for_training(project, registry)
     shape, kind, classes = data_request(project, compiled)
+    parts = input_parts(data_network(project, compiled))
     return load_dataset(project.data, project.training, project.seed, input_shape=shape, input_kind=kind,
-                        num_classes=classes, base_dir=base_dir, progress=progress)
+                        num_classes=classes, base_dir=base_dir, progress=progress, input_parts=parts)
 
 
 class IndexProgress:

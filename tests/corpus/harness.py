@@ -158,8 +158,6 @@ def _project_blocks(path: Path) -> Counter:
 
 def _data_option(model: Model, original: nn.Module, folder: Path) -> str:
     """--data for a few training steps: random arrays of the input's shape, or text for token ids."""
-    if len(model.shapes) != 1:
-        return "n/a (2 inputs)"  # the data sources feed one input
     x = _inputs(model, original, 2, torch.Generator().manual_seed(1))[0]
     if x.dtype == torch.int64:
         with torch.no_grad():
@@ -171,16 +169,18 @@ def _data_option(model: Model, original: nn.Module, folder: Path) -> str:
 
 
 def _training_data(model: Model, original: nn.Module, folder: Path) -> Path | None:
-    """An .npz of 24 random samples of the input's shape, labels fitting the head; None for 2+ inputs."""
-    if len(model.shapes) != 1:
-        return None
+    """An .npz of 24 random samples of the inputs' shapes, labels fitting the head: x (one input), or
+    one array per forward() argument (several inputs: the arrays source feeds them side by side)."""
+    import inspect
+
     generator = torch.Generator().manual_seed(1)
-    x = _inputs(model, original, 24, generator)
-    if not x:
+    inputs = _inputs(model, original, 24, generator)
+    if not inputs:
         return None
-    x = x[0]
     with torch.no_grad():
-        out = _outputs(original(x))[0]
+        out = _outputs(original(*inputs))[0]
+    names = [p.name for p in inspect.signature(original.forward).parameters.values()][:len(inputs)]
+    arrays = {"x": inputs[0].numpy()} if len(inputs) == 1 else {n: v.numpy() for n, v in zip(names, inputs)}
     if model.head == "classification":
         y = torch.randint(0, out.shape[-1], out.shape[:-1], generator=generator)
     elif model.head == "binary":
@@ -188,7 +188,7 @@ def _training_data(model: Model, original: nn.Module, folder: Path) -> Path | No
     else:
         y = torch.randn(out.shape, generator=generator)
     path = folder / "data.npz"
-    np.savez(path, x=x.numpy(), y=y.numpy())
+    np.savez(path, **arrays, y=y.numpy())
     return path
 
 

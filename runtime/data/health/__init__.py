@@ -93,7 +93,13 @@ def _fill(report: Report, project, registry, base_dir, progress, stop, decode: b
     options = source.check_options(project.data.options)
     training = project.training
     context = Context(recipe=training.recipe, base_dir=base_dir, seed=project.seed,
-                      val_fraction=training.val_fraction, test_fraction=training.test_fraction)
+                      val_fraction=training.val_fraction, test_fraction=training.test_fraction,
+                      input_parts=_input_parts(project, registry))
+    if context.input_parts and not source.several_inputs:
+        names = ", ".join(n for n, _s in context.input_parts)
+        raise DataError(f"the network has {len(context.input_parts)} inputs ({names}), but data source "
+                        f"'{source.name}' feeds one; save one array per input with np.savez and use the "
+                        "arrays source")
     natural: Natural | None = None
     if source.name == "image_folder":
         folder = existing_path(context, options["path"], source.name, "path", folder=True)
@@ -134,6 +140,23 @@ def _fill(report: Report, project, registry, base_dir, progress, stop, decode: b
     # split as training will: stratified by class only when the recipe trains on the classes
     _splits(report, labels if target_kind == "class" else None, training, project.seed)
     dry_run(report, project, registry, natural, shape)
+
+
+_DATA_INPUTS = ("ImageInput", "SequenceInput", "VectorInput", "TokenInput")
+
+
+def _input_parts(project, registry) -> list | None:
+    """[(argument, shape)] of the first network's inputs when it has several data inputs (a siamese
+    pair: the arrays source reads one array each), else None; None too when it does not compile."""
+    from graph.compiler import CompileError, compile_project
+
+    try:
+        info = compile_project(project, registry).network()
+    except (CompileError, ValueError, KeyError):
+        return None
+    reads = [(n, tuple(s)) for n, t, s in zip(info.input_names, info.input_types, info.input_shapes)
+             if t in _DATA_INPUTS]
+    return reads if len(reads) > 1 else None
 
 
 def _fed_shape(project, registry, natural: Natural):

@@ -12,6 +12,7 @@ expects.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -141,7 +142,30 @@ def pick_network(setup: RecipeSetup, recipe: str) -> tuple[str, nn.Module, Compi
         setup.warnings.append(f"the {recipe} recipe trains one network; using '{names[0]}' and "
                               f"ignoring {', '.join(repr(n) for n in names[1:])}")
     name = names[0]
+    parts = setup.dataset.extra.get("input_parts") if setup.dataset is not None else None
+    if parts:
+        split_flat_inputs(setup.models[name], parts)
     return name, setup.models[name], setup.compiled.networks[name]
+
+
+def split_flat_inputs(model: nn.Module, parts: list[tuple[str, tuple[int, ...]]]) -> None:
+    """A network with several inputs fed one flat vector per sample (runtime/train/data.py): a forward
+    pre-hook cuts it into the inputs, in forward() order, before forward runs. The module, its
+    weights and its state_dict keys stay as they are; called with the inputs themselves, nothing
+    changes (exports, previews)."""
+    if getattr(model, "_deepwire_split", None) is not None:
+        return
+    sizes = [math.prod(shape) for _name, shape in parts]
+    shapes = [tuple(shape) for _name, shape in parts]
+
+    def split(_module, args):
+        if len(args) != 1 or not isinstance(args[0], torch.Tensor) or args[0].shape[-1:] != (sum(sizes),):
+            return None
+        flat = args[0]
+        return tuple(piece.reshape(len(flat), *shape)
+                     for piece, shape in zip(torch.split(flat, sizes, dim=1), shapes))
+
+    model._deepwire_split = model.register_forward_pre_hook(split)
 
 
 def single_head(info: CompiledNetwork, what: str) -> tuple[str, tuple[int, ...]]:
@@ -153,7 +177,15 @@ def single_head(info: CompiledNetwork, what: str) -> tuple[str, tuple[int, ...]]
 
 
 def check_input(info: CompiledNetwork, dataset: Dataset) -> None:
-    """The network has one input block, of the kind and shape the data provides."""
+    """The network has one input block, of the kind and shape the data provides (or several, fed side
+    by side as one flat vector by the arrays source)."""
+    parts = dataset.extra.get("input_parts")
+    if parts and len(info.input_types) > 1:
+        wanted = [(n, tuple(s)) for n, s in zip(info.input_names, info.input_shapes)]
+        if [(n, tuple(s)) for n, s in parts] != wanted:
+            raise SetupError(f"network '{info.network}' takes inputs {wanted}, but the data was read for "
+                             f"{[(n, tuple(s)) for n, s in parts]}; load the data again")
+        return
     if len(info.input_types) != 1:
         raise SetupError(f"network '{info.network}' has {len(info.input_types)} input blocks, but the data "
                          f"'{dataset.name}' feeds exactly one; remove the extra inputs")
