@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
 import torch
 
 from graph.model import Block, Network
@@ -20,6 +21,7 @@ from tests.corpus.torchvision_shim import torchvision_models
 CORPUS_ZOO = "tests/corpus/zoo.py"
 
 
+@pytest.mark.slow  # torchvision comes with the corpus extra, which the README's test command does not install
 def test_a_resnet18_imports_as_stem_four_layers_and_head(tmp_path, registry):
     torch.manual_seed(0)
     weights = tmp_path / "resnet18.pt"
