@@ -257,12 +257,27 @@ def _scaling_section(prep: Preprocessing, info: CompiledNetwork, raw: str) -> li
         lines.append(f"STD = torch.tensor({_listing(prep.std)}).reshape({shape})")
     if prep.classes is not None:
         lines.append(f"CLASSES = {_listing(prep.classes)}  # class id -> name, the order of the scores")
-    lines += ["", "", "def preprocess(inputs):",
-              f'    """Raw inputs {raw}, as the data source gives them, prepared the way the trainer '
-              'prepared them."""',
-              "    x = torch.as_tensor(inputs, dtype=torch.float32)"]
-    lines.append("    return (x - MEAN.to(x.device)) / STD.to(x.device)" if prep.mean is not None
-                 else "    return x")
+    several = len(info.input_names) > 1  # trained on their values side by side (runtime/train/data.py)
+    if several:
+        names = ", ".join(info.input_names)
+        shapes = [tuple(int(d) for d in shape) for shape in info.input_shapes]
+        lines += ["", "", f"def preprocess({names}):",
+                  f'    """Raw inputs {names}, prepared the way the trainer prepared them: scaled side by '
+                  'side, then one tensor per input again."""',
+                  f"    parts = [torch.as_tensor(v, dtype=torch.float32) for v in ({names},)]",
+                  "    x = torch.cat([p.reshape(len(p), -1) for p in parts], dim=1)"]
+        if prep.mean is not None:
+            lines.append("    x = (x - MEAN.to(x.device)) / STD.to(x.device)")
+        lines += [f"    shapes = {shapes!r}",
+                  "    pieces = torch.split(x, [math.prod(shape) for shape in shapes], dim=1)",
+                  "    return tuple(p.reshape(len(p), *shape) for p, shape in zip(pieces, shapes))"]
+    else:
+        lines += ["", "", "def preprocess(inputs):",
+                  f'    """Raw inputs {raw}, as the data source gives them, prepared the way the trainer '
+                  'prepared them."""',
+                  "    x = torch.as_tensor(inputs, dtype=torch.float32)"]
+        lines.append("    return (x - MEAN.to(x.device)) / STD.to(x.device)" if prep.mean is not None
+                     else "    return x")
     unscale = prep.mean is not None and prep.recipe in ("gan", "autoencoder")
     if unscale:
         lines += ["", "", "def to_raw(outputs):",
@@ -272,20 +287,22 @@ def _scaling_section(prep: Preprocessing, info: CompiledNetwork, raw: str) -> li
     if prep.recipe == "gan":
         return lines
     first = "[0]" if len(info.output_blocks) > 1 else ""
-    lines += ["", "", "def predict(model, inputs):"]
+    args = ", ".join(info.input_names) if several else "inputs"
+    fed = f"*preprocess({args})" if several else "preprocess(inputs)"
+    lines += ["", "", f"def predict(model, {args}):"]
     if classify:
         lines += ['    """The class name of each raw input: preprocess(), the model in eval mode, the best '
                   'score."""',
                   "    model.eval()",
                   "    with torch.no_grad():",
-                  f"        scores = model(preprocess(inputs)){first}",
+                  f"        scores = model({fed}){first}",
                   "    return [CLASSES[i] for i in scores.argmax(dim=-1).tolist()]"]
     else:
         back = "to_raw(outputs)" if unscale else "outputs"
         lines += ['    """The model\'s outputs for raw inputs: preprocess(), then the model in eval mode."""',
                   "    model.eval()",
                   "    with torch.no_grad():",
-                  "        outputs = model(preprocess(inputs))",
+                  f"        outputs = model({fed})",
                   f"    return {back}"]
     return lines
 
@@ -380,6 +397,8 @@ def with_preprocessing(source: str, prep: Preprocessing, info: CompiledNetwork) 
     listed = ", ".join(helpers[:-1]) + f" and {helpers[-1]}" if len(helpers) > 1 else helpers[0]
     if "\nimport torch\n" not in source:
         source = source.replace("\nfrom torch import nn\n", "\nimport torch\nfrom torch import nn\n", 1)
+    if "math.prod(" in section and "\nimport math\n" not in source:  # several inputs' preprocess()
+        source = source.replace("\nimport torch\n", "\nimport math\n\nimport torch\n", 1)
     source = source.replace(_DOC_ANCHOR, _DOC_ANCHOR + "\nThe trained weights expect inputs prepared as "
                             f"in training: see\n{listed} at the end of this file.\n", 1)
     return source + "\n\n" + section

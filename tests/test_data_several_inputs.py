@@ -119,3 +119,21 @@ def test_a_source_that_feeds_one_input_is_refused_naming_the_way(tmp_path, capsy
     assert cli_main(["data", str(tmp_path / "pairs.dw.json")]) == 1
     out = capsys.readouterr().out
     assert "feeds one; save one array per input" in out and "Traceback" not in out
+
+
+def test_the_exported_module_prepares_each_input_as_training_did(tmp_path):
+    from graph.project_io import load_project
+    from runtime.export_project import export_project, import_module_from
+
+    left, right, y = _pairs(tmp_path / "pairs.npz")
+    project = _project(DataSpec("arrays", {"path": str(tmp_path / "pairs.npz")}))
+    run_training(project, load_project_data(project, REGISTRY), tmp_path / "run")
+    trained = load_project(tmp_path / "run" / "project.dw.json", REGISTRY)
+    export_project(trained, REGISTRY, "python", tmp_path / "pairs.py", tmp_path / "run" / "best.pt")
+    module = import_module_from(tmp_path / "pairs.py")
+    model = module.Pairs()
+    model.load_state_dict(torch.load(tmp_path / "pairs.pt", weights_only=True))
+    predicted = module.predict(model, left, right)  # raw values, one argument per input
+    assert np.mean([p == str(t) for p, t in zip(predicted, y)]) >= 0.8
+    a, b = module.preprocess(left[:3], right[:3])
+    assert a.shape == (3, FEATURES) and b.shape == (3, FEATURES)
