@@ -375,28 +375,22 @@ def _image_suffixes() -> tuple[str, ...]:
 
 def _image_files(folder: Path) -> Iterator[Path]:
     """Image files under `folder`, sorted, sub-folders included; symlinked folders are not followed."""
+    import os
+
     suffixes = _image_suffixes()
-    for directory, subdirs, files in _walk(folder):
+    for directory, subdirs, files in os.walk(folder, followlinks=False):
         subdirs.sort()
         for name in sorted(files):
             if name.lower().endswith(suffixes) and not name.startswith("."):
                 yield Path(directory) / name
 
 
-def _walk(folder: Path):
-    import os
-
-    return os.walk(folder, followlinks=False)
-
-
 def _check_npz_member(path: Path, key: str) -> None:
     """Refuse an array that would decompress to more than the data size cap (a zip bomb)."""
-    import zipfile
-
+    from runtime.data.arrays import _member_info
     from runtime.data.files import human_size, max_bytes
 
-    with zipfile.ZipFile(path) as archive:
-        size = archive.getinfo(f"{key}.npy").file_size
+    size = _member_info(path, key).file_size
     if size > max_bytes():
         raise PredictError(f"{path}: array '{key}' unpacks to {human_size(size)}, over the "
                            f"{human_size(max_bytes())} limit (DEEPWIRE_MAX_DATA_BYTES); save it as .npy")

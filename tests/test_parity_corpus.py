@@ -16,9 +16,8 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
 
-from tests.corpus.harness import Model, build, cli, corpus
+from tests.corpus.harness import Model, corpus, import_model
 from tests.test_import_corpus import KNOWN_GAPS
 
 FORMATS = (("onnx", ".onnx"), ("torch-export", ".pt2"))
@@ -30,14 +29,7 @@ def parity(model: Model, folder: Path) -> list[tuple[str, str, int, str]]:
     from graph.project_io import load_project
     from runtime.export_project import export_project, verify_export
 
-    original = build(model)
-    state = folder / "original.pt"
-    torch.save(original.state_dict(), state)
-    project_file = folder / "model.dw.json"
-    argv = ["import", f"{model.file}:{model.name}", "-o", str(project_file), "--weights", str(state)]
-    for shape in model.shapes:
-        argv += ["--input-shape", shape]
-    code, text = cli(*argv, "--head", model.head)
+    _original, project_file, code, text = import_model(model, folder)
     if code != 0:
         return [("import", "-", 0, f"exit {code}: {text.strip().splitlines()[-1:]}")]
     registry = default_registry()

@@ -176,6 +176,30 @@ def _values_text(shape: tuple[int, ...]) -> str:
     return f"{'x'.join(str(d) for d in shape)} = {count} values per sample"
 
 
+# input block type -> the kind of samples it reads (Latent noise reads none)
+DATA_INPUTS = {"ImageInput": "image", "SequenceInput": "sequence", "VectorInput": "vector",
+               "TokenInput": "tokens"}
+
+
+def several_inputs(network) -> list[tuple[str, tuple[int, ...]]] | None:
+    """(forward() argument, sample shape) of each input of a compiled network with several data inputs
+    (a siamese pair), fed as one flat vector of their values side by side; None for one input.
+    ValueError for a mix the flat vector cannot carry (noise or token ids beside other inputs)."""
+    named = zip(network.input_names, network.input_types, network.input_shapes)
+    reads = [(n, t, tuple(s)) for n, t, s in named if t in DATA_INPUTS]
+    if len(reads) < 2:
+        return None
+    if len(reads) != len(network.input_types):
+        raise ValueError(f"network '{network.network}' mixes Latent noise with other inputs; train it with "
+                         "one data input, or only data inputs")
+    tokens = [n for n, t, _s in reads if DATA_INPUTS[t] == "tokens"]
+    if tokens:
+        raise ValueError(f"network '{network.network}' has {len(reads)} inputs, one of them token ids "
+                         f"('{tokens[0]}'); several inputs are fed as numbers side by side, so give it one "
+                         "Token ids input or none")
+    return [(n, s) for n, _t, s in reads]
+
+
 def fit_shape(natural: Natural, source: str, input_shape: tuple[int, ...] | None,
               input_kind: str | None) -> tuple[tuple[int, ...], str]:
     """The sample shape and input kind the source will produce for this network input.

@@ -59,20 +59,13 @@ def data_request(project: Project, compiled: CompiledProject) -> tuple[tuple[int
 
 def input_parts(network: CompiledNetwork) -> list[tuple[str, tuple[int, ...]]] | None:
     """(forward() argument, sample shape) of each input of a network with several data inputs; None
-    for one. Several inputs are fed as one flat vector (the arrays source: one array per argument)."""
-    named = zip(network.input_names, network.input_types, network.input_shapes)
-    reads = [(n, t, tuple(s)) for n, t, s in named if INPUT_KINDS.get(t, "noise") != "noise"]
-    if len(reads) < 2:
-        return None
-    if len(reads) != len(network.input_types):
-        raise SetupError(f"network '{network.network}' mixes Latent noise with other inputs; train it with "
-                         "one data input, or only data inputs")
-    tokens = [n for n, t, _s in reads if INPUT_KINDS[t] == "tokens"]
-    if tokens:
-        raise SetupError(f"network '{network.network}' has {len(reads)} inputs, one of them token ids "
-                         f"('{tokens[0]}'); several inputs are fed as numbers side by side, so give it one "
-                         "Token ids input or none")
-    return [(n, s) for n, _t, s in reads]
+    for one (runtime/data/source.py, which `deepwire data` uses without torch)."""
+    from runtime.data.source import several_inputs
+
+    try:
+        return several_inputs(network)
+    except ValueError as err:
+        raise SetupError(str(err)) from None
 
 
 def load_project_data(project: Project, registry: Registry, base_dir: Path | None = None,

@@ -360,7 +360,10 @@ class RunsPanel(QWidget):
             self.message.setText(f"Cannot try {run.name}: it saved no checkpoint (best.pt or last.pt); "
                                  "train it for at least one epoch.")
             return None
-        window = TryItWindow(run.path, input_kind_of(run.path), self)
+        return self._open_window(TryItWindow(run.path, input_kind_of(run.path), self))
+
+    def _open_window(self, window: QWidget) -> QWidget:
+        """Show a run's own window (evaluation, Try It), kept until it is closed."""
         window.setWindowFlag(Qt.WindowType.Window, True)
         window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         window.destroyed.connect(lambda *_: self.evaluation_windows.remove(window)
@@ -380,13 +383,7 @@ class RunsPanel(QWidget):
             self.message.setText(f"The evaluation of {Path(run_dir).name} could not be read: this run's "
                                  f"files are damaged: evaluation.json: {what}")
             return None
-        view.setWindowFlag(Qt.WindowType.Window, True)
-        view.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
-        view.destroyed.connect(lambda *_: self.evaluation_windows.remove(view)
-                               if view in self.evaluation_windows else None)
-        self.evaluation_windows.append(view)
-        view.show()
-        return view
+        return self._open_window(view)
 
     def shutdown(self) -> None:
         """Kill a running evaluation (the window is closing)."""

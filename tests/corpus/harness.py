@@ -192,9 +192,9 @@ def _training_data(model: Model, original: nn.Module, folder: Path) -> Path | No
     return path
 
 
-def measure(model: Model, folder: Path) -> Row:
-    started = time.perf_counter()
-    row = Row(model.name)
+def import_model(model: Model, folder: Path) -> tuple[nn.Module, Path, int, str]:
+    """`deepwire import` of one corpus model with its seeded weights: (original, project file, exit
+    code, printed text); the project lands at folder/model.dw.json, its weights beside it."""
     original = build(model)
     state = folder / "original.pt"
     torch.save(original.state_dict(), state)
@@ -202,8 +202,14 @@ def measure(model: Model, folder: Path) -> Row:
     argv = ["import", f"{model.file}:{model.name}", "-o", str(project), "--weights", str(state)]
     for shape in model.shapes:
         argv += ["--input-shape", shape]
-    argv += ["--head", model.head]
-    row.exit, text = cli(*argv)
+    code, text = cli(*argv, "--head", model.head)
+    return original, project, code, text
+
+
+def measure(model: Model, folder: Path) -> Row:
+    started = time.perf_counter()
+    row = Row(model.name)
+    original, project, row.exit, text = import_model(model, folder)
     row.traceback = "Traceback" in text
     row.message = _first_problem(text)
     if row.exit == 2 or not project.exists():

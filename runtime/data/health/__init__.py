@@ -142,21 +142,17 @@ def _fill(report: Report, project, registry, base_dir, progress, stop, decode: b
     dry_run(report, project, registry, natural, shape)
 
 
-_DATA_INPUTS = ("ImageInput", "SequenceInput", "VectorInput", "TokenInput")
-
-
 def _input_parts(project, registry) -> list | None:
-    """[(argument, shape)] of the first network's inputs when it has several data inputs (a siamese
-    pair: the arrays source reads one array each), else None; None too when it does not compile."""
+    """[(argument, shape)] of the first network's inputs when it has several data inputs (the arrays
+    source reads one array each), else None; None too when it does not compile or cannot be fed so
+    (training says why)."""
     from graph.compiler import CompileError, compile_project
+    from runtime.data.source import several_inputs
 
     try:
-        info = compile_project(project, registry).network()
+        return several_inputs(compile_project(project, registry).network())
     except (CompileError, ValueError, KeyError):
         return None
-    reads = [(n, tuple(s)) for n, t, s in zip(info.input_names, info.input_types, info.input_shapes)
-             if t in _DATA_INPUTS]
-    return reads if len(reads) > 1 else None
 
 
 def _fed_shape(project, registry, natural: Natural):
