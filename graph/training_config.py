@@ -41,6 +41,17 @@ TRAINING_PARAMS = (
     Float("val_fraction", 0.2, 0.0, 0.9, "Share of the data held out for validation."),
     Float("test_fraction", 0.0, 0.0, 0.9, "Share of the data held out for a final test."),
     Bool("augment", False, "Image augmentation: random flips and crops."),
+    Choice("adversarial", "off", ("off", "fgsm", "pgd"),
+           "Adversarial training: also learn from inputs perturbed (by FGSM or PGD) to raise the loss, so "
+           "small changes fool the network less. Images, sequences and tables; each step costs 2 (FGSM) "
+           "or adversarial_steps + 1 (PGD) forward and backward passes."),
+    Float("adversarial_eps", 0.1, 0.0, 10.0,
+          "Adversarial training: the largest change per input value, in the units `deepwire evaluate "
+          "--attack` uses: a fraction of the pixel range for images, standard deviations otherwise."),
+    Float("adversarial_weight", 0.5, 0.0, 1.0,
+          "Adversarial training: share of the loss from the perturbed inputs (the rest from the clean "
+          "ones; 1 learns from perturbed inputs only)."),
+    Int("adversarial_steps", 3, 1, 100, "Adversarial training with PGD: attack steps per batch."),
     Bool("normalize", True, "Scale inputs to zero mean and unit variance (from the training split)."),
     Choice("device", "auto", ("auto", "cpu", "cuda", "mps"), "Where to train; auto picks the best."),
     Bool("mixed_precision", True, "Use mixed precision on CUDA (ignored elsewhere)."),

@@ -27,7 +27,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch.nn import functional
 
@@ -35,6 +34,7 @@ from graph.atomic import write_text
 from runtime.train.errors import SetupError
 from runtime.train.events import plain_json
 from runtime.train.images import grid_png
+from runtime.train.perturb import Scale, perturb
 
 METHODS = ("fgsm", "pgd")
 DEFAULT_EPS = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3)
@@ -67,7 +67,7 @@ def attack_run(run_dir: Path, method: str, eps_values: list[float], steps: int =
     evaluation = Path(run_dir) / EVALUATION
     if _evaluated_split(evaluation) != split:  # the Evaluation view shows the attack beside the rest
         evaluate_run(Path(run_dir), split)
-    scale = _Scale(dataset)
+    scale = Scale(dataset, recipe.device)
     torch.manual_seed(seed)
     curve = []
     examples: dict[str, Any] = {}
@@ -121,43 +121,6 @@ def _evaluated_split(path: Path) -> str | None:
     return record.get("split")
 
 
-class _Scale:
-    """Between the network's (standardised) inputs and the data's own units, and the valid range."""
-
-    def __init__(self, dataset):
-        self.mean = None if dataset.mean is None else torch.as_tensor(dataset.mean, dtype=torch.float32)
-        self.std = None if dataset.std is None else torch.as_tensor(dataset.std, dtype=torch.float32)
-        self.pixel_range = dataset.extra.get("pixel_range")
-        from runtime.train.recipes.autoencoder import image_shape_for
-
-        self.image_shape = (image_shape_for(tuple(dataset.input_shape), dataset.extra)
-                            if dataset.input_kind in ("image", "vector") else None)
-        self.unit = ("fraction of the pixel range {:g}..{:g}".format(*self.pixel_range)
-                     if self.pixel_range else "standard deviations of each feature")
-
-    def step(self, eps: float) -> torch.Tensor | float:
-        """eps in the network's input units."""
-        if self.pixel_range:
-            raw = eps * (self.pixel_range[1] - self.pixel_range[0])
-            return raw / self.std if self.std is not None else raw
-        return eps  # already in standard deviations (standardised inputs) or the raw units
-
-    def clip(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.pixel_range:
-            return x
-        low, high = self.pixel_range
-        if self.std is None:
-            return x.clamp(low, high)
-        low_t, high_t = (low - self.mean) / self.std, (high - self.mean) / self.std
-        return torch.maximum(torch.minimum(x, high_t), low_t)
-
-    def to_raw(self, x: torch.Tensor) -> np.ndarray:
-        x = x.detach().float()
-        if self.std is not None:
-            x = x * self.std + self.mean
-        return x.cpu().numpy()
-
-
 def _loss(recipe, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     out = recipe.model(x).float()
     if recipe.head == "BinaryHead":
@@ -172,23 +135,9 @@ def _predicted(recipe, x: torch.Tensor) -> torch.Tensor:
     return out.argmax(dim=-1).reshape(-1)
 
 
-def _gradient(recipe, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    x = x.detach().clone().requires_grad_(True)
-    (grad,) = torch.autograd.grad(_loss(recipe, x, y), x)
-    return grad
-
-
 def _perturb(recipe, x: torch.Tensor, y: torch.Tensor, eps: float, method: str, steps: int,
-             scale: _Scale) -> torch.Tensor:
-    size = scale.step(eps)
-    if method == "fgsm":
-        return scale.clip(x + size * _gradient(recipe, x, y).sign()).detach()
-    alpha = size * (2.5 / steps)
-    adv = scale.clip(x + (torch.rand_like(x) * 2 - 1) * size)
-    for _ in range(steps):
-        adv = adv + alpha * _gradient(recipe, adv, y).sign()
-        adv = scale.clip(torch.max(torch.min(adv, x + size), x - size)).detach()
-    return adv
+             scale: Scale) -> torch.Tensor:
+    return perturb(lambda inputs: _loss(recipe, inputs, y), x, eps, method, steps, scale)
 
 
 def format_curve(result: dict[str, Any]) -> str:

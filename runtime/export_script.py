@@ -47,13 +47,16 @@ def write_training_script(project: Project, registry: Registry, out_path: str | 
     write_npz(dataset, data_file)
     beside = data_file.resolve().parent == out.resolve().parent
     data_name = data_file.name if beside else str(data_file.resolve())
-    source = render_training_script(project, compiled, data_name, out.with_suffix(".pt").name, out.name)
+    source = render_training_script(project, compiled, data_name, out.with_suffix(".pt").name, out.name,
+                                    dataset.extra.get("pixel_range"))
     out.parent.mkdir(parents=True, exist_ok=True)
     return write_text(out, source)
 
 
 def render_training_script(project: Project, compiled: CompiledProject, data_file: str,
-                           weights_file: str, script_name: str = "train.py") -> str:
+                           weights_file: str, script_name: str = "train.py",
+                           pixel_range: tuple[float, float] | None = None) -> str:
+    """pixel_range: the data's valid input range (adversarial training keeps perturbed images inside)."""
     config = project.training
     if config.recipe == "gan":
         from runtime.train.recipes.gan import find_gan_networks
@@ -69,9 +72,17 @@ def render_training_script(project: Project, compiled: CompiledProject, data_fil
         network = compiled.network()
         kind = _output_kind(config.recipe, network)
         frozen = frozen_modules(project, network)
-        pieces = [_optimizer(config), _schedule(config), parts.LOSS[kind], _evaluate(kind, config.recipe),
-                  _with_frozen(_train_one(config, network, kind), frozen)]
+        training = _with_frozen(_train_one(config, network, kind), frozen)
+        pieces = [_optimizer(config), _schedule(config), parts.LOSS[kind], _evaluate(kind, config.recipe)]
         extra = {"FROZEN": frozen} if frozen else {}
+        if _adversarial(config, network, kind):
+            training = _with_adversarial(training)
+            pieces.append(parts.ADVERSARIAL)
+            extra.update(ADVERSARIAL=config.adversarial, ADVERSARIAL_EPS=config.adversarial_eps,
+                         ADVERSARIAL_WEIGHT=config.adversarial_weight,
+                         ADVERSARIAL_STEPS=config.adversarial_steps,
+                         PIXEL_RANGE=tuple(pixel_range) if pixel_range else None)
+        pieces.append(training)
         main_class = network.class_name
     settings = _settings(project, data_file, weights_file, extra)
     body = _model_classes(compiled.source) + "\n\n" + settings + parts.SETUP + "".join(pieces)
@@ -231,6 +242,32 @@ def _with_frozen(training: str, frozen: list[str]) -> str:
     training = insert("        sampler.set_epoch(epoch)\n",
                       "        freeze(net)  # evaluate() switched every block back to training\n")
     return parts.FREEZE + training
+
+
+def _adversarial(config, network: CompiledNetwork, kind: str) -> bool:
+    """Whether the script trains adversarially, as DeepWire does (recipes/adversary.py)."""
+    if config.adversarial == "off" or kind == "self":
+        return False  # an autoencoder trains without it in DeepWire too (with a warning)
+    if "TokenInput" in network.input_types:
+        raise SetupError(f"adversarial training perturbs the inputs by small steps, but network "
+                         f"'{network.network}' reads token ids, which have none; set adversarial to off")
+    return True
+
+
+def _with_adversarial(training: str) -> str:
+    """The training loop learning from each batch and its perturbed copy, in one forward pass."""
+    step = ("            x = x_train[batch]\n"
+            "            loss = compute_loss(loss_fn, model(x), y_train[batch])\n")
+    assert step in training, "the training loop's step changed"  # our own text: never a silent skip
+    training = training.replace(step, (
+        "            x, y = x_train[batch], y_train[batch]\n"
+        "            moved = perturbed(net, loss_fn, x, y, bounds)\n"
+        "            output = model(torch.cat([x, moved]))  # one forward pass over both halves\n"
+        "            loss = ((1 - ADVERSARIAL_WEIGHT) * compute_loss(loss_fn, output[:len(x)], y)\n"
+        "                    + ADVERSARIAL_WEIGHT * compute_loss(loss_fn, output[len(x):], y))\n"), 1)
+    load = '    x_val, y_val = load_split(data, "val", device)\n'
+    assert load in training
+    return training.replace(load, load + "    bounds = perturbation_bounds(data, device)\n", 1)
 
 
 def _train_one(config, network: CompiledNetwork, kind: str) -> str:

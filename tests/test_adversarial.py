@@ -14,9 +14,10 @@ import json
 import pytest
 import torch
 
-from runtime.adversarial import _perturb, _Scale, attack_run
+from runtime.adversarial import _perturb, attack_run
 from runtime.cli import main as cli_main
 from runtime.evaluate import open_run
+from runtime.train.perturb import Scale
 from tests.test_evaluate import train
 
 EPS = [0.0, 0.05, 0.1, 0.2]
@@ -61,7 +62,7 @@ def test_fgsm_curve_matches_a_hand_written_attack_and_pgd_is_stronger(digits_cnn
 
 def test_perturbations_stay_inside_the_eps_ball_and_the_pixel_range(digits_cnn_run):
     recipe = open_run(digits_cnn_run).recipe
-    scale = _Scale(recipe.setup.dataset)
+    scale = Scale(recipe.setup.dataset)
     x = recipe.val_data.inputs[:64].float()
     y = recipe.val_data.targets[:64].reshape(-1)
     for method in ("fgsm", "pgd"):

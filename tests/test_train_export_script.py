@@ -14,7 +14,7 @@ import torch
 from runtime.build import build_models
 from runtime.export_project import import_module_from
 from runtime.export_script import write_training_script
-from tests.test_train_fixtures import REGISTRY, digits_pixels, digits_vectors, mlp, project
+from tests.test_train_fixtures import REGISTRY, _digits, digits_pixels, digits_vectors, mlp, project
 from tests.test_train_recipes import gan_networks
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,3 +83,34 @@ def test_every_optimizer_and_schedule_renders_ruff_clean_code(tmp_path, settings
     text = script.read_text()
     assert optimizer in text
     assert ("make_schedule" in text) == (settings["schedule"] != "constant")
+
+
+@pytest.mark.parametrize("method", ["fgsm", "pgd"])
+def test_an_adversarially_trained_projects_script_trains_on_perturbed_batches(tmp_path, method):
+    data = digits_vectors(train=300, val=100)
+    raw_train = _digits(400)[0][:300]  # what digits_vectors standardised with
+    data.mean, data.std = raw_train.mean(axis=0), raw_train.std(axis=0) + 1e-6
+    data.extra["pixel_range"] = (0.0, 16.0)
+    proj = project(mlp(), epochs=1, lr=0.01, adversarial=method, adversarial_eps=0.1, adversarial_steps=2)
+    script = write_training_script(proj, REGISTRY, tmp_path / "robust.py", dataset=data)
+    text = script.read_text()
+    assert f"ADVERSARIAL = {method!r}" in text and "PIXEL_RANGE = (0.0, 16.0)" in text
+    assert "ADVERSARIAL_STEPS = 2" in text
+    assert "moved = perturbed(net, loss_fn, x, y, bounds)" in text
+    assert _ruff(script).returncode == 0, _ruff(script).stdout
+    module = import_module_from(script)
+    # the script's perturbation stays inside the eps box and the pixel range, in raw pixels
+    npz = dict(np.load(tmp_path / "robust.npz"))
+    bounds = module.perturbation_bounds(npz, torch.device("cpu"))
+    net = module.TestProject()
+    x = torch.from_numpy(npz["train_inputs"][:32])
+    y = torch.from_numpy(npz["train_targets"][:32])
+    moved = module.perturbed(net, net.make_loss(), x, y, bounds)
+    mean, std = torch.from_numpy(npz["mean"]), torch.from_numpy(npz["std"])
+    raw, before = moved * std + mean, x * std + mean
+    assert float((raw - before).abs().max()) <= 1.6 + 1e-4 and float((raw - before).abs().max()) > 0.5
+    assert float(raw.min()) >= -1e-4 and float(raw.max()) <= 16 + 1e-4
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
+                          env=ENV, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "epoch 1/1" in done.stdout and "val_accuracy" in done.stdout

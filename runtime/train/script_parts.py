@@ -251,6 +251,44 @@ if __name__ == "__main__":
     main()
 '''
 
+ADVERSARIAL = '''
+
+
+def perturbation_bounds(data, device):
+    """(step, low, high): the largest change per input value and the valid range, in the normalised
+    units of the inputs (x' = (x - mean) / std); no range when the data has none."""
+    mean = torch.as_tensor(data["mean"], device=device) if "mean" in data else torch.zeros((), device=device)
+    std = torch.as_tensor(data["std"], device=device) if "std" in data else torch.ones((), device=device)
+    if PIXEL_RANGE is None:
+        return torch.full_like(std, ADVERSARIAL_EPS), None, None  # eps in standard deviations
+    low, high = PIXEL_RANGE  # eps is a fraction of the pixel range
+    return ADVERSARIAL_EPS * (high - low) / std, (low - mean) / std, (high - mean) / std
+
+
+def perturbed(net, loss_fn, x, y, bounds):
+    """x moved by at most `step` per value in the direction that raises the loss: FGSM (one step) or
+    PGD (ADVERSARIAL_STEPS steps from a random start, each projected back into the allowed box).
+    Only the inputs get gradients, so it runs on the plain network, never the DDP wrapper."""
+    step, low, high = bounds
+
+    def gradient(inputs):
+        inputs = inputs.detach().requires_grad_(True)
+        (grad,) = torch.autograd.grad(compute_loss(loss_fn, net(inputs), y).float(), inputs)
+        return grad
+
+    def clip(inputs):
+        return inputs if low is None else torch.maximum(torch.minimum(inputs, high), low)
+
+    if ADVERSARIAL == "fgsm":
+        return clip(x + step * gradient(x).sign()).detach()
+    alpha = step * (2.5 / ADVERSARIAL_STEPS)
+    moved = clip(x + (torch.rand_like(x) * 2 - 1) * step)
+    for _ in range(ADVERSARIAL_STEPS):
+        moved = moved + alpha * gradient(moved).sign()
+        moved = clip(torch.max(torch.min(moved, x + step), x - step)).detach()
+    return moved
+'''
+
 # --- GAN: two networks ---------------------------------------------------------------------------------
 
 TRAIN_GAN = '''

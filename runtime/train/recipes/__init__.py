@@ -18,7 +18,11 @@ RECIPES: dict[str, type[Recipe]] = {
 
 
 def make_recipe(setup: RecipeSetup) -> Recipe:
-    return RECIPES[setup.config.recipe](setup)
+    recipe = RECIPES[setup.config.recipe](setup)
+    if setup.config.adversarial != "off" and getattr(recipe, "adversary", None) is None:
+        setup.warnings.append(f"adversarial training applies to classification and regression; the "
+                              f"{setup.config.recipe} recipe trains without it")
+    return recipe
 
 
 __all__ = ["RECIPES", "Evaluation", "Recipe", "RecipeSetup", "SampleOutput", "make_recipe"]

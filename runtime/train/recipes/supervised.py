@@ -4,7 +4,9 @@ The output head decides the loss (its `make_loss()` in the generated code)
 and the metrics: a classification head reports accuracy, top-k accuracy
 and a confusion matrix; a binary head accuracy and a 2x2 matrix; a
 regression head MAE and RMSE. Per-step heads (B, T, classes) on sequence
-models work the same way, counting every step.
+models work the same way, counting every step. With the `adversarial`
+setting each step also learns from inputs perturbed to raise the loss
+(recipes/adversary.py).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import torch
 from runtime.train.device import DeviceSplit
 from runtime.train.errors import SetupError
 from runtime.train.metrics import BinaryMeter, ClassificationMeter, RegressionMeter
+from runtime.train.recipes.adversary import Adversary
 from runtime.train.recipes.base import (
     Evaluation,
     RecipeSetup,
@@ -73,6 +76,9 @@ class Supervised(SingleNetworkRecipe):
                     f"{target}; make the last layer output {_numel(target)}")
             self.monitor = "loss"
             self._loss_of = self._regression_loss
+        self.adversary = None
+        if setup.config.adversarial != "off":
+            self.adversary = Adversary.for_setup(setup, info.network, self.model)
         self.place_data()
 
     def _setup_classification(self, network: str, head: str, out_shape: tuple[int, ...]) -> None:
@@ -116,7 +122,13 @@ class Supervised(SingleNetworkRecipe):
         return self.setup.dataset.class_names
 
     def step_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return self._loss_of(self.model(x), y)
+        if self.adversary is None:
+            return self._loss_of(self.model(x), y)
+        moved = self.adversary.perturb(lambda inputs: self._loss_of(self.adversary.network(inputs), y), x)
+        # one forward pass over both halves: DistributedDataParallel allows one per backward
+        out = self.model(torch.cat([x, moved]))
+        weight = self.config.adversarial_weight
+        return (1 - weight) * self._loss_of(out[:len(x)], y) + weight * self._loss_of(out[len(x):], y)
 
     def _meter(self):
         if self.monitor != "accuracy":
