@@ -39,3 +39,18 @@ def test_the_tab_draws_each_attack_and_runs_a_new_one(digits_cnn_run, qtbot):
     qtbot.waitUntil(lambda: tab.process is None, timeout=CHILD_TIMEOUT_MS)
     assert tab.status.text().startswith("The attack failed: --eps takes numbers"), tab.status.text()
     view.close()
+
+
+def test_the_tab_says_how_the_run_trained_against_attacks(tmp_path):
+    from studio.runs.robustness import training_note
+
+    assert training_note(tmp_path) == ""  # no snapshot: nothing to say
+    snapshot = tmp_path / "project.dw.json"
+    snapshot.write_text(json.dumps({"training": {"recipe": "classification"}}))
+    assert training_note(tmp_path).startswith("This run trained without adversarial training. To make it")
+    snapshot.write_text(json.dumps({"training": {"adversarial": "pgd", "adversarial_eps": 0.15,
+                                                 "adversarial_steps": 5, "adversarial_weight": 1.0}}))
+    assert training_note(tmp_path) == ("This run trained adversarially: PGD at eps 0.15, 5 steps, with 100% "
+                                       "of each step's loss from perturbed inputs.")
+    snapshot.write_text("[1, 2]")  # a damaged snapshot is no reason to fail the tab
+    assert training_note(tmp_path) == ""

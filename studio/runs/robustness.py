@@ -31,6 +31,22 @@ COLOURS = {"fgsm": (40, 110, 220), "pgd": (220, 90, 40)}
 DEFAULT_EPS = "0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3"
 
 
+def training_note(run_dir: Path) -> str:
+    """How the run trained against attacks, read from its project snapshot."""
+    try:
+        training = read_json(Path(run_dir) / "project.dw.json").get("training", {})
+    except (RunFileError, AttributeError):
+        return ""
+    method = training.get("adversarial", "off") if isinstance(training, dict) else "off"
+    if method not in ("fgsm", "pgd"):
+        return ("This run trained without adversarial training. To make it more robust, set "
+                "'adversarial' to FGSM or PGD under More settings in the Training panel and train again.")
+    eps, weight = training.get("adversarial_eps", 0.1), training.get("adversarial_weight", 0.5)
+    steps = f", {training.get('adversarial_steps', 3)} steps" if method == "pgd" else ""
+    return (f"This run trained adversarially: {method.upper()} at eps {eps:g}{steps}, with "
+            f"{100 * float(weight):g}% of each step's loss from perturbed inputs.")
+
+
 class RobustnessTab(QWidget):
     def __init__(self, run_dir: Path, result: dict, parent: QWidget | None = None):
         super().__init__(parent)
@@ -87,10 +103,13 @@ class RobustnessTab(QWidget):
         split.addWidget(self.plot)
         split.addWidget(examples)
         split.setSizes([520, 340])
+        self.training_note = QLabel(training_note(self.run_dir))
+        self.training_note.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.addLayout(controls)
         layout.addWidget(split, 1)
         layout.addWidget(self.status)
+        layout.addWidget(self.training_note)
         self.refresh()
 
     # --- showing ---------------------------------------------------------------------------------
