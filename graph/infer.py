@@ -9,6 +9,7 @@ after a single edit only re-evaluates what changed.
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -150,19 +151,11 @@ def infer(network: Network, registry: Registry, cache: ShapeCache | None = None,
     cache = cache or ShapeCache()
     walk_order = walk_order or order(network)
     result = Inference({}, {}, {}, [], walk_order)
-    net = network.name
     remembered = cache.blocks
     fresh: dict[str, tuple[tuple, _BlockResult]] = {}
 
     def visit(block: Block, upstream: dict[str, Shape | None], wires: dict[str, Edge]) -> Shape | None:
-        signature = (block.type, block.name, block.enabled, tuple(block.params.items()),
-                     tuple(wires.items()), tuple(upstream.items()), net)
-        hit = remembered.get(block.id)
-        if hit is not None and hit[0] == signature:
-            outcome = hit[1]
-        else:
-            outcome = _visit(block, upstream, wires, registry, cache, net)
-        fresh[block.id] = (signature, outcome)
+        outcome = _remembered_visit(block, upstream, wires, registry, cache, network.name, remembered, fresh)
         result.shapes[block.id] = outcome.shape
         result.inputs[block.id] = outcome.inputs
         if outcome.params is not None:
@@ -175,3 +168,62 @@ def infer(network: Network, registry: Registry, cache: ShapeCache | None = None,
     for block_id in walk_order.blocked:
         result.shapes[block_id] = None
     return result
+
+
+def _remembered_visit(block: Block, upstream: dict[str, Shape | None], wires: dict[str, Edge],
+                      registry: Registry, cache: ShapeCache, net: str,
+                      remembered: dict[str, tuple[tuple, _BlockResult]],
+                      fresh: dict[str, tuple[tuple, _BlockResult]]) -> _BlockResult:
+    """The block's result, from `remembered` when nothing it depends on changed; recorded in `fresh`."""
+    signature = (block.type, block.name, block.enabled, tuple(block.params.items()),
+                 tuple(wires.items()), tuple(upstream.items()), net)
+    hit = remembered.get(block.id)
+    outcome = hit[1] if hit is not None and hit[0] == signature else _visit(block, upstream, wires, registry,
+                                                                           cache, net)
+    fresh[block.id] = (signature, outcome)
+    return outcome
+
+
+def infer_changed(network: Network, registry: Registry, cache: ShapeCache, previous: Inference,
+                  dirty: set[str], rank: dict[str, int]) -> tuple[Inference, set[str]]:
+    """Inference after edits that changed only the settings, names or switches of the `dirty` blocks
+    (no block or wire came or went since `previous`, made with the same cache): those blocks are
+    visited again, then, in topological order, every block whose input shapes changed, and no other.
+    An edit deep in a 10,000-block network costs what the blocks it reaches cost.
+
+    Returns the new inference (`previous` is left as it was) and the ids of the blocks visited."""
+    result = Inference(dict(previous.shapes), dict(previous.inputs), dict(previous.params), [],
+                       previous.order)
+    remembered = cache.blocks
+    pending = [(rank[bid], bid) for bid in dirty if bid in rank]
+    heapq.heapify(pending)
+    queued = {bid for _, bid in pending}
+    visited: set[str] = set()
+    while pending:
+        _, bid = heapq.heappop(pending)
+        block = network.blocks[bid]
+        wires = network.wires_into(bid)
+        upstream = {port: result.shapes.get(e.src) for port, e in wires.items()}
+        before = result.shapes.get(bid)
+        outcome = _remembered_visit(block, upstream, wires, registry, cache, network.name, remembered,
+                                    remembered)
+        visited.add(bid)
+        result.shapes[bid] = outcome.shape
+        result.inputs[bid] = outcome.inputs
+        if outcome.params is not None:
+            result.params[bid] = outcome.params
+        else:
+            result.params.pop(bid, None)
+        if outcome.shape != before:
+            for edge in network.edges_from(bid):
+                if edge.dst not in queued and edge.dst in rank:
+                    queued.add(edge.dst)
+                    heapq.heappush(pending, (rank[edge.dst], edge.dst))
+    # the diagnostics in walk order, as a full inference lists them: the blocks that had some, and those
+    # visited now (every inference diagnostic names its block)
+    speaking = {d.block for d in previous.diagnostics} | visited
+    for bid in sorted(speaking, key=lambda b: rank.get(b, -1)):
+        hit = remembered.get(bid)
+        if hit is not None and hit[1].diagnostics:
+            result.diagnostics.extend(hit[1].diagnostics)
+    return result, visited

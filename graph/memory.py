@@ -18,6 +18,7 @@ figure is misleading).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from functools import lru_cache
 
 from graph.diagnostics import ERROR, Diagnostic
@@ -74,30 +75,88 @@ def human_bytes(n: float) -> str:
 
 def weight_diagnostics(network: Network, registry: Registry, inference: Inference) -> list[Diagnostic]:
     """An error on each block (and on the network) whose weights exceed the limit."""
-    limit = weight_limit()
-    diags: list[Diagnostic] = []
-    total = 0
-    for bid, block in network.blocks.items():
-        count = block_weights(network, registry, inference, bid)
-        if not count:
-            continue
-        total += count
-        size = count * BYTES_PER_WEIGHT
-        if size > limit:
+    tally = WeightTally()
+    tally.update(network, registry, inference)
+    return tally.diagnostics(network, registry)
+
+
+class WeightTally:
+    """Each block's weight count and output size, kept across edits: after one, only the blocks it
+    reached are counted again (`update(..., blocks)`), so a big network's memory check stays cheap."""
+
+    def __init__(self):
+        self.counts: dict[str, int] = {}  # blocks with weights -> parameters
+        self.outputs: dict[str, tuple[int, tuple]] = {}  # enabled, known shape -> (bytes of output, shape)
+        self.total = 0
+        self._limit: int | None = None  # the limit `big` and `huge` were found with
+        self._big: set[str] = set()  # blocks whose weights exceed it
+        self._huge: set[str] = set()  # blocks whose output exceeds it
+
+    def update(self, network: Network, registry: Registry, inference: Inference,
+               blocks: Iterable[str] | None = None) -> None:
+        """Count `blocks` again (None: every block, forgetting the rest)."""
+        if blocks is None:
+            self.counts.clear()
+            self.outputs.clear()
+            self.total, self._limit = 0, None
+            blocks = network.blocks
+        limit = self._limit
+        for bid in blocks:
+            self.total -= self.counts.pop(bid, 0)
+            self.outputs.pop(bid, None)
+            self._big.discard(bid)
+            self._huge.discard(bid)
+            if bid not in network.blocks:
+                continue
+            count = block_weights(network, registry, inference, bid)
+            if count:
+                self.counts[bid] = count
+                self.total += count
+                if limit is not None and count * BYTES_PER_WEIGHT > limit:
+                    self._big.add(bid)
+            shape = inference.shapes.get(bid)
+            size = _output_bytes(network.blocks[bid], shape)
+            if size:
+                self.outputs[bid] = (size, tuple(shape))
+                if limit is not None and size > limit:
+                    self._huge.add(bid)
+
+    def diagnostics(self, network: Network, registry: Registry) -> list[Diagnostic]:
+        limit = weight_limit()
+        if limit != self._limit:  # the first time, or the limit moved (DEEPWIRE_MEMORY_BYTES in tests)
+            self._limit = limit
+            self._big = {bid for bid, count in self.counts.items() if count * BYTES_PER_WEIGHT > limit}
+            self._huge = {bid for bid, (size, _shape) in self.outputs.items() if size > limit}
+        diags: list[Diagnostic] = []
+        order = {bid: i for i, bid in enumerate(network.blocks)} if self._big or self._huge else {}
+        for bid in sorted(self._big, key=order.__getitem__):
+            block, count = network.blocks[bid], self.counts[bid]
             spec = registry.get(block.type)
             diags.append(Diagnostic(
                 ERROR, "too_large",
-                f"{block_label(spec, block)}: {human_bytes(size)} of weights ({count:,} parameters), more "
-                f"than half of this machine's {human_bytes(machine_memory())} of memory, so it cannot be "
-                "built or trained here; make it smaller", bid, network=network.name))
-    diags += _activation_diagnostics(network, registry, inference, limit)
-    if not diags and total * BYTES_PER_WEIGHT > limit:
-        diags.append(Diagnostic(
-            ERROR, "too_large",
-            f"network '{network.name}': {human_bytes(total * BYTES_PER_WEIGHT)} of weights ({total:,} "
-            f"parameters), more than half of this machine's {human_bytes(machine_memory())} of memory, so "
-            "it cannot be built or trained here; make its largest blocks smaller", network=network.name))
-    return diags
+                f"{block_label(spec, block)}: {human_bytes(count * BYTES_PER_WEIGHT)} of weights "
+                f"({count:,} parameters), more than half of this machine's {human_bytes(machine_memory())} "
+                "of memory, so it cannot be built or trained here; make it smaller", bid,
+                network=network.name))
+        if self._huge:  # the first block (in canvas order) whose output cannot fit
+            bid = min(self._huge, key=order.__getitem__)
+            block, (size, shape) = network.blocks[bid], self.outputs[bid]
+            spec = registry.get(block.type) if block.type in registry else None
+            diags.append(Diagnostic(
+                ERROR, "too_large",
+                f"{block_label(spec, block)}: its output {shape} takes {human_bytes(size)} "
+                f"for a batch of {SMALLEST_BATCH}, more than half of this machine's "
+                f"{human_bytes(machine_memory())} of memory, so the network cannot run here; make it smaller",
+                bid, network=network.name))
+        total = self.total
+        if not diags and total * BYTES_PER_WEIGHT > limit:
+            diags.append(Diagnostic(
+                ERROR, "too_large",
+                f"network '{network.name}': {human_bytes(total * BYTES_PER_WEIGHT)} of weights ({total:,} "
+                f"parameters), more than half of this machine's {human_bytes(machine_memory())} of memory, "
+                "so it cannot be built or trained here; make its largest blocks smaller",
+                network=network.name))
+        return diags
 
 
 def block_weights(network: Network, registry: Registry, inference: Inference, bid: str) -> int:
@@ -122,25 +181,13 @@ def block_weights(network: Network, registry: Registry, inference: Inference, bi
 SMALLEST_BATCH = 2
 
 
-def _activation_diagnostics(network: Network, registry: Registry, inference: Inference,
-                            limit: int) -> list[Diagnostic]:
-    """An error on the first block whose output for the smallest batch cannot fit (a 65536 x 65536
-    image input: 17 GB a sample); weights are not the only thing that can exhaust memory."""
-    for bid, block in network.blocks.items():
-        shape = inference.shapes.get(bid)
-        if shape is None or not block.enabled:
-            continue
-        elements = 1
-        for dim in shape:
-            if isinstance(dim, int) and dim > 0:
-                elements *= dim
-        size = elements * BYTES_PER_WEIGHT * SMALLEST_BATCH
-        if size > limit:
-            spec = registry.get(block.type) if block.type in registry else None
-            return [Diagnostic(
-                ERROR, "too_large",
-                f"{block_label(spec, block)}: its output {tuple(shape)} takes {human_bytes(size)} for a "
-                f"batch of {SMALLEST_BATCH}, more than half of this machine's "
-                f"{human_bytes(machine_memory())} of memory, so the network cannot run here; make it smaller",
-                bid, network=network.name)]
-    return []
+def _output_bytes(block, shape) -> int:
+    """Bytes of an enabled block's output for the smallest batch (0 when its shape is unknown): a
+    65536 x 65536 image input takes 17 GB a sample; weights are not all that can exhaust memory."""
+    if shape is None or not block.enabled:
+        return 0
+    elements = 1
+    for dim in shape:
+        if isinstance(dim, int) and dim > 0:
+            elements *= dim
+    return elements * BYTES_PER_WEIGHT * SMALLEST_BATCH

@@ -126,6 +126,11 @@ class Network:
             listener(change)
 
     # --- queries ---
+    @property
+    def shares_modules(self) -> bool:
+        """Whether any block is another use of a block's module (Block.shares)."""
+        return self._sharers > 0
+
     def block(self, block_id: str) -> Block:
         try:
             return self.blocks[block_id]

@@ -195,7 +195,7 @@ def sharing_diagnostics(network: Network, registry: Registry, inference: Inferen
     """Errors for uses of a missing or different module, and for ties that cannot hold."""
     diags: list[Diagnostic] = []
     net = network.name
-    for bid, block in network.blocks.items():
+    for bid, block in network.blocks.items() if network.shares_modules else ():
         if block.shares is None:
             continue
         spec = registry.get(block.type) if block.type in registry else None

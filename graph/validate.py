@@ -16,9 +16,9 @@ from pathlib import Path
 import networkx as nx
 
 from graph.diagnostics import ERROR, WARNING, Diagnostic, has_errors, set_params_fix
-from graph.infer import Inference, ShapeCache, block_label, infer
-from graph.memory import weight_diagnostics
-from graph.model import Network, Project
+from graph.infer import Inference, ShapeCache, block_label, infer, infer_changed
+from graph.memory import WeightTally
+from graph.model import Change, Network, Project
 from graph.sharing import sharing_diagnostics
 from graph.spec import BlockSpec, Registry
 from graph.walk import Order, order, to_digraph
@@ -31,6 +31,10 @@ class Analysis:
     network: Network
     inference: Inference
     diagnostics: list[Diagnostic]
+    # blocks whose shape or problems may differ from the analysis before it through the same cache;
+    # None: any block (the first analysis, or after blocks or wires came or went)
+    changed: frozenset[str] | None = None
+    serial: int = 0  # counts the analyses through one cache: `changed` is relative to serial - 1
 
     @property
     def ok(self) -> bool:
@@ -51,6 +55,8 @@ class _Structure:
     heads: list[str]
     reached: frozenset[str]  # reachable from some input block
     feeding: frozenset[str]  # leads to some head
+    rank: dict[str, int]  # block id -> place in the topological order
+    reads_files: tuple[str, ...]  # blocks whose type reads files (pretrained weights)
 
 
 def _structure(network: Network, registry: Registry, graph: nx.DiGraph) -> _Structure:
@@ -64,7 +70,15 @@ def _structure(network: Network, registry: Registry, graph: nx.DiGraph) -> _Stru
     feeding: set[str] = set(heads)
     for bid in heads:
         feeding |= nx.ancestors(graph, bid)
-    return _Structure(walk_order, specs, inputs, heads, frozenset(reached), frozenset(feeding))
+    rank = {bid: i for i, bid in enumerate(walk_order.blocks)}
+    reads_files = tuple(bid for bid, spec in specs.items() if spec is not None and spec.files is not None)
+    return _Structure(walk_order, specs, inputs, heads, frozenset(reached), frozenset(feeding), rank,
+                      reads_files)
+
+
+# edits that change one block's settings, name or switches: re-analysis starts at that block
+_BLOCK_EDITS = frozenset({"param_changed", "block_renamed", "block_enabled", "block_shares", "block_frozen"})
+_NO_EFFECT = frozenset({"block_moved", "group_changed"})  # where a card sits changes no shape or problem
 
 
 @dataclass
@@ -74,7 +88,11 @@ class AnalysisCache:
     The networkx graph is patched with the wires and blocks that came or went
     instead of being rebuilt; structure-derived data is recomputed only when
     blocks or wires changed; shape inference skips blocks whose inputs and
-    settings are as before.
+    settings are as before. A cache that follows edits (its owner passes each
+    change of the network to `note`) does less still: after edits of block
+    settings, names or switches only, inference starts at the edited blocks
+    and goes on only where shapes changed, and the other checks reuse what
+    those edits cannot affect.
     """
 
     shapes: ShapeCache = field(default_factory=ShapeCache)
@@ -82,6 +100,35 @@ class AnalysisCache:
     _structure: _Structure | None = None
     _graph: nx.DiGraph | None = None
     _pairs: Counter = field(default_factory=Counter)  # (src, dst) -> number of wires
+    # True: the owner passes every change of the network to note(), so re-analysis may start at the
+    # edited blocks (the studio's Document does). False: each analysis visits every block again.
+    follows_edits: bool = False
+    _edited: set[str] = field(default_factory=set)  # blocks edited since the last analysis
+    _everything: bool = True  # an edit whose reach is not one block's: analyse it all
+    _renamed: bool = False
+    _switched: bool = False  # a block was enabled or disabled
+    _last: Analysis | None = None
+    _serial: int = 0
+    _structural: list[Diagnostic] = field(default_factory=list)
+    _tokens: list[Diagnostic] = field(default_factory=list)
+    _weights: WeightTally = field(default_factory=WeightTally)
+
+    def note(self, change: Change) -> None:
+        """Tell a cache that follows edits about one change of its network (its owner's listener)."""
+        if change.kind in _BLOCK_EDITS and change.block is not None:
+            self._edited.add(change.block)
+            self._renamed |= change.kind == "block_renamed"
+            self._switched |= change.kind == "block_enabled"
+        elif change.kind not in _NO_EFFECT:
+            self._everything = True
+
+    def _take_edits(self, network: Network) -> set[str] | None:
+        """The blocks edited since the last analysis, or None when it must all be analysed again."""
+        edited, everything = self._edited, self._everything
+        self._edited, self._everything = set(), False
+        if everything or not self.follows_edits or self._last is None or self._last.network is not network:
+            return None
+        return edited
 
     def _sync_graph(self, network: Network) -> nx.DiGraph:
         if self._graph is None or self._key is None or self._key[0] != id(network):
@@ -214,9 +261,9 @@ def _files(network: Network, structure: _Structure, base_dir: Path | None) -> li
     Looked at on every analysis, never cached: the file may appear or vanish between edits.
     """
     diags = []
-    for bid, block in network.blocks.items():
-        spec = structure.specs[bid]
-        if spec is None or spec.files is None or not block.enabled:
+    for bid in structure.reads_files:
+        block, spec = network.blocks[bid], structure.specs[bid]
+        if not block.enabled:
             continue
         for param, problem in spec.files(block.params, base_dir):
             diags.append(Diagnostic(ERROR, "file", f"{block_label(spec, block)}: {problem}", bid,
@@ -233,16 +280,40 @@ def analyse(network: Network, registry: Registry, cache: AnalysisCache | None = 
     """
     cache = cache or AnalysisCache()
     structure = cache.structure(network, registry)
-    inference = infer(network, registry, cache.shapes, structure.order)
-    diagnostics = _structural(network, registry, structure) + _token_ids(network, structure)
-    diagnostics += _files(network, structure, base_dir)
+    edited = cache._take_edits(network)
+    renamed, switched = cache._renamed, cache._switched
+    cache._renamed = cache._switched = False
+    if edited is None:
+        inference = infer(network, registry, cache.shapes, structure.order)
+        cache._structural = _structural(network, registry, structure)
+        cache._tokens = _token_ids(network, structure)
+        cache._weights.update(network, registry, inference)
+        changed = None
+    else:
+        inference, visited = infer_changed(network, registry, cache.shapes, cache._last.inference, edited,
+                                           structure.rank)
+        if renamed:  # messages name blocks, and two blocks may now share a name
+            cache._structural = _structural(network, registry, structure)
+        if renamed or switched or any(_may_carry_ids(structure.specs.get(bid)) for bid in edited):
+            cache._tokens = _token_ids(network, structure)
+        cache._weights.update(network, registry, inference, visited)
+        changed = frozenset(visited)
+    diagnostics = cache._structural + cache._tokens + _files(network, structure, base_dir)
     diagnostics += inference.diagnostics
     diagnostics += sharing_diagnostics(network, registry, inference)
-    diagnostics += weight_diagnostics(network, registry, inference)  # before torch allocates any of it
-    rank = {bid: i for i, bid in enumerate(network.blocks)}
+    diagnostics += cache._weights.diagnostics(network, registry)  # before torch allocates any of it
+    rank = {bid: i for i, bid in enumerate(network.blocks)} if len(diagnostics) > 1 else {}
     # errors first, then in canvas order, so lists read top to bottom
     diagnostics.sort(key=lambda d: (d.severity != ERROR, rank.get(d.block, -1)))
-    return Analysis(network, inference, diagnostics)
+    cache._serial += 1
+    cache._last = Analysis(network, inference, diagnostics, changed, cache._serial)
+    return cache._last
+
+
+def _may_carry_ids(spec: BlockSpec | None) -> bool:
+    """Whether editing a block of this type's settings can change the token-id checks (they read only
+    the structure, names, switches and the vocab sizes of token inputs and Embeddings: _token_ids)."""
+    return spec is None or spec.type_id == "TokenInput" or "token_ids" in spec.tags
 
 
 def analyse_project(project: Project, registry: Registry,

@@ -95,6 +95,9 @@ class Document(QObject):
     def _make_listener(self, net: Network):
         def listener(change: Change) -> None:
             self._dirty.add(net.name)
+            cache = self._caches.get(id(net))
+            if cache is not None:
+                cache.note(change)  # the next analysis starts at the blocks this change touched
             self.networkChanged.emit(net.name, change)
         return listener
 
@@ -119,7 +122,9 @@ class Document(QObject):
 
     # --- analysis ---
     def _analyse(self, net: Network) -> Analysis:
-        cache = self._caches.setdefault(id(net), AnalysisCache())
+        cache = self._caches.get(id(net))
+        if cache is None:
+            cache = self._caches[id(net)] = AnalysisCache(follows_edits=True)
         # relative weight paths start beside the project file (untitled: the current folder)
         return analyse(net, self.registry, cache, base_dir=self.path.parent if self.path else None)
 
@@ -137,7 +142,8 @@ class Document(QObject):
         problem = self._data_problem
         if problem is None or problem.network != name:
             return graph_only
-        return Analysis(graph_only.network, graph_only.inference, [problem, *graph_only.diagnostics])
+        return Analysis(graph_only.network, graph_only.inference, [problem, *graph_only.diagnostics],
+                        graph_only.changed, graph_only.serial)
 
     def graph_analysis(self, network: str | None = None) -> Analysis:
         """Only what the graph itself says (what the compiler needs)."""

@@ -55,6 +55,9 @@ class NetworkScene(SceneGroups, SceneInteraction, QGraphicsScene):
         self._group_of: dict[str, str] = {}  # block id -> id of its group
         self._diag_keys: dict[str, tuple] = {}  # block id -> (shape, diagnostics) last drawn
         self._bad_inputs: set[tuple[str, str]] = set()
+        self._applied: tuple[Network | None, int] = (None, -1)  # the analysis last drawn (network, serial)
+        self._speaking: set[str] = set()  # blocks that had problems in it
+        self._stale: set[str] = set()  # cards to draw again with the next analysis, whatever it visited
         self.show_wire_shapes = False
         self.gradient_norms: dict[str, float] = {}  # block id -> gradient norm shown (show_gradient_flow)
         self.text_visible = True  # level of detail, set from the view's zoom (set_zoom)
@@ -99,6 +102,7 @@ class NetworkScene(SceneGroups, SceneInteraction, QGraphicsScene):
             self.removeItem(item)
         self.blocks, self.wires, self.groups = {}, {}, {}
         self._wires_of, self._group_of, self._diag_keys, self._bad_inputs = {}, {}, {}, set()
+        self._applied, self._speaking = (None, -1), set()  # the next analysis is drawn card by card
         for block in self.net.blocks.values():
             self._add_block(block)
         for edge in self.net.edges:
@@ -245,6 +249,7 @@ class NetworkScene(SceneGroups, SceneInteraction, QGraphicsScene):
                 self._place_wire(self.wires[edge])
                 self._mark_ports(edge)
         self._diag_keys.pop(bid, None)  # the tooltip names the block: redo it with the next analysis
+        self._stale.add(bid)
 
     def _on_analysis_changed(self, name: str) -> None:
         if self._mine(name):
@@ -273,7 +278,18 @@ class NetworkScene(SceneGroups, SceneInteraction, QGraphicsScene):
                 if d.port is not None and d.is_error:
                     bad_inputs.add((d.block, d.port))
         shapes = analysis.shapes
-        for bid, item in self.blocks.items():
+        # after an edit, only the blocks the analysis visited, and those with problems now or before,
+        # can look different: a 10,000-card network is not walked card by card on every keystroke
+        follows = (analysis.changed is not None and analysis.serial == self._applied[1] + 1
+                   and self._applied[0] is analysis.network)
+        if follows:
+            looked_at = analysis.changed | per_block.keys() | self._speaking | self._stale
+            items = ((bid, self.blocks[bid]) for bid in looked_at if bid in self.blocks)
+        else:
+            items = self.blocks.items()
+        self._applied = (analysis.network, analysis.serial)
+        self._speaking, self._stale = set(per_block), set()
+        for bid, item in items:
             diags = per_block.get(bid, ())
             shape = shapes.get(bid)
             key = (shape, tuple(diags))
@@ -289,7 +305,10 @@ class NetworkScene(SceneGroups, SceneInteraction, QGraphicsScene):
                 if edge.dst == bid and edge.dst_port == port:
                     self.wires[edge].set_problem((bid, port) in bad_inputs)
         if self.show_wire_shapes:
-            for edge, wire in self.wires.items():
+            wires = (self.wires.items() if not follows else
+                     ((e, self.wires[e]) for bid in analysis.changed for e in self._wires_of.get(bid, ())
+                      if e.src == bid and e in self.wires))
+            for edge, wire in wires:
                 wire.set_label(compact_shape(shapes.get(edge.src)))
 
     def _status(self, block: Block, shape, diags) -> CardStatus:
