@@ -28,10 +28,11 @@ FORMAT = "deepwire-project"
 MAX_DEPTH = 32  # a real project nests 7 levels deep; more means a damaged or hostile file
 MAX_SEED = 2**32 - 1  # numpy's seeds stop here
 PROJECT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # uuid4 hex for new projects, "example-NAME" for examples
-# Far beyond what a canvas can show; bounds the load time of a hostile file
-# (building a network checks each new wire against the wires before it).
-MAX_BLOCKS = 5_000
-MAX_WIRES = 10_000
+# Five times the 10,000-block projects the canvas is measured on (bench/bench_canvas.py --blocks
+# 10000: an imported ViT-L is about 3,000); bounds the load time and memory of a hostile file
+# (wiring is linear: the network indexes its wires, bench/bench_graph.py).
+MAX_BLOCKS = 50_000
+MAX_WIRES = 100_000
 
 _REQUIRED = object()
 

@@ -77,6 +77,10 @@ def card_height(inputs: int) -> float:
     return BAND + 6 + ROW * rows + 5
 
 
+# made once: an enum "|" costs a Python call, 10,000 of them when a big network opens
+_CARD_FLAGS = QGraphicsItem.GraphicsItemFlag.ItemIsSelectable | QGraphicsItem.GraphicsItemFlag.ItemIsMovable
+
+
 class BlockItem(QGraphicsItem):
     """One block card; the scene keeps them in a dict by block id."""
 
@@ -94,8 +98,7 @@ class BlockItem(QGraphicsItem):
         self._height = card_height(len(content.inputs))
         # no ItemSendsGeometryChanges and no itemChange override: Python calls on every
         # property change would slow building a big scene; the scene follows drags itself
-        self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
-                      | QGraphicsItem.GraphicsItemFlag.ItemIsMovable)
+        self.setFlags(_CARD_FLAGS)
         self.setAcceptHoverEvents(True)
         self.setZValue(1)
         self._hover = False

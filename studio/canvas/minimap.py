@@ -155,7 +155,10 @@ class Minimap(QWidget):
 
     def _covered(self, rect: QRect) -> int:
         """How many cards and ports lie under a viewport rectangle."""
-        under = self._scene.items(self.view.mapToScene(rect).boundingRect())
+        # bounding rectangles, not shapes: a wire's shape is a stroke built on demand, and at 10,000
+        # cards this runs on every pan frame
+        under = self._scene.items(self.view.mapToScene(rect).boundingRect(),
+                                  Qt.ItemSelectionMode.IntersectsItemBoundingRect)
         return sum(1 for item in under if isinstance(item, (BlockItem, PortItem)))
 
     def paintEvent(self, event):

@@ -30,6 +30,10 @@ def curve(p1: QPointF, p2: QPointF) -> QPainterPath:
     return path
 
 
+_PICKER = QPainterPathStroker()
+_PICKER.setWidth(PICK_WIDTH)
+
+
 class WireItem(QGraphicsPathItem):
     """The wire of one model Edge."""
 
@@ -41,6 +45,7 @@ class WireItem(QGraphicsPathItem):
         self.selected = False
         self._hover = False
         self._pick: QPainterPath | None = None
+        self._curve = QPainterPath()  # the path last set (self.path() would copy it on each call)
         self.label: QGraphicsSimpleTextItem | None = None
         self.setZValue(0)
         self.setAcceptHoverEvents(True)
@@ -48,16 +53,16 @@ class WireItem(QGraphicsPathItem):
         self.apply_theme(theme)
 
     def set_ends(self, p1: QPointF, p2: QPointF) -> None:
-        self.setPath(curve(p1, p2))
-        self._pick = None  # made on the first hit test: most wires are never hit-tested
+        self._curve = curve(p1, p2)
+        self._pick = None  # made when Qt first asks for the shape (its bounding rectangle, hit tests)
+        self.setPath(self._curve)
         if self.label is not None:
             self._place_label()
 
     def shape(self) -> QPainterPath:
+        # Qt also derives a wide pen's bounding rectangle from shape(): once per wire when it is placed
         if self._pick is None:
-            stroker = QPainterPathStroker()
-            stroker.setWidth(PICK_WIDTH)
-            self._pick = stroker.createStroke(self.path())
+            self._pick = _PICKER.createStroke(self._curve)
         return self._pick
 
     def set_problem(self, problem: bool) -> None:
