@@ -46,6 +46,7 @@ from graph.project_io import load_project, save_project  # noqa: E402
 
 PER_ROW = 24  # cards per row of the layout
 OPEN_MS = 1000.0
+OPEN_10K_MS = 2000.0  # issue 16: a 10,000-block project opens in under 2 s
 
 
 def residual_cnn(blocks: int) -> Network:
@@ -167,19 +168,23 @@ def measure(quick: bool = False, blocks: int = 1000, frames: int | None = None, 
     opener.bare.close()
     n = details["blocks"]
     frame = 16.0
+    # 1,000 blocks: issue 4's targets (zoom shown, not judged); 10,000: issue 16's (zoom judged too)
+    name = "canvas" if blocks < 5000 else f"canvas{blocks // 1000}k"
+    zoom = budget_row(f"{name}.zoom", "one zoom step at 100 % (full repaint)", "ms",
+                      details["zoom_steps_1.0_to_1.48"]["samples"], frame)
     return {
         "rows": [
-            budget_row("canvas.open", f"open a {n}-block project: parse, shapes, scene, first paint",
-                       "ms", opened["deepwire"], OPEN_MS, opened["bare"], "bare QGraphicsScene, same items"),
-            budget_row("canvas.edit", "one parameter edit (no shape change): update + repaint", "ms",
+            budget_row(f"{name}.open", f"open a {n}-block project: parse, shapes, scene, first paint",
+                       "ms", opened["deepwire"], OPEN_MS if blocks < 5000 else OPEN_10K_MS, opened["bare"],
+                       "bare QGraphicsScene, same items"),
+            budget_row(f"{name}.edit", "one parameter edit (no shape change): update + repaint", "ms",
                        details["edit_local_update_and_repaint"]["samples"], frame),
-            _info(budget_row("canvas.edit_cascade", f"one edit changing every shape downstream "
+            _info(budget_row(f"{name}.edit_cascade", f"one edit changing every shape downstream "
                              f"(~{n - 40} cards): update + repaint", "ms",
                              details["edit_cascade_update_and_repaint"]["samples"], frame)),
-            budget_row("canvas.pan", "one pan frame at 100 % (scroll + repaint)", "ms",
+            budget_row(f"{name}.pan", "one pan frame at 100 % (scroll + repaint)", "ms",
                        details["pan_scroll_zoom_1.0"]["samples"], frame, bare_pan, "bare scene"),
-            _info(budget_row("canvas.zoom", "one zoom step at 100 % (full repaint)", "ms",
-                             details["zoom_steps_1.0_to_1.48"]["samples"], frame)),
+            _info(zoom) if blocks < 5000 else zoom,
         ],
         "details": {key: ({k: v for k, v in value.items() if k != "samples"} if isinstance(value, dict)
                           else value) for key, value in details.items()},

@@ -49,6 +49,7 @@ BENCHMARKS = [
     ("import", "bench_import", True),
     ("train", "bench_train", True),
     ("canvas", "bench_canvas", True),
+    ("canvas10k", "bench_canvas_10k", True),  # issue 16: a 10,000-block project
     ("startup", "bench_startup", True),
     ("studio_train", "bench_studio_train", True),
     ("data", "bench_data", True),

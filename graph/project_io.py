@@ -25,6 +25,7 @@ import time
 from typing import Any
 
 from graph.atomic import atomic_open, clean_temporaries
+from graph.bulk import without_gc_pauses
 from graph.model import Network, Project, new_project_id
 from graph.project_migrate import CURRENT_VERSION, MigrationError
 from graph.project_read import (
@@ -248,7 +249,8 @@ def loads_project(text: str | bytes, registry: Registry, source: str = "<memory>
         raise ProjectFileError(source, "file", "the file is empty; it may have been cut off while saving. "
                                "Open a backup, or start a new project")
     try:
-        data = json.loads(text, object_pairs_hook=_no_duplicate_keys)
+        with without_gc_pauses():  # a big project is a few hundred thousand objects, none garbage
+            data = json.loads(text, object_pairs_hook=_no_duplicate_keys)
     except json.JSONDecodeError as err:
         raise ProjectFileError(source, f"line {err.lineno}, column {err.colno}",
                                _json_problem(err, text)) from None
@@ -259,7 +261,8 @@ def loads_project(text: str | bytes, registry: Registry, source: str = "<memory>
                                "the same object; keep only one of them") from None
     except ValueError as err:  # e.g. an integer with thousands of digits
         raise ProjectFileError(source, "file", f"a value could not be read: {err}") from None
-    return project_from_dict(data, registry, source)
+    with without_gc_pauses():
+        return project_from_dict(data, registry, source)
 
 
 def _json_problem(err: json.JSONDecodeError, text: str) -> str:

@@ -23,6 +23,7 @@ import networkx as nx
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
+from graph.bulk import without_gc_pauses
 from graph.diagnostics import ERROR, Diagnostic, Fix
 from graph.examples import EXAMPLE_ID_PREFIX
 from graph.layout import layered_layout
@@ -83,7 +84,8 @@ class Document(QObject):
             listener = self._make_listener(net)
             net.subscribe(listener)
             self._subscriptions.append((net, listener))
-        self._analyses = {net.name: self._analyse(net) for net in project.networks}
+        with without_gc_pauses():  # a big network's first analysis makes many objects, none garbage
+            self._analyses = {net.name: self._analyse(net) for net in project.networks}
         self._data_problem = None
         if modified:
             self.undo_stack.resetClean()  # no state in the history matches a file

@@ -18,6 +18,7 @@ from PySide6.QtCore import QPointF, QRectF, Signal
 from PySide6.QtGui import QBrush
 from PySide6.QtWidgets import QGraphicsScene
 
+from graph.bulk import without_gc_pauses
 from graph.diagnostics import ERROR, Diagnostic
 from graph.model import Block, Change, Edge, Network
 from graph.shapes import compact_shape
@@ -103,13 +104,14 @@ class NetworkScene(SceneGroups, SceneInteraction, QGraphicsScene):
         self.blocks, self.wires, self.groups = {}, {}, {}
         self._wires_of, self._group_of, self._diag_keys, self._bad_inputs = {}, {}, {}, set()
         self._applied, self._speaking = (None, -1), set()  # the next analysis is drawn card by card
-        for block in self.net.blocks.values():
-            self._add_block(block)
-        for edge in self.net.edges:
-            self._add_wire(edge)
-        if self.net.groups:
-            self._sync_groups()
-        self._apply_analysis()
+        with without_gc_pauses():  # tens of thousands of items for a big network (graph/bulk.py)
+            for block in self.net.blocks.values():
+                self._add_block(block)
+            for edge in self.net.edges:
+                self._add_wire(edge)
+            if self.net.groups:
+                self._sync_groups()
+            self._apply_analysis()
 
     def _content(self, block: Block) -> CardContent:
         registry = self.doc.registry
