@@ -122,6 +122,12 @@ class AnalysisCache:
         elif change.kind not in _NO_EFFECT:
             self._everything = True
 
+    def invalidate(self) -> None:
+        """Forget what edits reached: the next analysis visits every block (e.g. a block type the
+        network uses changed, which no change event of the network tells)."""
+        self._everything = True
+        self.shapes = ShapeCache()
+
     def _take_edits(self, network: Network) -> set[str] | None:
         """The blocks edited since the last analysis, or None when it must all be analysed again."""
         edited, everything = self._edited, self._everything
