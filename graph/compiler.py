@@ -14,15 +14,18 @@ careful person writes it, and residual branches get their own names.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from graph.compile_definitions import build as build_definitions
+from graph.definitions import is_instance, registry_for_library
 from graph.diagnostics import ERROR, Diagnostic
 from graph.helpers_src import HELPERS
 from graph.model import Network, Project
 from graph.pycode import Namespace, reads_name, to_class_name, to_identifier
 from graph.shapes import format_shape
 from graph.sharing import PARAM_PATH, split_key
-from graph.spec import Registry, Shape
+from graph.spec import Emission, Registry, Shape
 from graph.validate import Analysis, analyse
 from graph.walk import order
 
@@ -73,6 +76,9 @@ class CompiledProject:
         return self.networks[name]
 
 
+InstanceEmit = Callable[[str, dict, dict], Emission]  # (definition, params, input shapes) -> its code
+
+
 @dataclass
 class _Class:
     lines: list[str]
@@ -81,7 +87,10 @@ class _Class:
 
 
 def _compile_class(network: Network, registry: Registry, analysis: Analysis, class_name: str,
-                   module_level: set[str]) -> _Class:
+                   module_level: set[str], instance_emit: InstanceEmit | None = None,
+                   definition: str | None = None) -> _Class:
+    """One class. instance_emit writes the construction of an instance block (its definition's class);
+    definition: the definition's name when this is the body of one (no make_loss, its own docstring)."""
     if not analysis.ok:
         raise CompileError(network.name, analysis.diagnostics)
     inference = analysis.inference
@@ -147,7 +156,10 @@ def _compile_class(network: Network, registry: Registry, analysis: Analysis, cla
             continue
         in_vars = {port: var[sources[port]] for port in ports}
         out_shape = inference.shapes[bid]
-        emission = spec.emit(inference.params[bid], inference.inputs[bid], out_shape)
+        if instance_emit is not None and is_instance(spec):
+            emission = instance_emit(block.type, inference.params[bid], inference.inputs[bid])
+        else:
+            emission = spec.emit(inference.params[bid], inference.inputs[bid], out_shape)
         helpers.update(emission.helpers)
         template_args = dict(in_vars, inputs=", ".join(in_vars[p] for p in ports))
         if emission.module is not None:
@@ -190,7 +202,10 @@ def _compile_class(network: Network, registry: Registry, analysis: Analysis, cla
     losses = [specs[h].loss(inference.params[h]) for h in heads]
 
     lines = [f"class {class_name}(nn.Module):"]
-    lines.append(f'    """Network {to_identifier(network.name, "model")!r} ({len(topo)} blocks)."""')
+    if definition is not None:
+        lines.append(f'    """Block definition {definition} ({len(topo)} blocks)."""')
+    else:
+        lines.append(f'    """Network {to_identifier(network.name, "model")!r} ({len(topo)} blocks)."""')
     lines.append("")
     lines.append("    def __init__(self):")
     lines.append("        super().__init__()")
@@ -201,12 +216,13 @@ def _compile_class(network: Network, registry: Registry, analysis: Analysis, cla
     body_start = len(lines)
     lines.extend(forward_lines)
     lines.append(f"        return {', '.join(returned)}")
-    lines.append("")
-    lines.append("    @staticmethod")
-    lines.append("    def make_loss():")
-    lines.append('        """The training loss of each output, in the order forward() returns them."""')
-    loss_exprs = [loss if loss is not None else "None" for loss in losses]
-    lines.append(f"        return {', '.join(loss_exprs)}")
+    if definition is None:
+        lines.append("")
+        lines.append("    @staticmethod")
+        lines.append("    def make_loss():")
+        lines.append('        """The training loss of each output, in the order forward() returns them."""')
+        loss_exprs = [loss if loss is not None else "None" for loss in losses]
+        lines.append(f"        return {', '.join(loss_exprs)}")
 
     info = CompiledNetwork(
         network=network.name,
@@ -241,24 +257,51 @@ def _imports(body: str) -> list[str]:
 
 def compile_project(project: Project, registry: Registry,
                     analyses: dict[str, Analysis] | None = None) -> CompiledProject:
-    """Source for every network of the project, in one module."""
+    """Source for every network of the project, in one module (each block definition one class)."""
+    library = project.definitions
+    if library:
+        registry = registry_for_library(library, registry)
+    # a definition's class is named as the user named it; network classes keep off those names
+    definition_names = {to_class_name(d.name, "Block") for d in library} if library else set()
     class_names: dict[str, str] = {}
     for net in project.networks:
         wanted = to_class_name(net.name if len(project.networks) > 1 else project.name)
         name = wanted
         n = 2
-        while name in class_names.values() or name in HELPERS or name in EXPORT_CONSTANTS:
+        while (name in class_names.values() or name in HELPERS or name in EXPORT_CONSTANTS
+               or name in definition_names):
             name = f"{wanted}{n}"
             n += 1
         class_names[net.name] = name
-    module_level = set(class_names.values()) | set(HELPERS)
-    classes = []
+    module_level = set(class_names.values()) | set(HELPERS) | definition_names
+    analysed = {}
     for net in project.networks:
         analysis = (analyses or {}).get(net.name) or analyse(net, registry)
-        classes.append(_compile_class(net, registry, analysis, class_names[net.name], module_level))
+        if not analysis.ok:
+            raise CompileError(net.name, analysis.diagnostics)
+        analysed[net.name] = analysis
+    instance_emit = None
+    definition_chunks: list[list[str]] = []
+    definition_helpers: set[str] = set()
+    if library:
+        def compile_body(body, inference, class_name, emit):
+            cls = _compile_class(body, registry, Analysis(body, inference, list(inference.diagnostics)),
+                                 class_name, module_level, instance_emit=emit, definition=class_name)
+            return cls.lines, cls.helpers, cls.info.module_names
 
-    helper_names = sorted(set().union(*(c.helpers for c in classes)))
+        taken = set(class_names.values()) | set(HELPERS) | set(EXPORT_CONSTANTS)
+        built = build_definitions(library, registry, [(net, analysed[net.name].inference)
+                                                       for net in project.networks], compile_body, taken)
+        instance_emit, definition_chunks, definition_helpers = built.emit, built.chunks, built.helpers
+    classes = []
+    for net in project.networks:
+        classes.append(_compile_class(net, registry, analysed[net.name], class_names[net.name], module_level,
+                                      instance_emit=instance_emit))
+
+    helper_names = sorted(set().union(definition_helpers, *(c.helpers for c in classes)))
     chunks: list[list[str]] = [HELPERS[h].strip("\n").splitlines() for h in helper_names]
+    chunks += definition_chunks
+    n_before_classes = len(chunks)
     chunks += [c.lines for c in classes]
     body_lines: list[str] = []
     for chunk in chunks:
@@ -286,7 +329,7 @@ def compile_project(project: Project, registry: Registry,
     infos = {}
     for chunk_index, chunk in enumerate(chunks):
         running += 2
-        class_pos = chunk_index - len(helper_names)
+        class_pos = chunk_index - n_before_classes
         if class_pos >= 0:
             info = classes[class_pos].info
             info.lines = {bid: running + ln for bid, ln in info.lines.items()}
@@ -297,4 +340,7 @@ def compile_project(project: Project, registry: Registry,
 
 def compile_network(network: Network, registry: Registry, name: str = "Model") -> CompiledProject:
     """Convenience: compile a lone network as a one-network project."""
-    return compile_project(Project(name=name, networks=[network]), registry)
+    project = Project(name=name, networks=[network])
+    if network.library is not None:  # an instance block's definition lives in its project
+        project.definitions = network.library
+    return compile_project(project, registry)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from graph.definitions import InnerShapeError, registry_for
 from graph.diagnostics import ERROR, Diagnostic, Fix, set_params_fix
 from graph.model import Block, Edge, Network
 from graph.params import ParamError
@@ -81,7 +82,8 @@ class ShapeCache:
     def run_rule(self, spec: BlockSpec, params: dict[str, Any], ins: dict[str, Shape]):
         try:
             key = (spec.type_id, tuple(params.items()), tuple(sorted(ins.items())))
-            hit = self.rules.get(key)
+            # an instance's rule depends on its definition's body: it memoises itself (graph.definitions)
+            hit = None if "definition" in spec.tags else self.rules.get(key)
         except TypeError:  # unhashable values: no memo
             key, hit = None, None
         if hit is None:
@@ -89,7 +91,7 @@ class ShapeCache:
                 hit = (tuple(spec.infer(params, ins)), None)
             except ShapeError as err:
                 hit = (None, err)
-            if key is not None:
+            if key is not None and "definition" not in spec.tags:
                 if len(self.rules) > 100_000:
                     self.rules.clear()
                 self.rules[key] = hit
@@ -140,14 +142,19 @@ def _visit(block: Block, upstream: dict[str, Shape | None], wires: dict[str, Edg
             fix = Fix(f"Insert {err.fix}", err.fix, wires[err.port], tuple(err.fix_params.items()))
         elif err.set_params:
             fix = set_params_fix(block.id, err.set_params)
-        report("shape" if err.param is None else "param", f"{label} {err}",
-               port=err.port, param=err.param, fix=fix)
+        if isinstance(err, InnerShapeError):  # names the inner block, the definition and this instance
+            report("shape", f"{label}: {err.describe(block.name)}", port=err.port)
+        else:
+            report("shape" if err.param is None else "param", f"{label} {err}",
+                   port=err.port, param=err.param, fix=fix)
     return _BlockResult(shape, known, params, diags)
 
 
 def infer(network: Network, registry: Registry, cache: ShapeCache | None = None,
           walk_order: Order | None = None) -> Inference:
     cache = cache or ShapeCache()
+    registry = registry_for(network, registry)  # the project's definitions are block types too
+    stamp = registry.stamp  # an edit of a definition changes every instance: nothing cached survives it
     walk_order = walk_order or order(network)
     result = Inference({}, {}, {}, [], walk_order)
     net = network.name
@@ -156,7 +163,7 @@ def infer(network: Network, registry: Registry, cache: ShapeCache | None = None,
 
     def visit(block: Block, upstream: dict[str, Shape | None], wires: dict[str, Edge]) -> Shape | None:
         signature = (block.type, block.name, block.enabled, tuple(block.params.items()),
-                     tuple(wires.items()), tuple(upstream.items()), net)
+                     tuple(wires.items()), tuple(upstream.items()), net, stamp)
         hit = remembered.get(block.id)
         if hit is not None and hit[0] == signature:
             outcome = hit[1]

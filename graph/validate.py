@@ -15,6 +15,7 @@ from pathlib import Path
 
 import networkx as nx
 
+from graph.definitions import registry_for
 from graph.diagnostics import ERROR, WARNING, Diagnostic, has_errors, set_params_fix
 from graph.infer import Inference, ShapeCache, block_label, infer
 from graph.memory import weight_diagnostics
@@ -232,6 +233,7 @@ def analyse(network: Network, registry: Registry, cache: AnalysisCache | None = 
     (None: the current folder, as the built model looks them up).
     """
     cache = cache or AnalysisCache()
+    registry = registry_for(network, registry)  # the project's definitions are block types too
     structure = cache.structure(network, registry)
     inference = infer(network, registry, cache.shapes, structure.order)
     diagnostics = _structural(network, registry, structure) + _token_ids(network, structure)
