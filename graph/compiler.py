@@ -14,6 +14,7 @@ careful person writes it, and residual branches get their own names.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -127,6 +128,10 @@ def _compile_class(network: Network, registry: Registry, analysis: Analysis, cla
         for c in consumers.get(bid, []):
             last_use[owner[bid]] = max(last_use[owner[bid]], end if specs[c].role == "head" else position[c])
 
+    run_of = _sequential_runs(network, specs, inference, port_source, consumers) if instance_emit else {}
+    for _prefix, members in {id(r[1]): r for r in run_of.values()}.values():
+        src = owner[port_source[members[0]][next(iter(port_source[members[0]]))]]
+        last_use[src] = max(last_use[src], position[members[-1]])
     arg_names = [local_reserved.name(blocks[bid].name, key=bid, fallback="inputs") for bid in input_blocks]
     var: dict[str, str] = dict(zip(input_blocks, arg_names))
     live: dict[str, str] = {name: bid for bid, name in var.items()}  # variable -> value it holds
@@ -154,25 +159,42 @@ def _compile_class(network: Network, registry: Registry, analysis: Analysis, cla
         if spec.role == "head" or not block.enabled:
             var[bid] = var[sources[ports[0]]]
             continue
-        in_vars = {port: var[sources[port]] for port in ports}
         out_shape = inference.shapes[bid]
-        if instance_emit is not None and is_instance(spec):
-            emission = instance_emit(block.type, inference.params[bid], inference.inputs[bid])
+        local_name = block.name
+        if bid in run_of:
+            # instances named layer1.0, layer1.1, ... in a chain: one nn.Sequential, as torchvision writes it
+            prefix, members = run_of[bid]
+            if bid != members[-1]:
+                continue  # its value only feeds the next member, inside the Sequential
+            sources = port_source[members[0]]
+            ports = list(sources)
+            modules = [instance_emit(blocks[m].type, inference.params[m], inference.inputs[m]).module
+                       for m in members]
+            attr = attrs.name(prefix, key=("sequential", prefix))
+            init_lines.append(f"        self.{attr} = nn.Sequential({', '.join(modules)})")
+            for k, member in enumerate(members):
+                module_names[member] = f"{attr}.{k}"
+            expr = f"self.{attr}({var[sources[ports[0]]]})"
+            local_name = prefix
         else:
-            emission = spec.emit(inference.params[bid], inference.inputs[bid], out_shape)
-        helpers.update(emission.helpers)
-        template_args = dict(in_vars, inputs=", ".join(in_vars[p] for p in ports))
-        if emission.module is not None:
-            # another use of a shared module calls its owner's submodule, made once (by its first use)
-            holder = network.owner_of(bid)
-            attr = attrs.name(blocks[holder].name, key=holder)
-            if holder not in module_names:
-                module_names[holder] = attr
-                init_lines.append(f"        self.{attr} = {emission.module}")
-            if holder != bid:
-                shared[bid] = holder
-            template_args["self"] = f"self.{attr}"
-        expr = emission.forward.format(**template_args)
+            in_vars = {port: var[sources[port]] for port in ports}
+            if instance_emit is not None and is_instance(spec):
+                emission = instance_emit(block.type, inference.params[bid], inference.inputs[bid])
+            else:
+                emission = spec.emit(inference.params[bid], inference.inputs[bid], out_shape)
+            helpers.update(emission.helpers)
+            template_args = dict(in_vars, inputs=", ".join(in_vars[p] for p in ports))
+            if emission.module is not None:
+                # another use of a shared module calls its owner's submodule, made once (by its first use)
+                holder = network.owner_of(bid)
+                attr = attrs.name(blocks[holder].name, key=holder)
+                if holder not in module_names:
+                    module_names[holder] = attr
+                    init_lines.append(f"        self.{attr} = {emission.module}")
+                if holder != bid:
+                    shared[bid] = holder
+                template_args["self"] = f"self.{attr}"
+            expr = emission.forward.format(**template_args)
 
         owners = [owner[sources[p]] for p in ports]
         dying = [src for src in owners if last_use[src] == position[bid] and specs[src].role != "input"]
@@ -181,7 +203,7 @@ def _compile_class(network: Network, registry: Registry, analysis: Analysis, cla
                 del live[var[src]]
         # reuse a dead input's name, preferring "x" so chains read x = f(x)
         dying_vars = sorted((var[d] for d in dying), key=lambda name: name != "x")
-        out_var = dying_vars[0] if dying_vars else fresh_local(block.name)
+        out_var = dying_vars[0] if dying_vars else fresh_local(local_name)
         var[bid] = out_var
         live[out_var] = bid
         line_of[bid] = len(forward_lines)
@@ -240,6 +262,38 @@ def _compile_class(network: Network, registry: Registry, analysis: Analysis, cla
         shared=shared,
     )
     return _Class(lines, info, helpers)
+
+
+_MEMBER = re.compile(r"(.+)\.(0|[1-9][0-9]{0,5})\Z")
+
+
+def _sequential_runs(network: Network, specs: dict, inference, port_source: dict[str, dict[str, str]],
+                     consumers: dict[str, list[str]]) -> dict[str, tuple[str, list[str]]]:
+    """Instance blocks named P.0, P.1, ... P.(n-1), each feeding only the next: block id -> (P, members).
+
+    Every member is an enabled instance of a definition with one input, sharing no module and tied to
+    nothing; otherwise its prefix stays a row of named attributes."""
+    tied = {k.partition(".")[0] for pair in network.ties.items() for k in pair}
+    prefixes: dict[str, dict[int, str]] = {}
+    for bid, block in network.blocks.items():
+        match = _MEMBER.match(block.name)
+        if match is not None and bid in specs and is_instance(specs[bid]):
+            prefixes.setdefault(match.group(1), {})[int(match.group(2))] = bid
+    runs: dict[str, tuple[str, list[str]]] = {}
+    for prefix, numbered in prefixes.items():
+        members = [numbered[i] for i in range(len(numbered)) if i in numbered]
+        if len(members) != len(numbered):
+            continue
+        ok = all(network.blocks[m].enabled and network.blocks[m].shares is None and m not in tied
+                 and len(port_source.get(m, {})) == 1 and len(inference.inputs.get(m, {})) == 1
+                 and not any(network.blocks[o].shares == m for o in network.blocks)
+                 for m in members)
+        ok = ok and all(list(port_source[b].values()) == [a] and consumers.get(a) == [b]
+                        for a, b in zip(members, members[1:]))
+        if ok:
+            for m in members:
+                runs[m] = (prefix, members)
+    return runs
 
 
 def _imports(body: str) -> list[str]:

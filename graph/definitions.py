@@ -87,27 +87,23 @@ def find_cycle(library: Definitions, extra: tuple[str, str] | None = None) -> li
     if extra is not None:
         graph.setdefault(extra[0], []).append(extra[1])
     state: dict[str, int] = {}  # 1: on the path, 2: done
-    path: list[str] = []
-
-    def visit(name: str) -> list[str] | None:
-        state[name] = 1
-        path.append(name)
-        for used in graph.get(name, ()):
-            if state.get(used) == 1:
+    for start in graph:
+        if start in state:
+            continue
+        path = [start]
+        stack = [iter(graph.get(start, ()))]
+        state[start] = 1
+        while stack:  # iterative: a long chain of definitions cannot exhaust the stack
+            used = next(stack[-1], None)
+            if used is None:
+                state[path.pop()] = 2
+                stack.pop()
+            elif state.get(used) == 1:
                 return path[path.index(used):] + [used]
-            if used not in state:
-                found = visit(used)
-                if found:
-                    return found
-        path.pop()
-        state[name] = 2
-        return None
-
-    for name in graph:
-        if name not in state:
-            found = visit(name)
-            if found:
-                return found
+            elif used not in state:
+                state[used] = 1
+                path.append(used)
+                stack.append(iter(graph.get(used, ())))
     return None
 
 

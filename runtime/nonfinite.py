@@ -88,6 +88,6 @@ def find_nonfinite(project: Project, registry: Registry, network: str, model: nn
             found.block, found.block_type, found.what = block.name, block.type, _kind(value)
             if bid in info.module_names:
                 attr = info.module_names[bid]
-                found.weights = [f"{attr}.{name}" for name in _bad_weights(getattr(model, attr))] or None
+                found.weights = [f"{attr}.{name}" for name in _bad_weights(model.get_submodule(attr))] or None
             return found
     return found
