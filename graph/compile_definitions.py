@@ -240,7 +240,8 @@ def _template(definition, group: list, class_name: str) -> _Variant:
         for bind in p.binds:
             block_id, _, inner = bind.partition(".")
             attr = first_attrs.get(block_id)
-            if attr:
+            if attr:  # a member of an nn.Sequential (downsample.0) is written in its statement
+                attr = attr.partition(".")[0]
                 bound_attrs.setdefault(p.name, set()).add(attr)
                 bound_hints.setdefault(p.name, set()).add((attr, inner))
 

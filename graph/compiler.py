@@ -128,7 +128,8 @@ def _compile_class(network: Network, registry: Registry, analysis: Analysis, cla
         for c in consumers.get(bid, []):
             last_use[owner[bid]] = max(last_use[owner[bid]], end if specs[c].role == "head" else position[c])
 
-    run_of = _sequential_runs(network, specs, inference, port_source, consumers) if instance_emit else {}
+    run_of = (_sequential_runs(network, specs, inference, port_source, consumers, definition is not None)
+              if instance_emit else {})
     for _prefix, members in {id(r[1]): r for r in run_of.values()}.values():
         src = owner[port_source[members[0]][next(iter(port_source[members[0]]))]]
         last_use[src] = max(last_use[src], position[members[-1]])
@@ -168,10 +169,20 @@ def _compile_class(network: Network, registry: Registry, analysis: Analysis, cla
                 continue  # its value only feeds the next member, inside the Sequential
             sources = port_source[members[0]]
             ports = list(sources)
-            modules = [instance_emit(blocks[m].type, inference.params[m], inference.inputs[m]).module
-                       for m in members]
+            modules = []
+            for m in members:
+                made = (instance_emit(blocks[m].type, inference.params[m], inference.inputs[m])
+                        if is_instance(specs[m]) else
+                        specs[m].emit(inference.params[m], inference.inputs[m], inference.shapes[m]))
+                helpers.update(made.helpers)
+                modules.append(made.module)
             attr = attrs.name(prefix, key=("sequential", prefix))
-            init_lines.append(f"        self.{attr} = nn.Sequential({', '.join(modules)})")
+            one_line = f"        self.{attr} = nn.Sequential({', '.join(modules)})"
+            if len(one_line) <= 110:
+                init_lines.append(one_line)
+            else:  # one member a line, as a person would wrap it
+                init_lines += [f"        self.{attr} = nn.Sequential(",
+                               *(f"            {m}," for m in modules), "        )"]
             for k, member in enumerate(members):
                 module_names[member] = f"{attr}.{k}"
             expr = f"self.{attr}({var[sources[ports[0]]]})"
@@ -268,16 +279,32 @@ _MEMBER = re.compile(r"(.+)\.(0|[1-9][0-9]{0,5})\Z")
 
 
 def _sequential_runs(network: Network, specs: dict, inference, port_source: dict[str, dict[str, str]],
-                     consumers: dict[str, list[str]]) -> dict[str, tuple[str, list[str]]]:
+                     consumers: dict[str, list[str]], plain: bool) -> dict[str, tuple[str, list[str]]]:
     """Instance blocks named P.0, P.1, ... P.(n-1), each feeding only the next: block id -> (P, members).
 
     Every member is an enabled instance of a definition with one input, sharing no module and tied to
-    nothing; otherwise its prefix stays a row of named attributes."""
+    nothing; otherwise its prefix stays a row of named attributes. plain: inside a definition, layers
+    that are called on their input (a convolution, a batch norm) may be members too, so a shortcut
+    written downsample.0, downsample.1 is torchvision's `downsample = nn.Sequential(conv, bn)`."""
+
+    def member(bid: str) -> bool:
+        if is_instance(specs[bid]):
+            return True
+        if not plain or bid not in inference.params or inference.shapes.get(bid) is None:
+            return False
+        try:
+            made = specs[bid].emit(inference.params[bid], inference.inputs.get(bid, {}),
+                                   inference.shapes[bid])
+        except Exception:  # noqa: BLE001 - a rule failing is reported by the shape checks
+            return False
+        port = next(iter(inference.inputs.get(bid, {})), None)
+        return made.module is not None and made.forward == "{self}({" + str(port) + "})"
+
     tied = {k.partition(".")[0] for pair in network.ties.items() for k in pair}
     prefixes: dict[str, dict[int, str]] = {}
     for bid, block in network.blocks.items():
         match = _MEMBER.match(block.name)
-        if match is not None and bid in specs and is_instance(specs[bid]):
+        if match is not None and bid in specs and member(bid):
             prefixes.setdefault(match.group(1), {})[int(match.group(2))] = bid
     runs: dict[str, tuple[str, list[str]]] = {}
     for prefix, numbered in prefixes.items():

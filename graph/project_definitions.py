@@ -109,7 +109,9 @@ def read_definitions(values: list[Any], registry: Registry) -> tuple[Definitions
         if problems:
             raise FieldError(where, problems[0])
         known.register(_spec_of(definition, library, known, None)[0])
-    # instances in the bodies were read against the definitions before them: all names resolve now
+    # instances in the bodies were read against the definitions before them: all names resolve now;
+    # the library keeps the file's order, so saving again writes the same text
+    library = Definitions([library.get(name) for name in entries])
     return library, registry_for_library(library, base)
 
 

@@ -26,10 +26,12 @@ def basic_block(name: str = "BasicBlock", downsample: bool = False) -> Definitio
     chain(body, ["x", "conv1", "bn1", "relu", "conv2", "bn2"])
     body.connect(Edge("bn2", "add", "in1"))
     binds = {"channels": ("conv1.channels", "conv2.channels")}
-    if downsample:
-        add(Block("down", "Downsample", "downsample", {"channels": 16, "stride": 2}))
-        body.connect(Edge("x", "down", "x"))
-        body.connect(Edge("down", "add", "in2"))
+    if downsample:  # torchvision's downsample = nn.Sequential(conv1x1, bn), written downsample.0, .1
+        add(Block("down", "Conv2d", "downsample.0", {"channels": 16, "kernel_size": 1, "stride": 2,
+                                                     "bias": False}))
+        add(Block("down_bn", "BatchNorm2d", "downsample.1"))
+        chain(body, ["x", "down", "down_bn"])
+        body.connect(Edge("down_bn", "add", "in2"))
     else:
         body.connect(Edge("x", "add", "in2"))
     chain(body, ["add", "relu2", "out"])
@@ -81,7 +83,7 @@ def resnet_project(widths: tuple[int, ...] = (8, 16)) -> Project:
     ids += ["pool", "fc", "head"]
     chain(net, ids)
     project = Project("ResNet", [net])
-    for definition in (downsample(), basic_block(), basic_block("DownBlock", downsample=True)):
+    for definition in (basic_block(), basic_block("DownBlock", downsample=True)):
         project.definitions.add(definition)
     project.link()
     return project
