@@ -148,7 +148,9 @@ def _compile_class(network: Network, registry: Registry, analysis: Analysis, cla
             return name not in live and name not in arg_names and local_reserved.is_free(name)
 
         base = to_identifier(block_name)
-        candidates = ["x", base] + [f"{base}_{n}" for n in range(2, len(topo) + 3)]
+        # inside a definition the running value reads `out = ...` while the input x is still needed
+        preferred = ["x", "out"] if definition is not None else ["x"]
+        candidates = preferred + [base] + [f"{base}_{n}" for n in range(2, len(topo) + 3)]
         return next(name for name in candidates if free(name))
 
     for bid in topo:

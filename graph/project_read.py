@@ -223,6 +223,7 @@ def read_project(data: Any, registry: Registry) -> Project:
 
 def _read_current(data: dict[str, Any], registry: Registry) -> Project:
     _object(data, "", "a project file", _TOP_FIELDS)
+    registry = registry.base  # only this file's own definitions are block types here
     name = _field(data, "name", "text", "", "Untitled")
     description = _field(data, "description", "text", "", "")
     seed = _field(data, "seed", "int", "", 0)

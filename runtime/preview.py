@@ -26,6 +26,7 @@ from torch import nn
 
 from graph.atomic import atomic_open
 from graph.compiler import compile_network
+from graph.definitions import registry_for
 from graph.model import Block, Edge, Network, Project
 from graph.spec import Registry
 from runtime.build import load_source
@@ -76,6 +77,7 @@ def truncated_network(net: Network, block_id: str, registry: Registry) -> tuple[
     Returns the network and the block whose output the Output head shows.
     """
     target = block_id
+    registry = registry_for(net, registry)  # an instance of a definition is a block type too
     if registry.get(net.blocks[target].type).role == "head":
         wires = net.edges_into(target)
         if not wires:

@@ -23,6 +23,7 @@ import networkx as nx
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
+from graph.definitions import registry_for_library
 from graph.diagnostics import ERROR, Diagnostic, Fix
 from graph.examples import EXAMPLE_ID_PREFIX
 from graph.layout import layered_layout
@@ -49,7 +50,7 @@ class Document(QObject):
     def __init__(self, registry: Registry, project: Project | None = None, path: Path | None = None,
                  parent: QObject | None = None):
         super().__init__(parent)
-        self.registry = registry
+        self._registry = registry
         self.undo_stack = QUndoStack(self)
         self.undo_stack.cleanChanged.connect(self._clean_changed)
         self.undo_stack.indexChanged.connect(self._after_step)
@@ -61,6 +62,15 @@ class Document(QObject):
         self.project = Project()
         self.path: Path | None = None
         self.replace_project(project or Project(), path)
+
+    @property
+    def registry(self) -> Registry:
+        """The block catalog plus this project's definitions (each a block type its instances use)."""
+        return registry_for_library(self.project.definitions, self._registry)
+
+    @registry.setter
+    def registry(self, registry: Registry) -> None:
+        self._registry = registry
 
     # --- project lifetime ---
     def replace_project(self, project: Project, path: Path | None = None, modified: bool = False) -> None:
