@@ -60,7 +60,8 @@ class Group:
 class Change:
     """A change event. kind: block_added, block_removed, edge_added, edge_removed,
     param_changed, block_moved, block_renamed, block_enabled, block_frozen, group_changed,
-    network_renamed, block_shares (which module a block uses), ties_changed (tied parameters)."""
+    network_renamed, block_shares (which module a block uses), ties_changed (tied parameters),
+    definition_params (on a definition's body: its exposed parameters changed)."""
 
     kind: str
     block: str | None = None
@@ -392,6 +393,7 @@ class Definition:
             return
         self.params = [copy.deepcopy(p) for p in params]
         self.revision += 1
+        self.body._emit(Change("definition_params", name=self.name))  # the body's listeners hear it
 
     def copy(self) -> Definition:
         return Definition(self.name, self.body.copy(), [copy.deepcopy(p) for p in self.params],

@@ -46,6 +46,7 @@ class Document(QObject):
     pathChanged = Signal(object)  # Path | None
     projectReplaced = Signal()  # a different project was loaded: rebuild every view
     titleChanged = Signal(str)  # title(): the file name or modified marker changed
+    definitionChanged = Signal(str, object)  # a block definition's name, the Change of its body
 
     def __init__(self, registry: Registry, project: Project | None = None, path: Path | None = None,
                  parent: QObject | None = None):
@@ -93,6 +94,10 @@ class Document(QObject):
             listener = self._make_listener(net)
             net.subscribe(listener)
             self._subscriptions.append((net, listener))
+        for definition in project.definitions:  # an edit of a definition changes every network using it
+            listener = self._make_definition_listener(definition.name)
+            definition.body.subscribe(listener)
+            self._subscriptions.append((definition.body, listener))
         self._analyses = {net.name: self._analyse(net) for net in project.networks}
         self._data_problem = None
         if modified:
@@ -106,6 +111,12 @@ class Document(QObject):
         def listener(change: Change) -> None:
             self._dirty.add(net.name)
             self.networkChanged.emit(net.name, change)
+        return listener
+
+    def _make_definition_listener(self, name: str):
+        def listener(change: Change) -> None:
+            self._dirty.update(net.name for net in self.project.networks)
+            self.definitionChanged.emit(name, change)
         return listener
 
     def _clean_changed(self, clean: bool) -> None:
