@@ -258,11 +258,14 @@ def bound_body(definition: Definition, params: Mapping[str, Any], ins: Mapping[s
 class InnerShapeError(ShapeError):
     """A problem inside an instance's body: names the inner block and the definition."""
 
-    def __init__(self, definition: str, inner_id: str | None, inner_message: str):
+    def __init__(self, definition: str, inner_id: str | None, inner_message: str,
+                 deeper: tuple[str, ...] = ()):
         super().__init__(inner_message)
         self.definition = definition
         self.inner_id = inner_id
         self.inner_message = inner_message
+        # (definition, inner block id, ...): where the problem is, through nested definitions
+        self.path = (definition, inner_id or "", *deeper)
 
     def describe(self, instance_name: str) -> str:
         return f"inside {self.definition} (instance '{instance_name}'): {self.inner_message}"
@@ -296,7 +299,7 @@ class _DefinitionRule:
             shape = inference.inputs.get(out_id, {}).get("x")
             if errors:
                 first = errors[0]
-                hit = InnerShapeError(self.definition.name, first.block, first.message)
+                hit = InnerShapeError(self.definition.name, first.block, first.message, first.inside)
             elif shape is None or inference.order.cycles:
                 hit = InnerShapeError(self.definition.name, out_id, "its output port receives no value (a "
                                       "wire is missing or the body has a loop); open the definition and "

@@ -103,8 +103,8 @@ def _visit(block: Block, upstream: dict[str, Shape | None], wires: dict[str, Edg
     """Check one block and run its shape rule; every problem becomes a diagnostic."""
     diags: list[Diagnostic] = []
 
-    def report(code: str, message: str, port=None, param=None, fix=None):
-        diags.append(Diagnostic(ERROR, code, message, block.id, port, param, net, fix))
+    def report(code: str, message: str, port=None, param=None, fix=None, inside=()):
+        diags.append(Diagnostic(ERROR, code, message, block.id, port, param, net, fix, inside))
 
     if block.type not in registry:
         report("unknown_type", f"'{block.name}' has unknown block type '{block.type}'")
@@ -143,7 +143,7 @@ def _visit(block: Block, upstream: dict[str, Shape | None], wires: dict[str, Edg
         elif err.set_params:
             fix = set_params_fix(block.id, err.set_params)
         if isinstance(err, InnerShapeError):  # names the inner block, the definition and this instance
-            report("shape", f"{label}: {err.describe(block.name)}", port=err.port)
+            report("shape", f"{label}: {err.describe(block.name)}", port=err.port, inside=err.path)
         else:
             report("shape" if err.param is None else "param", f"{label} {err}",
                    port=err.port, param=err.param, fix=fix)

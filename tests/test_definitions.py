@@ -90,6 +90,27 @@ def test_a_problem_inside_names_the_inner_block_the_definition_and_the_instance(
     assert errors[0].block == "l1_0"
     assert "inside BasicBlock (instance 'layer1.0')" in errors[0].message
     assert "'add'" in errors[0].message
+    assert errors[0].inside == ("BasicBlock", "add")  # where a definition tab would point
+
+
+def test_a_problem_two_definitions_deep_names_the_path(registry):
+    project = nested_project()
+    project.definitions.get("BasicBlock").body.set_param("conv2", "padding", 0)  # its Add now mismatches
+    errors = [d for d in analyse(project.networks[0], registry).diagnostics if d.is_error]
+    assert [d.block for d in errors] == ["s1"]
+    assert errors[0].inside == ("Stage2", "b0", "BasicBlock", "add")
+    assert "inside Stage2 (instance 'stage1')" in errors[0].message
+    assert "inside BasicBlock (instance 'blocks.0')" in errors[0].message
+
+
+def test_runs_tell_a_changed_definition_from_the_one_they_trained(registry):
+    from graph.network_match import network_differences
+
+    trained, current = stage_project(), stage_project()
+    assert network_differences(trained, current) == []
+    current.definitions.get("Stage").body.set_param("conv", "kernel_size", 5)
+    assert network_differences(trained, current) == [
+        "definition 'Stage': block 'conv' has kernel_size 3 in the run, 5 in the project"]
 
 
 def test_parameter_counts_of_instances_match_torch(registry):
@@ -364,11 +385,10 @@ def test_detach_turns_an_instance_into_a_plain_group_and_undo_puts_it_back(regis
     assert net == before
 
 
-def test_export_check_onnx_and_torch_export_pass_for_a_project_with_instances(registry, tmp_path):
+@pytest.mark.parametrize(("fmt", "name"), [("onnx", "m.onnx"), ("torch-export", "m.pt2")])
+def test_export_check_passes_for_a_project_with_instances(fmt, name, registry, tmp_path):
     from runtime.export_project import export_project, verify_export
 
-    project = stage_project()
-    for fmt, name in (("onnx", "m.onnx"), ("torch-export", "m.pt2")):
-        exported = export_project(project, registry, fmt, tmp_path / name)
-        results = verify_export(exported)
-        assert results and all(r.ok for r in results), results
+    exported = export_project(stage_project(), registry, fmt, tmp_path / name)
+    results = verify_export(exported)
+    assert results and all(r.ok for r in results), results
