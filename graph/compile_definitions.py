@@ -233,7 +233,7 @@ def _template(definition, group: list, class_name: str) -> _Variant:
     exposed = [p.name for p in definition.params]
     exposed_vectors = {name: [inst.params.get(name) for inst in instances] for name in exposed}
     dims = [_feature_dims(inst) for inst in instances]
-    dim_vectors = {name: [d.get(name) for d in dims] for name in dims[0]}
+    dim_vectors = {name: [d.get(name) for d in dims] for name in dims[0] if name not in exposed}
     bound_attrs: dict[str, set[str]] = {}  # exposed parameter -> submodules of the blocks it binds
     bound_hints: dict[str, set[tuple[str, str]]] = {}  # exposed parameter -> (submodule, inner setting)
     for p in definition.params:
@@ -254,8 +254,9 @@ def _template(definition, group: list, class_name: str) -> _Variant:
                    for attr, inner in bound_hints.get(p, ()))
     submodules = set(first_attrs.values())
     names = Namespace(RESERVED | submodules)
-    for name in exposed:
+    for name in [*exposed, *dim_vectors]:  # a derived argument never takes these names
         names.take(name)
+    stored_as: dict[str, str] = {}  # a name forward() reads -> the attribute holding it
     derived: dict[str, list[Any]] = {}  # derived argument -> its values per context
     replace: dict[int, str] = {}  # atom index -> the name written in its place
     stored: list[str] = []  # names forward() reads as self.<name>
@@ -287,9 +288,10 @@ def _template(definition, group: list, class_name: str) -> _Variant:
             names.take(chosen)
             derived[chosen] = dim_vectors[chosen]
         if atom.function == "forward":
-            if chosen not in stored:
+            if chosen not in stored_as:  # never over a submodule of the same name
+                stored_as[chosen] = chosen if chosen not in submodules else names.name(f"{chosen}_value")
                 stored.append(chosen)
-            replace[index] = f"self.{chosen}"
+            replace[index] = f"self.{stored_as[chosen]}"
         else:
             replace[index] = chosen
     # torchvision's order: the input's size first (BasicBlock(inplanes, planes, stride)), then the rest
@@ -298,7 +300,17 @@ def _template(definition, group: list, class_name: str) -> _Variant:
     variant.args = args
     for position, (key, inst) in enumerate(zip(keys, instances)):
         variant.values[key] = [inst.params.get(a) if a in exposed else derived[a][position] for a in args]
-    variant.lines = _rewrite(first_lines, first_atoms, replace, group, args, stored, class_name)
+    variant.lines = _rewrite(first_lines, first_atoms, replace, group, args,
+                             [(stored_as[n], n) for n in stored], class_name)
+    try:
+        ast.parse("\n".join(variant.lines))
+    except SyntaxError as err:  # a bug here, never the user's doing: said plainly, not as a traceback
+        from graph.compiler import CompileError
+        from graph.diagnostics import ERROR, Diagnostic
+
+        raise CompileError(definition.name, [Diagnostic(
+            ERROR, "definition", f"the class of definition {definition.name!r} could not be written "
+            f"({err.msg} at line {err.lineno}); please report this with the project file")]) from None
     return variant
 
 
@@ -315,7 +327,7 @@ def _comments(lines: list[str]) -> list[tuple[int, int, str]]:
 
 
 def _rewrite(lines: list[str], atoms: list[_Atom], replace: dict[int, str], group: list,
-             args: list[str], stored: list[str], class_name: str) -> list[str]:
+             args: list[str], stored: list[tuple[str, str]], class_name: str) -> list[str]:
     raw = [line.encode() for line in lines]
     # comments (shape comments) that differ between contexts say nothing true of the class: dropped
     mine = _comments(lines)
@@ -335,7 +347,7 @@ def _rewrite(lines: list[str], atoms: list[_Atom], replace: dict[int, str], grou
     out[0] = f"class {class_name}(nn.Module):"
     init = next(i for i, line in enumerate(out) if line.strip() == "def __init__(self):")
     out[init] = f"    def __init__({', '.join(['self', *args])}):"
-    stores = [f"        self.{name} = {name}" for name in stored]
+    stores = [f"        self.{attr} = {name}" for attr, name in stored]
     out[init + 2:init + 2] = stores
     if stores and out[init + 2 + len(stores)].strip() == "pass":
         del out[init + 2 + len(stores)]

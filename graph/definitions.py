@@ -182,8 +182,9 @@ def definition_problems(definition: Definition, library: Definitions, registry: 
                         "Definition output block")
     port_names = [definition.body.blocks[b].name for b in ins + outs]
     for port in port_names:
-        if not port.isidentifier() or keyword.iskeyword(port):
-            problems.append(f"definition {name!r}: the port name {port!r} must be a name like x or skip")
+        if not port.isidentifier() or keyword.iskeyword(port) or port in ("self", "inputs"):
+            problems.append(f"definition {name!r}: the port name {port!r} must be a name like x or skip "
+                            "(not self or inputs)")
     dupes = sorted({p for p in port_names if port_names.count(p) > 1})
     if dupes:
         problems.append(f"definition {name!r}: two ports are named {dupes[0]!r}; give each its own name")

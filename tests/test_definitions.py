@@ -392,3 +392,30 @@ def test_export_check_passes_for_a_project_with_instances(fmt, name, registry, t
     exported = export_project(stage_project(), registry, fmt, tmp_path / name)
     results = verify_export(exported)
     assert results and all(r.ok for r in results), results
+
+
+def test_a_literal_of_forward_that_differs_between_instances_becomes_an_attribute(registry):
+    body = Network("Keep")
+    body.add_block(Block("x", "PortInput", "x"))
+    body.add_block(Block("cut", "Slice", "cut", {"axis": 1, "start": 0, "end": 4}))
+    body.add_block(Block("fc", "Linear", "fc", {"features": 5}))
+    body.add_block(Block("out", "PortOutput", "out"))
+    chain(body, ["x", "cut", "fc", "out"])
+    keep = Definition("Keep", body, [ExposedParam("keep", 4, ("cut.end",)),
+                                     ExposedParam("width", 5, ("fc.features",))])
+    net = Network("model")
+    net.add_block(Block("in", "VectorInput", "v", {"features": 10}))
+    net.add_block(Block("a", "Keep", "a", {"keep": 3, "width": 6}))
+    net.add_block(Block("b", "Keep", "b", {"keep": 5, "width": 2}))
+    net.add_block(Block("h", "RegressionHead", "h"))
+    chain(net, ["in", "a", "b", "h"])
+    project = Project("K", [net])
+    project.definitions.add(keep)
+    project.link()
+    source = compile_project(project, registry).source
+    assert "        self.keep = keep\n" in source and "out = x[:, :self.keep]" in source
+    assert "self.a = Keep(3, 6)" in source and "self.b = Keep(5, 2)" in source
+    model = build_models(project, registry)[0]["model"]
+    x = torch.randn(2, 10)
+    assert model.a.fc.in_features == 3 and model.b.fc.in_features == 5
+    torch.testing.assert_close(model(x), model.b.fc(model.a.fc(x[:, :3])[:, :5]))
