@@ -235,3 +235,15 @@ def detach(network: Network, block_id: str) -> Edit:
     groups.append(Group(group_id, instance.name, members))
     journal.set_groups(network, groups)
     return journal.edit
+
+
+def flattened(network: Network) -> Network:
+    """A copy of the network with every instance (at every depth) detached into plain blocks: the same
+    computation with no definitions (what an import of the exported code gives today)."""
+    flat = network.copy()
+    while True:
+        library = flat.library
+        instance = next((bid for bid, b in flat.blocks.items() if library and b.type in library), None)
+        if instance is None:
+            return flat
+        detach(flat, instance)
