@@ -73,6 +73,11 @@ class Document(QObject):
     def registry(self, registry: Registry) -> None:
         self._registry = registry
 
+    @property
+    def catalog(self) -> Registry:
+        """The block catalog alone (the palette's), whatever definitions the open project has."""
+        return self._registry.base
+
     # --- project lifetime ---
     def replace_project(self, project: Project, path: Path | None = None, modified: bool = False) -> None:
         """Show another project (new/open): clears history, re-analyses everything.

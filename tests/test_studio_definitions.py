@@ -59,3 +59,21 @@ def test_an_instance_that_would_make_a_cycle_is_refused_before_the_stack(qapp, r
     with pytest.raises(DefinitionError, match="BasicBlock -> BasicBlock"):
         add_definition_block(doc.project.definitions, "BasicBlock", Block("me", "BasicBlock", "me"))
     assert doc.undo_stack.count() == 0
+
+
+def test_the_window_shows_an_instance_with_its_exposed_parameters(qtbot, registry):
+    from PySide6.QtWidgets import QLabel, QSpinBox
+
+    from graph.examples import example_path
+    from graph.project_io import load_project
+    from studio.main_window import MainWindow
+
+    path = example_path("residual_cnn")
+    doc = Document(registry, load_project(path, registry), path)
+    win = MainWindow(doc)
+    qtbot.addWidget(win)
+    assert "Definitions" not in win.palette.registry.categories()  # the palette is the catalog's
+    win.inspector.show_block("model", "b5")
+    texts = [w.text() for w in win.inspector.findChildren(QLabel)]
+    assert "ResidualBlock" in texts and "Weights: 18,560 parameters" in texts
+    assert [w.value() for w in win.inspector.findChildren(QSpinBox)] == [32]
