@@ -419,3 +419,15 @@ def test_a_literal_of_forward_that_differs_between_instances_becomes_an_attribut
     x = torch.randn(2, 10)
     assert model.a.fc.in_features == 3 and model.b.fc.in_features == 5
     torch.testing.assert_close(model(x), model.b.fc(model.a.fc(x[:, :3])[:, :5]))
+
+
+def test_a_parameter_inside_an_instance_can_be_tied_to_another_blocks(registry):
+    project = stage_project()
+    net = project.networks[0]
+    net.set_param("s2", "channels", 8)  # both Stage convolutions now have 8 filters
+    net.set_ties({"s2.conv.bias": "s1.conv.bias"})
+    analysis = analyse(net, registry)
+    assert analysis.ok, analysis.diagnostics
+    assert "self.second.conv.bias = self.first.conv.bias" in compile_project(project, registry).source
+    model = build_models(project, registry)[0]["model"]
+    assert model.second.conv.bias is model.first.conv.bias
