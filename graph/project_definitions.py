@@ -97,7 +97,7 @@ def read_definitions(values: list[Any], registry: Registry) -> tuple[Definitions
     for name in ordered:
         i, obj, where = entries[name]
         body_data = {"name": name, **{k: obj[k] for k in _BODY_FIELDS if k in obj}}
-        body = _read_network(body_data, where, known)
+        body = _read_network(body_data, f"definitions[{i}]", known)  # it adds the name to the place
         version = _field(obj, "version", "int", where, 1)
         if version < 1:
             raise FieldError(_join(where, "version"), f"'version' must be 1 or more; got {version}")

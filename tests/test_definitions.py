@@ -320,6 +320,10 @@ _DELETE = object()
     (_mutate(["networks", 0, "blocks", 1, "type"], "Stag"), "block type 'Stag'; did you mean 'Stage'"),
     (_mutate(["networks", 0, "blocks", 1, "params"], {"width": 3}), "has no parameter 'width'"),
     (_mutate(["definitions", 0, "surprise"], 1), "a definition has no field 'surprise'"),
+    (_mutate(["definitions", 0, "blocks", 1, "type"], "Nope"),
+     "definitions[0] 'Stage' > blocks[1] 'conv' > type: unknown block type 'Nope'"),
+    (_mutate(["definitions", 0, "blocks", 0, "name"], "self"), "the port name 'self'"),
+    (_mutate(["definitions", 0, "params", 0, "name"], "class"), "the parameter name 'class'"),
     (_mutate(["definitions"], {"Stage": 1}), "'definitions' must be a list"),
 ])
 def test_damaged_definitions_are_refused_with_the_place(change, expected, registry):
