@@ -414,3 +414,12 @@ def is_instance(spec: BlockSpec | None) -> bool:
 
 def rule_of(registry: Registry, type_id: str) -> _DefinitionRule | None:
     return getattr(registry, "definition_rules", {}).get(type_id)
+
+
+def instances_of(networks: list[Network], library: Definitions, name: str) -> list[tuple[str, str]]:
+    """Every use of definition `name`: (network or definition name, block id), in the networks and in the
+    bodies of other definitions (what an edit of it changes)."""
+    found = [(net.name, bid) for net in networks for bid, b in net.blocks.items() if b.type == name]
+    for definition in library:
+        found += [(definition.name, bid) for bid, b in definition.body.blocks.items() if b.type == name]
+    return found

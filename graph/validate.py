@@ -251,3 +251,12 @@ def analyse_project(project: Project, registry: Registry,
                     base_dir: Path | None = None) -> dict[str, Analysis]:
     """One analysis per network, keyed by network name."""
     return {net.name: analyse(net, registry, base_dir=base_dir) for net in project.networks}
+
+
+def analyse_definition(definition, registry: Registry, cache: AnalysisCache | None = None) -> Analysis:
+    """A block definition's body on its own (what its canvas tab shows): its exposed parameters at their
+    defaults, its input ports at their example shapes (each PortInput's `shape`)."""
+    from graph.definitions import bound_body
+
+    body = bound_body(definition, {p.name: p.default for p in definition.params}, {})
+    return analyse(body, registry, cache)

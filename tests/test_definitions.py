@@ -435,3 +435,22 @@ def test_a_parameter_inside_an_instance_can_be_tied_to_another_blocks(registry):
     assert "self.second.conv.bias = self.first.conv.bias" in compile_project(project, registry).source
     model = build_models(project, registry)[0]["model"]
     assert model.second.conv.bias is model.first.conv.bias
+
+
+def test_a_definition_is_analysed_on_its_own_and_its_uses_are_listed(registry):
+    from graph.definitions import instances_of
+    from graph.validate import analyse_definition
+
+    project = nested_project()
+    analysis = analyse_definition(project.definitions.get("BasicBlock"), registry)
+    assert analysis.ok, analysis.diagnostics
+    assert analysis.shapes["out"] == (16, 8, 8)  # its example input, at the default channels (16)
+    broken = project.definitions.get("BasicBlock")
+    broken.body.set_param("conv2", "channels", 4)  # bound by `channels`: the default 16 wins
+    assert analyse_definition(broken, registry).ok
+    broken.body.set_param("conv2", "padding", 0)
+    problems = [d for d in analyse_definition(broken, registry).diagnostics if d.is_error]
+    assert [d.block for d in problems] == ["add"]
+    assert instances_of(project.networks, project.definitions, "BasicBlock") == [
+        ("Stage2", "b0"), ("Stage2", "b1")]
+    assert instances_of(project.networks, project.definitions, "Stage2") == [("model", "s1"), ("model", "s2")]
