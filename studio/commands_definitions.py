@@ -13,7 +13,14 @@ from typing import Any
 
 from PySide6.QtGui import QUndoCommand
 
-from graph.definition_edits import Edit, add_inner_block, detach, set_inner_param
+from graph.definition_edits import (
+    Edit,
+    add_inner_block,
+    detach,
+    remove_inner_block,
+    set_exposed_default,
+    set_inner_param,
+)
 from graph.definitions import DefinitionError, cycle_message, find_cycle
 from graph.model import Block, Definitions, Edge, Network
 
@@ -62,3 +69,17 @@ def detach_instance(network: Network, block_id: str) -> DefinitionEdit:
     if not network.library or block.type not in network.library:
         raise DefinitionError(f"block {block.name!r} is not an instance of a definition")
     return DefinitionEdit(f"Detach {block.name}", lambda: detach(network, block_id))
+
+
+def remove_definition_block(library: Definitions, name: str, block_id: str) -> DefinitionEdit:
+    """Remove an inner block (its wires, and the bindings to its settings) from a definition."""
+    library.get(name).body.block(block_id)
+    return DefinitionEdit(f"Remove {block_id} from {name}",
+                          lambda: remove_inner_block(library, name, block_id))
+
+
+def set_definition_default(library: Definitions, name: str, param: str, value: Any) -> DefinitionEdit:
+    """Change the default of an exposed parameter (instances that set no value of their own follow)."""
+    library.get(name).param(param)
+    return DefinitionEdit(f"Set the default of {param} in {name}",
+                          lambda: set_exposed_default(library, name, param, value))

@@ -99,10 +99,8 @@ class Document(QObject):
             listener = self._make_listener(net)
             net.subscribe(listener)
             self._subscriptions.append((net, listener))
-        for definition in project.definitions:  # an edit of a definition changes every network using it
-            listener = self._make_definition_listener(definition.name)
-            definition.body.subscribe(listener)
-            self._subscriptions.append((definition.body, listener))
+        self._watched: set[int] = set()
+        self._watch_definitions()
         self._analyses = {net.name: self._analyse(net) for net in project.networks}
         self._data_problem = None
         if modified:
@@ -117,6 +115,17 @@ class Document(QObject):
             self._dirty.add(net.name)
             self.networkChanged.emit(net.name, change)
         return listener
+
+    def _watch_definitions(self) -> None:
+        """Listen to every definition's body (an edit of one changes every network using it), also to
+        definitions added since the project opened."""
+        for definition in self.project.definitions:
+            if id(definition.body) in self._watched:
+                continue
+            listener = self._make_definition_listener(definition.name)
+            definition.body.subscribe(listener)
+            self._subscriptions.append((definition.body, listener))
+            self._watched.add(id(definition.body))
 
     def _make_definition_listener(self, name: str):
         def listener(change: Change) -> None:
@@ -150,6 +159,9 @@ class Document(QObject):
         return analyse(net, self.registry, cache, base_dir=self.path.parent if self.path else None)
 
     def _after_step(self, _index: int) -> None:
+        if len(self._watched) != len(self.project.definitions):
+            self._watch_definitions()
+            self._dirty.update(net.name for net in self.project.networks)
         for name in sorted(self._dirty):
             net = self.network(name)
             self._analyses[name] = self._analyse(net)

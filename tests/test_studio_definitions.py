@@ -77,3 +77,25 @@ def test_the_window_shows_an_instance_with_its_exposed_parameters(qtbot, registr
     texts = [w.text() for w in win.inspector.findChildren(QLabel)]
     assert "ResidualBlock" in texts and "Weights: 18,560 parameters" in texts
     assert [w.value() for w in win.inspector.findChildren(QSpinBox)] == [32]
+
+
+def test_an_exposed_default_and_an_inner_removal_are_one_step_each(qapp, registry):
+    from studio.commands_definitions import remove_definition_block, set_definition_default
+
+    project = resnet_project()
+    del project.networks[0].blocks["l1_1"].params["channels"]  # this instance takes the default
+    doc = Document(registry, project)
+    before = doc.project.copy()
+    library = doc.project.definitions
+    # the default (16 channels) does not fit its 8 input channels; 8 does
+    assert [d.block for d in doc.analysis("model").diagnostics if d.is_error] == ["l1_1"]
+    doc.undo_stack.push(set_definition_default(library, "BasicBlock", "channels", 8))
+    assert doc.analysis("model").ok
+    doc.undo_stack.push(remove_definition_block(library, "BasicBlock", "relu"))
+    assert "relu" not in library.get("BasicBlock").body.blocks
+    assert doc.undo_stack.count() == 2
+    doc.undo_stack.undo()
+    assert doc.analysis("model").ok and "relu" in library.get("BasicBlock").body.blocks
+    doc.undo_stack.undo()
+    assert doc.project == before
+    assert [d.block for d in doc.analysis("model").diagnostics if d.is_error] == ["l1_1"]
