@@ -1,4 +1,4 @@
-"""The editable model: projects, networks, blocks and edges, with change events.
+"""The editable model: projects, networks, blocks and edges, block definitions, with change events.
 
 Pure Python (no Qt). The studio's undo commands call the mutating methods of
 `Network`; views subscribe to its change events and redraw. A method emits
