@@ -389,7 +389,9 @@ def test_detach_turns_an_instance_into_a_plain_group_and_undo_puts_it_back(regis
     assert net == before
 
 
-@pytest.mark.parametrize(("fmt", "name"), [("onnx", "m.onnx"), ("torch-export", "m.pt2")])
+# the first ONNX export of a process spends ~10 s importing the exporter: slow suite, as in test_export.py
+@pytest.mark.parametrize(("fmt", "name"), [pytest.param("onnx", "m.onnx", marks=pytest.mark.slow),
+                                           ("torch-export", "m.pt2")])
 def test_export_check_passes_for_a_project_with_instances(fmt, name, registry, tmp_path):
     from runtime.export_project import export_project, verify_export
 
@@ -454,3 +456,32 @@ def test_a_definition_is_analysed_on_its_own_and_its_uses_are_listed(registry):
     assert instances_of(project.networks, project.definitions, "BasicBlock") == [
         ("Stage2", "b0"), ("Stage2", "b1")]
     assert instances_of(project.networks, project.definitions, "Stage2") == [("model", "s1"), ("model", "s2")]
+
+
+def test_instances_whose_code_differs_in_more_than_values_get_a_class_each(registry):
+    """Pooling an image and a sequence are different layers: Pool and Pool2, each instance its own."""
+    body = Network("Pool")
+    body.add_block(Block("x", "PortInput", "x"))
+    body.add_block(Block("p", "GlobalAvgPool", "p"))
+    body.add_block(Block("fc", "Linear", "fc", {"features": 4}))
+    body.add_block(Block("out", "PortOutput", "out"))
+    chain(body, ["x", "p", "fc", "out"])
+    net = Network("model")
+    net.add_block(Block("i1", "ImageInput", "img", {"channels": 3, "height": 8, "width": 8}))
+    net.add_block(Block("i2", "SequenceInput", "seq", {"length": 5, "features": 3}))
+    net.add_block(Block("a", "Pool", "a"))
+    net.add_block(Block("b", "Pool", "b"))
+    net.add_block(Block("add", "Add", "add"))
+    net.add_block(Block("h", "RegressionHead", "h"))
+    for edge in (Edge("i1", "a", "x"), Edge("i2", "b", "x"), Edge("a", "add", "in1"), Edge("b", "add", "in2"),
+                 Edge("add", "h", "x")):
+        net.connect(edge)
+    project = Project("V", [net])
+    project.definitions.add(Definition("Pool", body, []))
+    project.link()
+    source = compile_project(project, registry).source
+    assert class_names(source) == ["Pool", "Pool2", "V"]
+    assert "nn.AdaptiveAvgPool2d(1)" in source and "nn.AdaptiveAvgPool1d(1)" in source
+    model = build_models(project, registry)[0]["model"]
+    assert type(model.a).__name__ == "Pool" and type(model.b).__name__ == "Pool2"
+    assert model(torch.randn(2, 3, 8, 8), torch.randn(2, 5, 3)).shape == (2, 4)
