@@ -14,15 +14,19 @@ careful person writes it, and residual branches get their own names.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from graph.compile_definitions import build as build_definitions
+from graph.definitions import is_instance, registry_for_library
 from graph.diagnostics import ERROR, Diagnostic
 from graph.helpers_src import HELPERS
 from graph.model import Network, Project
 from graph.pycode import Namespace, reads_name, to_class_name, to_identifier
 from graph.shapes import format_shape
 from graph.sharing import PARAM_PATH, split_key
-from graph.spec import Registry, Shape
+from graph.spec import Emission, Registry, Shape
 from graph.validate import Analysis, analyse
 from graph.walk import order
 
@@ -73,6 +77,9 @@ class CompiledProject:
         return self.networks[name]
 
 
+InstanceEmit = Callable[[str, dict, dict], Emission]  # (definition, params, input shapes) -> its code
+
+
 @dataclass
 class _Class:
     lines: list[str]
@@ -81,7 +88,10 @@ class _Class:
 
 
 def _compile_class(network: Network, registry: Registry, analysis: Analysis, class_name: str,
-                   module_level: set[str]) -> _Class:
+                   module_level: set[str], instance_emit: InstanceEmit | None = None,
+                   definition: str | None = None) -> _Class:
+    """One class. instance_emit writes the construction of an instance block (its definition's class);
+    definition: the definition's name when this is the body of one (no make_loss, its own docstring)."""
     if not analysis.ok:
         raise CompileError(network.name, analysis.diagnostics)
     inference = analysis.inference
@@ -118,6 +128,11 @@ def _compile_class(network: Network, registry: Registry, analysis: Analysis, cla
         for c in consumers.get(bid, []):
             last_use[owner[bid]] = max(last_use[owner[bid]], end if specs[c].role == "head" else position[c])
 
+    run_of = (_sequential_runs(network, specs, inference, port_source, consumers, definition is not None)
+              if instance_emit else {})
+    for _prefix, members in {id(r[1]): r for r in run_of.values()}.values():
+        src = owner[port_source[members[0]][next(iter(port_source[members[0]]))]]
+        last_use[src] = max(last_use[src], position[members[-1]])
     arg_names = [local_reserved.name(blocks[bid].name, key=bid, fallback="inputs") for bid in input_blocks]
     var: dict[str, str] = dict(zip(input_blocks, arg_names))
     live: dict[str, str] = {name: bid for bid, name in var.items()}  # variable -> value it holds
@@ -133,7 +148,9 @@ def _compile_class(network: Network, registry: Registry, analysis: Analysis, cla
             return name not in live and name not in arg_names and local_reserved.is_free(name)
 
         base = to_identifier(block_name)
-        candidates = ["x", base] + [f"{base}_{n}" for n in range(2, len(topo) + 3)]
+        # inside a definition the running value reads `out = ...` while the input x is still needed
+        preferred = ["x", "out"] if definition is not None else ["x"]
+        candidates = preferred + [base] + [f"{base}_{n}" for n in range(2, len(topo) + 3)]
         return next(name for name in candidates if free(name))
 
     for bid in topo:
@@ -145,22 +162,52 @@ def _compile_class(network: Network, registry: Registry, analysis: Analysis, cla
         if spec.role == "head" or not block.enabled:
             var[bid] = var[sources[ports[0]]]
             continue
-        in_vars = {port: var[sources[port]] for port in ports}
         out_shape = inference.shapes[bid]
-        emission = spec.emit(inference.params[bid], inference.inputs[bid], out_shape)
-        helpers.update(emission.helpers)
-        template_args = dict(in_vars, inputs=", ".join(in_vars[p] for p in ports))
-        if emission.module is not None:
-            # another use of a shared module calls its owner's submodule, made once (by its first use)
-            holder = network.owner_of(bid)
-            attr = attrs.name(blocks[holder].name, key=holder)
-            if holder not in module_names:
-                module_names[holder] = attr
-                init_lines.append(f"        self.{attr} = {emission.module}")
-            if holder != bid:
-                shared[bid] = holder
-            template_args["self"] = f"self.{attr}"
-        expr = emission.forward.format(**template_args)
+        local_name = block.name
+        if bid in run_of:
+            # instances named layer1.0, layer1.1, ... in a chain: one nn.Sequential, as torchvision writes it
+            prefix, members = run_of[bid]
+            if bid != members[-1]:
+                continue  # its value only feeds the next member, inside the Sequential
+            sources = port_source[members[0]]
+            ports = list(sources)
+            modules = []
+            for m in members:
+                made = (instance_emit(blocks[m].type, inference.params[m], inference.inputs[m])
+                        if is_instance(specs[m]) else
+                        specs[m].emit(inference.params[m], inference.inputs[m], inference.shapes[m]))
+                helpers.update(made.helpers)
+                modules.append(made.module)
+            attr = attrs.name(prefix, key=("sequential", prefix))
+            one_line = f"        self.{attr} = nn.Sequential({', '.join(modules)})"
+            if len(one_line) <= 110:
+                init_lines.append(one_line)
+            else:  # one member a line, as a person would wrap it
+                init_lines += [f"        self.{attr} = nn.Sequential(",
+                               *(f"            {m}," for m in modules), "        )"]
+            for k, member in enumerate(members):
+                module_names[member] = f"{attr}.{k}"
+            expr = f"self.{attr}({var[sources[ports[0]]]})"
+            local_name = prefix
+        else:
+            in_vars = {port: var[sources[port]] for port in ports}
+            if instance_emit is not None and is_instance(spec):
+                emission = instance_emit(block.type, inference.params[bid], inference.inputs[bid])
+            else:
+                emission = spec.emit(inference.params[bid], inference.inputs[bid], out_shape)
+            helpers.update(emission.helpers)
+            template_args = dict(in_vars, inputs=", ".join(in_vars[p] for p in ports))
+            if emission.module is not None:
+                # another use of a shared module calls its owner's submodule, made once (by its first use)
+                holder = network.owner_of(bid)
+                attr = attrs.name(blocks[holder].name, key=holder)
+                if holder not in module_names:
+                    module_names[holder] = attr
+                    init_lines.append(f"        self.{attr} = {emission.module}")
+                if holder != bid:
+                    shared[bid] = holder
+                template_args["self"] = f"self.{attr}"
+            expr = emission.forward.format(**template_args)
 
         owners = [owner[sources[p]] for p in ports]
         dying = [src for src in owners if last_use[src] == position[bid] and specs[src].role != "input"]
@@ -169,7 +216,7 @@ def _compile_class(network: Network, registry: Registry, analysis: Analysis, cla
                 del live[var[src]]
         # reuse a dead input's name, preferring "x" so chains read x = f(x)
         dying_vars = sorted((var[d] for d in dying), key=lambda name: name != "x")
-        out_var = dying_vars[0] if dying_vars else fresh_local(block.name)
+        out_var = dying_vars[0] if dying_vars else fresh_local(local_name)
         var[bid] = out_var
         live[out_var] = bid
         line_of[bid] = len(forward_lines)
@@ -190,7 +237,10 @@ def _compile_class(network: Network, registry: Registry, analysis: Analysis, cla
     losses = [specs[h].loss(inference.params[h]) for h in heads]
 
     lines = [f"class {class_name}(nn.Module):"]
-    lines.append(f'    """Network {to_identifier(network.name, "model")!r} ({len(topo)} blocks)."""')
+    if definition is not None:
+        lines.append(f'    """Block definition {definition} ({len(topo)} blocks)."""')
+    else:
+        lines.append(f'    """Network {to_identifier(network.name, "model")!r} ({len(topo)} blocks)."""')
     lines.append("")
     lines.append("    def __init__(self):")
     lines.append("        super().__init__()")
@@ -201,12 +251,13 @@ def _compile_class(network: Network, registry: Registry, analysis: Analysis, cla
     body_start = len(lines)
     lines.extend(forward_lines)
     lines.append(f"        return {', '.join(returned)}")
-    lines.append("")
-    lines.append("    @staticmethod")
-    lines.append("    def make_loss():")
-    lines.append('        """The training loss of each output, in the order forward() returns them."""')
-    loss_exprs = [loss if loss is not None else "None" for loss in losses]
-    lines.append(f"        return {', '.join(loss_exprs)}")
+    if definition is None:
+        lines.append("")
+        lines.append("    @staticmethod")
+        lines.append("    def make_loss():")
+        lines.append('        """The training loss of each output, in the order forward() returns them."""')
+        loss_exprs = [loss if loss is not None else "None" for loss in losses]
+        lines.append(f"        return {', '.join(loss_exprs)}")
 
     info = CompiledNetwork(
         network=network.name,
@@ -226,6 +277,54 @@ def _compile_class(network: Network, registry: Registry, analysis: Analysis, cla
     return _Class(lines, info, helpers)
 
 
+_MEMBER = re.compile(r"(.+)\.(0|[1-9][0-9]{0,5})\Z")
+
+
+def _sequential_runs(network: Network, specs: dict, inference, port_source: dict[str, dict[str, str]],
+                     consumers: dict[str, list[str]], plain: bool) -> dict[str, tuple[str, list[str]]]:
+    """Instance blocks named P.0, P.1, ... P.(n-1), each feeding only the next: block id -> (P, members).
+
+    Every member is an enabled instance of a definition with one input, sharing no module and tied to
+    nothing; otherwise its prefix stays a row of named attributes. plain: inside a definition, layers
+    that are called on their input (a convolution, a batch norm) may be members too, so a shortcut
+    written downsample.0, downsample.1 is torchvision's `downsample = nn.Sequential(conv, bn)`."""
+
+    def member(bid: str) -> bool:
+        if is_instance(specs[bid]):
+            return True
+        if not plain or bid not in inference.params or inference.shapes.get(bid) is None:
+            return False
+        try:
+            made = specs[bid].emit(inference.params[bid], inference.inputs.get(bid, {}),
+                                   inference.shapes[bid])
+        except Exception:  # noqa: BLE001 - a rule failing is reported by the shape checks
+            return False
+        port = next(iter(inference.inputs.get(bid, {})), None)
+        return made.module is not None and made.forward == "{self}({" + str(port) + "})"
+
+    tied = {k.partition(".")[0] for pair in network.ties.items() for k in pair}
+    prefixes: dict[str, dict[int, str]] = {}
+    for bid, block in network.blocks.items():
+        match = _MEMBER.match(block.name)
+        if match is not None and bid in specs and member(bid):
+            prefixes.setdefault(match.group(1), {})[int(match.group(2))] = bid
+    runs: dict[str, tuple[str, list[str]]] = {}
+    for prefix, numbered in prefixes.items():
+        members = [numbered[i] for i in range(len(numbered)) if i in numbered]
+        if len(members) != len(numbered):
+            continue
+        ok = all(network.blocks[m].enabled and network.blocks[m].shares is None and m not in tied
+                 and len(port_source.get(m, {})) == 1 and len(inference.inputs.get(m, {})) == 1
+                 and not any(network.blocks[o].shares == m for o in network.blocks)
+                 for m in members)
+        ok = ok and all(list(port_source[b].values()) == [a] and consumers.get(a) == [b]
+                        for a, b in zip(members, members[1:]))
+        if ok:
+            for m in members:
+                runs[m] = (prefix, members)
+    return runs
+
+
 def _imports(body: str) -> list[str]:
     lines = []
     standard = [name for name in ("math", "os") if reads_name(body, name)]
@@ -241,24 +340,51 @@ def _imports(body: str) -> list[str]:
 
 def compile_project(project: Project, registry: Registry,
                     analyses: dict[str, Analysis] | None = None) -> CompiledProject:
-    """Source for every network of the project, in one module."""
+    """Source for every network of the project, in one module (each block definition one class)."""
+    library = project.definitions
+    if library:
+        registry = registry_for_library(library, registry)
+    # a definition's class is named as the user named it; network classes keep off those names
+    definition_names = {to_class_name(d.name, "Block") for d in library} if library else set()
     class_names: dict[str, str] = {}
     for net in project.networks:
         wanted = to_class_name(net.name if len(project.networks) > 1 else project.name)
         name = wanted
         n = 2
-        while name in class_names.values() or name in HELPERS or name in EXPORT_CONSTANTS:
+        while (name in class_names.values() or name in HELPERS or name in EXPORT_CONSTANTS
+               or name in definition_names):
             name = f"{wanted}{n}"
             n += 1
         class_names[net.name] = name
-    module_level = set(class_names.values()) | set(HELPERS)
-    classes = []
+    module_level = set(class_names.values()) | set(HELPERS) | definition_names
+    analysed = {}
     for net in project.networks:
         analysis = (analyses or {}).get(net.name) or analyse(net, registry)
-        classes.append(_compile_class(net, registry, analysis, class_names[net.name], module_level))
+        if not analysis.ok:
+            raise CompileError(net.name, analysis.diagnostics)
+        analysed[net.name] = analysis
+    instance_emit = None
+    definition_chunks: list[list[str]] = []
+    definition_helpers: set[str] = set()
+    if library:
+        def compile_body(body, inference, class_name, emit):
+            cls = _compile_class(body, registry, Analysis(body, inference, list(inference.diagnostics)),
+                                 class_name, module_level, instance_emit=emit, definition=class_name)
+            return cls.lines, cls.helpers, cls.info.module_names
 
-    helper_names = sorted(set().union(*(c.helpers for c in classes)))
+        taken = set(class_names.values()) | set(HELPERS) | set(EXPORT_CONSTANTS)
+        built = build_definitions(library, registry, [(net, analysed[net.name].inference)
+                                                       for net in project.networks], compile_body, taken)
+        instance_emit, definition_chunks, definition_helpers = built.emit, built.chunks, built.helpers
+    classes = []
+    for net in project.networks:
+        classes.append(_compile_class(net, registry, analysed[net.name], class_names[net.name], module_level,
+                                      instance_emit=instance_emit))
+
+    helper_names = sorted(set().union(definition_helpers, *(c.helpers for c in classes)))
     chunks: list[list[str]] = [HELPERS[h].strip("\n").splitlines() for h in helper_names]
+    chunks += definition_chunks
+    n_before_classes = len(chunks)
     chunks += [c.lines for c in classes]
     body_lines: list[str] = []
     for chunk in chunks:
@@ -286,7 +412,7 @@ def compile_project(project: Project, registry: Registry,
     infos = {}
     for chunk_index, chunk in enumerate(chunks):
         running += 2
-        class_pos = chunk_index - len(helper_names)
+        class_pos = chunk_index - n_before_classes
         if class_pos >= 0:
             info = classes[class_pos].info
             info.lines = {bid: running + ln for bid, ln in info.lines.items()}
@@ -297,4 +423,7 @@ def compile_project(project: Project, registry: Registry,
 
 def compile_network(network: Network, registry: Registry, name: str = "Model") -> CompiledProject:
     """Convenience: compile a lone network as a one-network project."""
-    return compile_project(Project(name=name, networks=[network]), registry)
+    project = Project(name=name, networks=[network])
+    if network.library is not None:  # an instance block's definition lives in its project
+        project.definitions = network.library
+    return compile_project(project, registry)

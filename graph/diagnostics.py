@@ -53,6 +53,9 @@ class Diagnostic:
     param: str | None = None
     network: str | None = None
     fix: Fix | None = field(default=None, compare=False)
+    # a problem inside an instance of a block definition: (definition, inner block id, ...) down to the
+    # block at fault, deeper pairs for definitions inside definitions; () for a problem of `block` itself
+    inside: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def is_error(self) -> bool:

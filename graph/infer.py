@@ -13,6 +13,7 @@ import heapq
 from dataclasses import dataclass, field
 from typing import Any
 
+from graph.definitions import InnerShapeError, registry_for
 from graph.diagnostics import ERROR, Diagnostic, Fix, set_params_fix
 from graph.model import Block, Edge, Network
 from graph.params import ParamError
@@ -82,7 +83,8 @@ class ShapeCache:
     def run_rule(self, spec: BlockSpec, params: dict[str, Any], ins: dict[str, Shape]):
         try:
             key = (spec.type_id, tuple(params.items()), tuple(sorted(ins.items())))
-            hit = self.rules.get(key)
+            # an instance's rule depends on its definition's body: it memoises itself (graph.definitions)
+            hit = None if "definition" in spec.tags else self.rules.get(key)
         except TypeError:  # unhashable values: no memo
             key, hit = None, None
         if hit is None:
@@ -90,7 +92,7 @@ class ShapeCache:
                 hit = (tuple(spec.infer(params, ins)), None)
             except ShapeError as err:
                 hit = (None, err)
-            if key is not None:
+            if key is not None and "definition" not in spec.tags:
                 if len(self.rules) > 100_000:
                     self.rules.clear()
                 self.rules[key] = hit
@@ -102,8 +104,8 @@ def _visit(block: Block, upstream: dict[str, Shape | None], wires: dict[str, Edg
     """Check one block and run its shape rule; every problem becomes a diagnostic."""
     diags: list[Diagnostic] = []
 
-    def report(code: str, message: str, port=None, param=None, fix=None):
-        diags.append(Diagnostic(ERROR, code, message, block.id, port, param, net, fix))
+    def report(code: str, message: str, port=None, param=None, fix=None, inside=()):
+        diags.append(Diagnostic(ERROR, code, message, block.id, port, param, net, fix, inside))
 
     if block.type not in registry:
         report("unknown_type", f"'{block.name}' has unknown block type '{block.type}'")
@@ -141,21 +143,27 @@ def _visit(block: Block, upstream: dict[str, Shape | None], wires: dict[str, Edg
             fix = Fix(f"Insert {err.fix}", err.fix, wires[err.port], tuple(err.fix_params.items()))
         elif err.set_params:
             fix = set_params_fix(block.id, err.set_params)
-        report("shape" if err.param is None else "param", f"{label} {err}",
-               port=err.port, param=err.param, fix=fix)
+        if isinstance(err, InnerShapeError):  # names the inner block, the definition and this instance
+            report("shape", f"{label}: {err.describe(block.name)}", port=err.port, inside=err.path)
+        else:
+            report("shape" if err.param is None else "param", f"{label} {err}",
+                   port=err.port, param=err.param, fix=fix)
     return _BlockResult(shape, known, params, diags)
 
 
 def infer(network: Network, registry: Registry, cache: ShapeCache | None = None,
           walk_order: Order | None = None) -> Inference:
     cache = cache or ShapeCache()
+    registry = registry_for(network, registry)  # the project's definitions are block types too
+    stamp = registry.stamp  # an edit of a definition changes every instance: nothing cached survives it
     walk_order = walk_order or order(network)
     result = Inference({}, {}, {}, [], walk_order)
     remembered = cache.blocks
     fresh: dict[str, tuple[tuple, _BlockResult]] = {}
 
     def visit(block: Block, upstream: dict[str, Shape | None], wires: dict[str, Edge]) -> Shape | None:
-        outcome = _remembered_visit(block, upstream, wires, registry, cache, network.name, remembered, fresh)
+        outcome = _remembered_visit(block, upstream, wires, registry, cache, network.name, remembered, fresh,
+                                    stamp)
         result.shapes[block.id] = outcome.shape
         result.inputs[block.id] = outcome.inputs
         if outcome.params is not None:
@@ -173,10 +181,11 @@ def infer(network: Network, registry: Registry, cache: ShapeCache | None = None,
 def _remembered_visit(block: Block, upstream: dict[str, Shape | None], wires: dict[str, Edge],
                       registry: Registry, cache: ShapeCache, net: str,
                       remembered: dict[str, tuple[tuple, _BlockResult]],
-                      fresh: dict[str, tuple[tuple, _BlockResult]]) -> _BlockResult:
-    """The block's result, from `remembered` when nothing it depends on changed; recorded in `fresh`."""
+                      fresh: dict[str, tuple[tuple, _BlockResult]], stamp: object) -> _BlockResult:
+    """The block's result, from `remembered` when nothing it depends on changed; recorded in `fresh`.
+    stamp: the registry's stamp of the project's definitions (an edit of one changes every instance)."""
     signature = (block.type, block.name, block.enabled, tuple(block.params.items()),
-                 tuple(wires.items()), tuple(upstream.items()), net)
+                 tuple(wires.items()), tuple(upstream.items()), net, stamp)
     hit = remembered.get(block.id)
     outcome = hit[1] if hit is not None and hit[0] == signature else _visit(block, upstream, wires, registry,
                                                                            cache, net)
@@ -194,6 +203,7 @@ def infer_changed(network: Network, registry: Registry, cache: ShapeCache, previ
     Returns the new inference (`previous` is left as it was) and the ids of the blocks visited."""
     result = Inference(dict(previous.shapes), dict(previous.inputs), dict(previous.params), [],
                        previous.order)
+    registry = registry_for(network, registry)
     remembered = cache.blocks
     pending = [(rank[bid], bid) for bid in dirty if bid in rank]
     heapq.heapify(pending)
@@ -206,7 +216,7 @@ def infer_changed(network: Network, registry: Registry, cache: ShapeCache, previ
         upstream = {port: result.shapes.get(e.src) for port, e in wires.items()}
         before = result.shapes.get(bid)
         outcome = _remembered_visit(block, upstream, wires, registry, cache, network.name, remembered,
-                                    remembered)
+                                    remembered, registry.stamp)
         visited.add(bid)
         result.shapes[bid] = outcome.shape
         result.inputs[bid] = outcome.inputs

@@ -1,4 +1,4 @@
-"""The editable model: projects, networks, blocks and edges, with change events.
+"""The editable model: projects, networks, blocks and edges, block definitions, with change events.
 
 Pure Python (no Qt). The studio's undo commands call the mutating methods of
 `Network`; views subscribe to its change events and redraw. A method emits
@@ -60,7 +60,8 @@ class Group:
 class Change:
     """A change event. kind: block_added, block_removed, edge_added, edge_removed,
     param_changed, block_moved, block_renamed, block_enabled, block_frozen, group_changed,
-    network_renamed, block_shares (which module a block uses), ties_changed (tied parameters)."""
+    network_renamed, block_shares (which module a block uses), ties_changed (tied parameters),
+    definition_params (on a definition's body: its exposed parameters changed)."""
 
     kind: str
     block: str | None = None
@@ -96,6 +97,9 @@ class Network:
         self._listeners: list[Listener] = []
         self.revision = 0  # bumped on every change; lets caches know they are stale
         self.structure_revision = 0  # bumped only when blocks or wires come or go
+        # the project's block definitions (graph.definitions), which instance blocks name by type;
+        # set by Project, not part of equality; None: a network on its own, with no definitions
+        self.library: Definitions | None = None
         for block in blocks or []:
             self.add_block(block)
         for edge in edges or []:
@@ -332,14 +336,133 @@ class Network:
         self._emit(Change("network_renamed", name=name))
 
     def copy(self) -> Network:
-        """A deep copy without listeners."""
-        return Network(self.name, [copy.deepcopy(b) for b in self.blocks.values()],
-                       list(self.edges), [copy.deepcopy(g) for g in self.groups], dict(self.ties))
+        """A deep copy without listeners (it still reads the same definitions)."""
+        net = Network(self.name, [copy.deepcopy(b) for b in self.blocks.values()],
+                      list(self.edges), [copy.deepcopy(g) for g in self.groups], dict(self.ties))
+        net.library = self.library
+        return net
 
 
 _MISSING = object()
 _NO_WIRES: dict[str, Edge] = {}
 _STRUCTURAL = frozenset({"block_added", "block_removed", "edge_added", "edge_removed"})
+
+
+@dataclass
+class ExposedParam:
+    """A parameter of a definition, set per instance: `binds` names the inner settings it sets,
+    each "inner_block_id.param" (e.g. `channels` -> ("conv1.channels", "conv2.channels"))."""
+
+    name: str
+    default: Any
+    binds: tuple[str, ...]
+
+
+class Definition:
+    """A block definition: a sub-network used as one block any number of times (like an nn.Module).
+
+    `body` is an ordinary Network whose inputs are PortInput blocks and whose outputs are PortOutput
+    blocks (graph.definitions); each port is named by its block's name, in body order. An instance is
+    a block whose type is the definition's name and whose params are the exposed parameters' values.
+    Editing the body (through its Network methods) or the parameters (through these methods) changes
+    every instance at once.
+    """
+
+    def __init__(self, name: str, body: Network, params: list[ExposedParam] | None = None,
+                 version: int = 1, description: str = ""):
+        self.name = name
+        self.body = body
+        self.params: list[ExposedParam] = list(params or [])
+        self.version = version
+        self.description = description
+        self.revision = 0  # bumped when its parameters change (the body has its own revision)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Definition):
+            return NotImplemented
+        return (self.name, self.body, self.params, self.version, self.description) == (
+            other.name, other.body, other.params, other.version, other.description)
+
+    def __repr__(self) -> str:
+        return f"Definition({self.name!r}, {len(self.body.blocks)} blocks, {len(self.params)} params)"
+
+    def param(self, name: str) -> ExposedParam:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise ModelError(f"definition {self.name!r} has no parameter {name!r}")
+
+    def set_exposed(self, params: list[ExposedParam]) -> None:
+        """Replace the exposed parameters (an undo step restores the old list)."""
+        if params == self.params:
+            return
+        self.params = [copy.deepcopy(p) for p in params]
+        self.revision += 1
+        self.body._emit(Change("definition_params", name=self.name))  # the body's listeners hear it
+
+    def copy(self) -> Definition:
+        return Definition(self.name, self.body.copy(), [copy.deepcopy(p) for p in self.params],
+                          self.version, self.description)
+
+
+class Definitions:
+    """The definitions of a project, by name, in the order they were made."""
+
+    def __init__(self, items: list[Definition] | None = None):
+        self._items: dict[str, Definition] = {}
+        self.revision = 0
+        for item in items or []:
+            self.add(item)
+
+    def __iter__(self):
+        return iter(self._items.values())
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._items
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Definitions):
+            return NotImplemented
+        return list(self._items.values()) == list(other._items.values())
+
+    def __repr__(self) -> str:
+        return f"Definitions({list(self._items)})"
+
+    def get(self, name: str) -> Definition:
+        try:
+            return self._items[name]
+        except KeyError:
+            raise ModelError(f"the project has no definition {name!r}") from None
+
+    def names(self) -> list[str]:
+        return list(self._items)
+
+    def add(self, definition: Definition, index: int | None = None) -> None:
+        if definition.name in self._items:
+            raise ModelError(f"a definition named {definition.name!r} already exists")
+        items = list(self._items.items())
+        items.insert(len(items) if index is None else index, (definition.name, definition))
+        self._items = dict(items)
+        definition.body.library = self
+        self.revision += 1
+
+    def remove(self, name: str) -> tuple[Definition, int]:
+        """Remove a definition; returns it and its index so undo can put it back."""
+        definition = self.get(name)
+        index = list(self._items).index(name)
+        del self._items[name]
+        self.revision += 1
+        return definition, index
+
+    def stamp(self) -> tuple:
+        """Changes whenever any definition's body or parameters change (caches key on it)."""
+        return (self.revision, *((d.name, id(d), d.revision, d.body.revision) for d in self._items.values()))
+
+    def copy(self) -> Definitions:
+        return Definitions([d.copy() for d in self._items.values()])
 
 
 def new_project_id() -> str:
@@ -368,6 +491,21 @@ class Project:
     # the Experiments panel's sweep: {"space": [...], "trials": 20, "sampler": "tpe", ...}; see runtime/sweep
     experiment: dict[str, Any] = field(default_factory=dict)
     id: str = field(default_factory=new_project_id, compare=False)
+    # block definitions (sub-networks used as blocks); every network of the project reads them
+    definitions: Definitions = field(default_factory=Definitions)
+
+    def __post_init__(self) -> None:
+        # a network that reads other definitions already (compile_network's one-network project) keeps them
+        self.link(only_unlinked=True)
+
+    def link(self, only_unlinked: bool = False) -> None:
+        """Point every network (and definition body) at this project's definitions; call it after
+        adding a network to `networks` by hand."""
+        for net in self.networks:
+            if not (only_unlinked and net.library is not None):
+                net.library = self.definitions
+        for definition in self.definitions:
+            definition.body.library = self.definitions
 
     def network(self, name: str | None = None) -> Network:
         """The named network, or the first one when no name is given."""
@@ -379,6 +517,8 @@ class Project:
         raise ModelError(f"project {self.name!r} has no network {name!r}")
 
     def copy(self) -> Project:
-        return Project(self.name, [n.copy() for n in self.networks], copy.deepcopy(self.data),
-                       copy.deepcopy(self.training), self.seed, self.description,
-                       copy.deepcopy(self.experiment), self.id)
+        project = Project(self.name, [n.copy() for n in self.networks], copy.deepcopy(self.data),
+                          copy.deepcopy(self.training), self.seed, self.description,
+                          copy.deepcopy(self.experiment), self.id, self.definitions.copy())
+        project.link()
+        return project

@@ -3,7 +3,9 @@
 Trained weights belong to the network they were trained on. Before weights
 of a run are exported with (or loaded into) a project, `network_differences`
 compares the run's project snapshot with the project, network by network:
-block types, their settings and whether they are on, and the wires. Block
+block types, their settings and whether they are on, and the wires; and
+definition by definition (graph/definitions.py), since an instance computes
+its definition's body. Block
 names, positions, groups and training settings do not change the computation
 and are not compared. Pure Python, so the studio can check before it starts
 an export; runtime/export_project.py also compares the weights' keys and
@@ -84,6 +86,22 @@ def network_differences(trained: Project, current: Project) -> list[str]:
     for name in (n for n in now if n in was):
         prefix = f"network '{name}': " if several else ""
         out += [prefix + text for text in _network_differences(was[name], now[name])]
+    return out + _definition_differences(trained, current)
+
+
+def _definition_differences(trained: Project, current: Project) -> list[str]:
+    """A block definition is part of every network using it: its body and its bindings are compared too."""
+    was = {d.name: d for d in trained.definitions}
+    now = {d.name: d for d in current.definitions}
+    out = [f"the run has a definition '{name}' the project lacks" for name in was if name not in now]
+    out += [f"the project's definition '{name}' is not in the run" for name in now if name not in was]
+    for name in (n for n in now if n in was):
+        prefix = f"definition '{name}': "
+        out += [prefix + text for text in _network_differences(was[name].body, now[name].body)]
+        binds_was = {p.name: (p.default, p.binds) for p in was[name].params}
+        binds_now = {p.name: (p.default, p.binds) for p in now[name].params}
+        if binds_was != binds_now:
+            out.append(prefix + "its parameters (their defaults or the settings they set) differ")
     return out
 
 

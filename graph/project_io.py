@@ -26,7 +26,7 @@ from typing import Any
 
 from graph.atomic import atomic_open, clean_temporaries
 from graph.bulk import without_gc_pauses
-from graph.model import Network, Project, new_project_id
+from graph.model import Definition, Network, Project, new_project_id
 from graph.project_migrate import CURRENT_VERSION, MigrationError
 from graph.project_read import (
     FORMAT,
@@ -105,6 +105,21 @@ def _network_to_dict(net: Network) -> dict[str, Any]:
     return out
 
 
+def _definition_to_dict(definition: Definition) -> dict[str, Any]:
+    where = f"definition {quote_name(definition.name)}"
+    out: dict[str, Any] = {"name": definition.name}
+    if definition.version != 1:
+        out["version"] = definition.version
+    if definition.description:
+        out["description"] = definition.description
+    out["params"] = [{"name": p.name, "default": _plain(p.default, f"{where} > params > {p.name}"),
+                      "binds": list(p.binds)} for p in definition.params]
+    body = _network_to_dict(definition.body)
+    del body["name"]  # the body is named by its definition
+    out.update(body)
+    return out
+
+
 def project_to_dict(project: Project) -> dict[str, Any]:
     """The project as the plain JSON data of a current-version file (a fresh dict, shares nothing)."""
     out: dict[str, Any] = {"format": FORMAT, "version": CURRENT_VERSION}
@@ -124,6 +139,8 @@ def project_to_dict(project: Project) -> dict[str, Any]:
     out["data"] = {"source": project.data.source,
                    "options": _plain(project.data.options, "data > options")}
     out["training"] = _plain(project.training.changed(), "training")
+    if project.definitions:  # block definitions, written only when there are some (older files unchanged)
+        out["definitions"] = [_definition_to_dict(d) for d in project.definitions]
     out["networks"] = [_network_to_dict(net) for net in project.networks]
     if project.experiment:  # only when there is one, so files without a sweep stay byte-identical
         out["experiment"] = _plain(project.experiment, "experiment")

@@ -189,7 +189,7 @@ def _nonempty_text(obj: dict[str, Any], key: str, where: str) -> str:
 
 
 _TOP_FIELDS = ("format", "version", "id", "name", "description", "seed", "data", "training", "networks",
-               "experiment")
+               "experiment", "definitions")
 # the sweep settings a project may keep (the space entries themselves are checked by runtime/sweep)
 _EXPERIMENT_FIELDS = ("space", "trials", "sampler", "max_seconds", "metric", "epochs", "parallel")
 
@@ -224,6 +224,7 @@ def read_project(data: Any, registry: Registry) -> Project:
 
 def _read_current(data: dict[str, Any], registry: Registry) -> Project:
     _object(data, "", "a project file", _TOP_FIELDS)
+    registry = registry.base  # only this file's own definitions are block types here
     name = _field(data, "name", "text", "", "Untitled")
     description = _field(data, "description", "text", "", "")
     seed = _field(data, "seed", "int", "", 0)
@@ -231,6 +232,11 @@ def _read_current(data: dict[str, Any], registry: Registry) -> Project:
         raise FieldError("seed", f"'seed' must be between 0 and {MAX_SEED}; got {str(seed)[:30]}")
     data_spec = _read_data(data["data"]) if "data" in data else DataSpec()
     training = _read_training(_field(data, "training", "object", "", {}))
+    definitions = None
+    if "definitions" in data:  # block definitions first: the networks' instance blocks name them as types
+        from graph.project_definitions import read_definitions
+
+        definitions, registry = read_definitions(_field(data, "definitions", "list", ""), registry)
     networks_data = _field(data, "networks", "list", "")
     if not networks_data:
         raise FieldError("networks", "a project needs at least one network; add one to 'networks'")
@@ -246,7 +252,11 @@ def _read_current(data: dict[str, Any], registry: Registry) -> Project:
         first_with_name[net.name] = i
         networks.append(net)
     experiment = _read_experiment(_field(data, "experiment", "object", "", {}))
-    return Project(name, networks, data_spec, training, seed, description, experiment, _read_id(data))
+    project = Project(name, networks, data_spec, training, seed, description, experiment, _read_id(data))
+    if definitions is not None:
+        project.definitions = definitions
+        project.link()
+    return project
 
 
 def _read_id(data: dict[str, Any]) -> str:

@@ -127,6 +127,8 @@ def _tie_side(network: Network, registry: Registry, inference: Inference, key: s
     if not block.enabled:
         return Diagnostic(ERROR, "tie", f"{where}: {label} is disabled, so it has no {path} to tie; enable "
                           "it or remove the tie", bid, network=net)
+    if spec is not None and "definition" in spec.tags:
+        return bid, path, None  # an instance's parameters (conv1.weight) are checked when it is built
     emission = _emission(network, registry, inference, bid)
     if emission is None:
         return bid, path, None  # its shape is unknown: the shape checks report why

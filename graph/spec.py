@@ -160,6 +160,21 @@ class Registry:
             self._aliases[alias_key(name)] = tuple(targets)
         for type_id in self._specs:  # "nn.conv_2d" finds Conv2d as "Conv2d" itself does
             self._aliases.setdefault(alias_key(type_id), (type_id,))
+        # a registry extended with a project's block definitions (graph.definitions) says which base
+        # it extends and a stamp of the definitions it holds (shape caches key on it); None otherwise
+        self.base: Registry = self
+        self.stamp: object = None
+
+    def extended(self, specs: Iterable[BlockSpec], stamp: object) -> Registry:
+        """A new registry holding this one's types plus `specs` (a project's definitions)."""
+        out = Registry(renamed=self.renamed, alias_key=self._alias_key)
+        out._specs = dict(self._specs)
+        out._aliases = dict(self._aliases)
+        for spec in specs:
+            out.register(spec)
+        out.base = self.base
+        out.stamp = stamp
+        return out
 
     def foreign_name(self, name: str) -> tuple[str, ...]:
         """The type ids another library's name for a layer (Dense, nn.Conv2D) corresponds to; () if none."""

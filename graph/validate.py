@@ -15,6 +15,7 @@ from pathlib import Path
 
 import networkx as nx
 
+from graph.definitions import registry_for
 from graph.diagnostics import ERROR, WARNING, Diagnostic, has_errors, set_params_fix
 from graph.infer import Inference, ShapeCache, block_label, infer, infer_changed
 from graph.memory import WeightTally
@@ -109,6 +110,7 @@ class AnalysisCache:
     _switched: bool = False  # a block was enabled or disabled
     _last: Analysis | None = None
     _serial: int = 0
+    _stamp: object = None  # the registry's stamp of the project's definitions at the last analysis
     _structural: list[Diagnostic] = field(default_factory=list)
     _tokens: list[Diagnostic] = field(default_factory=list)
     _weights: WeightTally = field(default_factory=WeightTally)
@@ -285,8 +287,11 @@ def analyse(network: Network, registry: Registry, cache: AnalysisCache | None = 
     (None: the current folder, as the built model looks them up).
     """
     cache = cache or AnalysisCache()
+    registry = registry_for(network, registry)  # the project's definitions are block types too
     structure = cache.structure(network, registry)
     edited = cache._take_edits(network)
+    if registry.stamp != cache._stamp:  # a definition changed: every instance of it may have
+        edited, cache._stamp = None, registry.stamp
     renamed, switched = cache._renamed, cache._switched
     cache._renamed = cache._switched = False
     if edited is None:
@@ -326,3 +331,12 @@ def analyse_project(project: Project, registry: Registry,
                     base_dir: Path | None = None) -> dict[str, Analysis]:
     """One analysis per network, keyed by network name."""
     return {net.name: analyse(net, registry, base_dir=base_dir) for net in project.networks}
+
+
+def analyse_definition(definition, registry: Registry, cache: AnalysisCache | None = None) -> Analysis:
+    """A block definition's body on its own (what its canvas tab shows): its exposed parameters at their
+    defaults, its input ports at their example shapes (each PortInput's `shape`)."""
+    from graph.definitions import bound_body
+
+    body = bound_body(definition, {p.name: p.default for p in definition.params}, {})
+    return analyse(body, registry, cache)

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from graph.compiler import CompiledNetwork, compile_network
+from graph.definitions import registry_for
 from graph.model import Project
 from graph.spec import Registry
 from graph.walk import order
@@ -70,6 +71,7 @@ def find_nonfinite(project: Project, registry: Registry, network: str, model: nn
 
     net = project.network(network)
     found = NonFinite(network, _kind(outputs))
+    registry = registry_for(net, registry)  # an instance of a definition is a block type too
     for bid in order(net, stable=True).blocks:
         block = net.blocks[bid]
         role = registry.get(block.type).role
@@ -88,6 +90,6 @@ def find_nonfinite(project: Project, registry: Registry, network: str, model: nn
             found.block, found.block_type, found.what = block.name, block.type, _kind(value)
             if bid in info.module_names:
                 attr = info.module_names[bid]
-                found.weights = [f"{attr}.{name}" for name in _bad_weights(getattr(model, attr))] or None
+                found.weights = [f"{attr}.{name}" for name in _bad_weights(model.get_submodule(attr))] or None
             return found
     return found

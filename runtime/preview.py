@@ -26,6 +26,7 @@ from torch import nn
 
 from graph.atomic import atomic_open
 from graph.compiler import compile_network
+from graph.definitions import registry_for
 from graph.model import Block, Edge, Network, Project
 from graph.spec import Registry
 from runtime.build import load_source
@@ -76,6 +77,7 @@ def truncated_network(net: Network, block_id: str, registry: Registry) -> tuple[
     Returns the network and the block whose output the Output head shows.
     """
     target = block_id
+    registry = registry_for(net, registry)  # an instance of a definition is a block type too
     if registry.get(net.blocks[target].type).role == "head":
         wires = net.edges_into(target)
         if not wires:
@@ -150,7 +152,7 @@ def copy_weights(full: nn.Module, full_names: dict[str, str], cut: nn.Module, cu
     for bid, attr in cut_names.items():
         source = full_names.get(bid) or full_names.get((full_shared or {}).get(bid, ""))
         if source is not None:
-            getattr(cut, attr).load_state_dict(getattr(full, source).state_dict())
+            cut.get_submodule(attr).load_state_dict(full.get_submodule(source).state_dict())
 
 
 def _attention_module(module: nn.Module) -> nn.MultiheadAttention | None:
@@ -191,7 +193,7 @@ def compute_preview(project: Project, registry: Registry, block: str, network: s
     inputs, source = _input_batch(project, registry, net.name, cut_info, samples, base_dir, project.seed)
     attention_module = None
     if target in cut_info.module_names:
-        attention_module = _attention_module(getattr(cut, cut_info.module_names[target]))
+        attention_module = _attention_module(cut.get_submodule(cut_info.module_names[target]))
     captured: dict = {}
     handle = None
     if attention_module is not None:

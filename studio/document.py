@@ -24,6 +24,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from graph.bulk import without_gc_pauses
+from graph.definitions import registry_for_library
 from graph.diagnostics import ERROR, Diagnostic, Fix
 from graph.examples import EXAMPLE_ID_PREFIX
 from graph.layout import layered_layout
@@ -46,11 +47,12 @@ class Document(QObject):
     pathChanged = Signal(object)  # Path | None
     projectReplaced = Signal()  # a different project was loaded: rebuild every view
     titleChanged = Signal(str)  # title(): the file name or modified marker changed
+    definitionChanged = Signal(str, object)  # a block definition's name, the Change of its body
 
     def __init__(self, registry: Registry, project: Project | None = None, path: Path | None = None,
                  parent: QObject | None = None):
         super().__init__(parent)
-        self.registry = registry
+        self._registry = registry
         self.undo_stack = QUndoStack(self)
         self.undo_stack.cleanChanged.connect(self._clean_changed)
         self.undo_stack.indexChanged.connect(self._after_step)
@@ -62,6 +64,20 @@ class Document(QObject):
         self.project = Project()
         self.path: Path | None = None
         self.replace_project(project or Project(), path)
+
+    @property
+    def registry(self) -> Registry:
+        """The block catalog plus this project's definitions (each a block type its instances use)."""
+        return registry_for_library(self.project.definitions, self._registry)
+
+    @registry.setter
+    def registry(self, registry: Registry) -> None:
+        self._registry = registry
+
+    @property
+    def catalog(self) -> Registry:
+        """The block catalog alone (the palette's), whatever definitions the open project has."""
+        return self._registry.base
 
     # --- project lifetime ---
     def replace_project(self, project: Project, path: Path | None = None, modified: bool = False) -> None:
@@ -84,6 +100,8 @@ class Document(QObject):
             listener = self._make_listener(net)
             net.subscribe(listener)
             self._subscriptions.append((net, listener))
+        self._watched: set[int] = set()
+        self._watch_definitions()
         with without_gc_pauses():  # a big network's first analysis makes many objects, none garbage
             self._analyses = {net.name: self._analyse(net) for net in project.networks}
         self._data_problem = None
@@ -101,6 +119,23 @@ class Document(QObject):
             if cache is not None:
                 cache.note(change)  # the next analysis starts at the blocks this change touched
             self.networkChanged.emit(net.name, change)
+        return listener
+
+    def _watch_definitions(self) -> None:
+        """Listen to every definition's body (an edit of one changes every network using it), also to
+        definitions added since the project opened."""
+        for definition in self.project.definitions:
+            if id(definition.body) in self._watched:
+                continue
+            listener = self._make_definition_listener(definition.name)
+            definition.body.subscribe(listener)
+            self._subscriptions.append((definition.body, listener))
+            self._watched.add(id(definition.body))
+
+    def _make_definition_listener(self, name: str):
+        def listener(change: Change) -> None:
+            self._dirty.update(net.name for net in self.project.networks)
+            self.definitionChanged.emit(name, change)
         return listener
 
     def _clean_changed(self, clean: bool) -> None:
@@ -131,6 +166,9 @@ class Document(QObject):
         return analyse(net, self.registry, cache, base_dir=self.path.parent if self.path else None)
 
     def _after_step(self, _index: int) -> None:
+        if len(self._watched) != len(self.project.definitions):
+            self._watch_definitions()
+            self._dirty.update(net.name for net in self.project.networks)
         for name in sorted(self._dirty):
             net = self.network(name)
             self._analyses[name] = self._analyse(net)

@@ -47,7 +47,7 @@ class MainWindow(QMainWindow):
                  settings: QSettings | None = None, autosave_folder: Path | None = None,
                  autosave: bool = True, theme=None, parent: QWidget | None = None):
         super().__init__(parent)
-        registry = registry or (document.registry if document else default_registry())
+        registry = registry or (document.catalog if document else default_registry())
         self.document = document or Document(registry)
         self.theme = theme  # studio.app.ThemeManager, or None (tests, screenshots)
         self.recent = RecentFiles(settings, parent=self)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from graph.definitions import registry_for
 from graph.examples import ProjectNotFoundError, examples_dir, list_examples, resolve_project
 from graph.project_io import dumps_project, load_project, loads_project
 from graph.validate import analyse
@@ -121,7 +122,7 @@ def test_example_builds_and_runs_with_the_inferred_shapes(example, registry):
 
 
 def _declared_count(registry, net, analysis, block_id) -> int:
-    spec = registry.get(net.blocks[block_id].type)
+    spec = registry_for(net, registry).get(net.blocks[block_id].type)  # definitions are block types too
     if spec.role != "layer":
         return 0
     inference = analysis.inference

@@ -17,6 +17,7 @@ import torch
 
 import runtime.export_project as export_project
 from graph.blocks import default_registry
+from graph.definitions import registry_for
 from graph.examples import list_examples, resolve_project
 from graph.project_io import load_project
 from graph.spec import Registry
@@ -160,8 +161,8 @@ def test_every_bundled_example_matches_block_by_block(example, registry, tmp_pat
 
 def exported_blocks(project, network: str) -> list[str]:
     """The enabled blocks that compute something (not inputs, heads or disabled blocks)."""
-    registry = default_registry()
     net = project.network(network)
+    registry = registry_for(net, default_registry())  # the project's definitions are block types too
     return [bid for bid, b in net.blocks.items()
             if registry.get(b.type).role not in ("input", "head") and b.enabled]
 

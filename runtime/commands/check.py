@@ -13,6 +13,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from graph.definitions import registry_for
 from graph.diagnostics import ERROR, WARNING, Diagnostic, set_params_fix
 from graph.infer import block_label
 from graph.model import Network, Project
@@ -64,6 +65,7 @@ def block_rows(network: Network, registry: Registry, analysis: Analysis) -> list
     """Rows in the order data flows (topological), then any blocks stuck in a loop."""
     inference = analysis.inference
     visited = set(inference.order.blocks)
+    registry = registry_for(network, registry)  # an instance of a definition is a block type too
     order = list(inference.order.blocks) + [b for b in network.blocks if b not in visited]
     rows = []
     tied = tied_counts(network, registry, inference)

@@ -143,7 +143,7 @@ def load_block_weights(models: dict[str, nn.Module], module_names: dict[str, dic
             if attr is None:
                 continue
             try:
-                getattr(model, attr).load_state_dict(state, strict=True)
+                model.get_submodule(attr).load_state_dict(state, strict=True)
             except RuntimeError as err:
                 block = imported.network.blocks[bid].name
                 problems.append(f"weights of block '{block}' do not fit: {str(err).splitlines()[0]}")

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from graph.definitions import registry_for
 from graph.model import Project
 from graph.params import Param, ParamError
 from graph.spec import Registry
@@ -277,6 +278,7 @@ def resolve_target(text: str, project: Project, registry: Registry) -> Target:
         where = ", ".join(f"{net.name}/{b.id}" for net, b in found)
         raise SpaceError(f"several blocks are called '{ref}' ({where}); name one as block:<network>/<id>")
     net, block = found[0]
+    registry = registry_for(net, registry)  # an instance of a definition is a block type too
     spec = registry.get(block.type) if block.type in registry else None
     if spec is None:
         raise SpaceError(f"block '{block.name}' has the unknown type '{block.type}'")

@@ -169,7 +169,7 @@ def freeze(model):
     """Transfer learning: the FROZEN blocks keep their weights (no gradients, so the optimizer leaves
     them out) and their batch-norm statistics (eval mode, so running means stay as loaded)."""
     for name in FROZEN:
-        getattr(model, name).requires_grad_(False).eval()
+        model.get_submodule(name).requires_grad_(False).eval()
 
 
 def load_init(model, path, device):

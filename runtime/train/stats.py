@@ -27,8 +27,9 @@ class BlockStatsCollector:
         self.network = network
         self.model = model
         block_of_attr = {attr: block for block, attr in module_names.items()}
-        self.modules = {block: getattr(model, attr) for block, attr in module_names.items()
-                        if isinstance(getattr(model, attr, None), nn.Module)}
+        # (an instance inside an nn.Sequential has a dotted path: layer1.0)
+        self.modules = {block: _submodule(model, attr) for block, attr in module_names.items()
+                        if isinstance(_submodule(model, attr), nn.Module)}
         self.params: list[nn.Parameter] = []
         block_ids: list[str] = []
         for name, param in model.named_parameters():
@@ -102,3 +103,11 @@ class BlockStatsCollector:
         self._activations = {}
         return BlockStats(step=step, network=self.network, grad_norm=grad_norm, weight_norm=weight_norm,
                           activation=activation)
+
+
+def _submodule(model: nn.Module, path: str) -> nn.Module | None:
+    """The submodule at a (possibly dotted) attribute path, or None when there is none."""
+    try:
+        return model.get_submodule(path)
+    except AttributeError:
+        return None

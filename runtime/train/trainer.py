@@ -328,7 +328,7 @@ class Trainer:
                 # eval mode: a frozen block's batch norm keeps (and uses) the running statistics that
                 # belong to its pretrained weights (new data would otherwise shift what the fixed
                 # weights compute), and its dropout is off, as for any fixed feature extractor
-                getattr(model, attr).eval()
+                model.get_submodule(attr).eval()
 
     # --- the loop ----------------------------------------------------------------------------------
     def _train(self) -> str:

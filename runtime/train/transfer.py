@@ -55,7 +55,7 @@ class TransferPlan:
     resized: list[str] = field(default_factory=list)
 
     def pretrained_params(self, network: str, model: nn.Module) -> list[nn.Parameter]:
-        return [p for attr in self.pretrained.get(network, []) for p in getattr(model, attr).parameters()
+        return [p for attr in self.pretrained.get(network, []) for p in model.get_submodule(attr).parameters()
                 if p.requires_grad]
 
     def describe(self) -> str | None:
@@ -210,7 +210,7 @@ def apply_transfer(project: Project, models: dict[str, nn.Module], compiled: Com
                      if b.params.get("pretrained_weights") and bid in modules
                      and bid not in frozen_ids and modules[bid] not in learning]
         for attr in plan.frozen[net.name]:
-            getattr(models[net.name], attr).requires_grad_(False)
+            models[net.name].get_submodule(attr).requires_grad_(False)
     plan.frozen = {k: v for k, v in plan.frozen.items() if v}
     plan.copied = {k: v for k, v in plan.copied.items() if v}
     plan.pretrained = {k: v for k, v in plan.pretrained.items() if v}

@@ -9,22 +9,37 @@ import torch
 from torch import nn
 
 
+class ResidualBlock(nn.Module):
+    """Block definition ResidualBlock (9 blocks)."""
+
+    def __init__(self, channels):
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, kernel_size=3, padding=1, bias=False)
+        self.norm1 = nn.BatchNorm2d(channels)
+        self.conv2 = nn.Conv2d(channels, channels, kernel_size=3, padding=1, bias=False)
+        self.norm2 = nn.BatchNorm2d(channels)
+
+    def forward(self, x):
+        out = self.conv1(x)
+        out = self.norm1(out)
+        out = torch.relu(out)
+        out = self.conv2(out)
+        out = self.norm2(out)
+        out = x + out
+        out = torch.relu(out)
+        return out
+
+
 class ResidualCnn(nn.Module):
-    """Network 'model' (22 blocks)."""
+    """Network 'model' (10 blocks)."""
 
     def __init__(self):
         super().__init__()
         self.stem = nn.Conv2d(1, 32, kernel_size=3, padding=1, bias=False)
         self.stem_norm = nn.BatchNorm2d(32)
-        self.res1_conv1 = nn.Conv2d(32, 32, kernel_size=3, padding=1, bias=False)
-        self.res1_norm1 = nn.BatchNorm2d(32)
-        self.res1_conv2 = nn.Conv2d(32, 32, kernel_size=3, padding=1, bias=False)
-        self.res1_norm2 = nn.BatchNorm2d(32)
+        self.res1 = ResidualBlock(32)
         self.pool = nn.MaxPool2d(2)
-        self.res2_conv1 = nn.Conv2d(32, 32, kernel_size=3, padding=1, bias=False)
-        self.res2_norm1 = nn.BatchNorm2d(32)
-        self.res2_conv2 = nn.Conv2d(32, 32, kernel_size=3, padding=1, bias=False)
-        self.res2_norm2 = nn.BatchNorm2d(32)
+        self.res2 = ResidualBlock(32)
         self.global_pool = nn.AdaptiveAvgPool2d(1)
         self.scores = nn.Linear(32, 10)
 
@@ -33,21 +48,9 @@ class ResidualCnn(nn.Module):
         x = self.stem(image)  # (B, 32, 8, 8)
         x = self.stem_norm(x)  # (B, 32, 8, 8)
         x = torch.relu(x)  # (B, 32, 8, 8)
-        res1_conv1 = self.res1_conv1(x)  # (B, 32, 8, 8)
-        res1_conv1 = self.res1_norm1(res1_conv1)  # (B, 32, 8, 8)
-        res1_conv1 = torch.relu(res1_conv1)  # (B, 32, 8, 8)
-        res1_conv1 = self.res1_conv2(res1_conv1)  # (B, 32, 8, 8)
-        res1_conv1 = self.res1_norm2(res1_conv1)  # (B, 32, 8, 8)
-        x = x + res1_conv1  # (B, 32, 8, 8)
-        x = torch.relu(x)  # (B, 32, 8, 8)
+        x = self.res1(x)  # (B, 32, 8, 8)
         x = self.pool(x)  # (B, 32, 4, 4)
-        res2_conv1 = self.res2_conv1(x)  # (B, 32, 4, 4)
-        res2_conv1 = self.res2_norm1(res2_conv1)  # (B, 32, 4, 4)
-        res2_conv1 = torch.relu(res2_conv1)  # (B, 32, 4, 4)
-        res2_conv1 = self.res2_conv2(res2_conv1)  # (B, 32, 4, 4)
-        res2_conv1 = self.res2_norm2(res2_conv1)  # (B, 32, 4, 4)
-        x = x + res2_conv1  # (B, 32, 4, 4)
-        x = torch.relu(x)  # (B, 32, 4, 4)
+        x = self.res2(x)  # (B, 32, 4, 4)
         x = self.global_pool(x).flatten(1)  # (B, 32)
         x = self.scores(x)  # (B, 10)
         return x

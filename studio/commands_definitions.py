@@ -1,0 +1,85 @@
+"""Undo commands for block definitions: one step edits the definition, so every instance changes with it.
+
+Each wraps an `Edit` of graph.definition_edits: the first redo performs it (through model methods
+only), undo replays its inverse, a later redo replays it. Build them with the functions below, which
+check the edit can be made before anything is pushed (a cycle of definitions is refused here, with
+its message, instead of inside the undo stack).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtGui import QUndoCommand
+
+from graph.definition_edits import (
+    Edit,
+    add_inner_block,
+    detach,
+    remove_inner_block,
+    set_exposed_default,
+    set_inner_param,
+)
+from graph.definitions import DefinitionError, cycle_message, find_cycle
+from graph.model import Block, Definitions, Edge, Network
+
+
+class DefinitionEdit(QUndoCommand):
+    """One edit of a definition (or a detach) as one undo step, whatever the number of instances."""
+
+    def __init__(self, title: str, make: Callable[[], Edit], parent=None):
+        super().__init__(title, parent)
+        self._make = make
+        self.edit: Edit | None = None
+
+    def redo(self):
+        if self.edit is None:
+            self.edit = self._make()
+            self.setText(self.edit.title)
+        else:
+            self.edit.apply()
+
+    def undo(self):
+        self.edit.revert()
+
+
+def set_definition_param(library: Definitions, name: str, block_id: str, param: str,
+                         value: Any) -> DefinitionEdit:
+    """Set a setting of an inner block of definition `name`."""
+    library.get(name).body.block(block_id)  # ModelError now, not inside the undo stack
+    return DefinitionEdit(f"Set {param} in {name}",
+                          lambda: set_inner_param(library, name, block_id, param, value))
+
+
+def add_definition_block(library: Definitions, name: str, block: Block,
+                         wires: list[Edge] = ()) -> DefinitionEdit:
+    """Add a block to a definition's body; raises DefinitionError for an instance that makes a cycle."""
+    if block.type in library:
+        cycle = find_cycle(library, extra=(name, block.type))
+        if cycle:
+            raise DefinitionError(f"cannot put an instance of {block.type} into {name}: "
+                                  + cycle_message(cycle))
+    return DefinitionEdit(f"Add {block.name} to {name}", lambda: add_inner_block(library, name, block, wires))
+
+
+def detach_instance(network: Network, block_id: str) -> DefinitionEdit:
+    """Turn an instance into a plain group copy of its definition's body."""
+    block = network.block(block_id)
+    if not network.library or block.type not in network.library:
+        raise DefinitionError(f"block {block.name!r} is not an instance of a definition")
+    return DefinitionEdit(f"Detach {block.name}", lambda: detach(network, block_id))
+
+
+def remove_definition_block(library: Definitions, name: str, block_id: str) -> DefinitionEdit:
+    """Remove an inner block (its wires, and the bindings to its settings) from a definition."""
+    library.get(name).body.block(block_id)
+    return DefinitionEdit(f"Remove {block_id} from {name}",
+                          lambda: remove_inner_block(library, name, block_id))
+
+
+def set_definition_default(library: Definitions, name: str, param: str, value: Any) -> DefinitionEdit:
+    """Change the default of an exposed parameter (instances that set no value of their own follow)."""
+    library.get(name).param(param)
+    return DefinitionEdit(f"Set the default of {param} in {name}",
+                          lambda: set_exposed_default(library, name, param, value))
