@@ -110,3 +110,25 @@ def test_an_edit_visits_only_the_blocks_it_reaches():
     assert back.shapes["head"] == (10,) and not [d for d in back.diagnostics if d.is_error]
     net.disconnect(Edge("logits", "head", "x"))
     assert analyse(net, REGISTRY, cache).changed is None  # a structure edit: a full analysis
+
+
+def test_instances_of_definitions_follow_edits_of_their_values_and_of_the_definition():
+    from tests.definition_support import resnet_project
+
+    project = resnet_project()
+    net = project.network()
+    cache = AnalysisCache(follows_edits=True)
+    net.subscribe(cache.note)
+    analyse(net, REGISTRY, cache)
+    net.set_param("l2_1", "channels", 8)  # an instance's exposed value: breaks the width after it
+    after = analyse(net, REGISTRY, cache)
+    _same(after, analyse(net, REGISTRY))
+    assert after.changed is not None and "l2_1" in after.changed and "conv1" not in after.changed
+    net.set_param("l2_1", "channels", 16)
+    assert analyse(net, REGISTRY, cache).shapes["head"] == (10,)
+    # the definition's body changed: no event of the network says so, its stamp does
+    project.definitions.get("BasicBlock").body.set_param("conv2", "kernel_size", 5)
+    changed = analyse(net, REGISTRY, cache)
+    assert changed.changed is None  # every instance is analysed again
+    _same(changed, analyse(net, REGISTRY))
+    assert changed.shapes["head"] is None and any(d.block == "l1_0" for d in changed.diagnostics)
