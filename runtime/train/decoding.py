@@ -50,35 +50,51 @@ def greedy_decode(model, source: torch.Tensor, steps: int, bos: int, eos: int, p
 @torch.no_grad()
 def beam_decode(model, source: torch.Tensor, steps: int, bos: int, eos: int, pad: int,
                 beam: int) -> tuple[list[int], float]:
-    """(ids up to and with the EOS, summed log-probability) of the best answer for ONE source row (1, S)."""
-    source = source.reshape(1, -1)
-    alive = [([], 0.0)]  # (ids so far, log-probability)
-    finished: list[tuple[list[int], float]] = []
+    """(ids up to and with the EOS, summed log-probability) of the best answer for one source row."""
+    return beam_decode_batch(model, source.reshape(1, -1), steps, bos, eos, pad, beam)[0]
+
+
+@torch.no_grad()
+def beam_decode_batch(model, source: torch.Tensor, steps: int, bos: int, eos: int, pad: int,
+                      beam: int) -> list[tuple[list[int], float]]:
+    """The best answer of each source row (N, S), its beams decoded side by side: (ids, log-probability).
+
+    An answer that never wrote EOS within `steps` competes as it stands.
+    """
+    rows = len(source)
+    alive: list[list[tuple[list[int], float]]] = [[([], 0.0)] for _ in range(rows)]
+    finished: list[list[tuple[list[int], float]]] = [[] for _ in range(rows)]
+    done = [False] * rows
     for t in range(steps):
-        decoder = torch.full((len(alive), steps), pad, dtype=torch.long, device=source.device)
-        decoder[:, 0] = bos
-        for row, (ids, _score) in enumerate(alive):
-            if ids:
-                decoder[row, 1:t + 1] = torch.tensor(ids, dtype=torch.long)
-        scores = _scores(model, source.expand(len(alive), -1), decoder)[:, t]
-        logp = torch.log_softmax(scores, dim=-1)
-        total = torch.tensor([score for _ids, score in alive], device=logp.device)[:, None] + logp
-        values, flat = total.reshape(-1).topk(min(2 * beam, total.numel()))
-        vocab = logp.shape[-1]
-        extended = []
-        for value, index in zip(values.tolist(), flat.tolist()):
-            ids = alive[index // vocab][0] + [index % vocab]
-            if index % vocab == eos:
-                finished.append((ids, value))
-            elif len(extended) < beam:
-                extended.append((ids, value))
-        finished.sort(key=lambda pair: -pair[1])
-        finished = finished[:beam]
-        alive = extended
-        if not alive or (len(finished) >= beam and finished[-1][1] >= alive[0][1]):
+        active = [r for r in range(rows) if not done[r]]
+        if not active:
             break
-    best = max(finished + alive, key=lambda pair: pair[1]) if finished or alive else ([], 0.0)
-    return best
+        owners = [(r, ids, score) for r in active for ids, score in alive[r]]
+        decoder = torch.full((len(owners), steps), pad, dtype=torch.long, device=source.device)
+        decoder[:, 0] = bos
+        if t:
+            decoder[:, 1:t + 1] = torch.tensor([ids for _r, ids, _s in owners], dtype=torch.long,
+                                               device=source.device)
+        picked = source[torch.tensor([r for r, _ids, _s in owners], device=source.device)]
+        logp = torch.log_softmax(_scores(model, picked, decoder)[:, t], dim=-1)
+        totals = torch.tensor([s for _r, _ids, s in owners], device=logp.device)[:, None] + logp
+        vocab, first = logp.shape[-1], 0
+        for r in active:
+            count = len(alive[r])
+            flat = totals[first:first + count].reshape(-1)
+            values, indices = flat.topk(min(2 * beam, flat.numel()))
+            extended = []
+            for value, index in zip(values.tolist(), indices.tolist()):
+                ids = owners[first + index // vocab][1] + [index % vocab]
+                if index % vocab == eos:
+                    finished[r].append((ids, value))
+                elif len(extended) < beam:
+                    extended.append((ids, value))
+            first += count
+            finished[r] = sorted(finished[r], key=lambda pair: -pair[1])[:beam]
+            alive[r] = extended
+            done[r] = not extended or (len(finished[r]) >= beam and finished[r][-1][1] >= extended[0][1])
+    return [max(finished[r] + alive[r], key=lambda pair: pair[1]) for r in range(rows)]
 
 
 def levenshtein(a, b) -> int:

@@ -19,7 +19,7 @@ import torch
 from torch.nn import functional
 
 from runtime.data.parallel import BOS, EOS, PAD, UNK, decode_ids, encode_text
-from runtime.train.decoding import beam_decode, character_error_rate, exact_match, greedy_decode
+from runtime.train.decoding import beam_decode_batch, character_error_rate, exact_match, greedy_decode
 from runtime.train.device import DeviceSplit
 from runtime.train.errors import SetupError
 from runtime.train.recipes.base import (
@@ -100,9 +100,12 @@ class Seq2Seq(SingleNetworkRecipe):
         with self.autocast():
             return greedy_decode(self.model, x, self.steps, BOS, EOS, PAD)
 
-    def beam(self, x: torch.Tensor, size: int) -> list[int]:
+    def beam(self, x: torch.Tensor, size: int) -> list[list[int]]:
+        """The best answer of each row of x by beam decoding (ids up to the EOS)."""
+        self.model.eval()
         with self.autocast():
-            return beam_decode(self.model, x, self.steps, BOS, EOS, PAD, size)[0]
+            return [ids for ids, _score in beam_decode_batch(self.model, x.to(self.device), self.steps,
+                                                             BOS, EOS, PAD, size)]
 
     def text(self, ids) -> str:
         return decode_ids(ids, self.vocab)
