@@ -84,6 +84,10 @@ def _output_kind(recipe: str, network: CompiledNetwork) -> str:
         raise SetupError(f"network '{network.network}' needs exactly one output head to be trained by "
                          "a script")
     head, shape = network.head_types[0], network.output_shapes[0]
+    if recipe == "seq2seq":
+        raise SetupError(f"the training script cannot train network '{network.network}' yet: the seq2seq "
+                         "recipe feeds the decoder the target so far (teacher forcing), which the script "
+                         "does not; train it with 'deepwire train' and export the Python module")
     if recipe == "autoencoder":
         return "self"
     if head == "ClassificationHead":
