@@ -405,3 +405,33 @@ def test_the_bundled_example_loads_with_its_two_inputs_in_order(registry):
     inputs = [b for b in project.networks[0].blocks.values() if b.type == "TokenInput"]
     assert [b.name for b in inputs] == ["source", "target_so_far"]
     assert [b.params["length"] for b in inputs] == [20, 11]
+
+
+def test_the_training_script_refuses_seq2seq_with_the_reason(tmp_path, capsys):
+    assert main(["export", "dates_seq2seq", "--format", "script", "-o", str(tmp_path / "train.py")]) == 2
+    err = capsys.readouterr().err
+    assert "the seq2seq recipe feeds the decoder the target so far (teacher forcing)" in err
+    assert not (tmp_path / "train.py").exists()
+
+
+def test_the_evaluation_window_shows_examples_and_translates(trained, qtbot):
+    from studio.runs.evaluation import EvaluationView
+
+    assert main(["evaluate", str(trained)]) == 0
+    view = EvaluationView(trained)
+    qtbot.addWidget(view)
+    assert [view.tabs.tabText(i) for i in range(view.tabs.count())] == ["Examples", "Translate"]
+    result = json.loads((trained / "evaluation.json").read_text("utf-8"))
+    rows = result["examples"]
+    assert view.examples.rowCount() == len(rows)
+    assert [view.examples.item(0, c).text() for c in range(4)] == \
+        [rows[0]["source"], rows[0]["target"], rows[0]["greedy"], rows[0]["beam"]]
+    view.source_text.setText("3 Feb 2021")
+    view.beam_size.setValue(2)
+    view.translate()
+    qtbot.waitUntil(lambda: view.process is None, timeout=60_000)
+    from runtime.predict import open_predictor
+
+    assert view.translation.text() == open_predictor(trained).translate("3 Feb 2021", 2)
+    view._translated(2, "", "deepwire: --text: 30 characters; this model reads at most 20\n")
+    assert view.translation.text() == "Translating failed: --text: 30 characters; this model reads at most 20"
