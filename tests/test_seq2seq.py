@@ -435,3 +435,15 @@ def test_the_evaluation_window_shows_examples_and_translates(trained, qtbot):
     assert view.translation.text() == open_predictor(trained).translate("3 Feb 2021", 2)
     view._translated(2, "", "deepwire: --text: 30 characters; this model reads at most 20\n")
     assert view.translation.text() == "Translating failed: --text: 30 characters; this model reads at most 20"
+
+
+def test_the_data_panel_previews_pairs_as_source_and_target():
+    from runtime.data.registry import SOURCES
+    from studio.training.data_panel import _read_sample
+
+    sample = _read_sample(SOURCES["dates"], {"count": 30}, "seq2seq", None, (20,))
+    lines = sample.text.splitlines()
+    assert sample.total == 30 and len(lines) >= 3
+    for line in lines:
+        source, target = line.split("  →  ")
+        assert "<pad>" not in line and len(target) == 10 and target[4] == "-" and source
