@@ -103,8 +103,13 @@ def _split(recipe: Recipe, name: str) -> DeviceSplit:
     return split
 
 
-def evaluate_run(run_dir: Path, split: str = "val") -> dict[str, Any]:
-    """Evaluate a run on one split, write <run>/evaluation.json and return what it holds."""
+def evaluate_run(run_dir: Path, split: str = "val", beam: int = BEAM_SIZE) -> dict[str, Any]:
+    """Evaluate a run on one split, write <run>/evaluation.json and return what it holds.
+
+    beam: seq2seq runs, the beam size of the beam decoding beside the greedy one.
+    """
+    if beam < 1:
+        raise SetupError(f"the beam size must be at least 1, not {beam}")
     opened = open_run(run_dir)
     recipe = opened.recipe
     kind = recipe.config.recipe
@@ -124,7 +129,7 @@ def evaluate_run(run_dir: Path, split: str = "val") -> dict[str, Any]:
             result["size"] = len(data)
             result["metrics"] = recipe.evaluate(data).metrics
             if kind == "seq2seq":
-                result.update(seq2seq_examples(recipe, data, result["metrics"]))
+                result.update(seq2seq_examples(recipe, data, result["metrics"], beam))
             elif kind == "language_model":
                 result["kind"] = "language_model"
                 result["texts"] = sorted(f"{SAMPLES}/{p.name}" for p in (opened.path / SAMPLES).glob("*.txt"))

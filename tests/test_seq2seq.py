@@ -325,6 +325,9 @@ def test_evaluation_writes_greedy_and_beam_metrics_and_examples_worst_first(trai
     wrong = sum(row["greedy"] != row["target"] for row in rows)
     if wrong < len(rows):  # every mistake is listed when the table has room for them
         assert metrics["exact_match"] == pytest.approx(1 - wrong / decoded)
+    assert main(["evaluate", str(trained), "--beam", "2"]) == 0
+    assert json.loads((trained / "evaluation.json").read_text("utf-8"))["beam_size"] == 2
+    assert main(["evaluate", str(trained), "--beam", "0"]) == 2
 
 
 def test_translate_and_predict_agree_with_the_recipe(trained, capsys):
