@@ -15,7 +15,6 @@ is marked slow; a representative subset runs by default.
 from __future__ import annotations
 
 import importlib.util
-import json
 import sys
 import uuid
 from pathlib import Path
@@ -26,7 +25,7 @@ import onnxruntime
 import pytest
 import torch
 
-from graph.examples import examples_dir, list_examples, resolve_project
+from graph.examples import list_examples, resolve_project
 from graph.project_io import load_project
 from runtime.build import build_models
 from runtime.export import (
@@ -44,9 +43,6 @@ from runtime.export import (
 )
 
 EXAMPLES = [e.name for e in list_examples()]
-# the training script has no teacher forcing: it refuses seq2seq projects (tests/test_seq2seq.py)
-SCRIPTED = [name for name in EXAMPLES if json.loads((examples_dir() / f"{name}.dw.json").read_text(
-    encoding="utf-8")).get("training", {}).get("recipe") != "seq2seq"]
 # default run: convolutions + batch norm, two networks + reshape, recurrent, attention + helpers
 FAST = {"digits_cnn", "digits_gan", "sine_lstm", "char_transformer"}
 TOLERANCE = {"atol": 1e-5, "rtol": 1e-5}
@@ -128,7 +124,7 @@ def test_python_export_is_the_model(name, projects, registry, tmp_path):
         torch.testing.assert_close(got, want, atol=0, rtol=0)
 
 
-@pytest.mark.parametrize("name", SCRIPTED)
+@pytest.mark.parametrize("name", EXAMPLES)
 def test_training_script_holds_the_same_model(name, projects, registry, tmp_path):
     from runtime.export_script import write_training_script
 

@@ -410,11 +410,24 @@ def test_the_bundled_example_loads_with_its_two_inputs_in_order(registry):
     assert [b.params["length"] for b in inputs] == [20, 11]
 
 
-def test_the_training_script_refuses_seq2seq_with_the_reason(tmp_path, capsys):
-    assert main(["export", "dates_seq2seq", "--format", "script", "-o", str(tmp_path / "train.py")]) == 2
-    err = capsys.readouterr().err
-    assert "the seq2seq recipe feeds the decoder the target so far (teacher forcing)" in err
-    assert not (tmp_path / "train.py").exists()
+def test_the_training_script_trains_with_teacher_forcing(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    project = _write(tmp_path, tiny_project(count=300))
+    script = tmp_path / "train_dates.py"
+    assert main(["export", str(project), "--format", "script", "-o", str(script)]) == 0
+    text = script.read_text("utf-8")
+    assert "model(x, decoder_input(y))" in text and "nn.CrossEntropyLoss(ignore_index=PAD)" in text
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, str(script), "--epochs", "2"], capture_output=True, text=True,
+                          timeout=120, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    losses = [float(line.split("train_loss ")[1].split()[0]) for line in done.stdout.splitlines()
+              if line.startswith("epoch ")]
+    assert len(losses) == 2 and losses[1] < losses[0]
+    assert "val_accuracy" in done.stdout and script.with_suffix(".pt").is_file()
 
 
 def test_the_evaluation_window_shows_examples_and_translates(trained, qtbot):
