@@ -463,3 +463,20 @@ def test_the_data_panel_previews_pairs_as_source_and_target():
     for line in lines:
         source, target = line.split("  →  ")
         assert "<pad>" not in line and len(target) == 10 and target[4] == "-" and source
+
+
+def test_data_health_names_the_skipped_lines_and_uses_the_network_lengths(tmp_path, registry):
+    from runtime.data.health import check_data
+
+    pairs = tmp_path / "pairs.tsv"
+    long_target = "x" * 11  # the decoder input of the example has 11 steps: 10 characters and the end
+    pairs.write_text(f"3 Feb 2021\t2021-02-03\nno tab\n1 Mar 2000\t{long_target}\n4 May 1990\t1990-05-04\n",
+                     encoding="utf-8")
+    data = tiny_project()
+    data["data"] = {"source": "parallel_text", "options": {"path": str(pairs)}}
+    report = check_data(loads_project(json.dumps(data), registry), registry, base_dir=tmp_path)
+    assert report.ok and report.samples == 2
+    problem, = [p for p in report.problems if p.code == "skipped_lines"]
+    assert problem.severity == "warning" and problem.count == 2
+    assert "pairs.tsv:2" in problem.message and "longer than 10 characters" in problem.message
+    assert "pairs.tsv:3" in problem.message
