@@ -480,3 +480,17 @@ def test_data_health_names_the_skipped_lines_and_uses_the_network_lengths(tmp_pa
     assert problem.severity == "warning" and problem.count == 2
     assert "pairs.tsv:2" in problem.message and "longer than 10 characters" in problem.message
     assert "pairs.tsv:3" in problem.message
+
+
+def test_try_it_shows_a_seq2seq_runs_answer(trained, qtbot):
+    from runtime.predict import open_predictor
+    from studio.runs.try_it import TryItWindow
+
+    window = TryItWindow(trained, "tokens")
+    qtbot.addWidget(window)
+    window.entry.setText("14 July 1989")
+    window.predict_entry()
+    qtbot.waitUntil(lambda: window.process is None, timeout=60_000)
+    item = window.results.topLevelItem(0)
+    assert item is not None, window.message.text()
+    assert item.text(1) == open_predictor(trained).translate("14 July 1989")
