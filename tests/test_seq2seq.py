@@ -494,3 +494,16 @@ def test_try_it_shows_a_seq2seq_runs_answer(trained, qtbot):
     item = window.results.topLevelItem(0)
     assert item is not None, window.message.text()
     assert item.text(1) == open_predictor(trained).translate("14 July 1989")
+
+
+def test_check_says_when_a_seq2seq_project_does_not_fit_before_training(tmp_path, capsys):
+    data = json.loads(resolve_project("char_transformer").read_text(encoding="utf-8"))
+    data["training"]["recipe"], data["data"] = "seq2seq", {"source": "dates", "options": {}}
+    assert main(["check", str(_write(tmp_path, data, "one_input.dw.json"))]) == 1
+    assert "the seq2seq recipe needs exactly two Token ids inputs, the source text first and the answer " \
+           "so far second; network 'model' has 'text' (TokenInput)" in capsys.readouterr().out
+    data = tiny_project()
+    data["data"] = {"source": "digits", "options": {}}
+    assert main(["check", str(_write(tmp_path, data, "digits.dw.json"))]) == 1
+    assert "Token ids input 'source': " in capsys.readouterr().out
+    assert main(["check", "dates_seq2seq"]) == 0
