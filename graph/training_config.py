@@ -15,7 +15,7 @@ from typing import Any
 
 from graph.params import Bool, Choice, Float, Int, ParamError, Text
 
-RECIPES = ("classification", "regression", "language_model", "autoencoder", "gan")
+RECIPES = ("classification", "regression", "language_model", "autoencoder", "gan", "seq2seq")
 
 TRAINING_PARAMS = (
     Choice("recipe", "classification", RECIPES,

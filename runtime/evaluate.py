@@ -14,6 +14,8 @@ was validated on. The recipe decides what is worth showing:
     autoencoder     input / reconstruction pairs as one PNG
     gan             the per-epoch sample grids already in samples/
     language model  metrics and the per-epoch texts; `sample_text` continues a prompt
+    seq2seq         exact match and character error rate of greedy and beam decoding, a table
+                    of (source, target, greedy, beam) worst first; `translate` decodes a text
 
 Pictures go to <run>/evaluation/ and evaluation.json names them relative
 to the run folder, so the studio can show them without torch.
@@ -51,6 +53,9 @@ INDICES_PER_CELL = 50
 THUMBNAILS_PER_CELL = 12
 SALIENCY_SAMPLES = 6
 MAX_PAIRS = 2000
+BEAM_SIZE = 4  # seq2seq: the beam evaluation and `translate` use by default
+BEAM_SAMPLES = 200  # seq2seq: samples also decoded with the beam (one at a time: slower than greedy)
+MAX_EXAMPLES = 100  # seq2seq: rows of the examples table
 
 
 @dataclass
@@ -98,8 +103,13 @@ def _split(recipe: Recipe, name: str) -> DeviceSplit:
     return split
 
 
-def evaluate_run(run_dir: Path, split: str = "val") -> dict[str, Any]:
-    """Evaluate a run on one split, write <run>/evaluation.json and return what it holds."""
+def evaluate_run(run_dir: Path, split: str = "val", beam: int = BEAM_SIZE) -> dict[str, Any]:
+    """Evaluate a run on one split, write <run>/evaluation.json and return what it holds.
+
+    beam: seq2seq runs, the beam size of the beam decoding beside the greedy one.
+    """
+    if beam < 1:
+        raise SetupError(f"the beam size must be at least 1, not {beam}")
     opened = open_run(run_dir)
     recipe = opened.recipe
     kind = recipe.config.recipe
@@ -118,7 +128,9 @@ def evaluate_run(run_dir: Path, split: str = "val") -> dict[str, Any]:
             data = _split(recipe, split)
             result["size"] = len(data)
             result["metrics"] = recipe.evaluate(data).metrics
-            if kind == "language_model":
+            if kind == "seq2seq":
+                result.update(seq2seq_examples(recipe, data, result["metrics"], beam))
+            elif kind == "language_model":
                 result["kind"] = "language_model"
                 result["texts"] = sorted(f"{SAMPLES}/{p.name}" for p in (opened.path / SAMPLES).glob("*.txt"))
             elif kind == "autoencoder":
@@ -312,3 +324,57 @@ def sample_text(run_dir: Path, prompt: str, temperature: float, length: int, see
         produced.append(int(token))
         window = torch.cat([window[:, 1:], token.reshape(1, 1)], dim=1)
     return recipe.decode(produced)
+
+
+# --- sequence to sequence -------------------------------------------------------------------------
+
+def seq2seq_examples(recipe: Recipe, data: DeviceSplit, metrics: dict[str, float],
+                     beam: int = BEAM_SIZE) -> dict[str, Any]:
+    """Greedy answers of the split (capped), beam answers of the first BEAM_SAMPLES and of the table's
+    rows; the table worst first (greedy character error rate, then beam's), mistakes before the rest."""
+    from runtime.train.decoding import character_error_rate, exact_match, levenshtein
+
+    limit = min(len(data), MAX_PAIRS)
+    sources, references, greedy = recipe.decode_split(data, limit)
+    errors = [levenshtein(a, r) / max(len(r), 1) for a, r in zip(greedy, references)]
+    metrics.update({"exact_match": exact_match(greedy, references),
+                    "cer": character_error_rate(greedy, references)})
+    order = sorted(range(limit), key=lambda i: -errors[i])[:MAX_EXAMPLES]
+    chosen = sorted(set(range(min(BEAM_SAMPLES, limit))) | set(order))
+    beamed: dict[int, str] = {}
+    for start in range(0, len(chosen), 256):
+        part = chosen[start:start + 256]
+        for i, ids in zip(part, recipe.beam(data.inputs[torch.tensor(part)], beam)):
+            beamed[i] = recipe.text(ids)
+    first = range(min(BEAM_SAMPLES, limit))
+    beam_answers, beam_references = [beamed[i] for i in first], [references[i] for i in first]
+    metrics["beam_exact_match"] = exact_match(beam_answers, beam_references)
+    metrics["beam_cer"] = character_error_rate(beam_answers, beam_references)
+    order.sort(key=lambda i: (-errors[i], -levenshtein(beamed[i], references[i]) / max(len(references[i]), 1),
+                              i))
+    rows = [{"index": i, "source": sources[i], "target": references[i], "greedy": greedy[i],
+             "beam": beamed[i], "cer": errors[i]} for i in order]
+    return {"kind": "seq2seq", "decoded": limit, "beam_size": beam, "beam_samples": len(first),
+            "examples": rows}
+
+
+@torch.no_grad()
+def translate(run_dir: Path, text: str, beam: int = 1) -> str:
+    """What a seq2seq run writes for `text`: greedy (beam 1) or beam decoding."""
+    recipe = open_run(run_dir).recipe
+    if recipe.config.recipe != "seq2seq":
+        raise SetupError(f"{run_dir}: this run trained a {recipe.config.recipe} model; only seq2seq models "
+                         "translate text")
+    return translate_with(recipe, text, beam)
+
+
+def translate_with(recipe: Recipe, text: str, beam: int = 1) -> str:
+    if beam < 1:
+        raise SetupError("the beam size must be at least 1")
+    if len(text) > recipe.source_length:
+        raise SetupError(f"the text has {len(text)} characters; this model reads at most "
+                         f"{recipe.source_length} (its source input's length)")
+    source = recipe.encode_source(text)
+    if beam == 1:
+        return recipe.text(recipe.greedy(source)[0].tolist())
+    return recipe.text(recipe.beam(source, beam)[0])

@@ -95,6 +95,8 @@ def _output_kind(recipe: str, network: CompiledNetwork) -> str:
         raise SetupError(f"network '{network.network}' needs exactly one output head to be trained by "
                          "a script")
     head, shape = network.head_types[0], network.output_shapes[0]
+    if recipe == "seq2seq":
+        return "seq2seq"
     if recipe == "autoencoder":
         return "self"
     if head == "ClassificationHead":
@@ -183,6 +185,16 @@ def _schedule(config) -> str:
 
 
 def _evaluate(kind: str, recipe: str) -> str:
+    if kind == "seq2seq":  # the decoder reads the target so far; accuracy over the steps that are not PAD
+        text = parts.EVALUATE.format(
+            what=" and accuracy (teacher forcing)", counters="correct, ", zeros="0, ",
+            accumulate="        correct += ((output.argmax(-1) == y) & (y != PAD)).sum().item()\n",
+            finish='    metrics["accuracy"] = correct / count\n')
+        for old, new in (("output = model(x)\n", "output = model(x, decoder_input(y))\n"),
+                         ("count += y.numel()\n", "count += (y != PAD).sum().item()\n")):
+            assert old in text, f"the evaluation's text changed: no {old!r}"
+            text = text.replace(old, new, 1)
+        return text
     if kind in parts.CORRECT:
         finish = '    metrics["accuracy"] = correct / count\n'
         if recipe == "language_model":
@@ -272,6 +284,11 @@ def _with_adversarial(training: str) -> str:
 
 def _train_one(config, network: CompiledNetwork, kind: str) -> str:
     text = _train_one_text(config, network, kind)
+    if kind == "seq2seq":  # two inputs: the source ids, and the decoder's input made from the target
+        old = "loss = compute_loss(loss_fn, model(x), y_train[batch])\n"
+        assert old in text, "the training loop's text changed: no loss line to feed the decoder in"
+        fed = "y = y_train[batch]\n            loss = compute_loss(loss_fn, model(x, decoder_input(y)), y)\n"
+        return text.replace(old, fed, 1)
     if len(network.input_names) < 2:
         return text
     # several inputs: the .npz holds them side by side, one flat vector per sample (as DeepWire trains)
@@ -296,6 +313,8 @@ def _train_one(config, network: CompiledNetwork, kind: str) -> str:
 def _train_one_text(config, network: CompiledNetwork, kind: str) -> str:
     scheduled = not (config.schedule == "constant" and not config.warmup_epochs)
     loss_fn = "net.make_loss()" if network.losses[0] is not None else "nn.MSELoss()"
+    if kind == "seq2seq":
+        loss_fn = "nn.CrossEntropyLoss(ignore_index=PAD)"
     return parts.TRAIN_ONE.format(
         cls=network.class_name, loss_fn=loss_fn,
         target="x" if kind == "self" else "y_train[batch]",

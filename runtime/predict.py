@@ -16,7 +16,8 @@ the way the run's data source gave its samples:
     .csv / .tsv                    one sample per row: the training table's feature
                                    columns by name when the file has that header,
                                    else exactly as many numeric columns as features
-    text (--text)                  characters of the run's vocabulary (token models)
+    text (--text)                  characters of the run's vocabulary (token models); a
+                                   seq2seq run writes its answer (greedy, or --beam K)
 
 then scaled exactly as the trainer scaled them and fed in batches, so
 memory stays bounded for any number of inputs. A classification head gives
@@ -229,7 +230,38 @@ class Predictor:
 
     # --- running ---------------------------------------------------------------------------------
     @torch.no_grad()
-    def predict(self, inputs: list[str], text: str | None = None, top: int = 3) -> list[dict[str, Any]]:
+    def translate(self, text: str, beam: int = 1) -> str:
+        """A seq2seq run's answer for a source text: greedy decoding (beam 1) or beam decoding."""
+        from runtime.data.parallel import BOS, EOS, PAD, UNK, decode_ids, encode_text
+        from runtime.train.decoding import beam_decode, greedy_decode
+
+        vocab = list(self.prep.vocab or ())
+        length = self.prep.input_shape[0]
+        if not text:
+            raise PredictError("--text: the text is empty")
+        if len(text) > length:
+            raise PredictError(f"--text: {len(text)} characters; this model reads at most {length} (its "
+                               "source input's length)")
+        if beam < 1:
+            raise PredictError("--beam must be at least 1")
+        index = {ch: i for i, ch in enumerate(vocab) if i > UNK}
+        source = torch.as_tensor(encode_text(text, index, length)).reshape(1, -1)
+        if beam == 1:
+            ids = greedy_decode(self.model, source, self.output_shape[0], BOS, EOS, PAD)[0].tolist()
+        else:
+            ids = beam_decode(self.model, source, self.output_shape[0], BOS, EOS, PAD, beam)[0]
+        return decode_ids(ids, vocab)
+
+    @torch.no_grad()
+    def predict(self, inputs: list[str], text: str | None = None, top: int = 3,
+                beam: int = 1) -> list[dict[str, Any]]:
+        if self.prep.recipe == "seq2seq":
+            if inputs:
+                raise PredictError(f"{inputs[0]}: a seq2seq run translates text; give it with --text")
+            if text is None:
+                raise PredictError("give the text to translate with --text")
+            return [{"input": f"text {text[:40]!r}", "translation": self.translate(text, beam),
+                     "beam": beam}]
         rows: list[dict[str, Any]] = []
         labels: list[str] = []
         batch: list[np.ndarray] = []
@@ -331,7 +363,7 @@ def open_predictor(run_dir: Path) -> Predictor:
     models, compiled = build_models(project, registry, compiled)
     load_models(models, state, str(checkpoint))
     info = compiled.network(prep.network)
-    if len(info.input_blocks) != 1:
+    if len(info.input_blocks) != 1 and not (prep.recipe == "seq2seq" and len(info.input_blocks) == 2):
         raise PredictError(f"network '{prep.network}' has {len(info.input_blocks)} inputs; predict feeds "
                            "networks with one input (export it and call predict() from Python)")
     model = models[prep.network]
@@ -348,7 +380,10 @@ def format_rows(rows: list[dict[str, Any]]) -> str:
     """The predictions as an aligned text table."""
     width = min(60, max(len("input"), *(len(_short(r["input"])) for r in rows)))
     lines = []
-    if "class" in rows[0]:
+    if "translation" in rows[0]:
+        lines.append(f"{'input':<{width}}  translation")
+        lines += [f"{_short(row['input']):<{width}}  {row['translation']}" for row in rows]
+    elif "class" in rows[0]:
         lines.append(f"{'input':<{width}}  {'prediction':<16} {'probability':>11}  next best")
         for row in rows:
             rest = ", ".join(f"{t['class']} {100 * t['probability']:.1f}%" for t in row["top"][1:])

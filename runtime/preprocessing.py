@@ -63,7 +63,7 @@ class Preprocessing:
             std = tuple(float(v) for v in dataset.std.reshape(-1))
         unknown = dataset.extra.get("unknown_id")
         folds: tuple[tuple[str, str], ...] = ()
-        if unknown is not None:  # the "ascii" vocabulary folds look-alikes before the lookup
+        if unknown is not None and recipe != "seq2seq":  # the "ascii" vocabulary folds look-alikes first
             from runtime.data.text import ASCII_FOLDS
 
             folds = tuple((chr(code), str(to)) for code, to in sorted(ASCII_FOLDS.items()))
@@ -219,7 +219,9 @@ def python_section(prep: Preprocessing, info: CompiledNetwork) -> str:
         f"# {info.class_name}'s weights were trained on data source {prep.source!r}",
         f"# (recipe {prep.recipe!r}), prepared as below.",
     ]
-    if prep.input_kind == "tokens" and prep.vocab is not None:
+    if prep.recipe == "seq2seq" and prep.vocab is not None and len(info.input_shapes) == 2:
+        lines += _seq2seq_section(prep, info)
+    elif prep.input_kind == "tokens" and prep.vocab is not None:
         lines += _token_section(prep, info)
     elif prep.input_kind == "tokens":  # integer ids from arrays: no characters to map
         lines += _ids_section(prep, info)
@@ -385,6 +387,56 @@ def _token_section(prep: Preprocessing, info: CompiledNetwork) -> list[str]:
                   f"        scores = model(ids){first}",
                   "    return VOCAB[int(scores[0, -1].argmax())]"]
     return lines
+
+
+def _seq2seq_section(prep: Preprocessing, info: CompiledNetwork) -> list[str]:
+    source_length, target_length = info.input_shapes[0][0], info.input_shapes[1][0]
+    first = "[0]" if len(info.output_blocks) > 1 else ""
+    return [
+        "# The network reads two rows of token ids: the source text and the answer written so far",
+        "# (BOS first). VOCAB maps each id to its character (ids 0-3 are the special tokens);",
+        "# translate() writes the answer one character at a time, each step's best (greedy decoding).",
+        '#     translate(model, "3 Feb 2021")',
+        "",
+        f"VOCAB = {_listing(prep.vocab)}",
+        "TOKEN_IDS = {character: index for index, character in enumerate(VOCAB) if index > 3}",
+        "PAD, BOS, EOS, UNK = 0, 1, 2, 3  # padding, start of the answer, end of the answer, unknown",
+        f"SOURCE_LENGTH, TARGET_LENGTH = {source_length!r}, {target_length!r}",
+        "", "",
+        "def encode(text):",
+        '    """Token ids (1, SOURCE_LENGTH) of a source text padded with PAD, as the trainer encoded it."""',
+        "    if len(text) > SOURCE_LENGTH:",
+        '        raise ValueError(f"the model reads at most {SOURCE_LENGTH} characters; got {len(text)}")',
+        "    ids = [TOKEN_IDS.get(c, UNK) for c in text]",
+        "    return torch.tensor([ids + [PAD] * (SOURCE_LENGTH - len(ids))], dtype=torch.long)",
+        "", "",
+        "def decode(ids):",
+        '    """The text of token ids, up to the first EOS."""',
+        "    out = []",
+        "    for i in torch.as_tensor(ids).reshape(-1).tolist():",
+        "        if i == EOS:",
+        "            break",
+        "        if i == UNK or i > UNK:",
+        '            out.append("\ufffd" if i == UNK else VOCAB[i])',
+        '    return "".join(out)',
+        "", "",
+        "def translate(model, text):",
+        '    """The answer the model writes for a source text (greedy decoding)."""',
+        "    model.eval()",
+        "    source = encode(text)",
+        "    decoder = torch.full((1, TARGET_LENGTH), PAD, dtype=torch.long)",
+        "    decoder[0, 0] = BOS",
+        "    answer = []",
+        "    with torch.no_grad():",
+        "        for step in range(TARGET_LENGTH):",
+        f"            token = int(model(source, decoder){first}[0, step].argmax())",
+        "            if token == EOS:",
+        "                break",
+        "            answer.append(token)",
+        "            if step + 1 < TARGET_LENGTH:",
+        "                decoder[0, step + 1] = token",
+        "    return decode(answer)",
+    ]
 
 
 _DOC_ANCHOR = "B is the batch size. This is plain PyTorch: read it, change it, train it anywhere.\n"

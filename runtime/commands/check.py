@@ -109,6 +109,8 @@ def data_diagnostics(project: Project, registry: Registry, analyses: dict[str, A
     if refused:
         diagnostics.append(Diagnostic(ERROR, "data", refused, param="augment"))
     recipe = project.training.recipe
+    if recipe == "seq2seq" and project.networks:
+        diagnostics += _seq2seq_diagnostics(project, registry, analyses, base_dir)
     for net in project.networks:
         inference = analyses[net.name].inference
         data_inputs = [b for b in net.blocks.values() if b.type in DATA_INPUT_KINDS]
@@ -124,6 +126,30 @@ def data_diagnostics(project: Project, registry: Registry, analyses: dict[str, A
             continue
         diagnostics += _class_count_diagnostics(project, registry, net, inference, found)
     return diagnostics
+
+
+def _seq2seq_diagnostics(project, registry, analyses, base_dir) -> list[Diagnostic]:
+    """A seq2seq network reads two Token ids inputs (the source, then the answer so far) and its data
+    gives text pairs: said before training, on the network."""
+    from runtime.data import DataError, probe
+
+    net = project.networks[0]
+    inputs = [b for b in net.blocks.values() if registry.get(b.type).role == "input"]
+    tokens = [b for b in inputs if b.type == "TokenInput"]
+    if len(tokens) != 2 or len(inputs) != 2:
+        found = ", ".join(f"'{b.name}' ({b.type})" for b in inputs) or "none"
+        return [Diagnostic(ERROR, "data", f"the seq2seq recipe needs exactly two Token ids inputs, the "
+                           f"source text first and the answer so far second; network '{net.name}' has "
+                           f"{found}", network=net.name)]
+    shape = analyses[net.name].inference.shapes.get(tokens[0].id)
+    if shape is None:
+        return []
+    try:
+        probe(project.data, shape, "tokens", "seq2seq", base_dir)
+    except DataError as err:
+        label = block_label(registry.get(tokens[0].type), tokens[0])
+        return [Diagnostic(ERROR, "data", f"{label}: {err}", tokens[0].id, network=net.name)]
+    return []
 
 
 def data_notice(project: Project) -> str | None:

@@ -26,6 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", choices=("val", "test", "train"), default="val",
                         help="which split to evaluate (default: val, the one the run was validated on)")
     parser.add_argument("--json", metavar="OUT", help="also write the result to this file")
+    parser.add_argument("--beam", type=int, default=4, metavar="K",
+                        help="seq2seq runs: beams of the beam decoding beside the greedy one (default 4)")
     parser.add_argument("--attack", choices=("fgsm", "pgd"),
                         help="adversarial robustness instead: accuracy under this attack over a range of eps")
     parser.add_argument("--eps", metavar="E[,E...]",
@@ -58,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "attack", None) or getattr(args, "eps", None):
         return _run_attack(args)
     try:
-        result = evaluate_run(Path(args.run_dir), args.split)
+        result = evaluate_run(Path(args.run_dir), args.split, args.beam)
     except _usable_errors() as err:
         print(f"deepwire: {err}", file=sys.stderr)
         return EXIT_UNUSABLE

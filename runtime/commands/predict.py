@@ -26,6 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="*", metavar="INPUT",
                         help="image files or folders of them, .npy/.npz arrays, .csv/.tsv rows")
     parser.add_argument("--text", help="text for a model that reads characters (the next one is predicted)")
+    parser.add_argument("--beam", type=int, default=1, metavar="K",
+                        help="seq2seq runs: beam decoding with K beams (default 1: greedy)")
     parser.add_argument("--top", type=int, default=3, metavar="K", help="classes shown per input (default 3)")
     parser.add_argument("--json", action="store_true", help="one JSON object per input instead of a table")
 
@@ -46,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_UNUSABLE
     try:
         predictor = open_predictor(Path(args.run_dir))
-        rows = predictor.predict(args.inputs, args.text, args.top)
+        rows = predictor.predict(args.inputs, args.text, args.top, args.beam)
     except (PredictError, ProjectFileError, SetupError) as err:
         print(f"deepwire: {err}", file=sys.stderr)
         return EXIT_UNUSABLE

@@ -11,7 +11,8 @@ Conventions the trainer relies on:
   input_kind == "tokens".
 - targets: int64 (N,) class ids for "class" (or (N, T) per-step classes);
   float32 (N, *shape) for "value"; int64 (N, T) next tokens for "tokens";
-  None for "none" (GAN and autoencoder sources: the inputs are the data).
+  None for "none" (GAN and autoencoder sources: the inputs are the data); int64 (N, T) target
+  ids (end token, padding) for "translation", the inputs (N, S) source ids (runtime/data/parallel.py).
 - Normalisation follows the recipe: classification/regression standardise
   with training-split statistics when config.normalize is set; autoencoders
   get images scaled to [0, 1]; GANs to [-1, 1] (a Tanh generator's range).
@@ -33,7 +34,7 @@ from typing import Any
 import numpy as np
 
 INPUT_KINDS = ("image", "sequence", "vector", "tokens")
-TARGET_KINDS = ("class", "value", "tokens", "none")
+TARGET_KINDS = ("class", "value", "tokens", "none", "translation")
 
 
 class DataError(ValueError):

@@ -61,7 +61,8 @@ def _split(raw: RawData, target_kind: str, config, seed: int) -> list[Split | No
 
 def load_dataset(spec, config, seed: int, input_shape: tuple[int, ...] | None = None,
                  input_kind: str | None = None, *, num_classes: int | None = None,
-                 base_dir: str | Path | None = None, progress=None, input_parts=None) -> Dataset:
+                 base_dir: str | Path | None = None, progress=None, input_parts=None,
+                 target_length: int | None = None) -> Dataset:
     """Load `spec` (a DataSpec) for a network whose input block gives `input_shape`/`input_kind`.
 
     config: a TrainingConfig (recipe, val_fraction, test_fraction, normalize).
@@ -72,13 +73,15 @@ def load_dataset(spec, config, seed: int, input_shape: tuple[int, ...] | None = 
     None); raising from it (e.g. `IndexCancelled`) stops the load.
     input_parts: [(forward argument, sample shape)] of a network with several inputs, fed as one flat
     vector of their values side by side (only the arrays source reads such data: one array each).
+    target_length: seq2seq, the length of the decoder's Token ids input (targets are padded to it).
     """
     source = source_info(spec.source)
     options = source.check_options(spec.options)
     context = Context(recipe=config.recipe, base_dir=Path(base_dir) if base_dir is not None else None,
                       seed=seed, val_fraction=config.val_fraction, test_fraction=config.test_fraction,
                       num_classes=num_classes, progress=progress,
-                      input_parts=[(str(n), tuple(sh)) for n, sh in input_parts] if input_parts else None)
+                      input_parts=[(str(n), tuple(sh)) for n, sh in input_parts] if input_parts else None,
+                      target_length=target_length)
     if context.input_parts and not source.several_inputs:
         names = ", ".join(n for n, _s in context.input_parts)
         raise DataError(f"the network has {len(context.input_parts)} inputs ({names}), but data source "
@@ -96,7 +99,7 @@ def load_dataset(spec, config, seed: int, input_shape: tuple[int, ...] | None = 
     for part in (train, val, test):
         if part is not None:
             part.inputs = apply_scaling(part.inputs, mean, std)
-    has_classes = target_kind in ("class", "tokens") or raw.target_kind == "class"
+    has_classes = target_kind in ("class", "tokens", "translation") or raw.target_kind == "class"
     return Dataset(
         name=source.name, train=train, val=val, test=test, input_shape=tuple(shape), input_kind=kind,
         target_kind=target_kind, num_classes=raw.num_classes if has_classes else None,

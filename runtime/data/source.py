@@ -79,6 +79,7 @@ class Context:
     num_classes: int | None = None  # the network's class count, when known
     progress: Callable | None = None  # progress(what, done, total) while indexing a big folder
     input_parts: list | None = None  # [(argument, shape)] of a network with several inputs (arrays only)
+    target_length: int | None = None  # seq2seq: the decoder's Token ids input length (parallel text)
     memo: dict = field(default_factory=dict)  # what `natural` found that `read` reuses (a folder's index)
     # the caller reads a few rows only (the studio's preview): a source that can stream streams, whatever
     # the size, so that nothing is decoded but the rows asked for
@@ -161,7 +162,7 @@ class Source:
         natural = self.natural(options, context)
         shape, kind = fit_shape(natural, self.name, input_shape, input_kind)
         target_kind = target_kind_for(natural.target_kind, self.name, recipe)
-        classes = natural.num_classes if target_kind in ("class", "tokens") else None
+        classes = natural.num_classes if target_kind in ("class", "tokens", "translation") else None
         return Probe(shape, kind, target_kind, classes)
 
 
@@ -267,10 +268,13 @@ _RECIPE_TARGETS = {
     "classification": ("class", "class labels"),
     "regression": ("value", "numbers to predict"),
     "language_model": ("tokens", "text (next-character targets)"),
+    "seq2seq": ("translation", "pairs of texts (a source and its target)"),
 }
 _TARGET_WORDS = {"class": "class labels", "value": "numbers to predict (regression)",
-                 "tokens": "text for a language model", "none": "no targets"}
-_RECIPE_FOR_TARGET = {"class": "classification", "value": "regression", "tokens": "language_model"}
+                 "tokens": "text for a language model", "none": "no targets",
+                 "translation": "pairs of texts (source -> target)"}
+_RECIPE_FOR_TARGET = {"class": "classification", "value": "regression", "tokens": "language_model",
+                      "translation": "seq2seq"}
 
 
 def target_kind_for(natural_target: str, source: str, recipe: str | None) -> str:

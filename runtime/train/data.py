@@ -50,11 +50,27 @@ def data_request(project: Project, compiled: CompiledProject) -> tuple[tuple[int
     classes = None
     if recipe == "classification" and network.head_types[:1] == ["ClassificationHead"]:
         classes = network.output_shapes[0][-1]
+    if recipe == "seq2seq":  # the first Token ids input reads the source; the second is the decoder's
+        return tuple(seq2seq_lengths(network)[0]), "tokens", None
     if len(reads) > 1:
         parts = input_parts(network)
         return (sum(math.prod(shape) for _name, shape in parts),), "vector", classes
     block_type, shape = reads[0]
     return tuple(shape), INPUT_KINDS[block_type], classes
+
+
+def seq2seq_lengths(network: CompiledNetwork) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(source shape, decoder input shape) of a sequence-to-sequence network: its two Token ids inputs,
+    in forward() order (the source first). SetupError when it has not exactly those."""
+    inputs = list(zip(network.input_names, network.input_types, network.input_shapes))
+    tokens = [(n, tuple(s)) for n, t, s in inputs if t == "TokenInput"]
+    others = [n for n, t, _s in inputs if t != "TokenInput"]
+    if others or len(tokens) != 2:
+        found = ", ".join(f"'{n}' ({t})" for n, t, _s in inputs) or "none"
+        raise SetupError(f"the seq2seq recipe needs network '{network.network}' to have exactly two Token "
+                         f"ids inputs, the source text first and the decoder's input (the target so far) "
+                         f"second; it has {found}")
+    return tokens[0][1], tokens[1][1]
 
 
 def input_parts(network: CompiledNetwork) -> list[tuple[str, tuple[int, ...]]] | None:
@@ -78,9 +94,14 @@ def load_project_data(project: Project, registry: Registry, base_dir: Path | Non
 
     compiled = compiled or compile_for_training(project, registry)
     shape, kind, classes = data_request(project, compiled)
-    parts = input_parts(data_network(project, compiled))
+    network = data_network(project, compiled)
+    if project.training.recipe == "seq2seq":  # two token inputs, not side by side: the recipe feeds them
+        parts, target_length = None, seq2seq_lengths(network)[1][0]
+    else:
+        parts, target_length = input_parts(network), None
     return load_dataset(project.data, project.training, project.seed, input_shape=shape, input_kind=kind,
-                        num_classes=classes, base_dir=base_dir, progress=progress, input_parts=parts)
+                        num_classes=classes, base_dir=base_dir, progress=progress, input_parts=parts,
+                        target_length=target_length)
 
 
 class IndexProgress:

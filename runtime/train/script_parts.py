@@ -136,6 +136,20 @@ def compute_loss(loss_fn, output, target):
 def compute_loss(loss_fn, output, target):
     return loss_fn(output, target)  # an autoencoder's target is its own input
 ''',
+    "seq2seq": '''
+
+PAD, BOS = 0, 1  # token ids: padding (never counted) and the start of the decoder's input
+
+
+def decoder_input(target):
+    """Teacher forcing: the decoder reads BOS, then the target without its last id."""
+    return torch.cat([torch.full_like(target[:, :1], BOS), target[:, :-1]], dim=1)
+
+
+def compute_loss(loss_fn, output, target):
+    # scores for every target step (B, T, vocab) against the target ids (B, T); PAD steps do not count
+    return loss_fn(output.reshape(-1, output.shape[-1]), target.reshape(-1))
+''',
 }
 
 # how evaluation counts a right answer, per kind of output

@@ -498,7 +498,9 @@ class Trainer:
         else:
             metrics, confusion = {}, None
         if metrics:
-            value, higher_is_better = metrics.get(self.monitor), self.monitor == "accuracy"
+            value = metrics.get(self.monitor)
+            higher_is_better = self.monitor == "accuracy" or (
+                self.monitor == recipe.monitor and getattr(recipe, "higher_is_better", False))
         elif recipe.has_validation:  # no validation split: the training loss is all there is
             value, higher_is_better = train.get(recipe.step_names[0]), False
         else:

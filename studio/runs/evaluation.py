@@ -6,6 +6,8 @@ precision/recall/F1; saliency overlays. Regression: predicted vs true
 scatter. Language models: prompt, temperature and length, and a Sample
 button running `deepwire sample` as a child. GANs: a slider over the
 per-epoch sample grids. Autoencoders: inputs over their reconstructions.
+Sequence to sequence: the decoded examples (source, target, greedy, beam)
+worst first, and a Translate box running `deepwire predict --text` as a child.
 Nothing here imports torch: pictures are PNG files the child wrote.
 """
 
@@ -119,7 +121,7 @@ class EvaluationView(QWidget):
         layout.addWidget(self.tabs, 1)
         builder = {"classification": self._classification, "regression": self._regression,
                    "language_model": self._language_model, "gan": self._gan,
-                   "autoencoder": self._autoencoder}.get(self.kind)
+                   "autoencoder": self._autoencoder, "seq2seq": self._seq2seq}.get(self.kind)
         if builder is None:
             self.tabs.addTab(QLabel(f"Nothing to show for a {self.kind} run."), "Evaluation")
         else:
@@ -341,6 +343,98 @@ class EvaluationView(QWidget):
             return
         self.continuation = out[:-1] if out.endswith("\n") else out
         self.output.setPlainText(self.prompt.text() + self.continuation)
+
+    # --- sequence to sequence ------------------------------------------------------------------------
+    def _seq2seq(self) -> None:
+        rows = [r for r in self.result.get("examples", []) if isinstance(r, dict)]
+        table = QTableWidget(len(rows), 5)
+        beam = self.result.get("beam_size", "?")
+        table.setHorizontalHeaderLabels(["Source", "Target", "Greedy", f"Beam ({beam})", "CER"])
+        table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        table.verticalHeader().setVisible(False)
+        for r, row in enumerate(rows):
+            target = str(row.get("target", ""))
+            for c, key in enumerate(("source", "target", "greedy", "beam")):
+                item = QTableWidgetItem(str(row.get(key, "")))
+                if key in ("greedy", "beam"):
+                    right = item.text() == target
+                    item.setBackground(QBrush(QColor(215, 240, 215) if right else QColor(255, 220, 205)))
+                    item.setForeground(QBrush(QColor("black")))
+                    item.setToolTip("right" if right else f"expected {target}")
+                table.setItem(r, c, item)
+            cer = row.get("cer", 0.0)
+            table.setItem(r, 4, QTableWidgetItem(f"{cer:.2f}" if isinstance(cer, (int, float)) else ""))
+        table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.examples = table
+        metrics = self.result.get("metrics") or {}
+        note = QLabel(self._seq2seq_note(metrics))
+        note.setWordWrap(True)
+        box = QWidget()
+        layout = QVBoxLayout(box)
+        layout.addWidget(note)
+        layout.addWidget(table, 1)
+        self.tabs.addTab(box, "Examples")
+
+        translate = QWidget()
+        form = QFormLayout(translate)
+        self.source_text = QLineEdit(str(rows[0]["source"]) if rows else "3 Feb 2021")
+        self.source_text.returnPressed.connect(self.translate)
+        self.beam_size = QSpinBox()
+        self.beam_size.setRange(1, 32)
+        self.beam_size.setValue(int(self.result.get("beam_size", 4) or 4))
+        self.beam_size.setToolTip("1: greedy decoding (the best character at every step)")
+        self.translate_button = QPushButton("Translate")
+        self.translate_button.clicked.connect(self.translate)
+        self.translation = QLineEdit()
+        self.translation.setReadOnly(True)
+        self.translation.setPlaceholderText("the model's answer appears here")
+        form.addRow("Source text", self.source_text)
+        form.addRow("Beam size", self.beam_size)
+        form.addRow("", self.translate_button)
+        form.addRow("Answer", self.translation)
+        self.tabs.addTab(translate, "Translate")
+
+    def _seq2seq_note(self, metrics: dict) -> str:
+        def share(key):
+            value = metrics.get(key)
+            return f"{100 * value:.1f} %" if isinstance(value, (int, float)) else "?"
+
+        def rate(key):
+            value = metrics.get(key)
+            return f"{value:.4f}" if isinstance(value, (int, float)) else "?"
+
+        get = self.result.get
+        return (f"Greedy decoding of {get('decoded', '?')} samples: exact match {share('exact_match')}, "
+                f"character error rate {rate('cer')}. Beam ({get('beam_size', '?')}) on the first "
+                f"{get('beam_samples', '?')}: exact match {share('beam_exact_match')}, character "
+                f"error rate {rate('beam_cer')}. The worst answers first.")
+
+    def translate(self) -> None:
+        if self.process is not None:
+            return
+        text = self.source_text.text()
+        if not text:
+            self.translation.setText("type a text to translate")
+            return
+        self.translate_button.setEnabled(False)
+        self.translation.setText("translating…")
+        args = ["predict", str(self.run_dir), "--text", text, "--beam", str(self.beam_size.value()), "--json"]
+        self.process = start_cli(self, args, self._translated)
+
+    def _translated(self, code: int, out: str, err: str) -> None:
+        self.process = None
+        self.translate_button.setEnabled(True)
+        if code != 0:
+            self.translation.setText(f"Translating failed: {child_error(err, code)}")
+            return
+        import json
+
+        try:
+            answer = json.loads(out.strip().splitlines()[-1])["translation"]
+        except (ValueError, IndexError, KeyError, TypeError):
+            self.translation.setText(f"Translating failed: unexpected output {out[:80]!r}")
+            return
+        self.translation.setText(str(answer))
 
     def closeEvent(self, event) -> None:
         if self.process is not None:

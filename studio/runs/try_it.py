@@ -167,6 +167,8 @@ class TryItWindow(QWidget):
         label = str(row.get("input", ""))
         if typed is not None:
             label = f"typed: {typed[:60]}"
+        if "translation" in row:  # a seq2seq run's answer for the typed text
+            return [label, _visible(str(row["translation"])), "", ""]
         if "class" in row:
             rest = ", ".join(f"{t['class']!s} {100 * t['probability']:.1f}%" for t in row.get("top", [])[1:])
             return [label, _visible(str(row["class"])), f"{100 * row['probability']:.1f}%", rest]

@@ -157,6 +157,13 @@ def _read_sample(source, options: dict, recipe, base_dir, shape) -> Sample:
     natural = source.natural(options, context)
     context.shape = shape if shape and natural.flexible != "fixed" else natural.shape
     raw = source.read(options, context)
+    if raw.target_kind == "translation" and raw.splits:  # text pairs: "source  →  target" per line
+        from runtime.data.parallel import decode_ids
+
+        sources, targets = raw.splits[0]
+        text = "\n".join(f"{decode_ids(s, raw.vocab)}  →  {decode_ids(t, raw.vocab)}"
+                         for s, t in zip(sources[:PREVIEW_TEXT_ROWS], targets[:PREVIEW_TEXT_ROWS]))
+        return Sample("text", text=text, total=len(sources))
     if raw.inputs is None and raw.splits and raw.vocab:  # text: windows of character ids
         first = raw.splits[0]
         ids = first[0] if isinstance(first, tuple) else first

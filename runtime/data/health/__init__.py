@@ -125,6 +125,10 @@ def _fill(report: Report, project, registry, base_dir, progress, stop, decode: b
         natural = source.natural(options, context)
         shape = natural.shape
         context.shape = _fed_shape(project, registry, natural) or tuple(natural.shape)
+        if training.recipe == "seq2seq":  # the source and the decoder input lengths, as training reads
+            lengths = _token_lengths(project, registry)
+            if lengths is not None:
+                context.shape, context.target_length = (lengths[0],), lengths[1]
         labels = scan_loaded(report, source, options, context, progress)
     if stop():
         raise Cancelled
@@ -153,6 +157,19 @@ def _input_parts(project, registry) -> list | None:
         return several_inputs(compile_project(project, registry).network())
     except (CompileError, ValueError, KeyError):
         return None
+
+
+def _token_lengths(project, registry) -> tuple[int, int] | None:
+    """(source length, decoder input length) of a seq2seq network's two Token ids inputs, or None."""
+    from graph.infer import infer
+
+    network = project.networks[0]
+    blocks = [b for b in network.blocks.values() if b.type == "TokenInput"]
+    if len(blocks) != 2:
+        return None
+    shapes = infer(network, registry).shapes
+    lengths = [shapes.get(b.id) for b in blocks]
+    return None if None in lengths else (lengths[0][0], lengths[1][0])
 
 
 def _fed_shape(project, registry, natural: Natural):

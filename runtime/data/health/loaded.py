@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from runtime.data.health.report import ERROR, Report
+from runtime.data.health.report import ERROR, WARNING, Report
 
 CHUNK = 65_536  # samples per pass when counting non-finite values (a memory-mapped array stays on disk)
 
@@ -32,6 +32,8 @@ def scan_loaded(report: Report, source, options: dict, context, progress) -> lis
     progress(0, None, f"reading the {source.title} data")
     raw = source.read(options, context)
     report.files_seen = 0
+    for warning in raw.extra.get("warnings", []):  # lines a text-pair source skipped, named
+        report.problem(WARNING, "skipped_lines", warning, count=int(raw.extra.get("skipped_lines") or 0))
     if raw.splits is not None:  # text: split by the source into contiguous parts
         sizes = [0 if part is None else len(part[0]) for part in raw.splits]
         report.splits = dict(zip(("train", "val", "test"), sizes))
