@@ -391,16 +391,26 @@ def text_pixels(view, card: BlockItem) -> int:
     return count
 
 
-def test_text_is_hidden_when_zoomed_out(view):
+def test_zoomed_out_cards_show_only_their_names_until_there_is_no_room(view, monkeypatch):
     card = view.network_scene.blocks["conv"]
     view.setZoom(1.0)
     view.centerOn(card)
     assert view.network_scene.text_visible
-    assert text_pixels(view, card) > 20
+    near = text_pixels(view, card)
+    assert near > 20
     view.setZoom(0.3)
     view.centerOn(card)
     assert not view.network_scene.text_visible
-    assert text_pixels(view, card) == 0
+    far = text_pixels(view, card)
+    assert 5 < far  # the name, 8 screen pixels tall: a big network stays readable
+    drawn = []
+    monkeypatch.setattr(BlockItem, "_paint_text", lambda self, painter: drawn.append(self.block_id))
+    card.update()
+    view.viewport().grab()
+    assert drawn == []  # the details (type, settings, shape) are left out
+    view.setZoom(0.08)
+    view.centerOn(card)
+    assert text_pixels(view, card) == 0  # too far for letters: grey bars
 
 
 def test_wheel_zooms_around_the_cursor_and_f_fits_everything(view, qtbot):
@@ -620,3 +630,4 @@ def test_dragging_a_collapsed_group_moves_its_blocks_in_one_step(view, doc):
     assert doc.network().block("relu").position == (520.0, 100.0)
     assert doc.undo_stack.count() == steps + 1
     assert scene.wires[Edge("img", "conv", "x")].path().pointAtPercent(1.0) == card.input_anchor()
+

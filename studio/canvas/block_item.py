@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt
-from PySide6.QtGui import QBrush, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QBrush, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem
 
 from graph.diagnostics import Fix
@@ -268,9 +268,28 @@ class BlockItem(QGraphicsItem):
             painter.fillRect(QRectF(0, 0, CARD_WIDTH, 2.0 / lod), band)
 
         if not text:  # zoomed out (the scene says so) or painted tiny (a minimap)
-            self._paint_greek(painter)
+            self._paint_far(painter, lod)
             return
         self._paint_text(painter)
+
+    def _paint_far(self, painter: QPainter, lod: float) -> None:
+        """Zoomed out: the block's name alone, FAR_NAME_PX screen pixels tall where the card has room
+        (smaller, down to FAR_MIN_PX, to fit it), so a big network stays readable; further out, grey
+        bars."""
+        lod = max(lod, 1e-6)
+        inner = CARD_WIDTH - 2 * PAD
+        pixels = min(FAR_NAME_PX, self._height * 0.5 * lod)  # on screen
+        if not self.content.name or pixels < FAR_MIN_PX:
+            self._paint_greek(painter)
+            return
+        wide = QFontMetricsF(_far_font(round(pixels / lod))).horizontalAdvance(self.content.name)
+        if wide > inner:  # a long name: smaller letters first, then an ellipsis
+            pixels = max(FAR_MIN_PX, 0.95 * pixels * inner / wide)  # (fonts come in whole sizes)
+        font = _far_font(round(pixels / lod))
+        painter.setFont(font)
+        painter.setPen(self.theme.color("text" if self.content.enabled else "disabled"))
+        name = QFontMetricsF(font).elidedText(self.content.name, Qt.TextElideMode.ElideRight, inner)
+        painter.drawText(QRectF(PAD, BAND, inner, self._height - BAND), Qt.AlignmentFlag.AlignCenter, name)
 
     def _paint_greek(self, painter: QPainter) -> None:
         """Grey bars where the text would be: the card still reads as a card, cheaply."""
@@ -349,6 +368,21 @@ class BlockItem(QGraphicsItem):
 
 
 LOCK = 11.0  # size of the padlock drawn in a frozen block's header
+FAR_NAME_PX = 11.0  # screen height of a zoomed-out card's name
+FAR_MIN_PX = 7.0  # below this a name is not worth drawing: grey bars instead
+
+
+_FAR_FONTS: dict[int, QFont] = {}
+
+
+def _far_font(pixels: int) -> QFont:
+    """A bold font `pixels` card units tall (made once per size: QFont construction is not free)."""
+    font = _FAR_FONTS.get(pixels)
+    if font is None:
+        font = _FAR_FONTS[pixels] = QFont()
+        font.setPixelSize(max(pixels, 1))
+        font.setWeight(QFont.Weight.DemiBold)
+    return font
 
 
 def paint_lock(painter: QPainter, top_left: QPointF, color) -> None:
