@@ -363,6 +363,8 @@ class Project:
     # the Experiments panel's sweep: {"space": [...], "trials": 20, "sampler": "tpe", ...}; see runtime/sweep
     experiment: dict[str, Any] = field(default_factory=dict)
     id: str = field(default_factory=new_project_id, compare=False)
+    # where the model is meant to run: graph.deploy target or preset names, e.g. ["onnx17", "int8"]
+    deploy_targets: list[str] = field(default_factory=list)
 
     def network(self, name: str | None = None) -> Network:
         """The named network, or the first one when no name is given."""
@@ -376,4 +378,4 @@ class Project:
     def copy(self) -> Project:
         return Project(self.name, [n.copy() for n in self.networks], copy.deepcopy(self.data),
                        copy.deepcopy(self.training), self.seed, self.description,
-                       copy.deepcopy(self.experiment), self.id)
+                       copy.deepcopy(self.experiment), self.id, list(self.deploy_targets))
