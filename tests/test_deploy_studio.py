@@ -97,3 +97,24 @@ def test_the_menu_changes_targets_through_the_undo_stack(qapp, doc, view):
     doc.undo_stack.undo()
     menu.aboutToShow.emit()
     assert menu.entries["mobile"].isChecked() and not menu.entries["int8"].isChecked()
+
+
+def test_the_badge_follows_a_parameter_that_changes_deployability(qtbot, registry):
+    """InstanceNorm2d exports to opset 17 unless it tracks running statistics (derived per mode)."""
+    net = Network("model")
+    net.add_block(Block("img", "ImageInput", "img", {"channels": 3, "height": 8, "width": 8}, (0.0, 0.0)))
+    net.add_block(Block("norm", "InstanceNorm2d", "norm", {}, (240.0, 0.0)))
+    net.add_block(Block("out", "Output", "out", {}, (480.0, 0.0)))
+    net.connect(Edge("img", "norm", "x"))
+    net.connect(Edge("norm", "out", "x"))
+    doc = Document(registry, Project("p", [net], deploy_targets=["onnx17"]))
+    view = NetworkView(doc, "model", LIGHT)
+    qtbot.addWidget(view)
+    item = view.scene().blocks["norm"]
+    assert item.deploy_badge is None
+    doc.set_param("model", "norm", "track_running_stats", True)
+    assert item.deploy_badge is not None
+    tip = item.deploy_badge.toolTip()
+    assert "onnx17" in tip and "instance_norm" in tip and "set track_running_stats to False" in tip
+    doc.undo_stack.undo()
+    assert item.deploy_badge is None
