@@ -102,6 +102,9 @@ def test_cli_json_and_table(cnn_run, tmp_path, capsys):
     figures = json.loads(capsys.readouterr().out)
     assert figures["method"] == "dynamic" and figures["int8_bytes"] == out.stat().st_size
     assert figures["size_ratio"] == pytest.approx(figures["int8_bytes"] / figures["float_bytes"])
+    # dynamic INT8 gets the per-block table too (its batch norms, unfolded in the table's copy, stay float)
+    assert [b["name"] for b in figures["blocks"]][-1] == "scores" and figures["block_samples"] == 64
+    assert not any("per-block" in note for note in figures["notes"])
     ops = {node.op_type for node in onnx.load(str(out)).graph.node}
     assert {"MatMulInteger", "ConvInteger"} & ops  # dynamic INT8 kernels, the Linear included
     assert main(["quantize", str(cnn_run), "-o", str(out), "--force", "--rounds", "1",
