@@ -149,9 +149,10 @@ class QuantizeReport:
         if any(b.get("relu_next") and not b["ok"] for b in self.blocks):
             lines.append("  ReLU range: the block feeds only a ReLU, so INT8 keeps its value in [0, max] and "
                          "its negative values (which the ReLU drops) count as error")
-        lines.append("  measured on an INT8 copy whose graph also outputs every block (so no batch norm "
-                     "folds into its convolution); the written file's own output: max abs diff "
-                     f"{self.output_error:.2e}")
+        unfolded = (" (so no batch norm folds into its convolution)"
+                    if any(b["type"].startswith("BatchNorm") for b in self.blocks) else "")
+        lines.append(f"  measured on an INT8 copy whose graph also outputs every block{unfolded}; the "
+                     f"written file's own output: max abs diff {self.output_error:.2e}")
         return "\n".join(lines)
 
 
