@@ -8,9 +8,9 @@ Whether a block type works on a target is never written by hand: the test
 harness exports every block type of the catalog once per target
 (tests/deploy_support.py, regenerated with `REGENERATE`) and stores what it saw
 in graph/deploy_support.json, read here without torch. Besides the representative
-case of each type it flips each choice and bool parameter, so a type that exports
-only in one mode (GELU with approximate 'tanh' below opset 20, say) is known per
-mode, and the other mode is offered as the alternative. Hand-written text is
+case of each type it flips each choice and bool parameter, so a type that fails
+only in one mode (InstanceNorm2d with track_running_stats at opset 13 and 17) is
+known per mode, and the mode that deploys is named in the alternative. Hand-written text is
 limited to `ALTERNATIVES` (what to do instead, per type and target) and the
 generic advice per target.
 """

@@ -7,10 +7,12 @@
 Every block type of the catalog is built by the block harness (tests/block_harness.py) in a
 one-block network from its first good case in tests/cases, with fixed seeds, then:
 
-  onnx13, onnx17  torch.onnx.export(opset_version=N) by runtime.export.export_onnx; supported when the
-                  file really has opset N (the exporter keeps its own opset when conversion fails:
-                  the reason is the ONNX version converter's) and onnxruntime's output matches
-                  the model's within the float32 tolerance of runtime/parity.py
+  onnx13, onnx17  runtime.export.export_onnx(opset=N), as `deepwire export --format onnx --opset N`
+                  writes it (torch's TorchScript exporter below opset 18); supported when the file
+                  really has opset N (were it written by the torch.export-based exporter, which keeps
+                  its own opset when conversion fails, the reason is the ONNX version converter's)
+                  and onnxruntime's output matches the model's within the float32 tolerance of
+                  runtime/parity.py
   onnx            the same at the exporter's own opset, as `deepwire export --format onnx` writes it
   torch-export    runtime.export.export_torch_program, saved, loaded back, run, compared
   int8            that ONNX file planned (runtime.quantize.plan_blocks: recurrent blocks refused) and
