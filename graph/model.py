@@ -506,6 +506,8 @@ class Project:
                 net.library = self.definitions
         for definition in self.definitions:
             definition.body.library = self.definitions
+    # where the model is meant to run: graph.deploy target or preset names, e.g. ["onnx17", "int8"]
+    deploy_targets: list[str] = field(default_factory=list)
 
     def network(self, name: str | None = None) -> Network:
         """The named network, or the first one when no name is given."""
@@ -519,6 +521,7 @@ class Project:
     def copy(self) -> Project:
         project = Project(self.name, [n.copy() for n in self.networks], copy.deepcopy(self.data),
                           copy.deepcopy(self.training), self.seed, self.description,
-                          copy.deepcopy(self.experiment), self.id, self.definitions.copy())
+                          copy.deepcopy(self.experiment), self.id, self.definitions.copy(),
+                          list(self.deploy_targets))
         project.link()
         return project

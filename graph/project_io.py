@@ -144,6 +144,8 @@ def project_to_dict(project: Project) -> dict[str, Any]:
     out["networks"] = [_network_to_dict(net) for net in project.networks]
     if project.experiment:  # only when there is one, so files without a sweep stay byte-identical
         out["experiment"] = _plain(project.experiment, "experiment")
+    if project.deploy_targets:  # likewise: files that choose no target are as before
+        out["deploy_targets"] = list(project.deploy_targets)
     return out
 
 

@@ -17,6 +17,9 @@ Version history
      record so that a run can be told to belong to it. A version 1 file
      gets no id on loading (a random one would differ at every load); it
      gets one when it is first saved.
+     Optional top-level fields added since, without a version change because a file
+     lacking them means what it always meant: "experiment" (a sweep), "deploy_targets"
+     (graph/deploy.py; none chosen when absent).
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from graph.deploy import DeployTargetError, check_targets
 from graph.infer import check_block_params
 from graph.model import Block, Edge, Group, Network, Project
 from graph.params import ParamError
@@ -189,7 +190,7 @@ def _nonempty_text(obj: dict[str, Any], key: str, where: str) -> str:
 
 
 _TOP_FIELDS = ("format", "version", "id", "name", "description", "seed", "data", "training", "networks",
-               "experiment", "definitions")
+               "experiment", "definitions", "deploy_targets")
 # the sweep settings a project may keep (the space entries themselves are checked by runtime/sweep)
 _EXPERIMENT_FIELDS = ("space", "trials", "sampler", "max_seconds", "metric", "epochs", "parallel")
 
@@ -252,11 +253,20 @@ def _read_current(data: dict[str, Any], registry: Registry) -> Project:
         first_with_name[net.name] = i
         networks.append(net)
     experiment = _read_experiment(_field(data, "experiment", "object", "", {}))
-    project = Project(name, networks, data_spec, training, seed, description, experiment, _read_id(data))
+    project = Project(name, networks, data_spec, training, seed, description, experiment, _read_id(data),
+                      deploy_targets=_read_deploy_targets(_field(data, "deploy_targets", "list", "", [])))
     if definitions is not None:
         project.definitions = definitions
         project.link()
     return project
+
+
+def _read_deploy_targets(value: list[Any]) -> list[str]:
+    """The deploy target and preset names (graph/deploy.py), each known."""
+    try:
+        return check_targets(value)
+    except DeployTargetError as err:
+        raise FieldError("deploy_targets", str(err)) from None
 
 
 def _read_id(data: dict[str, Any]) -> str:

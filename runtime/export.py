@@ -39,6 +39,8 @@ from runtime.preprocessing import Preprocessing, with_preprocessing
 # The sample batch used to trace exports; 2, not 1, so the exporters do not
 # specialise the batch dimension to a constant.
 TRACE_BATCH = 2
+# the lowest opset torch's torch.export-based ONNX exporter writes itself (export_onnx `opset`)
+DYNAMO_MIN_OPSET = 18
 
 
 class ExportError(RuntimeError):
@@ -164,23 +166,35 @@ def export_torch_program(model: nn.Module, info: CompiledNetwork, out_path: str 
 
 def export_onnx(model: nn.Module, info: CompiledNetwork, out_path: str | Path,
                 example: tuple[torch.Tensor, ...], metadata: Mapping[str, str] | None = None,
-                outputs: list[str] | None = None) -> Path:
+                outputs: list[str] | None = None, opset: int | None = None) -> Path:
     """Export to ONNX with the torch.export-based exporter, batch dimension named "batch".
 
     metadata (e.g. the run's preprocessing: mean, std, classes) goes into the model's metadata_props.
     outputs: the graph's output names, when the model returns more than the network's outputs (the
     per-block check's copy, runtime/parity.py, also returns every block's value).
+    opset: the ONNX opset to write (None: the exporter's own). Below DYNAMO_MIN_OPSET the
+    torch.export-based exporter can only convert its graph down, which fails on ordinary operations
+    (Div, Shape), so those opsets are written by torch's TorchScript exporter, batch axis "batch".
     """
     out_path = Path(out_path)
     model.eval()
     out_path.parent.mkdir(parents=True, exist_ok=True)
     try:
         with quiet_exporters(), atomic_path(out_path) as temp:  # a kill mid-export keeps the old file
-            torch.onnx.export(
-                model, example, str(temp), dynamo=True, external_data=False, verbose=False,
-                input_names=list(info.input_names), output_names=outputs or output_names(info),
-                dynamic_shapes=_batch_dynamic_shapes(info),
-            )
+            names = outputs or output_names(info)
+            if opset is not None and opset < DYNAMO_MIN_OPSET:
+                torch.onnx.export(
+                    model, example, str(temp), dynamo=False, verbose=False, opset_version=opset,
+                    input_names=list(info.input_names), output_names=names,
+                    dynamic_axes={name: {0: "batch"} for name in [*info.input_names, *names]},
+                )
+            else:
+                torch.onnx.export(
+                    model, example, str(temp), dynamo=True, external_data=False, verbose=False,
+                    input_names=list(info.input_names), output_names=names,
+                    dynamic_shapes=_batch_dynamic_shapes(info),
+                    **({} if opset is None else {"opset_version": opset}),
+                )
             if metadata:  # into the temporary too: the file appears whole, metadata included
                 import onnx
 

@@ -153,8 +153,10 @@ def prepare_models(project: Project, registry: Registry, weights: str | Path | N
 
 def export_project(project: Project, registry: Registry, fmt: str, out: str | Path,
                    weights: str | Path | None = None, network: str | None = None, force: bool = False,
-                   project_path: str | Path | None = None) -> Exported:
+                   project_path: str | Path | None = None, opset: int | None = None) -> Exported:
     """Write the project in format `fmt` to `out` (per-network files for onnx and torch-export).
+
+    opset: the ONNX opset (onnx only; None: the exporter's own; see runtime.export.export_onnx).
 
     Before anything is written the targets are checked (runtime.export_targets): never over a
     file the export reads (`project_path`, the weights, the data), never two networks into one
@@ -165,6 +167,10 @@ def export_project(project: Project, registry: Registry, fmt: str, out: str | Pa
 
     if fmt not in FORMATS:
         raise ExportError(f"unknown export format '{fmt}'; choose one of {', '.join(FORMATS)}")
+    if opset is not None and fmt != "onnx":
+        raise ExportError(f"--opset {opset}: only the onnx format has opsets; leave it out for {fmt}")
+    if opset is not None and not 7 <= opset <= 23:
+        raise ExportError(f"--opset {opset}: choose an ONNX opset between 7 and 23 (13 and 17 are common)")
     out = Path(out)
     names = [net.name for net in project.networks]
     if network is not None:
@@ -196,11 +202,13 @@ def export_project(project: Project, registry: Registry, fmt: str, out: str | Pa
         else:
             info = compiled.network(target.network)
             example = sample_inputs(info, vocab_sizes=vocab_sizes(project, target.network))
-            writer = export_onnx if fmt == "onnx" else export_torch_program
             # every network's file gets the record (it names the network that reads the data): a GAN's
             # generator needs the scaling as much as its discriminator, to turn samples into pixels
             metadata = prep.metadata() if prep is not None else None
-            writer(models[target.network], info, target.path, example, metadata)
+            if fmt == "onnx":
+                export_onnx(models[target.network], info, target.path, example, metadata, opset=opset)
+            else:
+                export_torch_program(models[target.network], info, target.path, example, metadata)
         artefacts.append(Artefact(target.path, target.kind, target.network))
         if target.kind == "script":  # the script's data, already split and normalised
             artefacts += [Artefact(t.path, "data") for t in targets if t.kind == "data"]

@@ -90,6 +90,10 @@ class QuantizeReport:
     notes: list[str] = field(default_factory=list)
     float_samples: list[float] = field(default_factory=list, repr=False)  # ms per batch, round by round
     int8_samples: list[float] = field(default_factory=list, repr=False)
+    # each block's value in INT8 against float (block_errors): runtime.parity.BlockParity fields
+    blocks: list[dict[str, Any]] = field(default_factory=list)
+    block_samples: int = 0  # the validation samples the per-block values were compared on
+    output_error: float = 0.0  # the written INT8 file's own max abs output difference on those samples
 
     @property
     def size_ratio(self) -> float:
@@ -121,6 +125,35 @@ class QuantizeReport:
         ]
         widths = [max(len(r[i]) for r in rows) for i in range(4)]
         return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
+
+
+    def blocks_table(self) -> str:
+        """Each block's INT8 error against float, in the order forward() computes them: a
+        measurement (INT8 drifts everywhere), with the blocks beyond INT8_TOLERANCE marked."""
+        if not self.blocks:
+            return ""
+        from runtime.parity import INT8_TOLERANCE
+
+        rtol, atol = INT8_TOLERANCE
+        head = ("block", "type", "shape", "max abs diff", "max rel diff", "")
+        rows = [head]
+        for b in self.blocks:
+            diffs = ((b["problem"], "") if b["problem"]
+                     else (f"{b['max_abs_diff']:.2e}", f"{b['max_rel_diff']:.2e}"))
+            mark = "" if b["ok"] else ("ReLU range" if b.get("relu_next") else "large")
+            rows.append((b["name"], b["type"], b["shape"], *diffs, mark))
+        widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+        lines = [f"INT8 error per block ({self.block_samples} validation samples; rel: of the block's "
+                 f"largest float value; large: above {atol:g} + {rtol:g} of it)"]
+        lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+        if any(b.get("relu_next") and not b["ok"] for b in self.blocks):
+            lines.append("  ReLU range: the block feeds only a ReLU, so INT8 keeps its value in [0, max] and "
+                         "its negative values (which the ReLU drops) count as error")
+        unfolded = (" (so no batch norm folds into its convolution)"
+                    if any(b["type"].startswith("BatchNorm") for b in self.blocks) else "")
+        lines.append(f"  measured on an INT8 copy whose graph also outputs every block{unfolded}; the "
+                     f"written file's own output: max abs diff {self.output_error:.2e}")
+        return "\n".join(lines)
 
 
 def _size(n: int) -> str:
@@ -188,14 +221,16 @@ def _checkpoint_metadata(checkpoint: Path) -> dict[str, str] | None:
 
 # --- blocks and ONNX nodes -----------------------------------------------------------------------
 
-def block_nodes(model_proto, network, module_names: dict[str, str]) -> dict[str, list[str]]:
+def block_nodes(model_proto, network, module_names: dict[str, str], prefix: str = "") -> dict[str, list[str]]:
     """Block name -> names of the ONNX nodes it became (blocks with weights or state only).
 
     A node belongs to a block when the exporter's name scope starts with the block's module
     attribute, or when it reads one of the block's initializers (`<attr>.weight`): a batch
-    norm folded into a convolution maps to that convolution as well.
+    norm folded into a convolution maps to that convolution as well. prefix: what the module
+    attributes start with in this file ("model." in runtime/parity.py's per-block probe).
     """
-    by_attr = {attr: network.blocks[bid].name for bid, attr in module_names.items() if bid in network.blocks}
+    by_attr = {prefix + attr: network.blocks[bid].name
+               for bid, attr in module_names.items() if bid in network.blocks}
     found: dict[str, list[str]] = {name: [] for name in by_attr.values()}
     initializers = {init.name for init in model_proto.graph.initializer}
     for node in model_proto.graph.node:
@@ -209,8 +244,8 @@ def block_nodes(model_proto, network, module_names: dict[str, str]) -> dict[str,
                 if scopes and scopes[0] in by_attr:
                     owners.add(by_attr[scopes[0]])
         for name in node.input:
-            if name in initializers:
-                attr = name.split(".", 1)[0]
+            if name in initializers and name.startswith(prefix):
+                attr = prefix + name[len(prefix):].split(".", 1)[0]
                 if attr in by_attr:
                     owners.add(by_attr[attr])
         for owner in owners:
@@ -479,6 +514,16 @@ def quantize_run(run_dir: Path, out: Path, method: str = "static", calibration: 
             report.update(run=str(run_dir), output=str(out), method=method, network=network,
                           calibration=len(calib) if calib is not None else 0, kept_float=keep_float,
                           quantized_blocks=quantized, notes=notes, threads=threads)
+            inputs = val_x[:BLOCK_SAMPLES]
+            try:
+                blocks = block_errors(recipe.model, setup.compiled.source, info, net, example_of(info, setup,
+                                      network), inputs, method, calib, keep_float, Path(tmp))
+                report.update(blocks=[{**asdict(b), "relu_next": _feeds_only_relu(net, b.block)}
+                                      for b in blocks.blocks], block_samples=len(inputs),
+                              output_error=output_error(recipe.model, temp, input_name, inputs))
+            except Exception as err:  # noqa: BLE001 - a measurement: the INT8 file itself is fine
+                notes.append(f"the per-block INT8 table could not be made ({type(err).__name__}: "
+                             f"{str(err).splitlines()[0][:160] if str(err) else ''})")
         result = QuantizeReport(**report)
         if result.latency_ratio > 1:
             hint = (": dynamic INT8 quantizes activations anew on every batch; --method static, calibrated "
@@ -486,6 +531,74 @@ def quantize_run(run_dir: Path, out: Path, method: str = "static", calibration: 
             result.notes.append(f"INT8 ran slower than float here ({result.latency_ratio:.2f}x at batch "
                                 f"{latency_batch}){hint}")
         return result
+
+
+BLOCK_SAMPLES = 64  # validation samples the per-block INT8 values are compared on
+
+
+def example_of(info, setup, network: str):
+    from runtime.export import sample_inputs, vocab_sizes
+
+    return sample_inputs(info, vocab_sizes=vocab_sizes(setup.project, network))
+
+
+def block_errors(model, source: str, info, net, example, inputs: np.ndarray, method: str,
+                 calib: np.ndarray | None, keep_float: list[str], folder: Path):
+    """Each block's value in INT8 against the float model (a runtime.parity.BlockReport).
+
+    The float model exported once more as runtime/parity.py's probe, whose graph also outputs
+    every block's value, is quantized exactly as the user's file was (method, calibration
+    samples, --keep-float blocks) and run in onnxruntime on `inputs`; each block output is
+    compared with the in-app model's value, within INT8_TOLERANCE (a measurement, not a
+    pass/fail: INT8 drifts)."""
+    import onnx
+    import torch
+
+    from runtime import parity
+    from runtime.export import quiet_exporters
+
+    batch = (torch.from_numpy(np.ascontiguousarray(inputs)),)
+    blocks, want = parity.reference_values(model, source, info, parity.computed_blocks(info), batch)
+    with quiet_exporters():
+        probe = parity.write_onnx_probe(model, source, info, blocks, example, folder / "probe.onnx")
+    proto = onnx.load(str(probe))
+    # the written file's plan (plan_blocks) already checked the request; here a batch norm is not
+    # folded into its convolution, and dynamic INT8 simply leaves it float
+    owned = block_nodes(proto, net, info.module_names, "model.")
+    excluded = [n for b in keep_float for n in owned.get(b, [])]
+    source_path = probe
+    if method == "dynamic":
+        gemm_to_matmul(proto)
+        source_path = folder / "probe_matmul.onnx"
+        onnx.save(proto, str(source_path))
+    _prepare(source_path, folder / "probe_prepared.onnx")
+    _quantize(folder / "probe_prepared.onnx", folder / "probe_int8.onnx", method, calib, info.input_names[0],
+              excluded)
+    got = parity.run_onnx_blocks(folder / "probe_int8.onnx", info, blocks, batch)
+    return parity.compare_blocks(net, blocks, got, want, info.network, parity.INT8_TOLERANCE)
+
+
+RELU_TYPES = ("ReLU", "ReLU6")
+
+
+def _feeds_only_relu(net, block_id: str) -> bool:
+    """Does the block's value go only into ReLUs? INT8 then keeps it in the ReLU's range [0, max]
+    (onnxruntime folds the ReLU into the quantization), so its negative values are lost there by
+    design: the ReLU would drop them anyway."""
+    consumers = [net.blocks[e.dst].type for e in net.edges_from(block_id)]
+    return bool(consumers) and all(t in RELU_TYPES for t in consumers)
+
+
+def output_error(model, int8_path: Path, input_name: str, inputs: np.ndarray) -> float:
+    """Max |INT8 - float| of the written file's own output on `inputs` (beside the per-block table,
+    whose file also outputs every block and so keeps batch norms from folding into convolutions)."""
+    import torch
+
+    got = _session(int8_path, 1).run(None, {input_name: np.ascontiguousarray(inputs)})[0]
+    with torch.no_grad():
+        want = model(torch.from_numpy(np.ascontiguousarray(inputs)))
+    want = want[0] if isinstance(want, tuple) else want
+    return float(np.abs(got.astype(np.float64) - want.double().numpy()).max())
 
 
 def given_float(path: Path, model, input_name: str, val_x: np.ndarray, copy_to: Path):
@@ -539,8 +652,11 @@ def _prepare(src: Path, dst: Path) -> None:
 class _Reader:
     """onnxruntime's CalibrationDataReader over an array, in batches of 64."""
 
-    def __init__(self, name: str, inputs: np.ndarray, batch: int = 64):
-        self._batches = iter([{name: inputs[i:i + batch]} for i in range(0, len(inputs), batch)])
+    def __init__(self, name: str, inputs, batch: int = 64):
+        # inputs: one array for input `name`, or {input name: array} for a network with several inputs
+        feeds = inputs if isinstance(inputs, dict) else {name: inputs}
+        count = len(next(iter(feeds.values())))
+        self._batches = iter([{k: v[i:i + batch] for k, v in feeds.items()} for i in range(0, count, batch)])
 
     def get_next(self):
         return next(self._batches, None)

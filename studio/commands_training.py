@@ -1,4 +1,4 @@
-"""Undo commands for a project's training settings: hyper-parameters, seed and data source.
+"""Undo commands for a project's settings: hyper-parameters, seed, data source, deploy targets.
 
 Like the network commands, each holds the old and new values and only sets
 them back on the `Project`. Consecutive edits of the same training field
@@ -49,3 +49,19 @@ class SetTraining(QUndoCommand):
 
     def undo(self):
         self._apply(self.old)
+
+
+class SetDeployTargets(QUndoCommand):
+    """The project's deploy targets (graph/deploy.py names), e.g. ["onnx17", "int8"]."""
+
+    def __init__(self, project: Project, targets: list[str], text: str = "Change deploy targets"):
+        super().__init__(text)
+        self.project = project
+        self.old = list(project.deploy_targets)
+        self.new = list(targets)
+
+    def redo(self):
+        self.project.deploy_targets = list(self.new)
+
+    def undo(self):
+        self.project.deploy_targets = list(self.old)

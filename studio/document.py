@@ -25,6 +25,7 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from graph.bulk import without_gc_pauses
 from graph.definitions import registry_for_library
+from graph.deploy import check_targets, deploy_diagnostics
 from graph.diagnostics import ERROR, Diagnostic, Fix
 from graph.examples import EXAMPLE_ID_PREFIX
 from graph.layout import layered_layout
@@ -59,6 +60,8 @@ class Document(QObject):
         self._caches: dict[int, AnalysisCache] = {}
         self._analyses: dict[str, Analysis] = {}
         self._data_problem: Diagnostic | None = None
+        self._deploy: dict[str, tuple[Analysis, tuple[str, ...], list[Diagnostic]]] = {}
+        self._deploy_seen: tuple[str, ...] = ()
         self._dirty: set[str] = set()
         self._subscriptions: list[tuple[Network, object]] = []
         self.project = Project()
@@ -105,6 +108,8 @@ class Document(QObject):
         with without_gc_pauses():  # a big network's first analysis makes many objects, none garbage
             self._analyses = {net.name: self._analyse(net) for net in project.networks}
         self._data_problem = None
+        self._deploy.clear()
+        self._deploy_seen = tuple(project.deploy_targets)
         if modified:
             self.undo_stack.resetClean()  # no state in the history matches a file
         self.projectReplaced.emit()
@@ -169,20 +174,39 @@ class Document(QObject):
         if len(self._watched) != len(self.project.definitions):
             self._watch_definitions()
             self._dirty.update(net.name for net in self.project.networks)
-        for name in sorted(self._dirty):
+        changed = set(self._dirty)
+        targets = tuple(self.project.deploy_targets)
+        if targets != self._deploy_seen:  # every network's deploy warnings follow the targets
+            self._deploy_seen = targets
+            changed |= {net.name for net in self.project.networks}
+        for name in sorted(changed):
             net = self.network(name)
-            self._analyses[name] = self._analyse(net)
+            if name in self._dirty:
+                self._analyses[name] = self._analyse(net)
             self.analysisChanged.emit(name)
         self._dirty.clear()
+
+    def _deploy_problems(self, name: str, graph_only: Analysis) -> list[Diagnostic]:
+        """The deploy lint's warnings for the chosen targets (graph/deploy.py), cached per analysis."""
+        targets = tuple(self.project.deploy_targets)
+        if not targets:
+            return []
+        cached = self._deploy.get(name)
+        if cached is None or cached[0] is not graph_only or cached[1] != targets:
+            cached = (graph_only, targets, deploy_diagnostics(graph_only.network, self.registry, targets))
+            self._deploy[name] = cached
+        return cached[2]
 
     def analysis(self, network: str | None = None) -> Analysis:
         """Shapes and problems of a network, including a data source that does not fit it."""
         name = self.network(network).name
         graph_only = self._analyses[name]
         problem = self._data_problem
-        if problem is None or problem.network != name:
+        deploy = self._deploy_problems(name, graph_only)
+        if (problem is None or problem.network != name) and not deploy:
             return graph_only
-        return Analysis(graph_only.network, graph_only.inference, [problem, *graph_only.diagnostics],
+        first = [problem] if problem is not None and problem.network == name else []
+        return Analysis(graph_only.network, graph_only.inference, [*first, *graph_only.diagnostics, *deploy],
                         graph_only.changed, graph_only.serial)
 
     def graph_analysis(self, network: str | None = None) -> Analysis:
@@ -302,6 +326,12 @@ class Document(QObject):
         """One undo step for training settings (validated here: ParamError names a bad field)."""
         training = self.project.training.replace(**changes) if changes else None
         self.push(commands_training.SetTraining(self.project, training, seed, data, text))
+
+    def set_deploy_targets(self, targets: list[str]) -> None:
+        """One undo step: the targets the deploy lint checks (graph/deploy.py names, checked here)."""
+        targets = check_targets(targets)
+        if targets != self.project.deploy_targets:
+            self.push(commands_training.SetDeployTargets(self.project, targets))
 
     def rename_block(self, network: str, block_id: str, name: str) -> None:
         self.push(commands.RenameBlock(self.network(network), block_id, name))

@@ -186,6 +186,10 @@ class MainWindow(QMainWindow):
                                    "Open a PyTorch module (.py) or an ONNX file as a new project")
         a["export"] = self._action(files, "&Export…", self.export_dialog, QKeySequence("Ctrl+E"),
                                    "Export the model as code, a training script, ONNX or torch.export")
+        from studio.deploy_menu import deploy_targets_menu
+
+        self.deploy_menu = deploy_targets_menu(self, self.document)
+        files.addMenu(self.deploy_menu)
         files.addSeparator()
         a["quit"] = self._action(files, "&Quit", self.close, Key.Quit)
         a["quit"].setMenuRole(QAction.MenuRole.QuitRole)

@@ -46,6 +46,16 @@ def test_blocks_json_lists_every_type_with_params_and_ports(capsys, registry):
                 assert p["choices"] == list(spec.param(p["name"]).choices)
 
 
+def test_blocks_state_where_they_deploy(capsys):
+    """From the derived table (graph/deploy_support.json): what each type exported to."""
+    code, out, _ = run_cli(capsys, "blocks", "LSTM", "InstanceNorm2d", "--json")
+    lstm, norm = json.loads(out)["blocks"]
+    assert lstm["deploy"]["onnx17"] is True and "static INT8 has no kernel" in lstm["deploy"]["int8"]
+    assert list(norm["deploy_variants"]["track_running_stats=True"]) == ["onnx13", "onnx17"]
+    code, out, _ = run_cli(capsys, "blocks", "LSTM")
+    assert "deploys to: onnx13, onnx17, onnx, torch-export; not to: int8" in out
+
+
 def test_blocks_text_groups_by_category_and_shows_bounds(capsys, registry):
     code, out, _ = run_cli(capsys, "blocks")
     assert code == 0
@@ -101,5 +111,5 @@ def test_a_bad_option_prints_the_commands_own_usage(capsys):
         main(["check", "digits_cnn", "--bogus"])
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
-    assert err.startswith("usage: deepwire check [-h] [--json] project\n")
+    assert err.startswith("usage: deepwire check [-h] [--json] [--target TARGET] project\n")
     assert "deepwire check: error: unrecognized arguments: --bogus" in err

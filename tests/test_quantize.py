@@ -102,12 +102,43 @@ def test_cli_json_and_table(cnn_run, tmp_path, capsys):
     figures = json.loads(capsys.readouterr().out)
     assert figures["method"] == "dynamic" and figures["int8_bytes"] == out.stat().st_size
     assert figures["size_ratio"] == pytest.approx(figures["int8_bytes"] / figures["float_bytes"])
+    # dynamic INT8 gets the per-block table too (its batch norms, unfolded in the table's copy, stay float)
+    assert [b["name"] for b in figures["blocks"]][-1] == "scores" and figures["block_samples"] == 64
+    assert not any("per-block" in note for note in figures["notes"])
     ops = {node.op_type for node in onnx.load(str(out)).graph.node}
     assert {"MatMulInteger", "ConvInteger"} & ops  # dynamic INT8 kernels, the Linear included
     assert main(["quantize", str(cnn_run), "-o", str(out), "--force", "--rounds", "1",
                  "--latency-batch", "32"]) == 0
     text = capsys.readouterr().out
     assert "validation accuracy" in text and "file size" in text and "CPU latency per batch of 32" in text
+
+
+def test_each_block_is_compared_in_int8(cnn_run, tmp_path):
+    """The per-block table (issue 17's per-block parity for the quantized export): each block's
+    INT8 value against float, measured on an INT8 copy of the file that also outputs every block,
+    beside the written file's own output error."""
+    out = tmp_path / "blocks.onnx"
+    report = quantize_run(cnn_run, out, **FAST)
+    recipe, x, _y = _val(cnn_run)
+    names = [b["name"] for b in report.blocks]
+    assert names.index("conv1") < names.index("conv2") < names.index("scores") == len(names) - 1
+    assert report.block_samples == 64
+    assert all(b["problem"] == "" and b["max_abs_diff"] > 0 for b in report.blocks)  # INT8 drifts
+    # the last block is the network's output: its figure is the written file's own drift
+    session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    got = session.run(None, {"image": x[:64]})[0]
+    with torch.no_grad():
+        want = recipe.model(torch.from_numpy(x[:64])).numpy()
+    assert report.output_error == pytest.approx(float(np.abs(got - want).max()), rel=1e-5)
+    # the table's copy (every block an output, batch norms unfolded) drifts by as much, not exactly as much
+    assert 0.5 * report.output_error <= report.blocks[-1]["max_abs_diff"] <= 2 * report.output_error
+    # digits_cnn's batch norms feed only ReLUs: INT8 keeps their values in [0, max], and the table says so
+    norms = [b for b in report.blocks if b["type"] == "BatchNorm2d"]
+    assert len(norms) == 2 and all(b["relu_next"] for b in norms)
+    assert not any(b["relu_next"] for b in report.blocks if b["type"] != "BatchNorm2d")
+    text = report.blocks_table()
+    assert text.startswith("INT8 error per block (64 validation samples")
+    assert "conv2" in text and "max rel diff" in text
 
 
 def _refused(args: list[str], capsys, *expected: str) -> str:

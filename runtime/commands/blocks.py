@@ -63,7 +63,18 @@ def describe_block(spec: BlockSpec) -> dict[str, Any]:
     if spec.variadic:
         # the inputs are in1..inN, N being this parameter (the list above is for its default)
         entry["inputs_from_param"] = spec.variadic
+    support = _deploy(spec)
+    if support is not None:  # derived by exporting the type (graph/deploy_support.json)
+        entry["deploy"] = support["support"]
+        if support.get("variants"):
+            entry["deploy_variants"] = support["variants"]
     return entry
+
+
+def _deploy(spec: BlockSpec) -> dict[str, Any] | None:
+    from graph.deploy import support_table
+
+    return support_table()["blocks"].get(spec.type_id)
 
 
 def _plain(value: Any) -> Any:
@@ -112,6 +123,14 @@ def _text(specs: list[BlockSpec]) -> str:
         lines.append(f"{spec.type_id}  ({spec.title}, {spec.role})")
         lines.append(f"  {spec.help}")
         lines.append(f"  inputs: {ports}   output: {output}")
+        support = _deploy(spec)
+        if support is not None:
+            good = [t for t, v in support["support"].items() if v is True]
+            bad = [t for t, v in support["support"].items() if v is not True]
+            lines.append(f"  deploys to: {', '.join(good) or 'none'}"
+                         + (f"; not to: {', '.join(bad)}" if bad else "")
+                         + "".join(f"; with {k}: not {', '.join(v)}"
+                                   for k, v in support.get("variants", {}).items()))
         for p in spec.params:
             bounds = _bounds(p)
             lines.append(f"    {p.name}: {p.kind} = {json.dumps(_plain(p.default))}"

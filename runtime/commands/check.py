@@ -1,5 +1,8 @@
 """`deepwire check PROJECT`: every block's output shape and parameter count, then the problems.
 
+With deploy targets (the project's `deploy_targets`, or `--target int8` instead) the problems
+include a warning for each block a target cannot take (graph/deploy.py).
+
 Never imports torch: shapes and parameter counts come from the block
 declarations, so checking a project is instant. Exit codes: 0 valid,
 1 the project has errors, 2 the file could not be read.
@@ -28,6 +31,10 @@ EXIT_OK, EXIT_ERRORS, EXIT_UNREADABLE = 0, 1, 2
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("project", help="a .dw.json project file, or the name of a bundled example")
     parser.add_argument("--json", action="store_true", help="print the result as JSON instead of tables")
+    parser.add_argument("--target", action="append", metavar="TARGET", default=None,
+                        help="a deploy target to check the blocks against instead of the project's own: "
+                             "onnx13, onnx17, onnx, torch-export, int8 or the preset mobile "
+                             "(repeat it, or separate by commas)")
 
 
 def open_project(arg: str, registry: Registry) -> tuple[Project, Path] | None:
@@ -224,9 +231,10 @@ def _diagnostic_lines(diagnostics: list[Diagnostic]) -> list[str]:
 
 
 def _as_json(project: Project, results: list[tuple[Network, list[Row]]],
-             diagnostics: list[Diagnostic], notices: list[str]) -> str:
+             diagnostics: list[Diagnostic], notices: list[str], targets: list[str]) -> str:
     return json.dumps({
         "project": project.name,
+        "deploy_targets": targets,
         "ok": not any(d.is_error for d in diagnostics),
         "networks": [{
             "name": net.name,
@@ -249,17 +257,27 @@ def run(args: argparse.Namespace) -> int:
     if opened is None:
         return EXIT_UNREADABLE
     project, path = opened
+    from graph.deploy import DeployTargetError, check_targets, deploy_diagnostics
+
+    try:
+        targets = check_targets([t.strip() for arg in args.target for t in arg.split(",") if t.strip()]
+                                if args.target else project.deploy_targets)
+    except DeployTargetError as err:
+        print(f"deepwire: --target: {err}", file=sys.stderr)
+        return EXIT_UNREADABLE
     analyses = {net.name: analyse(net, registry, base_dir=path.parent) for net in project.networks}
     results = [(net, block_rows(net, registry, analyses[net.name])) for net in project.networks]
     diagnostics = [d for net in project.networks for d in analyses[net.name].diagnostics]
     diagnostics += data_diagnostics(project, registry, analyses, base_dir=path.parent)
+    for net in project.networks:
+        diagnostics += deploy_diagnostics(net, registry, targets)
     # errors first, so a long list still starts with what must be fixed
     diagnostics.sort(key=lambda d: d.severity != ERROR)
     errors = sum(d.is_error for d in diagnostics)
 
     notice = data_notice(project)
     if args.json:
-        print(_as_json(project, results, diagnostics, [notice] if notice else []))
+        print(_as_json(project, results, diagnostics, [notice] if notice else [], targets))
         return EXIT_ERRORS if errors else EXIT_OK
 
     data = project.data.source if project.data.chosen else "none yet"
@@ -274,6 +292,10 @@ def run(args: argparse.Namespace) -> int:
         kept = f" ({frozen:,} frozen, {total - frozen:,} trained)" if frozen else ""
         print(f"  Total parameters: {total:,}{kept}{unknown}")
     print()
+    if targets:
+        where = "--target" if args.target else "the project's deploy_targets"
+        print(f"Deploy targets: {', '.join(targets)} (from {where})")
+        print()
     if notice:
         print(f"notice: {notice}")
         print()

@@ -71,6 +71,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "of 'deepwire train' (its best.pt), a checkpoint, a state_dict .pt file or "
                              ".safetensors; a run trained on another network is refused")
     parser.add_argument("--network", metavar="NAME", help="export only this network (e.g. generator)")
+    parser.add_argument("--opset", type=int, metavar="N",
+                        help="ONNX opset to write (onnx format; default: the exporter's own); below 18 "
+                             "torch's TorchScript exporter writes it (deploy targets onnx13, onnx17)")
     parser.add_argument("--explain", action="store_true",
                         help="compare every block's value too and print the per-block table (block, type, "
                              "shape, max abs diff, max rel diff, ok); slower: the file is exported once more")
@@ -105,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         exported = export_project(project, registry, args.format, args.output, args.weights, args.network,
-                                  force=args.force, project_path=project_path)
+                                  force=args.force, project_path=project_path, opset=args.opset)
     except (SetupError, DataError, ExportTargetError) as err:  # weights, data (script format), targets
         print(f"deepwire: {err}", file=sys.stderr)
         return EXIT_UNREADABLE

@@ -90,6 +90,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {report.output} ({report.method} INT8 of network '{report.network}'"
           + (f", calibrated on {report.calibration} training samples" if report.calibration else "") + ")")
     print(report.table())
+    if report.blocks:
+        print()
+        print(report.blocks_table())
     if report.kept_float:
         print(f"kept in float: {', '.join(report.kept_float)}")
     for note in report.notes:

@@ -1,4 +1,4 @@
-"""Problem marks on a card: the "!" badge and the one-click quick-fix chip.
+"""Problem marks on a card: the "!" badge, the deploy target badge and the one-click quick-fix chip.
 
 The badge sits on the card's top-right corner and keeps its size on screen
 at any zoom (ItemIgnoresTransformations), so problems stay visible on a
@@ -56,6 +56,41 @@ class BadgeItem(QGraphicsItem):
             event.accept()
             return
         super().mousePressEvent(event)
+
+
+class DeployBadgeItem(QGraphicsItem):
+    """A target (a ring and a dot on a charcoal disc): a chosen deploy target cannot take this block.
+
+    Left of the "!" badge on the card's top edge, away from every port; its tooltip names each
+    target, the reason and an alternative (graph/deploy.py)."""
+
+    def __init__(self, parent: QGraphicsItem):
+        super().__init__(parent)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+        self.setZValue(3)
+
+    def boundingRect(self) -> QRectF:
+        r = BADGE_RADIUS + 1
+        return QRectF(-r, -r, 2 * r, 2 * r)
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        theme = self.parentItem().theme
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        color = theme.color("deploy")
+        r = BADGE_RADIUS
+        painter.setPen(QPen(QColor(theme.card), 1.5))
+        painter.setBrush(QBrush(color))
+        painter.drawEllipse(QRectF(-r, -r, 2 * r, 2 * r))
+        mark = QColor(theme.card)
+        painter.setPen(QPen(mark, 1.3))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawEllipse(QRectF(-4.5, -4.5, 9, 9))
+        painter.setBrush(QBrush(mark))
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.drawEllipse(QRectF(-1.6, -1.6, 3.2, 3.2))
+
+
+DEPLOY_BADGE_X = CARD_WIDTH - 2 - 2 * BADGE_RADIUS - 4  # left of the "!" badge, never on a port
 
 
 class FixChipItem(QGraphicsItem):
@@ -134,6 +169,15 @@ def sync_badges(item) -> None:
         item.badge.severity = status.severity
         item.badge.setToolTip(status.problem_text)
         item.badge.update()
+    if not status.deploy_text:
+        if item.deploy_badge is not None:
+            _drop(scene, item.deploy_badge)
+            item.deploy_badge = None
+    else:
+        if item.deploy_badge is None:
+            item.deploy_badge = DeployBadgeItem(item)
+            item.deploy_badge.setPos(DEPLOY_BADGE_X, 1)
+        item.deploy_badge.setToolTip("Deploy targets:\n" + status.deploy_text)
     fix = status.fixes[0] if status.fixes else None
     if item.fix_chip is not None and (fix is None or item.fix_chip.fix != fix):
         _drop(scene, item.fix_chip)

@@ -58,6 +58,7 @@ class CardStatus(NamedTuple):
     problem_text: str = ""
     fixes: tuple[Fix, ...] = ()
     bad_ports: frozenset[str] = frozenset()
+    deploy_text: str = ""  # the deploy lint's messages: a chosen target cannot take this block
 
 
 def apply_cache_mode(item: QGraphicsItem, mode: str) -> None:
@@ -93,6 +94,7 @@ class BlockItem(QGraphicsItem):
         self.inputs: dict[str, PortItem] = {}
         self.output: PortItem | None = None
         self.badge = None  # BadgeItem while the block has a problem
+        self.deploy_badge = None  # DeployBadgeItem while a chosen deploy target cannot take it
         self.fix_chip = None  # FixChipItem while a problem has a quick fix
         self.gradient = None  # heat.GradientOverlay while training shows gradient flow
         self._height = card_height(len(content.inputs))
@@ -203,7 +205,7 @@ class BlockItem(QGraphicsItem):
         self._layout = None
         for port in self.ports():
             port.apply_theme(theme)
-        for child in (self.badge, self.fix_chip):
+        for child in (self.badge, self.fix_chip, self.deploy_badge):
             if child is not None:
                 child.update()
         self.update()

@@ -315,6 +315,9 @@ class NetworkScene(SceneGroups, SceneInteraction, QGraphicsScene):
 
     def _status(self, block: Block, shape, diags) -> CardStatus:
         text = compact_shape(shape)
+        # the deploy lint's warnings get their own badge (studio/canvas/badges.py), not the "!" one
+        deploy = [d for d in diags if d.code == "deploy"]
+        diags = [d for d in diags if d.code != "deploy"]
         severity = None
         if diags:
             severity = ERROR if any(d.is_error for d in diags) else "warning"
@@ -322,7 +325,8 @@ class NetworkScene(SceneGroups, SceneInteraction, QGraphicsScene):
             shape=text, severity=severity,
             problem_text="\n".join(labels.problem_lines(diags)) if diags else "",
             fixes=tuple(d.fix for d in diags if d.fix is not None),
-            bad_ports=frozenset(d.port for d in diags if d.port is not None and d.is_error))
+            bad_ports=frozenset(d.port for d in diags if d.port is not None and d.is_error),
+            deploy_text="\n".join(d.message for d in deploy))
 
     def diagnostics_of(self, block_id: str) -> list[Diagnostic]:
         return [d for d in self.doc.analysis(self.net.name).diagnostics if d.block == block_id]

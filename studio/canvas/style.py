@@ -64,6 +64,7 @@ class Theme:
     group_border: str
     frozen: str = "#1c7ed6"  # a frozen block's outline, lock and label (transfer learning)
     frozen_hatch: str = "#cfe2f7"  # the diagonal hatching over a frozen block's body
+    deploy: str = "#343a40"  # the deploy lint's target badge (no category's hue, nor error or warning)
     fonts: dict[str, QFont] = field(default_factory=dict, compare=False, hash=False)
     colors: dict[str, QColor] = field(default_factory=dict, compare=False, hash=False)
     font_metrics: dict[str, QFontMetricsF] = field(default_factory=dict, compare=False, hash=False)
@@ -111,7 +112,7 @@ DARK = Theme(
     card_border="#444b55", text="#e9ecef", muted="#a1a9b3", greek="#4a515b", shape_fill="#363c45",
     wire="#7d8794", wire_hover="#91a7ff", selection="#91a7ff", accept="#69db7c",
     error="#ff6b6b", warning="#fcc419", disabled="#5c636d", group_fill="#262c36",
-    group_border="#4d5b75", frozen="#74c0fc", frozen_hatch="#33465c",
+    group_border="#4d5b75", frozen="#74c0fc", frozen_hatch="#33465c", deploy="#dee2e6",
 )
 
 

@@ -359,7 +359,8 @@ class ExportDialog(QDialog):
         self.report.setText(self.report_text)
         kept = f"\nkept in float: {', '.join(report.kept_float)}" if report.kept_float else ""
         notes = "".join(f"\nnote: {note}" for note in report.notes)
-        self.preview.setPlainText(report.table() + kept + notes)
+        blocks = f"\n\n{report.blocks_table()}" if report.blocks else ""
+        self.preview.setPlainText(report.table() + kept + notes + blocks)
 
     def _confirm_replace(self, err: str) -> bool:
         """The export refused to replace files that exist: ask, naming them (the CLI wrote nothing)."""
