@@ -13,6 +13,7 @@ from pathlib import Path
 from graph.training_config import NO_DATA
 from runtime.data import arrays, audio, bundled, csv_file, images, synthetic, text, text_classes, vision
 from runtime.data.base import DataError
+from runtime.data.masks import SOURCES as MASK_SOURCES
 from runtime.data.source import Probe, Source
 
 
@@ -28,7 +29,7 @@ def _index(*groups: tuple[Source, ...]) -> dict[str, Source]:
 
 SOURCES: dict[str, Source] = _index(bundled.SOURCES, synthetic.SOURCES, text.SOURCES, csv_file.SOURCES,
                                     images.SOURCES, arrays.SOURCES, vision.SOURCES,
-                                    audio.SOURCES, text_classes.SOURCES)
+                                    audio.SOURCES, text_classes.SOURCES, MASK_SOURCES)
 
 
 class NoDataError(DataError):

@@ -267,6 +267,7 @@ _RECIPE_TARGETS = {
     "classification": ("class", "class labels"),
     "regression": ("value", "numbers to predict"),
     "language_model": ("tokens", "text (next-character targets)"),
+    "segmentation": ("class", "a class mask per image"),
 }
 _TARGET_WORDS = {"class": "class labels", "value": "numbers to predict (regression)",
                  "tokens": "text for a language model", "none": "no targets"}

@@ -50,6 +50,8 @@ def data_request(project: Project, compiled: CompiledProject) -> tuple[tuple[int
     classes = None
     if recipe == "classification" and network.head_types[:1] == ["ClassificationHead"]:
         classes = network.output_shapes[0][-1]
+    if recipe == "segmentation" and network.head_types[:1] == ["SegmentationHead"]:
+        classes = network.output_shapes[0][0]  # (classes, H, W): mask values must be below it
     if len(reads) > 1:
         parts = input_parts(network)
         return (sum(math.prod(shape) for _name, shape in parts),), "vector", classes

@@ -6,6 +6,7 @@ from runtime.train.recipes.autoencoder import Autoencoder
 from runtime.train.recipes.base import Evaluation, Recipe, RecipeSetup, SampleOutput
 from runtime.train.recipes.gan import Gan
 from runtime.train.recipes.language_model import LanguageModel
+from runtime.train.recipes.segmentation import Segmentation
 from runtime.train.recipes.supervised import Supervised
 
 RECIPES: dict[str, type[Recipe]] = {
@@ -14,6 +15,7 @@ RECIPES: dict[str, type[Recipe]] = {
     "language_model": LanguageModel,
     "autoencoder": Autoencoder,
     "gan": Gan,
+    "segmentation": Segmentation,
 }
 
 
