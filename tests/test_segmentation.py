@@ -337,3 +337,24 @@ def test_project_with_mask_folder_round_trips(tmp_path, registry):
     save_project(proj, tmp_path / "p.dw.json")
     again = load_project(tmp_path / "p.dw.json", registry)
     assert again.training.recipe == "segmentation" and again.data == proj.data
+
+
+def test_predict_gives_each_image_its_mask_and_class_shares(unet_run, tmp_path, capsys):
+    from PIL import Image
+
+    from runtime.cli import main as cli_main
+    from runtime.predict import open_predictor
+
+    images, _masks = draw_shapes(2, 1, 32, 32, 2, 0.08, seed=5)
+    for k in range(2):
+        Image.fromarray((images[k, 0] * 255).round().astype(np.uint8)).save(tmp_path / f"s{k}.png")
+    rows = open_predictor(unet_run).predict([str(tmp_path)])
+    assert [Path(r["input"]).name for r in rows] == ["s0.png", "s1.png"]
+    for row in rows:
+        mask = np.array(row["mask"])
+        assert mask.shape == (32, 32)
+        shares = [p["share"] for p in row["pixels"]]
+        assert shares == pytest.approx(np.bincount(mask.reshape(-1), minlength=4) / 1024)
+        assert [p["class"] for p in row["pixels"]] == ["background", "circle", "square", "triangle"]
+    assert cli_main(["predict", str(unet_run), str(tmp_path / "s0.png")]) == 0
+    assert "pixels per predicted class" in capsys.readouterr().out
