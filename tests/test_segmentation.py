@@ -358,3 +358,16 @@ def test_predict_gives_each_image_its_mask_and_class_shares(unet_run, tmp_path, 
         assert [p["class"] for p in row["pixels"]] == ["background", "circle", "square", "triangle"]
     assert cli_main(["predict", str(unet_run), str(tmp_path / "s0.png")]) == 0
     assert "pixels per predicted class" in capsys.readouterr().out
+
+
+def test_check_names_a_segmentation_head_with_too_few_classes(tmp_path, capsys):
+    from runtime.cli import main as cli_main
+
+    text = (ROOT / "assets" / "examples" / "shapes_unet.dw.json").read_text()
+    text = text.replace('"params": {"classes": 4}', '"params": {"classes": 3}')
+    text = text.replace('{"channels": 4, "kernel_size": 1}', '{"channels": 3, "kernel_size": 1}')
+    (tmp_path / "three.dw.json").write_text(text)
+    assert cli_main(["check", str(tmp_path / "three.dw.json")]) == 1
+    out = capsys.readouterr().out
+    assert "Segmentation head 'mask' has classes 3 but data source 'shapes' has 4 classes" in out
+    assert "quick fix: Set classes to 4" in out
