@@ -371,3 +371,18 @@ def test_check_names_a_segmentation_head_with_too_few_classes(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "Segmentation head 'mask' has classes 3 but data source 'shapes' has 4 classes" in out
     assert "quick fix: Set classes to 4" in out
+
+
+def test_shapes_never_overlap():
+    images, masks = draw_shapes(60, 1, 24, 24, 4, 0.0, seed=3)
+    squares = 0
+    # without noise each shape has its own brightness; a square nothing covers fills its bounding box
+    for image, mask in zip(images[:, 0], masks):
+        for level in np.unique(image[mask > 0]):
+            region = image == level
+            assert len(np.unique(mask[region])) == 1
+            if mask[region][0] == 2:
+                rows, cols = np.nonzero(region)
+                squares += 1
+                assert region.sum() == (np.ptp(rows) + 1) * (np.ptp(cols) + 1)
+    assert squares > 30

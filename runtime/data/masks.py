@@ -2,8 +2,9 @@
 
 shapes: generated offline from a seed (nothing is stored or downloaded):
 circles, squares and triangles of random size, place and brightness on a
-noisy background; the mask holds 0 (background), 1 (circle), 2 (square) or
-3 (triangle) per pixel, a later shape covering an earlier one. The images
+noisy background, never overlapping (one hidden behind another of the same
+brightness could not be told); the mask holds 0 (background), 1 (circle),
+2 (square) or 3 (triangle) per pixel. The images
 take the network's Image input size (option `size` when there is none) and
 its channels (grey, or RGB with a random colour per shape); pixels are 0..1.
 The same `data_seed` gives the same images on every run.
@@ -61,6 +62,23 @@ def _shapes_natural(options: dict, context: Context) -> Natural:
     return Natural((1, size, size), "image", "class", len(SHAPE_NAMES), "the generated shapes", "image_size")
 
 
+PLACEMENT_TRIES = 20
+
+
+def _shape(kind: int, rng: np.random.Generator, rows: np.ndarray, cols: np.ndarray, side: int) -> np.ndarray:
+    """The pixels (H, W) inside one circle (1), square (2) or triangle (3) of random size and place."""
+    height, width = rows.shape
+    radius = rng.uniform(0.12, 0.24) * side
+    cy, cx = rng.uniform(radius, height - radius), rng.uniform(radius, width - radius)
+    if kind == 1:
+        return (rows - cy) ** 2 + (cols - cx) ** 2 <= radius ** 2
+    if kind == 2:  # axis-aligned, half-side 0.85 radius
+        return (np.abs(rows - cy) <= radius * 0.85) & (np.abs(cols - cx) <= radius * 0.85)
+    down = rng.random() < 0.5  # pointing up or down
+    dy = (cy - rows) if down else (rows - cy)  # -radius at the apex .. +radius at the base
+    return (np.abs(dy) <= radius) & (np.abs(cols - cx) <= (dy + radius) * 0.6)
+
+
 def draw_shapes(count: int, channels: int, height: int, width: int, max_shapes: int, noise: float,
                 seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(images float32 (N, C, H, W) in 0..1, masks int64 (N, H, W)), the same for the same arguments."""
@@ -75,16 +93,12 @@ def draw_shapes(count: int, channels: int, height: int, width: int, max_shapes: 
         mask = masks[n]
         for _ in range(int(rng.integers(1, max_shapes + 1))):
             kind = int(rng.integers(1, 4))
-            radius = rng.uniform(0.12, 0.24) * side
-            cy, cx = rng.uniform(radius, height - radius), rng.uniform(radius, width - radius)
-            if kind == 1:  # circle
-                inside = (rows - cy) ** 2 + (cols - cx) ** 2 <= radius ** 2
-            elif kind == 2:  # axis-aligned square of half-side `radius`
-                inside = (np.abs(rows - cy) <= radius * 0.85) & (np.abs(cols - cx) <= radius * 0.85)
-            else:  # triangle pointing up or down
-                down = rng.random() < 0.5
-                dy = (cy - rows) if down else (rows - cy)  # -radius at the apex .. +radius at the base
-                inside = (np.abs(dy) <= radius) & (np.abs(cols - cx) <= (dy + radius) * 0.6)
+            for _try in range(PLACEMENT_TRIES):  # shapes never overlap: a hidden one could not be told
+                inside = _shape(kind, rng, rows, cols, side)
+                if not (mask[inside] > 0).any():
+                    break
+            else:
+                continue  # no free place left: the image holds fewer shapes
             brightness = rng.uniform(0.55, 1.0, size=(channels, 1, 1))
             picture = np.where(inside[None], brightness, picture)
             mask[inside] = kind
