@@ -386,3 +386,12 @@ def test_shapes_never_overlap():
                 squares += 1
                 assert region.sum() == (np.ptp(rows) + 1) * (np.ptp(cols) + 1)
     assert squares > 30
+
+
+def test_try_it_shows_the_pixel_shares_of_a_segmentation_row():
+    from studio.runs.try_it import TryItWindow
+
+    row = {"input": "a.png", "mask": [[0, 1]], "pixels": [{"class": "background", "share": 0.5},
+                                                       {"class": "circle", "share": 0.5},
+                                                       {"class": "square", "share": 0.0}]}
+    assert TryItWindow._cells(None, row, None) == ["a.png", "pixels: background 50.0%, circle 50.0%", "", ""]
