@@ -395,3 +395,12 @@ def test_try_it_shows_the_pixel_shares_of_a_segmentation_row():
                                                        {"class": "circle", "share": 0.5},
                                                        {"class": "square", "share": 0.0}]}
     assert TryItWindow._cells(None, row, None) == ["a.png", "pixels: background 50.0%, circle 50.0%", "", ""]
+
+
+def test_a_sweep_of_a_segmentation_project_maximises_mean_iou():
+    from runtime.sweep.sweep import resolve_metric
+
+    proj = project(tiny_net(), recipe="segmentation")
+    assert resolve_metric("auto", proj) == ("mean_iou", True)
+    assert resolve_metric("mean_dice", proj) == ("mean_dice", True)
+    assert resolve_metric("loss", proj) == ("loss", False)
