@@ -404,3 +404,22 @@ def test_a_sweep_of_a_segmentation_project_maximises_mean_iou():
     assert resolve_metric("auto", proj) == ("mean_iou", True)
     assert resolve_metric("mean_dice", proj) == ("mean_dice", True)
     assert resolve_metric("loss", proj) == ("loss", False)
+
+
+def test_data_preview_draws_each_mask_over_its_image(qtbot):
+    from runtime.data import SOURCES
+    from runtime.train.masks import class_colour
+    from studio.training.data_panel import _read_sample, image_grid
+
+    sample = _read_sample(SOURCES["shapes"], {"samples": 30}, "segmentation", None, (1, 32, 32))
+    assert sample.kind == "images" and sample.masks.shape == (24, 32, 32) and sample.labels == []
+    picture = image_grid(sample.inputs, sample.labels, sample.pixel_range, sample.masks)
+    colour = picture.pixelColor(4 + 28 * 0 + 1, 2 + 1)  # a corner of the first tile: background, grey
+    assert colour.red() == colour.green() == colour.blue()
+    tinted = 0
+    for x in range(4, 60):
+        for y in range(2, 58):
+            c = picture.pixelColor(x, y)
+            tinted += c.red() != c.green() or c.green() != c.blue()
+    assert tinted > 20  # the first image's shapes are coloured by class
+    assert class_colour(1) == (230, 25, 75)
