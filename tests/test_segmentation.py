@@ -423,3 +423,18 @@ def test_data_preview_draws_each_mask_over_its_image(qtbot):
             tinted += c.red() != c.green() or c.green() != c.blue()
     assert tinted > 20  # the first image's shapes are coloured by class
     assert class_colour(1) == (230, 25, 75)
+
+
+def test_a_mask_with_more_pixels_than_pillow_allows_is_skipped_not_decoded(tmp_path, monkeypatch):
+    from PIL import Image
+
+    images, masks = write_folder(tmp_path)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # every 10x12 mask is now "too big"
+    spec = DataSpec("mask_folder", {"path": str(images), "masks": str(masks), "classes": 3})
+    from runtime.data.masks import read_mask
+
+    with pytest.raises(Image.DecompressionBombWarning):  # 120 pixels: Pillow would only warn
+        read_mask(masks / "s0.png")
+    with pytest.raises(DataError, match="no image could be used with its mask: .*decompression bomb"):
+        load_dataset(spec, TrainingConfig({"recipe": "segmentation"}), 0, input_shape=(1, 10, 12),
+                     input_kind="image")

@@ -30,6 +30,7 @@ refused on both sources.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -173,11 +174,13 @@ def _pairs(options: dict, context: Context) -> _Pairs:
 def read_mask(path: Path) -> np.ndarray:
     """Class ids (H, W) int64 of a grey or palette mask; ValueError says why a file is no usable mask."""
     image_module = _image_module()
-    with image_module.open(path) as mask:
-        if mask.mode not in _GREY_MASK_MODES:
-            raise ValueError(f"a {mask.mode} mask has no class ids; save it as a grey or palette PNG whose "
-                             "pixel values are the class ids")
-        return np.asarray(mask, dtype=np.int64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", image_module.DecompressionBombWarning)  # refused, never decoded
+        with image_module.open(path) as mask:
+            if mask.mode not in _GREY_MASK_MODES:
+                raise ValueError(f"a {mask.mode} mask has no class ids; save it as a grey or palette PNG "
+                                 "whose pixel values are the class ids")
+            return np.asarray(mask, dtype=np.int64)
 
 
 def _why(exc: Exception) -> str:
