@@ -425,6 +425,7 @@ def test_data_preview_draws_each_mask_over_its_image(qtbot):
     assert class_colour(1) == (230, 25, 75)
 
 
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")  # the images' headers
 def test_a_mask_with_more_pixels_than_pillow_allows_is_skipped_not_decoded(tmp_path, monkeypatch):
     from PIL import Image
 
