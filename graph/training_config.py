@@ -15,11 +15,13 @@ from typing import Any
 
 from graph.params import Bool, Choice, Float, Int, ParamError, Text
 
-RECIPES = ("classification", "regression", "language_model", "autoencoder", "gan", "seq2seq")
+RECIPES = ("classification", "regression", "language_model", "autoencoder", "gan", "seq2seq",
+           "segmentation")
 
 TRAINING_PARAMS = (
     Choice("recipe", "classification", RECIPES,
-           "What the network learns: labels, numbers, the next token, its own input, or a GAN."),
+           "What the network learns: labels, numbers, the next token, its own input, a GAN, or a class per "
+           "pixel (segmentation)."),
     Choice("optimizer", "adam", ("sgd", "adam", "adamw", "rmsprop"),
            "The update rule. Adam is a safe default; SGD with momentum often generalises best."),
     Float("lr", 1e-3, 1e-7, 10.0, "Learning rate: the step size of each update."),

@@ -12,6 +12,8 @@ was validated on. The recipe decides what is worth showing:
                     PNG thumbnails of image samples, saliency maps of a few samples
     regression      predicted vs true pairs (capped)
     autoencoder     input / reconstruction pairs as one PNG
+    segmentation    per-class IoU and Dice, the pixel confusion matrix, image / true mask / predicted
+                    mask pictures of the worst and best samples (runtime/evaluate_segmentation.py)
     gan             the per-epoch sample grids already in samples/
     language model  metrics and the per-epoch texts; `sample_text` continues a prompt
     seq2seq         exact match and character error rate of greedy and beam decoding, a table
@@ -133,6 +135,10 @@ def evaluate_run(run_dir: Path, split: str = "val", beam: int = BEAM_SIZE) -> di
             elif kind == "language_model":
                 result["kind"] = "language_model"
                 result["texts"] = sorted(f"{SAMPLES}/{p.name}" for p in (opened.path / SAMPLES).glob("*.txt"))
+            elif kind == "segmentation":
+                from runtime.evaluate_segmentation import segmentation_result
+
+                result.update(segmentation_result(recipe, data, pictures))
             elif kind == "autoencoder":
                 result["kind"] = "autoencoder"
                 result["pairs_png"] = _reconstructions(recipe, data, pictures)

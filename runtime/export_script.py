@@ -103,6 +103,8 @@ def _output_kind(recipe: str, network: CompiledNetwork) -> str:
         return "per_step" if len(shape) == 2 else "class"
     if head == "BinaryHead":
         return "binary"
+    if head == "SegmentationHead":
+        return "mask"
     if head == "RegressionHead":
         return "value"
     raise SetupError(f"network '{network.network}' ends in a {head}, which has no loss to train with")

@@ -314,6 +314,12 @@ class Predictor:
             chosen, chance = (positive, p) if p >= 0.5 else (negative, 1 - p)
             return {"input": label, "class": chosen, "probability": chance,
                     "top": [{"class": positive, "probability": p}, {"class": negative, "probability": 1 - p}]}
+        if self.head == "SegmentationHead" and scores.dim() == 3:  # (classes, H, W): a class per pixel
+            mask = scores.argmax(dim=0)
+            counts = torch.bincount(mask.reshape(-1), minlength=scores.shape[0]).tolist()
+            total = max(1, mask.numel())
+            shares = [{"class": _name(names, c), "share": n / total} for c, n in enumerate(counts)]
+            return {"input": label, "pixels": shares, "mask": mask.tolist()}
         values = scores.reshape(-1).tolist()
         return {"input": label, "shape": list(scores.shape), "values": values}
 
@@ -383,6 +389,11 @@ def format_rows(rows: list[dict[str, Any]]) -> str:
     if "translation" in rows[0]:
         lines.append(f"{'input':<{width}}  translation")
         lines += [f"{_short(row['input']):<{width}}  {row['translation']}" for row in rows]
+    elif "pixels" in rows[0]:  # segmentation: the share of the pixels given to each class (--json: the masks)
+        lines.append(f"{'input':<{width}}  pixels per predicted class")
+        for row in rows:
+            shares = ", ".join(f"{p['class']} {100 * p['share']:.1f}%" for p in row["pixels"])
+            lines.append(f"{_short(row['input']):<{width}}  {shares}")
     elif "class" in rows[0]:
         lines.append(f"{'input':<{width}}  {'prediction':<16} {'probability':>11}  next best")
         for row in rows:

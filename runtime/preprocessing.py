@@ -246,8 +246,11 @@ def _scaling_section(prep: Preprocessing, info: CompiledNetwork, raw: str) -> li
     # class names per input when the first head scores classes per sample: (B, K)
     classify = (prep.classes is not None and info.head_types[:1] == ["ClassificationHead"]
                 and len(info.output_shapes[0]) == 1)
+    masks = prep.classes is not None and info.head_types[:1] == ["SegmentationHead"]
     if classify:
         lines.append("#     predict(model, raw_inputs)  # one class name per input")
+    elif masks:
+        lines.append("#     predict(model, raw_inputs)  # a class id per pixel (B, H, W); CLASSES names them")
     elif prep.recipe != "gan":
         lines.append("#     predict(model, raw_inputs)  # the outputs for raw inputs")
     elif prep.mean is not None:
@@ -299,6 +302,13 @@ def _scaling_section(prep: Preprocessing, info: CompiledNetwork, raw: str) -> li
                   "    with torch.no_grad():",
                   f"        scores = model({fed}){first}",
                   "    return [CLASSES[i] for i in scores.argmax(dim=-1).tolist()]"]
+    elif masks:
+        lines += ['    """The class id of every pixel of each raw input (B, H, W): preprocess(), the model '
+                  'in eval mode, the best score per pixel (CLASSES[id] is its name)."""',
+                  "    model.eval()",
+                  "    with torch.no_grad():",
+                  f"        scores = model({fed}){first}",
+                  "    return scores.argmax(dim=1)"]
     else:
         back = "to_raw(outputs)" if unscale else "outputs"
         lines += ['    """The model\'s outputs for raw inputs: preprocess(), then the model in eval mode."""',

@@ -107,7 +107,8 @@ def test_cli_json_schema_and_exit_code_one_for_a_class_without_images(messy, cap
     data = json.loads(capsys.readouterr().out)
     assert data["schema"] == SCHEMA and data["ok"] is False
     assert set(data) == {"schema", "project", "source", "path", "ok", "samples", "splits", "classes",
-                         "labels", "imbalance", "images", "missing", "skipped", "problems", "dry_run", "scan"}
+                         "class_pixels", "labels", "imbalance", "images", "missing", "skipped", "problems",
+                         "dry_run", "scan"}
     assert data["classes"] == [{"name": "cats", "count": 12}, {"name": "dogs", "count": 4},
                                {"name": "empty", "count": 0}]
     assert data["labels"] == ["cats", "dogs", "empty"]

@@ -24,6 +24,7 @@ from runtime.export import as_tuple, sample_inputs, vocab_sizes
 REQUIRED = {
     "digits_mlp", "digits_cnn", "residual_cnn", "sine_lstm", "char_transformer", "digits_autoencoder",
     "digits_gan", "iris_mlp", "sine_classes_gru", "audio_tones_cnn", "sentiment_lstm",
+    "shapes_unet",
 }
 EXAMPLES = [e.name for e in list_examples()]
 REPO = Path(__file__).resolve().parent.parent

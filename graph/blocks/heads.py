@@ -40,6 +40,17 @@ def _binary_shape(p, ins):
     return x
 
 
+def _segmentation_shape(p, ins):
+    x = ins["x"]
+    expect_rank(x, 3, "x", "per-pixel class scores (B, classes, H, W)")
+    if x[0] != p["classes"]:
+        raise ShapeError(
+            f"expects {p['classes']} class scores per pixel (channels) but receives {x[0]}: "
+            f"set the previous convolution's channels to {p['classes']}, or this head's classes to {x[0]}",
+            port="x", param="classes")
+    return x
+
+
 def _regression_shape(p, ins):
     return ins["x"]
 
@@ -55,6 +66,19 @@ CLASSIFICATION_HEAD = BlockSpec(
     ),
     loss=lambda p: call("nn.CrossEntropyLoss", **({"label_smoothing": p["label_smoothing"]}
                                                   if p["label_smoothing"] else {})),
+    summary=("classes",),
+)
+
+SEGMENTATION_HEAD = BlockSpec(
+    "SegmentationHead", "Segmentation head", CATEGORY,
+    "Learns a class for every pixel from per-pixel scores (B, classes, H, W) with cross-entropy; "
+    "the mask to learn is (B, H, W), one class id per pixel (background 0).",
+    infer=_segmentation_shape, emit=_no_code, role="head",
+    params=(
+        Int("classes", 2, 2, 100_000, "Number of classes, background included; the input's channels "
+            "must match."),
+    ),
+    loss=lambda p: "nn.CrossEntropyLoss()",
     summary=("classes",),
 )
 
@@ -86,4 +110,4 @@ OUTPUT = BlockSpec(
     loss=lambda p: None,
 )
 
-BLOCKS = (CLASSIFICATION_HEAD, BINARY_HEAD, REGRESSION_HEAD, OUTPUT)
+BLOCKS = (CLASSIFICATION_HEAD, SEGMENTATION_HEAD, BINARY_HEAD, REGRESSION_HEAD, OUTPUT)

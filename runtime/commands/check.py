@@ -176,10 +176,10 @@ def _class_count_diagnostics(project, registry, net, inference, found) -> list[D
     diagnostics = []
     for block in net.blocks.values():
         params = inference.params.get(block.id)
-        if params is None or block.type not in ("ClassificationHead", "TokenInput"):
+        if params is None or block.type not in ("ClassificationHead", "SegmentationHead", "TokenInput"):
             continue
         label = block_label(registry.get(block.type), block)
-        if block.type == "ClassificationHead":
+        if block.type in ("ClassificationHead", "SegmentationHead"):
             have, what = params["classes"], "classes"
         else:
             have, what = params["vocab_size"], "vocab_size"
@@ -188,7 +188,8 @@ def _class_count_diagnostics(project, registry, net, inference, found) -> list[D
             diagnostics.append(Diagnostic(
                 ERROR, "data", f"{label} has {what} {have} but data source '{source}' has "
                 f"{found.num_classes} {words}: set {what} to {found.num_classes}"
-                + (" (and the layer before it to as many features)" if what == "classes" else ""),
+                + ((" (and the convolution before it to as many channels)" if block.type == "SegmentationHead"
+                    else " (and the layer before it to as many features)") if what == "classes" else ""),
                 block.id, param=what, network=net.name,
                 fix=set_params_fix(block.id, {what: found.num_classes})))
         elif have > found.num_classes and what == "classes":

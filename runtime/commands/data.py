@@ -120,6 +120,8 @@ def format_report(report) -> list[str]:
         if report.class_counts:
             lines.append("Per class")
             lines += _class_lines(report.class_names, report.class_counts)
+        for row in data["class_pixels"] or []:
+            lines.append(f"  {row['name']:<20} {row['fraction']:>6.1%} of the pixels ({row['pixels']:,})")
     sizes = data["images"]["sizes"] if data["images"] else []
     for index, row in enumerate(sizes[:6]):
         head = "Images      " if index == 0 else "            "

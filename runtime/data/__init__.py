@@ -12,6 +12,8 @@ Sources (options in `SOURCES[name].params`):
     csv, image_folder, arrays           the user's CSV table, image folder, .npz/.npy
     audio_folder, audio_tones           the user's .wav/.flac per class folder, synthesised
                                         sound classes: waveforms (T, 1) or log-mel (1, mels, frames)
+    shapes, mask_folder                 segmentation: generated circles/squares/triangles
+                                        with a class mask each; the user's images + masks
     torchvision                         MNIST / FashionMNIST / CIFAR10 from a local
                                         folder (optional torchvision package)
 

@@ -24,6 +24,7 @@ from runtime.data import (
     vision,
 )
 from runtime.data.base import DataError
+from runtime.data.masks import SOURCES as MASK_SOURCES
 from runtime.data.source import Probe, Source
 
 
@@ -39,7 +40,8 @@ def _index(*groups: tuple[Source, ...]) -> dict[str, Source]:
 
 SOURCES: dict[str, Source] = _index(bundled.SOURCES, synthetic.SOURCES, text.SOURCES, csv_file.SOURCES,
                                     images.SOURCES, arrays.SOURCES, vision.SOURCES,
-                                    audio.SOURCES, text_classes.SOURCES, parallel.SOURCES)
+                                    audio.SOURCES, text_classes.SOURCES, parallel.SOURCES,
+                                    MASK_SOURCES)
 
 
 class NoDataError(DataError):

@@ -269,6 +269,7 @@ _RECIPE_TARGETS = {
     "regression": ("value", "numbers to predict"),
     "language_model": ("tokens", "text (next-character targets)"),
     "seq2seq": ("translation", "pairs of texts (a source and its target)"),
+    "segmentation": ("class", "a class mask per image"),
 }
 _TARGET_WORDS = {"class": "class labels", "value": "numbers to predict (regression)",
                  "tokens": "text for a language model", "none": "no targets",

@@ -89,9 +89,12 @@ class SweepStop(StopFlag):
 
 def resolve_metric(metric: str, project: Project) -> tuple[str, bool]:
     """(validation metric name, True when higher is better)."""
+    from runtime.train.metrics import HIGHER_IS_BETTER
+
     if metric == "auto":
-        metric = "accuracy" if project.training.recipe == "classification" else "loss"
-    return metric, "accuracy" in metric
+        headline = {"classification": "accuracy", "segmentation": "mean_iou"}
+        metric = headline.get(project.training.recipe, "loss")
+    return metric, "accuracy" in metric or metric in HIGHER_IS_BETTER
 
 
 @dataclass

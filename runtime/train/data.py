@@ -52,6 +52,8 @@ def data_request(project: Project, compiled: CompiledProject) -> tuple[tuple[int
         classes = network.output_shapes[0][-1]
     if recipe == "seq2seq":  # the first Token ids input reads the source; the second is the decoder's
         return tuple(seq2seq_lengths(network)[0]), "tokens", None
+    if recipe == "segmentation" and network.head_types[:1] == ["SegmentationHead"]:
+        classes = network.output_shapes[0][0]  # (classes, H, W): mask values must be below it
     if len(reads) > 1:
         parts = input_parts(network)
         return (sum(math.prod(shape) for _name, shape in parts),), "vector", classes

@@ -118,3 +118,66 @@ class RegressionMeter:
 def perplexity(mean_cross_entropy: float) -> float:
     """exp(loss) in nats, capped so an untrained model does not overflow to infinity."""
     return math.exp(min(mean_cross_entropy, 50.0))
+
+
+# validation metrics where a larger value is better (the trainer's "best" and early stopping)
+HIGHER_IS_BETTER = frozenset({"accuracy", "pixel_accuracy", "mean_iou", "mean_dice"})
+
+
+class SegmentationMeter:
+    """Loss, pixel accuracy, mean IoU and mean Dice of per-pixel class scores (B, C, H, W).
+
+    Counts a (true, predicted) confusion matrix over every pixel. IoU of class c is
+    TP / (TP + FP + FN), Dice 2 TP / (2 TP + FP + FN); a class absent from both the masks and the
+    predictions has neither (0 / 0) and is left out of the means, so an evaluation split without
+    any "triangle" is not punished for predicting none.
+    """
+
+    def __init__(self, classes: int, device: torch.device):
+        self.classes = classes
+        self.loss = LossMeter(device)
+        self.matrix = torch.zeros(classes * classes, dtype=torch.int64, device=device)
+        self.count = 0
+
+    def add(self, scores: torch.Tensor, masks: torch.Tensor, mean_loss: torch.Tensor) -> None:
+        predicted = scores.detach().argmax(dim=1).reshape(-1)
+        masks = masks.reshape(-1).long()
+        self.matrix += torch.bincount(masks * self.classes + predicted, minlength=self.classes ** 2)
+        self.loss.add(mean_loss, len(scores))
+        self.count += len(scores)
+
+    def confusion_matrix(self) -> list[list[int]]:
+        return self.matrix.view(self.classes, self.classes).tolist()
+
+    def per_class(self) -> list[dict[str, float | None]]:
+        """Per class: IoU and Dice (None when the class is in neither masks nor predictions), pixels."""
+        return segmentation_scores(self.confusion_matrix())
+
+    def result(self) -> dict[str, float]:
+        matrix = self.confusion_matrix()
+        rows = segmentation_scores(matrix)
+        total = sum(map(sum, matrix))
+        correct = sum(matrix[c][c] for c in range(self.classes))
+        ious = [r["iou"] for r in rows if r["iou"] is not None]
+        dices = [r["dice"] for r in rows if r["dice"] is not None]
+        return {"loss": self.loss.result(), "pixel_accuracy": correct / max(1, total),
+                "mean_iou": sum(ious) / len(ious) if ious else 0.0,
+                "mean_dice": sum(dices) / len(dices) if dices else 0.0}
+
+    def confusion(self) -> None:
+        return None  # a pixel matrix is not a sample matrix: the Runs panel's confusion view stays off
+
+
+def segmentation_scores(matrix: list[list[int]]) -> list[dict[str, float | None]]:
+    """IoU, Dice, true pixels and predicted pixels of each class of a (true, predicted) pixel matrix."""
+    classes = len(matrix)
+    out = []
+    for c in range(classes):
+        tp = matrix[c][c]
+        true = sum(matrix[c])
+        predicted = sum(matrix[t][c] for t in range(classes))
+        union = true + predicted - tp
+        out.append({"iou": tp / union if union else None,
+                    "dice": 2 * tp / (true + predicted) if true + predicted else None,
+                    "pixels": true, "predicted": predicted})
+    return out

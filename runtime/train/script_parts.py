@@ -115,6 +115,12 @@ LOSS = {
 def compute_loss(loss_fn, output, target):
     return loss_fn(output, target)
 ''',
+    "mask": '''
+
+def compute_loss(loss_fn, output, target):
+    # scores for every pixel (B, classes, H, W) against masks of class ids (B, H, W)
+    return loss_fn(output, target)
+''',
     "per_step": '''
 
 def compute_loss(loss_fn, output, target):
@@ -156,6 +162,7 @@ def compute_loss(loss_fn, output, target):
 CORRECT = {
     "class": "(output.argmax(-1) == y).sum().item()",
     "per_step": "(output.argmax(-1) == y).sum().item()",
+    "mask": "(output.argmax(1) == y).sum().item()",  # pixels: the accuracy is the pixel accuracy
     "binary": "((output.reshape(-1) > 0).long() == y.reshape(-1)).sum().item()",
 }
 

@@ -47,6 +47,7 @@ from runtime.train.data import compile_for_training
 from runtime.train.device import DeviceSplit, Precision, pick_device
 from runtime.train.errors import SetupError, TrainingError
 from runtime.train.faults import describe_failure, non_finite_failure
+from runtime.train.metrics import HIGHER_IS_BETTER
 from runtime.train.optim import make_optimizer, make_scheduler
 from runtime.train.recipes import RecipeSetup, make_recipe
 from runtime.train.resume import restore_state, resume_state
@@ -499,7 +500,7 @@ class Trainer:
             metrics, confusion = {}, None
         if metrics:
             value = metrics.get(self.monitor)
-            higher_is_better = self.monitor == "accuracy" or (
+            higher_is_better = self.monitor in HIGHER_IS_BETTER or (
                 self.monitor == recipe.monitor and getattr(recipe, "higher_is_better", False))
         elif recipe.has_validation:  # no validation split: the training loss is all there is
             value, higher_is_better = train.get(recipe.step_names[0]), False

@@ -8,6 +8,8 @@ button running `deepwire sample` as a child. GANs: a slider over the
 per-epoch sample grids. Autoencoders: inputs over their reconstructions.
 Sequence to sequence: the decoded examples (source, target, greedy, beam)
 worst first, and a Translate box running `deepwire predict --text` as a child.
+Segmentation: the worst and best samples as image / true mask / predicted
+mask, with the class colours, and per-class IoU and Dice.
 Nothing here imports torch: pictures are PNG files the child wrote.
 """
 
@@ -121,7 +123,8 @@ class EvaluationView(QWidget):
         layout.addWidget(self.tabs, 1)
         builder = {"classification": self._classification, "regression": self._regression,
                    "language_model": self._language_model, "gan": self._gan,
-                   "autoencoder": self._autoencoder, "seq2seq": self._seq2seq}.get(self.kind)
+                   "autoencoder": self._autoencoder, "seq2seq": self._seq2seq,
+                   "segmentation": self._segmentation}.get(self.kind)
         if builder is None:
             self.tabs.addTab(QLabel(f"Nothing to show for a {self.kind} run."), "Evaluation")
         else:
@@ -238,6 +241,49 @@ class EvaluationView(QWidget):
         note.setWordWrap(True)
         grid.addWidget(note, 99, 0, 1, 3)
         return _scrolled(grid_widget)
+
+    # --- segmentation --------------------------------------------------------------------------------
+    def _segmentation(self) -> None:
+        box = QWidget()
+        layout = QVBoxLayout(box)
+        legend = " ".join(
+            f"<span style='background-color: rgb({', '.join(str(v) for v in c['rgb'])}); color: white'>"
+            f"&nbsp;{c['class']}&nbsp;</span>" if any(c["rgb"]) else f"{c['class']} (no tint)"
+            for c in self.result.get("colours", []))
+        note = QLabel("Each row: the image, the true mask over it, the predicted mask over it. "
+                      f"Classes: {legend}")
+        note.setWordWrap(True)
+        layout.addWidget(note)
+        grid_widget = QWidget()
+        grid = QGridLayout(grid_widget)
+        self.mask_pictures = []
+        for k, item in enumerate(self.result.get("samples", [])):
+            picture = QLabel()
+            picture.setPixmap(pixmap(self.run_dir / item["png"], 96))
+            caption = QLabel(f"{item['which']} #{item['index']}: IoU {item['iou']:.3f}")
+            column = 0 if item["which"] == "worst" else 1
+            row = sum(1 for other in self.result["samples"][:k] if other["which"] == item["which"])
+            grid.addWidget(caption, row * 2, column)
+            grid.addWidget(picture, row * 2 + 1, column)
+            self.mask_pictures.append(picture)
+        layout.addWidget(_scrolled(grid_widget), 1)
+        self.tabs.addTab(box, "Masks")
+        rows = self.result.get("per_class", [])
+        table = QTableWidget(len(rows), 5)
+        table.setHorizontalHeaderLabels(["Class", "IoU", "Dice", "Pixels", "Predicted pixels"])
+        table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        table.verticalHeader().setVisible(False)
+        for r, row in enumerate(rows):
+            values = [row["class"], _score(row["iou"]), _score(row["dice"]), f"{row['pixels']:,}",
+                      f"{row['predicted']:,}"]
+            for c, text in enumerate(values):
+                item = QTableWidgetItem(text)
+                if c in (1, 2) and row[("iou", "dice")[c - 1]] is not None:
+                    item.setBackground(QBrush(heat(0.45 * float(row[("iou", "dice")[c - 1]]))))
+                table.setItem(r, c, item)
+        table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.per_class = table
+        self.tabs.addTab(table, "Per class IoU")
 
     # --- regression, autoencoder, GAN ------------------------------------------------------------------
     def _regression(self) -> None:
@@ -452,6 +498,11 @@ def _read(path: Path) -> str:
         return read_text(path) or ""
     except RunFileError as err:  # not text, not a regular file (a pipe would block), too large
         return str(err)
+
+
+def _score(value) -> str:
+    """A 0..1 score to three places, or a dash for a class that was in neither masks nor predictions."""
+    return "-" if value is None else f"{value:.3f}"
 
 
 def _scrolled(widget: QWidget) -> QScrollArea:

@@ -172,6 +172,10 @@ class TryItWindow(QWidget):
         if "class" in row:
             rest = ", ".join(f"{t['class']!s} {100 * t['probability']:.1f}%" for t in row.get("top", [])[1:])
             return [label, _visible(str(row["class"])), f"{100 * row['probability']:.1f}%", rest]
+        if "pixels" in row:  # segmentation: the share of the pixels given to each class
+            shares = ", ".join(f"{_visible(str(p['class']))} {100 * p['share']:.1f}%" for p in row["pixels"]
+                               if p["share"] > 0)
+            return [label, f"pixels: {shares}", "", ""]
         values = row.get("values", [])
         shown = ", ".join(f"{v:.4g}" for v in values[:MAX_SHOWN_VALUES])
         more = f", … ({len(values)} values)" if len(values) > MAX_SHOWN_VALUES else ""

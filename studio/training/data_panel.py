@@ -82,8 +82,10 @@ def input_block(document: Document):
     return None
 
 
-def image_grid(inputs: np.ndarray, labels: list[str], pixel_range) -> QImage:
-    """Up to GRID images (N, C, H, W) scaled to CELL pixels, each with its label under it."""
+def image_grid(inputs: np.ndarray, labels: list[str], pixel_range, masks: np.ndarray | None = None) -> QImage:
+    """Up to GRID images (N, C, H, W) scaled to CELL pixels, each with its label under it.
+
+    masks (N, H, W): segmentation class ids, drawn over their images in the class colours."""
     rows, cols = GRID
     count = min(len(inputs), rows * cols)
     rows = max(1, -(-count // cols))
@@ -95,7 +97,13 @@ def image_grid(inputs: np.ndarray, labels: list[str], pixel_range) -> QImage:
     span = (high - low) or 1.0
     for i in range(count):
         sample = np.clip(np.nan_to_num((np.asarray(inputs[i], dtype=np.float32) - low) / span), 0, 1)
-        if sample.shape[0] == 3:  # colour: as it is
+        if masks is not None and i < len(masks):  # the mask over its image, as the evaluation draws it
+            from runtime.train.masks import image_rgb, overlay
+
+            tinted = overlay(image_rgb(sample, (0.0, 1.0)), masks[i])
+            rgb = np.ascontiguousarray((255 * tinted).astype(np.uint8))
+            tile = QImage(rgb.data, rgb.shape[1], rgb.shape[0], 3 * rgb.shape[1], QImage.Format.Format_RGB888)
+        elif sample.shape[0] == 3:  # colour: as it is
             rgb = np.ascontiguousarray((255 * sample.transpose(1, 2, 0)).astype(np.uint8))
             tile = QImage(rgb.data, rgb.shape[1], rgb.shape[0], 3 * rgb.shape[1], QImage.Format.Format_RGB888)
         else:  # grey: dark ink on white, like a page
@@ -127,6 +135,7 @@ class Sample:
     pixel_range: tuple | None = None
     text: str = ""
     total: int = 0  # samples in the data, for the title
+    masks: np.ndarray | None = None  # segmentation: the class id of every pixel of each image shown
 
 
 def shown_rows(count: int, wanted: int) -> np.ndarray:
@@ -178,8 +187,11 @@ def _read_sample(source, options: dict, recipe, base_dir, shape) -> Sample:
     if bad is not None and bad.any():  # a file that does not decode is left out of the preview
         inputs, rows = inputs[~bad], rows[~bad]
     targets = np.asarray(raw.targets[rows]) if raw.targets is not None else None
-    labels = [_label(t, raw) for t in targets] if targets is not None else []
-    return Sample("images" if images else "table", inputs, labels, raw.pixel_range, total=len(raw.inputs))
+    masks = targets if images and targets is not None and targets.ndim == 3 else None
+    # a mask is drawn over its image in the class colours (too many names for a label under it)
+    labels = [_label(t, raw) for t in targets] if targets is not None and masks is None else []
+    return Sample("images" if images else "table", inputs, labels, raw.pixel_range, total=len(raw.inputs),
+                  masks=masks)
 
 
 class _Reading:
@@ -467,7 +479,8 @@ class DataPanel(QWidget):
             return
         inputs, labels = sample.inputs, sample.labels
         if sample.kind == "images":
-            self.images.setPixmap(QPixmap.fromImage(image_grid(inputs, labels, sample.pixel_range)))
+            self.images.setPixmap(QPixmap.fromImage(image_grid(inputs, labels, sample.pixel_range,
+                                                               sample.masks)))
             self.images.setVisible(True)
             self.preview_kind = "images"
             self.preview_title.setVisible(True)

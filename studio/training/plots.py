@@ -27,8 +27,8 @@ SECONDARY = ("lr", "speed")  # slow-moving curves, redrawn at most every SECONDA
 SECONDARY_S = 1.0
 
 # the recipe's headline metric, in order of preference, with its axis title
-METRICS = (("exact_match", "Exact match"), ("accuracy", "Accuracy"), ("mae", "Mean absolute error"),
-           ("perplexity", "Perplexity"), ("rmse", "RMSE"))
+METRICS = (("exact_match", "Exact match"), ("mean_iou", "Mean IoU"), ("accuracy", "Accuracy"),
+           ("mae", "Mean absolute error"), ("perplexity", "Perplexity"), ("rmse", "RMSE"))
 
 
 class Series:

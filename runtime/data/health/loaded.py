@@ -50,6 +50,9 @@ def scan_loaded(report: Report, source, options: dict, context, progress) -> lis
     if raw.target_kind != "class" or raw.targets is None:
         return None
     targets = np.asarray(raw.targets)
+    if targets.ndim == 3:  # a class mask per image (segmentation): the share of pixels of each class
+        _mask_classes(report, raw, targets)
+        return None
     if targets.ndim != 1:
         return None  # per-step classes (sequence labelling): no one class per sample to count
     classes = int(raw.num_classes or (targets.max() + 1 if len(targets) else 0))
@@ -57,3 +60,25 @@ def scan_loaded(report: Report, source, options: dict, context, progress) -> lis
     report.class_names = list(raw.class_names) if raw.class_names else [str(i) for i in range(len(counts))]
     report.class_counts = [int(c) for c in counts]
     return [int(t) for t in targets]
+
+
+RARE_PIXELS = 0.01  # a class under this share of the pixels: a warning (a model can ignore it)
+
+
+def _mask_classes(report: Report, raw, masks: np.ndarray) -> None:
+    """Pixel counts per class of segmentation masks, the files the source skipped, rare classes."""
+    classes = int(raw.num_classes or (masks.max() + 1 if masks.size else 0))
+    counts = np.bincount(masks.reshape(-1), minlength=classes)
+    names = list(raw.class_names) if raw.class_names else [str(i) for i in range(len(counts))]
+    report.class_names = names
+    report.class_pixels = [int(c) for c in counts]
+    skipped = raw.extra.get("skipped_files") or []
+    if skipped:
+        report.problem(WARNING, "mask_skipped", f"{len(skipped)} image(s) could not be used with a mask; "
+                       "skipped", skipped)
+    total = max(1, int(counts.sum()))
+    rare = [names[c] for c in range(1, len(counts)) if counts[c] / total < RARE_PIXELS]
+    if rare:
+        report.problem(WARNING, "rare_class", f"class(es) {', '.join(repr(n) for n in rare)} cover less than "
+                       f"{RARE_PIXELS:.0%} of the pixels; a model can score well by never predicting them: "
+                       "add images that show them, or crop closer")

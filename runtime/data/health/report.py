@@ -12,6 +12,7 @@ field is only ever added, never renamed or removed, within one version.
       "samples": int,                 # usable samples (skipped files not counted)
       "splits": {"train": int, "val": int, "test": int} | null,
       "classes": [{"name": str, "count": int}] | null,   # in class-id order
+      "class_pixels": [{"name": str, "pixels": int, "fraction": float}] | null,  # segmentation masks
       "labels": [str] | null,         # the label set (class names), in class-id order
       "imbalance": {"largest": str, "smallest": str, "ratio": float} | null,  # classes with samples
       "images": {"sizes": [{"width": int, "height": int, "mode": str, "channels": int,
@@ -106,6 +107,7 @@ class Report:
     splits: dict[str, int] | None = None
     class_names: list[str] | None = None
     class_counts: list[int] | None = None
+    class_pixels: list[int] | None = None  # segmentation masks: pixels of each class, in class-id order
     image_sizes: Counter | None = None  # (width, height, mode, channels) -> count
     missing: dict[str, Any] | None = None
     skipped: Skipped = field(default_factory=Skipped)
@@ -139,6 +141,13 @@ class Report:
         return {"largest": self.class_names[big], "smallest": self.class_names[small],
                 "ratio": round(self.class_counts[big] / self.class_counts[small], 2)}
 
+    def _pixel_rows(self) -> list[dict[str, Any]] | None:
+        if self.class_pixels is None or self.class_names is None:
+            return None
+        total = max(1, sum(self.class_pixels))
+        return [{"name": n, "pixels": int(c), "fraction": round(c / total, 4)}
+                for n, c in zip(self.class_names, self.class_pixels)]
+
     def size_rows(self) -> list[dict[str, Any]]:
         if not self.image_sizes:
             return []
@@ -156,6 +165,7 @@ class Report:
             "ok": self.ok, "samples": int(self.samples),
             "splits": dict(self.splits) if self.splits is not None else None,
             "classes": classes, "labels": list(self.class_names) if self.class_names is not None else None,
+            "class_pixels": self._pixel_rows(),
             "imbalance": self.imbalance(),
             "images": {"sizes": self.size_rows()} if self.image_sizes else None,
             "missing": self.missing,

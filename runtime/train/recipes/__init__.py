@@ -6,6 +6,7 @@ from runtime.train.recipes.autoencoder import Autoencoder
 from runtime.train.recipes.base import Evaluation, Recipe, RecipeSetup, SampleOutput
 from runtime.train.recipes.gan import Gan
 from runtime.train.recipes.language_model import LanguageModel
+from runtime.train.recipes.segmentation import Segmentation
 from runtime.train.recipes.seq2seq import Seq2Seq
 from runtime.train.recipes.supervised import Supervised
 
@@ -16,6 +17,7 @@ RECIPES: dict[str, type[Recipe]] = {
     "autoencoder": Autoencoder,
     "gan": Gan,
     "seq2seq": Seq2Seq,
+    "segmentation": Segmentation,
 }
 
 

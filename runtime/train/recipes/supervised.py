@@ -95,6 +95,10 @@ class Supervised(SingleNetworkRecipe):
         self.monitor = "accuracy"
         per_step = len(out_shape) == 2
         target_rank = dataset.train.targets.ndim - 1
+        if target_rank >= 2:
+            raise SetupError(f"the data '{dataset.name}' gives a class mask per image "
+                             f"{tuple(dataset.train.targets.shape[1:])}, not one label: choose the "
+                             "segmentation recipe and end the network in a Segmentation head")
         if per_step != (target_rank == 1) and head == "ClassificationHead":
             expected = "one label per step (N, T)" if per_step else "one label per sample (N,)"
             raise SetupError(
