@@ -20,8 +20,8 @@ RECIPES = ("classification", "regression", "language_model", "autoencoder", "gan
 
 TRAINING_PARAMS = (
     Choice("recipe", "classification", RECIPES,
-           "What the network learns: labels, numbers, the next token, its own input, a GAN, or a class per "
-           "pixel (segmentation)."),
+           "What the network learns: labels, numbers, the next token, its own input, a GAN, a class per "
+           "pixel (segmentation), or one text from another (seq2seq)."),
     Choice("optimizer", "adam", ("sgd", "adam", "adamw", "rmsprop"),
            "The update rule. Adam is a safe default; SGD with momentum often generalises best."),
     Float("lr", 1e-3, 1e-7, 10.0, "Learning rate: the step size of each update."),
