@@ -323,7 +323,7 @@ def test_python_and_onnx_exports_match_the_trained_run(unet_run, tmp_path, capsy
     spec = importlib.util.spec_from_file_location("seg_export", tmp_path / "model.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    model = module.ShapesUNet()
+    model = module.ShapesUnet()
     model.load_state_dict(torch.load(tmp_path / "model.pt", weights_only=True))
     images, _masks = draw_shapes(3, 1, 32, 32, 2, 0.08, seed=1)
     masks = module.predict(model, images)

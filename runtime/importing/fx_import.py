@@ -591,7 +591,10 @@ class FxConverter:
             type_id, params = head_for(self.heads, i)
             params = dict(params)
             shape = self.ctx.shape(value) or ()
-            if type_id == "ClassificationHead" and shape:
+            if type_id == "ClassificationHead" and len(shape) == 3:
+                # cross-entropy over (B, classes, H, W) scores: a class per pixel, as torch reads it
+                type_id, params = "SegmentationHead", {"classes": shape[0]}
+            elif type_id == "ClassificationHead" and shape:
                 params["classes"] = shape[-1]
             name = "output" if len(values) == 1 else f"output_{i + 1}"
             self.build.add(type_id, name, params, [self.need(value)])

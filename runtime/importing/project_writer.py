@@ -59,6 +59,8 @@ def choose_recipe(networks: list[ImportedNetwork], registry: Registry) -> str:
         per_step = [shapes.get(b) for b, blk in net.blocks.items() if blk.type == "ClassificationHead"]
         if per_step and per_step[0] is not None and len(per_step[0]) == 2:  # scores for every step
             return "language_model"
+    if "SegmentationHead" in heads:
+        return "segmentation"
     if "ClassificationHead" in heads or "BinaryHead" in heads:
         return "classification"
     if "RegressionHead" in heads and len(inputs) == 1:
