@@ -95,7 +95,9 @@ def wrapped_lines(metrics: QFontMetrics, text: str, width: int, max_lines: int) 
     if words:  # more than fits: say so on the last line
         rest = lines[-1] + " " + " ".join(words)
         lines[-1] = metrics.elidedText(rest, Qt.TextElideMode.ElideRight, width)
-    return [metrics.elidedText(line, Qt.TextElideMode.ElideRight, width) for line in lines]
+    # a line that fits stays as it is: elidedText may cut one exactly `width` wide (its own rounding)
+    return [line if metrics.horizontalAdvance(line) <= width and not (words and i == len(lines) - 1)
+            else metrics.elidedText(line, Qt.TextElideMode.ElideRight, width) for i, line in enumerate(lines)]
 
 
 def _text_height(font: QFont, text: str, width: int, bold: bool = False) -> int:
