@@ -136,14 +136,14 @@ def _edit_blocks(draw, doc: Document, op: str, name: str, blocks: list[str]) -> 
         doc.set_enabled(name, _some(draw, blocks), draw(st.booleans()))
     elif op == "set_param":
         block = net.block(draw(st.sampled_from(blocks)))
-        spec = REGISTRY.get(block.type)
+        spec = doc.registry.get(block.type)  # the project's definitions are types too
         if spec.params:
             param = draw(st.sampled_from(spec.params))
             doc.set_param(name, block.id, param.name, draw(strategies.param_values(param)))
     elif op == "connect":
-        sources = [b for b in blocks if REGISTRY.get(net.block(b).type).has_output]
+        sources = [b for b in blocks if doc.registry.get(net.block(b).type).has_output]
         dst = net.block(draw(st.sampled_from(blocks)))
-        ports = REGISTRY.get(dst.type).input_ports(dst.params)
+        ports = doc.registry.get(dst.type).input_ports(dst.params)
         if sources and ports:
             edge = Edge(draw(st.sampled_from(sources)), dst.id, draw(st.sampled_from(ports)).name)
             ok, why = doc.connect(name, edge)
