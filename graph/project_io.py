@@ -105,6 +105,11 @@ def _network_to_dict(net: Network) -> dict[str, Any]:
     return out
 
 
+def definitions_to_list(definitions) -> list[dict[str, Any]]:
+    """Block definitions as a project file's "definitions" entry holds them."""
+    return [_definition_to_dict(d) for d in definitions]
+
+
 def _definition_to_dict(definition: Definition) -> dict[str, Any]:
     where = f"definition {quote_name(definition.name)}"
     out: dict[str, Any] = {"name": definition.name}
@@ -140,7 +145,7 @@ def project_to_dict(project: Project) -> dict[str, Any]:
                    "options": _plain(project.data.options, "data > options")}
     out["training"] = _plain(project.training.changed(), "training")
     if project.definitions:  # block definitions, written only when there are some (older files unchanged)
-        out["definitions"] = [_definition_to_dict(d) for d in project.definitions]
+        out["definitions"] = definitions_to_list(project.definitions)
     out["networks"] = [_network_to_dict(net) for net in project.networks]
     if project.experiment:  # only when there is one, so files without a sweep stay byte-identical
         out["experiment"] = _plain(project.experiment, "experiment")

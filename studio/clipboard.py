@@ -82,11 +82,12 @@ _NOT_BLOCKS = ("The clipboard holds no DeepWire blocks; select blocks and copy t
                "(Ctrl+C) in DeepWire first.")
 
 
-def parse_fragment(text: str, registry: Registry) -> Fragment:
+def parse_fragment(text: str, registry: Registry, definitions: list[dict] | None = None) -> Fragment:
     """The fragment in clipboard text (or the first network of a project file's text).
 
-    Raises ClipboardError with a message for the user when the text is not
-    DeepWire blocks or is damaged.
+    definitions: the pasting project's block definitions (as its file holds them), so instances of
+    them paste as what they are. Raises ClipboardError with a message for the user when the text is
+    not DeepWire blocks or is damaged.
     """
     if not isinstance(text, str) or not text.strip() or len(text) > MAX_FILE_BYTES:
         raise ClipboardError(_NOT_BLOCKS)
@@ -102,6 +103,8 @@ def parse_fragment(text: str, registry: Registry) -> Fragment:
                                  f"(clipboard format {data.get('version')!r}); copy them again here.")
         network = {"name": "clipboard", **{k: data[k] for k in ("blocks", "edges", "groups") if k in data}}
         data = {"format": PROJECT_FORMAT, "version": CURRENT_VERSION, "networks": [network]}
+        if definitions:
+            data["definitions"] = definitions
     try:
         project = project_from_dict(data, registry, "clipboard")
     except ProjectFileError as err:

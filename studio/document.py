@@ -30,7 +30,7 @@ from graph.diagnostics import ERROR, Diagnostic, Fix
 from graph.examples import EXAMPLE_ID_PREFIX
 from graph.layout import layered_layout
 from graph.model import Block, Change, Edge, Group, ModelError, Network, Project, new_project_id
-from graph.project_io import load_project, save_project
+from graph.project_io import definitions_to_list, load_project, save_project
 from graph.pycode import to_identifier
 from graph.spec import Registry, ShapeError
 from graph.validate import Analysis, AnalysisCache, analyse
@@ -454,7 +454,8 @@ class Document(QObject):
         user) when the text is not DeepWire blocks. Returns the new ids.
         """
         text = clipboard.clipboard_text() if text is None else text
-        fragment = clipboard.parse_fragment(text, self.registry)
+        definitions = definitions_to_list(self.project.definitions)  # instances paste as instances
+        fragment = clipboard.parse_fragment(text, self.registry, definitions)
         return self._add_fragment(network, fragment, offset, at, "Paste")
 
     def duplicate_blocks(self, network: str, block_ids: list[str], offset: Point = (40.0, 40.0)) -> list[str]:

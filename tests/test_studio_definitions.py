@@ -99,3 +99,15 @@ def test_an_exposed_default_and_an_inner_removal_are_one_step_each(qapp, registr
     doc.undo_stack.undo()
     assert doc.project == before
     assert [d.block for d in doc.analysis("model").diagnostics if d.is_error] == ["l1_1"]
+
+
+def test_an_instance_copied_and_pasted_is_an_instance_of_the_same_definition(qapp, registry):
+    doc = Document(registry, resnet_project())
+    text = doc.copy_blocks("model", ["l1_1"])
+    added = doc.paste("model", text)
+    net = doc.network("model")
+    (new,) = [bid for bid in net.blocks if bid not in resnet_project().network().blocks]
+    assert net.block(new).type == "BasicBlock" and net.block(new).params == net.block("l1_1").params
+    assert doc.undo_stack.count() == 1 and added
+    doc.undo_stack.undo()
+    assert new not in doc.network("model").blocks
