@@ -157,12 +157,9 @@ def _why_not(use: _Use, net: Network, registry: Registry, scopes: dict[str, str]
             return "a module of it is used outside it too"
     if any(k.partition(".")[0] in members or v.partition(".")[0] in members for k, v in net.ties.items()):
         return "it holds a parameter tied to another"
-    inputs: list[tuple[str, str]] = []
+    inputs = _inputs(net, use.members)
     outputs: set[tuple[str, str]] = set()
     for bid in use.members:
-        for edge in net.edges_into(bid):
-            if edge.src not in members and (edge.src, edge.src_port) not in inputs:
-                inputs.append((edge.src, edge.src_port))
         for edge in net.edges_from(bid):
             if edge.dst not in members:
                 outputs.add((bid, edge.src_port))
@@ -191,6 +188,17 @@ def _why_not(use: _Use, net: Network, registry: Registry, scopes: dict[str, str]
     use.signature = (tuple(net.blocks[b].type for b in use.members), tuple(modules), wiring,
                      index[use.output[0]], use.output[1], len(inputs))
     return ""
+
+
+def _inputs(net: Network, members: list[str]) -> list[tuple[str, str]]:
+    """The outside values (block, port) the members read, in order of first use: the input ports."""
+    inside = set(members)
+    found: list[tuple[str, str]] = []
+    for bid in members:
+        for edge in net.edges_into(bid):
+            if edge.src not in inside and (edge.src, edge.src_port) not in found:
+                found.append((edge.src, edge.src_port))
+    return found
 
 
 def _detour(net: Network, members: set[str]) -> bool:
@@ -241,7 +249,7 @@ def _definition(name: str, cls: type, uses: list[_Use], imported: ImportedNetwor
         if block.shares is not None:
             body.set_shares(ids[bid], ids[block.shares])
     body.add_block(Block("out", PORT_OUTPUT, "out"))
-    port_ids = {src: f"in_{port_names[i]}" for i, src in enumerate(first.inputs)}
+    port_ids = {src: f"in_{port_names[i]}" for i, src in enumerate(_inputs(net, first.members))}
     for bid in first.members:
         for edge in net.edges_into(bid):
             src = ids.get(edge.src)
@@ -385,7 +393,8 @@ def _replace(use: _Use, definition: Definition, imported: ImportedNetwork) -> No
     members = set(use.members)
     index = min(net.index_of(b) for b in use.members)
     ports = [b.name for b in definition.body.blocks.values() if b.type == PORT_INPUT]
-    into = [(e, ports[use.inputs.index((e.src, e.src_port))]) for b in use.members for e in net.edges_into(b)
+    inputs = _inputs(net, use.members)  # now: an earlier replacement may have renewed a source
+    into = [(e, ports[inputs.index((e.src, e.src_port))]) for b in use.members for e in net.edges_into(b)
             if e.src not in members]
     out = [e for b in use.members for e in net.edges_from(b) if e.dst not in members]
     weights: dict[str, Any] = {}
