@@ -155,9 +155,7 @@ def test_a_resnet_imports_as_definitions_and_loads_the_original_weights_by_name(
     text = code.read_text()
     assert text.count("class BasicBlock(nn.Module)") == 1 and text.count("class BasicBlock2(nn.Module)") == 1
     exported = import_module_from(code)
-    cls = next(getattr(exported, n) for n in dir(exported) if n not in ("BasicBlock", "BasicBlock2")
-               and isinstance(getattr(exported, n), type) and issubclass(getattr(exported, n), torch.nn.Module)
-               and getattr(exported, n).__module__ == exported.__name__)
+    cls = exported.ResNet  # the network's class, named after the project
     torch.manual_seed(0)
     original = module.ResNet()
     for m in original.modules():  # batch-norm statistics that are not the defaults
