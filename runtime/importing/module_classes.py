@@ -74,6 +74,7 @@ def make_definitions(imported: ImportedNetwork, model: nn.Module, leaves: set[st
     for path in paths:
         by_depth.setdefault(path.count("."), []).append(path)
     used_names = set(library.names())
+    made: dict[tuple, _Made] = {}  # (class, structure) -> its definition, across depths
     for depth in sorted(by_depth, reverse=True):  # leaves of the nesting first
         classes: dict[type, list[_Use]] = {}
         for path in by_depth[depth]:
@@ -91,7 +92,7 @@ def make_definitions(imported: ImportedNetwork, model: nn.Module, leaves: set[st
             if members:
                 classes.setdefault(cls, []).append(_Use(path, module, members))
         for cls, found in classes.items():
-            notes += _convert_class(cls, found, imported, registry, library, used_names, leaves)
+            notes += _convert_class(cls, found, imported, registry, library, used_names, leaves, made)
     if library:
         for bid, position in layered_layout(net).items():
             net.move_block(bid, position)
@@ -99,7 +100,8 @@ def make_definitions(imported: ImportedNetwork, model: nn.Module, leaves: set[st
 
 
 def _convert_class(cls: type, found: list[_Use], imported: ImportedNetwork, registry: Registry,
-                   library: Definitions, used_names: set[str], leaves: set[str]) -> list[str]:
+                   library: Definitions, used_names: set[str], leaves: set[str],
+                   made: dict[tuple, _Made]) -> list[str]:
     net = imported.network
     label = cls.__name__
     if len(found) == 1 and 2 * len(found[0].members) > len(net.blocks):
@@ -116,19 +118,60 @@ def _convert_class(cls: type, found: list[_Use], imported: ImportedNetwork, regi
         return [f"class {label}: its {len(found)} uses have {len(variants)} different structures; they stay "
                 "plain blocks"]
     notes = []
-    made = []
-    for uses in variants.values():
-        name = _unique(label, used_names, registry)
-        used_names.add(name)
-        definition = _definition(name, cls, uses, imported, registry)
-        library.add(definition)
-        for use in uses:
-            _replace(use, definition, imported)
-        made.append(f"{name} ({len(uses)} use{'s' if len(uses) > 1 else ''})")
+    summary = []
+    family = _family(cls)
+    for signature, uses in variants.items():
+        known = made.get((family, signature))
+        if known is None:
+            name = _unique(family, used_names, registry)
+            used_names.add(name)
+            definition, order = _definition(name, cls, uses, imported, registry)
+            known = made[family, signature] = _Made(definition, order, cls, uses[0].module, inner_names=dict(
+                (i, definition.body.blocks[i].name) for i in order))
+            library.add(definition)
+        else:
+            definition = known.definition
+            for use in uses:
+                use.names = {bid: definition.body.blocks[inner].name for bid, inner in zip(use.members,
+                                                                                           known.order)}
+        known.snapshots += [_snapshot(imported.network, use, known.order, registry) for use in uses]
+        definition.params = _exposed(known.cls, known.module, known.snapshots, known.inner_names)
+        values = [{p.name: snap[p.binds[0]] for p in definition.params} for snap in known.snapshots]
+        for bid, value in zip(known.instances, values):  # the earlier instances, with the new parameters
+            net.blocks[bid].params = dict(value)
+        for use, value in zip(uses, values[len(known.instances):]):
+            use.values = value
+            known.instances.append(_replace(use, definition, imported))
+        summary.append(f"{definition.name} ({len(uses)} use{'s' if len(uses) > 1 else ''})")
     if len(variants) > 1:
         notes.append(f"class {label}: its uses have {len(variants)} different structures, so "
-                     f"{len(variants)} definitions: {', '.join(made)}")
+                     f"{len(variants)} definitions: {', '.join(summary)}")
     return notes
+
+
+@dataclass
+class _Made:
+    """A definition made from a class: what its later uses (at another depth) extend."""
+
+    definition: Definition
+    order: list[str]  # inner block ids, in the order of a use's members
+    cls: type
+    module: nn.Module  # its first use, whose __init__ source names the parameters
+    inner_names: dict[str, str] = field(default_factory=dict)
+    snapshots: list[dict[str, Any]] = field(default_factory=list)  # per use: "inner.param" -> value
+    instances: list[str] = field(default_factory=list)  # the instance blocks, in snapshot order
+
+
+def _family(cls: type) -> str:
+    """The definition a class is: DeepWire's exported classes name theirs ("Block definition X (...)": the
+    classes of one definition whose instances needed other code, X2, X_, are one definition again)."""
+    found = re.match(r"Block definition (\w+) \(", inspect.getdoc(cls) or "")
+    return found.group(1) if found else cls.__name__
+
+
+def _snapshot(net: Network, use: _Use, order: list[str], registry: Registry) -> dict[str, Any]:
+    return {f"{inner}.{param}": value for inner, bid in zip(order, use.members)
+            for param, value in _full(net, bid, registry).items()}
 
 
 def _unique(wanted: str, taken: set[str], registry: Registry) -> str:
@@ -218,7 +261,7 @@ def _detour(net: Network, members: set[str]) -> bool:
 
 
 def _definition(name: str, cls: type, uses: list[_Use], imported: ImportedNetwork,
-                registry: Registry) -> Definition:
+                registry: Registry) -> tuple[Definition, list[str]]:
     net = imported.network
     first = uses[0]
     body = Network(name)
@@ -248,6 +291,8 @@ def _definition(name: str, cls: type, uses: list[_Use], imported: ImportedNetwor
         block = net.blocks[bid]
         if block.shares is not None:
             body.set_shares(ids[bid], ids[block.shares])
+    for use in uses:  # the weights of each use go under the inner blocks' names (module_classes._replace)
+        use.names = {bid: body.blocks[ids[inner]].name for bid, inner in zip(use.members, first.members)}
     body.add_block(Block("out", PORT_OUTPUT, "out"))
     port_ids = {src: f"in_{port_names[i]}" for i, src in enumerate(_inputs(net, first.members))}
     for bid in first.members:
@@ -260,13 +305,10 @@ def _definition(name: str, cls: type, uses: list[_Use], imported: ImportedNetwor
     body.connect(Edge(ids[first.output[0]], "out", "x", first.output[1]))
     for bid, position in layered_layout(body).items():
         body.move_block(bid, position)
-    params = _exposed(cls, uses, ids, net, registry)
-    description = (inspect.getdoc(cls) or "").split("\n\n")[0][:300]
-    definition = Definition(name, body, params, description=f"Imported class {cls.__name__}" +
+    description = "" if _family(cls) != cls.__name__ else (inspect.getdoc(cls) or "").split("\n\n")[0][:300]
+    definition = Definition(name, body, [], description=f"Imported class {cls.__name__}" +
                             (f": {description}" if description else ""))
-    for use in uses:  # the instance values, for _replace
-        use.values = {p.name: _value(net, use, first, ids, p.binds[0], registry) for p in params}
-    return definition
+    return definition, [ids[bid] for bid in first.members]
 
 
 def _full(net: Network, bid: str, registry: Registry) -> dict[str, Any]:
@@ -275,12 +317,6 @@ def _full(net: Network, bid: str, registry: Registry) -> dict[str, Any]:
         return registry.get(block.type).check_params(block.params)
     except Exception:  # noqa: BLE001 - an instance's params: as stored
         return dict(block.params)
-
-
-def _value(net: Network, use: _Use, first: _Use, ids: dict[str, str], bind: str, registry: Registry):
-    inner_id, _, param = bind.partition(".")
-    member = use.members[first.members.index(next(b for b, i in ids.items() if i == inner_id))]
-    return _full(net, member, registry).get(param)
 
 
 def _init_usage(cls: type, module: nn.Module) -> dict[str, set[tuple[str, str]]]:
@@ -339,15 +375,10 @@ def _init_usage(cls: type, module: nn.Module) -> dict[str, set[tuple[str, str]]]
     return {a: found[a] for a in order if a in found}
 
 
-def _exposed(cls: type, uses: list[_Use], ids: dict[str, str], net: Network,
-             registry: Registry) -> list[ExposedParam]:
-    first = uses[0]
-    settings: dict[str, list[Any]] = {}  # "inner_id.param" -> its value per use
-    for position, bid in enumerate(first.members):
-        for param in _full(net, bid, registry):
-            settings[f"{ids[bid]}.{param}"] = [_full(net, use.members[position], registry).get(param)
-                                               for use in uses]
-    inner_name = {ids[bid]: first.names[bid] for bid in first.members}
+def _exposed(cls: type, module: nn.Module, snapshots: list[dict[str, Any]],
+             inner_name: dict[str, str]) -> list[ExposedParam]:
+    """The parameters of a definition from its uses' settings ("inner_id.param" -> value, per use)."""
+    settings: dict[str, list[Any]] = {key: [snap.get(key) for snap in snapshots] for key in snapshots[0]}
     params: list[ExposedParam] = []
     taken: set[str] = set()
     bound: set[str] = set()
@@ -356,7 +387,7 @@ def _exposed(cls: type, uses: list[_Use], ids: dict[str, str], net: Network,
         return len(a) == len(b) and all(x == y and type(x) is type(y) for x, y in zip(a, b))
 
     # the constructor's arguments, where the source says which layer setting each fills
-    for arg, places in _init_usage(cls, first.module).items():
+    for arg, places in _init_usage(cls, module).items():
         binds = []
         for path, torch_arg in sorted(places):
             inner = next((i for i, n in inner_name.items() if n == path), None)
@@ -387,7 +418,7 @@ def _exposed(cls: type, uses: list[_Use], ids: dict[str, str], net: Network,
     return params
 
 
-def _replace(use: _Use, definition: Definition, imported: ImportedNetwork) -> None:
+def _replace(use: _Use, definition: Definition, imported: ImportedNetwork) -> str:
     """The use's blocks become one instance block named by its module path, wired in their place."""
     net = imported.network
     members = set(use.members)
@@ -419,3 +450,4 @@ def _replace(use: _Use, definition: Definition, imported: ImportedNetwork) -> No
             net.connect(Edge(edge.src, bid, port, edge.src_port))
     for edge in out:
         net.connect(Edge(bid, edge.dst, edge.dst_port))
+    return bid

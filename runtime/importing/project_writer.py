@@ -152,12 +152,25 @@ def load_block_weights(models: dict[str, nn.Module], module_names: dict[str, dic
             attr = module_names[name].get(bid)
             if attr is None:
                 continue
+            module = model.get_submodule(attr)
             try:
-                model.get_submodule(attr).load_state_dict(state, strict=True)
+                module.load_state_dict(_by_position(module, state), strict=True)
             except RuntimeError as err:
                 block = imported.network.blocks[bid].name
                 problems.append(f"weights of block '{block}' do not fit: {str(err).splitlines()[0]}")
     return problems
+
+
+def _by_position(module: nn.Module, state: dict[str, Any]) -> dict[str, Any]:
+    """An instance's weights under its class's own keys: the original module names (layer1.0's
+    conv1.weight) where the class kept them, else the same tensors in the same order where the names
+    were made Python names (a Sequential subclass's 0.weight) and every shape agrees."""
+    own = module.state_dict()
+    if set(own) == set(state) or len(own) != len(state):
+        return state
+    if all(tuple(a.shape) == tuple(b.shape) for a, b in zip(own.values(), state.values())):
+        return dict(zip(own, state.values()))
+    return state
 
 
 def checkpoint_by_block(networks: list[ImportedNetwork]) -> dict[str, Any]:
