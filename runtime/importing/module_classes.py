@@ -122,6 +122,8 @@ def _convert_class(cls: type, found: list[_Use], imported: ImportedNetwork, regi
     family = _family(cls)
     for signature, uses in variants.items():
         known = made.get((family, signature))
+        if known is not None and not _extends(known, uses, imported.network, registry):
+            known = None  # its instances are inside other definitions now, whose parameters it would change
         if known is None:
             name = _unique(family, used_names, registry)
             used_names.add(name)
@@ -138,7 +140,8 @@ def _convert_class(cls: type, found: list[_Use], imported: ImportedNetwork, regi
         definition.params = _exposed(known.cls, known.module, known.snapshots, known.inner_names)
         values = [{p.name: snap[p.binds[0]] for p in definition.params} for snap in known.snapshots]
         for bid, value in zip(known.instances, values):  # the earlier instances, with the new parameters
-            net.blocks[bid].params = dict(value)
+            if bid in net.blocks:  # (one inside another definition keeps its values: _extends)
+                net.blocks[bid].params = dict(value)
         for use, value in zip(uses, values[len(known.instances):]):
             use.values = value
             known.instances.append(_replace(use, definition, imported))
@@ -160,6 +163,18 @@ class _Made:
     inner_names: dict[str, str] = field(default_factory=dict)
     snapshots: list[dict[str, Any]] = field(default_factory=list)  # per use: "inner.param" -> value
     instances: list[str] = field(default_factory=list)  # the instance blocks, in snapshot order
+
+
+def _extends(known: _Made, uses: list[_Use], net: Network, registry: Registry) -> bool:
+    """Whether more uses can join a definition: its instances are all still in the network, or its
+    parameters stay as they are with them."""
+    if all(bid in net.blocks for bid in known.instances):
+        return True
+    for use in uses:
+        use.names = {bid: known.definition.body.blocks[inner].name for bid, inner in zip(use.members,
+                                                                                          known.order)}
+    snapshots = known.snapshots + [_snapshot(net, use, known.order, registry) for use in uses]
+    return _exposed(known.cls, known.module, snapshots, known.inner_names) == known.definition.params
 
 
 def _family(cls: type) -> str:
