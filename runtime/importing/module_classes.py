@@ -39,6 +39,7 @@ from torch import nn
 from graph.definitions import PORT_INPUT, PORT_OUTPUT
 from graph.layout import layered_layout
 from graph.model import Block, Definition, Definitions, Edge, ExposedParam, Network
+from graph.pycode import to_class_name
 from graph.spec import Registry
 from runtime.importing.network_builder import ImportedNetwork, block_name
 
@@ -190,7 +191,9 @@ def _snapshot(net: Network, use: _Use, order: list[str], registry: Registry) -> 
 
 
 def _unique(wanted: str, taken: set[str], registry: Registry) -> str:
-    base = wanted if wanted.isidentifier() else block_name(wanted, "Block")
+    # the name its class will have in the exported code (MBConv -> Mbconv, _DenseLayer -> DenseLayer),
+    # so exporting and importing again gives the same definitions
+    base = to_class_name(wanted, "Block")
     if base in registry or base in (PORT_INPUT, PORT_OUTPUT):
         base += "Block"
     name, n = base, 2
