@@ -76,6 +76,7 @@ def make_definitions(imported: ImportedNetwork, model: nn.Module, leaves: set[st
         by_depth.setdefault(path.count("."), []).append(path)
     used_names = set(library.names())
     made: dict[tuple, _Made] = {}  # (class, structure) -> its definition, across depths
+    total = len(net.blocks)  # "most of the network" is judged on the flat import, whatever is replaced first
     for depth in sorted(by_depth, reverse=True):  # leaves of the nesting first
         classes: dict[type, list[_Use]] = {}
         for path in by_depth[depth]:
@@ -93,7 +94,7 @@ def make_definitions(imported: ImportedNetwork, model: nn.Module, leaves: set[st
             if members:
                 classes.setdefault(cls, []).append(_Use(path, module, members))
         for cls, found in classes.items():
-            notes += _convert_class(cls, found, imported, registry, library, used_names, leaves, made)
+            notes += _convert_class(cls, found, imported, registry, library, used_names, leaves, made, total)
     if library:
         for bid, position in layered_layout(net).items():
             net.move_block(bid, position)
@@ -102,10 +103,10 @@ def make_definitions(imported: ImportedNetwork, model: nn.Module, leaves: set[st
 
 def _convert_class(cls: type, found: list[_Use], imported: ImportedNetwork, registry: Registry,
                    library: Definitions, used_names: set[str], leaves: set[str],
-                   made: dict[tuple, _Made]) -> list[str]:
+                   made: dict[tuple, _Made], total: int) -> list[str]:
     net = imported.network
     label = cls.__name__
-    if len(found) == 1 and 2 * len(found[0].members) > len(net.blocks):
+    if len(found) == 1 and 2 * _flat_size(found[0], imported) > total:
         return []  # a wrapper holding most of the model: looked into, not made one block
     reasons = [_why_not(use, net, registry, imported.scopes, leaves, library) for use in found]
     bad = [(use, why) for use, why in zip(found, reasons) if why]
@@ -188,6 +189,11 @@ def _family(cls: type) -> str:
 def _snapshot(net: Network, use: _Use, order: list[str], registry: Registry) -> dict[str, Any]:
     return {f"{inner}.{param}": value for inner, bid in zip(order, use.members)
             for param, value in _full(net, bid, registry).items()}
+
+
+def _flat_size(use: _Use, imported: ImportedNetwork) -> int:
+    """How many flat blocks a use stands for (an instance in it counts its definition's blocks)."""
+    return sum(imported.flat_sizes.get(bid, 1) for bid in use.members)
 
 
 def _unique(wanted: str, taken: set[str], registry: Registry) -> str:
@@ -456,11 +462,13 @@ def _replace(use: _Use, definition: Definition, imported: ImportedNetwork) -> st
     for bid in sorted(use.members, key=lambda b: net.blocks[b].shares is None):  # users before owners
         net.remove_block(bid)
         imported.scopes.pop(bid, None)
+    size = _flat_size(use, imported)
     bid = net.new_block_id()
     values = dict(use.values)
     name = use.path if use.path not in {b.name for b in net.blocks.values()} else net.unique_name(use.path)
     net.add_block(Block(bid, definition.name, name, values), index)
     imported.scopes[bid] = use.path
+    imported.flat_sizes[bid] = size
     if weights:
         imported.weights[bid] = weights
     for edge, port in into:
