@@ -17,6 +17,7 @@ import pytest
 import torch
 from torch import nn
 
+from graph.definition_edits import flattened
 from graph.project_io import load_project
 from runtime.build import build_models
 from runtime.cli import main as cli_main
@@ -67,7 +68,8 @@ def _max_diff(a: nn.Module, b: nn.Module, *inputs) -> float:
 
 
 def _types(project) -> Counter:
-    return Counter(b.type for b in project.networks[0].blocks.values())
+    """Block types of the computation: the blocks inside instances of definitions too."""
+    return Counter(b.type for b in flattened(project.networks[0]).blocks.values())
 
 
 def test_a_resnet_in_torchvision_layout_imports_fully_and_computes_the_same(tmp_path, registry):
@@ -76,6 +78,10 @@ def test_a_resnet_in_torchvision_layout_imports_fully_and_computes_the_same(tmp_
     assert report.ok and not report.networks[0].problems
     project, model = _as_trained(report, registry)
     types = _types(project)
+    # BasicBlock's uses, with and without a downsample: two definitions, the blocks named by module path
+    assert project.definitions.names() == ["BasicBlock", "BasicBlock2"]
+    assert sorted(b.name for b in project.networks[0].blocks.values() if b.type.startswith("BasicBlock")) == [
+        "layer1.0", "layer1.1", "layer2.0", "layer2.1"]
     # 4 BasicBlocks: 8 convs + the stem + the downsample's 1x1 conv, each with its batch norm
     assert types["Conv2d"] == 10 and types["BatchNorm2d"] == 10
     assert types["Add"] == 4 and types["MaxPool2d"] == 1 and types["GlobalAvgPool"] == 1

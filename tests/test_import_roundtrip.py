@@ -3,7 +3,8 @@
 For every bundled example: export the Python code, import it with `run_import`
 (no flags: shapes, heads and network names come from the exported code), and
 check that each imported network has the same blocks (types and parameters)
-wired the same way as the original (ids, names and positions may differ),
+wired the same way as the original (ids, names and positions may differ), the
+same block definitions (names, bodies, exposed parameters) from their classes,
 and that the model compiled from the imported project, with the weights file
 the import wrote, gives exactly the outputs of the exported class with those
 weights.
@@ -15,7 +16,7 @@ import networkx as nx
 import pytest
 import torch
 
-from graph.definition_edits import flattened
+from graph.definitions import registry_for
 from graph.examples import list_examples
 from graph.model import Network
 from graph.project_io import load_project
@@ -39,6 +40,7 @@ def canonical_params(registry, block) -> tuple:
 
 
 def as_graph(registry, network: Network) -> nx.MultiDiGraph:
+    registry = registry_for(network, registry)  # instances of the project's definitions too
     graph = nx.MultiDiGraph()
     for bid, block in network.blocks.items():
         graph.add_node(bid, label=(block.type, canonical_params(registry, block)))
@@ -52,6 +54,13 @@ def same_network(registry, a: Network, b: Network) -> bool:
                             node_match=lambda x, y: x["label"] == y["label"],
                             edge_match=lambda x, y: sorted(e["port"] for e in x.values())
                             == sorted(e["port"] for e in y.values()))
+
+
+def exposed(definition, param) -> tuple:
+    """An exposed parameter by its name, default and the (block type, setting) pairs it binds."""
+    blocks = definition.body.blocks
+    bound = sorted((blocks[b.partition(".")[0]].type, b.partition(".")[2]) for b in param.binds)
+    return param.name, param.default, bound
 
 
 def test_same_network_tells_a_changed_parameter_apart(registry):
@@ -80,10 +89,12 @@ def test_exported_code_imports_back_to_the_same_project(registry, tmp_path, name
     assert report.ok, [(n.problems, n.errors, n.max_abs_diff) for n in report.networks]
     imported = load_project(report.project_path, registry)
     assert [n.name for n in imported.networks] == [n.name for n in original.networks]
+    # the classes of the definitions import back as the same definitions: names, bodies, parameters
+    assert imported.definitions.names() == original.definitions.names()
+    for want, got in zip(original.definitions, imported.definitions):
+        assert same_network(registry, want.body, got.body), f"definition '{want.name}' differs"
+        assert [exposed(want, p) for p in want.params] == [exposed(got, p) for p in got.params]
     for want, got in zip(original.networks, imported.networks):
-        # the importer does not map module classes back to block definitions yet (issue 16): an
-        # example built on definitions comes back as the same computation in plain blocks
-        want = flattened(want)
         assert len(got.blocks) == len(want.blocks) and len(got.edges) == len(want.edges)
         assert same_network(registry, want, got), f"network '{want.name}' differs after the round trip"
     assert all(r.max_abs_diff == 0.0 for r in report.networks)
@@ -101,13 +112,8 @@ def test_exported_code_imports_back_to_the_same_project(registry, tmp_path, name
         model.load_state_dict(checkpoint["models"][network.name])
         reference = getattr(exported, compiled.network(network.name).class_name)()
         state = checkpoint["models"][network.name]
-        if original.definitions:  # flat keys (res1_conv1.weight) for the classes' (res1.conv1.weight):
-            # the same tensors in the same order, as both models build their layers in forward order
-            keys = list(reference.state_dict())
-            assert [tuple(v.shape) for v in state.values()] == [tuple(v.shape) for v in
-                                                                  reference.state_dict().values()]
-            state = dict(zip(keys, state.values()))
-        reference.load_state_dict(state)
+        assert list(state) == list(reference.state_dict())  # res1.conv1.weight: the classes' own keys
+        reference.load_state_dict(state, strict=True)
         info = compiled.network(network.name)
         inputs = sample_inputs(info, 3, vocab_sizes(imported, network.name), generator)
         model.eval()

@@ -14,6 +14,7 @@ import pytest
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 
 import studio.import_dialog as import_dialog
+from graph.definition_edits import flattened
 from studio.import_dialog import USE_ONNX, code_warning, known_shape, module_classes
 from tests import import_models
 from tests.studio_support import close_window, make_window, refuse_dialogs
@@ -70,7 +71,9 @@ def test_importing_a_resnet_opens_it_as_a_project_that_reads_left_to_right(qtbot
         assert asked[0] == f"runs the code of {MODELS_FILE}"
         assert asked[1].startswith("Model class in import_models.py") and asked[2] == "Output head:"
         net = window.document.network()
-        types = Counter(b.type for b in net.blocks.values())
+        # BasicBlock's uses are instances of its definitions; the blocks inside count too
+        assert window.document.project.definitions.names() == ["BasicBlock", "BasicBlock2"]
+        types = Counter(b.type for b in flattened(net).blocks.values())
         assert types["Conv2d"] == 10 and types["Add"] == 4 and "Unsupported" not in types
         assert window.document.project.training.init_checkpoint == "resnet.weights.pt"
         assert all(net.blocks[e.src].position[0] < net.blocks[e.dst].position[0] for e in net.edges)

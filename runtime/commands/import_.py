@@ -41,6 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--head", choices=("classification", "binary", "regression", "output"),
                         help="the output head for every output (default: from make_loss() when the code "
                              "has one, else a plain Output)")
+    parser.add_argument("--flat", action="store_true",
+                        help="every call a plain block: do not make the model's module classes (a ResNet's "
+                             "BasicBlock) into block definitions")
     parser.add_argument("--weights", metavar="STATE_DICT",
                         help="load these weights (a state_dict .pt or .safetensors) into the model first")
 
@@ -83,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         report = run_import(args.model, args.output, default_registry(), args.input_shape, args.head,
-                            args.weights)
+                            args.weights, flat=args.flat)
     except ModelImportError as err:
         print(f"deepwire: cannot import {args.model}: {err}", file=sys.stderr)
         return EXIT_FAILED

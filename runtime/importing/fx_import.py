@@ -34,6 +34,7 @@ from torch import nn
 from torch.fx import Node
 from torch.fx.passes.shape_prop import ShapeProp, TensorMetadata
 
+from graph.model import Definitions
 from graph.sharing import PARAM_PATH
 from graph.spec import Registry
 from runtime.importing.fx_functions import (
@@ -67,6 +68,8 @@ from runtime.importing.fx_trace import (  # noqa: F401 - InputSpec, ModelImportE
 )
 from runtime.importing.fx_weighted import map_weighted
 from runtime.importing.mapped import Mapped, NoBlockError
+from runtime.importing.module_classes import make_definitions
+from runtime.importing.module_groups import module_groups
 from runtime.importing.network_builder import Head, ImportedNetwork, NetworkBuilder, head_for
 
 STORED = "a tensor stored in the model and used directly in forward()"
@@ -683,8 +686,12 @@ def _ancestors(output: Node) -> set[Node]:
 
 
 def import_module(model: nn.Module, inputs: list[InputSpec], heads: list[Head] | Head | None,
-                  registry: Registry, name: str = "model") -> tuple[ImportedNetwork, fx.GraphModule]:
-    """Trace `model` and convert it; the GraphModule comes back for checking outputs."""
+                  registry: Registry, name: str = "model",
+                  definitions: Definitions | None = None) -> tuple[ImportedNetwork, fx.GraphModule]:
+    """Trace `model` and convert it; the GraphModule comes back for checking outputs.
+
+    definitions: where the model's module classes become block definitions (module_classes.py);
+    None: every call stays a plain block."""
     gm = capture_graph(model, inputs)
     by_name = {s.name: s for s in inputs}
     # arguments fixed at their defaults (concrete_args) stay placeholders, with that default
@@ -708,4 +715,11 @@ def import_module(model: nn.Module, inputs: list[InputSpec], heads: list[Head] |
                             f"{str(err).splitlines()[0] if str(err) else type(err).__name__}; "
                             "check --input-shape") from None
     converted = FxConverter(gm, inputs, heads, registry, name).convert()
+    if definitions is not None:
+        leaves = {str(n.target) for n in gm.graph.nodes if n.op == "call_module"}
+        converted.notes += make_definitions(converted, model, leaves, registry, definitions)
+        net = converted.network
+        starts = {bid for bid, b in net.blocks.items()
+                  if b.type in registry and registry.get(b.type).role == "input"}
+        net.set_groups(module_groups(net, converted.scopes, starts))
     return converted, gm

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from graph.diagnostics import ERROR
+from graph.model import Definitions
 from graph.spec import Registry
 from graph.validate import analyse
 from runtime.importing.fx_import import InputSpec, ModelImportError, example_inputs, import_module
@@ -152,8 +153,11 @@ def output_difference(want, got) -> tuple[float, bool]:
 
 
 def run_import(spec: str, out: str | Path, registry: Registry, input_shapes: list[str] | None = None,
-               head: str | None = None, weights: str | None = None) -> ImportReport:
-    """Import the model named by spec (a .py/.onnx file or package:name) into a project at out."""
+               head: str | None = None, weights: str | None = None, flat: bool = False) -> ImportReport:
+    """Import the model named by spec (a .py/.onnx file or package:name) into a project at out.
+
+    The model's module classes become block definitions (runtime/importing/module_classes.py) unless
+    `flat`: then every call is a plain block."""
     if spec.lower().endswith(".onnx"):
         from runtime.importing.onnx_import import import_onnx_file
 
@@ -166,10 +170,11 @@ def run_import(spec: str, out: str | Path, registry: Registry, input_shapes: lis
         _load_weights(candidates[0].model, weights)
     imported: list[ImportedNetwork] = []
     specs: list[list[InputSpec]] = []
+    library = None if flat else Definitions()
     for candidate in candidates:
         inputs = _input_specs(candidate, unnamed, named)
         heads = (HEADS[head], {}) if head is not None else candidate.heads
-        network, _ = import_module(candidate.model, inputs, heads, registry, candidate.network)
+        network, _ = import_module(candidate.model, inputs, heads, registry, candidate.network, library)
         imported.append(network)
         specs.append(inputs)
     names = [c.cls.__name__ for c in candidates]
@@ -177,7 +182,8 @@ def run_import(spec: str, out: str | Path, registry: Registry, input_shapes: lis
     project_path, weights_path = project_paths(out, stem)
     sources = ", ".join(c.label for c in candidates)
     project, suggested = build_project(names[0] if len(candidates) == 1 else stem, imported, registry,
-                                        weights_path.name, f"Imported from {sources} by 'deepwire import'.")
+                                        weights_path.name, f"Imported from {sources} by 'deepwire import'.",
+                                        library)
     reports, checkpoint = check_import(project, imported, [c.label for c in candidates], registry,
                                        [_runner(c.model, i) for c, i in zip(candidates, specs)])
     write(project, checkpoint or checkpoint_by_block(imported), project_path, weights_path)

@@ -40,6 +40,7 @@ class ImportedNetwork:
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     scopes: dict[str, str] = field(default_factory=dict)  # block id -> module path it came from ("" none)
+    flat_sizes: dict[str, int] = field(default_factory=dict)  # an instance block -> the blocks it replaced
 
 
 Head = tuple[str, dict[str, Any]]

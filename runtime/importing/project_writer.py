@@ -21,7 +21,7 @@ from torch import nn
 
 from graph.atomic import write_with
 from graph.examples import SUFFIX
-from graph.model import Project
+from graph.model import Definitions, Project
 from graph.project_io import save_project
 from graph.spec import Registry
 from graph.training_config import NO_DATA, DataSpec, TrainingConfig
@@ -41,13 +41,18 @@ def project_paths(out: str | Path, stem: str) -> tuple[Path, Path]:
     return project, project.with_name(project.name[: -len(SUFFIX)] + ".weights.pt")
 
 
+def _role(registry: Registry, type_id: str) -> str:
+    """A block type's role; an instance of a definition made from a module class is a layer."""
+    return registry.get(type_id).role if type_id in registry else "layer"
+
+
 def choose_recipe(networks: list[ImportedNetwork], registry: Registry) -> str:
     """The training recipe the heads suggest (the user can change it)."""
     kinds = []
     for imported in networks:
         net = imported.network
-        heads = [b.type for b in net.blocks.values() if registry.get(b.type).role == "head"]
-        inputs = [b.type for b in net.blocks.values() if registry.get(b.type).role == "input"]
+        heads = [b.type for b in net.blocks.values() if _role(registry, b.type) == "head"]
+        inputs = [b.type for b in net.blocks.values() if _role(registry, b.type) == "input"]
         kinds.append((heads, inputs))
     head_sets = [set(h) for h, _ in kinds]
     if len(kinds) == 2 and {"Output"} in head_sets and {"BinaryHead"} in head_sets:
@@ -67,8 +72,8 @@ def choose_recipe(networks: list[ImportedNetwork], registry: Registry) -> str:
         net = networks[0].network
         analysis = analyse(net, registry)
         shapes = analysis.shapes
-        ins = [shapes.get(b) for b, blk in net.blocks.items() if registry.get(blk.type).role == "input"]
-        outs = [shapes.get(b) for b, blk in net.blocks.items() if registry.get(blk.type).role == "head"]
+        ins = [shapes.get(b) for b, blk in net.blocks.items() if _role(registry, blk.type) == "input"]
+        outs = [shapes.get(b) for b, blk in net.blocks.items() if _role(registry, blk.type) == "head"]
         if ins and ins == outs[:1]:
             return "autoencoder"
     return "regression"
@@ -87,7 +92,7 @@ DATA_CANDIDATES = {
 def only_plain_outputs(networks: list[ImportedNetwork], registry: Registry) -> bool:
     """True when no output says what it learns (every head is a plain Output)."""
     heads = [b.type for n in networks for b in n.network.blocks.values()
-             if registry.get(b.type).role == "head"]
+             if _role(registry, b.type) == "head"]
     return all(h == "Output" for h in heads)
 
 
@@ -120,16 +125,21 @@ def choose_data(networks: list[ImportedNetwork], registry: Registry, recipe: str
 
 
 def build_project(name: str, networks: list[ImportedNetwork], registry: Registry, weights_file: str,
-                  description: str) -> tuple[Project, DataSpec | None]:
+                  description: str,
+                  definitions: Definitions | None = None) -> tuple[Project, DataSpec | None]:
     """The project (with no data: the user picks it), and a bundled data set that would fit, if any.
 
     An imported model's data is the user's: a bundled set is only suggested (the note says how to
     use it), never set, so `deepwire check` does not report a data set the model never asked for.
     """
+    for imported in networks:  # instances of the model's classes read these definitions
+        imported.network.library = definitions
     recipe = choose_recipe(networks, registry)
     training = TrainingConfig({"recipe": recipe, "init_checkpoint": weights_file, "freeze_init": False})
     project = Project(name=name, networks=[n.network for n in networks], data=DataSpec(NO_DATA),
-                      training=training, description=description[:2000])
+                      training=training, description=description[:2000],
+                      definitions=definitions if definitions is not None else Definitions())
+    project.link()
     return project, choose_data(networks, registry, recipe)
 
 
@@ -144,12 +154,25 @@ def load_block_weights(models: dict[str, nn.Module], module_names: dict[str, dic
             attr = module_names[name].get(bid)
             if attr is None:
                 continue
+            module = model.get_submodule(attr)
             try:
-                model.get_submodule(attr).load_state_dict(state, strict=True)
+                module.load_state_dict(_by_position(module, state), strict=True)
             except RuntimeError as err:
                 block = imported.network.blocks[bid].name
                 problems.append(f"weights of block '{block}' do not fit: {str(err).splitlines()[0]}")
     return problems
+
+
+def _by_position(module: nn.Module, state: dict[str, Any]) -> dict[str, Any]:
+    """An instance's weights under its class's own keys: the original module names (layer1.0's
+    conv1.weight) where the class kept them, else the same tensors in the same order where the names
+    were made Python names (a Sequential subclass's 0.weight) and every shape agrees."""
+    own = module.state_dict()
+    if set(own) == set(state) or len(own) != len(state):
+        return state
+    if all(tuple(a.shape) == tuple(b.shape) for a, b in zip(own.values(), state.values())):
+        return dict(zip(own, state.values()))
+    return state
 
 
 def checkpoint_by_block(networks: list[ImportedNetwork]) -> dict[str, Any]:
