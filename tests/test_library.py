@@ -11,6 +11,26 @@ from studio.document import Document
 from tests.definition_support import resnet_project
 
 
+@pytest.fixture
+def open_window(qtbot, tmp_path, monkeypatch):
+    """make(document, library): a main window on a block library, closed without a prompt afterwards."""
+    from PySide6.QtCore import QSettings
+
+    from studio.main_window import MainWindow
+    from tests.studio_support import close_window, refuse_dialogs
+
+    refuse_dialogs(monkeypatch)
+    windows = []
+
+    def make(document, library):
+        settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+        windows.append(MainWindow(document, settings=settings, autosave=False, block_library=library))
+        return windows[-1]
+    yield make
+    for window in windows:
+        close_window(window)
+
+
 def stage_project() -> Project:
     """`Stage` holds two BasicBlock instances (a nested definition); the network uses one Stage."""
     project = resnet_project()
@@ -105,15 +125,13 @@ def test_a_shared_file_is_imported_and_old_projects_load(tmp_path, registry):
         loads_project(json.dumps(data), registry)
 
 
-def test_the_palette_lists_this_project_and_my_blocks_and_search_finds_them(qtbot, tmp_path, registry):
-    from studio.main_window import MainWindow
+def test_the_palette_lists_this_project_and_my_blocks_and_search_finds_them(open_window, tmp_path, registry):
     from studio.palette import LIBRARY_SECTION, PROJECT_SECTION
 
     library = Library(registry, tmp_path)
     library.save(stage_project().definitions, "Stage")
     (tmp_path / f"Broken{SUFFIX}").write_text("{", encoding="utf-8")
-    win = MainWindow(Document(registry, resnet_project()), autosave=False, block_library=library)
-    qtbot.addWidget(win)
+    win = open_window(Document(registry, resnet_project()), library)
     palette = win.palette
     assert palette.section_types(PROJECT_SECTION) == ["BasicBlock", "DownBlock"]
     assert palette.section_types(LIBRARY_SECTION) == ["library:Stage"]
@@ -129,15 +147,13 @@ def test_the_palette_lists_this_project_and_my_blocks_and_search_finds_them(qtbo
     assert "Conv2d" in palette.visible_types()
 
 
-def test_dropping_a_library_block_adds_definitions_and_instance_in_one_undo_step(qtbot, tmp_path, registry):
-    from studio.main_window import MainWindow
+def test_dropping_a_library_block_adds_definitions_and_instance_in_one_step(open_window, tmp_path, registry):
     from studio.palette import PROJECT_SECTION
 
     library = Library(registry, tmp_path)
     library.save(stage_project().definitions, "Stage")
     doc = Document(registry, Project())
-    win = MainWindow(doc, autosave=False, block_library=library)
-    qtbot.addWidget(win)
+    win = open_window(doc, library)
     before = doc.project.copy()
     view = win.tabs.current_view()
     from PySide6.QtCore import QPointF
@@ -157,9 +173,7 @@ def test_dropping_a_library_block_adds_definitions_and_instance_in_one_undo_step
     assert doc.project.definitions.names() == ["BasicBlock", "Stage"] and block_id in doc.network().blocks
 
 
-def test_a_newer_library_version_is_offered_and_updates_every_instance_in_one_step(qtbot, tmp_path, registry):
-    from studio.main_window import MainWindow
-
+def test_a_newer_library_version_is_offered_and_updates_every_instance(open_window, tmp_path, registry):
     library = Library(registry, tmp_path)
     project = resnet_project()
     saved = library.save(project.definitions, "BasicBlock")
@@ -170,8 +184,7 @@ def test_a_newer_library_version_is_offered_and_updates_every_instance_in_one_st
     body.set_params("conv1", {**body.block("conv1").params, "bias": True})
     assert library.save(newer, "BasicBlock").version == 2
     doc = Document(registry, project)
-    win = MainWindow(doc, autosave=False, block_library=library)
-    qtbot.addWidget(win)
+    win = open_window(doc, library)
     assert [(u.name, u.current, u.newest) for u in doc.library_updates()] == [("BasicBlock", 1, 2)]
     win._fill_definitions_menu()
     texts = [a.text() for a in win.definitions_menu.actions()]
@@ -195,7 +208,7 @@ def test_a_newer_library_version_is_offered_and_updates_every_instance_in_one_st
     assert updates(doc.project.definitions, library.entries())[0].newest == 2
 
 
-def test_save_to_my_blocks_records_the_version_in_the_project(qtbot, tmp_path, registry):
+def test_save_to_my_blocks_records_the_version_in_the_project(open_window, tmp_path, registry):
     library = Library(registry, tmp_path)
     doc = Document(registry, stage_project())
     doc.block_library = library
