@@ -152,7 +152,7 @@ class Palette(QWidget):
         rows = []
         for spec in project:
             label = spec.title if spec.type_id not in newer else \
-                f"{spec.title}  (version {newer[spec.type_id]} in My blocks)"
+                f"{spec.title}  ↑ v{newer[spec.type_id]}"  # short: the dock must not cut it off
             tip = tooltip(spec) + ("" if spec.type_id not in newer else
                                    f"<br><b>My blocks has version {newer[spec.type_id]}</b>: "
                                    "Definitions > Update from My blocks")
@@ -189,7 +189,7 @@ class Palette(QWidget):
                 self._items[key] = self._section_items[key] = item
                 self._texts[key], self._titles[key] = text, title
             for problem in bad:  # a damaged file: named, not usable, never a crash
-                item = QTreeWidgetItem([f"⚠ {problem.path.name} (cannot be read)"])
+                item = QTreeWidgetItem([f"⚠ {problem.path.name}"])  # the tooltip says why
                 item.setToolTip(0, problem.reason)
                 item.setFlags(Qt.ItemFlag.NoItemFlags)
                 top.addChild(item)
