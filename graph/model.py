@@ -358,6 +358,14 @@ class ExposedParam:
     binds: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class LibraryRef:
+    """Where a project's definition came from: the user library's ("My blocks") entry and its version."""
+
+    name: str
+    version: int
+
+
 class Definition:
     """A block definition: a sub-network used as one block any number of times (like an nn.Module).
 
@@ -369,19 +377,20 @@ class Definition:
     """
 
     def __init__(self, name: str, body: Network, params: list[ExposedParam] | None = None,
-                 version: int = 1, description: str = ""):
+                 version: int = 1, description: str = "", origin: LibraryRef | None = None):
         self.name = name
         self.body = body
         self.params: list[ExposedParam] = list(params or [])
         self.version = version
         self.description = description
+        self.origin = origin  # the library entry it was copied from (graph.library), None: the project's own
         self.revision = 0  # bumped when its parameters change (the body has its own revision)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Definition):
             return NotImplemented
-        return (self.name, self.body, self.params, self.version, self.description) == (
-            other.name, other.body, other.params, other.version, other.description)
+        return (self.name, self.body, self.params, self.version, self.description, self.origin) == (
+            other.name, other.body, other.params, other.version, other.description, other.origin)
 
     def __repr__(self) -> str:
         return f"Definition({self.name!r}, {len(self.body.blocks)} blocks, {len(self.params)} params)"
@@ -402,7 +411,7 @@ class Definition:
 
     def copy(self) -> Definition:
         return Definition(self.name, self.body.copy(), [copy.deepcopy(p) for p in self.params],
-                          self.version, self.description)
+                          self.version, self.description, self.origin)
 
 
 class Definitions:

@@ -1,6 +1,8 @@
 """Reading the block definitions of a project file (its top-level "definitions" list).
 
-Each entry is a definition: its name, optional version and description, its
+Each entry is a definition: its name, optional version and description, the
+user library entry it was copied from when it was ("library": {"name",
+"version"}; graph.library), its
 exposed parameters ({"name", "default", "binds": ["block_id.param", ...]})
 and its body, written like a network (blocks, edges, groups, ties). The
 definitions are read before the networks, the ones an entry uses before it,
@@ -23,7 +25,7 @@ from graph.definitions import (
     find_cycle,
     registry_for_library,
 )
-from graph.model import Definition, Definitions, ExposedParam
+from graph.model import Definition, Definitions, ExposedParam, LibraryRef
 from graph.project_read import (
     FieldError,
     _field,
@@ -36,9 +38,10 @@ from graph.project_read import (
 from graph.spec import Registry
 
 MAX_DEFINITIONS = 1_000
+MAX_LIBRARY_VERSION = 1_000_000_000
 MAX_DEPTH = 32  # definitions inside definitions; real models nest 3 or 4 deep
 
-_FIELDS = ("name", "version", "description", "params", "blocks", "edges", "groups", "ties")
+_FIELDS = ("name", "version", "description", "library", "params", "blocks", "edges", "groups", "ties")
 _BODY_FIELDS = ("blocks", "edges", "groups", "ties")
 
 
@@ -103,7 +106,8 @@ def read_definitions(values: list[Any], registry: Registry) -> tuple[Definitions
             raise FieldError(_join(where, "version"), f"'version' must be 1 or more; got {version}")
         description = _field(obj, "description", "text", where, "")
         params = _read_params(_field(obj, "params", "list", where, []), _join(where, "params"))
-        definition = Definition(name, body, params, version, description)
+        origin = _read_origin(obj["library"], _join(where, "library")) if "library" in obj else None
+        definition = Definition(name, body, params, version, description, origin)
         library.add(definition)
         problems = definition_problems(definition, library, known)
         if problems:
@@ -154,6 +158,17 @@ class _StubBody:
 class _StubBlock:
     def __init__(self, type_id: str):
         self.type = type_id
+
+
+def _read_origin(value: Any, where: str) -> LibraryRef:
+    """{"name": ..., "version": N}: the user library's entry a definition was copied from."""
+    obj = _object(value, where, "the library entry this definition came from", ("name", "version"))
+    name = _nonempty_text(obj, "name", where)
+    version = _field(obj, "version", "int", where)
+    if not 1 <= version <= MAX_LIBRARY_VERSION:
+        raise FieldError(_join(where, "version"), f"'version' must be between 1 and {MAX_LIBRARY_VERSION}; "
+                         f"got {str(version)[:30]}")
+    return LibraryRef(name, version)
 
 
 def _read_params(values: list[Any], where: str) -> list[ExposedParam]:

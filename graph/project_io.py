@@ -117,6 +117,8 @@ def _definition_to_dict(definition: Definition) -> dict[str, Any]:
         out["version"] = definition.version
     if definition.description:
         out["description"] = definition.description
+    if definition.origin is not None:  # copied from the user library: which entry and version
+        out["library"] = {"name": definition.origin.name, "version": definition.origin.version}
     out["params"] = [{"name": p.name, "default": _plain(p.default, f"{where} > params > {p.name}"),
                       "binds": list(p.binds)} for p in definition.params]
     body = _network_to_dict(definition.body)

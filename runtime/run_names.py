@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from graph.user_dirs import user_data_dir  # noqa: F401 - one rule for runs, caches and My blocks
 
 RUNS = "runs"
 
@@ -34,19 +35,6 @@ def slug(name: str) -> str:
     """A file-name-safe version of a project name."""
     cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-.")
     return cleaned[:60] or "project"
-
-
-def user_data_dir() -> Path:
-    """DeepWire's per-user data folder ($DEEPWIRE_HOME overrides the platform's default)."""
-    override = os.environ.get("DEEPWIRE_HOME")
-    if override:
-        return Path(override).expanduser()
-    if sys.platform == "win32":
-        return Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local") / "DeepWire"
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Application Support" / "DeepWire"
-    xdg = os.environ.get("XDG_DATA_HOME")
-    return (Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "share") / "deepwire"
 
 
 def is_bundled(project_path: str | os.PathLike | None) -> bool:

@@ -22,7 +22,7 @@ from graph.definition_edits import (
     set_inner_param,
 )
 from graph.definitions import DefinitionError, cycle_message, find_cycle
-from graph.model import Block, Definitions, Edge, Network
+from graph.model import Block, Definition, Definitions, Edge, LibraryRef, Network
 
 
 class DefinitionEdit(QUndoCommand):
@@ -83,3 +83,55 @@ def set_definition_default(library: Definitions, name: str, param: str, value: A
     library.get(name).param(param)
     return DefinitionEdit(f"Set the default of {param} in {name}",
                           lambda: set_exposed_default(library, name, param, value))
+
+
+# ---------------------------------------------------------------- the user library ("My blocks")
+
+
+class AddDefinition(QUndoCommand):
+    """Put a definition into the project (a library block copied in); undo takes it out again."""
+
+    def __init__(self, library: Definitions, definition: Definition, parent=None):
+        super().__init__(f"Add the definition {definition.name}", parent)
+        self.library, self.definition = library, definition
+
+    def redo(self):
+        self.library.add(self.definition)
+
+    def undo(self):
+        self.library.remove(self.definition.name)
+
+
+class ReplaceDefinition(QUndoCommand):
+    """Swap a definition for another of the same name (a newer library version): every instance follows,
+    in one step; undo puts the old one back in its place."""
+
+    def __init__(self, library: Definitions, new: Definition, parent=None):
+        super().__init__(f"Update {new.name}", parent)
+        self.library, self.new = library, new
+        self.old: Definition | None = None
+
+    def _swap(self, definition: Definition) -> Definition:
+        old, index = self.library.remove(definition.name)
+        self.library.add(definition, index)
+        return old
+
+    def redo(self):
+        self.old = self._swap(self.new)
+
+    def undo(self):
+        self._swap(self.old)
+
+
+class SetOrigin(QUndoCommand):
+    """Record (or forget) which library entry and version a project's definition is."""
+
+    def __init__(self, definition: Definition, origin: LibraryRef | None, parent=None):
+        super().__init__(f"Link {definition.name} to My blocks", parent)
+        self.definition, self.new, self.old = definition, origin, definition.origin
+
+    def redo(self):
+        self.definition.origin = self.new
+
+    def undo(self):
+        self.definition.origin = self.old

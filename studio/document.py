@@ -35,7 +35,7 @@ from graph.pycode import to_identifier
 from graph.spec import Registry, ShapeError
 from graph.validate import Analysis, AnalysisCache, analyse
 from graph.walk import to_digraph
-from studio import clipboard, commands, commands_structure, commands_training
+from studio import clipboard, commands, commands_definitions, commands_structure, commands_training
 from studio.data_fit import data_input_params
 
 Point = tuple[float, float]
@@ -49,6 +49,7 @@ class Document(QObject):
     projectReplaced = Signal()  # a different project was loaded: rebuild every view
     titleChanged = Signal(str)  # title(): the file name or modified marker changed
     definitionChanged = Signal(str, object)  # a block definition's name, the Change of its body
+    libraryChanged = Signal(str)  # the user block library ("My blocks") changed: what happened, in words
 
     def __init__(self, registry: Registry, project: Project | None = None, path: Path | None = None,
                  parent: QObject | None = None):
@@ -105,6 +106,7 @@ class Document(QObject):
             self._subscriptions.append((net, listener))
         self._watched: set[int] = set()
         self._watch_definitions()
+        self._definition_set = self._definitions_now()
         with without_gc_pauses():  # a big network's first analysis makes many objects, none garbage
             self._analyses = {net.name: self._analyse(net) for net in project.networks}
         self._data_problem = None
@@ -136,6 +138,9 @@ class Document(QObject):
             definition.body.subscribe(listener)
             self._subscriptions.append((definition.body, listener))
             self._watched.add(id(definition.body))
+
+    def _definitions_now(self) -> tuple:
+        return tuple((d.name, id(d)) for d in self.project.definitions)
 
     def _make_definition_listener(self, name: str):
         def listener(change: Change) -> None:
@@ -171,9 +176,12 @@ class Document(QObject):
         return analyse(net, self.registry, cache, base_dir=self.path.parent if self.path else None)
 
     def _after_step(self, _index: int) -> None:
-        if len(self._watched) != len(self.project.definitions):
+        # a definition added, removed or swapped for another (a library update): every network may use it
+        if {id(d.body) for d in self.project.definitions} - self._watched \
+                or self._definition_set != self._definitions_now():
             self._watch_definitions()
             self._dirty.update(net.name for net in self.project.networks)
+        self._definition_set = self._definitions_now()
         changed = set(self._dirty)
         targets = tuple(self.project.deploy_targets)
         if targets != self._deploy_seen:  # every network's deploy warnings follow the targets
@@ -297,6 +305,99 @@ class Document(QObject):
                       (float(position[0]), float(position[1])))
         self.push(commands.AddBlock(net, block))
         return block.id
+
+    # --- the user library ("My blocks", graph/library.py) ---
+    @property
+    def block_library(self):
+        """The user's block library (graph.library.Library); tests and the window may set another."""
+        if getattr(self, "_block_library", None) is None:
+            from graph.library import Library
+
+            self._block_library = Library(self._registry)
+        return self._block_library
+
+    @block_library.setter
+    def block_library(self, library) -> None:
+        self._block_library = library
+        self.libraryChanged.emit("")
+
+    def library_entry(self, name: str):
+        return self.block_library.get(name)
+
+    def library_updates(self) -> list:
+        """graph.library.Update for each project definition whose library entry is newer now."""
+        from graph.library import updates
+
+        return updates(self.project.definitions, self.block_library.entries())
+
+    def save_to_library(self, name: str):
+        """Save the project's definition `name` (with those it uses) to My blocks and record in the
+        project which version it now is (an undo step when that changed); raises LibraryError."""
+        entry = self.block_library.save(self.project.definitions, name)
+        self.link_to_library(name, entry)
+        self.libraryChanged.emit(f"Saved {name} to My blocks (version {entry.version}): {entry.path}")
+        return entry
+
+    def import_library_file(self, path) -> object:
+        """Copy a shared block file into My blocks; raises ProjectFileError / LibraryError."""
+        entry = self.block_library.import_file(path)
+        self.libraryChanged.emit(f"Added {entry.name} (version {entry.version}) to My blocks")
+        return entry
+
+    def update_all_from_library(self) -> list:
+        """Every definition with a newer library version, updated in one undo step; returns the Updates."""
+        found = self.library_updates()
+        entries = {e.name: e for e in self.block_library.entries()}
+        self.update_from_library([(u.name, entries[self.project.definitions.get(u.name).origin.name])
+                                  for u in found])
+        return found
+
+    def add_library_block(self, network: str, entry, position: tuple[float, float] = (0.0, 0.0)) -> str:
+        """Insert an instance of a library block: the definition (and those it uses that the project lacks)
+        is copied into the project and the instance added, as one undo step; returns the block's id.
+        A project definition of the same name is used as it is (Update offers the library's newer one)."""
+        from graph.library import to_copy
+
+        net = self.network(network)
+        library = self.project.definitions
+        copies = to_copy(entry, library)
+        main = entry.definition if entry.name not in library else library.get(entry.name)
+        block = Block(net.new_block_id(), entry.name, net.unique_name(_default_name(entry.name)),
+                      {p.name: p.default for p in main.params}, (float(position[0]), float(position[1])))
+        macro = commands.Macro(f"Add {entry.name} from My blocks")
+        for definition in copies:
+            macro.add(commands_definitions.AddDefinition(library, definition))
+        macro.add(commands.AddBlock(net, block))
+        self.push(macro)
+        return block.id
+
+    def update_from_library(self, updates: list[tuple[str, object]]) -> None:
+        """Replace each named project definition by its library entry's newer version (with definitions
+        it now uses that the project lacks), every instance at once: one undo step for all of them."""
+        from graph.library import to_copy, updated
+
+        if not updates:
+            return
+        library = self.project.definitions
+        names = ", ".join(name for name, _ in updates)
+        macro = commands.Macro(f"Update {names} from My blocks")
+        added: set[str] = set()
+        for name, entry in updates:
+            for definition in to_copy(entry, library):
+                if definition.name != entry.name and definition.name not in added:
+                    macro.add(commands_definitions.AddDefinition(library, definition))
+                    added.add(definition.name)
+            macro.add(commands_definitions.ReplaceDefinition(library, updated(entry, name)))
+        self.push(macro)
+
+    def link_to_library(self, name: str, entry) -> None:
+        """Record that the project's definition `name` is the library entry's version (after a save)."""
+        from graph.model import LibraryRef
+
+        definition = self.project.definitions.get(name)
+        origin = LibraryRef(entry.name, entry.version)
+        if definition.origin != origin:
+            self.push(commands_definitions.SetOrigin(definition, origin))
 
     def connect(self, network: str, edge: Edge) -> tuple[bool, str]:
         ok, why = self.can_connect(network, edge)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QWidget
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMessageBox, QWidget
 
 from graph.blocks import default_registry
 from graph.spec import Registry
@@ -45,10 +45,12 @@ Area = Qt.DockWidgetArea
 class MainWindow(QMainWindow):
     def __init__(self, document: Document | None = None, registry: Registry | None = None,
                  settings: QSettings | None = None, autosave_folder: Path | None = None,
-                 autosave: bool = True, theme=None, parent: QWidget | None = None):
+                 autosave: bool = True, theme=None, block_library=None, parent: QWidget | None = None):
         super().__init__(parent)
         registry = registry or (document.catalog if document else default_registry())
         self.document = document or Document(registry)
+        if block_library is not None:  # graph.library.Library; default: the user folder (library_dir)
+            self.document.block_library = block_library
         self.theme = theme  # studio.app.ThemeManager, or None (tests, screenshots)
         self.recent = RecentFiles(settings, parent=self)
         self.autosave = Autosave(self.document, autosave_folder, parent=self) if autosave else None
@@ -96,6 +98,10 @@ class MainWindow(QMainWindow):
         self.training.worker.runningChanged.connect(lambda on: on and self.show_panel("Training"))
 
         self.palette.addRequested.connect(self.add_block)
+        self._definitions_key = None
+        self.document.projectReplaced.connect(self._project_opened)
+        self.document.undo_stack.indexChanged.connect(lambda _i: self.refresh_definitions())
+        self.document.libraryChanged.connect(self._library_changed)
         self.tabs.selectionChanged.connect(self._selection_changed)
         self.tabs.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
         self.problems.blockActivated.connect(self.reveal_block)
@@ -111,6 +117,7 @@ class MainWindow(QMainWindow):
 
         self._fitted = False
         self._build_actions()
+        self.refresh_definitions()
         install_insight(self)  # gradient flow colours and the Preview panel (studio/insight)
         install_experiments(self)  # hyper-parameter sweeps: the Experiments panel, "vary" in the Inspector
         self._update_title()
@@ -261,6 +268,10 @@ class MainWindow(QMainWindow):
         a["init_checkpoint"] = self._action(train, "&Initialise from Checkpoint…", self._init_from_checkpoint,
                                             tip="Start the selected blocks (or all) from a run's weights")
 
+        self.definitions_menu = bar.addMenu("&Definitions")
+        self.definitions_menu.aboutToShow.connect(self._fill_definitions_menu)
+        self._fill_definitions_menu()
+
         help_menu = bar.addMenu("&Help")
         self._action(help_menu, "&About DeepWire", self.about)
 
@@ -274,6 +285,115 @@ class MainWindow(QMainWindow):
         tools.addActions([a["fit"], a["layout"]])
         tools.addSeparator()
         tools.addActions([a["train"], a["stop"]])
+
+    # --- block definitions and the user library ("My blocks") ---
+    def refresh_definitions(self, force: bool = False) -> None:
+        """Refill the palette's "This project" and "My blocks" sections when what they show changed."""
+        doc = self.document
+        entries, skipped = doc.block_library.scan()
+        newer = {u.name: u.newest for u in doc.library_updates()}
+        key = (tuple((d.name, id(d), d.origin) for d in doc.project.definitions),
+               tuple((e.name, e.version, e.description) for e in entries), tuple(skipped),
+               tuple(sorted(newer.items())))
+        if key == self._definitions_key and not force:
+            return
+        self._definitions_key = key
+        registry = doc.registry
+        specs = [registry.get(d.name) for d in doc.project.definitions if d.name in registry]
+        self.palette.set_definitions(specs, entries, newer, skipped)
+
+    def _project_opened(self) -> None:
+        self.refresh_definitions()
+        found = self.document.library_updates()
+        if found:  # a notice, not a dialog: the project opens as it is
+            names = ", ".join(f"{u.name} (version {u.newest}; this project has {u.current})" for u in found)
+            self.statusBar().showMessage(f"My blocks has newer versions of {names}: Definitions > "
+                                         "Update from My blocks", 20000)
+
+    def _library_changed(self, message: str) -> None:
+        self.refresh_definitions()
+        if message:
+            self.statusBar().showMessage(message, 10000)
+
+    def _selected_definition(self) -> str | None:
+        """The definition of the one selected instance, if any."""
+        network, ids = self._selection()
+        if len(ids) != 1 or network is None:
+            return None
+        block = self.document.network(network).blocks.get(ids[0])
+        return block.type if block is not None and block.type in self.document.project.definitions else None
+
+    def _fill_definitions_menu(self) -> None:
+        menu = self.definitions_menu
+        menu.clear()
+        name = self._selected_definition()
+        save = menu.addAction(f"Save {name} to My blocks" if name else "Save to My blocks",
+                              lambda: self.save_to_library(name))
+        save.setEnabled(name is not None)
+        save.setStatusTip("Keep the selected instance's definition in your block library, for any project")
+        found = self.document.library_updates()
+        if len(found) == 1:
+            text = f"Update {found[0].name} to version {found[0].newest}"
+        else:
+            text = f"Update {len(found)} definitions from My blocks" if found else "Update from My blocks"
+        update = menu.addAction(text, self.update_from_library)
+        update.setEnabled(bool(found))
+        menu.addSeparator()
+        menu.addAction("Import Block File…", self.import_block_file).setStatusTip(
+            "Add a shared .dwblock.json file to My blocks")
+        menu.addAction("Share Block File…", self.share_block_file).setEnabled(name is not None)
+
+    def save_to_library(self, name: str | None = None) -> None:
+        from graph.library import LibraryError
+
+        name = name or self._selected_definition()
+        if name is None:
+            self.statusBar().showMessage("Select an instance of a definition to save it to My blocks", 5000)
+            return
+        try:
+            self.document.save_to_library(name)
+        except (LibraryError, ValueError) as err:
+            QMessageBox.warning(self, "Save to My blocks", str(err))
+
+    def update_from_library(self) -> None:
+        found = self.document.update_all_from_library()
+        if found:
+            self.statusBar().showMessage("Updated " + ", ".join(f"{u.name} to version {u.newest}"
+                                                                for u in found), 8000)
+
+    def import_block_file(self, path: str | None = None) -> None:
+        from graph.project_io import ProjectFileError
+
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self, "Import a block file", "",
+                                                  "DeepWire blocks (*.dwblock.json);;All files (*)")
+            if not path:
+                return
+        try:
+            self.document.import_library_file(path)
+        except (ProjectFileError, ValueError) as err:
+            QMessageBox.warning(self, "Import a block file", str(err))
+
+    def share_block_file(self, path: str | None = None) -> None:
+        """Write the selected definition's block file elsewhere (saving it to My blocks first)."""
+        from graph.atomic import write_text
+        from graph.library import SUFFIX, LibraryError
+
+        name = self._selected_definition()
+        if name is None:
+            return
+        try:
+            entry = self.document.save_to_library(name)
+            if path is None:
+                path, _ = QFileDialog.getSaveFileName(self, "Share a block file", f"{name}{SUFFIX}",
+                                                      "DeepWire blocks (*.dwblock.json)")
+                if not path:
+                    return
+            write_text(path, entry.path.read_text(encoding="utf-8"))
+        except (LibraryError, OSError, ValueError) as err:
+            QMessageBox.warning(self, "Share a block file", str(err))
+            return
+        self.statusBar().showMessage(f"Wrote {path}: open it with Definitions > Import Block File…", 8000)
 
     def export_dialog(self) -> None:
         from studio.runs.export_dialog import ExportDialog

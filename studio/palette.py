@@ -5,6 +5,12 @@ or double-click it (or press Enter in the search field) to add it at the
 centre of the view; the palette only emits `addRequested(type_id)` and the
 main window does the adding through the Document. Hovering shows the block's
 help. (The Tab/Space quick-add popup belongs to the canvas: studio/canvas/quick_add.py.)
+
+Two sections come first when they have entries: "This project" (the open
+project's block definitions: an entry adds an instance) and "My blocks" (the
+user library, graph/library.py: an entry's payload is `library:NAME`, and the
+canvas copies the definition into the project with the instance, one undo
+step). `set_definitions` refills them; search filters them like the rest.
 """
 
 from __future__ import annotations
@@ -22,16 +28,25 @@ from PySide6.QtWidgets import (
 )
 
 from graph.spec import BlockSpec, Registry
-from studio.canvas.mime import BLOCK_MIME, block_mime
+from studio.canvas.mime import BLOCK_MIME, block_mime, library_payload
 from studio.canvas.quick_add import offered
 from studio.canvas.style import CATEGORY_COLORS
 
 TYPE_ROLE = Qt.ItemDataRole.UserRole
+PROJECT_SECTION = "This project"
+LIBRARY_SECTION = "My blocks"
+
+
+def search_text(spec: BlockSpec) -> str:
+    return f"{spec.title} {spec.type_id} {spec.category} {spec.help} {' '.join(spec.tags)}".lower()
 
 
 def matches(spec: BlockSpec, query: str) -> bool:
     """Every word of the query occurs in the title, type id, category or help (any case)."""
-    text = f"{spec.title} {spec.type_id} {spec.category} {spec.help} {' '.join(spec.tags)}".lower()
+    return _matches_text(search_text(spec), query)
+
+
+def _matches_text(text: str, query: str) -> bool:
     return all(word in text for word in query.lower().split())
 
 
@@ -87,6 +102,10 @@ class Palette(QWidget):
         layout.addWidget(self.tree)
         self._items: dict[str, QTreeWidgetItem] = {}
         self._categories: dict[str, QTreeWidgetItem] = {}
+        self._texts: dict[str, str] = {}  # payload -> what search looks in
+        self._titles: dict[str, str] = {}
+        self._sections: dict[str, QTreeWidgetItem] = {}  # "This project", "My blocks"
+        self._section_items: dict[str, QTreeWidgetItem] = {}
         self._build()
         self.setMinimumWidth(self.preferred_width())  # a narrower dock would cut block titles off
 
@@ -112,7 +131,79 @@ class Palette(QWidget):
                               | Qt.ItemFlag.ItemIsDragEnabled)
                 top.addChild(item)
                 self._items[spec.type_id] = item
+                self._texts[spec.type_id] = search_text(spec)
+                self._titles[spec.type_id] = spec.title
         self.tree.expandAll()
+
+    # --- the project's definitions and the user library ---
+    def set_definitions(self, project: list[BlockSpec], library: list, newer: dict[str, int] | None = None,
+                        skipped: list | None = None) -> None:
+        """Refill "This project" (instance block types) and "My blocks" (graph.library.Entry list);
+        `newer` maps a project definition to the library version it could update to, `skipped` lists
+        the library files left out (graph.library.Skipped), shown as a greyed entry saying why."""
+        newer = newer or {}
+        for top in self._sections.values():
+            self.tree.invisibleRootItem().removeChild(top)
+        for key in self._section_items:
+            self._items.pop(key, None)
+            self._texts.pop(key, None)
+            self._titles.pop(key, None)
+        self._sections, self._section_items = {}, {}
+        rows = []
+        for spec in project:
+            label = spec.title if spec.type_id not in newer else \
+                f"{spec.title}  ↑ v{newer[spec.type_id]}"  # short: the dock must not cut it off
+            tip = tooltip(spec) + ("" if spec.type_id not in newer else
+                                   f"<br><b>My blocks has version {newer[spec.type_id]}</b>: "
+                                   "Definitions > Update from My blocks")
+            rows.append((PROJECT_SECTION, spec.type_id, label, tip, search_text(spec) + " project",
+                         spec.title))
+        for entry in library:
+            help_text = entry.description or f"Your block {entry.name}, version {entry.version}."
+            tip = (f"<b>{entry.name}</b> <i>(My blocks, version {entry.version})</i><br>{help_text}"
+                   f"<br>{entry.path}")
+            rows.append((LIBRARY_SECTION, library_payload(entry.name), entry.name, tip,
+                         f"{entry.name} {help_text} my blocks library definition".lower(), entry.name))
+        index = 0
+        for section in (PROJECT_SECTION, LIBRARY_SECTION):
+            mine = [r for r in rows if r[0] == section]
+            bad = skipped or [] if section == LIBRARY_SECTION else []
+            if not mine and not bad:
+                continue
+            top = QTreeWidgetItem([section])
+            top.setFlags(Qt.ItemFlag.ItemIsEnabled)
+            top.setIcon(0, category_icon("Definitions"))
+            font = top.font(0)
+            font.setBold(True)
+            top.setFont(0, font)
+            self.tree.insertTopLevelItem(index, top)
+            index += 1
+            self._sections[section] = top
+            for _, key, label, tip, text, title in mine:
+                item = QTreeWidgetItem([label])
+                item.setData(0, TYPE_ROLE, key)
+                item.setToolTip(0, tip)
+                item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+                              | Qt.ItemFlag.ItemIsDragEnabled)
+                top.addChild(item)
+                self._items[key] = self._section_items[key] = item
+                self._texts[key], self._titles[key] = text, title
+            for problem in bad:  # a damaged file: named, not usable, never a crash
+                item = QTreeWidgetItem([f"⚠ {problem.path.name}"])  # the tooltip says why
+                item.setToolTip(0, problem.reason)
+                item.setFlags(Qt.ItemFlag.NoItemFlags)
+                top.addChild(item)
+            top.setExpanded(True)
+        if self.search.text():
+            self.set_filter(self.search.text())
+
+    def section_types(self, section: str) -> list[str]:
+        """The payloads a section lists (type ids, library:NAME), in order."""
+        top = self._sections.get(section)
+        if top is None:
+            return []
+        return [top.child(i).data(0, TYPE_ROLE) for i in range(top.childCount())
+                if top.child(i).data(0, TYPE_ROLE)]
 
     def preferred_width(self) -> int:
         """Wide enough that no block title is cut off (the dock opens at this width)."""
@@ -134,11 +225,12 @@ class Palette(QWidget):
         if self.search.text() != query:
             self.search.setText(query)  # comes back here through textChanged
             return
-        for top in self._categories.values():
+        for top in [*self._sections.values(), *self._categories.values()]:
             shown = 0
             for i in range(top.childCount()):
                 child = top.child(i)
-                hit = matches(self.registry.get(child.data(0, TYPE_ROLE)), query)
+                key = child.data(0, TYPE_ROLE)
+                hit = bool(key) and _matches_text(self._texts[key], query) or (not key and not query)
                 child.setHidden(not hit)
                 shown += hit
             top.setHidden(shown == 0)
@@ -146,8 +238,16 @@ class Palette(QWidget):
 
     def visible_types(self) -> list[str]:
         """Type ids the filter shows, in palette order."""
-        return [tid for tid, item in self._items.items()
-                if not item.isHidden() and not item.parent().isHidden()]
+        shown = []
+        for top in [*self._sections.values(), *self._categories.values()]:
+            if top.isHidden():
+                continue
+            for i in range(top.childCount()):
+                child = top.child(i)
+                key = child.data(0, TYPE_ROLE)
+                if key and not child.isHidden():
+                    shown.append(key)
+        return shown
 
     def item(self, type_id: str) -> QTreeWidgetItem:
         return self._items[type_id]
@@ -169,8 +269,7 @@ class Palette(QWidget):
         query = self.search.text().strip().lower()
 
         def rank(type_id: str) -> int:
-            spec = self.registry.get(type_id)
-            names = (type_id.lower(), spec.title.lower())
+            names = (type_id.lower(), self._titles[type_id].lower())
             if query in names:
                 return 0
             if any(name.startswith(query) for name in names):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QPointF
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QGraphicsItem, QMenu
+from PySide6.QtWidgets import QGraphicsItem, QMenu, QMessageBox
 
 from studio.canvas.badges import BadgeItem, FixChipItem
 from studio.canvas.block_item import BlockItem
@@ -84,6 +84,7 @@ def block_menu(scene, block_id: str) -> QMenu:
     if optional(doc, "set_frozen") is not None:
         _add_transfer(menu, scene, ids)
     _add_sharing(menu, scene, block_id, ids)
+    _add_library(menu, scene, block, ids)
     menu.addSeparator()
     for name, text, key in (("cut_blocks", "Cut", "Ctrl+X"), ("copy_blocks", "Copy", "Ctrl+C"),
                             ("duplicate_blocks", "Duplicate", "Ctrl+D")):
@@ -103,6 +104,30 @@ def block_menu(scene, block_id: str) -> QMenu:
     _add(menu, "Delete" if len(ids) == 1 else f"Delete {len(ids)} blocks", scene.delete_selection, "Del")
     menu.setTitle(block.name)
     return menu
+
+
+def _add_library(menu: QMenu, scene, block, ids: list[str]) -> None:
+    """An instance of a definition: keep it in My blocks, or take the library's newer version."""
+    doc = scene.doc
+    saver = optional(doc, "save_to_library")
+    if len(ids) != 1 or saver is None or block.type not in doc.project.definitions:
+        return
+    name = block.type
+
+    def save() -> None:
+        from graph.library import LibraryError
+
+        try:
+            saver(name)
+        except (LibraryError, ValueError) as err:
+            QMessageBox.warning(_parent(scene), "Save to My blocks", str(err))
+
+    _add(menu, f"Save {name} to My blocks", save)
+    newer = next((u for u in doc.library_updates() if u.name == name), None)
+    if newer is not None:
+        entry = doc.library_entry(doc.project.definitions.get(name).origin.name)
+        _add(menu, f"Update {name} to version {newer.newest}",
+             lambda: doc.update_from_library([(name, entry)]))
 
 
 def _add_sharing(menu: QMenu, scene, block_id: str, ids: list[str]) -> None:

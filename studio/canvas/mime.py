@@ -26,3 +26,15 @@ def block_type_of(data: QMimeData | None) -> str | None:
         return None
     raw = bytes(data.data(BLOCK_MIME)).decode("utf-8", "replace").strip()
     return raw or None
+
+
+LIBRARY_PREFIX = "library:"  # a palette "My blocks" entry: the library name follows (not a type id yet)
+
+
+def library_payload(name: str) -> str:
+    return LIBRARY_PREFIX + name
+
+
+def library_name_of(type_id: str) -> str | None:
+    """The library entry a drop names ("library:BasicBlock" -> "BasicBlock"), or None for a block type."""
+    return type_id[len(LIBRARY_PREFIX):] or None if type_id.startswith(LIBRARY_PREFIX) else None

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QGraphicsView, QLineEdit
 
 from studio.canvas.grid import DotGrid
 from studio.canvas.interaction import optional
-from studio.canvas.mime import block_type_of
+from studio.canvas.mime import block_type_of, library_name_of
 from studio.canvas.minimap import Minimap
 from studio.canvas.navigation import FIT_MARGIN, READABLE_ZOOM, ViewNavigation
 from studio.canvas.quick_add import QuickAddPopup
@@ -351,19 +351,32 @@ class NetworkView(ViewNavigation, QGraphicsView):
 
     def dropEvent(self, event):
         type_id = block_type_of(event.mimeData())
-        if type_id is None or type_id not in self.doc.registry:
+        if type_id is None or (type_id not in self.doc.registry and library_name_of(type_id) is None):
             super().dropEvent(event)
             return
         self.dropBlock(type_id, self.mapToScene(event.position().toPoint()))
         event.acceptProposedAction()
 
     def dropBlock(self, type_id: str, scene_pos: QPointF) -> str:
-        """Add a block centred on a scene point (snapped to the grid); returns its id."""
+        """Add a block centred on a scene point (snapped to the grid); returns its id. A "My blocks" entry
+        (library:NAME) is copied into the project with the instance, in the same undo step."""
         from studio.canvas.block_item import card_height
-        spec = self.doc.registry.get(type_id)
-        height = card_height(len(spec.input_ports(None)))
+        library_name = library_name_of(type_id)
+        if library_name is not None:
+            from graph.definitions import input_ports
+
+            entry = self.doc.library_entry(library_name)
+            if entry is None:
+                self.wireRefused.emit(f"{library_name} is no longer in My blocks")  # the status bar shows it
+                return ""
+            height = card_height(len(input_ports(entry.definition)))
+        else:
+            height = card_height(len(self.doc.registry.get(type_id).input_ports(None)))
         at = (snap(scene_pos.x() - CARD_WIDTH / 2), snap(scene_pos.y() - height / 2))
-        block_id = self.doc.add_block(self.network_name, type_id, at)
+        if library_name is not None:
+            block_id = self.doc.add_library_block(self.network_name, entry, at)
+        else:
+            block_id = self.doc.add_block(self.network_name, type_id, at)
         self.selectBlock(block_id)
         self.setFocus()
         return block_id
