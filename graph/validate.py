@@ -288,8 +288,11 @@ def analyse(network: Network, registry: Registry, cache: AnalysisCache | None = 
     """
     cache = cache or AnalysisCache()
     registry = registry_for(network, registry)  # the project's definitions are block types too
+    known = cache._structure
     structure = cache.structure(network, registry)
     edited = cache._take_edits(network)
+    if structure is not known:  # blocks, wires or the registry changed: nothing carries over
+        edited = None
     if registry.stamp != cache._stamp:  # a definition changed: every instance of it may have
         edited, cache._stamp = None, registry.stamp
     renamed, switched = cache._renamed, cache._switched
