@@ -18,23 +18,30 @@ from studio.canvas.style import CARD_WIDTH
 BADGE_RADIUS = 8.0
 
 
-class BadgeItem(QGraphicsItem):
-    """A round "!" in the error or warning colour."""
+class _RoundBadge(QGraphicsItem):
+    """A disc of BADGE_RADIUS on a card's edge, the same size at every zoom."""
 
     def __init__(self, parent: QGraphicsItem):
         super().__init__(parent)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
-        self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setZValue(3)
+
+    def boundingRect(self) -> QRectF:
+        r = BADGE_RADIUS + 1
+        return QRectF(-r, -r, 2 * r, 2 * r)
+
+
+class BadgeItem(_RoundBadge):
+    """A round "!" in the error or warning colour."""
+
+    def __init__(self, parent: QGraphicsItem):
+        super().__init__(parent)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.severity = "error"
 
     @property
     def block_id(self) -> str:
         return self.parentItem().block_id
-
-    def boundingRect(self) -> QRectF:
-        r = BADGE_RADIUS + 1
-        return QRectF(-r, -r, 2 * r, 2 * r)
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
         theme = self.parentItem().theme
@@ -58,20 +65,11 @@ class BadgeItem(QGraphicsItem):
         super().mousePressEvent(event)
 
 
-class DeployBadgeItem(QGraphicsItem):
+class DeployBadgeItem(_RoundBadge):
     """A target (a ring and a dot on a charcoal disc): a chosen deploy target cannot take this block.
 
     Left of the "!" badge on the card's top edge, away from every port; its tooltip names each
     target, the reason and an alternative (graph/deploy.py)."""
-
-    def __init__(self, parent: QGraphicsItem):
-        super().__init__(parent)
-        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
-        self.setZValue(3)
-
-    def boundingRect(self) -> QRectF:
-        r = BADGE_RADIUS + 1
-        return QRectF(-r, -r, 2 * r, 2 * r)
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
         theme = self.parentItem().theme
