@@ -464,7 +464,10 @@ def test_layer_scale_parameters_import_as_layer_scale_blocks_with_their_values(t
 
     types = _imported(tmp_path, registry, "LayerScaled", "4,5,6")
     assert types["LayerScale"] == 2 and "Unsupported" not in types
-    blocks = load_project(tmp_path / "LayerScaled.dw.json", registry).networks[0].blocks.values()
+    project = load_project(tmp_path / "LayerScaled.dw.json", registry)
+    # timm's LayerScale module class becomes a definition: its LayerScale block lives in the body
+    blocks = [*project.networks[0].blocks.values(),
+              *(b for d in project.definitions for b in d.body.blocks.values())]
     axes = sorted(b.params.get("axis", "last") for b in blocks if b.type == "LayerScale")
     assert axes == ["channels", "last"]
 

@@ -227,7 +227,7 @@ def check_import(project, imported: list[ImportedNetwork], labels: list[str], re
         problem_blocks = {p.block for p in net_import.problems}
         errors = [d.message for d in analysis.diagnostics
                   if d.severity == ERROR and d.block not in problem_blocks]
-        counts = Counter(b.type for b in net_import.network.blocks.values())
+        counts = flat_counts(net_import.network, project.definitions)
         reports.append(NetworkReport(net_import.network.name, label, counts, list(net_import.problems),
                                      errors))
     if any(r.problems or r.errors for r in reports):
@@ -246,6 +246,20 @@ def check_import(project, imported: list[ImportedNetwork], labels: list[str], re
     if weight_problems:
         return reports, None
     return reports, make_checkpoint(models, module_names, 0, 0, {})
+
+
+def flat_counts(network, definitions) -> Counter:
+    """Block types of a network with every definition instance counted as the blocks inside it (and
+    the ports left out): what the import covers, the same whether module classes became definitions."""
+    from graph.definitions import PORT_TYPES
+
+    counts: Counter = Counter()
+    for block in network.blocks.values():
+        if block.type in definitions:
+            counts += flat_counts(definitions.get(block.type).body, definitions)
+        elif block.type not in PORT_TYPES:
+            counts[block.type] += 1
+    return counts
 
 
 def _snake(name: str) -> str:

@@ -28,6 +28,7 @@ around the whole model), which is looked into instead.
 from __future__ import annotations
 
 import ast
+import builtins
 import inspect
 import re
 import textwrap
@@ -359,10 +360,13 @@ def _init_usage(cls: type, module: nn.Module) -> dict[str, set[tuple[str, str]]]
     found: dict[str, set[tuple[str, str]]] = {}
 
     def resolve(node: ast.expr):
-        try:
-            return eval(compile(ast.Expression(node), "<init>", "eval"), dict(scope))  # noqa: S307 - names only
-        except Exception:  # noqa: BLE001 - a local or computed callee: not followed
-            return None
+        # a dotted name (nn.Conv2d, Bottleneck) looked up attribute by attribute: nothing is evaluated
+        if isinstance(node, ast.Name):
+            return scope.get(node.id, getattr(builtins, node.id, None))
+        if isinstance(node, ast.Attribute):
+            owner = resolve(node.value)
+            return None if owner is None else getattr(owner, node.attr, None)
+        return None  # a local or computed callee: not followed
 
     def visit(call: ast.expr, path: str) -> None:
         if not isinstance(call, ast.Call) or not all(isinstance(n, (ast.Name, ast.Attribute))
