@@ -32,7 +32,7 @@ from collections import Counter
 
 import pytest
 import torch
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, assume, given, settings
 
 from graph.compiler import CompileError, compile_project
 from graph.validate import analyse
@@ -145,6 +145,7 @@ def check_graph(project, registry, tmp_dir) -> str:
 
 def run_fuzz(registry, tmp_dir, examples: int, derandomize: bool) -> Counter:
     counts: Counter = Counter()
+    seen: set[str] = set()
 
     # no shrinking: on a failure the first example is reported at once, not after minutes of search
     @settings(max_examples=examples, deadline=None, database=None, print_blob=True, derandomize=derandomize,
@@ -153,6 +154,13 @@ def run_fuzz(registry, tmp_dir, examples: int, derandomize: bool) -> Counter:
                                      HealthCheck.filter_too_much])
     @given(project=graph_projects(registry))
     def fuzz(project):
+        # every example a different graph: hypothesis leans towards its simplest choices (a Random seed
+        # of 0, again and again), so without this a run can check a handful of graphs many times over
+        network = project.networks[0]
+        key = repr(([(b.type, b.params, b.enabled) for b in network.blocks.values()],
+                    [(e.src, e.dst, e.dst_port) for e in network.edges]))
+        assume(key not in seen)
+        seen.add(key)
         outcome = check_graph(project, registry, tmp_dir)
         counts[outcome] += 1
         if outcome == "valid":
