@@ -252,16 +252,26 @@ class Document(QObject):
         self._definition_analyses[name] = (key, analysis)
         return analysis
 
-    def _refuse_cycle(self, net: Network, types) -> None:
-        """Raise DefinitionError when blocks of `types` in `net` (a definition's body) would make a
-        definition contain itself."""
+    def add_refusal(self, network: str, type_id: str) -> str:
+        """Why a block of `type_id` cannot be added to `network` ("" when it can): an instance that
+        would make a definition contain itself (the canvas shows the reason instead of adding it)."""
+        return self._cycle_refusal(self.network(network), [type_id])
+
+    def _cycle_refusal(self, net: Network, types) -> str:
         owner = next((d.name for d in self.project.definitions if d.body is net), None)
         for type_id in dict.fromkeys(types):
             if owner is not None and type_id in self.project.definitions:
                 cycle = find_cycle(self.project.definitions, extra=(owner, type_id))
                 if cycle:
-                    raise DefinitionError(f"An instance of {type_id} cannot go into {owner}: "
-                                          + cycle_message(cycle))
+                    return f"An instance of {type_id} cannot go into {owner}: " + cycle_message(cycle)
+        return ""
+
+    def _refuse_cycle(self, net: Network, types) -> None:
+        """Raise DefinitionError when blocks of `types` in `net` (a definition's body) would make a
+        definition contain itself."""
+        refusal = self._cycle_refusal(net, types)
+        if refusal:
+            raise DefinitionError(refusal)
 
     def definition_selection_problem(self, network: str, block_ids: list[str]) -> str:
         """Why these blocks cannot become a definition ("" when they can)."""

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QGraphicsItem, QMenu, QMessageBox
 
 from studio.canvas.badges import BadgeItem, FixChipItem
 from studio.canvas.block_item import BlockItem
+from studio.canvas.definition_actions import add_definition_actions
 from studio.canvas.group_item import GroupItem
 from studio.canvas.interaction import optional
 from studio.canvas.transfer_actions import freeze_target, init_from_checkpoint, toggle_frozen, with_weights
@@ -85,6 +86,7 @@ def block_menu(scene, block_id: str) -> QMenu:
         _add_transfer(menu, scene, ids)
     _add_sharing(menu, scene, block_id, ids)
     _add_library(menu, scene, block, ids)
+    add_definition_actions(menu, scene, block_id, ids, _add)
     menu.addSeparator()
     for name, text, key in (("cut_blocks", "Cut", "Ctrl+X"), ("copy_blocks", "Copy", "Ctrl+C"),
                             ("duplicate_blocks", "Duplicate", "Ctrl+D")):

@@ -30,7 +30,8 @@ class NetworkView(ViewNavigation, QGraphicsView):
     blockSelectionChanged = Signal(list)  # block ids, in network order
     blockActivated = Signal(str)  # a card was double-clicked (the inspector may want to focus)
     zoomChanged = Signal(float)
-    wireRefused = Signal(str)  # the reason a wire was refused, also shown as a tooltip
+    wireRefused = Signal(str)  # the reason a wire (or a dropped block) was refused, for the status bar
+    definitionRequested = Signal(str)  # "Edit definition" on an instance's card: open that definition's tab
 
     def __init__(self, doc, network: str | None = None, theme: Theme | None = None, parent=None):
         QGraphicsView.__init__(self, parent)
@@ -202,6 +203,11 @@ class NetworkView(ViewNavigation, QGraphicsView):
             x, y = pos.x(), pos.y() - height / 2
         else:
             x, y = pos.x() - CARD_WIDTH, pos.y() - height / 2
+        refusal = optional(self.doc, "add_refusal")
+        why = refusal(self.network_name, type_id) if refusal is not None else ""
+        if why:  # an instance inside its own definition
+            self.wireRefused.emit(why)
+            return
         stack = self.doc.undo_stack
         stack.beginMacro(f"Add {spec.title}")  # add + wire = one undo step
         try:
@@ -372,6 +378,11 @@ class NetworkView(ViewNavigation, QGraphicsView):
             height = card_height(len(input_ports(entry.definition)))
         else:
             height = card_height(len(self.doc.registry.get(type_id).input_ports(None)))
+            refusal = optional(self.doc, "add_refusal")
+            why = refusal(self.network_name, type_id) if refusal is not None else ""
+            if why:  # an instance inside its own definition
+                self.wireRefused.emit(why)
+                return ""
         at = (snap(scene_pos.x() - CARD_WIDTH / 2), snap(scene_pos.y() - height / 2))
         if library_name is not None:
             block_id = self.doc.add_library_block(self.network_name, entry, at)
