@@ -81,6 +81,10 @@ def test_double_click_opens_the_definition_tab_and_an_edit_there_changes_every_i
         # an inner setting through the inspector: conv1 gets a bias in both instances, one undo step
         view.selectBlock("conv1")
         assert window.inspector.network == DEF and window.inspector.block_id == "conv1"
+        # channels is ResidualBlock's own parameter: each instance sets it, not this field
+        inspector = window.inspector
+        assert not inspector.editors["channels"].isEnabled() and inspector.editors["bias"].isEnabled()
+        assert "channels is set by each instance" in inspector.bound_note.text()
         steps = doc.undo_stack.count()
         window.inspector.editors["bias"].field.setChecked(True)
         assert doc.undo_stack.count() == steps + 1
