@@ -40,7 +40,8 @@ def _report(window, text: str) -> None:
 def make_from_selection(window, name: str | None = None) -> str | None:
     network, ids = window._selection()
     return make_definition_from_selection(window.document, network, ids, window,
-                                          lambda text: _report(window, text), name)
+                                          lambda text: _report(window, text), name,
+                                          view=window.tabs.current_view())
 
 
 def detach_selected(window) -> list[str]:

@@ -142,7 +142,7 @@ def test_the_tab_closes_with_its_definition_and_with_the_project(window, registr
 
 def test_make_definition_from_selection_computes_the_same_and_undoes_exactly(window, registry, capfd,
                                                                              monkeypatch):
-    from PySide6.QtWidgets import QInputDialog
+    from studio.canvas import definition_actions
 
     doc = window.document
     with no_noise(capfd):
@@ -154,12 +154,12 @@ def test_make_definition_from_selection_computes_the_same_and_undoes_exactly(win
         for bid in ids:
             view.network_scene.blocks[bid].setSelected(True)
         asked = []
-        monkeypatch.setattr(QInputDialog, "getText",
-                            lambda *args: (asked.append(args[4]), ("Stem", True))[1])
+        monkeypatch.setattr(definition_actions, "ask_name",
+                            lambda parent, count, suggested: (asked.append((count, suggested)), "Stem")[1])
         menu = block_menu(view.network_scene, ids[0])
         action = next(a for a in menu.actions() if a.text() == "Make definition from selection…")
         action.trigger()
-        assert asked == ["Conv2dBlock"]  # the suggested name
+        assert asked == [(4, "Conv2dBlock")]  # the suggested name
         assert doc.undo_stack.undoText() == "Make definition Stem"
         net = doc.network("model")
         instance = next(b for b in net.blocks.values() if b.type == "Stem")
@@ -168,6 +168,7 @@ def test_make_definition_from_selection_computes_the_same_and_undoes_exactly(win
             (block_id(doc, "image"), instance.id), (instance.id, block_id(doc, "pool"))]
         body = doc.project.definitions.get("Stem").body
         assert [b.name for b in body.blocks.values()] == ["x", *names, "out"]
+        assert view.selectedBlockIds() == [instance.id]
         assert doc.analysis("model").ok and doc.analysis("Stem").ok
         out2, count2, keys2 = outputs(doc.project, registry)
         assert count2 == count and len(keys2) == len(keys)
