@@ -44,6 +44,7 @@ class NetworkTabs(QTabWidget):
         document.projectReplaced.connect(self.rebuild)
         document.networkChanged.connect(self._network_changed)
         document.undo_stack.indexChanged.connect(self._follow_definitions)
+        document.definitionChanged.connect(self._definition_changed)
         self._unfitted: list[NetworkView] = []  # views not yet fitted at their real size
         self.currentChanged.connect(self._tab_shown)
         self.rebuild()
@@ -152,6 +153,16 @@ class NetworkTabs(QTabWidget):
                     self.setCurrentWidget(fresh)
             else:
                 self._set_definition_tip(name)
+
+    def _definition_changed(self, name: str, change: Change) -> None:
+        """A port added to, removed from or renamed in a definition: its instances' cards, on every
+        canvas, show the ports the definition has now (their scenes hear only their own network)."""
+        if change.kind not in ("block_added", "block_removed", "block_renamed"):
+            return
+        for view in self.views + list(self.definition_views.values()):
+            scene = view.network_scene
+            for bid in [bid for bid, block in scene.net.blocks.items() if block.type == name]:
+                scene._refresh_block(bid)
 
     def is_definition_tab(self, view: QWidget | None = None) -> bool:
         view = self.currentWidget() if view is None else view

@@ -255,3 +255,18 @@ def test_an_instance_of_a_definition_cannot_go_into_itself(window, capfd):
         assert view.dropBlock(DEF, view.visibleSceneRect().center()) == ""
         assert "cannot go into ResidualBlock" in window.statusBar().currentMessage()
         assert doc.undo_stack.count() == steps
+
+
+def test_a_port_added_to_the_definition_shows_on_every_instance_card(window, capfd):
+    doc = window.document
+    with no_noise(capfd):
+        view = window.tabs.open_definition(DEF)
+        port = view.dropBlock("PortInput", view.visibleSceneRect().center())
+        doc.rename_block(DEF, port, "skip")
+        model = window.tabs.view_of("model").network_scene
+        res1, res2 = block_id(doc, "res1"), block_id(doc, "res2")
+        assert list(model.blocks[res1].inputs) == ["x", "skip"] == list(model.blocks[res2].inputs)
+        doc.undo_stack.undo()
+        doc.undo_stack.undo()
+        assert list(model.blocks[res1].inputs) == ["x"] == list(model.blocks[res2].inputs)
+        assert doc.analysis("model").ok
