@@ -476,6 +476,7 @@ class Document(QObject):
         from graph.library import to_copy
 
         net = self.network(network)
+        self._refuse_cycle(net, [entry.name])  # the library's copy of the definition being edited
         library = self.project.definitions
         copies = to_copy(entry, library)
         main = entry.definition if entry.name not in library else library.get(entry.name)

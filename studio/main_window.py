@@ -424,6 +424,10 @@ class MainWindow(QMainWindow):
         from studio.canvas.transfer_actions import init_from_checkpoint
 
         network, ids = self._selection()
+        if self.document.is_definition(network):  # its blocks are every instance's: start the network's
+            self.statusBar().showMessage("Initialise from a checkpoint in the network's tab: the blocks "
+                                         f"of {network} are those of all its instances", 8000)
+            return
         init_from_checkpoint(self.document, network, ids, self)
 
     def _on_view(self, method: str, *args):

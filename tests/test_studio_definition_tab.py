@@ -270,3 +270,13 @@ def test_a_port_added_to_the_definition_shows_on_every_instance_card(window, cap
         doc.undo_stack.undo()
         assert list(model.blocks[res1].inputs) == ["x"] == list(model.blocks[res2].inputs)
         assert doc.analysis("model").ok
+
+
+def test_a_problem_in_a_nested_definition_points_at_the_innermost_block():
+    from graph.diagnostics import ERROR, Diagnostic
+    from studio.panels.problems import inner_block
+
+    nested = Diagnostic(ERROR, "shape", "inside Stage", "s1", inside=("Stage", "b2", "BasicBlock", "add"))
+    assert inner_block(nested) == ("BasicBlock", "add")
+    assert inner_block(Diagnostic(ERROR, "shape", "no output", "s1", inside=("Stage", ""))) == ("Stage", "")
+    assert inner_block(Diagnostic(ERROR, "shape", "of the block itself", "s1")) is None

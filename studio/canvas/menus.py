@@ -214,6 +214,9 @@ def _add_transfer(menu: QMenu, scene, ids: list[str]) -> None:
     freeze = freeze_target(doc, net, with_weights(doc, net, ids))
     action = _add(menu, "Freeze" if freeze else "Unfreeze", lambda: toggle_frozen(doc, net, ids))
     action.setToolTip("A frozen block keeps its weights while training (transfer learning)")
+    in_definition = optional(doc, "is_definition")
+    if in_definition is not None and in_definition(net):
+        return  # a checkpoint starts a network's blocks; inside a definition they are every instance's
     _add(menu, "Initialise from checkpoint…", lambda: init_from_checkpoint(doc, net, ids, _parent(scene)))
 
 

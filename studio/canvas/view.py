@@ -385,6 +385,11 @@ class NetworkView(ViewNavigation, QGraphicsView):
                 return ""
         at = (snap(scene_pos.x() - CARD_WIDTH / 2), snap(scene_pos.y() - height / 2))
         if library_name is not None:
+            refusal = optional(self.doc, "add_refusal")
+            why = refusal(self.network_name, entry.name) if refusal is not None else ""
+            if why:  # My blocks' version of the definition this canvas edits
+                self.wireRefused.emit(why)
+                return ""
             block_id = self.doc.add_library_block(self.network_name, entry, at)
         else:
             block_id = self.doc.add_block(self.network_name, type_id, at)
