@@ -244,6 +244,21 @@ def detach(network: Network, block_id: str) -> Edit:
         group_id += "_"
     groups.append(Group(group_id, instance.name, members))
     journal.set_groups(network, groups)
+    owner = next((d for d in library if d.body is network), None)
+    if owner is not None:  # detached inside another definition: its parameters now set the copies
+        inner = {p.name: p.binds for p in definition.params}
+
+        def rebound(bind: str) -> tuple[str, ...]:
+            bid, _, param = bind.partition(".")
+            if bid != block_id:
+                return (bind,)
+            return tuple(f"{ids[b]}.{rest}" for b, _, rest in (x.partition(".") for x in inner.get(param, ()))
+                         if b in ids)
+
+        params = [ExposedParam(p.name, p.default, tuple(x for b in p.binds for x in rebound(b)))
+                  for p in owner.params]
+        if params != owner.params:
+            journal.set_exposed(owner, params)
     return journal.edit
 
 

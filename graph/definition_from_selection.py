@@ -5,7 +5,10 @@
 blocks for an instance, so the studio undoes it as one step. Each value that
 enters the chosen blocks from outside becomes a PortInput (one per source,
 however many blocks read it); the one value used outside becomes the
-PortOutput. `selection_problem` says in words why some blocks cannot become a
+PortOutput. Made inside another definition's body, the settings that body's
+parameters set (ResidualBlock's `channels` -> conv1.channels) become
+parameters of the new definition, which the outer one then sets on the
+instance, so nothing stops following it. `selection_problem` says in words why some blocks cannot become a
 definition (nothing chosen, a data input or a head among them, two values
 used outside, weights shared with blocks left outside), or "" when they can.
 """
@@ -17,7 +20,7 @@ from collections.abc import Mapping
 
 from graph.definition_edits import Edit, _Journal
 from graph.definitions import PORT_INPUT, PORT_OUTPUT, PORT_TYPES
-from graph.model import Block, Definition, Edge, Group, Network
+from graph.model import Block, Definition, Edge, ExposedParam, Group, Network
 from graph.pycode import to_class_name, to_identifier
 from graph.spec import Registry
 
@@ -164,8 +167,14 @@ def make_definition(network: Network, block_ids: list[str], name: str, registry:
     body.connect(Edge(out_src, out_id, "x", out_port))
     body.set_groups([Group(g.id, g.name, g.blocks, g.collapsed) for g in network.groups
                      if g.blocks and set(g.blocks) <= chosen])
-    definition = Definition(name, body, [], description=f"Made from {len(blocks)} blocks of "
-                                                         f"{network.name}.")
+    owner = next((d for d in library if d.body is network), None)  # made inside another definition
+    passed = []  # the owner's parameters that set chosen blocks: the new definition's, set by the owner
+    for exposed in owner.params if owner is not None else ():
+        inside = tuple(b for b in exposed.binds if b.partition(".")[0] in chosen)
+        if inside:
+            passed.append(ExposedParam(exposed.name, exposed.default, inside))
+    definition = Definition(name, body, passed, description=f"Made from {len(blocks)} blocks of "
+                                                             f"{network.name}.")
 
     journal = _Journal(f"Make definition {name}")
     journal.define(library, definition)
@@ -176,7 +185,8 @@ def make_definition(network: Network, block_ids: list[str], name: str, registry:
     for bid in plan.ids:
         journal.remove_block(network, bid)
     instance_id = network.new_block_id()
-    instance = Block(instance_id, name, network.unique_name(to_identifier(_snake(name))), {}, (left, top))
+    instance = Block(instance_id, name, network.unique_name(to_identifier(_snake(name))),
+                     {p.name: p.default for p in passed}, (left, top))
     journal.add_block(network, instance, index)
     for source, port in port_of.items():
         journal.connect(network, Edge(source[0], instance_id, body.blocks[port].name, source[1]))
@@ -185,6 +195,11 @@ def make_definition(network: Network, block_ids: list[str], name: str, registry:
     groups = [Group(g.id, g.name, tuple(b for b in g.blocks if b not in chosen), g.collapsed)
               for g in network.groups if not (g.blocks and set(g.blocks) <= chosen)]
     journal.set_groups(network, [g for g in groups if g.blocks])
+    if passed:
+        journal.set_exposed(owner, [ExposedParam(p.name, p.default, tuple(
+            b for b in p.binds if b.partition(".")[0] not in chosen) + (
+            (f"{instance_id}.{p.name}",) if any(q.name == p.name for q in passed) else ()))
+            for p in owner.params])
     return journal.edit, instance_id
 
 
