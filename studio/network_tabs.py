@@ -113,10 +113,13 @@ class NetworkTabs(QTabWidget):
 
     def _set_definition_tip(self, name: str) -> None:
         uses = sum(b.type == name for net in self.document.project.networks for b in net.blocks.values())
-        self.setTabToolTip(self.indexOf(self.definition_views[name]),
-                           f"Definition {name}: an edit here changes all its {uses} instances at once "
-                           "(one undo step)" if uses != 1 else
-                           f"Definition {name}: an edit here changes its instance (one undo step)")
+        if uses == 0:
+            tip = f"Definition {name}: no network uses it yet"
+        elif uses == 1:
+            tip = f"Definition {name}: an edit here changes its instance (one undo step)"
+        else:
+            tip = f"Definition {name}: an edit here changes all its {uses} instances at once (one undo step)"
+        self.setTabToolTip(self.indexOf(self.definition_views[name]), tip)
 
     def close_definition(self, name: str) -> None:
         view = self.definition_views.pop(name, None)

@@ -280,3 +280,21 @@ def test_a_problem_in_a_nested_definition_points_at_the_innermost_block():
     assert inner_block(nested) == ("BasicBlock", "add")
     assert inner_block(Diagnostic(ERROR, "shape", "no output", "s1", inside=("Stage", ""))) == ("Stage", "")
     assert inner_block(Diagnostic(ERROR, "shape", "of the block itself", "s1")) is None
+
+
+def test_a_definition_swapped_for_another_keeps_its_tab_on_the_new_body(window, capfd):
+    from studio.commands_definitions import ReplaceDefinition
+
+    doc, tabs = window.document, window.tabs
+    with no_noise(capfd):
+        old_view = tabs.open_definition(DEF)
+        assert "all its 2 instances" in tabs.tabToolTip(tabs.indexOf(old_view))
+        newer = doc.project.definitions.get(DEF).copy()
+        newer.body.blocks["conv1"].params["bias"] = True
+        doc.push(ReplaceDefinition(doc.project.definitions, newer))  # what a library update pushes
+        view = tabs.view_of(DEF)
+        assert view is not old_view and view.network_scene.net is newer.body
+        assert tabs.currentWidget() is view and tabs.tabText(tabs.indexOf(view)) == "◇ ResidualBlock"
+        doc.undo_stack.undo()
+        assert tabs.view_of(DEF).network_scene.net is doc.project.definitions.get(DEF).body
+        assert tabs.count() == 2
