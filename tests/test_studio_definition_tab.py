@@ -17,7 +17,7 @@ from runtime.build import build_models
 from studio.canvas.menus import block_menu
 from studio.document import Document
 from studio.main_window import MainWindow
-from tests.studio_support import block_id, close_window, no_noise, refuse_dialogs
+from tests.studio_support import OFFSCREEN_ONLY, block_id, close_window, no_noise, refuse_dialogs
 
 LEFT, NONE = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
 DEF = "ResidualBlock"
@@ -247,14 +247,27 @@ def test_a_problem_inside_an_instance_opens_the_definition_and_selects_the_inner
         assert view.network_scene.blocks["add"].status.severity == "error"
 
 
+# a popup on Qt's offscreen platform (the tests' screen) says these; a real screen does not
+POPUP_OFFSCREEN = OFFSCREEN_ONLY + ("does not support raise()", "does not support grabbing the keyboard")
+
+
 def test_an_instance_of_a_definition_cannot_go_into_itself(window, capfd):
     doc = window.document
-    with no_noise(capfd):
+    with no_noise(capfd, POPUP_OFFSCREEN):
         view = window.tabs.open_definition(DEF)
         steps = doc.undo_stack.count()
         assert view.dropBlock(DEF, view.visibleSceneRect().center()) == ""
         assert "cannot go into ResidualBlock" in window.statusBar().currentMessage()
         assert doc.undo_stack.count() == steps
+        # the quick-add menu (Tab) offers the ports, not the definition itself
+        view.openQuickAdd(view.visibleSceneRect().center())
+        titles = view.quick_add.visible_titles()
+        assert "Definition input" in titles and "Definition output" in titles and DEF not in titles
+        view.quick_add.hide()
+        network = window.tabs.view_of("model")
+        network.openQuickAdd(network.visibleSceneRect().center())
+        assert DEF in network.quick_add.visible_titles()
+        network.quick_add.hide()
 
 
 def test_a_port_added_to_the_definition_shows_on_every_instance_card(window, capfd):

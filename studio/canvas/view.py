@@ -186,6 +186,10 @@ class NetworkView(ViewNavigation, QGraphicsView):
         if pending is not None:
             from_output = pending[2]
             accept = (lambda s: bool(s.input_ports(None))) if from_output else (lambda s: s.has_output)
+        refusal = optional(self.doc, "add_refusal")
+        if refusal is not None and self.doc.project.definitions:  # not a definition inside itself
+            fits = accept
+            accept = (lambda s: (fits is None or fits(s)) and not refusal(self.network_name, s.type_id))
         self._quick_add_at = (QPointF(scene_pos), pending)
         self.quick_add.open_at(self.mapToGlobal(self.mapFromScene(scene_pos)), accept)
 
