@@ -23,7 +23,7 @@ from graph.definition_edits import (
 )
 from graph.definition_from_selection import make_definition
 from graph.definitions import DefinitionError, cycle_message, find_cycle
-from graph.model import Block, Definition, Definitions, Edge, LibraryRef, Network
+from graph.model import Block, Definition, Definitions, Edge, ExposedParam, LibraryRef, Network
 from graph.spec import Registry
 
 
@@ -106,6 +106,20 @@ def set_definition_default(library: Definitions, name: str, param: str, value: A
     library.get(name).param(param)
     return DefinitionEdit(f"Set the default of {param} in {name}",
                           lambda: set_exposed_default(library, name, param, value))
+
+
+class SetExposed(QUndoCommand):
+    """Replace a definition's exposed parameters (a removed inner block's bindings dropped)."""
+
+    def __init__(self, definition: Definition, params: list[ExposedParam], parent=None):
+        super().__init__(f"Change the parameters of {definition.name}", parent)
+        self.definition, self.new, self.old = definition, list(params), list(definition.params)
+
+    def redo(self):
+        self.definition.set_exposed(self.new)
+
+    def undo(self):
+        self.definition.set_exposed(self.old)
 
 
 # ---------------------------------------------------------------- the user library ("My blocks")

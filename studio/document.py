@@ -30,12 +30,22 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from graph.bulk import without_gc_pauses
 from graph.definition_from_selection import name_problem, selection_problem, suggested_name
-from graph.definitions import DefinitionError, cycle_message, find_cycle, registry_for_library
+from graph.definitions import PORT_INPUT, DefinitionError, cycle_message, find_cycle, registry_for_library
 from graph.deploy import check_targets, deploy_diagnostics
 from graph.diagnostics import ERROR, Diagnostic, Fix
 from graph.examples import EXAMPLE_ID_PREFIX
 from graph.layout import layered_layout
-from graph.model import Block, Change, Edge, Group, ModelError, Network, Project, new_project_id
+from graph.model import (
+    Block,
+    Change,
+    Edge,
+    ExposedParam,
+    Group,
+    ModelError,
+    Network,
+    Project,
+    new_project_id,
+)
 from graph.project_io import definitions_to_list, load_project, save_project
 from graph.pycode import to_identifier
 from graph.spec import Registry, ShapeError
@@ -527,8 +537,38 @@ class Document(QObject):
         self.push(commands.Disconnect(self.network(network), edge))
 
     def remove_blocks(self, network: str, block_ids: list[str]) -> None:
-        if block_ids:
-            self.push(commands.remove_blocks(self.network(network), block_ids))
+        if not block_ids:
+            return
+        macro = commands.remove_blocks(self.network(network), block_ids)
+        if self.is_definition(network):
+            self._remove_from_definition(network, block_ids, macro)
+        self.push(macro)
+
+    def _remove_from_definition(self, name: str, block_ids: list[str], macro: commands.Macro) -> None:
+        """Blocks removed from a definition's body: the instances' wires into a removed input port go
+        too, and the exposed parameters stop binding the removed blocks' settings (a binding to no block
+        would make every instance unusable)."""
+        definition = self.project.definitions.get(name)
+        gone = set(block_ids)
+        for bid in block_ids:
+            block = definition.body.blocks.get(bid)
+            if block is not None and block.type == PORT_INPUT:
+                for net, edge in self._instance_wires(name, block.name):
+                    macro.steps.insert(0, commands.Disconnect(net, edge))
+        kept = [ExposedParam(p.name, p.default, tuple(b for b in p.binds if b.partition(".")[0] not in gone))
+                for p in definition.params]
+        if kept != definition.params:
+            macro.add(commands_definitions.SetExposed(definition, kept))
+
+    def _instance_wires(self, definition: str, port: str) -> list[tuple[Network, Edge]]:
+        """The wire into input `port` of every instance of `definition`, in the networks and in bodies."""
+        found = []
+        for net in [*self.project.networks, *(d.body for d in self.project.definitions)]:
+            for bid, block in net.blocks.items():
+                edge = net.wire_into(bid, port) if block.type == definition else None
+                if edge is not None:
+                    found.append((net, edge))
+        return found
 
     def move_blocks(self, network: str, moves: dict[str, tuple[Point, Point]]) -> None:
         """One undo step for a whole drag: block id -> (old position, new position)."""
@@ -553,7 +593,22 @@ class Document(QObject):
             self.push(commands_training.SetDeployTargets(self.project, targets))
 
     def rename_block(self, network: str, block_id: str, name: str) -> None:
-        self.push(commands.RenameBlock(self.network(network), block_id, name))
+        """Rename a block; an input port of a definition takes every instance's wire into it along
+        (the port's name is the instance's input), in the same undo step."""
+        net = self.network(network)
+        block = net.block(block_id)
+        ports = {b.name for b in net.blocks.values() if b.type == PORT_INPUT}
+        if not (self.is_definition(network) and block.type == PORT_INPUT) or name == block.name \
+                or name in ports:
+            self.push(commands.RenameBlock(net, block_id, name))
+            return
+        macro = commands.Macro(f"Rename the input {block.name} of {network} to {name}",
+                               [commands.RenameBlock(net, block_id, name)])
+        for other, edge in self._instance_wires(network, block.name):
+            index = other.edges.index(edge)
+            macro.add(commands.Disconnect(other, edge))
+            macro.add(commands.Connect(other, Edge(edge.src, edge.dst, name, edge.src_port), index))
+        self.push(macro)
 
     def set_enabled(self, network: str, block_ids: list[str], enabled: bool) -> None:
         self.push(commands.SetEnabled(self.network(network), block_ids, enabled))

@@ -311,3 +311,31 @@ def test_a_definition_swapped_for_another_keeps_its_tab_on_the_new_body(window, 
         doc.undo_stack.undo()
         assert tabs.view_of(DEF).network_scene.net is doc.project.definitions.get(DEF).body
         assert tabs.count() == 2
+
+
+def test_renaming_or_removing_a_port_in_the_tab_takes_the_instances_wires_along(window, capfd):
+    doc = window.document
+    with no_noise(capfd):
+        before = doc.project.copy()
+        view = window.tabs.open_definition(DEF)
+        res1, res2 = block_id(doc, "res1"), block_id(doc, "res2")
+        doc.rename_block(DEF, "x", "features")
+        net = doc.network("model")
+        assert [e.dst_port for e in net.edges if e.dst in (res1, res2)] == ["features", "features"]
+        assert doc.analysis("model").ok and doc.undo_stack.undoText() == \
+            "Rename the input x of ResidualBlock to features"
+        assert list(window.tabs.view_of("model").network_scene.blocks[res1].inputs) == ["features"]
+        doc.undo_stack.undo()
+        assert doc.project == before
+        # removing a block takes its bindings out of the definition's parameters: instances stay usable
+        view.selectBlock("conv1")
+        view.deleteSelection()
+        assert doc.project.definitions.get(DEF).params[0].binds == ("conv2.channels",)
+        assert not any("binding" in d.message for d in doc.analysis("model").diagnostics)
+        # removing the input port takes the instances' wires into it
+        view.selectBlock("x")
+        view.deleteSelection()
+        assert not any(e.dst in (res1, res2) for e in net.edges)
+        doc.undo_stack.undo()
+        doc.undo_stack.undo()
+        assert doc.project == before and doc.analysis("model").ok
