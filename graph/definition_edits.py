@@ -4,7 +4,7 @@ An edit of a definition changes its body once, so every instance changes
 with it; `Edit.revert()` undoes it for all of them in one step, which is what
 the studio's undo commands call. Each edit is a journal of model method calls
 (add_block, remove_block, connect, disconnect, set_params, set_groups,
-Definition.set_exposed), so reverting is replaying their inverses backwards.
+Definition.set_exposed, Definitions.add), so reverting is replaying their inverses backwards.
 
 `detach(network, block_id)` turns one instance into an ordinary copy of its
 body (a group of plain blocks, named after the instance), which no longer
@@ -76,6 +76,12 @@ def _run(step: tuple, backwards: bool) -> None:
     elif kind == "groups":
         _, net, old, new = step
         net.set_groups(list(old if backwards else new))
+    elif kind == "define":  # (kind, library, definition, index): added when forwards
+        _, library, definition, index = step
+        if backwards:
+            library.remove(definition.name)
+        else:
+            library.add(definition, index)
     elif kind == "exposed":
         _, definition, old, new = step
         definition.set_exposed(list(old if backwards else new))
@@ -113,6 +119,10 @@ class _Journal:
         old = list(net.groups)
         net.set_groups(groups)
         self.edit.steps.append(("groups", net, old, list(groups)))
+
+    def define(self, library: Definitions, definition: Definition) -> None:
+        library.add(definition)
+        self.edit.steps.append(("define", library, definition, library.names().index(definition.name)))
 
     def set_exposed(self, definition: Definition, params: list[ExposedParam]) -> None:
         old = [copy.deepcopy(p) for p in definition.params]
@@ -234,6 +244,21 @@ def detach(network: Network, block_id: str) -> Edit:
         group_id += "_"
     groups.append(Group(group_id, instance.name, members))
     journal.set_groups(network, groups)
+    owner = next((d for d in library if d.body is network), None)
+    if owner is not None:  # detached inside another definition: its parameters now set the copies
+        inner = {p.name: p.binds for p in definition.params}
+
+        def rebound(bind: str) -> tuple[str, ...]:
+            bid, _, param = bind.partition(".")
+            if bid != block_id:
+                return (bind,)
+            return tuple(f"{ids[b]}.{rest}" for b, _, rest in (x.partition(".") for x in inner.get(param, ()))
+                         if b in ids)
+
+        params = [ExposedParam(p.name, p.default, tuple(x for b in p.binds for x in rebound(b)))
+                  for p in owner.params]
+        if params != owner.params:
+            journal.set_exposed(owner, params)
     return journal.edit
 
 

@@ -336,10 +336,12 @@ def analyse_project(project: Project, registry: Registry,
     return {net.name: analyse(net, registry, base_dir=base_dir) for net in project.networks}
 
 
-def analyse_definition(definition, registry: Registry, cache: AnalysisCache | None = None) -> Analysis:
+def analyse_definition(definition, registry: Registry, cache: AnalysisCache | None = None,
+                       inputs: dict | None = None) -> Analysis:
     """A block definition's body on its own (what its canvas tab shows): its exposed parameters at their
-    defaults, its input ports at their example shapes (each PortInput's `shape`)."""
+    defaults, its input ports at the shapes in `inputs` (port name -> shape: what an instance receives),
+    the ports `inputs` leaves out at their example shapes (each PortInput's `shape`)."""
     from graph.definitions import bound_body
 
-    body = bound_body(definition, {p.name: p.default for p in definition.params}, {})
+    body = bound_body(definition, {p.name: p.default for p in definition.params}, inputs or {})
     return analyse(body, registry, cache)

@@ -21,8 +21,10 @@ from graph.definition_edits import (
     set_exposed_default,
     set_inner_param,
 )
+from graph.definition_from_selection import make_definition
 from graph.definitions import DefinitionError, cycle_message, find_cycle
-from graph.model import Block, Definition, Definitions, Edge, LibraryRef, Network
+from graph.model import Block, Definition, Definitions, Edge, ExposedParam, LibraryRef, Network
+from graph.spec import Registry
 
 
 class DefinitionEdit(QUndoCommand):
@@ -71,6 +73,27 @@ def detach_instance(network: Network, block_id: str) -> DefinitionEdit:
     return DefinitionEdit(f"Detach {block.name}", lambda: detach(network, block_id))
 
 
+class MakeDefinition(DefinitionEdit):
+    """Blocks of a network become a new definition and one instance of it takes their place."""
+
+    def __init__(self, network: Network, block_ids: list[str], name: str, registry: Registry,
+                 shapes: dict | None = None, parent=None):
+        super().__init__(f"Make definition {name}", self._make, parent)
+        self._args = (network, list(block_ids), name, registry, shapes)
+        self.instance_id: str | None = None
+
+    def _make(self) -> Edit:
+        edit, self.instance_id = make_definition(*self._args)
+        return edit
+
+
+def make_definition_command(network: Network, block_ids: list[str], name: str, registry: Registry,
+                            shapes: dict | None = None) -> MakeDefinition:
+    """The undo step of graph.definition_from_selection.make_definition (check the selection first:
+    a refusal raised inside the undo stack would leave an empty step)."""
+    return MakeDefinition(network, block_ids, name, registry, shapes)
+
+
 def remove_definition_block(library: Definitions, name: str, block_id: str) -> DefinitionEdit:
     """Remove an inner block (its wires, and the bindings to its settings) from a definition."""
     library.get(name).body.block(block_id)
@@ -83,6 +106,20 @@ def set_definition_default(library: Definitions, name: str, param: str, value: A
     library.get(name).param(param)
     return DefinitionEdit(f"Set the default of {param} in {name}",
                           lambda: set_exposed_default(library, name, param, value))
+
+
+class SetExposed(QUndoCommand):
+    """Replace a definition's exposed parameters (a removed inner block's bindings dropped)."""
+
+    def __init__(self, definition: Definition, params: list[ExposedParam], parent=None):
+        super().__init__(f"Change the parameters of {definition.name}", parent)
+        self.definition, self.new, self.old = definition, list(params), list(definition.params)
+
+    def redo(self):
+        self.definition.set_exposed(self.new)
+
+    def undo(self):
+        self.definition.set_exposed(self.old)
 
 
 # ---------------------------------------------------------------- the user library ("My blocks")

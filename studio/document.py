@@ -8,8 +8,13 @@ with an incremental cache) and emits `analysisChanged`; views subscribe to
 the networks' own change events (`networkChanged`) to redraw items.
 
 Every edit names its network, so a project with several (a GAN's generator
-and discriminator) is edited the same way. Files: `new_project`, `open`,
-`save`, `save_as`, and `title()` for the window (autosave and recent files
+and discriminator) is edited the same way. A block definition's body is
+edited the same way too: `network(name)` gives the body of definition `name`
+(where no network has that name), the canvas of a definition tab calls the
+same edit methods with it, and `analysis(name)` gives the body's shapes at
+the example shapes its first instance receives (graph.validate.analyse_definition).
+
+Files: `new_project`, `open`, `save`, `save_as`, and `title()` for the window (autosave and recent files
 live in studio/files.py).
 """
 
@@ -24,16 +29,27 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from graph.bulk import without_gc_pauses
-from graph.definitions import registry_for_library
+from graph.definition_from_selection import name_problem, selection_problem, suggested_name
+from graph.definitions import PORT_INPUT, DefinitionError, cycle_message, find_cycle, registry_for_library
 from graph.deploy import check_targets, deploy_diagnostics
 from graph.diagnostics import ERROR, Diagnostic, Fix
 from graph.examples import EXAMPLE_ID_PREFIX
 from graph.layout import layered_layout
-from graph.model import Block, Change, Edge, Group, ModelError, Network, Project, new_project_id
+from graph.model import (
+    Block,
+    Change,
+    Edge,
+    ExposedParam,
+    Group,
+    ModelError,
+    Network,
+    Project,
+    new_project_id,
+)
 from graph.project_io import definitions_to_list, load_project, save_project
 from graph.pycode import to_identifier
 from graph.spec import Registry, ShapeError
-from graph.validate import Analysis, AnalysisCache, analyse
+from graph.validate import Analysis, AnalysisCache, analyse, analyse_definition
 from graph.walk import to_digraph
 from studio import clipboard, commands, commands_definitions, commands_structure, commands_training
 from studio.data_fit import data_input_params
@@ -64,6 +80,9 @@ class Document(QObject):
         self._deploy: dict[str, tuple[Analysis, tuple[str, ...], list[Diagnostic]]] = {}
         self._deploy_seen: tuple[str, ...] = ()
         self._dirty: set[str] = set()
+        # definition name -> (what it was analysed from, its analysis), for the definitions a tab shows
+        self._definition_analyses: dict[str, tuple[tuple, Analysis]] = {}
+        self._definition_serial = 0
         self._subscriptions: list[tuple[Network, object]] = []
         self.project = Project()
         self.path: Path | None = None
@@ -100,6 +119,7 @@ class Document(QObject):
         self.undo_stack.clear()
         self.project, self.path = project, Path(path) if path is not None else None
         self._caches.clear()
+        self._definition_analyses.clear()
         for net in project.networks:
             listener = self._make_listener(net)
             net.subscribe(listener)
@@ -146,6 +166,9 @@ class Document(QObject):
         def listener(change: Change) -> None:
             self._dirty.update(net.name for net in self.project.networks)
             self.definitionChanged.emit(name, change)
+            # the canvas of a definition tab follows its body like a network's (NetworkScene checks
+            # that the name still means this body: a definition swapped for another is not it)
+            self.networkChanged.emit(name, change)
         return listener
 
     def _clean_changed(self, clean: bool) -> None:
@@ -193,6 +216,102 @@ class Document(QObject):
                 self._analyses[name] = self._analyse(net)
             self.analysisChanged.emit(name)
         self._dirty.clear()
+        self._definition_analyses_changed()
+
+    def _definition_analyses_changed(self) -> None:
+        """Tell the definition tabs whose body, definitions or example shapes changed this step."""
+        for name, (key, _analysis) in list(self._definition_analyses.items()):
+            if not self.is_definition(name):
+                del self._definition_analyses[name]
+            elif self._definition_key(self.project.definitions.get(name)) != key:
+                self.analysisChanged.emit(name)
+
+    # --- block definitions, edited in their own tabs ---
+    def is_definition(self, name: str | None) -> bool:
+        """Whether `name` names a block definition (and no network: a network of that name wins)."""
+        return (name is not None and name in self.project.definitions
+                and all(net.name != name for net in self.project.networks))
+
+    def example_inputs(self, definition) -> dict:
+        """Port name -> the shape the definition's first instance (in the networks) receives there."""
+        for net in self.project.networks:
+            analysis = self._analyses.get(net.name)
+            for bid, block in net.blocks.items():
+                if block.type == definition.name and analysis is not None:
+                    received = analysis.inference.inputs.get(bid) or {}
+                    return {port: shape for port, shape in received.items() if shape is not None}
+        return {}
+
+    def _definition_key(self, definition) -> tuple:
+        inputs = self.example_inputs(definition)
+        return (id(definition), self.project.definitions.stamp(), id(self._registry),
+                tuple(sorted((k, tuple(v)) for k, v in inputs.items())))
+
+    def definition_analysis(self, name: str) -> Analysis:
+        """The body of definition `name` analysed on its own: exposed parameters at their defaults, input
+        ports at the shapes its first instance receives (else at their example shapes). Its `network` is
+        the body itself, so a canvas draws it like a network's analysis."""
+        definition = self.project.definitions.get(name)
+        key = self._definition_key(definition)
+        cached = self._definition_analyses.get(name)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        raw = analyse_definition(definition, self.registry, inputs=self.example_inputs(definition))
+        self._definition_serial += 1
+        analysis = Analysis(definition.body, raw.inference, raw.diagnostics, None, self._definition_serial)
+        self._definition_analyses[name] = (key, analysis)
+        return analysis
+
+    def add_refusal(self, network: str, type_id: str) -> str:
+        """Why a block of `type_id` cannot be added to `network` ("" when it can): an instance that
+        would make a definition contain itself (the canvas shows the reason instead of adding it)."""
+        return self._cycle_refusal(self.network(network), [type_id])
+
+    def _cycle_refusal(self, net: Network, types) -> str:
+        owner = next((d.name for d in self.project.definitions if d.body is net), None)
+        for type_id in dict.fromkeys(types):
+            if owner is not None and type_id in self.project.definitions:
+                cycle = find_cycle(self.project.definitions, extra=(owner, type_id))
+                if cycle:
+                    return f"An instance of {type_id} cannot go into {owner}: " + cycle_message(cycle)
+        return ""
+
+    def _refuse_cycle(self, net: Network, types) -> None:
+        """Raise DefinitionError when blocks of `types` in `net` (a definition's body) would make a
+        definition contain itself."""
+        refusal = self._cycle_refusal(net, types)
+        if refusal:
+            raise DefinitionError(refusal)
+
+    def definition_selection_problem(self, network: str, block_ids: list[str]) -> str:
+        """Why these blocks cannot become a definition ("" when they can)."""
+        return selection_problem(self.network(network), block_ids, self.registry)
+
+    def suggested_definition_name(self, network: str, block_ids: list[str]) -> str:
+        return suggested_name(self.network(network), block_ids, self.project.definitions.names(),
+                              self.registry)
+
+    def make_definition(self, network: str, block_ids: list[str], name: str) -> str:
+        """The blocks become definition `name`, replaced by one instance wired the same way: one undo
+        step; returns the instance's id. Raises ValueError (the message says why) before any change."""
+        net = self.network(network)
+        name = name.strip()
+        problem = selection_problem(net, block_ids, self.registry) or name_problem(
+            name, self.registry, self.project.definitions.names())
+        if problem:
+            raise ValueError(problem)
+        command = commands_definitions.make_definition_command(net, block_ids, name, self.registry,
+                                                                dict(self.analysis(network).shapes))
+        self.push(command)
+        return command.instance_id
+
+    def detach_instance(self, network: str, block_id: str) -> list[str]:
+        """Replace an instance by a plain copy of its definition's blocks (one undo step); returns their
+        ids. Raises DefinitionError for a block that is no instance."""
+        net = self.network(network)
+        before = set(net.blocks)
+        self.push(commands_definitions.detach_instance(net, block_id))
+        return [bid for bid in net.blocks if bid not in before]
 
     def _deploy_problems(self, name: str, graph_only: Analysis) -> list[Diagnostic]:
         """The deploy lint's warnings for the chosen targets (graph/deploy.py), cached per analysis."""
@@ -207,6 +326,8 @@ class Document(QObject):
 
     def analysis(self, network: str | None = None) -> Analysis:
         """Shapes and problems of a network, including a data source that does not fit it."""
+        if self.is_definition(network):
+            return self.definition_analysis(network)
         name = self.network(network).name
         graph_only = self._analyses[name]
         problem = self._data_problem
@@ -219,6 +340,8 @@ class Document(QObject):
 
     def graph_analysis(self, network: str | None = None) -> Analysis:
         """Only what the graph itself says (what the compiler needs)."""
+        if self.is_definition(network):
+            return self.definition_analysis(network)
         return self._analyses[self.network(network).name]
 
     def set_data_problem(self, block_id: str | None, message: str, fix: Fix | None = None) -> None:
@@ -239,6 +362,9 @@ class Document(QObject):
             self.analysisChanged.emit(name)
 
     def network(self, name: str | None = None) -> Network:
+        """The named network (the first without a name), or else the body of the definition so named."""
+        if self.is_definition(name):
+            return self.project.definitions.get(name).body
         return self.project.network(name)
 
     # --- queries the views use to refuse bad edits before they happen ---
@@ -297,6 +423,7 @@ class Document(QObject):
                   params: dict | None = None, name: str | None = None) -> str:
         net = self.network(network)
         spec = self.registry.get(type_id)
+        self._refuse_cycle(net, [spec.type_id])
         # a data input starts with the shape of the project's data (the digits are 1x8x8, not 28x28)
         fitted = data_input_params(self.project, spec.type_id, self.path.parent if self.path else None)
         block = Block(net.new_block_id(), spec.type_id,
@@ -359,6 +486,7 @@ class Document(QObject):
         from graph.library import to_copy
 
         net = self.network(network)
+        self._refuse_cycle(net, [entry.name])  # the library's copy of the definition being edited
         library = self.project.definitions
         copies = to_copy(entry, library)
         main = entry.definition if entry.name not in library else library.get(entry.name)
@@ -409,8 +537,38 @@ class Document(QObject):
         self.push(commands.Disconnect(self.network(network), edge))
 
     def remove_blocks(self, network: str, block_ids: list[str]) -> None:
-        if block_ids:
-            self.push(commands.remove_blocks(self.network(network), block_ids))
+        if not block_ids:
+            return
+        macro = commands.remove_blocks(self.network(network), block_ids)
+        if self.is_definition(network):
+            self._remove_from_definition(network, block_ids, macro)
+        self.push(macro)
+
+    def _remove_from_definition(self, name: str, block_ids: list[str], macro: commands.Macro) -> None:
+        """Blocks removed from a definition's body: the instances' wires into a removed input port go
+        too, and the exposed parameters stop binding the removed blocks' settings (a binding to no block
+        would make every instance unusable)."""
+        definition = self.project.definitions.get(name)
+        gone = set(block_ids)
+        for bid in block_ids:
+            block = definition.body.blocks.get(bid)
+            if block is not None and block.type == PORT_INPUT:
+                for net, edge in self._instance_wires(name, block.name):
+                    macro.steps.insert(0, commands.Disconnect(net, edge))
+        kept = [ExposedParam(p.name, p.default, tuple(b for b in p.binds if b.partition(".")[0] not in gone))
+                for p in definition.params]
+        if kept != definition.params:
+            macro.add(commands_definitions.SetExposed(definition, kept))
+
+    def _instance_wires(self, definition: str, port: str) -> list[tuple[Network, Edge]]:
+        """The wire into input `port` of every instance of `definition`, in the networks and in bodies."""
+        found = []
+        for net in [*self.project.networks, *(d.body for d in self.project.definitions)]:
+            for bid, block in net.blocks.items():
+                edge = net.wire_into(bid, port) if block.type == definition else None
+                if edge is not None:
+                    found.append((net, edge))
+        return found
 
     def move_blocks(self, network: str, moves: dict[str, tuple[Point, Point]]) -> None:
         """One undo step for a whole drag: block id -> (old position, new position)."""
@@ -435,7 +593,22 @@ class Document(QObject):
             self.push(commands_training.SetDeployTargets(self.project, targets))
 
     def rename_block(self, network: str, block_id: str, name: str) -> None:
-        self.push(commands.RenameBlock(self.network(network), block_id, name))
+        """Rename a block; an input port of a definition takes every instance's wire into it along
+        (the port's name is the instance's input), in the same undo step."""
+        net = self.network(network)
+        block = net.block(block_id)
+        ports = {b.name for b in net.blocks.values() if b.type == PORT_INPUT}
+        if not (self.is_definition(network) and block.type == PORT_INPUT) or name == block.name \
+                or name in ports:
+            self.push(commands.RenameBlock(net, block_id, name))
+            return
+        macro = commands.Macro(f"Rename the input {block.name} of {network} to {name}",
+                               [commands.RenameBlock(net, block_id, name)])
+        for other, edge in self._instance_wires(network, block.name):
+            index = other.edges.index(edge)
+            macro.add(commands.Disconnect(other, edge))
+            macro.add(commands.Connect(other, Edge(edge.src, edge.dst, name, edge.src_port), index))
+        self.push(macro)
 
     def set_enabled(self, network: str, block_ids: list[str], enabled: bool) -> None:
         self.push(commands.SetEnabled(self.network(network), block_ids, enabled))
@@ -569,6 +742,7 @@ class Document(QObject):
     def _add_fragment(self, network: str, fragment: clipboard.Fragment, offset: Point, at: Point | None,
                       verb: str) -> list[str]:
         net = self.network(network)
+        self._refuse_cycle(net, [b.type for b in fragment.blocks])
         fragment = clipboard.placed(fragment, net, offset, at)
         if not fragment.blocks:
             return []

@@ -7,6 +7,11 @@ block's declaration (studio/param_editors.py). A value the declaration
 refuses stays in the field, tinted, with the reason under it; it never
 reaches the model. Accepted values go through `Document.set_param`, and the
 inspector redraws from the Document's signals like every other view.
+
+In a definition's tab, a setting bound to one of the definition's parameters
+(ResidualBlock's `channels` sets conv1's and conv2's) is set by each
+instance: its field shows the default it is drawn with and cannot be edited
+there, and a line says where to change it.
 """
 
 from __future__ import annotations
@@ -119,9 +124,12 @@ class Inspector(QWidget):
         details.addWidget(self.shapes)
         details.addWidget(self.count)
         details.addWidget(self.problems)
+        self.bound_note = _label("", "help")  # in a definition's tab: settings each instance sets
+        self.bound_note.hide()
         self.params_heading = _label("Parameters", "heading")
         details.addWidget(self.params_heading)
         details.addLayout(self.form)
+        details.addWidget(self.bound_note)
         details.addWidget(self.hint)
         layout.addWidget(self.details)
         layout.addStretch(1)
@@ -183,6 +191,8 @@ class Inspector(QWidget):
         if spec is None:
             return
         self.params_heading.setVisible(bool(spec.params))
+        bound = self._bound(block.id)
+        in_definition = self.document.is_definition(self.network)
         for param in spec.params:
             editor = make_editor(param)
             error = _label("", "error")
@@ -191,7 +201,9 @@ class Inspector(QWidget):
             column = QVBoxLayout(row)
             column.setContentsMargins(0, 0, 0, 0)
             column.setSpacing(2)
-            extra = self.param_accessory(self.network, block.id, param) if self.param_accessory else None
+            # a sweep varies a network's settings, not one inside a definition (shared by its instances)
+            extra = self.param_accessory(self.network, block.id, param) \
+                if self.param_accessory and not in_definition else None
             if extra is None:
                 column.addWidget(editor)
             else:
@@ -211,6 +223,26 @@ class Inspector(QWidget):
             editor.refused.connect(lambda reason, name=param.name: self._set_error(name, reason))
             self.editors[param.name] = editor
             self.errors[param.name] = error
+            if param.name in bound:
+                editor.setEnabled(False)
+                editor.field.setToolTip(f"Set by each instance of {self.network}: its parameter "
+                                        f"{bound[param.name].name!r} (default {bound[param.name].default!r})")
+        self.bound_note.setText("\n".join(
+            f"{name} is set by each instance (the parameter {exposed.name!r} of {self.network}, default "
+            f"{exposed.default!r}): change it on an instance's card" for name, exposed in bound.items()))
+        self.bound_note.setVisible(bool(bound))
+
+    def _bound(self, block_id: str) -> dict:
+        """In a definition's tab: this block's settings that an exposed parameter sets -> that parameter."""
+        if not self.document.is_definition(self.network):
+            return {}
+        found = {}
+        for exposed in self.document.project.definitions.get(self.network).params:
+            for bind in exposed.binds:
+                bid, _, name = bind.partition(".")
+                if bid == block_id:
+                    found.setdefault(name, exposed)
+        return found
 
     def refresh(self) -> None:
         """Redraw values, shapes, count and problems from the model and the latest analysis."""
@@ -230,8 +262,10 @@ class Inspector(QWidget):
         inference = analysis.inference
         if spec is not None:
             params = inference.params.get(block.id, {**spec.defaults(), **block.params})
+            bound = self._bound(block.id)  # drawn with the definition's default, not the body's value
             for name, editor in self.editors.items():
-                editor.set_value(block.params.get(name, params.get(name)))
+                shown = params.get(name) if name in bound else block.params.get(name, params.get(name))
+                editor.set_value(shown)
                 self._set_error(name, "")
             self.shapes.setText(self._shapes_html(spec, block.id, inference))
             count = block_param_count(spec, inference, block.id)

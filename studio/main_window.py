@@ -18,6 +18,7 @@ from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMessageBox, QWidget
 
 from graph.blocks import default_registry
+from graph.definitions import DefinitionError
 from graph.spec import Registry
 from studio import window_state
 from studio.clipboard import ClipboardError
@@ -105,6 +106,7 @@ class MainWindow(QMainWindow):
         self.tabs.selectionChanged.connect(self._selection_changed)
         self.tabs.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
         self.problems.blockActivated.connect(self.reveal_block)
+        self.problems.innerBlockActivated.connect(self.reveal_block)  # inside a definition: its tab
         self.summary.problemsClicked.connect(lambda: self.show_panel("Problems"))
         self.document.titleChanged.connect(self._update_title)
         # "Training finished: ..." stays until replaced; it is about the project that was open before
@@ -324,8 +326,12 @@ class MainWindow(QMainWindow):
         return block.type if block is not None and block.type in self.document.project.definitions else None
 
     def _fill_definitions_menu(self) -> None:
+        from studio.definition_menu import add_editing_entries
+
         menu = self.definitions_menu
         menu.clear()
+        add_editing_entries(self, menu)
+        menu.addSeparator()
         name = self._selected_definition()
         save = menu.addAction(f"Save {name} to My blocks" if name else "Save to My blocks",
                               lambda: self.save_to_library(name))
@@ -418,6 +424,10 @@ class MainWindow(QMainWindow):
         from studio.canvas.transfer_actions import init_from_checkpoint
 
         network, ids = self._selection()
+        if self.document.is_definition(network):  # its blocks are every instance's: start the network's
+            self.statusBar().showMessage("Initialise from a checkpoint in the network's tab: the blocks "
+                                         f"of {network} are those of all its instances", 8000)
+            return
         init_from_checkpoint(self.document, network, ids, self)
 
     def _on_view(self, method: str, *args):
@@ -431,7 +441,7 @@ class MainWindow(QMainWindow):
     def paste(self) -> None:
         try:
             self._on_view("paste")
-        except ClipboardError as err:
+        except (ClipboardError, DefinitionError) as err:  # not a block; an instance inside itself
             self.statusBar().showMessage(str(err), 5000)
 
     def select_all(self) -> None:
@@ -452,7 +462,8 @@ class MainWindow(QMainWindow):
         self.code_view.show_block(network, ids[0] if len(ids) == 1 else None)
 
     def reveal_block(self, network: str, block_id: str) -> None:
-        """Show the block's network, select it and centre it (a clicked problem)."""
+        """Show the block's network (or definition, in its tab), select it and centre it (a clicked
+        problem)."""
         self.tabs.select_block(network, block_id, center=True)
 
     # --- window ---

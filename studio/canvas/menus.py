@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QGraphicsItem, QMenu, QMessageBox
 
 from studio.canvas.badges import BadgeItem, FixChipItem
 from studio.canvas.block_item import BlockItem
+from studio.canvas.definition_actions import add_definition_actions
 from studio.canvas.group_item import GroupItem
 from studio.canvas.interaction import optional
 from studio.canvas.transfer_actions import freeze_target, init_from_checkpoint, toggle_frozen, with_weights
@@ -85,6 +86,7 @@ def block_menu(scene, block_id: str) -> QMenu:
         _add_transfer(menu, scene, ids)
     _add_sharing(menu, scene, block_id, ids)
     _add_library(menu, scene, block, ids)
+    add_definition_actions(menu, scene, block_id, ids, _add)
     menu.addSeparator()
     for name, text, key in (("cut_blocks", "Cut", "Ctrl+X"), ("copy_blocks", "Copy", "Ctrl+C"),
                             ("duplicate_blocks", "Duplicate", "Ctrl+D")):
@@ -212,6 +214,9 @@ def _add_transfer(menu: QMenu, scene, ids: list[str]) -> None:
     freeze = freeze_target(doc, net, with_weights(doc, net, ids))
     action = _add(menu, "Freeze" if freeze else "Unfreeze", lambda: toggle_frozen(doc, net, ids))
     action.setToolTip("A frozen block keeps its weights while training (transfer learning)")
+    in_definition = optional(doc, "is_definition")
+    if in_definition is not None and in_definition(net):
+        return  # a checkpoint starts a network's blocks; inside a definition they are every instance's
     _add(menu, "Initialise from checkpoint…", lambda: init_from_checkpoint(doc, net, ids, _parent(scene)))
 
 

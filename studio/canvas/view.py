@@ -30,7 +30,8 @@ class NetworkView(ViewNavigation, QGraphicsView):
     blockSelectionChanged = Signal(list)  # block ids, in network order
     blockActivated = Signal(str)  # a card was double-clicked (the inspector may want to focus)
     zoomChanged = Signal(float)
-    wireRefused = Signal(str)  # the reason a wire was refused, also shown as a tooltip
+    wireRefused = Signal(str)  # the reason a wire (or a dropped block) was refused, for the status bar
+    definitionRequested = Signal(str)  # "Edit definition" on an instance's card: open that definition's tab
 
     def __init__(self, doc, network: str | None = None, theme: Theme | None = None, parent=None):
         QGraphicsView.__init__(self, parent)
@@ -185,6 +186,10 @@ class NetworkView(ViewNavigation, QGraphicsView):
         if pending is not None:
             from_output = pending[2]
             accept = (lambda s: bool(s.input_ports(None))) if from_output else (lambda s: s.has_output)
+        refusal = optional(self.doc, "add_refusal")
+        if refusal is not None and self.doc.project.definitions:  # not a definition inside itself
+            fits = accept
+            accept = (lambda s: (fits is None or fits(s)) and not refusal(self.network_name, s.type_id))
         self._quick_add_at = (QPointF(scene_pos), pending)
         self.quick_add.open_at(self.mapToGlobal(self.mapFromScene(scene_pos)), accept)
 
@@ -202,6 +207,11 @@ class NetworkView(ViewNavigation, QGraphicsView):
             x, y = pos.x(), pos.y() - height / 2
         else:
             x, y = pos.x() - CARD_WIDTH, pos.y() - height / 2
+        refusal = optional(self.doc, "add_refusal")
+        why = refusal(self.network_name, type_id) if refusal is not None else ""
+        if why:  # an instance inside its own definition
+            self.wireRefused.emit(why)
+            return
         stack = self.doc.undo_stack
         stack.beginMacro(f"Add {spec.title}")  # add + wire = one undo step
         try:
@@ -372,8 +382,18 @@ class NetworkView(ViewNavigation, QGraphicsView):
             height = card_height(len(input_ports(entry.definition)))
         else:
             height = card_height(len(self.doc.registry.get(type_id).input_ports(None)))
+            refusal = optional(self.doc, "add_refusal")
+            why = refusal(self.network_name, type_id) if refusal is not None else ""
+            if why:  # an instance inside its own definition
+                self.wireRefused.emit(why)
+                return ""
         at = (snap(scene_pos.x() - CARD_WIDTH / 2), snap(scene_pos.y() - height / 2))
         if library_name is not None:
+            refusal = optional(self.doc, "add_refusal")
+            why = refusal(self.network_name, entry.name) if refusal is not None else ""
+            if why:  # My blocks' version of the definition this canvas edits
+                self.wireRefused.emit(why)
+                return ""
             block_id = self.doc.add_library_block(self.network_name, entry, at)
         else:
             block_id = self.doc.add_block(self.network_name, type_id, at)

@@ -1,7 +1,10 @@
 """The problems list: every diagnostic of every network, errors first.
 
 Clicking a problem emits `blockActivated(network, block_id)`; the main
-window then shows that network's tab and selects and centres the block.
+window then shows that network's tab and selects and centres the block. A
+problem that comes from inside an instance (Diagnostic.inside) emits
+`innerBlockActivated(definition, inner_block_id)` instead, for the block at
+fault in the innermost definition: the window opens that definition's tab.
 A problem with an obvious repair (insert Flatten) offers it: "Apply fix"
 calls `Document.apply_fix`, one undo step like any edit.
 """
@@ -29,6 +32,7 @@ DIAG_ROLE = Qt.ItemDataRole.UserRole
 
 class ProblemsPanel(QWidget):
     blockActivated = Signal(str, str)  # network, block id
+    innerBlockActivated = Signal(str, str)  # definition name, block id in its body
     countChanged = Signal(int, int)  # errors, warnings
 
     def __init__(self, document: Document, parent: QWidget | None = None):
@@ -91,7 +95,10 @@ class ProblemsPanel(QWidget):
 
     def _clicked(self, item: QTreeWidgetItem, _column: int = 0) -> None:
         d: Diagnostic = item.data(0, DIAG_ROLE)
-        if d is not None and d.block is not None:
+        where = inner_block(d) if d is not None else None
+        if where is not None:
+            self.innerBlockActivated.emit(*where)
+        elif d is not None and d.block is not None:
             self.blockActivated.emit(d.network or self.document.network().name, d.block)
 
     def _current(self) -> Diagnostic | None:
@@ -107,3 +114,14 @@ class ProblemsPanel(QWidget):
         d = self._current()
         if d is not None and d.fix is not None:
             self.document.apply_fix(d.network or self.document.network().name, d.fix)
+
+
+def inner_block(d: Diagnostic) -> tuple[str, str] | None:
+    """(definition, inner block id) where a problem inside an instance is, at the deepest definition
+    that names a block; None for a problem of the block itself."""
+    path = d.inside
+    pairs = [(path[i], path[i + 1]) for i in range(0, len(path) - 1, 2)]
+    named = [(definition, bid) for definition, bid in pairs if definition and bid]
+    if named:
+        return named[-1]
+    return (pairs[0][0], "") if pairs and pairs[0][0] else None
