@@ -89,7 +89,9 @@ class NetworkView(ViewNavigation, QGraphicsView):
         if item is None:
             return
         group = scene.groups.get(scene._group_of.get(block_id, ""))
-        (group if group is not None and group.collapsed else item).setSelected(True)
+        fold = scene.fold_of(block_id)  # a folded instance: its fold's card
+        shown = group if group is not None and group.collapsed else fold if fold is not None else item
+        shown.setSelected(True)
 
     def centerOnBlock(self, block_id: str) -> None:
         """Select a block and bring it to the middle of the view, readable (the problems list calls this)."""
@@ -311,7 +313,8 @@ class NetworkView(ViewNavigation, QGraphicsView):
             self.startRename(ids[0])
 
     def _select_all(self) -> None:
-        for item in self.network_scene.blocks.values():
+        scene = self.network_scene
+        for item in [*scene.blocks.values(), *scene.folds.values()]:
             if item.isVisible():
                 item.setSelected(True)
 

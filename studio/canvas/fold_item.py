@@ -1,0 +1,139 @@
+"""The folded card: a run of instances of one definition shown as one card ("ResidualBlock ×12").
+
+It is a block card (BlockItem: same theme, band, fonts, shape pill, problem
+badge), standing where the first instance stands, with two outlines peeking
+out behind it for the stack of hidden cards. It shows the run's input ports
+(the first instance's), its output port and shape (the last instance's), the
+weights of all its instances together and the first and last instance's
+names. Its problem badge carries the problems of every instance, each line
+naming the instance. The "▸ expand" button at its bottom left (or the context
+menu's Expand) opens the run in place; nothing of this touches the model.
+
+Its `block_id` is the first instance's id, so a wire dragged from an input
+port starts at that instance; the output port belongs to the last instance.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QRectF, Qt, QTimer
+from PySide6.QtGui import QFontMetricsF, QPainter, QPen
+from PySide6.QtWidgets import QGraphicsItem
+
+from graph.folding import Run
+from studio.canvas.block_item import PAD, BlockItem, CardContent
+from studio.canvas.style import CARD_WIDTH, CORNER, ROW, Theme
+
+STACK = 4.0  # offset of each outline behind the card
+EXPAND_TEXT = "▸ expand"
+
+
+def count_text(n: int | None) -> str:
+    """Weights in a few characters: "864 params", "74.5k params", "1.23M params"."""
+    if n is None:
+        return "? params"
+    if n < 1000:
+        return f"{n} params"
+    if n < 1_000_000:
+        return f"{n / 1000:.1f}k params"
+    return f"{n / 1_000_000:.2f}M params"
+
+
+def fold_title(run: Run) -> str:
+    return f"{run.definition} ×{len(run)}"
+
+
+class FoldItem(BlockItem):
+    """One folded run; the scene keeps them in `folds` by the run's first block id."""
+
+    def __init__(self, run: Run, content: CardContent, theme: Theme):
+        super().__init__(run.head, content, theme)
+        self.run = run
+        if self.output is not None:
+            self.output.block_id = run.tail
+        self.expand_button = ExpandButton(self)
+        self._place_button()
+
+    @property
+    def blocks(self) -> tuple[str, ...]:
+        return self.run.blocks
+
+    def _build_ports(self) -> None:
+        super()._build_ports()
+        run = getattr(self, "run", None)  # None while BlockItem.__init__ builds them the first time
+        if run is not None and self.output is not None:
+            self.output.block_id = run.tail
+
+    def _place_children(self) -> None:
+        super()._place_children()
+        if getattr(self, "expand_button", None) is not None:
+            self._place_button()
+
+    def _place_button(self) -> None:
+        self.expand_button.setPos(PAD - 3, self.height - ROW - 2)
+
+    def boundingRect(self) -> QRectF:
+        rect = super().boundingRect()
+        return rect.adjusted(0, 0, 2 * STACK, 2 * STACK)
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        t = self.theme
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(QPen(t.color("card_border"), 1.0))
+        painter.setBrush(t.color("card"))
+        for step in (2, 1):  # the hidden cards, back to front
+            offset = STACK * step
+            painter.drawRoundedRect(QRectF(offset, offset, CARD_WIDTH, self.height), CORNER, CORNER)
+        super().paint(painter, option, widget)
+
+
+class ExpandButton(QGraphicsItem):
+    """"▸ expand" at the folded card's bottom left: a click opens the run (view state only)."""
+
+    def __init__(self, parent: FoldItem):
+        super().__init__(parent)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setAcceptHoverEvents(True)
+        self.setZValue(3)
+        self._hover = False
+        self.setToolTip(f"Show the {len(parent.run)} {parent.run.definition} blocks")
+
+    def boundingRect(self) -> QRectF:
+        font = self.parentItem().theme.font("small")
+        return QRectF(0, 0, QFontMetricsF(font).horizontalAdvance(EXPAND_TEXT) + 12, ROW - 2)
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        scene = self.scene()
+        if scene is not None and not getattr(scene, "text_visible", True):
+            return  # zoomed out: the card is bars and a name only
+        theme = self.parentItem().theme
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        rect = self.boundingRect().adjusted(0.5, 0.5, -0.5, -0.5)
+        painter.setPen(QPen(theme.color("wire_hover" if self._hover else "card_border"), 1.0))
+        painter.setBrush(theme.color("shape_fill"))
+        painter.drawRoundedRect(rect, 5, 5)
+        painter.setFont(theme.font("small"))
+        painter.setPen(theme.color("text" if self._hover else "muted"))
+        painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, EXPAND_TEXT)
+
+    def hoverEnterEvent(self, event):
+        self._hover = True
+        self.update()
+
+    def hoverLeaveEvent(self, event):
+        self._hover = False
+        self.update()
+
+    def mousePressEvent(self, event):
+        if event.button() == Qt.MouseButton.LeftButton:
+            event.accept()  # the release expands; the card is neither selected nor dragged
+            return
+        super().mousePressEvent(event)
+
+    def mouseReleaseEvent(self, event):
+        if event.button() == Qt.MouseButton.LeftButton and self.boundingRect().contains(event.pos()):
+            scene, head = self.scene(), self.parentItem().run.head
+            # after this event: expanding removes the card, and with it this button, from the scene
+            QTimer.singleShot(0, lambda: scene.set_folded(head, False))
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
