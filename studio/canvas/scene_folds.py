@@ -36,6 +36,7 @@ class SceneFolds:
         self._folds_dirty = True
         self._fold_stamp: tuple | None = None  # the definitions the runs were found with
         self._fresh_folds: set[str] = set()  # folds made since the last analysis was drawn
+        self._weights_seen: dict[tuple, int] = {}  # see _instance_weights; emptied with the definitions
 
     # --- queries ---
     def run_of(self, block_id: str) -> Run | None:
@@ -59,7 +60,7 @@ class SceneFolds:
             return
         fold_choices(self.doc).set(self.net, run, folded)
         self._sync_folds(find=False)
-        self._fold_statuses(None)
+        self._fold_statuses(set())  # only the new card needs its status
 
     def toggle_fold(self, block_id: str) -> None:
         self.set_folded(block_id, block_id not in self._fold_of)
@@ -74,6 +75,7 @@ class SceneFolds:
         if stamp != self._fold_stamp:
             self._fold_stamp = stamp
             self._folds_dirty = True
+            self._weights_seen.clear()  # an edited body weighs differently
         return self._folds_dirty
 
     def _sync_folds(self, find: bool = True) -> None:
@@ -121,8 +123,8 @@ class SceneFolds:
         for bid in touched:
             for edge in self._wires_of.get(bid, ()):
                 self._place_wire(self.wires[edge])
-        for fold in self.folds.values():
-            self._mark_fold_ports(fold)
+        for head in touched.intersection(self.folds):
+            self._mark_fold_ports(self.folds[head])
 
     def _hidden_by_group(self, block_id: str) -> bool:
         group = self.groups.get(self._group_of.get(block_id, ""))
@@ -193,6 +195,23 @@ class SceneFolds:
             self._fold_status(fold, analysis)
         self._fresh_folds.clear()
 
+    def _instance_weights(self, bid: str, registry, inference) -> int:
+        """block_weights of one instance, remembered by what decides it (settings and input shapes): the
+        instances of a run are mostly alike, and counting one walks its definition's body."""
+        block = self.net.blocks[bid]
+        if block.shares is not None or self.net.ties:  # shared modules and tied tensors: the general rule
+            return block_weights(self.net, registry, inference, bid)
+        try:
+            key = (block.type, tuple(sorted(inference.params.get(bid, {}).items())),
+                   tuple(sorted(inference.inputs.get(bid, {}).items())), inference.shapes.get(bid))
+            hash(key)
+        except TypeError:  # a list-valued setting: count it afresh
+            return block_weights(self.net, registry, inference, bid)
+        count = self._weights_seen.get(key)
+        if count is None:
+            count = self._weights_seen[key] = block_weights(self.net, registry, inference, bid)
+        return count
+
     def _fold_status(self, fold: FoldItem, analysis) -> None:
         run = fold.run
         members = [(bid, self.blocks[bid]) for bid in run.blocks if bid in self.blocks]
@@ -201,7 +220,7 @@ class SceneFolds:
         if analysis is not None and analysis.network is self.net:
             inference = analysis.inference
             if all(inference.shapes.get(bid) is not None for bid in run.blocks):
-                count = sum(block_weights(self.net, registry, inference, bid) for bid in run.blocks)
+                count = sum(self._instance_weights(bid, registry, inference) for bid in run.blocks)
         if fold.set_content(self._fold_content(run, count)):
             apply_cache_mode(fold, self.cache_mode)
             self.fold_item_moved(fold)
