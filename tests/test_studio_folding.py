@@ -133,7 +133,8 @@ def test_a_problem_of_instance_seven_shows_on_the_folds_badge(view, doc):
     messages = [d.message for d in scene.diagnostics_of("r7")]
     assert messages and fold.status.severity == "error"
     assert fold.badge is not None and fold.badge.isVisible()
-    assert fold.badge.toolTip().startswith("res7: ") and messages[0] in fold.badge.toolTip()
+    assert messages[0] in fold.badge.toolTip() and "'res7'" in fold.badge.toolTip()
+    assert fold.content.summary.startswith(f"{(6 * PER_BLOCK) / 1000:.1f}k params so far")  # res1-res6
     badge_menu = menu_for(scene, fold.badge, QPointF())
     assert any(a.text().startswith("✖ res7: ") for a in badge_menu.actions())
     assert problem_menu(scene, "r1").actions()[0].text() == badge_menu.actions()[0].text()

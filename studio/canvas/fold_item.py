@@ -1,8 +1,8 @@
 """The folded card: a run of instances of one definition shown as one card ("ResidualBlock ×12").
 
 It is a block card (BlockItem: same theme, band, fonts, shape pill, problem
-badge), standing where the first instance stands, with two outlines peeking
-out behind it for the stack of hidden cards. It shows the run's input ports
+badge), standing where the first instance stands, with the bottoms of two
+cards peeking out below it for the stack of hidden ones. It shows the run's input ports
 (the first instance's), its output port and shape (the last instance's), the
 weights of all its instances together and the first and last instance's
 names. Its problem badge carries the problems of every instance, each line
@@ -23,7 +23,7 @@ from graph.folding import Run
 from studio.canvas.block_item import PAD, BlockItem, CardContent
 from studio.canvas.style import CARD_WIDTH, CORNER, ROW, Theme
 
-STACK = 4.0  # offset of each outline behind the card
+STACK = 4.0  # how far each outline behind the card peeks out below it
 EXPAND_TEXT = "▸ expand"
 
 
@@ -73,16 +73,17 @@ class FoldItem(BlockItem):
 
     def boundingRect(self) -> QRectF:
         rect = super().boundingRect()
-        return rect.adjusted(0, 0, 2 * STACK, 2 * STACK)
+        return rect.adjusted(0, 0, 0, 2 * STACK)
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
         t = self.theme
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setPen(QPen(t.color("card_border"), 1.0))
         painter.setBrush(t.color("card"))
-        for step in (2, 1):  # the hidden cards, back to front
-            offset = STACK * step
-            painter.drawRoundedRect(QRectF(offset, offset, CARD_WIDTH, self.height), CORNER, CORNER)
+        for step in (2, 1):  # the hidden cards, back to front: their bottoms peek out, narrower, so the
+            inset = 0.75 * STACK * step  # ports on the left and right edges stay clear
+            rect = QRectF(inset, STACK * step, CARD_WIDTH - 2 * inset, self.height)
+            painter.drawRoundedRect(rect, CORNER, CORNER)
         super().paint(painter, option, widget)
 
 

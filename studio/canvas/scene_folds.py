@@ -18,9 +18,10 @@ from PySide6.QtCore import QPointF
 
 from graph.folding import Run, find_runs, folded_runs
 from graph.memory import block_weights
-from studio.canvas.block_item import CardContent, CardStatus, apply_cache_mode
+from studio.canvas.block_item import PAD, CardContent, CardStatus, apply_cache_mode
 from studio.canvas.fold_item import FoldItem, count_text, fold_title
 from studio.canvas.fold_state import fold_choices
+from studio.canvas.style import CARD_WIDTH
 
 # model changes after which the runs may differ
 FOLD_CHANGES = frozenset({"block_added", "block_removed", "edge_added", "edge_removed", "block_enabled",
@@ -140,10 +141,13 @@ class SceneFolds:
         self.addItem(item)
         return item
 
-    def _fold_content(self, run: Run, count: int | None = None) -> CardContent:
+    def _fold_content(self, run: Run, count: int | None = None, partial: bool = False) -> CardContent:
         head = self.blocks[run.head].content
         first, last = self.net.blocks[run.head].name, self.net.blocks[run.tail].name
-        summary = f"{count_text(count)} · {first} … {last}"
+        summary = count_text(count) + (" so far" if partial else "")
+        names = f"{summary} · {first} … {last}"  # the names when they fit whole (the tooltip has them too)
+        if self.theme.metrics("body").horizontalAdvance(names) <= CARD_WIDTH - 2 * PAD:
+            summary = names
         return CardContent(fold_title(run), "", head.category, summary, head.inputs, True)
 
     def _mark_fold_ports(self, fold: FoldItem) -> None:
@@ -216,23 +220,30 @@ class SceneFolds:
         run = fold.run
         members = [(bid, self.blocks[bid]) for bid in run.blocks if bid in self.blocks]
         registry = self.doc.registry
-        count = None
+        count, partial = None, False
         if analysis is not None and analysis.network is self.net:
             inference = analysis.inference
-            if all(inference.shapes.get(bid) is not None for bid in run.blocks):
-                count = sum(self._instance_weights(bid, registry, inference) for bid in run.blocks)
-        if fold.set_content(self._fold_content(run, count)):
+            known = [bid for bid in run.blocks if inference.shapes.get(bid) is not None]
+            partial = 0 < len(known) < len(run)  # as the summary strip says: what is known "so far"
+            if known:
+                count = sum(self._instance_weights(bid, registry, inference) for bid in known)
+        if fold.set_content(self._fold_content(run, count, partial)):
             apply_cache_mode(fold, self.cache_mode)
             self.fold_item_moved(fold)
         severities = {item.status.severity for _bid, item in members}
         lines, deploy = [], []
         for bid, item in members:
             name = self.net.blocks[bid].name
-            lines += [f"{name}: {line}" for line in item.status.problem_text.splitlines() if line]
-            deploy += [f"{name}: {line}" for line in item.status.deploy_text.splitlines() if line]
+            # each line says which instance it is about (most messages name it already)
+            lines += [_naming(line, name) for line in item.status.problem_text.splitlines() if line]
+            deploy += [_naming(line, name) for line in item.status.deploy_text.splitlines() if line]
         head = self.blocks[run.head].status if run.head in self.blocks else CardStatus()
         tail = self.blocks[run.tail].status if run.tail in self.blocks else CardStatus()
         fold.set_status(CardStatus(
             shape=tail.shape,
             severity="error" if "error" in severities else "warning" if "warning" in severities else None,
             problem_text="\n".join(lines), fixes=(), bad_ports=head.bad_ports, deploy_text="\n".join(deploy)))
+
+
+def _naming(line: str, name: str) -> str:
+    return line if f"'{name}'" in line else f"{name}: {line}"
