@@ -20,8 +20,8 @@ from PySide6.QtGui import QFontMetricsF, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsItem
 
 from graph.folding import Run
-from studio.canvas.block_item import PAD, BlockItem, CardContent
-from studio.canvas.style import CARD_WIDTH, CORNER, ROW, Theme
+from studio.canvas.block_item import FAR_MIN_PX, FAR_NAME_PX, PAD, BlockItem, CardContent, _far_font
+from studio.canvas.style import BAND, CARD_WIDTH, CORNER, ROW, Theme
 
 STACK = 4.0  # how far each outline behind the card peeks out below it
 EXPAND_TEXT = "▸ expand"
@@ -85,6 +85,27 @@ class FoldItem(BlockItem):
             rect = QRectF(inset, STACK * step, CARD_WIDTH - 2 * inset, self.height)
             painter.drawRoundedRect(rect, CORNER, CORNER)
         super().paint(painter, option, widget)
+
+
+    def _paint_far(self, painter: QPainter, lod: float) -> None:
+        """Zoomed out: as a block card's name, but "×12" is never elided away ("ResidualBl… ×12")."""
+        lod = max(lod, 1e-6)
+        inner = CARD_WIDTH - 2 * PAD
+        pixels = min(FAR_NAME_PX, self.height * 0.5 * lod)
+        if pixels < FAR_MIN_PX:
+            self._paint_greek(painter)
+            return
+        name, times = self.run.definition, f" ×{len(self.run)}"
+        wide = QFontMetricsF(_far_font(round(pixels / lod))).horizontalAdvance(name + times)
+        if wide > inner:
+            pixels = max(FAR_MIN_PX, 0.95 * pixels * inner / wide)
+        font = _far_font(round(pixels / lod))
+        metrics = QFontMetricsF(font)
+        name = metrics.elidedText(name, Qt.TextElideMode.ElideRight, inner - metrics.horizontalAdvance(times))
+        painter.setFont(font)
+        painter.setPen(self.theme.color("text"))
+        rect = QRectF(PAD, BAND, inner, self.height - BAND)
+        painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, name + times)
 
 
 class ExpandButton(QGraphicsItem):
