@@ -214,3 +214,24 @@ def test_a_block_added_after_the_last_instance_joins_the_fold(view, doc):
     assert only_fold(scene).content.name == "ResidualBlock ×13"
     assert not scene.blocks[bid].isVisible()
     assert scene.wires[Edge("r12", bid, "x")].isVisible() is False  # inside the fold now
+
+
+def test_auto_layout_places_a_fold_as_one_card_and_its_instances_move_with_it(view, doc):
+    scene = view.network_scene
+    net = doc.network()
+    offsets = {bid: (net.blocks[bid].position[0] - net.blocks["r1"].position[0],
+                     net.blocks[bid].position[1] - net.blocks["r1"].position[1]) for bid in IDS}
+    view.arrange()
+    assert doc.undo_stack.count() == 1
+    x_r1, y_r1 = net.blocks["r1"].position
+    seen = ["img", "stem", "stem_norm", "stem_relu", "r1", "pool", "scores", "digit"]  # what the canvas shows
+    places = [net.blocks[bid].position for bid in seen]
+    left = places[0][0]
+    for (x0, y0), (x1, y1) in zip(places, places[1:]):  # one slot after another: no room left for r2-r12
+        assert (x1, y1) in ((x0 + 240.0, y0), (left, y0 + 140.0)), places
+    assert {bid: (net.blocks[bid].position[0] - x_r1, net.blocks[bid].position[1] - y_r1) for bid in IDS} \
+        == offsets
+    fold = only_fold(scene)
+    assert fold.pos() == QPointF(x_r1, y_r1)
+    assert not fold.sceneBoundingRect().intersects(scene.blocks["pool"].sceneBoundingRect())
+    assert scene.wires[Edge("r12", "pool", "x")].path().pointAtPercent(0.0) == fold.output.scenePos()

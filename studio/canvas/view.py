@@ -149,7 +149,8 @@ class NetworkView(ViewNavigation, QGraphicsView):
         if layout is None:
             return
         ids = self.selectedBlockIds() if selection_only else None
-        layout(self.network_name, ids or None, max_width=self.readable_width())
+        folded = [fold.run.blocks for fold in self.network_scene.folds.values()]  # laid out as one card each
+        layout(self.network_name, ids or None, max_width=self.readable_width(), folded=folded)
         if not ids:
             self.fitAll()
             return
