@@ -16,8 +16,9 @@ A layered (Sugiyama-style) layout, small enough to read:
    continue in a new band below, starting again at the left, so a long
    chain fits a window at a zoom where the cards can be read.
 6. A run the canvas shows folded (graph/folding.py) takes one place, its
-   first block's: the layout is of what the person sees. The hidden blocks
-   move with the first one and keep their places relative to it.
+   first block's: the layout is of what the person sees. Its hidden blocks
+   go below everything else, in chain order, wrapped as a band is, so that
+   expanding the run later shows them where no other card is.
 
 Pure Python: the studio turns the result into one undo step of moves.
 """
@@ -50,7 +51,8 @@ def layered_layout(network: Network, block_ids: Iterable[str] | None = None,
     if not chosen:
         return {}
     every = set(chosen)
-    stand_in = {bid: run[0] for run in folded if run and every.issuperset(run) for bid in run[1:]}
+    runs = [run for run in folded if len(run) > 1 and every.issuperset(run)]
+    stand_in = {bid: run[0] for run in runs for bid in run[1:]}
     if stand_in:
         chosen = [bid for bid in chosen if bid not in stand_in]
     graph = nx.DiGraph()
@@ -76,9 +78,12 @@ def layered_layout(network: Network, block_ids: Iterable[str] | None = None,
                 for row, bid in enumerate(column):
                     positions[bid] = (left + col * dx, top + shift + row * dy)
             top += tallest * dy
-    for bid, head in stand_in.items():  # a folded run's hidden blocks follow its first one
-        (x, y), (hx, hy) = network.blocks[bid].position, network.blocks[head].position
-        positions[bid] = (x + positions[head][0] - hx, y + positions[head][1] - hy)
+    for run in runs:  # the hidden blocks of folded runs: a band of their own each, below the rest
+        hidden = run[1:]
+        per_row = per_band or len(hidden)
+        for i, bid in enumerate(hidden):
+            positions[bid] = (left + (i % per_row) * dx, top + (i // per_row) * dy)
+        top += -(-len(hidden) // per_row) * dy
     return positions
 
 

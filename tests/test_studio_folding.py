@@ -216,22 +216,24 @@ def test_a_block_added_after_the_last_instance_joins_the_fold(view, doc):
     assert scene.wires[Edge("r12", bid, "x")].isVisible() is False  # inside the fold now
 
 
-def test_auto_layout_places_a_fold_as_one_card_and_its_instances_move_with_it(view, doc):
+def test_auto_layout_places_a_fold_as_one_card_and_expanding_it_covers_no_card(view, doc, qtbot):
     scene = view.network_scene
     net = doc.network()
-    offsets = {bid: (net.blocks[bid].position[0] - net.blocks["r1"].position[0],
-                     net.blocks[bid].position[1] - net.blocks["r1"].position[1]) for bid in IDS}
     view.arrange()
     assert doc.undo_stack.count() == 1
-    x_r1, y_r1 = net.blocks["r1"].position
     seen = ["img", "stem", "stem_norm", "stem_relu", "r1", "pool", "scores", "digit"]  # what the canvas shows
     places = [net.blocks[bid].position for bid in seen]
     left = places[0][0]
     for (x0, y0), (x1, y1) in zip(places, places[1:]):  # one slot after another: no room left for r2-r12
         assert (x1, y1) in ((x0 + 240.0, y0), (left, y0 + 140.0)), places
-    assert {bid: (net.blocks[bid].position[0] - x_r1, net.blocks[bid].position[1] - y_r1) for bid in IDS} \
-        == offsets
     fold = only_fold(scene)
-    assert fold.pos() == QPointF(x_r1, y_r1)
-    assert not fold.sceneBoundingRect().intersects(scene.blocks["pool"].sceneBoundingRect())
+    assert fold.pos() == QPointF(*net.blocks["r1"].position)
     assert scene.wires[Edge("r12", "pool", "x")].path().pointAtPercent(0.0) == fold.output.scenePos()
+    lowest = max(y for _x, y in places)
+    assert all(net.blocks[bid].position[1] > lowest for bid in IDS[1:])  # the hidden ones wait below
+    scene.set_folded("r1", False)
+    cards = [scene.blocks[bid] for bid in net.blocks]
+    assert all(card.isVisible() for card in cards)
+    rects = [(card.block_id, card.mapRectToScene(card.shape().boundingRect())) for card in cards]
+    overlapping = [(a, b) for i, (a, ra) in enumerate(rects) for b, rb in rects[i + 1:] if ra.intersects(rb)]
+    assert overlapping == []
