@@ -17,7 +17,7 @@ from studio.canvas import NetworkView
 from studio.canvas.fold_item import FoldItem
 from studio.canvas.fold_state import FoldChoices
 from studio.canvas.menus import block_menu, fold_menu, menu_for, problem_menu
-from studio.canvas.style import LIGHT
+from studio.canvas.style import DARK, LIGHT
 from studio.document import Document
 from studio.inspector import block_param_count
 from tests.fold_support import residual_chain_project, residual_ids
@@ -79,6 +79,13 @@ def test_twelve_instances_open_as_one_card_with_count_shape_and_weights(view, do
         assert fold.status.shape == "32×8×8" == scene.blocks["r12"].status.shape
         assert not any(scene.blocks[bid].isVisible() for bid in IDS)
         assert not any(scene.wires[Edge(a, b, "x")].isVisible() for a, b in zip(IDS, IDS[1:]))
+        for zoom in (1.0, 0.3, 0.05):  # painted near, far (its name and count) and as bars, without a warning
+            view.setZoom(zoom)
+            view.centerOn(fold)
+            view.viewport().grab()
+        view.setTheme(DARK)
+        view.viewport().grab()
+        assert fold.theme is DARK
 
 
 def test_outside_wires_end_on_the_fold_ports_and_follow_a_drag(view, doc, qtbot):
@@ -138,6 +145,8 @@ def test_a_problem_of_instance_seven_shows_on_the_folds_badge(view, doc):
     badge_menu = menu_for(scene, fold.badge, QPointF())
     assert any(a.text().startswith("✖ res7: ") for a in badge_menu.actions())
     assert problem_menu(scene, "r1").actions()[0].text() == badge_menu.actions()[0].text()
+    view.centerOnBlock("r7")  # what a click in the Problems panel does: the fold is selected and shown
+    assert fold.isSelected() and view.mapToScene(view.viewport().rect()).boundingRect().contains(fold.pos())
     doc.undo_stack.undo()
     assert fold.status.severity is None and fold.badge is None
 

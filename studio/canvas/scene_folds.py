@@ -227,9 +227,10 @@ class SceneFolds:
             partial = 0 < len(known) < len(run)  # as the summary strip says: what is known "so far"
             if known:
                 count = sum(self._instance_weights(bid, registry, inference) for bid in known)
-        if fold.set_content(self._fold_content(run, count, partial)):
+        if fold.set_content(self._fold_content(run, count, partial)):  # the first instance's ports changed
             apply_cache_mode(fold, self.cache_mode)
             self.fold_item_moved(fold)
+            self._mark_fold_ports(fold)
         severities = {item.status.severity for _bid, item in members}
         lines, deploy = [], []
         for bid, item in members:
