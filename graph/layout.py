@@ -15,13 +15,17 @@ A layered (Sugiyama-style) layout, small enough to read:
 5. A part wider than `max_width` wraps, like a line of text: its columns
    continue in a new band below, starting again at the left, so a long
    chain fits a window at a zoom where the cards can be read.
+6. A run the canvas shows folded (graph/folding.py) takes one place, its
+   first block's: the layout is of what the person sees. Its hidden blocks
+   go below everything else, in chain order, wrapped as a band is, so that
+   expanding the run later shows them where no other card is.
 
 Pure Python: the studio turns the result into one undo step of moves.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import networkx as nx
 
@@ -33,22 +37,29 @@ SWEEPS = 4  # down, up, down, up: more rarely helps on networks people draw
 
 def layered_layout(network: Network, block_ids: Iterable[str] | None = None,
                    spacing: tuple[float, float] = (240.0, 140.0),
-                   max_width: float | None = None) -> dict[str, Point]:
+                   max_width: float | None = None,
+                   folded: Iterable[Sequence[str]] = ()) -> dict[str, Point]:
     """New positions {block id: (x, y)} for the given blocks (all when None).
 
     Only wires among the chosen blocks count. The result is anchored at the
     chosen blocks' current top-left corner, so laying out a selection tidies
     it where it is. With `max_width`, no block's x lies more than that to
     the right of the anchor (at least one column per band). Unknown ids
-    raise graph.model.ModelError.
+    raise graph.model.ModelError. `folded`: runs (block ids in chain order) laid out as one card each.
     """
     chosen = list(network.blocks) if block_ids is None else _in_canvas_order(network, block_ids)
     if not chosen:
         return {}
+    every = set(chosen)
+    runs = [run for run in folded if len(run) > 1 and every.issuperset(run)]
+    stand_in = {bid: run[0] for run in runs for bid in run[1:]}
+    if stand_in:
+        chosen = [bid for bid in chosen if bid not in stand_in]
     graph = nx.DiGraph()
     graph.add_nodes_from(chosen)
     members = set(chosen)
-    graph.add_edges_from((e.src, e.dst) for e in network.edges if e.src in members and e.dst in members)
+    ends = ((stand_in.get(e.src, e.src), stand_in.get(e.dst, e.dst)) for e in network.edges)
+    graph.add_edges_from((a, b) for a, b in ends if a in members and b in members and a != b)
     rank = {bid: i for i, bid in enumerate(chosen)}
 
     left = min(network.blocks[b].position[0] for b in chosen)
@@ -67,6 +78,12 @@ def layered_layout(network: Network, block_ids: Iterable[str] | None = None,
                 for row, bid in enumerate(column):
                     positions[bid] = (left + col * dx, top + shift + row * dy)
             top += tallest * dy
+    for run in runs:  # the hidden blocks of folded runs: a band of their own each, below the rest
+        hidden = run[1:]
+        per_row = per_band or len(hidden)
+        for i, bid in enumerate(hidden):
+            positions[bid] = (left + (i % per_row) * dx, top + (i // per_row) * dy)
+        top += -(-len(hidden) // per_row) * dy
     return positions
 
 

@@ -786,11 +786,12 @@ class Document(QObject):
 
     # --- layout ---
     def auto_layout(self, network: str, block_ids: list[str] | None = None,
-                    max_width: float | None = None) -> None:
+                    max_width: float | None = None, folded: list[tuple[str, ...]] = ()) -> None:
         """Tidy the network (or the chosen blocks, where they are) left to right, wrapping into
-        bands below where it is wider than `max_width` (scene units); one step."""
+        bands below where it is wider than `max_width` (scene units); one step. `folded`: the runs the
+        canvas shows folded, each laid out as one card."""
         net = self.network(network)
-        positions = layered_layout(net, block_ids, max_width=max_width)
+        positions = layered_layout(net, block_ids, max_width=max_width, folded=folded)
         moves = {bid: (net.blocks[bid].position, pos) for bid, pos in positions.items()
                  if net.blocks[bid].position != pos}
         if moves:

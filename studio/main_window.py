@@ -21,6 +21,7 @@ from graph.blocks import default_registry
 from graph.definitions import DefinitionError
 from graph.spec import Registry
 from studio import window_state
+from studio.canvas.fold_state import fold_choices
 from studio.clipboard import ClipboardError
 from studio.document import Document
 from studio.experiments.hookup import install_experiments
@@ -54,6 +55,7 @@ class MainWindow(QMainWindow):
             self.document.block_library = block_library
         self.theme = theme  # studio.app.ThemeManager, or None (tests, screenshots)
         self.recent = RecentFiles(settings, parent=self)
+        fold_choices(self.document).settings = self.recent.settings  # folded runs are remembered per project
         self.autosave = Autosave(self.document, autosave_folder, parent=self) if autosave else None
         self.files = FileController(self, self.document, self.recent, self.autosave)
         self.importer = ImportController(self)

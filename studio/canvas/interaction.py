@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QGraphicsItem, QToolTip
 
 from graph.model import Edge
 from studio.canvas.block_item import BlockItem
+from studio.canvas.fold_item import FoldItem
 from studio.canvas.group_item import GroupItem
 from studio.canvas.port_item import PortItem
 from studio.canvas.style import PORT_PICK, snap
@@ -151,7 +152,9 @@ class SceneInteraction:
         self._dragged = []
         moves = {}
         for item in self.selectedItems():
-            if isinstance(item, BlockItem):
+            if isinstance(item, FoldItem):  # every instance moves with the folded card
+                moves.update(self.fold_moves(item))
+            elif isinstance(item, BlockItem):
                 old = self.net.block(item.block_id).position
                 new = (item.pos().x(), item.pos().y())
                 if new != old:

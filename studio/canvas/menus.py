@@ -1,4 +1,4 @@
-"""Right-click menus of the canvas: on a card, on a problem badge, on a wire, on a group, on empty canvas.
+"""Right-click menus of the canvas: on a card, a folded run, a problem badge, a wire, a group, empty canvas.
 
 Each builder returns a QMenu whose actions call Document methods (through
 the scene's helpers), so tests can trigger an action without opening the
@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QGraphicsItem, QMenu, QMessageBox
 from studio.canvas.badges import BadgeItem, FixChipItem
 from studio.canvas.block_item import BlockItem
 from studio.canvas.definition_actions import add_definition_actions
+from studio.canvas.fold_item import ExpandButton, FoldItem
 from studio.canvas.group_item import GroupItem
 from studio.canvas.interaction import optional
 from studio.canvas.transfer_actions import freeze_target, init_from_checkpoint, toggle_frozen, with_weights
@@ -37,6 +38,10 @@ def _add(menu: QMenu, text: str, slot, shortcut: str | None = None, enabled: boo
 
 
 def menu_for(scene, item: QGraphicsItem | None, pos: QPointF) -> QMenu | None:
+    if isinstance(item, ExpandButton):
+        item = item.parentItem()
+    if isinstance(item, FoldItem):
+        return fold_menu(scene, item)
     if isinstance(item, BadgeItem | FixChipItem):
         return problem_menu(scene, item.parentItem().block_id)
     if isinstance(item, BlockItem):
@@ -59,16 +64,21 @@ def add_fix_actions(menu: QMenu, scene, block_id: str) -> int:
 
 
 def problem_menu(scene, block_id: str) -> QMenu:
-    """The messages of a block's problems, then its quick fixes."""
+    """The messages of a block's problems, then its quick fixes; a fold's: those of all its instances."""
     menu = QMenu(_parent(scene))
-    for d in scene.diagnostics_of(block_id):
-        text = d.message if len(d.message) < 110 else d.message[:107] + "…"
-        action = menu.addAction(("✖ " if d.is_error else "⚠ ") + text)
-        action.setEnabled(False)
-        action.setToolTip(d.message)
-    if add_fix_actions(QMenu(), scene, block_id):
+    members = scene.fold_members(block_id)
+    for bid in members:
+        who = f"{scene.net.block(bid).name}: " if len(members) > 1 else ""
+        for d in scene.diagnostics_of(bid):
+            text = who + d.message
+            text = text if len(text) < 110 else text[:107] + "…"
+            action = menu.addAction(("✖ " if d.is_error else "⚠ ") + text)
+            action.setEnabled(False)
+            action.setToolTip(d.message)
+    if any(add_fix_actions(QMenu(), scene, bid) for bid in members):
         menu.addSeparator()
-        add_fix_actions(menu, scene, block_id)
+        for bid in members:
+            add_fix_actions(menu, scene, bid)
     return menu
 
 
@@ -78,6 +88,8 @@ def block_menu(scene, block_id: str) -> QMenu:
     block = scene.net.block(block_id)
     menu = QMenu(_parent(scene))
     if add_fix_actions(menu, scene, block_id):
+        menu.addSeparator()
+    if _add_fold_action(menu, scene, block_id, ids):
         menu.addSeparator()
     _add(menu, "Rename…", lambda: scene.renameRequested.emit(block_id), "F2")
     enable = not all(scene.net.block(b).enabled for b in ids)
@@ -105,6 +117,37 @@ def block_menu(scene, block_id: str) -> QMenu:
     menu.addSeparator()
     _add(menu, "Delete" if len(ids) == 1 else f"Delete {len(ids)} blocks", scene.delete_selection, "Del")
     menu.setTitle(block.name)
+    return menu
+
+
+def _add_fold_action(menu: QMenu, scene, block_id: str, ids: list[str]) -> bool:
+    """An instance in a run of its definition: "Fold N consecutive X" (view only, no undo step)."""
+    run = scene.run_of(block_id)
+    if run is None or not set(ids) <= set(run.blocks):
+        return False
+    _add(menu, f"Fold {len(run)} consecutive {run.definition}", lambda: scene.set_folded(block_id, True))
+    return True
+
+
+def fold_menu(scene, fold: FoldItem) -> QMenu:
+    """A folded run: Expand, then what acts on all its instances (copy, disable, delete, ...)."""
+    doc, net = scene.doc, scene.network_name
+    head = fold.run.head
+    ids = scene.selected_block_ids() or list(fold.run.blocks)
+    menu = QMenu(_parent(scene))
+    _add(menu, f"Expand ({len(fold.run)} {fold.run.definition} blocks)",
+         lambda: scene.set_folded(head, False))
+    menu.addSeparator()
+    _add(menu, "Disable" if all(scene.net.block(b).enabled for b in ids) else "Enable",
+         lambda: doc.set_enabled(net, ids, not all(scene.net.block(b).enabled for b in ids)))
+    for name, text, key in (("cut_blocks", "Cut", "Ctrl+X"), ("copy_blocks", "Copy", "Ctrl+C"),
+                            ("duplicate_blocks", "Duplicate", "Ctrl+D")):
+        method = optional(doc, name)
+        if method is not None:
+            _add(menu, text, lambda method=method: method(net, ids), key)
+    menu.addSeparator()
+    _add(menu, f"Delete {len(ids)} blocks", scene.delete_selection, "Del")
+    menu.setTitle(fold.content.name)
     return menu
 
 

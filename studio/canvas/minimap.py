@@ -94,7 +94,7 @@ class Minimap(QWidget):
         painter.translate(-self.source.left(), -self.source.top())
         painter.setPen(Qt.PenStyle.NoPen)
         marks = {"error": theme.color("error"), "warning": theme.color("warning")}
-        for item in list(scene.blocks.values()) + list(scene.groups.values()):
+        for item in [*scene.blocks.values(), *scene.groups.values(), *getattr(scene, "folds", {}).values()]:
             if not item.isVisible():
                 continue
             rect = item.sceneBoundingRect().adjusted(4, 4, -4, -4)

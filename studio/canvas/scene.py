@@ -24,8 +24,10 @@ from graph.model import Block, Change, Edge, Network
 from graph.shapes import compact_shape
 from studio.canvas import labels
 from studio.canvas.block_item import BlockItem, CardContent, CardStatus, apply_cache_mode
+from studio.canvas.fold_item import FoldItem
 from studio.canvas.group_item import GroupItem
 from studio.canvas.interaction import SceneInteraction
+from studio.canvas.scene_folds import SceneFolds
 from studio.canvas.scene_groups import SceneGroups
 from studio.canvas.style import TEXT_LOD, Theme, system_theme
 from studio.canvas.wire_item import WireItem
@@ -33,7 +35,7 @@ from studio.canvas.wire_item import WireItem
 WORLD = 100_000.0  # the scene is a large fixed square, so panning is never stopped by its edge
 
 
-class NetworkScene(SceneGroups, SceneInteraction, QGraphicsScene):
+class NetworkScene(SceneFolds, SceneGroups, SceneInteraction, QGraphicsScene):
     """Cards, wires and groups of one network of `doc.project`."""
 
     # scene pos, and the wire end to connect the new block to: (block, port, is_output) or None
@@ -67,6 +69,7 @@ class NetworkScene(SceneGroups, SceneInteraction, QGraphicsScene):
         self.setSceneRect(QRectF(-WORLD / 2, -WORLD / 2, WORLD, WORLD))
         self.setBackgroundBrush(QBrush(self.theme.color("background")))
         SceneInteraction.__init__(self)
+        self._init_folds()
         self._detached = False
         doc.networkChanged.connect(self._on_network_changed)
         doc.analysisChanged.connect(self._on_analysis_changed)
@@ -99,9 +102,11 @@ class NetworkScene(SceneGroups, SceneInteraction, QGraphicsScene):
         """Make every item afresh (only on construction or when the project is replaced)."""
         self._items_rect = None
         self.clearSelection()
-        for item in list(self.blocks.values()) + list(self.wires.values()) + list(self.groups.values()):
+        for item in [*self.blocks.values(), *self.wires.values(), *self.groups.values(),
+                     *self.folds.values()]:
             self.removeItem(item)
         self.blocks, self.wires, self.groups = {}, {}, {}
+        self._init_folds()
         self._wires_of, self._group_of, self._diag_keys, self._bad_inputs = {}, {}, {}, set()
         self._applied, self._speaking = (None, -1), set()  # the next analysis is drawn card by card
         with without_gc_pauses():  # tens of thousands of items for a big network (graph/bulk.py)
@@ -111,6 +116,8 @@ class NetworkScene(SceneGroups, SceneInteraction, QGraphicsScene):
                 self._add_wire(edge)
             if self.net.groups:
                 self._sync_groups()
+            self._folds_stale()
+            self._sync_folds()
             self._apply_analysis()
 
     def _content(self, block: Block) -> CardContent:
@@ -163,6 +170,11 @@ class NetworkScene(SceneGroups, SceneInteraction, QGraphicsScene):
 
     def _mark_ports(self, edge: Edge) -> None:
         """Filled ports show what is wired; recomputed for the two ends of one edge."""
+        if self._fold_of:
+            for bid in {edge.src, edge.dst}:
+                fold = self.fold_of(bid)
+                if fold is not None:
+                    self._mark_fold_ports(fold)
         src, dst = self.blocks.get(edge.src), self.blocks.get(edge.dst)
         if src is not None and src.output is not None:
             src.output.set_flags(any(e.src == edge.src for e in self._wires_of.get(edge.src, ())),
@@ -178,6 +190,9 @@ class NetworkScene(SceneGroups, SceneInteraction, QGraphicsScene):
         group = self.groups.get(self._group_of.get(block_id, ""))
         if group is not None and group.collapsed:
             return group.output_anchor() if port is None else group.input_anchor()
+        fold = self.folds.get(self._fold_of.get(block_id, "")) if self._fold_of else None
+        if fold is not None:
+            return fold.output_anchor() if port is None else fold.input_anchor(port)
         item = self.blocks.get(block_id)
         if item is None:
             return None
@@ -188,6 +203,9 @@ class NetworkScene(SceneGroups, SceneInteraction, QGraphicsScene):
         g_src, g_dst = self._group_of.get(edge.src), self._group_of.get(edge.dst)
         inside = g_src is not None and g_src == g_dst and self.groups.get(g_src) is not None \
             and self.groups[g_src].collapsed
+        if not inside and self._fold_of:  # a wire between two instances of one folded run
+            f_src = self._fold_of.get(edge.src)
+            inside = f_src is not None and f_src == self._fold_of.get(edge.dst)
         item.setVisible(not inside)
         p1, p2 = self._anchor(edge.src, None), self._anchor(edge.dst, edge.dst_port)
         if p1 is not None and p2 is not None and not inside:
@@ -195,6 +213,9 @@ class NetworkScene(SceneGroups, SceneInteraction, QGraphicsScene):
 
     def block_item_moved(self, item: BlockItem) -> None:
         """A card moved (drag, undo, layout): its wires and its group follow."""
+        if isinstance(item, FoldItem):
+            self.fold_item_moved(item)
+            return
         self._items_rect = None
         for edge in self._wires_of.get(item.block_id, ()):
             self._place_wire(self.wires[edge])
@@ -207,6 +228,7 @@ class NetworkScene(SceneGroups, SceneInteraction, QGraphicsScene):
         if not self._mine(name):
             return
         kind, bid = change.kind, change.block
+        self._folds_follow(kind)
         if kind not in ("edge_added", "edge_removed", "block_renamed"):
             self._items_rect = None
         if kind == "block_added":
@@ -233,6 +255,7 @@ class NetworkScene(SceneGroups, SceneInteraction, QGraphicsScene):
                 if group is not None and group.collapsed:
                     self._fit_group(group)
                     self.group_item_moved(group)
+                self._fold_moved_in_model(bid)
         elif kind in ("param_changed", "block_renamed", "block_enabled", "block_frozen", "block_shares"):
             self._refresh_block(bid)
             if kind == "block_renamed":  # the cards of other uses of its module name it
@@ -266,6 +289,8 @@ class NetworkScene(SceneGroups, SceneInteraction, QGraphicsScene):
 
     # --- analysis -> items ---
     def _apply_analysis(self) -> None:
+        if self._folds_stale():  # once per undo step, after all its changes (scene_folds.py)
+            self._sync_folds()
         try:
             analysis = self.doc.analysis(self.net.name)
         except (KeyError, ValueError):
@@ -284,6 +309,7 @@ class NetworkScene(SceneGroups, SceneInteraction, QGraphicsScene):
         # can look different: a 10,000-card network is not walked card by card on every keystroke
         follows = (analysis.changed is not None and analysis.serial == self._applied[1] + 1
                    and self._applied[0] is analysis.network)
+        looked_at = None
         if follows:
             looked_at = analysis.changed | per_block.keys() | self._speaking | self._stale
             items = ((bid, self.blocks[bid]) for bid in looked_at if bid in self.blocks)
@@ -299,6 +325,7 @@ class NetworkScene(SceneGroups, SceneInteraction, QGraphicsScene):
                 continue  # unchanged: the card keeps its cached picture
             self._diag_keys[bid] = key
             item.set_status(self._status(self.net.block(bid), shape, diags))
+        self._fold_statuses(looked_at)
         self._group_severities()
         changed = bad_inputs ^ self._bad_inputs
         self._bad_inputs = bad_inputs
@@ -335,7 +362,7 @@ class NetworkScene(SceneGroups, SceneInteraction, QGraphicsScene):
     def set_theme(self, theme: Theme) -> None:
         self.theme = theme
         self.setBackgroundBrush(QBrush(theme.color("background")))
-        for item in self.blocks.values():
+        for item in [*self.blocks.values(), *self.folds.values()]:
             item.set_theme(theme)
         for wire in self.wires.values():
             wire.apply_theme(theme)
@@ -383,7 +410,7 @@ class NetworkScene(SceneGroups, SceneInteraction, QGraphicsScene):
         if (text, mode) == (self.text_visible, self.cache_mode):
             return
         self.text_visible, self.cache_mode = text, mode
-        for item in self.blocks.values():
+        for item in [*self.blocks.values(), *self.folds.values()]:
             apply_cache_mode(item, mode)
             item.update()
         for wire in self.wires.values():
@@ -396,6 +423,8 @@ class NetworkScene(SceneGroups, SceneInteraction, QGraphicsScene):
         for item in self.selectedItems():
             if isinstance(item, GroupItem):
                 ids.update(b for b in item.group.blocks if b in self.blocks)
+            elif isinstance(item, FoldItem):  # a fold stands for its instances: delete, copy act on them
+                ids.update(b for b in item.run.blocks if b in self.blocks)
         return [bid for bid in self.net.blocks if bid in ids]  # model order, stable for callers
 
     def _on_selection_changed(self) -> None:
@@ -405,7 +434,7 @@ class NetworkScene(SceneGroups, SceneInteraction, QGraphicsScene):
         """Bounding rect of every visible card and group; kept until the next change."""
         if self._items_rect is None:
             rect = QRectF()
-            for item in list(self.blocks.values()) + list(self.groups.values()):
+            for item in [*self.blocks.values(), *self.groups.values(), *self.folds.values()]:
                 if item.isVisible():
                     rect = rect.united(item.sceneBoundingRect())
             self._items_rect = rect

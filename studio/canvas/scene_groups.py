@@ -35,10 +35,13 @@ class SceneGroups:
             item.set_group(group)
             self._fit_group(item)
         hidden = {bid for g in self.net.groups if g.collapsed for bid in g.blocks}
+        folded = getattr(self, "_fold_of", {})  # hidden by a fold (scene_folds.py) stays hidden
         for bid, item in self.blocks.items():
-            item.setVisible(bid not in hidden)
+            item.setVisible(bid not in hidden and bid not in folded)
             if bid in hidden:
                 item.setSelected(False)
+        for head, fold in getattr(self, "folds", {}).items():
+            fold.setVisible(head not in hidden)
         for wire in self.wires.values():
             self._place_wire(wire)
         self._group_severities()

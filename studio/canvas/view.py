@@ -90,7 +90,9 @@ class NetworkView(ViewNavigation, QGraphicsView):
         if item is None:
             return
         group = scene.groups.get(scene._group_of.get(block_id, ""))
-        (group if group is not None and group.collapsed else item).setSelected(True)
+        fold = scene.fold_of(block_id)  # a folded instance: its fold's card
+        shown = group if group is not None and group.collapsed else fold if fold is not None else item
+        shown.setSelected(True)
 
     def centerOnBlock(self, block_id: str) -> None:
         """Select a block and bring it to the middle of the view, readable (the problems list calls this)."""
@@ -148,7 +150,8 @@ class NetworkView(ViewNavigation, QGraphicsView):
         if layout is None:
             return
         ids = self.selectedBlockIds() if selection_only else None
-        layout(self.network_name, ids or None, max_width=self.readable_width())
+        folded = [fold.run.blocks for fold in self.network_scene.folds.values()]  # laid out as one card each
+        layout(self.network_name, ids or None, max_width=self.readable_width(), folded=folded)
         if not ids:
             self.fitAll()
             return
@@ -321,7 +324,8 @@ class NetworkView(ViewNavigation, QGraphicsView):
             self.startRename(ids[0])
 
     def _select_all(self) -> None:
-        for item in self.network_scene.blocks.values():
+        scene = self.network_scene
+        for item in [*scene.blocks.values(), *scene.folds.values()]:
             if item.isVisible():
                 item.setSelected(True)
 

@@ -41,7 +41,7 @@ class WireDrag:
     # --- which ports may take the wire ---
     def _candidates(self) -> list[PortItem]:
         ports = []
-        for item in self.scene.blocks.values():
+        for item in [*self.scene.blocks.values(), *getattr(self.scene, "folds", {}).values()]:
             if item.block_id == self.port.block_id or not item.isVisible():
                 continue
             if self.from_output:
@@ -136,7 +136,7 @@ class WireDrag:
         """Stop judging, put every port back to normal, remove the temporary curve."""
         self._timer.stop()
         theme = self.scene.theme
-        for item in self.scene.blocks.values():
+        for item in [*self.scene.blocks.values(), *getattr(self.scene, "folds", {}).values()]:
             for port in item.ports():
                 if port.state != NORMAL:
                     port.set_state(NORMAL, theme)
