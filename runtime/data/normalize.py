@@ -90,6 +90,9 @@ class ChunkedStats:
         self.cached = False  # read back from the statistics cache rather than computed now
 
     def add(self, rows: np.ndarray) -> None:
+        # decoded images arrive as (N, C, H, W) views of (N, H, W, C) pixels: numpy reduces such strided
+        # axes ~10x slower than a contiguous copy (75 ms against 8 ms for 1,024 32x32 RGB images)
+        rows = np.ascontiguousarray(rows)
         axes = _reduce_axes(self.kind, rows.ndim)
         count = rows.size // (rows.shape[[a for a in range(rows.ndim) if a not in axes][0]] or 1)
         mean = rows.mean(axis=axes, dtype=np.float64)
