@@ -40,7 +40,7 @@ def test_the_example_is_one_definition_of_primitives_used_twice(project):
     assert project.definitions.names() == ["TransformerLayer"]
     layer = project.definitions.get("TransformerLayer")
     assert [b.type for b in layer.body.blocks.values()] == PRIMITIVES
-    assert [p.name for p in layer.params] == ["dim", "heads", "feedforward", "dropout"]
+    assert [p.name for p in layer.params] == ["dim", "heads", "feedforward"]
     assert layer.body.blocks["attention"].params["causal"] is True
     net = project.network()
     instances = [b.name for b in net.blocks.values() if b.type == "TransformerLayer"]
