@@ -22,6 +22,7 @@ code for other shapes) get a class each: Name, Name2, ...
 from __future__ import annotations
 
 import ast
+import functools
 import io
 import tokenize
 from collections.abc import Callable
@@ -49,10 +50,23 @@ _POSITIONAL = {
 }
 
 
+@functools.cache
+def _helper_positional() -> dict[str, tuple[str, ...]]:
+    """The __init__ arguments of the helper classes (SelfAttention(dim, heads, ...)), from their source."""
+    from graph.helpers_src import HELPERS
+
+    out: dict[str, tuple[str, ...]] = {}
+    for name, source in HELPERS.items():
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.FunctionDef) and node.name == "__init__":
+                out.setdefault(name, tuple(a.arg for a in node.args.args[1:]))
+    return out
+
+
 # constructor arguments that are sizes: an exposed size parameter (channels) fills them in the blocks it binds
 _SIZE_HINTS = frozenset({"in_channels", "out_channels", "in_features", "out_features", "num_features",
                          "normalized_shape", "num_channels", "embedding_dim", "input_size", "hidden_size",
-                         "embed_dim"})
+                         "embed_dim", "dim"})
 _SIZE_PARAMS = frozenset({"channels", "features", "hidden_size", "dim"})
 
 
@@ -185,7 +199,8 @@ def _atoms(tree: ast.AST, positional: dict[str, tuple[str, ...]]) -> tuple[list[
                             and target.value.id == "self"):
                         at = target.attr
                 if isinstance(node, ast.Call) and name == "args":
-                    names = positional.get(callee or "", ()) or _POSITIONAL.get(callee or "", ())
+                    names = (positional.get(callee or "", ()) or _POSITIONAL.get(callee or "", ())
+                             or _helper_positional().get(callee or "", ()))
                     hi = names[position] if position < len(names) else None
                 if isinstance(item, ast.keyword):
                     hi = item.arg
@@ -296,7 +311,11 @@ def _template(definition, group: list, class_name: str) -> _Variant:
             replace[index] = chosen
     # torchvision's order: the input's size first (BasicBlock(inplanes, planes, stride)), then the rest
     dims_used = [d for d in derived if d in dim_vectors]
-    args = dims_used + exposed + [d for d in derived if d not in exposed and d not in dim_vectors]
+    # an exposed parameter the class never reads (a dropout of 0.0 the layer's code leaves out) is no
+    # argument: passing it another value would change nothing, so the signature does not offer it
+    read = {name for name in replace.values() if not name.startswith("self.")} | set(stored)
+    args = dims_used + [p for p in exposed if p in read] + [
+        d for d in derived if d not in exposed and d not in dim_vectors]
     variant.args = args
     for position, (key, inst) in enumerate(zip(keys, instances)):
         variant.values[key] = [inst.params.get(a) if a in exposed else derived[a][position] for a in args]

@@ -210,7 +210,10 @@ def _compile_class(network: Network, registry: Registry, analysis: Analysis, cla
             expr = emission.forward.format(**template_args)
 
         owners = [owner[sources[p]] for p in ports]
-        dying = [src for src in owners if last_use[src] == position[bid] and specs[src].role != "input"]
+        # inside a definition a dead input's name is reused too, so a residual reads x = x + out (nanoGPT,
+        # torchvision); a network's inputs (image, text) keep their names
+        dying = [src for src in owners if last_use[src] == position[bid]
+                 and (specs[src].role != "input" or definition is not None)]
         for src in dict.fromkeys(owners):
             if last_use[src] == position[bid] and live.get(var[src]) == src:
                 del live[var[src]]

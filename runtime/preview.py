@@ -101,6 +101,7 @@ def truncated_network(net: Network, block_id: str, registry: Registry) -> tuple[
     ties = {k: v for k, v in net.ties.items()
             if all(any(key.startswith(bid + ".") for bid in keep) for key in (k, v))}
     cut = Network(net.name, copies, edges, ties=ties)
+    cut.library = net.library  # an instance of a definition (a TransformerLayer) needs its definition
     head = cut.new_block_id("preview_out")
     cut.add_block(Block(head, "Output", cut.unique_name("preview_output"), {}))
     cut.connect(Edge(target, head, "x"))

@@ -1,7 +1,8 @@
 """File > Import…: open a PyTorch module (.py) or an ONNX file as a new project.
 
 The questions are asked here (which file, which class, the input shape, the
-output head, where to save the project); the import itself runs in a child
+output head and whether repeated module classes become block definitions,
+where to save the project); the import itself runs in a child
 process (`python -m runtime.cli import ...`), because importing a .py file
 runs the user's code, which must not be able to crash or hang the studio.
 Running it is still running someone's code with the user's rights, so before
@@ -22,7 +23,18 @@ import sys
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, Qt
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QProgressDialog, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QInputDialog,
+    QMessageBox,
+    QProgressDialog,
+    QWidget,
+)
 
 from runtime.lifeline import ENV as LIFELINE
 
@@ -31,6 +43,7 @@ ONNX_FILTER = "ONNX files (*.onnx);;All files (*)"
 RUN_CODE = "Run the code and import"
 USE_ONNX = "Import an ONNX file instead…"
 HEADS = ("from the code (make_loss), else a plain output", "classification", "regression", "binary", "output")
+LOOSE = "Keep every layer loose (no definitions)"
 _SHAPES_COMMENT = re.compile(r"#\s*\w+: \(B((?:, \d+)+)\)")
 
 
@@ -94,6 +107,42 @@ def confirm_running_code(parent: QWidget | None, path: Path) -> str:
     return {RUN_CODE: "run", USE_ONNX: "onnx"}.get(text, "cancel")
 
 
+class ImportOptions(QDialog):
+    """The output head, and whether the model's module classes become block definitions (the default)."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Import a model")
+        self.head = QComboBox()
+        self.head.addItems(list(HEADS))
+        self.loose = QCheckBox(LOOSE)
+        self.loose.setToolTip("Off: a module class the model uses (a ResNet's BasicBlock) becomes one "
+                              "block definition, each use an instance of it. On: every layer is a plain "
+                              "block on the canvas, as 'deepwire import --flat' does.")
+        choice = QDialogButtonBox.StandardButton
+        buttons = QDialogButtonBox(choice.Ok | choice.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form = QFormLayout(self)
+        form.addRow("Output head:", self.head)
+        form.addRow(self.loose)
+        form.addRow(buttons)
+
+    def arguments(self) -> list[str]:
+        """The command-line options these answers stand for."""
+        args = [] if self.head.currentIndex() == 0 else ["--head", self.head.currentText()]
+        return args + (["--flat"] if self.loose.isChecked() else [])
+
+
+def ask_options(parent: QWidget | None) -> list[str] | None:
+    """The import options the user chose (--head, --flat), or None when cancelled."""
+    dialog = ImportOptions(parent)
+    try:
+        return dialog.arguments() if dialog.exec() == QDialog.DialogCode.Accepted else None
+    finally:
+        dialog.deleteLater()
+
+
 class ImportController(QObject):
     """Asks, runs the import child, and opens the result in the window's document."""
 
@@ -130,11 +179,10 @@ class ImportController(QObject):
             if chosen is None:
                 return False
             args = chosen
-        head, ok = QInputDialog.getItem(self.window, "Import a model", "Output head:", list(HEADS), 0, False)
-        if not ok:
+        options = ask_options(self.window)
+        if options is None:
             return False
-        if head != HEADS[0]:
-            args += ["--head", head]
+        args += options
         out_text, _filter = QFileDialog.getSaveFileName(
             self.window, "Save the imported project as", str(path.with_suffix("").with_suffix(".dw.json")),
             "DeepWire projects (*.dw.json)")

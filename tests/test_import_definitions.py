@@ -179,6 +179,20 @@ def test_the_imported_weights_are_stored_by_the_original_names(registry, tmp_pat
     assert report.networks[0].max_abs_diff is not None and report.networks[0].matches
 
 
+def test_a_definition_is_shown_on_its_own_with_its_first_uses_input_shape(registry, tmp_path):
+    from graph.validate import analyse_definition
+
+    _, project, _ = _import(tmp_path, RESNET, "ResNet", "3,16,16", registry)
+    shapes = {}
+    for name in ("BasicBlock", "BasicBlock2"):
+        definition = project.definitions.get(name)
+        (port,) = [b for b in definition.body.blocks.values() if b.type == "PortInput"]
+        shapes[name] = tuple(port.params["shape"])
+        assert analyse_definition(definition, registry).ok  # its own tab analyses cleanly
+    # BasicBlock first at layer1.0 (8 channels, 16x16), BasicBlock2 first at layer2.0 (from layer1's 8)
+    assert shapes == {"BasicBlock": (8, 16, 16), "BasicBlock2": (8, 16, 16)}
+
+
 def test_flat_keeps_every_call_a_plain_block(registry, tmp_path):
     report, project, _ = _import(tmp_path, RESNET, "ResNet", "3,16,16", registry, flat=True)
     assert report.ok

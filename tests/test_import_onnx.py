@@ -105,3 +105,48 @@ def test_without_the_onnx_package_the_message_says_what_to_install(tmp_path, reg
     monkeypatch.setitem(sys.modules, "onnx", None)
     with pytest.raises(ModelImportError, match="needs the onnx package: pip install onnx"):
         run_import(str(tmp_path / "m.onnx"), tmp_path / "m.dw.json", registry)
+
+
+def test_repeated_modules_of_an_onnx_export_come_back_as_one_definition(tmp_path, registry):
+    """residual_cnn's ResidualBlock, used twice, recorded by the dynamo exporter on every node (its module
+    path and class): imported as one definition with two instances, outputs as onnxruntime's."""
+    original = load_project(example_path("residual_cnn"), registry)
+    onnx_file = tmp_path / "residual.onnx"
+    export_project(original, registry, "onnx", onnx_file)
+
+    report = run_import(str(onnx_file), tmp_path / "back.dw.json", registry, head="classification")
+    assert report.ok and report.networks[0].max_abs_diff <= 1e-5
+    project, model = _rebuilt(report, registry)
+    assert project.definitions.names() == ["ResidualBlock"]
+    net = project.networks[0]
+    assert [b.name for b in net.blocks.values() if b.type == "ResidualBlock"] == ["res1", "res2"]
+    body = project.definitions.get("ResidualBlock").body
+    # the exporter folds each batch norm into the convolution before it: two Conv2d, the Add, two ReLU
+    assert Counter(b.type for b in body.blocks.values()) == {
+        "PortInput": 1, "Conv2d": 2, "ReLU": 2, "Add": 1, "PortOutput": 1}
+    assert [b.name for b in net.blocks.values() if b.type == "Conv2d"] == ["stem_norm"]  # stem conv + norm
+    assert {k.split(".")[0] for k in model.state_dict()} >= {"res1", "res2"}
+    assert not torch.equal(model.res1.norm1.weight, model.res2.norm1.weight)  # each instance its weights
+
+    session = onnxruntime.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
+    x = torch.randn(5, 1, 8, 8)
+    want = session.run(None, {session.get_inputs()[0].name: x.numpy()})[0]
+    with torch.no_grad():
+        assert np.abs(model(x).numpy() - want).max() < 1e-5
+
+    flat = run_import(str(onnx_file), tmp_path / "flat.dw.json", registry, head="classification", flat=True)
+    flat_project, _ = _rebuilt(flat, registry)
+    assert len(flat_project.definitions) == 0 and flat.networks[0].blocks == report.networks[0].blocks
+
+
+def test_an_onnx_file_without_module_classes_imports_flat(tmp_path, registry):
+    """The TorchScript exporter (opset 17 here) records module paths in node names but no classes."""
+    original = load_project(example_path("residual_cnn"), registry)
+    onnx_file = tmp_path / "residual17.onnx"
+    export_project(original, registry, "onnx", onnx_file, opset=17)
+    assert any("/res1/" in n.name for n in onnx.load(str(onnx_file)).graph.node)
+    report = run_import(str(onnx_file), tmp_path / "back.dw.json", registry, head="classification")
+    assert report.ok and report.networks[0].max_abs_diff <= 1e-5
+    project, _ = _rebuilt(report, registry)
+    assert len(project.definitions) == 0
+    assert Counter(b.type for b in project.networks[0].blocks.values())["Add"] == 2

@@ -11,7 +11,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDialog, QFileDialog, QInputDialog, QMessageBox
 
 import studio.import_dialog as import_dialog
 from graph.definition_edits import flattened
@@ -20,6 +21,7 @@ from tests import import_models
 from tests.studio_support import close_window, make_window, refuse_dialogs
 
 MODELS_FILE = Path(import_models.__file__)
+ORIGINAL_ASK_OPTIONS = import_dialog.ask_options
 CHILD_TIMEOUT_MS = 90_000  # a child that imports torch on a busy machine
 
 
@@ -36,7 +38,16 @@ def _answer(monkeypatch, model: Path, out: Path, items: list[str], shape: str) -
         assert editable or choice in choices
         return choice, True
 
+    def ask_options(parent):  # the real options dialog, answered without showing it
+        dialog = import_dialog.ImportOptions(parent)
+        asked.append("Output head:")
+        head = next(answers)
+        assert head in import_dialog.HEADS
+        dialog.head.setCurrentText(head)
+        return dialog.arguments()
+
     monkeypatch.setattr(QInputDialog, "getItem", get_item)
+    monkeypatch.setattr(import_dialog, "ask_options", ask_options)
     monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: (shape, True))
 
     def warned(parent, path):  # the "this runs its code" warning comes first, naming the file
@@ -82,6 +93,45 @@ def test_importing_a_resnet_opens_it_as_a_project_that_reads_left_to_right(qtbot
         qtbot.wait(50)
         window.grab().save(str(tmp_path / "imported_resnet.png"))
         assert (tmp_path / "imported_resnet.png").stat().st_size > 10_000
+    finally:
+        close_window(window)
+
+
+def test_the_loose_layers_box_imports_without_definitions(qtbot, tmp_path, registry, monkeypatch):
+    """Off (the default): TinyResNet's repeated BasicBlock becomes definitions; on: every layer is loose."""
+    refuse_dialogs(monkeypatch)
+    window = make_window(qtbot, tmp_path, registry)
+    answered: list[bool] = []
+    tick = {"loose": False}
+
+    def exec_(dialog):  # the real dialog, shown; the box clicked like a user would, then OK
+        dialog.show()
+        qtbot.waitExposed(dialog)
+        answered.append(dialog.loose.isChecked())  # how it opened
+        if tick["loose"]:
+            qtbot.mouseClick(dialog.loose, Qt.MouseButton.LeftButton, pos=dialog.loose.rect().center())
+        dialog.head.setCurrentText("classification")
+        return QDialog.DialogCode.Accepted
+    monkeypatch.setattr(import_dialog.ImportOptions, "exec", exec_)
+    try:
+        grouped = tmp_path / "grouped.dw.json"
+        _answer(monkeypatch, MODELS_FILE, grouped, ["TinyResNet"], "3,16,16")
+        monkeypatch.setattr(import_dialog, "ask_options", ORIGINAL_ASK_OPTIONS)
+        assert window.importer.start()
+        qtbot.waitUntil(lambda: window.document.path == grouped, timeout=CHILD_TIMEOUT_MS)
+        assert len(window.document.project.definitions) == 2  # BasicBlock, BasicBlock2
+        grouped_types = Counter(b.type for b in flattened(window.document.network()).blocks.values())
+
+        loose = tmp_path / "loose.dw.json"
+        tick["loose"] = True
+        _answer(monkeypatch, MODELS_FILE, loose, ["TinyResNet"], "3,16,16")
+        monkeypatch.setattr(import_dialog, "ask_options", ORIGINAL_ASK_OPTIONS)
+        assert window.importer.start()
+        qtbot.waitUntil(lambda: window.document.path == loose, timeout=CHILD_TIMEOUT_MS)
+        assert len(window.document.project.definitions) == 0
+        net = window.document.network()
+        assert Counter(b.type for b in net.blocks.values()) == grouped_types  # the same layers, all loose
+        assert answered == [False, False]  # the box starts unticked every time
     finally:
         close_window(window)
 

@@ -141,6 +141,7 @@ def _seq2seq_diagnostics(project, registry, analyses, base_dir) -> list[Diagnost
     from runtime.data import DataError, probe
 
     net = project.networks[0]
+    registry = registry_for(net, registry)  # an instance of a definition is a block type too
     inputs = [b for b in net.blocks.values() if registry.get(b.type).role == "input"]
     tokens = [b for b in inputs if b.type == "TokenInput"]
     if len(tokens) != 2 or len(inputs) != 2:

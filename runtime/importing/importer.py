@@ -161,7 +161,7 @@ def run_import(spec: str, out: str | Path, registry: Registry, input_shapes: lis
     if spec.lower().endswith(".onnx"):
         from runtime.importing.onnx_import import import_onnx_file
 
-        return import_onnx_file(Path(spec), out, registry, head)
+        return import_onnx_file(Path(spec), out, registry, head, flat=flat)
     unnamed, named = parse_shapes(input_shapes or [])
     candidates = find_models(spec)
     if weights is not None:

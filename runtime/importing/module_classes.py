@@ -76,6 +76,7 @@ def make_definitions(imported: ImportedNetwork, model: nn.Module, leaves: set[st
     for path in paths:
         by_depth.setdefault(path.count("."), []).append(path)
     used_names = set(library.names())
+    imported.shapes = _output_shapes(net, registry, library)
     made: dict[tuple, _Made] = {}  # (class, structure) -> its definition, across depths
     total = len(net.blocks)  # "most of the network" is judged on the flat import, whatever is replaced first
     for depth in sorted(by_depth, reverse=True):  # leaves of the nesting first
@@ -100,6 +101,18 @@ def make_definitions(imported: ImportedNetwork, model: nn.Module, leaves: set[st
         for bid, position in layered_layout(net).items():
             net.move_block(bid, position)
     return notes
+
+
+def _output_shapes(net: Network, registry: Registry, library: Definitions) -> dict[str, tuple]:
+    """Each block's output shape in the flat import (none where inference stops, at an Unsupported block)."""
+    from graph.definitions import registry_for_library
+    from graph.infer import infer
+
+    try:
+        shapes = infer(net, registry_for_library(library, registry)).shapes
+    except Exception:  # noqa: BLE001 - the shapes only give the definitions their example input shapes
+        return {}
+    return {bid: tuple(shape) for bid, shape in shapes.items() if isinstance(shape, tuple)}
 
 
 def _convert_class(cls: type, found: list[_Use], imported: ImportedNetwork, registry: Registry,
@@ -295,8 +308,10 @@ def _definition(name: str, cls: type, uses: list[_Use], imported: ImportedNetwor
     port_names = forward if len(forward) == len(first.inputs) and all(
         p.isidentifier() and p not in ("self", "inputs") for p in forward) else \
         ["x"] if len(first.inputs) == 1 else [f"x{i + 1}" for i in range(len(first.inputs))]
-    for port in port_names:
-        body.add_block(Block(f"in_{port}", PORT_INPUT, port))
+    for port, (src, _port) in zip(port_names, first.inputs):
+        # the first use's input shape is the example the definition's own tab is analysed with
+        shape = imported.shapes.get(src)
+        body.add_block(Block(f"in_{port}", PORT_INPUT, port, {"shape": shape} if shape else {}))
     inner_names: set[str] = set(port_names) | {"out"}
     for bid in first.members:
         block = net.blocks[bid]
@@ -473,6 +488,8 @@ def _replace(use: _Use, definition: Definition, imported: ImportedNetwork) -> st
     net.add_block(Block(bid, definition.name, name, values), index)
     imported.scopes[bid] = use.path
     imported.flat_sizes[bid] = size
+    if use.output is not None and use.output[0] in imported.shapes:
+        imported.shapes[bid] = imported.shapes[use.output[0]]
     if weights:
         imported.weights[bid] = weights
     for edge, port in into:

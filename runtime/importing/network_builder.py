@@ -41,6 +41,7 @@ class ImportedNetwork:
     notes: list[str] = field(default_factory=list)
     scopes: dict[str, str] = field(default_factory=dict)  # block id -> module path it came from ("" none)
     flat_sizes: dict[str, int] = field(default_factory=dict)  # an instance block -> the blocks it replaced
+    shapes: dict[str, tuple] = field(default_factory=dict)  # block id -> its output shape (for definitions)
 
 
 Head = tuple[str, dict[str, Any]]

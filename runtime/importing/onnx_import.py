@@ -23,6 +23,7 @@ from graph.spec import Registry
 from runtime.importing.fx_import import ModelImportError
 from runtime.importing.mapped import Mapped, NoBlockError, single
 from runtime.importing.network_builder import Head, ImportedNetwork, NetworkBuilder, head_for
+from runtime.importing.onnx_scopes import ScopeTree, is_layer, node_operation, node_scope
 
 EPS = 1e-5
 
@@ -74,8 +75,13 @@ class OnnxConverter:
                 self.users.setdefault(name, []).append(node)
         self.skip: set[int] = set()  # nodes folded into an earlier block (a MatMul's bias Add)
         self.first_input: str | None = None
+        self.tree = ScopeTree()  # the module paths and classes the exporter recorded (onnx_scopes.py)
+        self.names: dict[int, str] = {}  # id(node) -> the block name its module path or operation gives
 
     # --- helpers ---
+    def _name(self, node) -> str:
+        return self.names.get(id(node)) or node.name or node.output[0]
+
     def shape(self, name: str) -> tuple | None:
         """Shape without the batch, when every size is known."""
         full = self.shapes.get(name)
@@ -116,7 +122,7 @@ class OnnxConverter:
         if not sources and self.first_input:
             sources = [self.first_input]
         out = node.output[0]
-        bid = self.build.unsupported(f"ONNX {node.op_type}", node.name or out, sources, detail,
+        bid = self.build.unsupported(f"ONNX {node.op_type}", self._name(node), sources, detail,
                                      self.shape(out))
         for name in node.output:
             self.value[name] = bid
@@ -130,10 +136,15 @@ class OnnxConverter:
         for index, node in enumerate(self.graph.node):
             if index in self.skip or node.op_type == "Constant":
                 continue
+            self.build.scope, chain = node_scope(node)
+            self.tree.record(chain)
+            if chain:  # a layer by its module path (layer1.0.conv1), as the torch.fx import names it
+                self.names[id(node)] = self.build.scope if is_layer(chain[-1][1]) else node_operation(node)
             try:
                 self._node(index, node)
             except NoBlockError as why:
                 self.unsupported(node, str(why))
+        self.build.scope = ""
         for i, out in enumerate(self.graph.output):
             type_id, params = head_for(self.heads, i)
             params = dict(params)
@@ -174,7 +185,7 @@ class OnnxConverter:
                 self.build.extend(first, self.need(inputs[1]))
                 self.value[node.output[0]] = first
                 return
-        bid = self.build.add(mapped.type, node.name or node.output[0], mapped.params,
+        bid = self.build.add(mapped.type, self._name(node), mapped.params,
                              [self.need(n) for n in inputs], mapped.weights)
         self.value[node.output[0]] = bid
 
@@ -279,7 +290,7 @@ class OnnxConverter:
                 self.skip.add(list(self.graph.node).index(users[0]))
                 out = users[0].output[0]
         params = {"features": int(weight.shape[0]), "bias": bias is not None}
-        bid = self.build.add("Linear", node.name or out, params, [self.need(node.input[0])],
+        bid = self.build.add("Linear", self._name(node), params, [self.need(node.input[0])],
                              self._weights(weight=weight, bias=bias))
         self.value[out] = bid
 
@@ -389,8 +400,29 @@ def _compare_with_onnxruntime(path: Path):
     return run
 
 
-def import_onnx_file(path: Path, out, registry: Registry, head: str | None = None):
-    """`deepwire import model.onnx`: the ImportReport, as for a PyTorch module."""
+def onnx_definitions(converter: OnnxConverter, imported: ImportedNetwork, registry: Registry):
+    """The repeated modules the file records (onnx_scopes.py) as block definitions, as module_classes makes
+    them for a torch.fx import; None (plain blocks) when the file records no module classes."""
+    from graph.model import Definitions
+    from runtime.importing.module_classes import make_definitions
+    from runtime.importing.module_groups import module_groups
+
+    if not converter.tree:
+        return None
+    library = Definitions()
+    imported.notes += make_definitions(imported, converter.tree, converter.tree.leaves(), registry, library)
+    net = imported.network
+    starts = {bid for bid, b in net.blocks.items()
+              if b.type in registry and registry.get(b.type).role == "input"}
+    net.set_groups(module_groups(net, imported.scopes, starts))
+    return library
+
+
+def import_onnx_file(path: Path, out, registry: Registry, head: str | None = None, flat: bool = False):
+    """`deepwire import model.onnx`: the ImportReport, as for a PyTorch module.
+
+    A file that records its modules (torch.onnx.export's dynamo exporter) gets a block definition per
+    repeated module class, unless `flat`."""
     import importlib.util
 
     from runtime.importing.importer import HEADS, ImportReport, check_import, data_note
@@ -404,16 +436,19 @@ def import_onnx_file(path: Path, out, registry: Registry, head: str | None = Non
     except Exception as err:  # a damaged or foreign file
         raise ModelImportError(f"{path}: not an ONNX model onnx can read ({err})") from None
     heads = (HEADS[head], {}) if head else None
-    imported = OnnxConverter(model, registry, heads).convert()
+    converter = OnnxConverter(model, registry, heads)
+    imported = converter.convert()
+    library = None if flat else onnx_definitions(converter, imported, registry)
     stem = path.name[: -len(".onnx")]
     project_path, weights_path = project_paths(out, stem)
     project, found = build_project(stem, [imported], registry, weights_path.name,
-                                   f"Imported from {path.name} by 'deepwire import'.")
+                                   f"Imported from {path.name} by 'deepwire import'.", library)
     has_runtime = importlib.util.find_spec("onnxruntime") is not None
     # NaN: not compared (the import itself is fine)
     compare = _compare_with_onnxruntime(path) if has_runtime else (lambda model: float("nan"))
     reports, checkpoint = check_import(project, [imported], [path.name], registry, [compare])
-    notes = [] if has_runtime else ["outputs not compared with the ONNX file: pip install onnxruntime"]
+    notes = list(imported.notes)
+    notes += [] if has_runtime else ["outputs not compared with the ONNX file: pip install onnxruntime"]
     notes.append(data_note(project, found, [imported], registry))
     write(project, checkpoint or checkpoint_by_block([imported]), project_path, weights_path)
     return ImportReport(project_path, weights_path, reports, notes)

@@ -25,9 +25,9 @@ class ResidualBlock(nn.Module):
         out = torch.relu(out)
         out = self.conv2(out)
         out = self.norm2(out)
-        out = x + out
-        out = torch.relu(out)
-        return out
+        x = x + out
+        x = torch.relu(x)
+        return x
 
 
 class ResidualCnn(nn.Module):

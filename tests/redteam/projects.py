@@ -161,6 +161,8 @@ def _embedding_bomb() -> dict:
     for block in project["networks"][0]["blocks"]:
         if block["type"] == "Embedding":
             block["params"].update(vocab_size=10**7, dim=65536)
+        if block["type"] == "TransformerLayer":  # its width follows, so only the size is wrong
+            block["params"].update(dim=65536)
     return project
 
 
