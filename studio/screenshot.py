@@ -4,7 +4,11 @@ Renders offscreen (no display needed), with a throwaway settings file and
 no autosave, so taking a picture never touches the user's recent files or
 recovery folder. Used for the README and for looking at the studio as a
 user would: `--theme dark`, `--select conv1` (a block to show in the
-inspector), `--panel code` (the bottom panel to raise).
+inspector), `--panel code` (the bottom panel to raise), `--folds expanded`
+(every run of consecutive definition instances shown card by card; `folded`:
+each run as one "Name xN" card; default: as the studio opens it), `--arrange`
+(Auto Layout first, as the toolbar button does: wrapped to the window, folds
+as one card each; the project file is not written).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from pathlib import Path
 
 DEFAULT_SIZE = (1440, 900)
 PANELS = ("problems", "code", "history")
+FOLDS = ("default", "folded", "expanded")
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -40,11 +45,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--select", metavar="BLOCK",
                         help="name or id of a block to select (shown in the inspector)")
     parser.add_argument("--panel", choices=PANELS, default="problems", help="the bottom panel to show")
+    parser.add_argument("--folds", choices=FOLDS, default="default",
+                        help="runs of consecutive instances of a definition: folded into one card, expanded, "
+                             "or as the studio opens them (folded in networks of many blocks)")
+    parser.add_argument("--arrange", action="store_true",
+                        help="press Auto Layout first (the picture only: the project file is not written)")
     return parser
 
 
 def render(project_arg: str, out: str | Path, size: tuple[int, int] = DEFAULT_SIZE, theme: str = "light",
-           select: str | None = None, panel: str = "problems") -> Path:
+           select: str | None = None, panel: str = "problems", folds: str = "default",
+           arrange: bool = False) -> Path:
     """Write the PNG and return its path. Raises ProjectNotFoundError/ProjectFileError, or ValueError
     for a block name that is not in the project."""
     from PySide6.QtWidgets import QApplication
@@ -68,7 +79,14 @@ def render(project_arg: str, out: str | Path, size: tuple[int, int] = DEFAULT_SI
         window.show()
         window.show_panel(panel.capitalize())
         app.processEvents()
+        if folds != "default":
+            _set_folds(window, folds == "folded")
+            app.processEvents()
         window.tabs.fit_all()
+        if arrange:
+            for view in window.tabs.views:
+                view.arrange()
+            app.processEvents()
         if select:
             _select(window, select)
         for _ in range(3):  # layouts settle over a few rounds (a child's request, then its parents')
@@ -80,10 +98,20 @@ def render(project_arg: str, out: str | Path, size: tuple[int, int] = DEFAULT_SI
         out = Path(out)
         if not image.save(str(out), "PNG"):
             raise OSError(f"could not write {out}")
+        while window.document.undo_stack.canUndo():  # --arrange's steps: closing asks nothing, writes nothing
+            window.document.undo_stack.undo()
+        window.document.undo_stack.setClean()
         window.close()
         window.deleteLater()
         app.processEvents()
     return out
+
+
+def _set_folds(window, folded: bool) -> None:
+    for view in window.tabs.views:
+        scene = view.scene()
+        for run in list(scene.runs):
+            scene.set_folded(run.blocks[0], folded)
 
 
 def _select(window, wanted: str) -> None:
@@ -100,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     from graph.examples import ProjectNotFoundError
     from graph.project_io import ProjectFileError
     try:
-        out = render(args.project, args.out, args.size, args.theme, args.select, args.panel)
+        out = render(args.project, args.out, args.size, args.theme, args.select, args.panel, args.folds,
+                     args.arrange)
     except (ProjectNotFoundError, ProjectFileError, ValueError, OSError) as err:
         print(f"deepwire screenshot: {err}", file=sys.stderr)
         return 2

@@ -4,6 +4,11 @@
 scores → digit (19 blocks, so above graph.folding.FOLD_ABOVE), laid out five cards a row as
 Auto Layout would. Running this file writes it to a project file (for looking at it in the studio):
 `PYTHONPATH=. python tests/fold_support.py /tmp/residual12.dw.json`.
+
+`transformer_chain_project(12)` is the character Transformer example with its TransformerLayer used
+12 times: the README's folded and expanded screenshots
+(`PYTHONPATH=. python tests/fold_support.py --transformer /tmp/transformer12.dw.json`, then
+`deepwire screenshot /tmp/transformer12.dw.json OUT.png --folds folded|expanded`).
 """
 
 from __future__ import annotations
@@ -37,6 +42,28 @@ def residual_chain_project(registry, count: int = 12, name: str = "Residual chai
     return project
 
 
+def transformer_chain_project(registry, count: int = 12) -> Project:
+    from graph.layout import layered_layout
+
+    example = load_project(example_path("char_transformer"), registry)
+    net = Network("model")
+    old = example.networks[0]
+    blocks = [b for b in old.blocks.values() if b.type != "TransformerLayer"]
+    before, after = blocks[:3], blocks[3:]  # text, embedding, positions | final norm, scores, head
+    layers = [Block(f"t{i}", "TransformerLayer", f"layer{i}", dict(old.block("b4").params))
+              for i in range(1, count + 1)]
+    chain = [Block(b.id, b.type, b.name, dict(b.params)) for b in before] + layers + \
+            [Block(b.id, b.type, b.name, dict(b.params)) for b in after]
+    for block in chain:
+        net.add_block(block)
+    for a, b in zip(chain, chain[1:]):
+        net.connect(Edge(a.id, b.id, "x"))
+    for bid, position in layered_layout(net).items():
+        net.move_block(bid, position)
+    return Project(f"Character Transformer x{count}", [net], example.data, example.training,
+                   definitions=example.definitions.copy())
+
+
 def residual_ids(count: int = 12) -> list[str]:
     return [f"r{i}" for i in range(1, count + 1)]
 
@@ -45,5 +72,8 @@ if __name__ == "__main__":
     from graph.blocks import default_registry
     from graph.project_io import save_project
 
-    save_project(residual_chain_project(default_registry()), sys.argv[1])
-    print("wrote", sys.argv[1])
+    if sys.argv[1] == "--transformer":
+        save_project(transformer_chain_project(default_registry()), sys.argv[2])
+    else:
+        save_project(residual_chain_project(default_registry()), sys.argv[1])
+    print("wrote", sys.argv[-1])

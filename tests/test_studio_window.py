@@ -270,3 +270,36 @@ def test_launcher_refuses_a_missing_project_with_a_message():
     done = _run("-m", "studio.launcher", "no_such_project.dw.json")
     assert done.returncode == 2
     assert "no such project file" in done.stderr
+
+
+def test_deepwire_screenshot_folds_or_expands_runs_and_leaves_the_project_file_alone(tmp_path):
+    from graph.blocks import default_registry
+    from graph.project_io import save_project
+    from tests.fold_support import transformer_chain_project
+
+    project = tmp_path / "t12.dw.json"
+    save_project(transformer_chain_project(default_registry()), project)
+    before = project.read_bytes()
+    shots = {}
+    for folds in ("folded", "expanded"):
+        shots[folds] = tmp_path / f"{folds}.png"
+        done = _run("-m", "studio.launcher", "screenshot", str(project), str(shots[folds]), "--folds", folds,
+                    "--arrange", "--size", "900x700")
+        assert done.returncode == 0, done.stderr
+        assert (QImage(str(shots[folds])).width(), QImage(str(shots[folds])).height()) == (900, 700)
+    assert project.read_bytes() == before  # --arrange moved cards in the picture only
+    assert shots["folded"].read_bytes() != shots["expanded"].read_bytes()
+
+
+def test_a_folded_cards_count_survives_eliding_its_name(qapp):
+    from PySide6.QtGui import QFont, QFontMetricsF
+
+    from studio.canvas.block_item import elide_name
+
+    metrics = QFontMetricsF(QFont("DejaVu Sans", 10))
+    width = metrics.horizontalAdvance("TransformerLayer ×12") * 0.8
+    text = elide_name(metrics, "TransformerLayer ×12", width)
+    assert text.endswith(" ×12") and text.startswith("Transf") and "…" in text
+    assert metrics.horizontalAdvance(text) <= width
+    assert elide_name(metrics, "conv1", 500) == "conv1"
+    assert elide_name(metrics, "a very long block name indeed", 60).endswith("…")

@@ -327,11 +327,10 @@ class BlockItem(QGraphicsItem):
             # name and type title share the header: the name gets what it needs (up to 60 %)
             name_width = min(title.horizontalAdvance(c.name), inner * 0.6)
             type_text = small.elidedText(c.title, Qt.TextElideMode.ElideRight, inner - name_width - 8)
-            name = title.elidedText(c.name, Qt.TextElideMode.ElideRight,
-                                    inner - small.horizontalAdvance(type_text) - 8)
+            name = elide_name(title, c.name, inner - small.horizontalAdvance(type_text) - 8)
             lines.append((QRectF(PAD, y, inner, ROW), right, "small", muted, type_text))
         else:  # too long for one line: the name has the header, the type title the bottom row
-            name = title.elidedText(c.name, Qt.TextElideMode.ElideRight, inner)
+            name = elide_name(title, c.name, inner)
             lines.append((QRectF(PAD, bottom, beside_pill, ROW), left, "small", muted, c.title))
         lines.append((QRectF(PAD, y, inner, ROW), left, "title", text_role, name))
         if c.summary:
@@ -385,6 +384,17 @@ def _far_font(pixels: int) -> QFont:
         font.setPixelSize(max(pixels, 1))
         font.setWeight(QFont.Weight.DemiBold)
     return font
+
+
+def elide_name(metrics: QFontMetricsF, name: str, width: float) -> str:
+    """A card's name cut to `width` at the right, except that a folded card's count (" ×12") is kept
+    whole: "TransformerL… ×12", never "TransformerLayer ×…"."""
+    head, times, count = name.rpartition(" ×")
+    if not times or not count.isdigit() or metrics.horizontalAdvance(name) <= width:
+        return metrics.elidedText(name, Qt.TextElideMode.ElideRight, width)
+    tail = times + count
+    room = width - metrics.horizontalAdvance(tail)
+    return metrics.elidedText(head, Qt.TextElideMode.ElideRight, room) + tail
 
 
 def paint_lock(painter: QPainter, top_left: QPointF, color) -> None:
