@@ -70,6 +70,7 @@ def render(project_arg: str, out: str | Path, size: tuple[int, int] = DEFAULT_SI
 
     registry, project, path, as_copy = load(project_arg)
     app = create_app()
+    _quiet_offscreen_notice()
     with tempfile.TemporaryDirectory() as scratch:
         settings = QSettings(str(Path(scratch) / "settings.ini"), QSettings.Format.IniFormat)
         window = MainWindow(Document(registry, project, None if as_copy else path), settings=settings,
@@ -105,6 +106,23 @@ def render(project_arg: str, out: str | Path, size: tuple[int, int] = DEFAULT_SI
         window.deleteLater()
         app.processEvents()
     return out
+
+
+# what Qt's offscreen platform says of every top-level window it shows; it is about the platform, not a
+# fault of the picture, and no real screen says it
+OFFSCREEN_NOTICE = "This plugin does not support propagateSizeHints()"
+
+
+def _quiet_offscreen_notice() -> None:
+    """Let every Qt message through to stderr except the offscreen platform's notice above."""
+    from PySide6.QtCore import QtMsgType, qInstallMessageHandler
+
+    def handler(mode, _context, message):
+        if message == OFFSCREEN_NOTICE or mode == QtMsgType.QtDebugMsg:
+            return
+        print(f"Qt {mode.name.removeprefix('Qt').removesuffix('Msg').lower()}: {message}", file=sys.stderr)
+
+    qInstallMessageHandler(handler)
 
 
 def _set_folds(window, folded: bool) -> None:

@@ -243,6 +243,7 @@ def test_deepwire_screenshot_writes_a_png_of_the_requested_size(tmp_path):
     out = tmp_path / "shot.png"
     done = _run("-m", "studio.launcher", "screenshot", "digits_cnn", str(out), "--size", "800x560")
     assert done.returncode == 0, done.stderr
+    assert done.stderr == ""  # not even the offscreen platform's propagateSizeHints notice
     image = QImage(str(out))
     assert (image.width(), image.height()) == (800, 560)
     colours = {image.pixel(x, y) for x in range(0, 800, 10) for y in range(0, 560, 10)}
