@@ -44,7 +44,9 @@ names the place and what to do.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import statistics
 import tempfile
@@ -667,8 +669,22 @@ class _Reader:
 
 def _quantize(src: Path, dst: Path, method: str, calib: np.ndarray | None, input_name: str,
               excluded: list[str]) -> None:
+    from onnxruntime.quantization import CalibrationDataReader
+
+    reader_class = type("Reader", (_Reader, CalibrationDataReader), {})
+    try:
+        with _quiet_rank_one_fallback():
+            _run_quantizer(src, dst, method, calib, input_name, excluded, reader_class)
+    except QuantizeError:
+        raise
+    except Exception as err:  # noqa: BLE001 - onnxruntime raises many kinds
+        raise QuantizeError(f"onnxruntime could not quantize the model ({type(err).__name__}: "
+                            f"{str(err).splitlines()[0][:200] if str(err) else ''})") from None
+
+
+def _run_quantizer(src: Path, dst: Path, method: str, calib, input_name: str, excluded: list[str],
+                   reader_class) -> None:
     from onnxruntime.quantization import (
-        CalibrationDataReader,
         CalibrationMethod,
         QuantFormat,
         QuantType,
@@ -676,21 +692,33 @@ def _quantize(src: Path, dst: Path, method: str, calib: np.ndarray | None, input
         quantize_static,
     )
 
-    reader_class = type("Reader", (_Reader, CalibrationDataReader), {})
+    if method == "static":
+        quantize_static(str(src), str(dst), reader_class(input_name, calib), quant_format=QuantFormat.QDQ,
+                        per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                        calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=excluded,
+                        extra_options={"QuantizeBias": False})
+    else:
+        quantize_dynamic(str(src), str(dst), per_channel=True, weight_type=QuantType.QInt8,
+                         nodes_to_exclude=excluded)
+
+
+class _RankOneFallback(logging.Filter):
+    """onnxruntime's per-channel quantizer logs, on the root logger, "Axis 1 is out-of-range for weight
+    'norm1.weight' with rank 1" for every 1-D weight (an unfolded batch norm's scale in the per-block
+    copy) and quantizes it per tensor instead: the right thing, said as a warning a user cannot act on."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "is out-of-range for weight" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def _quiet_rank_one_fallback():
+    root, quiet = logging.getLogger(), _RankOneFallback()
+    root.addFilter(quiet)
     try:
-        if method == "static":
-            quantize_static(str(src), str(dst), reader_class(input_name, calib), quant_format=QuantFormat.QDQ,
-                            per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                            calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=excluded,
-                            extra_options={"QuantizeBias": False})
-        else:
-            quantize_dynamic(str(src), str(dst), per_channel=True, weight_type=QuantType.QInt8,
-                             nodes_to_exclude=excluded)
-    except QuantizeError:
-        raise
-    except Exception as err:  # noqa: BLE001 - onnxruntime raises many kinds
-        raise QuantizeError(f"onnxruntime could not quantize the model ({type(err).__name__}: "
-                            f"{str(err).splitlines()[0][:200] if str(err) else ''})") from None
+        yield
+    finally:
+        root.removeFilter(quiet)
 
 
 def _measure(float_path: Path, int8_path: Path, input_name: str, val_x: np.ndarray, val_y, recipe,
