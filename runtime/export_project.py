@@ -15,6 +15,7 @@ built model, naming the first few, before anything is written.
 
 from __future__ import annotations
 
+import importlib.machinery
 import importlib.util
 import sys
 import uuid
@@ -172,6 +173,8 @@ def export_project(project: Project, registry: Registry, fmt: str, out: str | Pa
     if opset is not None and not 7 <= opset <= 23:
         raise ExportError(f"--opset {opset}: choose an ONNX opset between 7 and 23 (13 and 17 are common)")
     out = Path(out)
+    if fmt == "torch-export" and out.suffix != ".pt2":  # torch.export.save/load warn on, and refuse, others
+        raise ExportError(f"{out}: a torch.export archive is a .pt2 file; use -o {out.with_suffix('.pt2')}")
     names = [net.name for net in project.networks]
     if network is not None:
         if network not in names:
@@ -235,7 +238,9 @@ def recorded_preprocessing(state: dict | None, weights: str | Path | None,
 def import_module_from(path: Path):
     """Import a .py file under a fresh module name, without running its `if __name__ == "__main__"`."""
     name = f"deepwire_export_{uuid.uuid4().hex[:12]}"
-    spec = importlib.util.spec_from_file_location(name, path)
+    # an explicit source loader: `-o model.python` or a file without a suffix is still Python source
+    loader = importlib.machinery.SourceFileLoader(name, str(path))
+    spec = importlib.util.spec_from_file_location(name, path, loader=loader)
     if spec is None or spec.loader is None:
         raise ExportError(f"{path}: cannot be imported as a Python module")
     module = importlib.util.module_from_spec(spec)

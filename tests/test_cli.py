@@ -247,3 +247,14 @@ def test_export_fails_when_the_file_does_not_reproduce_the_model(capsys, tmp_pat
     code, _, err = run_cli(capsys, "export", "iris_mlp", "-o", str(tmp_path / "m.py"))
     assert code == 1
     assert "gives different outputs from the in-app model" in err
+
+
+def test_export_python_to_a_name_without_py_still_checks_and_torch_export_wants_pt2(capsys, tmp_path):
+    code, out, err = run_cli(capsys, "export", "digits_cnn", "-o", str(tmp_path / "model.python"))
+    assert code == 0, err
+    assert "model: matches the in-app model" in out and (tmp_path / "model.python").is_file()
+    wrong = str(tmp_path / "m.torch")
+    code, out, err = run_cli(capsys, "export", "digits_cnn", "-f", "torch-export", "-o", wrong)
+    assert code != 0 and "a torch.export archive is a .pt2 file; use -o" in err
+    assert str(tmp_path / "m.pt2") in err
+    assert not (tmp_path / "m.torch").exists() and "Traceback" not in err
