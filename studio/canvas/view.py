@@ -194,7 +194,7 @@ class NetworkView(ViewNavigation, QGraphicsView):
             fits = accept
             accept = (lambda s: (fits is None or fits(s)) and not refusal(self.network_name, s.type_id))
         self._quick_add_at = (QPointF(scene_pos), pending)
-        self.quick_add.open_at(self.mapToGlobal(self.mapFromScene(scene_pos)), accept)
+        self.quick_add.open_at(self.mapToGlobal(self.mapFromScene(scene_pos)), accept, self.doc.registry)
 
     def _quick_add_picked(self, type_id: str) -> None:
         if self._quick_add_at is None:
