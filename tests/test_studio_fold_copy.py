@@ -4,7 +4,8 @@ get another "×12" card (and twelve more blocks in the model), not twelve expand
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QPointF
+from PySide6.QtCore import QPoint, QPointF
+from PySide6.QtGui import QCursor
 
 from studio.canvas.menus import fold_menu
 from studio.canvas.style import LIGHT
@@ -70,8 +71,13 @@ def test_copy_and_paste_of_a_folded_run_pastes_it_folded(view, doc, qtbot, capfd
     with no_noise(capfd):
         select_fold(scene)
         text = view.copySelection()
+        QCursor.setPos(view.viewport().mapToGlobal(QPoint(300, 400)))
         new_ids = view.paste(text)
         assert_copied_folded(scene, doc, new_ids, qtbot)
+        # the card lands under the cursor, not where the top-left of its twelve hidden blocks would
+        # put it (960 px to the right, off screen)
+        cursor = scene.snapped(view.mapToScene(QPoint(300, 400)))
+        assert scene.folds[new_ids[0]].pos() == QPointF(*cursor)
 
 
 def test_the_fold_cards_menu_duplicates_it_folded(view, doc, qtbot, capfd):

@@ -12,13 +12,36 @@ expanded, as before.
 
 from __future__ import annotations
 
-_copied: tuple[str, tuple[bool, ...]] | None = None  # the last copy: (its clipboard text, folded flags)
+# the last copy: its clipboard text, which blocks were folded, and how far the top-left of the cards
+# shown (a fold's card is where its first block is) lies from the top-left of all the blocks
+_copied: tuple[str, tuple[bool, ...], tuple[float, float]] | None = None
 
 
 def folded_flags(scene, block_ids: list[str]) -> tuple[bool, ...]:
     """For each block in fragment order: whether a fold card hides it."""
     wanted = set(block_ids)
     return tuple(scene.fold_of(bid) is not None for bid in scene.net.blocks if bid in wanted)
+
+
+def shown_corner_shift(scene, block_ids: list[str]) -> tuple[float, float]:
+    """From the top-left of all these blocks to the top-left of the cards they show as. A paste puts
+    the blocks' top-left at the cursor; the hidden members of a fold spread wider than its one card,
+    which would land far from the cursor (off screen) without this shift."""
+    wanted = set(block_ids)
+    blocks = [b for bid, b in scene.net.blocks.items() if bid in wanted]
+    shown = [b for b in blocks if scene.fold_of(b.id) is None or scene.fold_of(b.id).run.head == b.id]
+    if not blocks or not shown:
+        return (0.0, 0.0)
+    return (min(b.position[0] for b in shown) - min(b.position[0] for b in blocks),
+            min(b.position[1] for b in shown) - min(b.position[1] for b in blocks))
+
+
+def paste_corner(text: str, at: tuple[float, float]) -> tuple[float, float]:
+    """Where the pasted blocks' top-left goes so that the cards they show as start at `at`."""
+    if _copied is None or _copied[0] != text:
+        return at
+    dx, dy = _copied[2]
+    return (at[0] - dx, at[1] - dy)
 
 
 def fold_like(scene, new_ids: list[str] | None, flags: tuple[bool, ...]) -> None:
@@ -30,9 +53,10 @@ def fold_like(scene, new_ids: list[str] | None, flags: tuple[bool, ...]) -> None
 def copy_blocks(scene, doc, network: str, block_ids: list[str], cut: bool = False) -> str:
     """Copy (or cut) the blocks, remembering which were folded for a later paste."""
     flags = folded_flags(scene, block_ids)  # before a cut removes them
+    shift = shown_corner_shift(scene, block_ids)
     text = (doc.cut_blocks if cut else doc.copy_blocks)(network, block_ids)
     global _copied
-    _copied = (text, flags) if text else None
+    _copied = (text, flags, shift) if text else None
     return text
 
 

@@ -148,7 +148,7 @@ class NetworkView(ViewNavigation, QGraphicsView):
         if text is None:
             from studio.clipboard import clipboard_text
             text = clipboard_text()  # read here too, to know whether it is a copy of folded runs
-        new = method(self.network_name, text, at=self.network_scene.snapped(at))
+        new = method(self.network_name, text, at=fold_copy.paste_corner(text, self.network_scene.snapped(at)))
         fold_copy.after_paste(self.network_scene, text, new)
         self._select_ids(new)
         return new
