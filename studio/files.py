@@ -178,6 +178,18 @@ class Autosave(QObject):
         """A clean close: no more autosaves, and nothing left to recover. Safe to call twice."""
         self.timer.stop()
         self.discard()
+        self._stop()
+
+    def keep(self) -> Path | None:
+        """The session ends without a close (SIGTERM at logout or shutdown): write the unsaved changes
+        now and stop; the recovery file stays for the next start to offer. Returns its path."""
+        self.timer.stop()
+        self.autosave_now()
+        path = self.recovery_path if self._stem is not None else None
+        self._stop()
+        return path
+
+    def _stop(self) -> None:
         if self._closed:
             return
         self._closed = True

@@ -97,13 +97,17 @@ def run_studio(arg: str | None, started: float | None = None) -> int:
 
 def _close_on_interrupt(app, window) -> None:
     """Ctrl+C in the terminal closes the window as its close button does (unsaved changes are asked
-    about; the autosave stays for recovery) instead of a KeyboardInterrupt traceback in some slot."""
+    about; the autosave stays for recovery) instead of a KeyboardInterrupt traceback in some slot.
+    SIGTERM and SIGHUP (logout, shutdown) end the session at once: nobody is there to answer a dialog,
+    so unsaved changes are written to the recovery file instead (MainWindow.end_session)."""
     import signal
 
     from PySide6.QtCore import QTimer
 
     signal.signal(signal.SIGINT, lambda *_: QTimer.singleShot(0, window.close))
-    signal.signal(signal.SIGTERM, lambda *_: QTimer.singleShot(0, app.quit))
+    for name in ("SIGTERM", "SIGHUP"):  # no SIGHUP on Windows
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), lambda *_: QTimer.singleShot(0, window.end_session))
     ticker = QTimer(window)  # Python runs signal handlers only between bytecodes: let it in now and then
     ticker.timeout.connect(lambda: None)
     ticker.start(250)

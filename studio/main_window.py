@@ -15,7 +15,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMessageBox, QWidget
+from PySide6.QtWidgets import QApplication, QDockWidget, QFileDialog, QMainWindow, QMessageBox, QWidget
 
 from graph.blocks import default_registry
 from graph.definitions import DefinitionError
@@ -474,6 +474,14 @@ class MainWindow(QMainWindow):
         if not self._fitted:  # fitting needs the views' real sizes, known only once shown
             self._fitted = True
             self.tabs.fit_all()
+
+    def end_session(self) -> None:
+        """SIGTERM or SIGHUP (logout, shutdown, `kill`): keep unsaved changes for recovery and leave the
+        event loop now. Not app.quit(), which closes the windows first and so would wait on the
+        unsaved-changes dialog; exec() still emits aboutToQuit, which stops training children."""
+        self.files.end_session()
+        window_state.save(self, self.recent.settings)
+        QApplication.exit(0)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.files.close():

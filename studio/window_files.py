@@ -34,6 +34,7 @@ class FileController(QObject):
     def __init__(self, window: QWidget, document: Document, recent: RecentFiles, autosave: Autosave | None):
         super().__init__(window)
         self.window, self.document, self.recent, self.autosave = window, document, recent, autosave
+        self.ending = False  # set by end_session: closing no longer asks about unsaved changes
 
     # --- leaving the current project ---
     def confirm_discard(self) -> bool:
@@ -51,12 +52,22 @@ class FileController(QObject):
 
     def close(self) -> bool:
         """Closing the window: ask, then stop autosaving and remove this session's recovery file."""
+        if self.ending:
+            return True  # end_session kept the changes for recovery: nothing to ask
         if not self.confirm_discard():
             return False
         if self.autosave is not None:
             self.autosave.close()
             self.autosave = None
         return True
+
+    def end_session(self) -> None:
+        """The session ends without the user (SIGTERM at logout or shutdown): no dialog, which nobody
+        would answer; unsaved changes go to the recovery file, kept for the next start to offer."""
+        self.ending = True
+        if self.autosave is not None:
+            self.autosave.keep()
+            self.autosave = None
 
     # --- new / open ---
     def new_project(self) -> bool:

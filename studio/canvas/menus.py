@@ -12,6 +12,7 @@ from PySide6.QtCore import QPointF
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QGraphicsItem, QMenu, QMessageBox
 
+from studio.canvas import fold_copy
 from studio.canvas.badges import BadgeItem, FixChipItem
 from studio.canvas.block_item import BlockItem
 from studio.canvas.definition_actions import add_definition_actions
@@ -100,11 +101,7 @@ def block_menu(scene, block_id: str) -> QMenu:
     _add_library(menu, scene, block, ids)
     add_definition_actions(menu, scene, block_id, ids, _add)
     menu.addSeparator()
-    for name, text, key in (("cut_blocks", "Cut", "Ctrl+X"), ("copy_blocks", "Copy", "Ctrl+C"),
-                            ("duplicate_blocks", "Duplicate", "Ctrl+D")):
-        method = optional(doc, name)
-        if method is not None:
-            _add(menu, text, lambda method=method: method(net, ids), key)
+    _add_copy_actions(menu, scene, ids)
     group = scene.group_of(block_id)
     grouper, ungrouper = optional(doc, "group_blocks"), optional(doc, "ungroup")
     if grouper is not None:
@@ -118,6 +115,17 @@ def block_menu(scene, block_id: str) -> QMenu:
     _add(menu, "Delete" if len(ids) == 1 else f"Delete {len(ids)} blocks", scene.delete_selection, "Del")
     menu.setTitle(block.name)
     return menu
+
+
+def _add_copy_actions(menu: QMenu, scene, ids: list[str]) -> None:
+    """Cut, Copy, Duplicate; copies of folded runs come out folded (studio/canvas/fold_copy.py)."""
+    doc, net = scene.doc, scene.network_name
+    if optional(doc, "cut_blocks") is not None:
+        _add(menu, "Cut", lambda: fold_copy.copy_blocks(scene, doc, net, ids, cut=True), "Ctrl+X")
+    if optional(doc, "copy_blocks") is not None:
+        _add(menu, "Copy", lambda: fold_copy.copy_blocks(scene, doc, net, ids), "Ctrl+C")
+    if optional(doc, "duplicate_blocks") is not None:
+        _add(menu, "Duplicate", lambda: fold_copy.duplicate_blocks(scene, doc, net, ids), "Ctrl+D")
 
 
 def _add_fold_action(menu: QMenu, scene, block_id: str, ids: list[str]) -> bool:
@@ -140,11 +148,7 @@ def fold_menu(scene, fold: FoldItem) -> QMenu:
     menu.addSeparator()
     _add(menu, "Disable" if all(scene.net.block(b).enabled for b in ids) else "Enable",
          lambda: doc.set_enabled(net, ids, not all(scene.net.block(b).enabled for b in ids)))
-    for name, text, key in (("cut_blocks", "Cut", "Ctrl+X"), ("copy_blocks", "Copy", "Ctrl+C"),
-                            ("duplicate_blocks", "Duplicate", "Ctrl+D")):
-        method = optional(doc, name)
-        if method is not None:
-            _add(menu, text, lambda method=method: method(net, ids), key)
+    _add_copy_actions(menu, scene, ids)
     menu.addSeparator()
     _add(menu, f"Delete {len(ids)} blocks", scene.delete_selection, "Del")
     menu.setTitle(fold.content.name)

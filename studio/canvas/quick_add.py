@@ -4,7 +4,8 @@ It opens where a dragged wire was dropped on empty canvas (the chosen block
 is then wired to it) and under the cursor on Tab or Space (the block is
 added there). Typing filters by title, type id, category and tags, every
 word must match ("conv 2" finds Conv 2D); Up/Down move, Enter picks,
-Escape closes.
+Escape closes. Each opening lists the document's block types as they are then
+(definitions made or removed since the last opening included).
 """
 
 from __future__ import annotations
@@ -82,8 +83,20 @@ class QuickAddPopup(QFrame):
                 item.setToolTip(spec.help)
                 self.list.addItem(item)
 
-    def open_at(self, global_pos: QPoint, accept: Callable[[BlockSpec], bool] | None = None) -> None:
-        """Show at a screen point, empty filter, only block types `accept` allows."""
+    def set_registry(self, registry: Registry) -> None:
+        """List `registry`'s types. The document hands out one cached registry per set of definitions,
+        so a new object means definitions came or went (made from a selection, dropped from My
+        blocks, undone): only then is the list rebuilt."""
+        if registry is not self.registry:
+            self.registry = registry
+            self._fill()
+
+    def open_at(self, global_pos: QPoint, accept: Callable[[BlockSpec], bool] | None = None,
+                registry: Registry | None = None) -> None:
+        """Show at a screen point, empty filter, only block types `accept` allows; `registry` is the
+        document's as it is now (the popup outlives definitions made after its first opening)."""
+        if registry is not None:
+            self.set_registry(registry)
         self.accept = accept
         self.filter.clear()
         self.apply_filter("")

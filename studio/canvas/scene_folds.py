@@ -63,6 +63,20 @@ class SceneFolds:
         self._sync_folds(find=False)
         self._fold_statuses(set())  # only the new card needs its status
 
+    def fold_runs_of(self, block_ids: list[str]) -> None:
+        """Fold every run one of these blocks is in (pasted copies of a folded run, studio/canvas/
+        fold_copy.py), finding the runs first: the paste's own refresh comes with the next analysis."""
+        if self._folds_stale():
+            self._sync_folds()
+        runs = {run.head: run for run in (self._run_of.get(bid) for bid in block_ids) if run is not None}
+        if not runs:
+            return
+        store = fold_choices(self.doc)
+        for run in runs.values():
+            store.set(self.net, run, True)
+        self._sync_folds(find=False)
+        self._fold_statuses(set())  # only the new cards need their status
+
     def toggle_fold(self, block_id: str) -> None:
         self.set_folded(block_id, block_id not in self._fold_of)
 

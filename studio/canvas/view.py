@@ -14,6 +14,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QKeySequence, QPainter, QPixmapCache
 from PySide6.QtWidgets import QGraphicsView, QLineEdit
 
+from studio.canvas import fold_copy
 from studio.canvas.grid import DotGrid
 from studio.canvas.interaction import optional
 from studio.canvas.mime import block_type_of, library_name_of
@@ -117,14 +118,23 @@ class NetworkView(ViewNavigation, QGraphicsView):
             return None
         return method(self.network_name, ids, *args)
 
+    def _copy_selection(self, name: str, cut: bool):
+        ids = self.selectedBlockIds()
+        if optional(self.doc, name) is None or not ids:
+            return None
+        return fold_copy.copy_blocks(self.network_scene, self.doc, self.network_name, ids, cut)
+
     def copySelection(self):
-        return self._with_selection("copy_blocks")
+        return self._copy_selection("copy_blocks", cut=False)
 
     def cutSelection(self):
-        return self._with_selection("cut_blocks")
+        return self._copy_selection("cut_blocks", cut=True)
 
     def duplicateSelection(self):
-        new = self._with_selection("duplicate_blocks")
+        ids = self.selectedBlockIds()
+        if optional(self.doc, "duplicate_blocks") is None or not ids:
+            return None
+        new = fold_copy.duplicate_blocks(self.network_scene, self.doc, self.network_name, ids)
         self._select_ids(new)
         return new
 
@@ -135,7 +145,11 @@ class NetworkView(ViewNavigation, QGraphicsView):
         at = self.mapToScene(self.viewport().mapFromGlobal(self.cursor().pos()))
         if not self.viewport().rect().contains(self.mapFromScene(at)):
             at = self.visibleSceneRect().center()
-        new = method(self.network_name, text, at=self.network_scene.snapped(at))
+        if text is None:
+            from studio.clipboard import clipboard_text
+            text = clipboard_text()  # read here too, to know whether it is a copy of folded runs
+        new = method(self.network_name, text, at=fold_copy.paste_corner(text, self.network_scene.snapped(at)))
+        fold_copy.after_paste(self.network_scene, text, new)
         self._select_ids(new)
         return new
 
@@ -173,9 +187,10 @@ class NetworkView(ViewNavigation, QGraphicsView):
     def _select_ids(self, ids) -> None:
         if not ids:
             return
-        self.network_scene.clearSelection()
+        scene = self.network_scene
+        scene.clearSelection()
         for bid in ids:
-            item = self.network_scene.blocks.get(bid)
+            item = scene.fold_of(bid) or scene.blocks.get(bid)  # a folded copy: its card
             if item is not None:
                 item.setSelected(True)
 
@@ -194,7 +209,7 @@ class NetworkView(ViewNavigation, QGraphicsView):
             fits = accept
             accept = (lambda s: (fits is None or fits(s)) and not refusal(self.network_name, s.type_id))
         self._quick_add_at = (QPointF(scene_pos), pending)
-        self.quick_add.open_at(self.mapToGlobal(self.mapFromScene(scene_pos)), accept)
+        self.quick_add.open_at(self.mapToGlobal(self.mapFromScene(scene_pos)), accept, self.doc.registry)
 
     def _quick_add_picked(self, type_id: str) -> None:
         if self._quick_add_at is None:
