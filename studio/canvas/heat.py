@@ -82,6 +82,25 @@ def norm_color(norm: float) -> QColor:
     return color_at(position(norm))
 
 
+def unhealthiness(norm: float) -> float:
+    """How far a norm lies outside the healthy (green) band, in decades; 0 inside, inf for NaN."""
+    if norm is None or not math.isfinite(norm):
+        return math.inf
+    x = position(norm)
+    low, high = STOPS[3][0], STOPS[4][0]  # the green band: 1e-3 ... 1
+    return max(low - x, x - high, 0.0)
+
+
+def worst(norms: dict[str, float]) -> str | None:
+    """The key of the least healthy norm (the first of equals); None for none.
+
+    A folded run shows its worst instance rather than a mean: the overlay is there to catch the
+    one layer whose gradient vanished or exploded, and a mean of eleven healthy layers and a
+    vanishing one would look healthy.
+    """
+    return max(norms, key=lambda k: unhealthiness(norms[k]), default=None)
+
+
 def format_norm(norm: float) -> str:
     if norm is None or not math.isfinite(norm):
         return "NaN"

@@ -422,10 +422,12 @@ class NetworkScene(SceneFolds, SceneGroups, SceneInteraction, QGraphicsScene):
         self.gradient_norms = dict(norms)
         for bid, item in self.blocks.items():
             item.set_gradient(self.gradient_norms.get(bid))
+        for fold in self.folds.values():
+            self._fold_gradient(fold)
 
     def clear_gradient_flow(self) -> None:
         self.gradient_norms = {}
-        for item in self.blocks.values():
+        for item in [*self.blocks.values(), *self.folds.values()]:
             item.set_gradient(None)
 
     def set_zoom(self, zoom: float, settled: bool = True) -> None:
