@@ -110,3 +110,6 @@ def test_the_current_definition_tabs_problems_are_in_the_list_and_a_click_select
         assert rows(panel)[0][1] == "◇ Lonely"
         tabs.close_definition("Lonely")
         assert rows(panel) == []
+        # a definition tab without problems: nothing to tell apart, so no Network column
+        tabs.open_definition(DEF)
+        assert rows(panel) == [] and panel.tree.isColumnHidden(1)

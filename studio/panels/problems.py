@@ -103,7 +103,9 @@ class ProblemsPanel(QWidget):
     def refresh(self) -> None:
         diagnostics = self.diagnostics()
         definition = self._definition_shown()
-        several = len(self.document.project.networks) > 1 or definition is not None
+        # the Network column when rows may differ there: several networks, or the definition's own rows
+        several = len(self.document.project.networks) > 1 or any(
+            d.network == definition for d in diagnostics if definition is not None)
         self.tree.clear()
         for d in diagnostics:
             own = definition is not None and d.network == definition  # the definition's own problem
