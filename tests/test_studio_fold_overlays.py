@@ -50,6 +50,8 @@ def test_worst_is_the_norm_furthest_outside_the_healthy_band():
     assert worst({"a": 1e-2, "b": 1e-4, "c": 1e4}) == "c"
     assert worst({"a": 1e-2, "b": 0.0, "c": 1e-7}) == "b"  # no gradient at all is the coldest
     assert worst({"a": 1e9, "b": math.nan}) == "b"  # not a number beats everything
+    # all healthy: the one nearest to an edge (here to vanishing), not merely the first
+    assert worst({"a": 6e-3, "b": 1.1e-3, "c": 2e-2}) == "b"
 
 
 def test_gradient_flow_colours_the_fold_by_its_least_healthy_instance(view, doc, capfd):

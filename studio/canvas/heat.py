@@ -83,12 +83,15 @@ def norm_color(norm: float) -> QColor:
 
 
 def unhealthiness(norm: float) -> float:
-    """How far a norm lies outside the healthy (green) band, in decades; 0 inside, inf for NaN."""
+    """How far a norm lies from the middle of the healthy range (log scale), in units of the way to its
+    edge: 0 at 1e-2, 1 at VANISHING (1e-6) or EXPLODING (1e2), more beyond; inf for not a number.
+    Continuous, so among healthy norms the one nearest to vanishing or exploding still stands out."""
     if norm is None or not math.isfinite(norm):
         return math.inf
     x = position(norm)
-    low, high = STOPS[3][0], STOPS[4][0]  # the green band: 1e-3 ... 1
-    return max(low - x, x - high, 0.0)
+    low, high = math.log10(VANISHING), math.log10(EXPLODING)
+    middle = (low + high) / 2
+    return (middle - x) / (middle - low) if x < middle else (x - middle) / (high - middle)
 
 
 def worst(norms: dict[str, float]) -> str | None:
