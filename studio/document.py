@@ -211,20 +211,26 @@ class Document(QObject):
             self._deploy_seen = targets
             changed |= {net.name for net in self.project.networks}
         for name in sorted(changed):
-            net = self.network(name)
             if name in self._dirty:
-                self._analyses[name] = self._analyse(net)
-            self.analysisChanged.emit(name)
+                self._analyses[name] = self._analyse(self.network(name))
         self._dirty.clear()
-        self._definition_analyses_changed()
+        # found before any listener hears of the networks: one that reads a definition's analysis
+        # then (the Problems list) caches it anew, and the definition's tab would never be told
+        stale = self._stale_definitions()
+        for name in sorted(changed):
+            self.analysisChanged.emit(name)
+        for name in stale:
+            self.analysisChanged.emit(name)
 
-    def _definition_analyses_changed(self) -> None:
-        """Tell the definition tabs whose body, definitions or example shapes changed this step."""
+    def _stale_definitions(self) -> list[str]:
+        """The definitions (of open tabs) whose body, definitions or example shapes changed this step."""
+        stale = []
         for name, (key, _analysis) in list(self._definition_analyses.items()):
             if not self.is_definition(name):
                 del self._definition_analyses[name]
             elif self._definition_key(self.project.definitions.get(name)) != key:
-                self.analysisChanged.emit(name)
+                stale.append(name)
+        return stale
 
     # --- block definitions, edited in their own tabs ---
     def is_definition(self, name: str | None) -> bool:

@@ -109,6 +109,9 @@ class MainWindow(QMainWindow):
         self.tabs.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
         self.problems.blockActivated.connect(self.reveal_block)
         self.problems.innerBlockActivated.connect(self.reveal_block)  # inside a definition: its tab
+        # a definition's tab shown: the list holds its problems too (one with no instance has no other)
+        self.tabs.currentChanged.connect(lambda _i: self.problems.show_definition(
+            self.tabs.current_network() if self.tabs.is_definition_tab() else None))
         self.summary.problemsClicked.connect(lambda: self.show_panel("Problems"))
         self.document.titleChanged.connect(self._update_title)
         # "Training finished: ..." stays until replaced; it is about the project that was open before

@@ -20,11 +20,19 @@ from PySide6.QtGui import QFontMetricsF, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsItem
 
 from graph.folding import Run
-from studio.canvas.block_item import FAR_MIN_PX, FAR_NAME_PX, PAD, BlockItem, CardContent, _far_font
+from studio.canvas.block_item import (
+    FAR_MIN_PX,
+    FAR_NAME_PX,
+    PAD,
+    BlockItem,
+    CardContent,
+    _far_font,
+)
 from studio.canvas.style import BAND, CARD_WIDTH, CORNER, ROW, Theme
 
 STACK = 4.0  # how far each outline behind the card peeks out below it
 EXPAND_TEXT = "▸ expand"
+FROZEN_TEXT = "frozen"  # as a frozen block card writes it
 
 
 def count_text(n: int | None) -> str:
@@ -70,6 +78,27 @@ class FoldItem(BlockItem):
 
     def _place_button(self) -> None:
         self.expand_button.setPos(PAD - 3, self.height - ROW - 2)
+
+    def _text_layout(self) -> list[tuple]:
+        """A block card's lines, but a frozen run's "frozen" stands at the right of the summary row:
+        its usual place, the bottom left, holds the expand button."""
+        if self._layout is not None or not self.content.frozen:
+            return super()._text_layout()
+        lines = super()._text_layout()
+        row = BAND + 5 + ROW  # the summary row
+        word = self.theme.metrics("title").horizontalAdvance(FROZEN_TEXT)
+        room = CARD_WIDTH - 2 * PAD - word - 8  # for the summary, left of "frozen"
+        right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+        moved = []
+        for rect, align, font, color, text in lines:
+            if color == "frozen":
+                rect, align = QRectF(PAD, row, CARD_WIDTH - 2 * PAD, ROW), right
+            elif font == "body" and rect.top() == row and text and self.content.summary:
+                text = self.theme.metrics("body").elidedText(self.content.summary,
+                                                            Qt.TextElideMode.ElideRight, room)
+            moved.append((rect, align, font, color, text))
+        self._layout = moved
+        return moved
 
     def boundingRect(self) -> QRectF:
         rect = super().boundingRect()

@@ -82,6 +82,28 @@ def norm_color(norm: float) -> QColor:
     return color_at(position(norm))
 
 
+def unhealthiness(norm: float) -> float:
+    """How far a norm lies from the middle of the healthy range (log scale), in units of the way to its
+    edge: 0 at 1e-2, 1 at VANISHING (1e-6) or EXPLODING (1e2), more beyond; inf for not a number.
+    Continuous, so among healthy norms the one nearest to vanishing or exploding still stands out."""
+    if norm is None or not math.isfinite(norm):
+        return math.inf
+    x = position(norm)
+    low, high = math.log10(VANISHING), math.log10(EXPLODING)
+    middle = (low + high) / 2
+    return (middle - x) / (middle - low) if x < middle else (x - middle) / (high - middle)
+
+
+def worst(norms: dict[str, float]) -> str | None:
+    """The key of the least healthy norm (the first of equals); None for none.
+
+    A folded run shows its worst instance rather than a mean: the overlay is there to catch the
+    one layer whose gradient vanished or exploded, and a mean of eleven healthy layers and a
+    vanishing one would look healthy.
+    """
+    return max(norms, key=lambda k: unhealthiness(norms[k]), default=None)
+
+
 def format_norm(norm: float) -> str:
     if norm is None or not math.isfinite(norm):
         return "NaN"

@@ -34,16 +34,29 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
-def summary_text(spec: BlockSpec | None, params: Mapping[str, Any]) -> str:
-    """The key parameters of a card: "ch 32 · kernel 3 · stride 1"."""
+BOUND = "←"  # "ch 32 ← channels": the value comes from the definition's parameter `channels`
+
+
+def summary_text(spec: BlockSpec | None, params: Mapping[str, Any],
+                 bound: Mapping[str, str] | None = None) -> str:
+    """The key parameters of a card: "ch 32 · kernel 3 · stride 1".
+
+    `bound` (inside a definition's body) maps a setting to the exposed parameter that sets it per
+    instance: it reads "ch 32 ← channels", its value being that parameter's default (what the
+    definition's own analysis uses), and is shown even when the block type does not usually list it.
+    """
     if spec is None:
         return ""
+    bound = bound or {}
     parts = []
-    for name in spec.summary:
+    for name in [*spec.summary, *(n for n in bound if n not in spec.summary)]:
         if name not in params:
             continue
         value = params[name]
         label = SHORT.get(name, name)
+        if name in bound:
+            parts.append(f"{label} {format_value(value)} {BOUND} {bound[name]}")
+            continue
         if name == "pretrained_weights":  # a path: its file name says which weights; empty says nothing
             value = value.replace("\\", "/").rsplit("/", 1)[-1]
             if not value:
@@ -63,7 +76,8 @@ def problem_lines(diagnostics: Iterable[Diagnostic]) -> list[str]:
 
 
 def block_tooltip(spec: BlockSpec | None, block: Block, shape_text: str,
-                  diagnostics: Iterable[Diagnostic], owner_name: str | None = None) -> str:
+                  diagnostics: Iterable[Diagnostic], owner_name: str | None = None,
+                  bound: Mapping[str, tuple[str, Any]] | None = None) -> str:
     """Rich text: title, help, output shape, then every problem with its message."""
     title = spec.title if spec else block.type
     lines = [f"<b>{escape(block.name)}</b> — {escape(title)}"]
@@ -75,6 +89,9 @@ def block_tooltip(spec: BlockSpec | None, block: Block, shape_text: str,
         lines.append("<i>disabled: data passes through unchanged</i>")
     if owner_name is not None:
         lines.append(f"<b>🔗 Uses the module of {escape(owner_name)}</b> (shared weights)")
+    for setting, (exposed, default) in (bound or {}).items():
+        lines.append(f"{escape(setting)} {BOUND} <b>{escape(exposed)}</b>: set per instance "
+                     f"(here at its default {escape(format_value(default))})")
     if block.frozen:
         lines.append("<b>🔒 Frozen: excluded from training</b> (its weights stay as they are loaded)")
     for d in diagnostics:

@@ -61,6 +61,7 @@ class NetworkScene(SceneFolds, SceneGroups, SceneInteraction, QGraphicsScene):
         self._applied: tuple[Network | None, int] = (None, -1)  # the analysis last drawn (network, serial)
         self._speaking: set[str] = set()  # blocks that had problems in it
         self._stale: set[str] = set()  # cards to draw again with the next analysis, whatever it visited
+        self._exposed_seen: tuple = ()  # a definition body's exposed parameters its cards show
         self.show_wire_shapes = False
         self.gradient_norms: dict[str, float] = {}  # block id -> gradient norm shown (show_gradient_flow)
         self.text_visible = True  # level of detail, set from the view's zoom (set_zoom)
@@ -109,6 +110,7 @@ class NetworkScene(SceneFolds, SceneGroups, SceneInteraction, QGraphicsScene):
         self._init_folds()
         self._wires_of, self._group_of, self._diag_keys, self._bad_inputs = {}, {}, {}, set()
         self._applied, self._speaking = (None, -1), set()  # the next analysis is drawn card by card
+        self._exposed_seen = self._exposed_key()  # the cards made now show these
         with without_gc_pauses():  # tens of thousands of items for a big network (graph/bulk.py)
             for block in self.net.blocks.values():
                 self._add_block(block)
@@ -126,17 +128,50 @@ class NetworkScene(SceneFolds, SceneGroups, SceneInteraction, QGraphicsScene):
         if spec is None:
             return CardContent(block.name, block.type, "", "unknown block type", ("x",), True, block.enabled,
                                block.frozen)
-        params = {**spec.defaults(), **block.params}
+        bound = self.bindings(block.id)
+        # inside a definition the analysis sets a bound setting to its exposed parameter's default
+        params = {**spec.defaults(), **block.params, **{k: v[1] for k, v in bound.items()}}
         try:
             ports = tuple(p.name for p in spec.input_ports(params))
         except (TypeError, ValueError):  # a broken count parameter: show the declared ports
             ports = tuple(p.name for p in spec.input_ports(None))
-        summary = labels.summary_text(spec, params)
+        summary = labels.summary_text(spec, params, {k: v[0] for k, v in bound.items()})
         owner = self.net.blocks.get(block.shares) if block.shares is not None else None
         if owner is not None:  # another use of a module: the card says whose
             summary = f"uses {owner.name}" + (f" · {summary}" if summary else "")
         return CardContent(block.name, spec.title, spec.category, summary,
                            ports, spec.has_output, block.enabled, block.frozen)
+
+    def _definition(self):
+        """The definition whose body this scene shows (None on a network's canvas)."""
+        return next((d for d in self.doc.project.definitions if d.body is self.net), None)
+
+    def bindings(self, block_id: str) -> dict[str, tuple[str, object]]:
+        """Setting -> (exposed parameter, its default) for the settings of `block_id` that its
+        definition sets per instance (empty outside a definition's body)."""
+        definition = self._definition()
+        found: dict[str, tuple[str, object]] = {}
+        for exposed in definition.params if definition is not None else ():
+            for bind in exposed.binds:
+                owner, _, setting = bind.partition(".")
+                if owner == block_id:
+                    found[setting] = (exposed.name, exposed.default)
+        return found
+
+    def _exposed_key(self) -> tuple:
+        definition = self._definition()
+        return tuple((p.name, repr(p.default), p.binds) for p in definition.params) if definition else ()
+
+    def _refresh_bound(self) -> None:
+        """The exposed parameters changed (a default, a binding): redraw the cards they name."""
+        now = self._exposed_key()
+        if now == self._exposed_seen:
+            return
+        touched = {bind.partition(".")[0] for params in (now, self._exposed_seen)
+                   for _name, _default, binds in params for bind in binds}
+        self._exposed_seen = now
+        for bid in touched:
+            self._refresh_block(bid)
 
     def _add_block(self, block: Block) -> BlockItem:
         item = BlockItem(block.id, self._content(block), self.theme)
@@ -289,6 +324,7 @@ class NetworkScene(SceneFolds, SceneGroups, SceneInteraction, QGraphicsScene):
 
     # --- analysis -> items ---
     def _apply_analysis(self) -> None:
+        self._refresh_bound()
         if self._folds_stale():  # once per undo step, after all its changes (scene_folds.py)
             self._sync_folds()
         try:
@@ -386,10 +422,12 @@ class NetworkScene(SceneFolds, SceneGroups, SceneInteraction, QGraphicsScene):
         self.gradient_norms = dict(norms)
         for bid, item in self.blocks.items():
             item.set_gradient(self.gradient_norms.get(bid))
+        for fold in self.folds.values():
+            self._fold_gradient(fold)
 
     def clear_gradient_flow(self) -> None:
         self.gradient_norms = {}
-        for item in self.blocks.values():
+        for item in [*self.blocks.values(), *self.folds.values()]:
             item.set_gradient(None)
 
     def set_zoom(self, zoom: float, settled: bool = True) -> None:

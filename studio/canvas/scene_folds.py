@@ -21,6 +21,7 @@ from graph.memory import block_weights
 from studio.canvas.block_item import PAD, CardContent, CardStatus, apply_cache_mode
 from studio.canvas.fold_item import FoldItem, count_text, fold_title
 from studio.canvas.fold_state import fold_choices
+from studio.canvas.heat import format_norm, level, worst
 from studio.canvas.style import CARD_WIDTH
 
 # model changes after which the runs may differ
@@ -150,6 +151,7 @@ class SceneFolds:
         apply_cache_mode(item, self.cache_mode)
         item.setPos(QPointF(*self.net.blocks[run.head].position))
         item.setVisible(not self._hidden_by_group(run.head))
+        self._fold_gradient(item)
         item.setToolTip(f"{fold_title(run)}: {self.net.blocks[run.head].name} … "
                         f"{self.net.blocks[run.tail].name}, folded (the view only; the model is unchanged)")
         self.addItem(item)
@@ -160,9 +162,26 @@ class SceneFolds:
         first, last = self.net.blocks[run.head].name, self.net.blocks[run.tail].name
         summary = count_text(count) + (" so far" if partial else "")
         names = f"{summary} · {first} … {last}"  # the names when they fit whole (the tooltip has them too)
-        if self.theme.metrics("body").horizontalAdvance(names) <= CARD_WIDTH - 2 * PAD:
+        # frozen when every instance is (transfer learning): the card then looks like a frozen block's,
+        # "frozen" written in the summary row (FoldItem._text_layout), so the names have no room
+        frozen = all(self.net.blocks[bid].frozen for bid in run.blocks)
+        if not frozen and self.theme.metrics("body").horizontalAdvance(names) <= CARD_WIDTH - 2 * PAD:
             summary = names
-        return CardContent(fold_title(run), "", head.category, summary, head.inputs, True)
+        return CardContent(fold_title(run), "", head.category, summary, head.inputs, True, frozen=frozen)
+
+    def _fold_gradient(self, fold: FoldItem) -> None:
+        """Colour a fold by its least healthy instance's gradient norm (heat.worst says why not a mean)."""
+        norms = {bid: self.gradient_norms[bid] for bid in fold.run.blocks if bid in self.gradient_norms}
+        at = worst(norms)
+        fold.set_gradient(norms[at] if at is not None else None)
+        if at is None:
+            return
+        values = sorted(norms.values(), key=lambda n: (n != n, n))  # NaN last
+        fold.gradient.setToolTip(
+            f"<b>gradient norm {format_norm(norms[at])}</b> ({level(norms[at])}) of "
+            f"{self.net.blocks[at].name}, the least healthy of the {len(norms)} instances measured<br>"
+            f"the instances range from {format_norm(values[0])} to {format_norm(values[-1])}; "
+            f"expand the card to see each one.")
 
     def _mark_fold_ports(self, fold: FoldItem) -> None:
         run, theme = fold.run, self.theme

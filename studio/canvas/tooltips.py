@@ -29,7 +29,7 @@ def tooltip_for(scene, item) -> str:
         spec = registry.get(block.type) if block.type in registry else None
         owner = scene.net.blocks.get(block.shares) if block.shares is not None else None
         return labels.block_tooltip(spec, block, item.status.shape, scene.diagnostics_of(item.block_id),
-                                    owner.name if owner is not None else None)
+                                    owner.name if owner is not None else None, scene.bindings(block.id))
     if isinstance(item, PortItem):
         if item.is_output:
             return f"output: {compact_shape(analysis.shapes.get(item.block_id))}"
