@@ -26,8 +26,9 @@ def test_a_resnet18_imports_as_stem_four_layers_and_head(tmp_path, registry):
     torch.manual_seed(0)
     weights = tmp_path / "resnet18.pt"
     torch.save(torchvision_models().resnet18(num_classes=10).state_dict(), weights)
+    # flat: every call a plain block, so the groups hold the layers themselves
     report = run_import(f"{CORPUS_ZOO}:tv_resnet18", tmp_path / "r.dw.json", registry, ["3,32,32"],
-                        "classification", str(weights))
+                        "classification", str(weights), flat=True)
     assert report.ok
     net = load_project(report.project_path, registry).networks[0]  # the groups are saved with it
     names = [g.name for g in net.groups]
@@ -48,6 +49,15 @@ def test_a_resnet18_imports_as_stem_four_layers_and_head(tmp_path, registry):
     grouped = [b for g in net.groups for b in g.blocks]
     assert len(grouped) == len(set(grouped)) == len(net.blocks) - 1  # all but the image input
     assert not any(g.collapsed for g in net.groups)
+    # by default BasicBlock becomes a definition: the same groups hold its instances
+    report = run_import(f"{CORPUS_ZOO}:tv_resnet18", tmp_path / "d.dw.json", registry, ["3,32,32"],
+                        "classification", str(weights))
+    assert report.ok and report.networks[0].blocks == Counter(
+        b.type for b in net.blocks.values())  # the report counts the layers inside the definitions
+    net = load_project(report.project_path, registry).networks[0]
+    assert [g.name for g in net.groups] == names
+    layer1 = [net.blocks[b].type for b in next(g for g in net.groups if g.name == "layer1").blocks]
+    assert len(layer1) == 2 and len(set(layer1)) == 1 and layer1[0].startswith("BasicBlock")
 
 
 def _net(*names: str) -> Network:
