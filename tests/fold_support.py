@@ -64,6 +64,23 @@ def transformer_chain_project(registry, count: int = 12) -> Project:
                    definitions=example.definitions.copy())
 
 
+def open_chain_view(qtbot, doc):
+    """A shown canvas of the chain's network at 100 %, its first cards in sight (the studio tests' view)."""
+    from PySide6.QtCore import QPointF
+
+    from studio.canvas.style import LIGHT
+    from studio.canvas.view import NetworkView
+
+    view = NetworkView(doc, "model", LIGHT)
+    qtbot.addWidget(view)
+    view.resize(1200, 700)
+    view.show()
+    qtbot.waitExposed(view)
+    view.setZoom(1.0)
+    view.centerOn(QPointF(600, 150))
+    return view
+
+
 def residual_ids(count: int = 12) -> list[str]:
     return [f"r{i}" for i in range(1, count + 1)]
 

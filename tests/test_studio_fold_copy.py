@@ -8,10 +8,8 @@ from PySide6.QtCore import QPoint, QPointF
 from PySide6.QtGui import QCursor
 
 from studio.canvas.menus import fold_menu
-from studio.canvas.style import LIGHT
-from studio.canvas.view import NetworkView
 from studio.document import Document
-from tests.fold_support import residual_chain_project, residual_ids
+from tests.fold_support import open_chain_view, residual_chain_project, residual_ids
 from tests.studio_support import no_noise
 
 IDS = residual_ids(12)
@@ -24,14 +22,7 @@ def doc(qapp, registry):
 
 @pytest.fixture
 def view(qtbot, doc):
-    view = NetworkView(doc, "model", LIGHT)
-    qtbot.addWidget(view)
-    view.resize(1200, 700)
-    view.show()
-    qtbot.waitExposed(view)
-    view.setZoom(1.0)
-    view.centerOn(QPointF(600, 150))
-    return view
+    return open_chain_view(qtbot, doc)
 
 
 def select_fold(scene):

@@ -10,13 +10,10 @@ from __future__ import annotations
 import math
 
 import pytest
-from PySide6.QtCore import QPointF
 
-from studio.canvas import NetworkView
 from studio.canvas.heat import worst
-from studio.canvas.style import LIGHT
 from studio.document import Document
-from tests.fold_support import residual_chain_project, residual_ids
+from tests.fold_support import open_chain_view, residual_chain_project, residual_ids
 from tests.studio_support import no_noise
 
 IDS = residual_ids(12)
@@ -29,14 +26,7 @@ def doc(qapp, registry):
 
 @pytest.fixture
 def view(qtbot, doc):
-    view = NetworkView(doc, "model", LIGHT)
-    qtbot.addWidget(view)
-    view.resize(1200, 700)
-    view.show()
-    qtbot.waitExposed(view)
-    view.setZoom(1.0)
-    view.centerOn(QPointF(600, 150))
-    return view
+    return open_chain_view(qtbot, doc)
 
 
 def only_fold(scene):

@@ -20,7 +20,7 @@ from studio.canvas.menus import block_menu, fold_menu, menu_for, problem_menu
 from studio.canvas.style import DARK, LIGHT
 from studio.document import Document
 from studio.inspector import block_param_count
-from tests.fold_support import residual_chain_project, residual_ids
+from tests.fold_support import open_chain_view, residual_chain_project, residual_ids
 from tests.studio_support import no_noise
 
 LEFT = Qt.MouseButton.LeftButton
@@ -37,14 +37,7 @@ def doc(qapp, registry):
 
 @pytest.fixture
 def view(qtbot, doc):
-    view = NetworkView(doc, "model", LIGHT)
-    qtbot.addWidget(view)
-    view.resize(1200, 700)
-    view.show()
-    qtbot.waitExposed(view)
-    view.setZoom(1.0)
-    view.centerOn(QPointF(600, 150))
-    return view
+    return open_chain_view(qtbot, doc)
 
 
 def only_fold(scene) -> FoldItem:
